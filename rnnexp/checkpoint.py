@@ -1,0 +1,98 @@
+"""Checkpoints: plain dicts of state_dicts and simple values, written atomically, read with
+weights_only=True (a checkpoint can never run code when loaded)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import faults
+from .errors import CheckpointError
+
+FORMAT = "rnnexp-checkpoint"
+VERSION = 1
+
+
+def previous_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
+def save(obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
+    """Write ``obj`` to ``path`` so that a crash at any moment leaves a complete file.
+
+    The new file is written and fsynced under a temp name, the current file is kept as
+    ``<name>.prev.pt`` (the fallback if the new one is ever unreadable), then the temp file is
+    renamed over ``path`` (atomic on POSIX).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, **obj}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if fault:
+            faults.hit(fault)
+        if path.exists():
+            prev, prev_tmp = previous_path(path), path.with_name(f".{path.name}.prev-{os.getpid()}")
+            if prev_tmp.exists():
+                prev_tmp.unlink()
+            os.link(path, prev_tmp)  # a second name for the current file: path itself never goes missing
+            os.replace(prev_tmp, prev)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(
+            f"{path}: cannot write checkpoint ({e.strerror or e}); the previous checkpoint is left as it was. "
+            "Free disk space or fix permissions, then `rnnexp resume`"
+        ) from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a checkpoint; CheckpointError (one line) when it is missing, corrupt or not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for truncated, garbage or unsafe pickles
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated, corrupt or unsafe: {first[:160]})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an rnnexp checkpoint")
+    if obj.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {obj.get('version')} is not supported (expected {VERSION})")
+    return obj
+
+
+def load_with_fallback(path: Path) -> tuple[dict[str, Any], str | None]:
+    """Load ``path``, or its kept previous version if ``path`` is unreadable.
+
+    Returns the checkpoint and a warning line when the fallback was used.
+    """
+    try:
+        return load(path), None
+    except CheckpointError as first:
+        prev = previous_path(Path(path))
+        if not prev.is_file():
+            raise
+        obj = load(prev)
+        return obj, f"{first}; using the previous checkpoint {prev.name} instead"

@@ -1,0 +1,301 @@
+"""Command line. The only module that prints or exits.
+
+Human output goes to stderr (progress, tables); with --json, stdout carries exactly one JSON
+object for scripts. Exit codes: 0 ok, 1 run failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+
+from . import __version__
+from .errors import RnnexpError
+
+app = typer.Typer(
+    name="rnnexp",
+    help="Train, resume and evaluate recurrent networks from YAML configs.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_SET_HELP = "Override a config key, value parsed as YAML: --set train.lr=0.01 (repeatable)."
+
+
+def _console(quiet: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet, highlight=False)
+
+
+def _fail(lines: list[str], code: int) -> None:
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Project errors become one line each and their exit code; never a traceback."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except RnnexpError as e:
+        _fail(getattr(e, "messages", None) or [str(e)], e.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as e:  # a bug in rnnexp: say so in one line, the traceback on request
+        if os.environ.get("RNNEXP_DEBUG"):
+            raise
+        _fail([f"internal error: {type(e).__name__}: {e} (rerun with RNNEXP_DEBUG=1 for the traceback)"], EXIT_FAILED)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"rnnexp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """rnnexp: experiments with recurrent networks (RNN, GRU, LSTM)."""
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    show: bool = typer.Option(False, "--print", help="Print the resolved config (all defaults filled in)."),
+) -> None:
+    """Check a config without training (fast: does not load torch or data)."""
+    from .config import dump_config, load_config
+
+    with _guard():
+        cfg = load_config(config, set_)
+    if show:
+        print(dump_config(cfg), end="")
+    else:
+        print(f"ok: {config} is a valid config ({cfg.model.cell}, {cfg.model.num_neurons} neurons, {cfg.train.epochs} epochs)")
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    runs_dir: Path = typer.Option(Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where run folders go (env RNNEXP_RUNS_DIR)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (run dir, status, metrics) on stdout."),
+) -> None:
+    """Train a new run from CONFIG into a new timestamped run folder."""
+    from .config import load_config
+
+    console = _console(quiet)
+    with _guard():
+        cfg = load_config(config, set_)
+        from . import train as training
+
+        if dry_run:
+            plan = training.dry_run(cfg)
+            if as_json:
+                print(json.dumps(plan))
+            else:
+                _show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None}, force=True)
+            return
+        stop = _stop_on_signals()
+        result = training.train(
+            cfg, runs_dir, argv=sys.argv, reporter=_reporter(console), stop=stop, config_dir=config.resolve().parent
+        )
+    _finish(console, result, as_json)
+
+
+@app.command()
+def resume(
+    run_dir: Path = typer.Argument(..., help="Run folder to continue."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="New total number of epochs (extends a finished run)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Continue a stopped run exactly where it stopped (config comes from the run folder)."""
+    console = _console(quiet)
+    with _guard():
+        from . import train as training
+
+        stop = _stop_on_signals()
+        result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=_reporter(console), stop=stop)
+    _finish(console, result, as_json)
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="Run folder to score."),
+    checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto (best when early_stopping.restore_best)."),
+    split: str = typer.Option("test", "--split", help="test or val."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
+    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object on stdout."),
+) -> None:
+    """Score a run on its test/val split or a file, beside the majority-class baseline."""
+    if checkpoint not in ("auto", "best", "last"):
+        _fail([f"--checkpoint {checkpoint!r}: expected best, last or auto"], EXIT_BAD_INPUT)
+    if split not in ("test", "val"):
+        _fail([f"--split {split!r}: expected test or val"], EXIT_BAD_INPUT)
+    with _guard():
+        from .evaluate import evaluate as run_eval
+
+        report = run_eval(run_dir, which=checkpoint, split=split, data_file=data)
+    if as_json:
+        print(json.dumps(report))
+    else:
+        _show_eval(_console(), report)
+    if min_accuracy is not None and report["accuracy"] < min_accuracy:
+        print(f"error: accuracy {report['accuracy']:.4f} is below --min-accuracy {min_accuracy}", file=sys.stderr)
+        raise typer.Exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _stop_on_signals() -> threading.Event:
+    """First SIGINT/SIGTERM: finish the batch, checkpoint, exit 130. A second SIGINT aborts."""
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _reporter(console):
+    from .train import Reporter
+
+    class RichReporter(Reporter):
+        """Progress bar on a terminal; one line per epoch everywhere (CI logs included)."""
+
+        def __init__(self) -> None:
+            self.progress = None
+            self.task = None
+
+        def setup(self, info: dict[str, Any]) -> None:
+            _show_setup(console, info)
+
+        def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
+            if not console.is_terminal or console.quiet:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console, transient=True,
+            )
+            self.task = self.progress.add_task("train", total=batches, completed=done, loss="-")
+            self.progress.start()
+
+        def batch_end(self, loss: float) -> None:
+            if self.progress is not None:
+                self.progress.update(self.task, advance=1, loss=f"{loss:.4f}")
+
+        def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
+            self._stop_bar()
+            parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
+            parts += [f"{k} {row[k]:.4f}" for k in ("val_loss", "val_accuracy", "val_f1") if k in row]
+            parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
+            console.print("  ".join(parts) + ("  [green]*best[/]" if improved else ""))
+
+        def note(self, text: str) -> None:
+            self._stop_bar()
+            console.print(f"[yellow]warning:[/] {text}")
+
+        def _stop_bar(self) -> None:
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+    return RichReporter()
+
+
+def _show_setup(console, info: dict[str, Any], force: bool = False) -> None:
+    data = info["data"]
+    counts = data["class_counts"]
+    sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in counts.items())
+    console.print(f"[bold]run[/] {info['run_dir']}  (device {info['device']}, {info['parameters']:,} parameters)")
+    if info.get("resumed_from"):
+        epoch, batch = info["resumed_from"]
+        where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
+        console.print(f"resuming {where}, to {info['epochs']} epochs")
+    lengths = data["lengths"]["train"]
+    console.print(
+        f"data: {sizes}; {len(data['labels'])} classes; vocabulary {data['vocab_size']:,}; "
+        f"train length median {lengths['length_p50']}, p95 {lengths['length_p95']}, max {lengths['length_max']}; "
+        f"maxlen truncates {lengths['truncated']} of {lengths['examples']}, padding {lengths['padding_share']:.0%} of steps"
+    )
+
+
+def _finish(console, result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict()))
+    else:
+        best = f"best {result.monitor} {result.best_score:.4f} at epoch {result.best_epoch}" if result.best_epoch else "no epoch finished"
+        console.print(f"[bold]{result.status}[/]: {result.stop_reason}; {best}", soft_wrap=True)
+        console.print(f"run folder: {result.run_dir}", soft_wrap=True)
+        if result.status == "interrupted":
+            console.print(f"continue with: rnnexp resume {result.run_dir}", soft_wrap=True)
+    if result.status == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _show_eval(console, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    base = report["baseline"]
+    avg = "binary, positive " + repr(report["positive_label"]) if report["average"] == "binary" else "macro"
+    table = Table(title=f"{report['split']} split: {report['examples']} examples, {report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column(f"majority baseline ({base['predicts']})", justify="right")
+    for key in ("accuracy", "precision", "recall", "f1"):
+        label = key if key == "accuracy" else f"{key} ({avg})"
+        table.add_row(label, f"{report[key]:.4f}", f"{base[key]:.4f}")
+    table.add_row("loss", f"{report['loss']:.4f}", "")
+    console.print(table)
+    labels = report["confusion_matrix"]["labels"]
+    cm = Table(title="confusion matrix (rows: true, columns: predicted)")
+    cm.add_column("")
+    for label in labels:
+        cm.add_column(label, justify="right")
+    for label, row in zip(labels, report["confusion_matrix"]["rows_true_cols_pred"]):
+        cm.add_row(label, *map(str, row))
+    console.print(cm)
+    verdict = "beats" if report["accuracy"] > base["accuracy"] else "does NOT beat"
+    console.print(f"{report['split']} accuracy {report['accuracy']:.4f} {verdict} the majority baseline {base['accuracy']:.4f}")
+    if report["data_matches_training"] is False:
+        console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
+    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}", soft_wrap=True)
+
+
+def main() -> None:
+    app()

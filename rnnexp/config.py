@@ -1,0 +1,328 @@
+"""The config schema (the schema is the documentation) and loading YAML + overrides into it.
+
+This module must stay light: `rnnexp validate` and `rnnexp --help` import it and must not
+pull in torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+BUILTIN_DATASETS = ("amazon-food", "uci-sentiment")
+VAL_METRICS = ("val_loss", "val_accuracy", "val_f1")
+MONITORS = ("val_loss", "val_accuracy", "val_f1", "train_loss")
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors, not silently ignored: a typo must never train with a default.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the examples come from and how text becomes fixed-length integer sequences."""
+
+    dataset: Optional[Literal["amazon-food", "uci-sentiment"]] = Field(
+        None,
+        description="Built-in dataset. amazon-food: 4000 train / 1000 test Amazon fine-food "
+        "reviews, label great/other (needs the `datasets` extra). uci-sentiment: 3000 labelled "
+        "sentences read from $RNNEXP_DATA_DIR/uci-sentiment. Give either this or train_file.",
+    )
+    train_file: Optional[str] = Field(
+        None, description="CSV, TSV or JSONL file with training examples (relative to the config file)."
+    )
+    val_file: Optional[str] = Field(None, description="Optional validation file; otherwise val_split of training data is held out.")
+    test_file: Optional[str] = Field(None, description="Optional test file; otherwise test_split is held out when the data has no test set.")
+    format: Literal["auto", "csv", "tsv", "jsonl"] = Field(
+        "auto", description="File format; auto picks from the extension (.csv, .tsv/.txt, .jsonl/.json)."
+    )
+    columns: Optional[list[str]] = Field(
+        None, description="Column names for CSV/TSV files without a header row, e.g. [text, label]."
+    )
+    text_column: str = Field("text", description="Column holding the text.")
+    label_column: str = Field("label", description="Column holding the class label (any values; two or more classes).")
+    lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
+    max_vocab: Optional[int] = Field(
+        20000, ge=1, description="Keep only the most frequent words (null: keep all). Others map to the out-of-vocabulary token."
+    )
+    min_freq: int = Field(1, ge=1, description="Drop words seen fewer times than this in the training split.")
+    maxlen: int = Field(200, ge=1, description="Sequence length in tokens after padding/truncation.")
+    padding: Literal["pre", "post"] = Field("pre", description="Pad short sequences at the start (pre) or end (post), as Keras pad_sequences.")
+    truncating: Literal["pre", "post"] = Field("pre", description="Cut long sequences at the start (pre: keep the end) or end (post: keep the start).")
+    val_split: float = Field(0.1, ge=0.0, lt=1.0, description="Share of training examples held out for validation when there is no val_file.")
+    test_split: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share held out for test, used only when the data has no test set of its own."
+    )
+    split_seed: int = Field(0, description="Seed of the stratified train/val/test split; separate from train.seed so that seeds can vary over the same split.")
+    positive_label: Optional[str] = Field(
+        None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataConfig":
+        if (self.dataset is None) == (self.train_file is None):
+            raise ValueError("give exactly one of data.dataset or data.train_file")
+        return self
+
+
+class ModelConfig(_Section):
+    """Embedding -> recurrent layers -> linear head."""
+
+    cell: Literal["rnn", "gru", "lstm"] = Field("gru", description="Recurrent cell: rnn (Elman, tanh), gru or lstm.")
+    embedding_dims: int = Field(32, ge=1, description="Size of the learned word vectors.")
+    num_neurons: int = Field(32, ge=1, description="Hidden units per recurrent layer (per direction).")
+    num_layers: int = Field(1, ge=1, description="Stacked recurrent layers.")
+    bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout on the embeddings, between recurrent layers, and before the head."
+    )
+
+
+class EarlyStoppingConfig(_Section):
+    """Stop when the monitored value stops improving; also decides which epoch is `best.pt`."""
+
+    enabled: bool = Field(True, description="Stop early; when false, training runs all epochs but best.pt is still tracked.")
+    monitor: Literal["val_loss", "val_accuracy", "val_f1", "train_loss"] = Field(
+        "val_loss", description="Value that decides improvement and best.pt."
+    )
+    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: min for losses, max for accuracy/F1.")
+    patience: int = Field(3, ge=0, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
+    restore_best: bool = Field(True, description="Evaluate the best epoch's weights (best.pt) by default instead of the last.")
+
+    @property
+    def resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "min" if self.monitor.endswith("loss") else "max"
+
+
+class TrainConfig(_Section):
+    """Optimization loop."""
+
+    epochs: int = Field(10, ge=1, description="Maximum number of epochs.")
+    batch_size: int = Field(32, ge=1, description="Examples per training batch.")
+    lr: float = Field(1e-3, gt=0.0, description="Learning rate.")
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field("adam", description="Optimizer.")
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
+    weight_decay: float = Field(0.0, ge=0.0, description="Weight decay passed to the optimizer (decoupled for adamw).")
+    clip_norm: Optional[float] = Field(
+        None, gt=0.0, description="Clip the global gradient norm to this value (null: no clipping); tames exploding RNN gradients."
+    )
+    seed: int = Field(42, description="Seed for weights, shuffling and dropout.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
+    threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (null: torch's default).")
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking.")
+
+
+class Config(_Section):
+    """A whole experiment."""
+
+    name: str = Field(
+        "run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Run name, used in the run folder name (letters, digits, . _ -)."
+    )
+    data: DataConfig = Field(description="Data source and preprocessing.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Network.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
+
+    @model_validator(mode="after")
+    def _monitor_has_data(self) -> "Config":
+        es = self.train.early_stopping
+        has_val = self.data.val_split > 0 or self.data.val_file is not None
+        if es.monitor in VAL_METRICS and not has_val:
+            raise ValueError(
+                f"train.early_stopping.monitor is {es.monitor!r} but there is no validation data; "
+                "set data.val_split > 0, data.val_file, or monitor train_loss"
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config, apply ``key.path=value`` overrides and validate.
+
+    Raises ConfigError listing every problem, each naming the dotted key and where it came from.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file ({e})") from None
+    return parse_config(text, source=str(path), overrides=overrides, base_dir=path.parent)
+
+
+def parse_config(
+    text: str, source: str = "<config>", overrides: list[str] | tuple[str, ...] = (), base_dir: Path | None = None
+) -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections (data, model, train) at the top, got {type(raw).__name__}")
+    overridden = apply_overrides(raw, overrides)
+    if base_dir is not None:
+        _resolve_paths(raw, base_dir)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError([_describe(err, source, node, overridden) for err in e.errors()]) from None
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Set ``a.b.c=value`` (value parsed as YAML) into ``raw``; returns {dotted path: original text}."""
+    done: dict[str, str] = {}
+    problems = []
+    for item in overrides:
+        key, sep, value_text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not p for p in key.split(".")):
+            problems.append(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.01")
+            continue
+        try:
+            value = yaml.safe_load(value_text) if value_text.strip() else None
+        except yaml.YAMLError:
+            value = value_text  # not YAML: keep the text as a string and let validation judge it
+        parts = key.split(".")
+        target = raw
+        for i, part in enumerate(parts[:-1]):
+            nxt = target.get(part)
+            if nxt is None:
+                nxt = target[part] = {}
+            if not isinstance(nxt, dict):
+                problems.append(f"--set {item!r}: {'.'.join(parts[: i + 1])} is a value, not a section")
+                break
+            target = nxt
+        else:
+            target[parts[-1]] = value
+            done[key] = item
+    if problems:
+        raise ConfigError(problems)
+    return done
+
+
+def _resolve_paths(raw: dict, base_dir: Path) -> None:
+    """Data file paths in a config are relative to the config file, not to the working directory."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return
+    for key in ("train_file", "val_file", "test_file"):
+        value = data.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            data[key] = str((base_dir / value).resolve())
+
+
+def _describe(err: dict, source: str, node: yaml.Node | None, overridden: dict[str, str]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    dotted = ".".join(loc) or "(top level)"
+    if dotted in overridden:
+        where = f"--set {overridden[dotted]}"
+    else:
+        line = _line_of(node, loc)
+        where = f"{source}:{line}" if line else source
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        hint = f"did you mean {'.'.join(loc[:-1] + [guess[0]])}?" if guess else f"known keys here: {', '.join(known)}"
+        return f"{where}: unknown key {dotted} ({hint})"
+    if kind == "missing":
+        return f"{where}: missing required key {dotted}"
+    if kind == "value_error":
+        return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+    msg = err["msg"]
+    got = err.get("input")
+    hint = ""
+    if kind == "literal_error" and isinstance(got, str):
+        allowed = [str(a).strip("'") for a in _literal_values(loc)]
+        guess = difflib.get_close_matches(got, allowed, n=1, cutoff=0.5)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    return f"{where}: {dotted}: {msg}, got {shown}{hint}"
+
+
+def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
+    """1-based line of the deepest key of ``loc`` present in the YAML document."""
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if str(key_node.value) == part:
+                line = key_node.start_mark.line + 1
+                node = value_node
+                break
+        else:
+            break
+    return line
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Config
+    for part in loc:
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        model = _unwrap_model(field.annotation)
+    return model
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _unwrap_model(arg)
+            if found:
+                return found
+    return None
+
+
+def _fields_at(loc: list[str]) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model else []
+
+
+def _literal_values(loc: list[str]) -> list[Any]:
+    model = _model_at(loc[:-1])
+    field = model.model_fields.get(loc[-1]) if model else None
+    if field is None:
+        return []
+    annotation = field.annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next((a for a in typing.get_args(annotation) if typing.get_origin(a) is Literal), annotation)
+    return list(typing.get_args(annotation)) if typing.get_origin(annotation) is Literal else []
+
+
+def dump_config(cfg: Config) -> str:
+    """The resolved config as YAML, loadable by load_config."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+def iter_keys(model: type[BaseModel] = Config, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """Every dotted key of the schema with its field info (for docs and tests)."""
+    for name, field in model.model_fields.items():
+        sub = _unwrap_model(field.annotation)
+        if sub is not None:
+            yield from iter_keys(sub, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field

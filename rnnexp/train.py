@@ -1,0 +1,488 @@
+"""The training recipe, in fixed phases: setup (new run or resume) -> fit -> finish.
+
+Exact resume rests on three facts:
+  * the batches of an epoch are a pure function of (seed, epoch) (data.epoch_batches);
+  * last.pt holds model, optimizer, early stopping, every RNG state, the position inside the
+    epoch and the running loss sums, so nothing the next batch depends on is lost;
+  * metrics.csv is rewritten from the history stored in the checkpoint, so a crash between
+    writing the checkpoint and the CSV can neither lose nor duplicate a row.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import platform
+import random
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import __version__, checkpoint, faults
+from .config import Config, dump_config
+from .data import Preprocessor, Splits, Table, class_counts, epoch_batches, load_splits
+from .errors import DivergedError, RunDirError
+from .metrics import macro_f1
+from .model import build_model, count_parameters, predict_logits, resolve_device
+from .rundir import RunDir, write_json, write_text
+
+FINISHED = ("completed", "early_stopped")
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    status: str  # completed | early_stopped | interrupted
+    epochs_run: int
+    epochs_planned: int
+    best_epoch: int | None
+    best_score: float | None
+    monitor: str
+    stop_reason: str
+    last: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Reporter:
+    """Receives progress events; the CLI's subclass draws them. The base class ignores them."""
+
+    def setup(self, info: dict[str, Any]) -> None: ...
+    def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None: ...
+    def batch_end(self, loss: float) -> None: ...
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class EarlyStopping:
+    """Tracks the best value of the monitored metric; says when patience has run out."""
+
+    def __init__(self, monitor: str, mode: str, patience: int, min_delta: float, enabled: bool):
+        self.monitor, self.mode, self.patience, self.min_delta, self.enabled = monitor, mode, patience, min_delta, enabled
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.wait = 0
+
+    def step(self, value: float, epoch: int) -> bool:
+        """Record one epoch's value; True when it is a new best."""
+        if self.best is None:
+            better = True
+        elif self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+        else:
+            self.wait += 1
+        return better
+
+    @property
+    def should_stop(self) -> bool:
+        # As Keras: checked after an epoch without improvement; patience 0 stops at the first one.
+        return self.enabled and self.wait > 0 and self.wait >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+
+
+def train(
+    cfg: Config,
+    runs_dir: str | Path,
+    argv: list[str] | None = None,
+    reporter: Reporter | None = None,
+    stop: threading.Event | None = None,
+    config_dir: Path | None = None,
+) -> TrainResult:
+    """Start a new run folder under ``runs_dir`` and train it."""
+    session = _Session(reporter or Reporter(), stop or threading.Event())
+    session.setup_new(cfg, runs_dir, argv or [], config_dir)
+    return session.run()
+
+
+def resume(
+    run_path: str | Path,
+    epochs: int | None = None,
+    argv: list[str] | None = None,
+    reporter: Reporter | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Continue a stopped run (or extend a finished one to ``epochs`` in total) from last.pt."""
+    session = _Session(reporter or Reporter(), stop or threading.Event())
+    session.setup_resume(RunDir.open(run_path), epochs, argv or [])
+    return session.run()
+
+
+class _Session:
+    def __init__(self, reporter: Reporter, stop: threading.Event):
+        self.reporter, self.stop = reporter, stop
+        self.epoch = 0  # completed epochs
+        self.batch = 0  # completed batches of the epoch in progress
+        self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        self._lock_fd: int | None = None
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def setup_new(self, cfg: Config, runs_dir: str | Path, argv: list[str], config_dir: Path | None) -> None:
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        splits = load_splits(cfg.data)
+        prep = Preprocessor.fit(splits.train, cfg.data)
+        self.positive = prep.positive_index(cfg.data.positive_label)
+        self.run_dir = RunDir.create(runs_dir, cfg.name)
+        self._lock()
+        write_text(self.run_dir.config, dump_config(cfg))
+        write_json(self.run_dir.preprocessing, prep.to_dict())
+        _seed_everything(cfg.train.seed)
+        self._build(splits, prep)
+        meta = {
+            "argv": argv,
+            "rnnexp": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "device": str(self.device),
+            "threads": torch.get_num_threads(),
+            "seed": cfg.train.seed,
+            "git": _git_state(config_dir or Path.cwd()),
+            "started_at": _now(),
+            "data": _data_summary(splits, prep),
+            "model": {"parameters": count_parameters(self.model)},
+            "resumes": [],
+        }
+        write_json(self.run_dir.meta, meta)
+        self.meta = meta
+        self._write_summary("running", "")
+        self.reporter.setup(self._info())
+
+    def setup_resume(self, run_dir: RunDir, epochs: int | None, argv: list[str]) -> None:
+        self.run_dir = run_dir
+        self._lock()
+        cfg = run_dir.load_config()
+        summary = run_dir.read_json(run_dir.summary)
+        self.meta = run_dir.read_json(run_dir.meta)
+        state, warning = checkpoint.load_with_fallback(run_dir.last)
+        if warning:
+            self.reporter.note(warning)
+        done = int(state["epoch"])
+        if epochs is None and summary.get("status") in FINISHED:
+            raise RunDirError(
+                f"{run_dir.path}: run already finished ({summary['status']} after {done} epochs); "
+                f"to train further, extend it: rnnexp resume {run_dir.path} --epochs N (N > {done})"
+            )
+        if epochs is not None:
+            if epochs <= done:
+                raise RunDirError(f"--epochs {epochs}: the run has already trained {done} epochs; give a larger total")
+            cfg.train.epochs = epochs
+            write_text(run_dir.config, dump_config(cfg))
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        splits = load_splits(cfg.data)
+        recorded = self.meta.get("data", {}).get("fingerprints", {})
+        if recorded.get("train") != splits.train.fingerprint():
+            raise RunDirError(
+                f"{run_dir.path}: the training data differs from when this run started "
+                f"({splits.train.source}); an exact resume needs the same data"
+            )
+        prep = Preprocessor.from_dict(run_dir.read_json(run_dir.preprocessing))
+        self.positive = prep.positive_index(cfg.data.positive_label)
+        self._build(splits, prep)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.early.load_state_dict(state["early_stopping"])
+        if epochs is not None and summary.get("status") == "early_stopped":
+            self.early.wait = 0  # an extension gets a fresh patience, or it would stop at once
+        self.epoch, self.batch = done, int(state["batch"])
+        self.loss_sum, self.seen, self.seconds = float(state["loss_sum"]), int(state["seen"]), float(state["seconds"])
+        self.history = [dict(r) for r in state["history"]]
+        _set_rng_state(state["rng"])
+        # The checkpoint's history is the truth: drop any row written after it.
+        run_dir.write_metrics(self.history)
+        self.meta["resumes"].append(
+            {"at": _now(), "argv": argv, "from_epoch": done, "from_batch": self.batch, "hostname": socket.gethostname(),
+             "pid": os.getpid(), "device": str(self.device), "epochs": cfg.train.epochs}
+        )
+        write_json(run_dir.meta, self.meta)
+        self._write_summary("running", "")
+        self.reporter.setup(self._info(resumed_from=(done, self.batch)))
+
+    def _build(self, splits: Splits, prep: Preprocessor) -> None:
+        cfg = self.cfg
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.prep = prep
+        self.train_x, self.train_y = self._tensors(splits.train)
+        self.val = self._tensors(splits.val) if splits.val is not None else None
+        self.model = build_model(cfg.model, len(prep.vocab), prep.num_classes).to(self.device)
+        self.optimizer = _make_optimizer(self.model, cfg)
+        es = cfg.train.early_stopping
+        self.early = EarlyStopping(es.monitor, es.resolved_mode, es.patience, es.min_delta, es.enabled)
+
+    def _tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
+        y = torch.from_numpy(self.prep.encode_labels(table)).to(self.device)
+        return x, y
+
+    def _info(self, resumed_from: tuple[int, int] | None = None) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir.path),
+            "device": str(self.device),
+            "data": self.meta["data"],
+            "parameters": self.meta["model"]["parameters"],
+            "epochs": self.cfg.train.epochs,
+            "resumed_from": resumed_from,
+        }
+
+    def _lock(self) -> None:
+        """One process per run folder: a second `resume` of a run still training would corrupt it."""
+        fd = os.open(self.run_dir.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunDirError(f"{self.run_dir.path}: another rnnexp process is training this run") from None
+        self._lock_fd = fd
+
+    # -- fit -----------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        try:
+            status, reason = self._fit()
+        except DivergedError as e:
+            self._write_summary("diverged", str(e))
+            raise
+        except KeyboardInterrupt:
+            self._write_summary("interrupted", f"interrupted hard; resumes from the checkpoint of epoch {self.epoch}")
+            raise
+        except BaseException as e:
+            self._write_summary("failed", f"{type(e).__name__}: {e}")
+            raise
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+        return self._write_summary(status, reason)
+
+    def _fit(self) -> tuple[str, str]:
+        cfg, tc = self.cfg, self.cfg.train
+        x, y = self.train_x, self.train_y
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        while self.epoch < tc.epochs:
+            epoch_no = self.epoch + 1
+            batches = epoch_batches(len(y), tc.batch_size, tc.seed, self.epoch)
+            self.reporter.epoch_start(epoch_no, tc.epochs, len(batches), self.batch)
+            self.model.train()
+            started = time.perf_counter()
+            for b in range(self.batch, len(batches)):
+                idx = torch.from_numpy(batches[b]).to(self.device)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(self.model(x[idx]), y[idx])
+                loss.backward()
+                if tc.clip_norm is not None:
+                    # RNN gradients can explode over long sequences; cap their global norm.
+                    torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
+                self.optimizer.step()
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise DivergedError(
+                        f"loss is not finite ({value}) at epoch {epoch_no}, batch {b + 1}; lower train.lr or set "
+                        f"train.clip_norm, then resume from the last good checkpoint: rnnexp resume {self.run_dir.path}"
+                    )
+                self.loss_sum += value * len(idx)
+                self.seen += len(idx)
+                self.batch = b + 1
+                self.reporter.batch_end(value)
+                faults.hit(f"batch:{epoch_no}:{self.batch}")
+                if self.stop.is_set() and self.batch < len(batches):
+                    self.seconds += time.perf_counter() - started
+                    self._save_last()
+                    return "interrupted", f"interrupted during epoch {epoch_no} after batch {self.batch}/{len(batches)}"
+            self.seconds += time.perf_counter() - started
+            row = self._epoch_row(epoch_no)
+            improved = self.early.step(row[self.early.monitor], epoch_no)
+            self.history.append(row)
+            self.epoch, self.batch = epoch_no, 0
+            self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
+            if improved:
+                self._save_best(row)
+            self._save_last()
+            faults.hit(f"epoch:{epoch_no}")
+            self.run_dir.write_metrics(self.history)
+            self._write_summary("running", "")
+            self.reporter.epoch_end(row, improved)
+            if self.early.should_stop:
+                return "early_stopped", (
+                    f"no improvement of {self.early.monitor} for {self.early.wait} epochs "
+                    f"(patience {self.early.patience}); best epoch {self.early.best_epoch}"
+                )
+            if self.stop.is_set() and self.epoch < tc.epochs:
+                return "interrupted", f"interrupted after epoch {epoch_no}"
+        return "completed", f"trained all {tc.epochs} epochs"
+
+    def _epoch_row(self, epoch_no: int) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": epoch_no, "train_loss": self.loss_sum / max(1, self.seen)}
+        if self.val is not None:
+            vx, vy = self.val
+            logits = predict_logits(self.model, vx)
+            row["val_loss"] = float(F.cross_entropy(logits, vy).item()) if len(vy) else float("nan")
+            pred = logits.argmax(dim=1).cpu().numpy()
+            truth = vy.cpu().numpy()
+            row["val_accuracy"] = float((pred == truth).mean()) if len(truth) else float("nan")
+            row["val_f1"] = macro_f1(truth, pred, self.prep.num_classes)
+        row["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        row["seconds"] = round(self.seconds, 3)
+        return row
+
+    # -- save ----------------------------------------------------------------------------------
+
+    def _model_part(self) -> dict[str, Any]:
+        """What rebuilding and using the model needs, without the run folder."""
+        return {
+            "model": self.model.state_dict(),
+            "model_config": self.cfg.model.model_dump(mode="json"),
+            "vocab_size": len(self.prep.vocab),
+            "num_classes": self.prep.num_classes,
+            "preprocessing": self.prep.to_dict(),
+            "config": self.cfg.model_dump(mode="json"),
+        }
+
+    def _save_best(self, row: dict[str, Any]) -> None:
+        state = {"kind": "best", "epoch": row["epoch"], "monitor": self.early.monitor, "score": row[self.early.monitor]}
+        checkpoint.save({**self._model_part(), **state}, self.run_dir.best, fault=f"write:best:{row['epoch']}")
+
+    def _save_last(self) -> None:
+        state = {
+            "kind": "last",
+            "optimizer": self.optimizer.state_dict(),
+            "early_stopping": self.early.state_dict(),
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "loss_sum": self.loss_sum,
+            "seen": self.seen,
+            "seconds": self.seconds,
+            "history": self.history,
+            "rng": _get_rng_state(),
+        }
+        label = self.epoch if self.batch == 0 else f"{self.epoch + 1}.{self.batch}"
+        checkpoint.save({**self._model_part(), **state}, self.run_dir.last, fault=f"write:last:{label}")
+
+    def _write_summary(self, status: str, reason: str) -> TrainResult:
+        result = TrainResult(
+            run_dir=str(self.run_dir.path),
+            status=status,
+            epochs_run=self.epoch,
+            epochs_planned=self.cfg.train.epochs,
+            best_epoch=self.early.best_epoch if hasattr(self, "early") else None,
+            best_score=self.early.best if hasattr(self, "early") else None,
+            monitor=self.cfg.train.early_stopping.monitor,
+            stop_reason=reason,
+            last=self.history[-1] if self.history else {},
+        )
+        write_json(self.run_dir.summary, {**result.to_dict(), "updated_at": _now()})
+        return result
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _data_summary(splits: Splits, prep: Preprocessor) -> dict[str, Any]:
+    tables = {"train": splits.train, "val": splits.val, "test": splits.test}
+    tables = {k: t for k, t in tables.items() if t is not None}
+    return {
+        "sources": {k: t.source for k, t in tables.items()},
+        "vocab_size": len(prep.vocab),
+        "labels": prep.labels,
+        "class_counts": {k: class_counts(t) for k, t in tables.items()},
+        "fingerprints": {k: t.fingerprint() for k, t in tables.items()},
+        "lengths": {k: prep.summary(t) for k, t in tables.items()},
+    }
+
+
+def _make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    tc = cfg.train
+    params = model.parameters()
+    if tc.optimizer == "adam":
+        return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    if tc.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    if tc.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+    return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _get_rng_state() -> dict[str, Any]:
+    # Only tensors and plain values: the checkpoint must load with weights_only=True.
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _git_state(folder: Path) -> dict[str, Any] | None:
+    """Commit of the repository holding the config, if any (never fails a run)."""
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain"], capture_output=True, text=True, timeout=5)
+        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+
+def dry_run(cfg: Config) -> dict[str, Any]:
+    """Everything a run would set up (data, vocabulary, model), without a run folder or training."""
+    device = resolve_device(cfg.train.device)
+    splits = load_splits(cfg.data)
+    prep = Preprocessor.fit(splits.train, cfg.data)
+    prep.positive_index(cfg.data.positive_label)
+    model = build_model(cfg.model, len(prep.vocab), prep.num_classes)
+    return {
+        "device": str(device),
+        "data": _data_summary(splits, prep),
+        "parameters": count_parameters(model),
+        "epochs": cfg.train.epochs,
+    }
