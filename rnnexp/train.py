@@ -178,10 +178,16 @@ class _Session:
         cfg = run_dir.load_config()
         summary = run_dir.read_json(run_dir.summary)
         self.meta = run_dir.read_json(run_dir.meta)
-        state, warning = checkpoint.load_with_fallback(run_dir.last)
-        if warning:
-            self.reporter.note(warning)
-        done = int(state["epoch"])
+        if run_dir.last.is_file() or checkpoint.previous_path(run_dir.last).is_file():
+            state, warning = checkpoint.load_with_fallback(run_dir.last)
+            if warning:
+                self.reporter.note(warning)
+        else:
+            # Stopped before its first checkpoint: the start is a pure function of the config and
+            # seed, so starting over from epoch 1 is still exactly the uninterrupted run.
+            state = None
+            self.reporter.note("no checkpoint yet (stopped during epoch 1): starting the run again from the beginning")
+        done = int(state["epoch"]) if state else 0
         if epochs is None and summary.get("status") in FINISHED:
             raise RunDirError(
                 f"{run_dir.path}: run already finished ({summary['status']} after {done} epochs); "
@@ -203,16 +209,19 @@ class _Session:
             )
         prep = Preprocessor.from_dict(run_dir.read_json(run_dir.preprocessing))
         self.positive = prep.positive_index(cfg.data.positive_label)
+        if state is None:
+            _seed_everything(cfg.train.seed)
         self._build(splits, prep)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.early.load_state_dict(state["early_stopping"])
-        if epochs is not None and summary.get("status") == "early_stopped":
-            self.early.wait = 0  # an extension gets a fresh patience, or it would stop at once
-        self.epoch, self.batch = done, int(state["batch"])
-        self.loss_sum, self.seen, self.seconds = float(state["loss_sum"]), int(state["seen"]), float(state["seconds"])
-        self.history = [dict(r) for r in state["history"]]
-        _set_rng_state(state["rng"])
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.early.load_state_dict(state["early_stopping"])
+            if epochs is not None and summary.get("status") == "early_stopped":
+                self.early.wait = 0  # an extension gets a fresh patience, or it would stop at once
+            self.epoch, self.batch = done, int(state["batch"])
+            self.loss_sum, self.seen, self.seconds = float(state["loss_sum"]), int(state["seen"]), float(state["seconds"])
+            self.history = [dict(r) for r in state["history"]]
+            _set_rng_state(state["rng"])
         # The checkpoint's history is the truth: drop any row written after it.
         run_dir.write_metrics(self.history)
         self.meta["resumes"].append(

