@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import typer
 
@@ -101,7 +102,9 @@ def validate(
 def train(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
-    runs_dir: Path = typer.Option(Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where run folders go (env RNNEXP_RUNS_DIR)."),
+    runs_dir: Path = typer.Option(
+        Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where run folders go (env RNNEXP_RUNS_DIR)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (run dir, status, metrics) on stdout."),
@@ -131,7 +134,7 @@ def train(
 @app.command()
 def resume(
     run_dir: Path = typer.Argument(..., help="Run folder to continue."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="New total number of epochs (extends a finished run)."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="New total number of epochs (extends a finished run)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
@@ -150,8 +153,8 @@ def evaluate(
     run_dir: Path = typer.Argument(..., help="Run folder to score."),
     checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto (best when early_stopping.restore_best)."),
     split: str = typer.Option("test", "--split", help="test or val."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
-    min_accuracy: Optional[float] = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
+    data: Path | None = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
+    min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object on stdout."),
 ) -> None:
     """Score a run on its test/val split or a file, beside the majority-class baseline."""
@@ -209,8 +212,13 @@ def _reporter(console):
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(
-                TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=console, transient=True,
+                TextColumn(f"epoch {epoch}/{epochs}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
             )
             self.task = self.progress.add_task("train", total=batches, completed=done, loss="-")
             self.progress.start()
@@ -259,7 +267,11 @@ def _finish(console, result, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_dict()))
     else:
-        best = f"best {result.monitor} {result.best_score:.4f} at epoch {result.best_epoch}" if result.best_epoch else "no epoch finished"
+        best = (
+            f"best {result.monitor} {result.best_score:.4f} at epoch {result.best_epoch}"
+            if result.best_epoch
+            else "no epoch finished"
+        )
         console.print(f"[bold]{result.status}[/]: {result.stop_reason}; {best}", soft_wrap=True)
         console.print(f"run folder: {result.run_dir}", soft_wrap=True)
         if result.status == "interrupted":
@@ -273,7 +285,10 @@ def _show_eval(console, report: dict[str, Any]) -> None:
 
     base = report["baseline"]
     avg = "binary, positive " + repr(report["positive_label"]) if report["average"] == "binary" else "macro"
-    table = Table(title=f"{report['split']} split: {report['examples']} examples, {report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})")
+    table = Table(
+        title=f"{report['split']} split: {report['examples']} examples, "
+        f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"
+    )
     table.add_column("metric")
     table.add_column("model", justify="right")
     table.add_column(f"majority baseline ({base['predicts']})", justify="right")

@@ -10,7 +10,7 @@ import difflib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,44 +30,56 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     """Where the examples come from and how text becomes fixed-length integer sequences."""
 
-    dataset: Optional[Literal["amazon-food", "uci-sentiment"]] = Field(
+    dataset: Literal["amazon-food", "uci-sentiment"] | None = Field(
         None,
         description="Built-in dataset. amazon-food: 4000 train / 1000 test Amazon fine-food "
         "reviews, label great/other (needs the `datasets` extra). uci-sentiment: 3000 labelled "
         "sentences read from $RNNEXP_DATA_DIR/uci-sentiment. Give either this or train_file.",
     )
-    train_file: Optional[str] = Field(
+    train_file: str | None = Field(
         None, description="CSV, TSV or JSONL file with training examples (relative to the config file)."
     )
-    val_file: Optional[str] = Field(None, description="Optional validation file; otherwise val_split of training data is held out.")
-    test_file: Optional[str] = Field(None, description="Optional test file; otherwise test_split is held out when the data has no test set.")
+    val_file: str | None = Field(None, description="Optional validation file; otherwise val_split of training data is held out.")
+    test_file: str | None = Field(
+        None, description="Optional test file; otherwise test_split is held out when the data has no test set."
+    )
     format: Literal["auto", "csv", "tsv", "jsonl"] = Field(
         "auto", description="File format; auto picks from the extension (.csv, .tsv/.txt, .jsonl/.json)."
     )
-    columns: Optional[list[str]] = Field(
+    columns: list[str] | None = Field(
         None, description="Column names for CSV/TSV files without a header row, e.g. [text, label]."
     )
     text_column: str = Field("text", description="Column holding the text.")
     label_column: str = Field("label", description="Column holding the class label (any values; two or more classes).")
     lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
-    max_vocab: Optional[int] = Field(
+    max_vocab: int | None = Field(
         20000, ge=1, description="Keep only the most frequent words (null: keep all). Others map to the out-of-vocabulary token."
     )
     min_freq: int = Field(1, ge=1, description="Drop words seen fewer times than this in the training split.")
     maxlen: int = Field(200, ge=1, description="Sequence length in tokens after padding/truncation.")
-    padding: Literal["pre", "post"] = Field("pre", description="Pad short sequences at the start (pre) or end (post), as Keras pad_sequences.")
-    truncating: Literal["pre", "post"] = Field("pre", description="Cut long sequences at the start (pre: keep the end) or end (post: keep the start).")
-    val_split: float = Field(0.1, ge=0.0, lt=1.0, description="Share of training examples held out for validation when there is no val_file.")
+    padding: Literal["pre", "post"] = Field(
+        "pre", description="Pad short sequences at the start (pre) or end (post), as Keras pad_sequences."
+    )
+    truncating: Literal["pre", "post"] = Field(
+        "pre", description="Cut long sequences at the start (pre: keep the end) or end (post: keep the start)."
+    )
+    val_split: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of training examples held out for validation when there is no val_file."
+    )
     test_split: float = Field(
         0.1, ge=0.0, lt=1.0, description="Share held out for test, used only when the data has no test set of its own."
     )
-    split_seed: int = Field(0, description="Seed of the stratified train/val/test split; separate from train.seed so that seeds can vary over the same split.")
-    positive_label: Optional[str] = Field(
+    split_seed: int = Field(
+        0,
+        description="Seed of the stratified train/val/test split; separate from train.seed so that "
+        "seeds can vary over the same split.",
+    )
+    positive_label: str | None = Field(
         None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DataConfig":
+    def _one_source(self) -> DataConfig:
         if (self.dataset is None) == (self.train_file is None):
             raise ValueError("give exactly one of data.dataset or data.train_file")
         return self
@@ -110,31 +122,37 @@ class TrainConfig(_Section):
 
     epochs: int = Field(10, ge=1, description="Maximum number of epochs.")
     batch_size: int = Field(32, ge=1, description="Examples per training batch.")
-    lr: float = Field(1e-3, gt=0.0, description="Learning rate.")
+    lr: float = Field(1e-3, gt=0.0, le=1e6, description="Learning rate.")
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field("adam", description="Optimizer.")
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
     weight_decay: float = Field(0.0, ge=0.0, description="Weight decay passed to the optimizer (decoupled for adamw).")
-    clip_norm: Optional[float] = Field(
-        None, gt=0.0, description="Clip the global gradient norm to this value (null: no clipping); tames exploding RNN gradients."
+    clip_norm: float | None = Field(
+        None,
+        gt=0.0,
+        description="Clip the global gradient norm to this value (null: no clipping); tames exploding RNN gradients.",
     )
     seed: int = Field(42, description="Seed for weights, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
-    threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch (null: torch's default).")
-    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (null: torch's default).")
+    early_stopping: EarlyStoppingConfig = Field(
+        default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking."
+    )
 
 
 class Config(_Section):
     """A whole experiment."""
 
     name: str = Field(
-        "run", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Run name, used in the run folder name (letters, digits, . _ -)."
+        "run",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="Run name, used in the run folder name (letters, digits, . _ -).",
     )
     data: DataConfig = Field(description="Data source and preprocessing.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Network.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
 
     @model_validator(mode="after")
-    def _monitor_has_data(self) -> "Config":
+    def _monitor_has_data(self) -> Config:
         es = self.train.early_stopping
         has_val = self.data.val_split > 0 or self.data.val_file is not None
         if es.monitor in VAL_METRICS and not has_val:
@@ -234,8 +252,10 @@ def _resolve_paths(raw: dict, base_dir: Path) -> None:
 def _describe(err: dict, source: str, node: yaml.Node | None, overridden: dict[str, str]) -> str:
     loc = [str(p) for p in err["loc"]]
     dotted = ".".join(loc) or "(top level)"
-    if dotted in overridden:
-        where = f"--set {overridden[dotted]}"
+    # An error at, above or below a key set on the command line is about that --set.
+    culprit = next((k for k in overridden if k == dotted or k.startswith(dotted + ".") or dotted.startswith(k + ".")), None)
+    if culprit is not None:
+        where = f"--set {overridden[culprit]}"
     else:
         line = _line_of(node, loc)
         where = f"{source}:{line}" if line else source

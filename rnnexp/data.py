@@ -40,7 +40,7 @@ class Table:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, idx: np.ndarray, source: str) -> "Table":
+    def subset(self, idx: np.ndarray, source: str) -> Table:
         return Table([self.texts[i] for i in idx], [self.labels[i] for i in idx], source)
 
     def fingerprint(self) -> str:
@@ -267,7 +267,7 @@ class Preprocessor:
         self._label_index = {y: i for i, y in enumerate(self.labels)}
 
     @classmethod
-    def fit(cls, train: Table, cfg: DataConfig) -> "Preprocessor":
+    def fit(cls, train: Table, cfg: DataConfig) -> Preprocessor:
         counts = Counter(tok for text in train.texts for tok in tokenize(text, cfg.lowercase))
         # Sort by frequency, then alphabetically, so the vocabulary does not depend on data order.
         words = sorted((w for w, c in counts.items() if c >= cfg.min_freq), key=lambda w: (-counts[w], w))
@@ -275,7 +275,9 @@ class Preprocessor:
             words = words[: cfg.max_vocab]
         labels = sorted(set(train.labels), key=_label_sort_key)
         if len(labels) < 2:
-            raise DataError(f"{train.source}: column {cfg.label_column!r} has a single class {labels!r}; classification needs two or more")
+            raise DataError(
+                f"{train.source}: column {cfg.label_column!r} has a single class {labels!r}; classification needs two or more"
+            )
         return cls([PAD, OOV, *words], labels, cfg.maxlen, cfg.padding, cfg.truncating, cfg.lowercase)
 
     @property
@@ -302,7 +304,8 @@ class Preprocessor:
         except KeyError as e:
             row = table.labels.index(e.args[0])
             raise DataError(
-                f"{table.source}: example {row + 1} has label {e.args[0]!r}, not seen in training (known: {', '.join(self.labels)})"
+                f"{table.source}: example {row + 1} has label {e.args[0]!r}, not seen in training "
+                f"(known: {', '.join(self.labels)})"
             ) from None
 
     def positive_index(self, positive_label: str | None) -> int | None:
@@ -343,7 +346,7 @@ class Preprocessor:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Preprocessor":
+    def from_dict(cls, d: dict) -> Preprocessor:
         return cls(list(d["vocab"]), list(d["labels"]), int(d["maxlen"]), d["padding"], d["truncating"], bool(d["lowercase"]))
 
 

@@ -18,7 +18,9 @@ from .model import build_model, predict_logits, resolve_device
 from .rundir import RunDir, write_json
 
 
-def evaluate(run_path: str | Path, which: str = "auto", split: str = "test", data_file: str | Path | None = None) -> dict[str, Any]:
+def evaluate(
+    run_path: str | Path, which: str = "auto", split: str = "test", data_file: str | Path | None = None
+) -> dict[str, Any]:
     """Score a checkpoint of the run (best, last, or auto = as early_stopping.restore_best says),
     write eval_<split>.json (eval_file-<stem>.json for --data) and return the report."""
     run = RunDir.open(run_path)
@@ -82,10 +84,11 @@ def _headline(scores: dict[str, Any]) -> dict[str, float]:
     return {k: scores[k] for k in ("accuracy", "precision", "recall", "f1")}
 
 
-def majority_baseline(train_counts: dict[str, int], prep: Preprocessor, truth: np.ndarray, positive: int | None) -> dict[str, Any]:
+def majority_baseline(
+    train_counts: dict[str, int], prep: Preprocessor, truth: np.ndarray, positive: int | None
+) -> dict[str, Any]:
     """What always predicting the training set's most frequent class scores on the same examples."""
     majority = max(prep.labels, key=lambda label: (train_counts.get(label, 0), -prep.labels.index(label)))
     cls = prep.labels.index(majority)
     scores = classification_scores(truth, np.full_like(truth, cls), prep.num_classes, positive)
     return {"kind": "majority_class", "predicts": majority, **_headline(scores)}
-

@@ -36,7 +36,12 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: i
         "macro_f1": float(pc["f1"].mean()),
     }
     if positive is not None:
-        out.update(average="binary", precision=float(pc["precision"][positive]), recall=float(pc["recall"][positive]), f1=float(pc["f1"][positive]))
+        out.update(
+            average="binary",
+            precision=float(pc["precision"][positive]),
+            recall=float(pc["recall"][positive]),
+            f1=float(pc["f1"][positive]),
+        )
     else:
         out.update(average="macro", precision=out["macro_precision"], recall=out["macro_recall"], f1=out["macro_f1"])
     out["confusion_matrix"] = cm.tolist()

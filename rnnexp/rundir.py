@@ -40,7 +40,7 @@ class RunDir:
         return self.path / f"eval_{split}.json"
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str, now: float | None = None) -> "RunDir":
+    def create(cls, runs_dir: str | Path, name: str, now: float | None = None) -> RunDir:
         """A new, empty run folder. mkdir is atomic, so two runs started in the same second
         (even in different processes) get distinct folders: the second gets a -2 suffix."""
         if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
@@ -64,7 +64,7 @@ class RunDir:
         raise RunDirError(f"{runs_dir}: too many runs named {name!r} in one second")
 
     @classmethod
-    def open(cls, path: str | Path) -> "RunDir":
+    def open(cls, path: str | Path) -> RunDir:
         run = cls(path)
         if not run.path.is_dir():
             raise RunDirError(f"{run.path}: no such run folder")

@@ -110,8 +110,11 @@ def train(
 ) -> TrainResult:
     """Start a new run folder under ``runs_dir`` and train it."""
     session = _Session(reporter or Reporter(), stop or threading.Event())
-    session.setup_new(cfg, runs_dir, argv or [], config_dir)
-    return session.run()
+    try:
+        session.setup_new(cfg, runs_dir, argv or [], config_dir)
+        return session.run()
+    finally:
+        session.unlock()
 
 
 def resume(
@@ -123,8 +126,11 @@ def resume(
 ) -> TrainResult:
     """Continue a stopped run (or extend a finished one to ``epochs`` in total) from last.pt."""
     session = _Session(reporter or Reporter(), stop or threading.Event())
-    session.setup_resume(RunDir.open(run_path), epochs, argv or [])
-    return session.run()
+    try:
+        session.setup_resume(RunDir.open(run_path), epochs, argv or [])
+        return session.run()
+    finally:
+        session.unlock()
 
 
 class _Session:
@@ -225,8 +231,16 @@ class _Session:
         # The checkpoint's history is the truth: drop any row written after it.
         run_dir.write_metrics(self.history)
         self.meta["resumes"].append(
-            {"at": _now(), "argv": argv, "from_epoch": done, "from_batch": self.batch, "hostname": socket.gethostname(),
-             "pid": os.getpid(), "device": str(self.device), "epochs": cfg.train.epochs}
+            {
+                "at": _now(),
+                "argv": argv,
+                "from_epoch": done,
+                "from_batch": self.batch,
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "device": str(self.device),
+                "epochs": cfg.train.epochs,
+            }
         )
         write_json(run_dir.meta, self.meta)
         self._write_summary("running", "")
@@ -269,6 +283,11 @@ class _Session:
             raise RunDirError(f"{self.run_dir.path}: another rnnexp process is training this run") from None
         self._lock_fd = fd
 
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     # -- fit -----------------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
@@ -283,13 +302,10 @@ class _Session:
         except BaseException as e:
             self._write_summary("failed", f"{type(e).__name__}: {e}")
             raise
-        finally:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
         return self._write_summary(status, reason)
 
     def _fit(self) -> tuple[str, str]:
-        cfg, tc = self.cfg, self.cfg.train
+        tc = self.cfg.train
         x, y = self.train_x, self.train_y
         params = [p for p in self.model.parameters() if p.requires_grad]
         while self.epoch < tc.epochs:
@@ -311,7 +327,7 @@ class _Session:
                 if not math.isfinite(value):
                     raise DivergedError(
                         f"loss is not finite ({value}) at epoch {epoch_no}, batch {b + 1}; lower train.lr or set "
-                        f"train.clip_norm, then resume from the last good checkpoint: rnnexp resume {self.run_dir.path}"
+                        f"train.clip_norm and train again (the checkpoint of epoch {self.epoch} is intact)"
                     )
                 self.loss_sum += value * len(idx)
                 self.seen += len(idx)
@@ -446,8 +462,13 @@ def _get_rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -479,7 +500,6 @@ def _git_state(folder: Path) -> dict[str, Any] | None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
 
 
 def dry_run(cfg: Config) -> dict[str, Any]:

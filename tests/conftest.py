@@ -42,8 +42,13 @@ def tiny_data(tmp_path_factory) -> dict[str, Path]:
 def tiny_config_dict(tiny_data: dict[str, Path], **sections) -> dict:
     cfg = {
         "name": "tiny",
-        "data": {"train_file": str(tiny_data["train"]), "test_file": str(tiny_data["test"]), "maxlen": 40,
-                 "max_vocab": 2000, "val_split": 0.2},
+        "data": {
+            "train_file": str(tiny_data["train"]),
+            "test_file": str(tiny_data["test"]),
+            "maxlen": 40,
+            "max_vocab": 2000,
+            "val_split": 0.2,
+        },
         "model": {"cell": "gru", "embedding_dims": 16, "num_neurons": 16, "dropout": 0.2},
         "train": {"epochs": 3, "batch_size": 16, "lr": 0.005, "seed": 7, "early_stopping": {"enabled": False}},
     }

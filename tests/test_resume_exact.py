@@ -48,8 +48,9 @@ def _assert_same_run(a: Path, b: Path) -> None:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, tiny_data):
     """One uninterrupted 3-epoch run that every crashed-and-resumed run is compared to."""
-    from conftest import tiny_config_dict
     import yaml
+
+    from conftest import tiny_config_dict
 
     folder = tmp_path_factory.mktemp("reference")
     config = folder / "config.yaml"

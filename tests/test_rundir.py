@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import re
+
+import pytest
+
+from rnnexp.errors import RunDirError
+from rnnexp.rundir import RunDir
+
+
+def test_name_format_and_same_second_uniqueness(tmp_path):
+    a = RunDir.create(tmp_path, "exp", now=0)
+    b = RunDir.create(tmp_path, "exp", now=0)
+    assert a.path.name == "19700101-000000_exp" and b.path.name == "19700101-000000_exp-2"
+    assert (a.path / "checkpoints").is_dir()
+
+
+def _create(args):
+    folder, now = args
+    return RunDir.create(folder, "same", now=now).path.name
+
+
+def test_concurrent_processes_get_distinct_folders(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        names = pool.map(_create, [(tmp_path, 1_700_000_000)] * 8)
+    assert len(set(names)) == 8
+
+
+@pytest.mark.parametrize("name", ["../up", "a/b", ".", ".hidden"])
+def test_names_cannot_escape(tmp_path, name):
+    with pytest.raises(RunDirError):
+        RunDir.create(tmp_path, name)
+
+
+def test_open_requires_a_run_folder(tmp_path):
+    with pytest.raises(RunDirError, match="no such run folder"):
+        RunDir.open(tmp_path / "nope")
+    with pytest.raises(RunDirError, match="not a run folder"):
+        RunDir.open(tmp_path)
+
+
+def test_metrics_rewrite_keeps_exact_floats_and_blank_missing(tmp_path):
+    run = RunDir.create(tmp_path, "m")
+    rows = [{"epoch": 1, "train_loss": 0.1 + 0.2, "lr": 1e-3, "seconds": 1.5}]
+    run.write_metrics(rows)
+    run.write_metrics(rows)  # rewriting never duplicates
+    with open(run.metrics) as f:
+        got = list(csv.DictReader(f))
+    assert len(got) == 1 and float(got[0]["train_loss"]) == 0.1 + 0.2 and got[0]["val_loss"] == ""
+    assert re.match(r"\d{8}-\d{6}_m", run.path.name)

@@ -1,0 +1,200 @@
+"""Training recipe in-process: run folder contents, early stopping, interrupt/resume, extension."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+
+import pytest
+import torch
+
+from conftest import tiny_config_dict
+from rnnexp import train as training
+from rnnexp.config import Config
+from rnnexp.errors import DivergedError, RunDirError
+from rnnexp.train import EarlyStopping, Reporter
+
+
+def make_cfg(tiny_data, **sections) -> Config:
+    return Config.model_validate(tiny_config_dict(tiny_data, **sections))
+
+
+def weights(run_dir, which="last"):
+    return torch.load(f"{run_dir}/checkpoints/{which}.pt", weights_only=True)["model"]
+
+
+def same_weights(a, b) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def metrics(run_dir) -> list[dict]:
+    with open(f"{run_dir}/metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r.pop("seconds")
+    return rows
+
+
+class StopAt(Reporter):
+    """Sets the stop flag after the n-th batch, as SIGINT would."""
+
+    def __init__(self, stop: threading.Event, n: int):
+        self.stop, self.n, self.count = stop, n, 0
+
+    def batch_end(self, loss: float) -> None:
+        self.count += 1
+        if self.count == self.n:
+            self.stop.set()
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data, tmp_path_factory):
+    cfg = make_cfg(tiny_data)
+    result = training.train(cfg, tmp_path_factory.mktemp("ref"))
+    return cfg, result
+
+
+def test_run_folder_contents(reference):
+    cfg, result = reference
+    run = result.run_dir
+    names = {p.name for p in __import__("pathlib").Path(run).iterdir()}
+    assert {"config.yaml", "meta.json", "preprocessing.json", "metrics.csv", "summary.json", "checkpoints"} <= names
+    assert result.status == "completed" and result.epochs_run == 3
+    rows = metrics(run)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert all(r["val_loss"] and r["val_accuracy"] and r["lr"] == "0.005" for r in rows)
+    meta = json.loads(open(f"{run}/meta.json").read())
+    for key in ("argv", "rnnexp", "torch", "python", "device", "seed", "git", "hostname", "started_at"):
+        assert key in meta
+    assert meta["data"]["class_counts"]["train"] and meta["data"]["lengths"]["train"]["examples"] == 192
+    summary = json.loads(open(f"{run}/summary.json").read())
+    assert summary["status"] == "completed" and summary["best_epoch"] in (1, 2, 3)
+    best = torch.load(f"{run}/checkpoints/best.pt", weights_only=True)
+    assert best["epoch"] == summary["best_epoch"] and best["monitor"] == "val_loss"
+    # the checkpoint alone rebuilds the model
+    from rnnexp.config import ModelConfig
+    from rnnexp.model import build_model
+
+    model = build_model(ModelConfig(**best["model_config"]), best["vocab_size"], best["num_classes"])
+    model.load_state_dict(best["model"])
+
+
+def test_vocabulary_is_fitted_on_training_split_only(reference, tiny_data):
+    _, result = reference
+    vocab = set(json.loads(open(f"{result.run_dir}/preprocessing.json").read())["vocab"])
+    from rnnexp.data import load_splits, tokenize
+
+    splits = load_splits(reference[0].data)
+    train_words = {w for t in splits.train.texts for w in tokenize(t)}
+    assert vocab - {"<pad>", "<oov>"} <= train_words
+
+
+def test_same_seed_same_run_different_seed_different_weights(reference, tiny_data, tmp_path):
+    cfg, ref = reference
+    again = training.train(cfg, tmp_path)
+    assert same_weights(weights(ref.run_dir), weights(again.run_dir))
+    other = training.train(make_cfg(tiny_data, train={"seed": 8}), tmp_path)
+    assert not same_weights(weights(ref.run_dir), weights(other.run_dir))
+
+
+@pytest.mark.parametrize("stop_after", [5, 12, 20])  # mid-epoch 1, end of epoch 1 (12 batches), mid-epoch 2
+def test_interrupt_then_resume_equals_uninterrupted(reference, tmp_path, stop_after):
+    cfg, ref = reference
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path, reporter=StopAt(stop, stop_after), stop=stop)
+    assert first.status == "interrupted"
+    state = torch.load(f"{first.run_dir}/checkpoints/last.pt", weights_only=True)
+    assert (state["epoch"], state["batch"]) == divmod(stop_after, 12)
+    result = training.resume(first.run_dir)
+    assert result.status == "completed"
+    assert same_weights(weights(ref.run_dir), weights(result.run_dir))
+    assert metrics(ref.run_dir) == metrics(result.run_dir)
+
+
+def test_resume_of_finished_run_is_refused_but_can_be_extended(reference, tiny_data, tmp_path):
+    cfg, _ = reference
+    short = training.train(make_cfg(tiny_data, train={"epochs": 2}), tmp_path)
+    with pytest.raises(RunDirError, match="already finished .* --epochs N"):
+        training.resume(short.run_dir)
+    with pytest.raises(RunDirError, match="larger total"):
+        training.resume(short.run_dir, epochs=2)
+    extended = training.resume(short.run_dir, epochs=3)
+    assert extended.status == "completed" and extended.epochs_run == 3
+    # 2 epochs + extension to 3 is exactly a 3-epoch run (no schedule depends on the total)
+    assert same_weights(weights(reference[1].run_dir), weights(extended.run_dir))
+    assert "epochs: 3" in open(f"{extended.run_dir}/config.yaml").read()
+
+
+def test_early_stopping_stops_and_extension_gets_fresh_patience(tiny_data, tmp_path):
+    es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 100.0}
+    cfg = make_cfg(tiny_data, train={"epochs": 6, "early_stopping": es})
+    result = training.train(cfg, tmp_path)
+    # with min_delta 100 only the first epoch counts as an improvement; patience 1 -> stop after epoch 2
+    assert (result.status, result.epochs_run, result.best_epoch) == ("early_stopped", 2, 1)
+    assert "patience 1" in result.stop_reason
+    extended = training.resume(result.run_dir, epochs=8)
+    assert extended.status == "early_stopped" and extended.epochs_run == 3
+
+
+def test_early_stopping_object():
+    es = EarlyStopping("val_accuracy", "max", patience=2, min_delta=0.01, enabled=True)
+    assert es.step(0.5, 1) and not es.step(0.505, 2) and not es.should_stop
+    assert not es.step(0.4, 3) and es.should_stop
+    copy = EarlyStopping("val_accuracy", "max", 2, 0.01, True)
+    copy.load_state_dict(es.state_dict())
+    assert copy.state_dict() == {"best": 0.5, "best_epoch": 1, "wait": 2}
+    zero = EarlyStopping("val_loss", "min", patience=0, min_delta=0.0, enabled=True)
+    assert zero.step(1.0, 1) and not zero.should_stop
+    assert not zero.step(1.0, 2) and zero.should_stop
+    off = EarlyStopping("val_loss", "min", 0, 0.0, enabled=False)
+    off.step(1.0, 1)
+    off.step(2.0, 2)
+    assert not off.should_stop
+
+
+def test_resume_refuses_changed_training_data(tiny_data, tmp_path):
+    import shutil
+
+    data = tmp_path / "train.csv"
+    shutil.copy(tiny_data["train"], data)
+    cfg = make_cfg(tiny_data, data={"train_file": str(data)})
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path / "runs", reporter=StopAt(stop, 3), stop=stop)
+    with open(data, "a") as f:
+        f.write("an extra review,great\n")
+    with pytest.raises(RunDirError, match="training data differs"):
+        training.resume(first.run_dir)
+
+
+def test_divergence_is_reported_with_epoch_and_batch(tiny_data, tmp_path, monkeypatch):
+    real_loss, calls = training.F.cross_entropy, []
+
+    def loss_that_blows_up(logits, target):  # the 15th training batch (epoch 2, batch 3) turns NaN
+        calls.append(1)
+        loss = real_loss(logits, target)
+        return loss * float("nan") if len(calls) == 15 + 1 else loss  # +1: epoch 1's validation call
+
+    monkeypatch.setattr(training.F, "cross_entropy", loss_that_blows_up)
+    with pytest.raises(DivergedError, match=r"not finite \(nan\) at epoch 2, batch 3; lower train.lr .* epoch 1 is intact"):
+        training.train(make_cfg(tiny_data), tmp_path)
+    (run,) = list(tmp_path.iterdir())
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "rmsprop", "sgd"])
+def test_other_optimizers_train(tiny_data, tmp_path, optimizer):
+    cfg = make_cfg(
+        tiny_data, train={"epochs": 1, "optimizer": optimizer, "momentum": 0.9, "clip_norm": 0.5, "weight_decay": 1e-4}
+    )
+    result = training.train(cfg, tmp_path)
+    assert result.status == "completed"
+    state = torch.load(f"{result.run_dir}/checkpoints/last.pt", weights_only=True)
+    assert len(state["optimizer"]["state"]) > 0
+
+
+def test_dry_run_builds_everything_without_a_folder(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan = training.dry_run(make_cfg(tiny_data))
+    assert plan["parameters"] > 0 and plan["data"]["vocab_size"] > 2
+    assert list(tmp_path.iterdir()) == []
