@@ -1,0 +1,151 @@
+"""Runner overhead: rnnexp's training throughput vs a hand-written PyTorch loop.
+
+Same model class, same data (amazon-food reviews, maxlen 100), same optimizer, same threads, in
+one process, measurements interleaved (hand, rnnexp, hand, rnnexp, ...) because these machines
+are noisy. Both sides do what a real loop does each epoch: shuffle, train, score the validation
+split. rnnexp additionally writes checkpoints, metrics.csv and summary.json every epoch.
+
+Ratio = hand-loop time / rnnexp time for the same epochs (1.0 = no overhead; goal >= 0.95).
+Prints a table and writes bench/results/overhead.json.
+
+    python bench/overhead.py [--epochs 2] [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rnnexp import train as training
+from rnnexp.config import Config
+from rnnexp.data import Preprocessor, load_splits
+from rnnexp.model import build_model, predict_logits
+
+SHAPES = [  # (name, embedding dims E, sequence length T, batch B, hidden H)
+    ("E32/T100/B128/H32", 32, 100, 128, 32),
+    ("E300/T100/B32/H128", 300, 100, 32, 128),
+]
+
+
+def make_config(cell: str, e: int, t: int, b: int, h: int, epochs: int) -> Config:
+    return Config.model_validate(
+        {
+            "name": "bench",
+            "data": {"dataset": "amazon-food", "maxlen": t, "max_vocab": 10000, "val_split": 0.1},
+            "model": {"cell": cell, "embedding_dims": e, "num_neurons": h},
+            "train": {"epochs": epochs, "batch_size": b, "lr": 1e-3, "seed": 0, "early_stopping": {"enabled": False}},
+        }
+    )
+
+
+def hand_loop(cfg: Config, prep: Preprocessor, splits, epochs: int) -> float:
+    """What a user writes by hand: the same model, Adam, shuffled batches, a validation pass."""
+    torch.manual_seed(cfg.train.seed)
+    x = torch.from_numpy(prep.encode_texts(splits.train.texts))
+    y = torch.from_numpy(prep.encode_labels(splits.train))
+    vx = torch.from_numpy(prep.encode_texts(splits.val.texts))
+    vy = torch.from_numpy(prep.encode_labels(splits.val))
+    model = build_model(cfg.model, len(prep.vocab), prep.num_classes)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(y)).split(cfg.train.batch_size):
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        val_loss = F.cross_entropy(predict_logits(model, vx), vy).item()
+    assert val_loss == val_loss
+    return time.perf_counter() - started
+
+
+class Clock(training.Reporter):
+    """Wall time from the first epoch's start to the last epoch's end (setup excluded)."""
+
+    def __init__(self) -> None:
+        self.start = self.end = None
+
+    def epoch_start(self, epoch, epochs, batches, done):
+        if self.start is None:
+            self.start = time.perf_counter()
+
+    def epoch_end(self, row, improved):
+        self.end = time.perf_counter()
+
+
+def rnnexp_loop(cfg: Config, runs: Path) -> float:
+    clock = Clock()
+    training.train(cfg, runs, reporter=clock)
+    return clock.end - clock.start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 epoch, 1 repeat (smoke test)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.repeats = 1, 1
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in ("lstm", "gru"):
+            for name, e, t, b, h in SHAPES:
+                cfg = make_config(cell, e, t, b, h, args.epochs)
+                splits = load_splits(cfg.data)
+                prep = Preprocessor.fit(splits.train, cfg.data)
+                hand_loop(cfg, prep, splits, 1)  # warm-up: allocator, kernels
+                hand, ours = [], []
+                for _ in range(args.repeats):
+                    hand.append(hand_loop(cfg, prep, splits, args.epochs))
+                    ours.append(rnnexp_loop(cfg, Path(tmp)))
+                h_med, o_med = statistics.median(hand), statistics.median(ours)
+                examples = len(splits.train) * args.epochs
+                rows.append(
+                    {
+                        "cell": cell,
+                        "shape": name,
+                        "hand_seconds": round(h_med, 3),
+                        "rnnexp_seconds": round(o_med, 3),
+                        "hand_examples_per_s": round(examples / h_med, 1),
+                        "rnnexp_examples_per_s": round(examples / o_med, 1),
+                        "ratio": round(h_med / o_med, 3),
+                    }
+                )
+                print(f"  measured {cell} {name}: ratio {rows[-1]['ratio']}", flush=True)
+
+    header = f"{'cell':<5} {'shape':<20} {'hand ex/s':>10} {'rnnexp ex/s':>12} {'ratio':>6}"
+    print(f"\nrunner overhead ({args.epochs} epochs x {args.repeats} repeats, median; ratio = hand time / rnnexp time)")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['cell']:<5} {r['shape']:<20} {r['hand_examples_per_s']:>10} {r['rnnexp_examples_per_s']:>12} {r['ratio']:>6}")
+    result = {
+        "benchmark": "overhead",
+        "goal": "ratio >= 0.95",
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.platform(),
+        "rows": rows,
+        "min_ratio": min(r["ratio"] for r in rows),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
