@@ -38,6 +38,7 @@ _SET_HELP = "Override a config key, value parsed as YAML: --set train.lr=0.01 (r
 def _console(quiet: bool = False):
     from rich.console import Console
 
+    # soft_wrap: long lines stay whole in logs and pipes instead of being cut at 80 columns
     return Console(stderr=True, quiet=quiet, highlight=False)
 
 
@@ -272,10 +273,10 @@ def _finish(console, result, as_json: bool) -> None:
             if result.best_epoch
             else "no epoch finished"
         )
-        console.print(f"[bold]{result.status}[/]: {result.stop_reason}; {best}", soft_wrap=True)
-        console.print(f"run folder: {result.run_dir}", soft_wrap=True)
+        console.print(f"[bold]{result.status}[/]: {result.stop_reason}; {best}")
+        console.print(f"run folder: {result.run_dir}")
         if result.status == "interrupted":
-            console.print(f"continue with: rnnexp resume {result.run_dir}", soft_wrap=True)
+            console.print(f"continue with: rnnexp resume {result.run_dir}")
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -298,7 +299,8 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     table.add_row("loss", f"{report['loss']:.4f}", "")
     console.print(table)
     labels = report["confusion_matrix"]["labels"]
-    cm = Table(title="confusion matrix (rows: true, columns: predicted)")
+    console.print("confusion matrix (rows: true class, columns: predicted class)")
+    cm = Table()
     cm.add_column("")
     for label in labels:
         cm.add_column(label, justify="right")
@@ -309,7 +311,7 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     console.print(f"{report['split']} accuracy {report['accuracy']:.4f} {verdict} the majority baseline {base['accuracy']:.4f}")
     if report["data_matches_training"] is False:
         console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
-    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}", soft_wrap=True)
+    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
 
 
 def main() -> None:

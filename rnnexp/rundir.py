@@ -45,7 +45,7 @@ class RunDir:
         (even in different processes) get distinct folders: the second gets a -2 suffix."""
         if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
             raise RunDirError(f"run name {name!r} must be a plain folder name (letters, digits, . _ -)")
-        runs_dir = Path(runs_dir)
+        runs_dir = Path(runs_dir).absolute()  # scripts get a path that works from any directory
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
