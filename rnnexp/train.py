@@ -149,7 +149,7 @@ class _Session:
         self.device = resolve_device(cfg.train.device)
         splits = load_splits(cfg.data)
         prep = Preprocessor.fit(splits.train, cfg.data)
-        self.positive = prep.positive_index(cfg.data.positive_label)
+        prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
         self.run_dir = RunDir.create(runs_dir, cfg.name)
         self._lock()
         write_text(self.run_dir.config, dump_config(cfg))
@@ -214,7 +214,6 @@ class _Session:
                 f"({splits.train.source}); an exact resume needs the same data"
             )
         prep = Preprocessor.from_dict(run_dir.read_json(run_dir.preprocessing))
-        self.positive = prep.positive_index(cfg.data.positive_label)
         if state is None:
             _seed_everything(cfg.train.seed)
         self._build(splits, prep)

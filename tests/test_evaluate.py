@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config_dict
+from conftest import SHARED_DATA, tiny_config_dict
 from rnnexp import train as training
 from rnnexp.config import Config, ModelConfig
 from rnnexp.data import Preprocessor, load_splits
@@ -68,3 +68,28 @@ def test_evaluate_a_file_and_unknown_label(run, tmp_path):
     bad.write_text("text,label\nfine,meh\n")
     with pytest.raises(DataError, match="label 'meh', not seen in training"):
         evaluate(run, data_file=bad)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "uci-sentiment").is_dir(), reason="../shared/data/uci-sentiment not present")
+def test_multiclass_run_reports_macro_scores(tmp_path):
+    """Real 3-class data: which site (amazon, imdb, yelp) a UCI sentence comes from."""
+    rows = []
+    for site in ("amazon_cells", "imdb", "yelp"):
+        lines = (SHARED_DATA / "uci-sentiment" / f"{site}_labelled.txt").read_text().splitlines()[:150]
+        rows += [{"sentence": line.rpartition("\t")[0], "site": site.split("_")[0]} for line in lines]
+    data = tmp_path / "sites.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = Config.model_validate(
+        {
+            "data": {"train_file": str(data), "text_column": "sentence", "label_column": "site", "maxlen": 30},
+            "model": {"cell": "lstm", "embedding_dims": 16, "num_neurons": 16},
+            "train": {"epochs": 2, "batch_size": 16, "lr": 0.01},
+        }
+    )
+    run = training.train(cfg, tmp_path / "runs").run_dir
+    report = evaluate(run)
+    assert report["average"] == "macro" and report["positive_label"] is None
+    assert set(report["per_class"]) == {"amazon", "imdb", "yelp"}
+    assert np.array(report["confusion_matrix"]["rows_true_cols_pred"]).shape == (3, 3)
+    assert report["f1"] == pytest.approx(np.mean([c["f1"] for c in report["per_class"].values()]))
+    assert report["examples"] == 45 and report["baseline"]["accuracy"] == pytest.approx(1 / 3)
