@@ -320,10 +320,10 @@ class Preprocessor:
 
     def summary(self, table: Table) -> dict:
         """How maxlen fits this data: how many are truncated, how much of the batch is padding."""
-        lengths = np.array([len(tokenize(t, self.lowercase)) for t in table.texts], dtype=np.int64)
+        tokenized = [tokenize(t, self.lowercase) for t in table.texts]
+        lengths = np.array([len(toks) for toks in tokenized], dtype=np.int64)
         kept = np.minimum(lengths, self.maxlen)
-        tokens = [tok for t in table.texts for tok in tokenize(t, self.lowercase)]
-        oov = sum(1 for tok in tokens if tok not in self._index)
+        oov = sum(1 for toks in tokenized for tok in toks if tok not in self._index)
         return {
             "examples": int(len(lengths)),
             "length_mean": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
@@ -332,7 +332,7 @@ class Preprocessor:
             "length_max": int(lengths.max()) if len(lengths) else 0,
             "truncated": int((lengths > self.maxlen).sum()),
             "padding_share": round(1.0 - float(kept.sum()) / max(1, len(lengths) * self.maxlen), 4),
-            "oov_share": round(oov / max(1, len(tokens)), 4),
+            "oov_share": round(oov / max(1, int(lengths.sum())), 4),
         }
 
     def to_dict(self) -> dict:

@@ -243,6 +243,11 @@ class _Session:
         )
         write_json(run_dir.meta, self.meta)
         self._write_summary("running", "")
+        if self.meta.get("threads") not in (None, torch.get_num_threads()):
+            self.reporter.note(
+                f"this run started with {self.meta['threads']} CPU threads and resumes with {torch.get_num_threads()}; "
+                "results can differ in the last bits from an uninterrupted run (set train.threads to pin it)"
+            )
         self.reporter.setup(self._info(resumed_from=(done, self.batch)))
 
     def _build(self, splits: Splits, prep: Preprocessor) -> None:
