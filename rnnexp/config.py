@@ -27,6 +27,22 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class AugmentConfig(_Section):
+    """Random word edits applied to training batches only (seeded; the same on resume)."""
+
+    insert: float = Field(
+        0.0, ge=0.0, le=1.0, description="Per word, probability of inserting a random vocabulary word after it."
+    )
+    delete: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Per word, probability of deleting it (a text never loses its last word)."
+    )
+    swap: float = Field(0.0, ge=0.0, le=1.0, description="Per word, probability of swapping it with the next word.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.insert > 0 or self.delete > 0 or self.swap > 0
+
+
 class DataConfig(_Section):
     """Where the examples come from and how text becomes fixed-length integer sequences."""
 
@@ -77,6 +93,13 @@ class DataConfig(_Section):
     positive_label: str | None = Field(
         None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
     )
+    bucket: bool = Field(
+        False,
+        description="Batch examples of similar length together and pad each batch only to its longest example, "
+        "not to maxlen (faster epochs on data of mixed lengths). Evaluation then groups examples of equal "
+        "length, so a prediction never depends on the rest of its batch.",
+    )
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="Word-level text augmentation.")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -85,17 +108,91 @@ class DataConfig(_Section):
         return self
 
 
+class EmbeddingConfig(_Section):
+    """Start the word vectors from a pretrained file."""
+
+    pretrained: str | None = Field(
+        None,
+        description="word2vec or GloVe vectors (text, .gz text, or word2vec .bin), relative to the config file. "
+        "model.embedding_dims must match the file (or be left null).",
+    )
+    freeze: bool = Field(False, description="Keep the pretrained vectors fixed during training.")
+
+
 class ModelConfig(_Section):
-    """Embedding -> recurrent layers -> linear head."""
+    """Embedding -> recurrent layers -> head."""
 
     cell: Literal["rnn", "gru", "lstm"] = Field("gru", description="Recurrent cell: rnn (Elman, tanh), gru or lstm.")
-    embedding_dims: int = Field(32, ge=1, description="Size of the learned word vectors.")
-    num_neurons: int = Field(32, ge=1, description="Hidden units per recurrent layer (per direction).")
-    num_layers: int = Field(1, ge=1, description="Stacked recurrent layers.")
-    bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
-    dropout: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Dropout on the embeddings, between recurrent layers, and before the head."
+    embedding_dims: int | None = Field(
+        None, ge=1, description="Size of the word vectors (null: 32, or the pretrained file's dimension)."
     )
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Pretrained word vectors.")
+    num_neurons: int | list[int] = Field(
+        32, description="Hidden units per recurrent layer (per direction); a list gives each layer its own size, e.g. [64, 32]."
+    )
+    num_layers: int | None = Field(
+        None, ge=1, description="Stacked recurrent layers (null: 1, or the length of a num_neurons list)."
+    )
+    bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
+    head: Literal["last", "mean", "max", "flatten"] = Field(
+        "last",
+        description="Sequence summary fed to the classifier: last state (forward state at the last real token, backward "
+        "state at the first), mean or max over real tokens, or flatten (every step's output, as Keras "
+        "return_sequences + Flatten; needs a fixed length, so not with data.bucket).",
+    )
+    embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Ordinary dropout on the word vectors.")
+    input_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Keras `dropout`: on each layer's input, one mask per sequence for all steps."
+    )
+    recurrent_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Keras `recurrent_dropout` (Gal & Ghahramani): on the recurrent state h(t-1), one mask per sequence "
+        "for all steps. Runs a step loop instead of the fused kernel.",
+    )
+    weight_drop: float = Field(
+        0.0, ge=0.0, lt=1.0, description="DropConnect on the hidden-to-hidden weights (AWD-LSTM); keeps the fused kernel."
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between stacked recurrent layers (PyTorch's dropout).")
+    output_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the sequence summary, before the head.")
+    init: Literal["default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"] = Field(
+        "default",
+        description="Initialisation of the input-to-hidden and head weights (biases then start at zero); default: PyTorch's.",
+    )
+    recurrent_init: Literal["default", "orthogonal", "xavier_uniform", "xavier_normal"] = Field(
+        "default", description="Initialisation of the hidden-to-hidden weights, per gate block (orthogonal: as Keras)."
+    )
+    forget_bias: float | None = Field(
+        None, description="LSTM only: start the forget-gate bias at this value (1.0 as Jozefowicz et al.); null: unchanged."
+    )
+
+    @property
+    def sizes(self) -> list[int]:
+        """Hidden size of every layer."""
+        if isinstance(self.num_neurons, list):
+            return list(self.num_neurons)
+        return [self.num_neurons] * (self.num_layers or 1)
+
+    @property
+    def dims(self) -> int:
+        return self.embedding_dims or 32
+
+    @model_validator(mode="after")
+    def _layers(self) -> ModelConfig:
+        if isinstance(self.num_neurons, list):
+            if not self.num_neurons or any(n < 1 for n in self.num_neurons):
+                raise ValueError("model.num_neurons: a list needs one size >= 1 per layer")
+            if self.num_layers is not None and self.num_layers != len(self.num_neurons):
+                raise ValueError(
+                    f"model.num_layers is {self.num_layers} but model.num_neurons lists {len(self.num_neurons)} sizes; "
+                    "drop num_layers or make them agree"
+                )
+        elif self.num_neurons < 1:
+            raise ValueError("model.num_neurons must be >= 1")
+        if self.forget_bias is not None and self.cell != "lstm":
+            raise ValueError(f"model.forget_bias applies to lstm only (model.cell is {self.cell})")
+        return self
 
 
 class EarlyStoppingConfig(_Section):
@@ -117,6 +214,26 @@ class EarlyStoppingConfig(_Section):
         return "min" if self.monitor.endswith("loss") else "max"
 
 
+class ScheduleConfig(_Section):
+    """Learning rate over epochs, after an optional linear warmup."""
+
+    kind: Literal["none", "time", "step", "exponential", "cosine", "plateau"] = Field(
+        "none",
+        description="none: constant; time: lr/(1+decay*epoch) (Keras' decay); step: times gamma every step_size epochs; "
+        "exponential: times gamma each epoch; cosine: down to min_lr over the epochs after warmup; "
+        "plateau: times gamma when monitor has not improved for patience epochs.",
+    )
+    decay: float = Field(0.0, ge=0.0, description="time: the decay constant.")
+    step_size: int = Field(10, ge=1, description="step: epochs between drops.")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="step, exponential, plateau: the factor.")
+    min_lr: float = Field(0.0, ge=0.0, description="cosine, plateau: the lowest learning rate.")
+    patience: int = Field(2, ge=0, description="plateau: epochs without improvement before a drop.")
+    monitor: Literal["val_loss", "val_accuracy", "val_f1", "train_loss"] = Field(
+        "val_loss", description="plateau: value watched."
+    )
+    warmup_epochs: int = Field(0, ge=0, description="Raise the lr linearly batch by batch from ~0 over this many epochs first.")
+
+
 class TrainConfig(_Section):
     """Optimization loop."""
 
@@ -130,6 +247,20 @@ class TrainConfig(_Section):
         None,
         gt=0.0,
         description="Clip the global gradient norm to this value (null: no clipping); tames exploding RNN gradients.",
+    )
+    clip_value: float | None = Field(None, gt=0.0, description="Clip every gradient element to [-clip_value, clip_value].")
+    l1: float = Field(
+        0.0, ge=0.0, description="L1 penalty on the weight matrices (not biases, not embeddings), added to the loss."
+    )
+    l2: float = Field(
+        0.0, ge=0.0, description="L2 penalty (sum of squares) on the weight matrices, added to the loss; apart from weight_decay."
+    )
+    lr_schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Learning-rate schedule.")
+    plateau_warning: int | None = Field(
+        3,
+        ge=1,
+        description="Warn when after this many epochs the training loss is still within 2% of the loss of predicting "
+        "the class frequencies (the model learned nothing yet: try a larger lr, see lr-find); null: never.",
     )
     seed: int = Field(42, description="Seed for weights, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
@@ -152,14 +283,20 @@ class Config(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
 
     @model_validator(mode="after")
-    def _monitor_has_data(self) -> Config:
-        es = self.train.early_stopping
+    def _consistent(self) -> Config:
         has_val = self.data.val_split > 0 or self.data.val_file is not None
-        if es.monitor in VAL_METRICS and not has_val:
-            raise ValueError(
-                f"train.early_stopping.monitor is {es.monitor!r} but there is no validation data; "
-                "set data.val_split > 0, data.val_file, or monitor train_loss"
-            )
+        schedule = self.train.lr_schedule
+        for key, monitor in (
+            ("train.early_stopping.monitor", self.train.early_stopping.monitor),
+            ("train.lr_schedule.monitor", schedule.monitor if schedule.kind == "plateau" else None),
+        ):
+            if monitor in VAL_METRICS and not has_val:
+                raise ValueError(
+                    f"{key} is {monitor!r} but there is no validation data; set data.val_split > 0, data.val_file, "
+                    "or monitor train_loss"
+                )
+        if self.model.head == "flatten" and self.data.bucket:
+            raise ValueError("model.head flatten needs every sequence at data.maxlen; it cannot be used with data.bucket")
         return self
 
 
@@ -240,13 +377,18 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[s
 
 def _resolve_paths(raw: dict, base_dir: Path) -> None:
     """Data file paths in a config are relative to the config file, not to the working directory."""
-    data = raw.get("data")
-    if not isinstance(data, dict):
-        return
-    for key in ("train_file", "val_file", "test_file"):
-        value = data.get(key)
-        if isinstance(value, str) and value and not Path(value).is_absolute():
-            data[key] = str((base_dir / value).resolve())
+    model = raw.get("model")
+    places = [(raw.get("data"), ("train_file", "val_file", "test_file"))]
+    if isinstance(model, dict):
+        places.append((model.get("embedding"), ("pretrained",)))
+    for section, keys in places:
+        if not isinstance(section, dict):
+            continue
+        for key in keys:
+            value = section.get(key)
+            if isinstance(value, str) and value:
+                path = Path(value).expanduser()
+                section[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
 
 
 def _describe(err: dict, source: str, node: yaml.Node | None, overridden: dict[str, str]) -> str:

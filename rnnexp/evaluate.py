@@ -10,11 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint
-from .config import ModelConfig
 from .data import Preprocessor, load_splits, read_table
 from .errors import DataError, RunDirError
 from .metrics import classification_scores
-from .model import build_model, predict_logits, resolve_device
+from .model import model_from_checkpoint, predict_logits, resolve_device
 from .rundir import RunDir, write_json
 
 
@@ -44,11 +43,10 @@ def evaluate(
         raise DataError(f"{table.source}: no examples to evaluate")
 
     device = resolve_device(cfg.train.device)
-    model = build_model(ModelConfig.model_validate(state["model_config"]), state["vocab_size"], state["num_classes"]).to(device)
-    model.load_state_dict(state["model"])
+    model = model_from_checkpoint(state, device)
     x = torch.from_numpy(prep.encode_texts(table.texts)).to(device)
     y = torch.from_numpy(prep.encode_labels(table)).to(device)
-    logits = predict_logits(model, x)
+    logits = predict_logits(model, x, padding=prep.padding if cfg.data.bucket else None)
     loss = float(F.cross_entropy(logits, y).item())
     pred = logits.argmax(dim=1).cpu().numpy()
     truth = y.cpu().numpy()

@@ -1,40 +1,111 @@
-"""The network: embedding -> nn.RNN/GRU/LSTM -> linear head over the class logits."""
+"""The network: embedding -> recurrent layers -> sequence summary (head) -> class logits."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .config import ModelConfig
 from .errors import ConfigError
 
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def time_constant_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout with one mask per sequence, the same at every step ([B, 1, F] broadcast over T)."""
+    if not training or p == 0:
+        return x
+    mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p) / (1 - p)
+    return x * mask
+
+
+class LayerStack(nn.Module):
+    """Stacked single-layer fused RNNs, for what one nn.GRU cannot do: layers of different sizes and
+    Keras-style input dropout (a time-constant mask on every layer's input)."""
+
+    def __init__(self, cell: str, input_size: int, sizes: list[int], bidirectional: bool, dropout: float, input_dropout: float):
+        super().__init__()
+        rnn_cls = getattr(nn, cell.upper())
+        dirs = 2 if bidirectional else 1
+        ins = [input_size] + [h * dirs for h in sizes[:-1]]
+        self.layers = nn.ModuleList(rnn_cls(i, h, batch_first=True, bidirectional=bidirectional) for i, h in zip(ins, sizes))
+        self.dropout, self.input_dropout = dropout, input_dropout
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        for k, layer in enumerate(self.layers):
+            if k > 0:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+            x, _ = layer(time_constant_dropout(x, self.input_dropout, self.training))
+        return x, None
+
 
 class RNNClassifier(nn.Module):
-    def __init__(self, cfg: ModelConfig, vocab_size: int, num_classes: int):
+    def __init__(self, cfg: ModelConfig, vocab_size: int, num_classes: int, seq_len: int):
         super().__init__()
+        sizes, dirs = cfg.sizes, 2 if cfg.bidirectional else 1
         # Index 0 is padding: its vector stays zero and gets no gradient.
-        self.embedding = nn.Embedding(vocab_size, cfg.embedding_dims, padding_idx=0)
-        self.drop = nn.Dropout(cfg.dropout)
-        rnn_cls = getattr(nn, cfg.cell.upper())  # nn.RNN, nn.GRU or nn.LSTM: the fused kernels
-        self.rnn = rnn_cls(
-            cfg.embedding_dims,
-            cfg.num_neurons,
-            num_layers=cfg.num_layers,
-            batch_first=True,
-            # nn.RNN applies dropout only between layers; with one layer it would warn and do nothing.
-            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-            bidirectional=cfg.bidirectional,
-        )
-        self.bidirectional = cfg.bidirectional
-        self.hidden = cfg.num_neurons
-        self.head = nn.Linear(cfg.num_neurons * (2 if cfg.bidirectional else 1), num_classes)
+        self.embedding = nn.Embedding(vocab_size, cfg.dims, padding_idx=0)
+        self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
+        if cfg.recurrent_dropout > 0:
+            # Recurrent dropout needs a mask on h(t-1) inside the step loop: no fused kernel can do it.
+            from .cells import VariationalRNN
+
+            self.rnn: nn.Module = VariationalRNN(
+                cfg.cell, cfg.dims, sizes, cfg.bidirectional, cfg.input_dropout, cfg.recurrent_dropout, cfg.dropout
+            )
+        elif len(set(sizes)) == 1 and cfg.input_dropout == 0:
+            # The common case: one fused nn.RNN/GRU/LSTM (cuDNN on GPU, oneDNN on CPU).
+            self.rnn = getattr(nn, cfg.cell.upper())(
+                cfg.dims,
+                sizes[0],
+                num_layers=len(sizes),
+                batch_first=True,
+                # nn.RNN applies dropout only between layers; with one layer it would warn and do nothing.
+                dropout=cfg.dropout if len(sizes) > 1 else 0.0,
+                bidirectional=cfg.bidirectional,
+            )
+        else:
+            self.rnn = LayerStack(cfg.cell, cfg.dims, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
+        self.weight_drop = cfg.weight_drop
+        self.head_kind, self.bidirectional, self.hidden = cfg.head, cfg.bidirectional, sizes[-1]
+        self.seq_len = seq_len
+        self.output_drop = nn.Dropout(cfg.output_dropout)
+        features = sizes[-1] * dirs * (seq_len if cfg.head == "flatten" else 1)
+        self.head = nn.Linear(features, num_classes)
+        _initialize(self, cfg)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        out, _ = self.rnn(self.drop(self.embedding(tokens)))  # [B, T, H * directions]
-        # The summary of a sequence is the forward state at its last real token and the backward
-        # state at its first, so post-padding does not leak into the features the head sees.
-        # With pre-padding (the default) the last real token is simply the last step.
+        x = self.embedding_drop(self.embedding(tokens))
+        if self.weight_drop > 0 and self.training:
+            # DropConnect (AWD-LSTM): a dropped copy of every hidden-to-hidden matrix for this batch,
+            # swapped in for one call, so the fused kernel still runs.
+            dropped = {
+                name: nn.functional.dropout(p, self.weight_drop, True)
+                for name, p in self.rnn.named_parameters()
+                if "weight_hh" in name
+            }
+            out, _ = functional_call(self.rnn, dropped, (x,))
+        else:
+            out, _ = self.rnn(x)  # [B, T, H * directions]
+        return self.head(self.output_drop(self._summary(out, tokens)))
+
+    def _summary(self, out: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         real = tokens != 0
+        if self.head_kind == "flatten":
+            if out.shape[1] != self.seq_len:
+                raise ValueError(f"head flatten expects sequences of {self.seq_len} steps, got {out.shape[1]}")
+            return out.reshape(out.shape[0], -1)
+        if self.head_kind == "mean":
+            weights = real.unsqueeze(2).to(out.dtype)
+            return (out * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        if self.head_kind == "max":
+            masked = out.masked_fill(~real.unsqueeze(2), float("-inf")).amax(1)
+            return torch.where(torch.isinf(masked), torch.zeros_like(masked), masked)  # an empty text summarises to 0
+        # last: the forward state at the last real token and the backward state at the first, so
+        # padding on either side does not leak into the features (pre-padding: the last step).
         steps = torch.arange(tokens.shape[1], device=tokens.device)
         last = torch.where(real, steps, -1).amax(dim=1).clamp_min(0)
         batch = torch.arange(tokens.shape[0], device=tokens.device)
@@ -42,11 +113,63 @@ class RNNClassifier(nn.Module):
         if self.bidirectional:
             first = torch.where(real, steps, tokens.shape[1]).amin(dim=1).clamp_max(tokens.shape[1] - 1)
             features = torch.cat([features, out[batch, first, self.hidden :]], dim=1)
-        return self.head(self.drop(features))
+        return features
+
+    def regularized_weights(self) -> list[torch.Tensor]:
+        """Weight matrices that train.l1 / train.l2 penalise: recurrent and head weights, not biases or embeddings."""
+        return [p for name, p in self.named_parameters() if "weight" in name and not name.startswith("embedding")]
 
 
-def build_model(cfg: ModelConfig, vocab_size: int, num_classes: int) -> RNNClassifier:
-    return RNNClassifier(cfg, vocab_size, num_classes)
+def _initialize(model: RNNClassifier, cfg: ModelConfig) -> None:
+    gates = GATES[cfg.cell]
+    schemes = {
+        "xavier_uniform": nn.init.xavier_uniform_,
+        "xavier_normal": nn.init.xavier_normal_,
+        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="linear"),
+        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear"),
+        "orthogonal": nn.init.orthogonal_,
+    }
+    with torch.no_grad():
+        for name, p in model.rnn.named_parameters():
+            if cfg.init != "default" and "weight_ih" in name:
+                for block in p.chunk(gates, 0):
+                    schemes[cfg.init](block)
+            elif cfg.init != "default" and "bias" in name:
+                p.zero_()
+            elif cfg.recurrent_init != "default" and "weight_hh" in name:
+                for block in p.chunk(gates, 0):  # one square block per gate, as Keras' orthogonal recurrent init
+                    schemes[cfg.recurrent_init](block)
+        if cfg.init != "default":
+            schemes[cfg.init](model.head.weight)
+            model.head.bias.zero_()
+        if cfg.forget_bias is not None:
+            # PyTorch adds bias_ih and bias_hh; gate order i, f, g, o. Put the value in one, 0 in the other.
+            for name, p in model.rnn.named_parameters():
+                if "bias_ih" in name or "bias_hh" in name:
+                    p.chunk(4, 0)[1].fill_(cfg.forget_bias if "bias_ih" in name else 0.0)
+
+
+def build_model(cfg: ModelConfig, vocab_size: int, num_classes: int, seq_len: int) -> RNNClassifier:
+    return RNNClassifier(cfg, vocab_size, num_classes, seq_len)
+
+
+def model_spec(model: RNNClassifier, cfg: ModelConfig, vocab_size: int, num_classes: int) -> dict[str, Any]:
+    """The checkpoint entries that rebuild the model without the run folder."""
+    return {
+        "model": model.state_dict(),
+        "model_config": cfg.model_dump(mode="json"),
+        "vocab_size": vocab_size,
+        "num_classes": num_classes,
+        "seq_len": model.seq_len,
+    }
+
+
+def model_from_checkpoint(state: dict[str, Any], device: torch.device | str = "cpu") -> RNNClassifier:
+    model = build_model(
+        ModelConfig.model_validate(state["model_config"]), state["vocab_size"], state["num_classes"], state["seq_len"]
+    )
+    model.load_state_dict(state["model"])
+    return model.to(device)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -63,13 +186,27 @@ def resolve_device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Logits for every row of ``tokens``, in eval mode (no dropout), in chunks to bound memory."""
+def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512, padding: str | None = None) -> torch.Tensor:
+    """Logits for every row of ``tokens`` in eval mode (no dropout), in chunks to bound memory.
+
+    With ``padding`` given (bucketed runs), rows are grouped by exact length and fed without any
+    padding, so each row's result is independent of the other rows.
+    """
     was_training = model.training
     model.eval()
     try:
         if len(tokens) == 0:
             return torch.zeros((0, model.head.out_features), device=tokens.device)
-        return torch.cat([model(tokens[i : i + batch_size]) for i in range(0, len(tokens), batch_size)])
+        if padding is None:
+            return torch.cat([model(tokens[i : i + batch_size]) for i in range(0, len(tokens), batch_size)])
+        lengths = (tokens != 0).sum(1).clamp_min(1)
+        out = torch.empty((len(tokens), model.head.out_features), device=tokens.device)
+        for length in torch.unique(lengths).tolist():
+            rows = torch.nonzero(lengths == length).squeeze(1)
+            for i in range(0, len(rows), batch_size):
+                chunk = tokens[rows[i : i + batch_size]]
+                chunk = chunk[:, chunk.shape[1] - length :] if padding == "pre" else chunk[:, :length]
+                out[rows[i : i + batch_size]] = model(chunk)
+        return out
     finally:
         model.train(was_training)

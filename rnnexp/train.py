@@ -1,7 +1,8 @@
 """The training recipe, in fixed phases: setup (new run or resume) -> fit -> finish.
 
 Exact resume rests on three facts:
-  * the batches of an epoch are a pure function of (seed, epoch) (data.epoch_batches);
+  * the batches of an epoch, and any augmentation of them, are pure functions of (seed, epoch,
+    batch) (data.epoch_batches, data.bucket_batches, data.augment_batch);
   * last.pt holds model, optimizer, early stopping, every RNG state, the position inside the
     epoch and the running loss sums, so nothing the next batch depends on is lost;
   * metrics.csv is rewritten from the history stored in the checkpoint, so a crash between
@@ -30,10 +31,22 @@ import torch.nn.functional as F
 
 from . import __version__, checkpoint, faults
 from .config import Config, dump_config
-from .data import Preprocessor, Splits, Table, class_counts, epoch_batches, load_splits
+from .data import (
+    Preprocessor,
+    Splits,
+    Table,
+    augment_batch,
+    bucket_batches,
+    class_counts,
+    epoch_batches,
+    load_splits,
+    padded_share,
+    sequence_lengths,
+    trim_padding,
+)
 from .errors import DivergedError, RunDirError
 from .metrics import macro_f1
-from .model import build_model, count_parameters, predict_logits, resolve_device
+from .model import build_model, count_parameters, model_spec, predict_logits, resolve_device
 from .rundir import RunDir, write_json, write_text
 
 FINISHED = ("completed", "early_stopped")
@@ -50,6 +63,7 @@ class TrainResult:
     monitor: str
     stop_reason: str
     last: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,12 +164,16 @@ class _Session:
         splits = load_splits(cfg.data)
         prep = Preprocessor.fit(splits.train, cfg.data)
         prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
+        pretrained = _load_pretrained(cfg, prep)
         self.run_dir = RunDir.create(runs_dir, cfg.name)
         self._lock()
         write_text(self.run_dir.config, dump_config(cfg))
         write_json(self.run_dir.preprocessing, prep.to_dict())
         _seed_everything(cfg.train.seed)
         self._build(splits, prep)
+        if pretrained is not None:
+            with torch.no_grad():
+                self.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
         meta = {
             "argv": argv,
             "rnnexp": __version__,
@@ -169,8 +187,8 @@ class _Session:
             "seed": cfg.train.seed,
             "git": _git_state(config_dir or Path.cwd()),
             "started_at": _now(),
-            "data": _data_summary(splits, prep),
-            "model": {"parameters": count_parameters(self.model)},
+            "data": _data_summary(splits, prep, cfg),
+            "model": {"parameters": count_parameters(self.model), "pretrained": _pretrained_summary(pretrained)},
             "resumes": [],
         }
         write_json(self.run_dir.meta, meta)
@@ -221,6 +239,7 @@ class _Session:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.early.load_state_dict(state["early_stopping"])
+            self.schedule.load_state_dict(state["schedule"])
             if epochs is not None and summary.get("status") == "early_stopped":
                 self.early.wait = 0  # an extension gets a fresh patience, or it would stop at once
             self.epoch, self.batch = done, int(state["batch"])
@@ -255,15 +274,23 @@ class _Session:
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         self.prep = prep
-        self.train_x, self.train_y = self._tensors(splits.train)
+        self.train_np = prep.encode_texts(splits.train.texts)
+        self.train_lengths = sequence_lengths(self.train_np)
+        self.train_x, self.train_y = self._tensors(splits.train, self.train_np)
         self.val = self._tensors(splits.val) if splits.val is not None else None
-        self.model = build_model(cfg.model, len(prep.vocab), prep.num_classes).to(self.device)
+        counts = np.bincount(self.train_y.cpu().numpy(), minlength=prep.num_classes) / len(self.train_y)
+        self.prior_loss = float(-(counts[counts > 0] * np.log(counts[counts > 0])).sum())
+        self.model = build_model(cfg.model, len(prep.vocab), prep.num_classes, prep.maxlen).to(self.device)
+        if cfg.model.embedding.freeze:
+            self.model.embedding.weight.requires_grad_(False)
         self.optimizer = _make_optimizer(self.model, cfg)
         es = cfg.train.early_stopping
         self.early = EarlyStopping(es.monitor, es.resolved_mode, es.patience, es.min_delta, es.enabled)
+        self.schedule = LRSchedule(cfg.train.lr_schedule, cfg.train.lr, cfg.train.epochs)
 
-    def _tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
+    def _tensors(self, table: Table, encoded: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        encoded = self.prep.encode_texts(table.texts) if encoded is None else encoded
+        x = torch.from_numpy(encoded).to(self.device)
         y = torch.from_numpy(self.prep.encode_labels(table)).to(self.device)
         return x, y
 
@@ -310,19 +337,34 @@ class _Session:
 
     def _fit(self) -> tuple[str, str]:
         tc = self.cfg.train
-        x, y = self.train_x, self.train_y
+        y = self.train_y
         params = [p for p in self.model.parameters() if p.requires_grad]
+        penalized = self.model.regularized_weights() if tc.l1 or tc.l2 else []
+        scheduled = self.schedule.active
         while self.epoch < tc.epochs:
             epoch_no = self.epoch + 1
-            batches = epoch_batches(len(y), tc.batch_size, tc.seed, self.epoch)
+            batches = self._epoch_batches(self.epoch)
             self.reporter.epoch_start(epoch_no, tc.epochs, len(batches), self.batch)
             self.model.train()
             started = time.perf_counter()
             for b in range(self.batch, len(batches)):
+                if scheduled:
+                    lr = self.schedule.lr(self.epoch, b, len(batches))
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
                 idx = torch.from_numpy(batches[b]).to(self.device)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(self.model(x[idx]), y[idx])
-                loss.backward()
+                loss = F.cross_entropy(self.model(self._batch_tokens(batches[b], idx, b)), y[idx])
+                total = loss
+                if penalized:
+                    # Penalties join the gradient but not the reported loss, which stays comparable to val_loss.
+                    if tc.l1:
+                        total = total + tc.l1 * sum(w.abs().sum() for w in penalized)
+                    if tc.l2:
+                        total = total + tc.l2 * sum(w.pow(2).sum() for w in penalized)
+                total.backward()
+                if tc.clip_value is not None:
+                    torch.nn.utils.clip_grad_value_(params, tc.clip_value)
                 if tc.clip_norm is not None:
                     # RNN gradients can explode over long sequences; cap their global norm.
                     torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
@@ -345,6 +387,7 @@ class _Session:
             self.seconds += time.perf_counter() - started
             row = self._epoch_row(epoch_no)
             improved = self.early.step(row[self.early.monitor], epoch_no)
+            self.schedule.epoch_end(row)
             self.history.append(row)
             self.epoch, self.batch = epoch_no, 0
             self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
@@ -355,6 +398,8 @@ class _Session:
             self.run_dir.write_metrics(self.history)
             self._write_summary("running", "")
             self.reporter.epoch_end(row, improved)
+            if tc.plateau_warning == epoch_no and self._plateau_warning():
+                self.reporter.note(self._plateau_warning())
             if self.early.should_stop:
                 return "early_stopped", (
                     f"no improvement of {self.early.monitor} for {self.early.wait} epochs "
@@ -364,11 +409,48 @@ class _Session:
                 return "interrupted", f"interrupted after epoch {epoch_no}"
         return "completed", f"trained all {tc.epochs} epochs"
 
+    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        tc, data = self.cfg.train, self.cfg.data
+        if data.bucket:
+            return bucket_batches(self.train_lengths, tc.batch_size, tc.seed, epoch)
+        return epoch_batches(len(self.train_lengths), tc.batch_size, tc.seed, epoch)
+
+    def _batch_tokens(self, rows: np.ndarray, idx: torch.Tensor, b: int) -> torch.Tensor:
+        """The token batch fed to the model: augmented (training only) and, when bucketing, cut to
+        its longest example instead of maxlen."""
+        data, prep = self.cfg.data, self.prep
+        aug = data.augment
+        if aug.enabled:
+            rng = np.random.default_rng([self.cfg.train.seed, self.epoch, b, 2])  # pure function of the position
+            arr = augment_batch(
+                self.train_np[rows], prep.padding, prep.truncating, len(prep.vocab), aug.insert, aug.delete, aug.swap, rng
+            )
+            if data.bucket:
+                arr = trim_padding(arr, sequence_lengths(arr).max(), prep.padding)
+            return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
+        tokens = self.train_x[idx]
+        if data.bucket:
+            tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
+        return tokens
+
+    def _plateau_warning(self) -> str | None:
+        """Derived from the history alone, so a resumed run warns exactly as an uninterrupted one."""
+        k = self.cfg.train.plateau_warning
+        if k is None or len(self.history) < k:
+            return None
+        if all(row["train_loss"] >= 0.98 * self.prior_loss for row in self.history[:k]):
+            return (
+                f"after {k} epochs the training loss ({self.history[k - 1]['train_loss']:.4f}) is still within 2% of "
+                f"{self.prior_loss:.4f}, the loss of predicting the class frequencies: the model has not started "
+                f"learning. Try a larger train.lr (rnnexp lr-find suggests one)"
+            )
+        return None
+
     def _epoch_row(self, epoch_no: int) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": epoch_no, "train_loss": self.loss_sum / max(1, self.seen)}
         if self.val is not None:
             vx, vy = self.val
-            logits = predict_logits(self.model, vx)
+            logits = predict_logits(self.model, vx, padding=self.prep.padding if self.cfg.data.bucket else None)
             row["val_loss"] = float(F.cross_entropy(logits, vy).item()) if len(vy) else float("nan")
             pred = logits.argmax(dim=1).cpu().numpy()
             truth = vy.cpu().numpy()
@@ -383,10 +465,7 @@ class _Session:
     def _model_part(self) -> dict[str, Any]:
         """What rebuilding and using the model needs, without the run folder."""
         return {
-            "model": self.model.state_dict(),
-            "model_config": self.cfg.model.model_dump(mode="json"),
-            "vocab_size": len(self.prep.vocab),
-            "num_classes": self.prep.num_classes,
+            **model_spec(self.model, self.cfg.model, len(self.prep.vocab), self.prep.num_classes),
             "preprocessing": self.prep.to_dict(),
             "config": self.cfg.model_dump(mode="json"),
         }
@@ -400,6 +479,7 @@ class _Session:
             "kind": "last",
             "optimizer": self.optimizer.state_dict(),
             "early_stopping": self.early.state_dict(),
+            "schedule": self.schedule.state_dict(),
             "epoch": self.epoch,
             "batch": self.batch,
             "loss_sum": self.loss_sum,
@@ -422,6 +502,7 @@ class _Session:
             monitor=self.cfg.train.early_stopping.monitor,
             stop_reason=reason,
             last=self.history[-1] if self.history else {},
+            warnings=[w for w in [self._plateau_warning() if hasattr(self, "prior_loss") else None] if w],
         )
         write_json(self.run_dir.summary, {**result.to_dict(), "updated_at": _now()})
         return result
@@ -430,17 +511,98 @@ class _Session:
 # ---------------------------------------------------------------------------------------------
 
 
-def _data_summary(splits: Splits, prep: Preprocessor) -> dict[str, Any]:
+def _data_summary(splits: Splits, prep: Preprocessor, cfg: Config) -> dict[str, Any]:
     tables = {"train": splits.train, "val": splits.val, "test": splits.test}
     tables = {k: t for k, t in tables.items() if t is not None}
+    lengths = {k: prep.summary(t) for k, t in tables.items()}
+    if cfg.data.bucket:
+        train_lengths = sequence_lengths(prep.encode_texts(splits.train.texts))
+        batches = bucket_batches(train_lengths, cfg.train.batch_size, cfg.train.seed, 0)
+        lengths["train"]["padding_share_bucketed"] = padded_share(train_lengths, batches, prep.maxlen)
     return {
         "sources": {k: t.source for k, t in tables.items()},
         "vocab_size": len(prep.vocab),
         "labels": prep.labels,
         "class_counts": {k: class_counts(t) for k, t in tables.items()},
         "fingerprints": {k: t.fingerprint() for k, t in tables.items()},
-        "lengths": {k: prep.summary(t) for k, t in tables.items()},
+        "lengths": lengths,
     }
+
+
+def _load_pretrained(cfg: Config, prep: Preprocessor):
+    """Read pretrained vectors for the fitted vocabulary; fixes model.embedding_dims from the file if unset."""
+    path = cfg.model.embedding.pretrained
+    if path is None:
+        return None
+    from .embeddings import load_pretrained
+
+    found = load_pretrained(
+        path, prep.vocab, lowercase=prep.lowercase, seed=cfg.train.seed, expected_dim=cfg.model.embedding_dims
+    )
+    if cfg.model.embedding_dims is None:
+        cfg.model.embedding_dims = found.dim  # recorded in config.yaml, so resume and evaluate build the same model
+    return found
+
+
+def _pretrained_summary(found) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "dim": found.dim,
+        "found": found.found,
+        "coverage": round(found.coverage, 4),
+        "missing_examples": found.missing_examples,
+    }
+
+
+class LRSchedule:
+    """Learning rate as a function of (epoch, batch), plus the reduce-on-plateau state."""
+
+    def __init__(self, cfg, base_lr: float, epochs: int):
+        self.cfg, self.base, self.epochs = cfg, base_lr, epochs
+        self.factor, self.best, self.wait = 1.0, None, 0
+
+    @property
+    def active(self) -> bool:
+        return self.cfg.kind != "none" or self.cfg.warmup_epochs > 0
+
+    def lr(self, epoch: int, batch: int, batches: int) -> float:
+        c = self.cfg
+        step, warm = epoch * batches + batch, c.warmup_epochs * batches
+        if step < warm:
+            return self.base * (step + 1) / warm
+        e = epoch - c.warmup_epochs  # epochs since warmup ended
+        if c.kind == "time":
+            return self.base / (1.0 + c.decay * e)
+        if c.kind == "step":
+            return self.base * c.gamma ** (e // c.step_size)
+        if c.kind == "exponential":
+            return self.base * c.gamma**e
+        if c.kind == "cosine":
+            span = max(1, self.epochs - c.warmup_epochs)
+            return c.min_lr + (self.base - c.min_lr) * (1 + math.cos(math.pi * min(e, span) / span)) / 2
+        if c.kind == "plateau":
+            return max(c.min_lr, self.base * self.factor)
+        return self.base
+
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        c = self.cfg
+        if c.kind != "plateau" or row.get(c.monitor) is None:
+            return
+        value, minimize = row[c.monitor], c.monitor.endswith("loss")
+        if self.best is None or (value < self.best if minimize else value > self.best):
+            self.best, self.wait = value, 0
+        else:
+            self.wait += 1
+            if self.wait >= max(1, c.patience):
+                self.factor *= c.gamma
+                self.wait = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"factor": self.factor, "best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.factor, self.best, self.wait = state["factor"], state["best"], state["wait"]
 
 
 def _make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -512,10 +674,12 @@ def dry_run(cfg: Config) -> dict[str, Any]:
     splits = load_splits(cfg.data)
     prep = Preprocessor.fit(splits.train, cfg.data)
     prep.positive_index(cfg.data.positive_label)
-    model = build_model(cfg.model, len(prep.vocab), prep.num_classes)
+    pretrained = _load_pretrained(cfg, prep)
+    model = build_model(cfg.model, len(prep.vocab), prep.num_classes, prep.maxlen)
     return {
         "device": str(device),
-        "data": _data_summary(splits, prep),
+        "data": _data_summary(splits, prep, cfg),
+        "pretrained": _pretrained_summary(pretrained),
         "parameters": count_parameters(model),
         "epochs": cfg.train.epochs,
     }

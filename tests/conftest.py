@@ -49,7 +49,7 @@ def tiny_config_dict(tiny_data: dict[str, Path], **sections) -> dict:
             "max_vocab": 2000,
             "val_split": 0.2,
         },
-        "model": {"cell": "gru", "embedding_dims": 16, "num_neurons": 16, "dropout": 0.2},
+        "model": {"cell": "gru", "embedding_dims": 16, "num_neurons": 16, "embedding_dropout": 0.2, "output_dropout": 0.2},
         "train": {"epochs": 3, "batch_size": 16, "lr": 0.005, "seed": 7, "early_stopping": {"enabled": False}},
     }
     for section, values in sections.items():

@@ -2,49 +2,142 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
+from rnnexp.cells import VariationalRNN
 from rnnexp.config import ModelConfig
-from rnnexp.model import build_model, count_parameters, predict_logits, resolve_device
+from rnnexp.errors import ConfigError
+from rnnexp.model import (
+    LayerStack,
+    build_model,
+    count_parameters,
+    model_from_checkpoint,
+    model_spec,
+    predict_logits,
+    resolve_device,
+)
+
+
+def make(seq_len: int = 12, vocab: int = 30, classes: int = 2, seed: int = 0, **kw):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(**kw), vocab, classes, seq_len)
+
+
+def run_twice(model, x, seeds=(0, 1)):
+    outs = []
+    for s in seeds:
+        torch.manual_seed(s)
+        outs.append(model(x))
+    return outs
+
+
+X = torch.randint(2, 30, (4, 12))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_shapes_and_cell_type(cell, bidirectional):
-    cfg = ModelConfig(cell=cell, embedding_dims=8, num_neurons=6, num_layers=2, bidirectional=bidirectional, dropout=0.1)
-    model = build_model(cfg, vocab_size=50, num_classes=3)
+    model = make(cell=cell, embedding_dims=8, num_neurons=6, num_layers=2, bidirectional=bidirectional, dropout=0.1, classes=3)
     assert type(model.rnn).__name__ == cell.upper()
     assert model.rnn.num_layers == 2 and model.rnn.bidirectional == bidirectional and model.rnn.dropout == 0.1
-    out = model(torch.randint(0, 50, (5, 12)))
-    assert out.shape == (5, 3)
+    assert model(X).shape == (4, 3)
 
 
-def test_single_layer_gets_no_inter_layer_dropout_but_embedding_dropout_still_acts():
-    model = build_model(ModelConfig(dropout=0.5, num_layers=1), 30, 2)
-    assert model.rnn.dropout == 0.0
-    x = torch.randint(2, 30, (4, 7))
-    model.train()
-    torch.manual_seed(0)
-    a = model(x)
-    torch.manual_seed(1)
-    b = model(x)
-    assert not torch.equal(a, b)  # dropout active in training
+def test_inter_layer_dropout_only_between_layers():
+    assert make(dropout=0.5).rnn.dropout == 0.0  # one layer: nothing to drop between
+    model = make(dropout=0.5, num_layers=2).train()
+    a, b = run_twice(model, X)
+    assert not torch.equal(a, b)
     model.eval()
-    assert torch.equal(model(x), model(x))
+    assert torch.equal(model(X), model(X))
 
 
-def test_post_padding_does_not_change_the_unidirectional_summary():
+@pytest.mark.parametrize("knob", ["embedding_dropout", "output_dropout", "input_dropout", "recurrent_dropout", "weight_drop"])
+def test_each_dropout_changes_training_but_not_eval(knob):
+    plain = make()
+    model = make(**{knob: 0.5})
+    if knob != "input_dropout":  # input_dropout builds a layer stack with other parameter names
+        model.load_state_dict(plain.state_dict())
+    model.train()
+    a, b = run_twice(model, X)
+    assert not torch.equal(a, b), f"{knob} had no effect in training"
+    model.eval()
+    assert torch.equal(model(X), model(X))
+    if knob != "input_dropout":
+        # same weights, eval mode: identical to the model without dropout
+        assert torch.allclose(model(X), plain.eval()(X), atol=1e-5)
+
+
+def test_recurrent_dropout_uses_the_step_loop_and_loads_fused_weights():
+    model = make(recurrent_dropout=0.2, input_dropout=0.1, num_layers=2, bidirectional=True)
+    assert isinstance(model.rnn, VariationalRNN)
+    fused = make(num_layers=2, bidirectional=True)
+    fused.load_state_dict(model.state_dict())  # same parameter names: a run can switch paths
+    assert torch.allclose(model.eval()(X), fused.eval()(X), atol=1e-5)
+
+
+def test_per_layer_sizes_and_input_dropout_use_a_stack_of_fused_layers():
+    model = make(num_neurons=[16, 8], bidirectional=True)
+    assert isinstance(model.rnn, LayerStack) and [layer.hidden_size for layer in model.rnn.layers] == [16, 8]
+    assert model.rnn.layers[1].input_size == 32 and model(X).shape == (4, 2)
+    assert isinstance(make(input_dropout=0.2).rnn, LayerStack)
+
+
+def test_input_dropout_mask_is_constant_over_time():
+    model = make(input_dropout=0.5)
+    x = torch.ones(3, 7, 32)
     torch.manual_seed(0)
-    model = build_model(ModelConfig(cell="lstm", embedding_dims=4, num_neurons=5), 20, 2).eval()
-    seq = torch.tensor([[3, 4, 5]])
-    padded = torch.tensor([[3, 4, 5, 0, 0, 0]])
-    assert torch.allclose(model(seq), model(padded), atol=1e-6)
+    seen = []
+    original = model.rnn.layers[0].forward
+    model.rnn.layers[0].forward = lambda inp: (seen.append(inp), original(inp))[1]
+    model.rnn.train()(x)
+    masked = seen[0]
+    assert torch.equal(masked, masked[:, :1].expand_as(masked))  # every step has the first step's mask
+    assert (masked == 0).any()
+
+
+def test_weight_drop_keeps_fused_kernel_and_stored_weights():
+    model = make(weight_drop=0.5).train()
+    before = model.rnn.weight_hh_l0.detach().clone()
+    assert isinstance(model.rnn, nn.GRU)
+    model(X).sum().backward()
+    assert torch.equal(model.rnn.weight_hh_l0, before)  # the dropped copy never replaces the parameter
+    assert model.rnn.weight_hh_l0.grad is not None and model.rnn.weight_hh_l0.grad.abs().sum() > 0
+
+
+def _fake_rnn_model(head: str, seq_len: int = 5):
+    model = make(head=head, embedding_dims=2, num_neurons=1, seq_len=seq_len)
+    model.head = nn.Identity()
+
+    class FakeRNN(nn.Module):  # output at step t is t + 1
+        def forward(self, x):
+            return (torch.arange(x.shape[1], dtype=torch.float32) + 1).expand(x.shape[0], -1).unsqueeze(2), None
+
+    model.rnn = FakeRNN()
+    return model
+
+
+TOKENS = torch.tensor([[0, 0, 5, 6, 7], [5, 6, 0, 0, 0], [0, 0, 0, 0, 0]])
+
+
+def test_heads_mean_max_last_flatten_respect_padding():
+    assert _fake_rnn_model("mean")(TOKENS).squeeze(1).tolist() == [4.0, 1.5, 0.0]
+    assert _fake_rnn_model("max")(TOKENS).squeeze(1).tolist() == [5.0, 2.0, 0.0]
+    assert _fake_rnn_model("last")(TOKENS).squeeze(1).tolist() == [5.0, 2.0, 1.0]
+    assert _fake_rnn_model("flatten")(TOKENS).tolist()[0] == [1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="flatten expects sequences of 5 steps"):
+        _fake_rnn_model("flatten")(TOKENS[:, :3])
+
+
+def test_flatten_head_size_follows_seq_len():
+    assert make(head="flatten", num_neurons=6, seq_len=12).head.in_features == 6 * 12
 
 
 def test_summary_picks_forward_state_at_last_and_backward_state_at_first_real_token():
-    model = build_model(ModelConfig(embedding_dims=2, num_neurons=1, bidirectional=True), 20, 2)
-    model.head = torch.nn.Identity()
+    model = make(embedding_dims=2, num_neurons=1, bidirectional=True)
+    model.head = nn.Identity()
 
-    class FakeRNN(torch.nn.Module):  # output at step t: forward half t, backward half 100 + t
+    class FakeRNN(nn.Module):  # output at step t: forward half t, backward half 100 + t
         def forward(self, x):
             t = torch.arange(x.shape[1], dtype=torch.float32).expand(x.shape[0], -1)
             return torch.stack([t, 100 + t], dim=2), None
@@ -54,18 +147,57 @@ def test_summary_picks_forward_state_at_last_and_backward_state_at_first_real_to
     assert model(tokens).tolist() == [[4, 102], [1, 100], [3, 101], [0, 104]]
 
 
-def test_predict_logits_is_eval_mode_and_chunked():
-    model = build_model(ModelConfig(dropout=0.5), 30, 2)
-    model.train()
-    x = torch.randint(1, 30, (10, 6))
+def test_post_padding_does_not_change_the_unidirectional_summary():
+    model = make(cell="lstm", embedding_dims=4, num_neurons=5).eval()
+    assert torch.allclose(model(torch.tensor([[3, 4, 5]])), model(torch.tensor([[3, 4, 5, 0, 0, 0]])), atol=1e-6)
+
+
+@pytest.mark.parametrize("scheme", ["xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"])
+def test_init_schemes_change_input_weights_and_zero_biases(scheme):
+    default, other = make(cell="lstm"), make(cell="lstm", init=scheme)
+    assert not torch.equal(default.rnn.weight_ih_l0, other.rnn.weight_ih_l0)
+    assert other.rnn.bias_ih_l0.abs().sum() == 0 and other.head.bias.abs().sum() == 0
+    assert torch.equal(default.rnn.weight_hh_l0, other.rnn.weight_hh_l0)  # recurrent weights untouched
+
+
+def test_orthogonal_recurrent_init_per_gate_and_forget_bias():
+    model = make(cell="lstm", num_neurons=8, recurrent_init="orthogonal", forget_bias=1.0)
+    for block in model.rnn.weight_hh_l0.chunk(4, 0):
+        assert torch.allclose(block.T @ block, torch.eye(8), atol=1e-5)
+    assert torch.equal(model.rnn.bias_ih_l0[8:16], torch.ones(8)) and torch.equal(model.rnn.bias_hh_l0[8:16], torch.zeros(8))
+
+
+def test_regularized_weights_are_matrices_not_biases_or_embeddings():
+    model = make(num_layers=2)
+    names = {id(p): n for n, p in model.named_parameters()}
+    chosen = sorted(names[id(w)] for w in model.regularized_weights())
+    assert chosen == ["head.weight", "rnn.weight_hh_l0", "rnn.weight_hh_l1", "rnn.weight_ih_l0", "rnn.weight_ih_l1"]
+
+
+def test_checkpoint_spec_rebuilds_the_same_model():
+    cfg = ModelConfig(cell="lstm", num_neurons=[8, 6], head="mean", init="xavier_uniform")
+    model = build_model(cfg, 30, 3, 12).eval()
+    rebuilt = model_from_checkpoint(model_spec(model, cfg, 30, 3)).eval()
+    assert torch.equal(model(X), rebuilt(X))
+
+
+def test_predict_logits_eval_chunked_and_length_grouped_rows_are_independent():
+    model = make(embedding_dropout=0.5).train()
+    x = torch.tensor([[0, 0, 3, 4], [5, 6, 7, 8], [0, 0, 0, 9], [0, 3, 4, 5]])
     a = predict_logits(model, x, batch_size=3)
     model.eval()
-    assert torch.allclose(a, model(x), atol=1e-6)
+    assert torch.allclose(a, model(x), atol=1e-6) and model.training is False
+    grouped = predict_logits(model, x, padding="pre")
+    for i in range(len(x)):
+        alone = predict_logits(model, x[i : i + 1], padding="pre")
+        assert torch.allclose(grouped[i], alone[0], atol=1e-6)
+    # a row's grouped result is the unpadded sequence's result
+    assert torch.allclose(grouped[0], model(torch.tensor([[3, 4]]))[0], atol=1e-6)
     assert predict_logits(model, x[:0]).shape == (0, 2)
 
 
 def test_parameter_count_matches_formula():
-    model = build_model(ModelConfig(cell="gru", embedding_dims=4, num_neurons=3), 10, 2)
+    model = make(cell="gru", embedding_dims=4, num_neurons=3, vocab=10)
     gru = 3 * (3 * 4 + 3 * 3 + 3 + 3)
     assert count_parameters(model) == 10 * 4 + gru + (3 * 2 + 2)
 
@@ -74,7 +206,5 @@ def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
-        from rnnexp.errors import ConfigError
-
         with pytest.raises(ConfigError, match="train.device is 'cuda'"):
             resolve_device("cuda")

@@ -73,11 +73,9 @@ def test_run_folder_contents(reference):
     best = torch.load(f"{run}/checkpoints/best.pt", weights_only=True)
     assert best["epoch"] == summary["best_epoch"] and best["monitor"] == "val_loss"
     # the checkpoint alone rebuilds the model
-    from rnnexp.config import ModelConfig
-    from rnnexp.model import build_model
+    from rnnexp.model import model_from_checkpoint
 
-    model = build_model(ModelConfig(**best["model_config"]), best["vocab_size"], best["num_classes"])
-    model.load_state_dict(best["model"])
+    model_from_checkpoint(best)
 
 
 def test_vocabulary_is_fitted_on_training_split_only(reference, tiny_data):
