@@ -216,3 +216,63 @@ def test_uci_checksums_match_published_readme():
         assert f"{name} {digest}" in text
         path = SHARED_DATA / "uci-sentiment" / name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+# --- bucketing and augmentation ----------------------------------------------------------------
+
+
+def test_bucket_batches_cover_all_rows_group_lengths_and_are_seeded():
+    from rnnexp.data import bucket_batches, padded_share
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 400, 1000)
+    batches = bucket_batches(lengths, 32, seed=1, epoch=0, pool_batches=50)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    assert all((a == b).all() for a, b in zip(batches, bucket_batches(lengths, 32, 1, 0)))
+    assert not all((a == b).all() for a, b in zip(batches, bucket_batches(lengths, 32, 1, 1)))
+    random_batches = epoch_batches(1000, 32, 1, 0)
+    assert padded_share(lengths, batches, 400) < 0.1 < padded_share(lengths, random_batches, 400)
+
+
+def test_trim_padding_keeps_real_tokens():
+    from rnnexp.data import trim_padding
+
+    pre = np.array([[0, 0, 3, 4], [0, 5, 6, 7]])
+    assert trim_padding(pre, 3, "pre").tolist() == [[0, 3, 4], [5, 6, 7]]
+    post = np.array([[3, 4, 0, 0], [5, 6, 7, 0]])
+    assert trim_padding(post, 3, "post").tolist() == [[3, 4, 0], [5, 6, 7]]
+
+
+def _aug(tokens, padding="pre", truncating="pre", seed=0, **p):
+    from rnnexp.data import augment_batch
+
+    probs = {"insert": 0.0, "delete": 0.0, "swap": 0.0, **p}
+    return augment_batch(np.array(tokens), padding, truncating, 50, rng=np.random.default_rng(seed), **probs)
+
+
+def test_augment_off_is_identity_and_seeded():
+    tokens = [[0, 0, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]
+    assert _aug(tokens).tolist() == tokens
+    a = _aug(tokens, insert=0.3, delete=0.3, swap=0.3, seed=1)
+    assert a.tolist() == _aug(tokens, insert=0.3, delete=0.3, swap=0.3, seed=1).tolist()
+    assert a.shape == (2, 6)
+
+
+def test_augment_delete_swap_insert_semantics():
+    row = [[0, 0, 3, 4, 5, 6, 7, 8, 9, 10]]
+    deleted = _aug(row, delete=0.5, seed=3)[0]
+    kept = deleted[deleted != 0].tolist()
+    assert 0 < len(kept) < 8 and kept == [w for w in range(3, 11) if w in kept]  # order kept, words dropped
+    assert (_aug([[0, 0, 0, 5]], delete=0.99)[0] != 0).sum() == 1  # a text never loses its last word
+    swapped = _aug(row, swap=1.0)[0]
+    assert sorted(swapped[swapped != 0].tolist()) == list(range(3, 11)) and swapped.tolist() != row[0]
+    inserted = _aug([[0, 0, 0, 0, 0, 0, 3, 4]], insert=1.0)[0]
+    words = inserted[inserted != 0].tolist()
+    assert len(words) == 4 and words[0] == 3 and words[2] == 4 and all(2 <= w < 50 for w in words)
+
+
+def test_augment_growth_is_cut_as_truncating_says():
+    grown = _aug([[3, 4, 5, 6]], insert=1.0, truncating="post", padding="post")[0].tolist()
+    assert grown[0] == 3 and grown[2] == 4 and len(grown) == 4
+    grown = _aug([[3, 4, 5, 6]], insert=1.0, truncating="pre", padding="pre")[0].tolist()
+    assert grown[-2] == 6

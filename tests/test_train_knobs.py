@@ -1,0 +1,134 @@
+"""Every tuning knob changes what training computes, and resumes exactly with it on."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import pytest
+import torch
+
+from conftest import tiny_config_dict
+from rnnexp import train as training
+from rnnexp.config import Config, ScheduleConfig
+from rnnexp.train import LRSchedule, Reporter
+
+KNOBS = {
+    "recurrent_dropout": {"model": {"recurrent_dropout": 0.3}},
+    "input_dropout": {"model": {"input_dropout": 0.3}},
+    "weight_drop": {"model": {"weight_drop": 0.3}},
+    "stacked_sizes": {"model": {"num_neurons": [16, 8], "dropout": 0.2}},
+    "bidirectional_mean_head": {"model": {"bidirectional": True, "head": "mean"}},
+    "flatten_head": {"model": {"head": "flatten"}},
+    "init": {"model": {"cell": "lstm", "init": "xavier_uniform", "recurrent_init": "orthogonal", "forget_bias": 1.0}},
+    "l1_l2": {"train": {"l1": 1e-4, "l2": 1e-3}},
+    "clip_value": {"train": {"clip_value": 0.01}},
+    "schedule_step_warmup": {"train": {"lr_schedule": {"kind": "step", "step_size": 1, "gamma": 0.5, "warmup_epochs": 1}}},
+    "schedule_plateau": {"train": {"lr_schedule": {"kind": "plateau", "patience": 0, "gamma": 0.5, "monitor": "val_accuracy"}}},
+    "bucket": {"data": {"bucket": True}},
+    "augment": {"data": {"augment": {"insert": 0.1, "delete": 0.1, "swap": 0.1}}},
+}
+
+
+def cfg_with(tiny_data, knob: str | None = None, epochs: int = 3) -> Config:
+    sections = {section: dict(values) for section, values in (KNOBS[knob] if knob else {}).items()}
+    sections.setdefault("train", {})["epochs"] = epochs
+    return Config.model_validate(tiny_config_dict(tiny_data, **sections))
+
+
+def final(result):
+    state = torch.load(f"{result.run_dir}/checkpoints/last.pt", weights_only=True)
+    return state["model"], [{k: v for k, v in r.items() if k != "seconds"} for r in state["history"]]
+
+
+def same(a, b) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+class StopAt(Reporter):
+    def __init__(self, stop: threading.Event, n: int):
+        self.stop, self.n, self.count = stop, n, 0
+
+    def batch_end(self, loss: float) -> None:
+        self.count += 1
+        if self.count == self.n:
+            self.stop.set()
+
+
+@pytest.fixture(scope="module")
+def baseline(tiny_data, tmp_path_factory):
+    return final(training.train(cfg_with(tiny_data), tmp_path_factory.mktemp("base")))
+
+
+@pytest.mark.parametrize("knob", sorted(KNOBS))
+def test_knob_changes_training_and_resumes_exactly(knob, baseline, tiny_data, tmp_path):
+    cfg = cfg_with(tiny_data, knob)
+    uninterrupted = final(training.train(cfg, tmp_path / "a"))
+    if knob != "stacked_sizes":  # different parameter names: trivially a different model
+        assert not same(uninterrupted[0], baseline[0]), f"{knob} did not change the trained weights"
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path / "b", reporter=StopAt(stop, 17), stop=stop)  # mid-epoch 2
+    assert first.status == "interrupted"
+    resumed = final(training.resume(first.run_dir))
+    assert same(uninterrupted[0], resumed[0]), f"{knob}: resumed weights differ"
+    assert uninterrupted[1] == resumed[1], f"{knob}: resumed metrics differ"
+
+
+def test_schedule_is_recorded_in_metrics(tiny_data, tmp_path):
+    result = training.train(cfg_with(tiny_data, "schedule_step_warmup"), tmp_path)
+    lrs = [row["lr"] for row in final(result)[1]]
+    # epoch 1 is warmup (ends at the full lr), then halving every epoch
+    assert lrs == pytest.approx([0.005, 0.005, 0.0025])
+
+
+def test_lr_schedule_values():
+    def lrs(batches=4, epochs=6, **kw):
+        s = LRSchedule(ScheduleConfig(**kw), 1.0, epochs)
+        return [s.lr(e, 0, batches) for e in range(epochs)]
+
+    assert lrs(kind="none") == [1.0] * 6
+    assert lrs(kind="time", decay=0.5) == pytest.approx([1 / (1 + 0.5 * e) for e in range(6)])
+    assert lrs(kind="step", step_size=2, gamma=0.1) == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+    assert lrs(kind="exponential", gamma=0.5) == pytest.approx([0.5**e for e in range(6)])
+    cos = lrs(kind="cosine", min_lr=0.1, epochs=5)
+    assert cos[0] == pytest.approx(1.0) and cos[-1] == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi * 4 / 5)) / 2)
+    warm = LRSchedule(ScheduleConfig(kind="none", warmup_epochs=2), 1.0, 6)
+    assert [warm.lr(0, b, 4) for b in range(4)] + [warm.lr(1, 3, 4)] == pytest.approx([1 / 8, 2 / 8, 3 / 8, 4 / 8, 1.0])
+    assert warm.lr(2, 0, 4) == 1.0 and warm.active and not LRSchedule(ScheduleConfig(), 1.0, 3).active
+
+
+def test_plateau_schedule_state_roundtrip():
+    s = LRSchedule(ScheduleConfig(kind="plateau", patience=1, gamma=0.5, min_lr=0.2, monitor="val_loss"), 1.0, 10)
+    for value in (1.0, 1.1, 0.9, 0.8):  # one epoch without improvement, patience 1: one halving
+        s.epoch_end({"val_loss": value})
+    assert s.lr(4, 0, 1) == pytest.approx(0.5)
+    copy = LRSchedule(s.cfg, 1.0, 10)
+    copy.load_state_dict(s.state_dict())
+    assert copy.state_dict() == s.state_dict()
+    for _ in range(4):
+        s.epoch_end({"val_loss": 2.0})
+    assert s.lr(11, 0, 1) == 0.2  # floor
+
+
+def test_plateau_warning_when_loss_does_not_move(tiny_data, tmp_path):
+    notes = []
+
+    class Notes(Reporter):
+        def note(self, text):
+            notes.append(text)
+
+    cfg = Config.model_validate(
+        tiny_config_dict(tiny_data, train={"epochs": 3, "lr": 1e-6, "plateau_warning": 2, "early_stopping": {"enabled": False}})
+    )
+    result = training.train(cfg, tmp_path, reporter=Notes())
+    assert len(notes) == 1 and "after 2 epochs the training loss" in notes[0] and "lr-find" in notes[0]
+    assert json.loads(open(f"{result.run_dir}/summary.json").read())["warnings"] == notes
+    fine = training.train(cfg_with(tiny_data), tmp_path)  # lr 0.005 learns: no warning
+    assert fine.warnings == []
+
+
+def test_bucketing_reports_padding_saved(tiny_data, tmp_path):
+    result = training.train(cfg_with(tiny_data, "bucket", epochs=1), tmp_path)
+    lengths = json.loads(open(f"{result.run_dir}/meta.json").read())["data"]["lengths"]["train"]
+    assert lengths["padding_share_bucketed"] < lengths["padding_share"]
