@@ -176,6 +176,48 @@ def evaluate(
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command("lr-find")
+def lr_find(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    steps: int = typer.Option(200, "--steps", help="Batches to train, one learning rate each."),
+    min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
+    max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
+    runs_dir: Path = typer.Option(
+        Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where the result folder goes."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (suggested lr, folder) on stdout."),
+) -> None:
+    """Learning-rate range test: plot loss against an exponentially growing lr and suggest one."""
+    from .config import load_config
+
+    console = _console(quiet)
+    with _guard():
+        cfg = load_config(config, set_)
+        from . import train as training
+        from .report import save_lr_find
+
+        result = training.lr_find(cfg, steps=steps, min_lr=min_lr, max_lr=max_lr, reporter=_reporter(console, show_setup=False))
+        folder = save_lr_find(result, cfg, runs_dir)
+    summary = {
+        "folder": str(folder.path),
+        "plot": str(folder.path / "lr_find.png"),
+        **{k: result[k] for k in ("suggested_lr", "min_loss_lr", "steepest_lr", "steps_run")},
+    }
+    if as_json:
+        print(json.dumps(summary))
+        return
+    console.print(
+        f"suggested lr {result['suggested_lr']:.3g} (lowest smoothed loss at {result['min_loss_lr']:.3g}, "
+        f"steepest descent at {result['steepest_lr']:.3g}; {result['steps_run']} steps)"
+        if result["steepest_lr"]
+        else f"suggested lr {result['suggested_lr']:.3g} (lowest smoothed loss at {result['min_loss_lr']:.3g})"
+    )
+    console.print(f"plot: {summary['plot']}")
+    console.print(f"try: rnnexp train {config} --set train.lr={result['suggested_lr']:.2g}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Output
 
@@ -194,7 +236,7 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _reporter(console):
+def _reporter(console, show_setup: bool = True):
     from .train import Reporter
 
     class RichReporter(Reporter):
@@ -205,7 +247,8 @@ def _reporter(console):
             self.task = None
 
         def setup(self, info: dict[str, Any]) -> None:
-            _show_setup(console, info)
+            if show_setup:
+                _show_setup(console, info)
 
         def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
             if not console.is_terminal or console.quiet:

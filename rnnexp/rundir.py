@@ -40,7 +40,7 @@ class RunDir:
         return self.path / f"eval_{split}.json"
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str, now: float | None = None) -> RunDir:
+    def create(cls, runs_dir: str | Path, name: str, now: float | None = None, checkpoints: bool = True) -> RunDir:
         """A new, empty run folder. mkdir is atomic, so two runs started in the same second
         (even in different processes) get distinct folders: the second gets a -2 suffix."""
         if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
@@ -59,7 +59,8 @@ class RunDir:
                 continue
             except OSError as e:
                 raise RunDirError(f"{path}: cannot create the run folder ({e.strerror or e})") from None
-            (path / "checkpoints").mkdir()
+            if checkpoints:
+                (path / "checkpoints").mkdir()
             return cls(path)
         raise RunDirError(f"{runs_dir}: too many runs named {name!r} in one second")
 

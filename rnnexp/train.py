@@ -44,7 +44,7 @@ from .data import (
     sequence_lengths,
     trim_padding,
 )
-from .errors import DivergedError, RunDirError
+from .errors import ConfigError, DivergedError, RunDirError, TrainingError
 from .metrics import macro_f1
 from .model import build_model, count_parameters, model_spec, predict_logits, resolve_device
 from .rundir import RunDir, write_json, write_text
@@ -338,8 +338,6 @@ class _Session:
     def _fit(self) -> tuple[str, str]:
         tc = self.cfg.train
         y = self.train_y
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        penalized = self.model.regularized_weights() if tc.l1 or tc.l2 else []
         scheduled = self.schedule.active
         while self.epoch < tc.epochs:
             epoch_no = self.epoch + 1
@@ -353,23 +351,7 @@ class _Session:
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
                 idx = torch.from_numpy(batches[b]).to(self.device)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(self.model(self._batch_tokens(batches[b], idx, b)), y[idx])
-                total = loss
-                if penalized:
-                    # Penalties join the gradient but not the reported loss, which stays comparable to val_loss.
-                    if tc.l1:
-                        total = total + tc.l1 * sum(w.abs().sum() for w in penalized)
-                    if tc.l2:
-                        total = total + tc.l2 * sum(w.pow(2).sum() for w in penalized)
-                total.backward()
-                if tc.clip_value is not None:
-                    torch.nn.utils.clip_grad_value_(params, tc.clip_value)
-                if tc.clip_norm is not None:
-                    # RNN gradients can explode over long sequences; cap their global norm.
-                    torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
-                self.optimizer.step()
-                value = loss.item()
+                value = self._step(self._batch_tokens(batches[b], idx, b), y[idx])
                 if not math.isfinite(value):
                     raise DivergedError(
                         f"loss is not finite ({value}) at epoch {epoch_no}, batch {b + 1}; lower train.lr or set "
@@ -408,6 +390,29 @@ class _Session:
             if self.stop.is_set() and self.epoch < tc.epochs:
                 return "interrupted", f"interrupted after epoch {epoch_no}"
         return "completed", f"trained all {tc.epochs} epochs"
+
+    def _step(self, tokens: torch.Tensor, targets: torch.Tensor) -> float:
+        """One optimizer step; returns the batch's cross-entropy."""
+        tc = self.cfg.train
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(tokens), targets)
+        total = loss
+        if tc.l1 or tc.l2:
+            # Penalties join the gradient but not the reported loss, which stays comparable to val_loss.
+            weights = self.model.regularized_weights()
+            if tc.l1:
+                total = total + tc.l1 * sum(w.abs().sum() for w in weights)
+            if tc.l2:
+                total = total + tc.l2 * sum(w.pow(2).sum() for w in weights)
+        total.backward()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if tc.clip_value is not None:
+            torch.nn.utils.clip_grad_value_(params, tc.clip_value)
+        if tc.clip_norm is not None:
+            # RNN gradients can explode over long sequences; cap their global norm.
+            torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
+        self.optimizer.step()
+        return loss.item()
 
     def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
         tc, data = self.cfg.train, self.cfg.data
@@ -682,4 +687,85 @@ def dry_run(cfg: Config) -> dict[str, Any]:
         "pretrained": _pretrained_summary(pretrained),
         "parameters": count_parameters(model),
         "epochs": cfg.train.epochs,
+    }
+
+
+def lr_find(
+    cfg: Config,
+    steps: int = 200,
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
+    reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Learning-rate range test (Smith 2015): train from the config's starting point while the lr
+    grows exponentially from min_lr to max_lr, one batch per step, and record the smoothed loss.
+
+    Stops early when the smoothed loss exceeds 4x its best (the lr has become far too large).
+    Suggests the lr at the lowest smoothed loss divided by 10: large enough to learn fast, still
+    an order of magnitude below where training breaks down.
+    """
+    if not 0 < min_lr < max_lr:
+        raise ConfigError(f"lr-find: --min-lr ({min_lr}) must be positive and below --max-lr ({max_lr})")
+    if steps < 10:
+        raise ConfigError(f"lr-find: --steps {steps} is too few for a range test; use 100 or more")
+    reporter = reporter or Reporter()
+    session = _Session(reporter, threading.Event())
+    session.cfg = cfg
+    session.device = resolve_device(cfg.train.device)
+    splits = load_splits(cfg.data)
+    prep = Preprocessor.fit(splits.train, cfg.data)
+    pretrained = _load_pretrained(cfg, prep)
+    _seed_everything(cfg.train.seed)
+    session._build(splits, prep)
+    if pretrained is not None:
+        with torch.no_grad():
+            session.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+    session.model.train()
+    lrs, losses, smoothed = [], [], []
+    avg, best, beta = 0.0, math.inf, 0.98
+    batches: list[np.ndarray] = []
+    b = 0
+    reporter.epoch_start(1, 1, steps, 0)
+    for i in range(steps):
+        if b == len(batches):  # next epoch of batches, as training would see them
+            batches, b = session._epoch_batches(session.epoch), 0
+            session.epoch += 1
+        lr = min_lr * (max_lr / min_lr) ** (i / (steps - 1))
+        for group in session.optimizer.param_groups:
+            group["lr"] = lr
+        rows = batches[b]
+        idx = torch.from_numpy(rows).to(session.device)
+        loss = session._step(session._batch_tokens(rows, idx, b), session.train_y[idx])
+        b += 1
+        reporter.batch_end(loss)
+        if not math.isfinite(loss):
+            break
+        avg = beta * avg + (1 - beta) * loss
+        value = avg / (1 - beta ** (i + 1))  # bias-corrected exponential moving average
+        lrs.append(lr)
+        losses.append(loss)
+        smoothed.append(value)
+        best = min(best, value)
+        if i > 10 and value > 4 * best:
+            break
+    if len(smoothed) < 5:
+        raise TrainingError("lr-find: the loss diverged within the first steps; lower --min-lr")
+    low = int(np.argmin(smoothed))
+    # Steepest descent of the smoothed loss against log(lr) before the minimum, a second opinion;
+    # skipping the first tenth of the steps, where the moving average is still mostly noise.
+    start = max(1, len(lrs) // 10)
+    steepest = None
+    if low - start >= 2:
+        grads = np.gradient(np.array(smoothed[start : low + 1]), np.log(np.array(lrs[start : low + 1])))
+        steepest = lrs[start + int(np.argmin(grads))]
+    return {
+        "lrs": lrs,
+        "losses": losses,
+        "smoothed": smoothed,
+        "min_loss_lr": lrs[low],
+        "steepest_lr": steepest,
+        "suggested_lr": lrs[low] / 10,
+        "steps_run": len(lrs),
+        "prior_loss": session.prior_loss,
+        "config": cfg.model_dump(mode="json"),
     }

@@ -131,3 +131,17 @@ def test_python_dash_m_and_console_script_agree():
         pytest.skip("console script not installed in this environment")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, env={**os.environ})
     assert out.stdout == run_cli("--version").stdout
+
+
+def test_lr_find_writes_plot_and_suggestion(write_config, tmp_path):
+    proc = run_cli("lr-find", write_config(), "--steps", "40", "--runs-dir", tmp_path / "runs", "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    folder = Path(out["folder"])
+    assert folder.name.endswith("_tiny-lr-find") and out["suggested_lr"] > 0
+    assert (folder / "lr_find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((folder / "lr_find.csv").read_text().splitlines()) == out["steps_run"] + 1
+    human = run_cli("lr-find", write_config(), "--steps", "40", "--runs-dir", tmp_path / "runs")
+    assert "suggested lr" in human.stderr and "--set train.lr=" in human.stderr
+    bad = run_cli("lr-find", write_config(), "--min-lr", "1", "--max-lr", "0.1")
+    assert bad.returncode == 2 and "--min-lr" in bad.stderr

@@ -132,3 +132,56 @@ def test_bucketing_reports_padding_saved(tiny_data, tmp_path):
     result = training.train(cfg_with(tiny_data, "bucket", epochs=1), tmp_path)
     lengths = json.loads(open(f"{result.run_dir}/meta.json").read())["data"]["lengths"]["train"]
     assert lengths["padding_share_bucketed"] < lengths["padding_share"]
+
+
+@pytest.fixture
+def glove(tmp_path, tiny_data):
+    """A small GloVe-format file with 16-d vectors for half of the tiny data's frequent words."""
+    import numpy as np
+
+    from rnnexp.data import Preprocessor, load_splits
+
+    cfg = cfg_with(tiny_data)
+    prep = Preprocessor.fit(load_splits(cfg.data).train, cfg.data)
+    rng = np.random.default_rng(0)
+    lines = [w + " " + " ".join(f"{v:.5f}" for v in rng.normal(0, 0.5, 16)) for w in prep.vocab[2::2]]
+    path = tmp_path / "vectors.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path, len(lines), len(prep.vocab) - 2
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_pretrained_embeddings_coverage_freeze_and_resume(glove, tiny_data, tmp_path, freeze):
+    path, found, words = glove
+    model = {"embedding_dims": None, "embedding": {"pretrained": str(path), "freeze": freeze}}
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, model=model, train={"epochs": 3}))
+    result = training.train(cfg, tmp_path / "a")
+    meta = json.loads(open(f"{result.run_dir}/meta.json").read())
+    assert meta["model"]["pretrained"]["found"] == found
+    assert meta["model"]["pretrained"]["coverage"] == pytest.approx(found / words, abs=1e-4)
+    assert "embedding_dims: 16" in open(f"{result.run_dir}/config.yaml").read()  # taken from the file
+    trained = torch.load(f"{result.run_dir}/checkpoints/last.pt", weights_only=True)["model"]["embedding.weight"]
+    first_vector = torch.tensor([float(v) for v in path.read_text().split("\n")[0].split()[1:]])
+    assert torch.equal(trained[2], first_vector) == freeze  # frozen: unchanged; trained: moved
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path / "b", reporter=StopAt(stop, 17), stop=stop)
+    resumed = final(training.resume(first.run_dir))
+    assert same(final(result)[0], resumed[0])
+
+
+def test_pretrained_dimension_mismatch_is_a_data_error(glove, tiny_data, tmp_path):
+    from rnnexp.errors import DataError
+
+    model = {"embedding_dims": 8, "embedding": {"pretrained": str(glove[0])}}
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, model=model))
+    with pytest.raises(DataError, match="embedding_dims"):
+        training.train(cfg, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()  # fails before making a run folder
+
+
+def test_lr_find_result(tiny_data):
+    result = training.lr_find(cfg_with(tiny_data), steps=60, min_lr=1e-5, max_lr=1.0)
+    assert len(result["lrs"]) == result["steps_run"] <= 60
+    assert result["lrs"] == sorted(result["lrs"]) and result["lrs"][0] == pytest.approx(1e-5)
+    assert result["suggested_lr"] == pytest.approx(result["min_loss_lr"] / 10)
+    assert min(result["smoothed"]) < result["smoothed"][0]
