@@ -30,6 +30,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/knobs.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results

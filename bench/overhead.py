@@ -14,9 +14,8 @@ Prints a table and writes bench/results/overhead.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +23,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from rnnexp import train as training
-from rnnexp.config import Config
-from rnnexp.data import Preprocessor, load_splits
-from rnnexp.model import build_model, predict_logits
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import print_table, timed_run, write_result  # noqa: E402
+
+from rnnexp.config import Config  # noqa: E402
+from rnnexp.data import Preprocessor, load_splits  # noqa: E402
+from rnnexp.model import build_model, predict_logits  # noqa: E402
 
 SHAPES = [  # (name, embedding dims E, sequence length T, batch B, hidden H)
     ("E32/T100/B128/H32", 32, 100, 128, 32),
@@ -53,7 +55,7 @@ def hand_loop(cfg: Config, prep: Preprocessor, splits, epochs: int) -> float:
     y = torch.from_numpy(prep.encode_labels(splits.train))
     vx = torch.from_numpy(prep.encode_texts(splits.val.texts))
     vy = torch.from_numpy(prep.encode_labels(splits.val))
-    model = build_model(cfg.model, len(prep.vocab), prep.num_classes)
+    model = build_model(cfg.model, len(prep.vocab), prep.num_classes, prep.maxlen)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     started = time.perf_counter()
     for _ in range(epochs):
@@ -68,24 +70,8 @@ def hand_loop(cfg: Config, prep: Preprocessor, splits, epochs: int) -> float:
     return time.perf_counter() - started
 
 
-class Clock(training.Reporter):
-    """Wall time from the first epoch's start to the last epoch's end (setup excluded)."""
-
-    def __init__(self) -> None:
-        self.start = self.end = None
-
-    def epoch_start(self, epoch, epochs, batches, done):
-        if self.start is None:
-            self.start = time.perf_counter()
-
-    def epoch_end(self, row, improved):
-        self.end = time.perf_counter()
-
-
 def rnnexp_loop(cfg: Config, runs: Path) -> float:
-    clock = Clock()
-    training.train(cfg, runs, reporter=clock)
-    return clock.end - clock.start
+    return timed_run(cfg, runs)[1].total
 
 
 def main() -> None:
@@ -93,7 +79,6 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1 epoch, 1 repeat (smoke test)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.json")
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.repeats = 1, 1
@@ -125,26 +110,21 @@ def main() -> None:
                 )
                 print(f"  measured {cell} {name}: ratio {rows[-1]['ratio']}", flush=True)
 
-    header = f"{'cell':<5} {'shape':<20} {'hand ex/s':>10} {'rnnexp ex/s':>12} {'ratio':>6}"
-    print(f"\nrunner overhead ({args.epochs} epochs x {args.repeats} repeats, median; ratio = hand time / rnnexp time)")
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(f"{r['cell']:<5} {r['shape']:<20} {r['hand_examples_per_s']:>10} {r['rnnexp_examples_per_s']:>12} {r['ratio']:>6}")
-    result = {
-        "benchmark": "overhead",
-        "goal": "ratio >= 0.95",
-        "epochs": args.epochs,
-        "repeats": args.repeats,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.platform(),
-        "rows": rows,
-        "min_ratio": min(r["ratio"] for r in rows),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written: {args.out}")
+    print_table(
+        f"runner overhead ({args.epochs} epochs x {args.repeats} repeats, median; ratio = hand time / rnnexp time)",
+        ["cell", "shape", "hand_examples_per_s", "rnnexp_examples_per_s", "ratio"],
+        rows,
+    )
+    write_result(
+        "overhead",
+        {
+            "goal": "ratio >= 0.95",
+            "epochs": args.epochs,
+            "repeats": args.repeats,
+            "rows": rows,
+            "min_ratio": min(r["ratio"] for r in rows),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -139,8 +139,12 @@ class VariationalRNN(nn.Module):
         if in_mask is not None:
             x = x * in_mask.unsqueeze(1)  # [B, 1, in]: the same mask at every time step
         # Input projection of all steps at once; the loop below only does the h(t-1) @ W_hh part.
-        # unbind gives per-step views without a slicing op per step in the autograd graph.
-        proj = F.linear(x, w_ih, b_ih).unbind(1)
+        # unbind gives per-step views without a slicing op per step in the autograd graph. The loop
+        # is bound by per-op overhead on small tensors, so each step uses as few ops as it can:
+        # for rnn/lstm both biases go into the projection and one addmm adds the recurrent part.
+        fold = self.cell != "gru"  # GRU keeps b_hn inside r * (W_hn h + b_hn)
+        proj = F.linear(x, w_ih, b_ih + b_hh if fold else b_ih).unbind(1)
+        w_hh_t = w_hh.t()
 
         h = x.new_zeros(batch, hidden)
         c = x.new_zeros(batch, hidden) if self.cell == "lstm" else None
@@ -148,19 +152,20 @@ class VariationalRNN(nn.Module):
         outs: list[Tensor] = []
         for t in order:
             h_in = h if rec_mask is None else h * rec_mask
-            gh = F.linear(h_in, w_hh, b_hh)
-            gx = proj[t]
             if self.cell == "rnn":
-                h = torch.tanh(gx + gh)
+                h = torch.addmm(proj[t], h_in, w_hh_t).tanh()
             elif self.cell == "gru":
                 # PyTorch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (1 - z) n + z h.
+                gx, gh = proj[t], torch.addmm(b_hh, h_in, w_hh_t)
                 r, z = torch.sigmoid(gx[:, : 2 * hidden] + gh[:, : 2 * hidden]).chunk(2, dim=1)
                 n = torch.tanh(gx[:, 2 * hidden :] + r * gh[:, 2 * hidden :])
                 h = n + z * (h - n)  # the carried-over h is the undropped one, as in Keras
             else:
-                i, f, g, o = (gx + gh).chunk(4, dim=1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
+                gates = torch.addmm(proj[t], h_in, w_hh_t)
+                s = gates.sigmoid()  # i, f, o (the g block's sigmoid is computed and unused: one op, not three)
+                g = gates[:, 2 * hidden : 3 * hidden].tanh()
+                c = torch.addcmul(s[:, hidden : 2 * hidden] * c, s[:, :hidden], g)
+                h = s[:, 3 * hidden :] * c.tanh()
             outs.append(h)
         if sfx:
             outs.reverse()  # collected from t = T-1 down to 0; put them back in time order

@@ -304,7 +304,15 @@ def _show_setup(console, info: dict[str, Any], force: bool = False) -> None:
         f"data: {sizes}; {len(data['labels'])} classes; vocabulary {data['vocab_size']:,}; "
         f"train length median {lengths['length_p50']}, p95 {lengths['length_p95']}, max {lengths['length_max']}; "
         f"maxlen truncates {lengths['truncated']} of {lengths['examples']}, padding {lengths['padding_share']:.0%} of steps"
+        + (f" ({lengths['padding_share_bucketed']:.0%} with bucketing)" if "padding_share_bucketed" in lengths else "")
     )
+    pretrained = info.get("pretrained")
+    if pretrained:
+        missing = ", ".join(pretrained["missing_examples"][:5])
+        console.print(
+            f"pretrained vectors: {pretrained['dim']}-d, cover {pretrained['coverage']:.1%} of the vocabulary "
+            f"({pretrained['found']:,} words)" + (f"; frequent words without one: {missing}" if missing else "")
+        )
 
 
 def _finish(console, result, as_json: bool) -> None:

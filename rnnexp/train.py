@@ -171,9 +171,7 @@ class _Session:
         write_json(self.run_dir.preprocessing, prep.to_dict())
         _seed_everything(cfg.train.seed)
         self._build(splits, prep)
-        if pretrained is not None:
-            with torch.no_grad():
-                self.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+        self._copy_pretrained(pretrained)
         meta = {
             "argv": argv,
             "rnnexp": __version__,
@@ -235,7 +233,9 @@ class _Session:
         if state is None:
             _seed_everything(cfg.train.seed)
         self._build(splits, prep)
-        if state is not None:
+        if state is None:
+            self._copy_pretrained(_load_pretrained(cfg, prep))
+        else:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.early.load_state_dict(state["early_stopping"])
@@ -288,6 +288,11 @@ class _Session:
         self.early = EarlyStopping(es.monitor, es.resolved_mode, es.patience, es.min_delta, es.enabled)
         self.schedule = LRSchedule(cfg.train.lr_schedule, cfg.train.lr, cfg.train.epochs)
 
+    def _copy_pretrained(self, pretrained) -> None:
+        if pretrained is not None:
+            with torch.no_grad():
+                self.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+
     def _tensors(self, table: Table, encoded: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         encoded = self.prep.encode_texts(table.texts) if encoded is None else encoded
         x = torch.from_numpy(encoded).to(self.device)
@@ -300,6 +305,7 @@ class _Session:
             "device": str(self.device),
             "data": self.meta["data"],
             "parameters": self.meta["model"]["parameters"],
+            "pretrained": self.meta["model"].get("pretrained"),
             "epochs": self.cfg.train.epochs,
             "resumed_from": resumed_from,
         }
@@ -717,9 +723,7 @@ def lr_find(
     pretrained = _load_pretrained(cfg, prep)
     _seed_everything(cfg.train.seed)
     session._build(splits, prep)
-    if pretrained is not None:
-        with torch.no_grad():
-            session.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+    session._copy_pretrained(pretrained)
     session.model.train()
     lrs, losses, smoothed = [], [], []
     avg, best, beta = 0.0, math.inf, 0.98

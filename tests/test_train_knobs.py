@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -167,6 +168,12 @@ def test_pretrained_embeddings_coverage_freeze_and_resume(glove, tiny_data, tmp_
     first = training.train(cfg, tmp_path / "b", reporter=StopAt(stop, 17), stop=stop)
     resumed = final(training.resume(first.run_dir))
     assert same(final(result)[0], resumed[0])
+    # stopped before its first checkpoint: resume starts over, and must load the vectors again
+    stop = threading.Event()
+    early = training.train(cfg, tmp_path / "c", reporter=StopAt(stop, 3), stop=stop)
+    for name in ("last.pt", "last.prev.pt"):
+        (tmp_path / "c" / Path(early.run_dir).name / "checkpoints" / name).unlink(missing_ok=True)
+    assert same(final(result)[0], final(training.resume(early.run_dir))[0])
 
 
 def test_pretrained_dimension_mismatch_is_a_data_error(glove, tiny_data, tmp_path):
