@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_config_dict
+from conftest import ROOT, SHARED_DATA, tiny_config_dict
 from rnnexp import train as training
-from rnnexp.config import Config, ScheduleConfig
+from rnnexp.config import Config, ScheduleConfig, load_config
 from rnnexp.train import LRSchedule, Reporter
 
 KNOBS = {
@@ -192,3 +192,17 @@ def test_lr_find_result(tiny_data):
     assert result["lrs"] == sorted(result["lrs"]) and result["lrs"][0] == pytest.approx(1e-5)
     assert result["suggested_lr"] == pytest.approx(result["min_loss_lr"] / 10)
     assert min(result["smoothed"]) < result["smoothed"][0]
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "uci-sentiment").is_dir(), reason="../shared/data/uci-sentiment not present")
+def test_tutorial_gru_plateau_warns_and_lr_find_cures_it(tmp_path, monkeypatch):
+    """The seed tutorial's GRU on uci-sentiment: lr 1e-4 plateaus; lr-find's suggestion trains."""
+    monkeypatch.setenv("RNNEXP_DATA_DIR", str(SHARED_DATA))
+    cfg = load_config(ROOT / "configs" / "uci_gru_plateau.yaml", ["train.epochs=3"])
+    slow = training.train(cfg, tmp_path)
+    assert slow.warnings and "has not started learning" in slow.warnings[0]
+    found = training.lr_find(cfg, steps=150)
+    assert 1e-3 <= found["suggested_lr"] <= 1e-1
+    fast = training.train(load_config(ROOT / "configs" / "uci_gru_plateau.yaml", [f"train.lr={found['suggested_lr']}"]), tmp_path)
+    assert fast.warnings == []
+    assert fast.last["train_loss"] < 0.5 * slow.last["train_loss"] and fast.last["val_accuracy"] > 0.7
