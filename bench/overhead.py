@@ -55,7 +55,7 @@ def hand_loop(cfg: Config, prep: Preprocessor, splits, epochs: int) -> float:
     y = torch.from_numpy(prep.encode_labels(splits.train))
     vx = torch.from_numpy(prep.encode_texts(splits.val.texts))
     vy = torch.from_numpy(prep.encode_labels(splits.val))
-    model = build_model(cfg.model, len(prep.vocab), prep.num_classes, prep.maxlen)
+    model = build_model(cfg.model, {"kind": "tokens", "vocab_size": len(prep.vocab), "seq_len": prep.maxlen}, prep.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     started = time.perf_counter()
     for _ in range(epochs):

@@ -169,8 +169,13 @@ def evaluate(
         report = run_eval(run_dir, which=checkpoint, split=split, data_file=data)
     if as_json:
         print(json.dumps(report))
+    elif report["task"] == "forecasting":
+        _show_forecast_eval(_console(), report)
     else:
         _show_eval(_console(), report)
+    if min_accuracy is not None and report["task"] == "forecasting":
+        print("error: --min-accuracy is for classification runs", file=sys.stderr)
+        raise typer.Exit(EXIT_BAD_INPUT)
     if min_accuracy is not None and report["accuracy"] < min_accuracy:
         print(f"error: accuracy {report['accuracy']:.4f} is below --min-accuracy {min_accuracy}", file=sys.stderr)
         raise typer.Exit(EXIT_FAILED)
@@ -292,13 +297,19 @@ def _reporter(console, show_setup: bool = True):
 
 def _show_setup(console, info: dict[str, Any], force: bool = False) -> None:
     data = info["data"]
-    counts = data["class_counts"]
-    sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in counts.items())
     console.print(f"[bold]run[/] {info['run_dir']}  (device {info['device']}, {info['parameters']:,} parameters)")
     if info.get("resumed_from"):
         epoch, batch = info["resumed_from"]
         where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
         console.print(f"resuming {where}, to {info['epochs']} epochs")
+    if data.get("task") == "forecasting":
+        rows = ", ".join(f"{k} {n} rows / {data['windows'][k]} windows" for k, n in data["rows"].items())
+        span = data.get("time_range") or {}
+        when = f"; train {span['train'][0]} .. {span['train'][1]}" if "train" in span else ""
+        console.print(f"series: {rows}; target {data['target']}, inputs {', '.join(data['columns'])}{when}")
+        return
+    counts = data["class_counts"]
+    sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in counts.items())
     lengths = data["lengths"]["train"]
     console.print(
         f"data: {sizes}; {len(data['labels'])} classes; vocabulary {data['vocab_size']:,}; "
@@ -362,6 +373,31 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     console.print(f"{report['split']} accuracy {report['accuracy']:.4f} {verdict} the majority baseline {base['accuracy']:.4f}")
     if report["data_matches_training"] is False:
         console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
+    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
+
+
+def _show_forecast_eval(console, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    steps = report["steps_ahead"]
+    ahead = f"{steps[0]} step ahead" if len(steps) == 1 else f"1..{steps[-1]} steps ahead"
+    table = Table(
+        title=f"{report['split']} split: {report['windows']} windows, {report['target']} {ahead}, "
+        f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"
+    )
+    table.add_column(f"metric ({report['target']} units)")
+    table.add_column("model", justify="right")
+    for name in report["baselines"]:
+        label = name.replace("_", " ") + (f" (season {report['baselines'][name]['season']})" if name == "seasonal_naive" else "")
+        table.add_column(label, justify="right")
+    for key in ("mae", "rmse", "mape"):
+        cells = [report[key], *(b[key] for b in report["baselines"].values())]
+        label = "MAPE %" if key == "mape" else key.upper()
+        table.add_row(label, *("-" if v is None else f"{v:.4g}" for v in cells))
+    console.print(table)
+    base = report["baselines"]["persistence"]["mae"]
+    verdict = "beats" if report["beats_persistence"] else "does NOT beat"
+    console.print(f"{report['split']} MAE {report['mae']:.4g} {verdict} persistence (tomorrow = today) {base:.4g}")
     console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
 
 

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import ConfigError
 
-BUILTIN_DATASETS = ("amazon-food", "uci-sentiment")
-VAL_METRICS = ("val_loss", "val_accuracy", "val_f1")
-MONITORS = ("val_loss", "val_accuracy", "val_f1", "train_loss")
+TEXT_DATASETS = ("amazon-food", "uci-sentiment")
+SERIES_DATASETS = ("vic-elec", "seattle-weather")
+VAL_METRICS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse")
+Monitor = Literal["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"]
 
 
 class _Section(BaseModel):
@@ -44,13 +45,19 @@ class AugmentConfig(_Section):
 
 
 class DataConfig(_Section):
-    """Where the examples come from and how text becomes fixed-length integer sequences."""
+    """Where the examples come from and how they become fixed-length sequences."""
 
-    dataset: Literal["amazon-food", "uci-sentiment"] | None = Field(
+    task: Literal["text_classification", "forecasting"] = Field(
+        "text_classification",
+        description="text_classification: label each text. forecasting: predict a column of a time series "
+        "from the lookback window before it.",
+    )
+    dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather"] | None = Field(
         None,
-        description="Built-in dataset. amazon-food: 4000 train / 1000 test Amazon fine-food "
-        "reviews, label great/other (needs the `datasets` extra). uci-sentiment: 3000 labelled "
-        "sentences read from $RNNEXP_DATA_DIR/uci-sentiment. Give either this or train_file.",
+        description="Built-in dataset. Text: amazon-food (4000 train / 1000 test Amazon fine-food reviews, label "
+        "great/other), uci-sentiment (3000 labelled sentences read from $RNNEXP_DATA_DIR/uci-sentiment). Series: "
+        "vic-elec (half-hourly electricity demand in MW and temperature, Victoria 2012-2014, 52,608 rows), "
+        "seattle-weather (daily, 1,461 rows). Give either this or train_file.",
     )
     train_file: str | None = Field(
         None, description="CSV, TSV or JSONL file with training examples (relative to the config file)."
@@ -93,6 +100,27 @@ class DataConfig(_Section):
     positive_label: str | None = Field(
         None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
     )
+    time_column: str | None = Field(None, description="forecasting: column of timestamps (kept for reports, not an input).")
+    target: str | None = Field(
+        None, description="forecasting: column to predict (built-ins: Demand for vic-elec, temp_max for seattle-weather)."
+    )
+    features: list[str] | None = Field(
+        None,
+        description="forecasting: input columns; the target's past is always one of them (null: built-in default, "
+        "or the target alone).",
+    )
+    lookback: int = Field(48, ge=1, description="forecasting: rows in each input window.")
+    horizon: int = Field(1, ge=1, description="forecasting: how many rows ahead of the window's last row to predict.")
+    multi_output: bool = Field(False, description="forecasting: predict every step 1..horizon, not only the horizon-th.")
+    stride: int = Field(1, ge=1, description="forecasting: rows between the starts of consecutive windows.")
+    normalize: Literal["standard", "minmax", "none"] = Field(
+        "standard", description="forecasting: per-column scaling, fitted on the training rows only."
+    )
+    season: int | None = Field(
+        None,
+        ge=1,
+        description="forecasting: season length in rows (48 for a day of half-hours); adds the seasonal-naive baseline.",
+    )
     bucket: bool = Field(
         False,
         description="Batch examples of similar length together and pad each batch only to its longest example, "
@@ -105,7 +133,22 @@ class DataConfig(_Section):
     def _one_source(self) -> DataConfig:
         if (self.dataset is None) == (self.train_file is None):
             raise ValueError("give exactly one of data.dataset or data.train_file")
+        if self.task == "forecasting":
+            if self.dataset in TEXT_DATASETS:
+                raise ValueError(
+                    f"data.dataset {self.dataset} is text; forecasting takes {' or '.join(SERIES_DATASETS)} or a CSV"
+                )
+            if self.val_file or self.test_file:
+                raise ValueError("forecasting splits one series by time: use data.val_split/test_split, not val_file/test_file")
+            if self.bucket or self.augment.enabled:
+                raise ValueError("data.bucket and data.augment are for text; forecasting windows all have lookback rows")
+        elif self.dataset in SERIES_DATASETS:
+            raise ValueError(f"data.dataset {self.dataset} is a time series: set data.task: forecasting")
         return self
+
+    @property
+    def is_forecasting(self) -> bool:
+        return self.task == "forecasting"
 
 
 class EmbeddingConfig(_Section):
@@ -199,10 +242,12 @@ class EarlyStoppingConfig(_Section):
     """Stop when the monitored value stops improving; also decides which epoch is `best.pt`."""
 
     enabled: bool = Field(True, description="Stop early; when false, training runs all epochs but best.pt is still tracked.")
-    monitor: Literal["val_loss", "val_accuracy", "val_f1", "train_loss"] = Field(
-        "val_loss", description="Value that decides improvement and best.pt."
+    monitor: Monitor = Field(
+        "val_loss",
+        description="Value that decides improvement and best.pt (val_accuracy/val_f1: classification; "
+        "val_mae/val_rmse: forecasting, in the target's units).",
     )
-    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: min for losses, max for accuracy/F1.")
+    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy/F1, min for the rest.")
     patience: int = Field(3, ge=0, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
     restore_best: bool = Field(True, description="Evaluate the best epoch's weights (best.pt) by default instead of the last.")
@@ -211,7 +256,7 @@ class EarlyStoppingConfig(_Section):
     def resolved_mode(self) -> str:
         if self.mode != "auto":
             return self.mode
-        return "min" if self.monitor.endswith("loss") else "max"
+        return "max" if self.monitor in ("val_accuracy", "val_f1") else "min"
 
 
 class ScheduleConfig(_Section):
@@ -228,9 +273,7 @@ class ScheduleConfig(_Section):
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="step, exponential, plateau: the factor.")
     min_lr: float = Field(0.0, ge=0.0, description="cosine, plateau: the lowest learning rate.")
     patience: int = Field(2, ge=0, description="plateau: epochs without improvement before a drop.")
-    monitor: Literal["val_loss", "val_accuracy", "val_f1", "train_loss"] = Field(
-        "val_loss", description="plateau: value watched."
-    )
+    monitor: Monitor = Field("val_loss", description="plateau: value watched.")
     warmup_epochs: int = Field(0, ge=0, description="Raise the lr linearly batch by batch from ~0 over this many epochs first.")
 
 
@@ -241,6 +284,9 @@ class TrainConfig(_Section):
     batch_size: int = Field(32, ge=1, description="Examples per training batch.")
     lr: float = Field(1e-3, gt=0.0, le=1e6, description="Learning rate.")
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field("adam", description="Optimizer.")
+    loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
+        "auto", description="auto: cross_entropy for classification, mse for forecasting (on normalized values)."
+    )
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
     weight_decay: float = Field(0.0, ge=0.0, description="Weight decay passed to the optimizer (decoupled for adamw).")
     clip_norm: float | None = Field(
@@ -297,7 +343,27 @@ class Config(_Section):
                 )
         if self.model.head == "flatten" and self.data.bucket:
             raise ValueError("model.head flatten needs every sequence at data.maxlen; it cannot be used with data.bucket")
+        forecasting = self.data.is_forecasting
+        wrong = ("val_accuracy", "val_f1") if forecasting else ("val_mae", "val_rmse")
+        for key, monitor in (
+            ("train.early_stopping.monitor", self.train.early_stopping.monitor),
+            ("train.lr_schedule.monitor", schedule.monitor),
+        ):
+            if monitor in wrong:
+                raise ValueError(f"{key} {monitor} does not apply to {self.data.task}")
+        if forecasting and self.train.loss == "cross_entropy":
+            raise ValueError("train.loss cross_entropy is for classification; forecasting takes mse, mae or huber")
+        if not forecasting and self.train.loss in ("mse", "mae", "huber"):
+            raise ValueError(f"train.loss {self.train.loss} is for forecasting; classification takes cross_entropy")
+        if forecasting and self.model.embedding.pretrained:
+            raise ValueError("model.embedding.pretrained is for text; forecasting reads numbers directly")
         return self
+
+    @property
+    def loss(self) -> str:
+        if self.train.loss != "auto":
+            return self.train.loss
+        return "mse" if self.data.is_forecasting else "cross_entropy"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Scoring a run's checkpoint on a split or a file, next to the majority-class baseline."""
+"""Scoring a run's checkpoint on a split or a file, next to the baselines a model must beat:
+the majority class for classification; persistence ("tomorrow = today") and, with a season,
+seasonal naive for forecasting."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint
-from .data import Preprocessor, load_splits, read_table
+from .data import Preprocessor, read_table
 from .errors import DataError, RunDirError
 from .metrics import classification_scores
-from .model import model_from_checkpoint, predict_logits, resolve_device
+from .model import model_from_checkpoint, resolve_device
 from .rundir import RunDir, write_json
+from .series import persistence, regression_scores, seasonal_naive, window_arrays
+from .tasks import ForecastTask, TextTask, restore_task
 
 
 def evaluate(
@@ -27,42 +31,45 @@ def evaluate(
     meta = run.read_json(run.meta)
     if which == "auto":
         which = "best" if cfg.train.early_stopping.restore_best and run.best.is_file() else "last"
-    ckpt_path = run.best if which == "best" else run.last
-    state = checkpoint.load(ckpt_path)
-    prep = Preprocessor.from_dict(state["preprocessing"])
+    state = checkpoint.load(run.best if which == "best" else run.last)
+    if split not in ("test", "val"):
+        raise RunDirError(f"--split {split!r}: expected test or val")
+    device = resolve_device(cfg.train.device)
+    task = restore_task(cfg, state["preprocessing"], device)
+    model = model_from_checkpoint(state, device)
+    head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"])}
+    if isinstance(task, ForecastTask):
+        if data_file is not None:
+            raise RunDirError("--data is for classification runs; a forecasting run is scored on its own series' splits")
+        report = {**head, **_forecast_report(task, model, split, meta)}
+    else:
+        report = {**head, **_classification_report(task, model, split, data_file, meta)}
+    write_json(run.eval_file(report["split"]), report)
+    return report
 
+
+def _classification_report(task: TextTask, model, split: str, data_file, meta: dict[str, Any]) -> dict[str, Any]:
+    cfg, prep = task.cfg, task.prep
     if data_file is not None:
         table = read_table(Path(data_file), cfg.data)
         name, recorded = f"file-{Path(data_file).stem}", None
     else:
-        if split not in ("test", "val"):
-            raise RunDirError(f"--split {split!r}: expected test or val")
-        table = load_splits(cfg.data).get(split)
+        table = task.splits.get(split)
         name, recorded = split, meta.get("data", {}).get("fingerprints", {}).get(split)
     if len(table) == 0:
         raise DataError(f"{table.source}: no examples to evaluate")
-
-    device = resolve_device(cfg.train.device)
-    model = model_from_checkpoint(state, device)
-    x = torch.from_numpy(prep.encode_texts(table.texts)).to(device)
-    y = torch.from_numpy(prep.encode_labels(table)).to(device)
-    logits = predict_logits(model, x, padding=prep.padding if cfg.data.bucket else None)
-    loss = float(F.cross_entropy(logits, y).item())
-    pred = logits.argmax(dim=1).cpu().numpy()
-    truth = y.cpu().numpy()
-
+    x, y = task.tensors(table)
+    logits = task.predict(model, x)
+    pred, truth = logits.argmax(dim=1).cpu().numpy(), y.cpu().numpy()
     positive = prep.positive_index(cfg.data.positive_label)
     scores = classification_scores(truth, pred, prep.num_classes, positive)
-    train_counts = meta["data"]["class_counts"]["train"]
-    report = {
-        "run_dir": str(run.path),
-        "checkpoint": which,
-        "checkpoint_epoch": int(state["epoch"]),
+    return {
+        "task": task.kind,
         "split": name,
         "source": table.source,
         "examples": len(table),
         "data_matches_training": None if recorded is None else recorded == table.fingerprint(),
-        "loss": loss,
+        "loss": float(F.cross_entropy(logits, y).item()),
         **_headline(scores),
         "average": scores["average"],
         "positive_label": prep.labels[positive] if positive is not None else None,
@@ -72,10 +79,8 @@ def evaluate(
             for i, label in enumerate(prep.labels)
         },
         "confusion_matrix": {"labels": prep.labels, "rows_true_cols_pred": scores["confusion_matrix"]},
-        "baseline": majority_baseline(train_counts, prep, truth, positive),
+        "baseline": majority_baseline(meta["data"]["class_counts"]["train"], prep, truth, positive),
     }
-    write_json(run.eval_file(name), report)
-    return report
 
 
 def _headline(scores: dict[str, Any]) -> dict[str, float]:
@@ -90,3 +95,37 @@ def majority_baseline(
     cls = prep.labels.index(majority)
     scores = classification_scores(truth, np.full_like(truth, cls), prep.num_classes, positive)
     return {"kind": "majority_class", "predicts": majority, **_headline(scores)}
+
+
+def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]) -> dict[str, Any]:
+    d = task.cfg.data
+    if split not in task.windows:
+        raise DataError(f"this run has no {split} split (set data.{split}_split > 0)")
+    starts = task.windows[split].starts
+    x, y = window_arrays(task.normalized, starts, d.lookback, task.steps, task.series.target_index)
+    pred = task.predict(model, torch.from_numpy(x).to(task.device)).cpu().numpy()
+    truth_units, pred_units = task.to_units(y), task.to_units(pred)
+    raw_target = task.series.values[:, task.series.target_index]
+    baselines = {"persistence": regression_scores(truth_units, persistence(raw_target, starts, d.lookback, task.steps))}
+    if d.season:
+        seasonal = seasonal_naive(raw_target, starts, d.lookback, task.steps, d.season)
+        baselines["seasonal_naive"] = {"season": d.season, **regression_scores(truth_units, seasonal)}
+    scores = regression_scores(truth_units, pred_units)
+    per_step = [
+        {"steps_ahead": int(h), **regression_scores(truth_units[:, i], pred_units[:, i])} for i, h in enumerate(task.steps)
+    ]
+    recorded = meta.get("data", {}).get("fingerprints", {}).get("train")
+    return {
+        "task": task.kind,
+        "split": split,
+        "source": task.series.source,
+        "target": task.series.target,
+        "windows": int(len(starts)),
+        "steps_ahead": task.steps.tolist(),
+        "data_matches_training": recorded == task.series.fingerprint() if recorded else None,
+        "loss": float(task.loss_fn(torch.from_numpy(pred), torch.from_numpy(y)).item()),
+        **scores,
+        "per_step": per_step,
+        "baselines": baselines,
+        "beats_persistence": scores["mae"] < baselines["persistence"]["mae"],
+    }

@@ -41,30 +41,39 @@ class LayerStack(nn.Module):
         return x, None
 
 
-class RNNClassifier(nn.Module):
-    def __init__(self, cfg: ModelConfig, vocab_size: int, num_classes: int, seq_len: int):
+class RNNModel(nn.Module):
+    """``input_spec`` says what comes in: {"kind": "tokens", "vocab_size", "seq_len"} (word ids, 0 =
+    padding) or {"kind": "features", "num_features", "seq_len"} (numbers per step, no padding).
+    ``output_size`` is the number of classes, or of values forecast."""
+
+    def __init__(self, cfg: ModelConfig, input_spec: dict, output_size: int):
         super().__init__()
         sizes, dirs = cfg.sizes, 2 if cfg.bidirectional else 1
-        # Index 0 is padding: its vector stays zero and gets no gradient.
-        self.embedding = nn.Embedding(vocab_size, cfg.dims, padding_idx=0)
+        seq_len = input_spec["seq_len"]
+        if input_spec["kind"] == "tokens":
+            # Index 0 is padding: its vector stays zero and gets no gradient.
+            self.embedding: nn.Embedding | None = nn.Embedding(input_spec["vocab_size"], cfg.dims, padding_idx=0)
+            input_size = cfg.dims
+        else:
+            self.embedding, input_size = None, input_spec["num_features"]
         self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
         if cfg.recurrent_dropout > 0:
             # Recurrent dropout needs a mask on h(t-1) inside the step loop: no fused kernel can do it.
             self.rnn: nn.Module = VariationalRNN(
-                cfg.cell, cfg.dims, sizes, cfg.bidirectional, cfg.input_dropout, cfg.recurrent_dropout, cfg.dropout
+                cfg.cell, input_size, sizes, cfg.bidirectional, cfg.input_dropout, cfg.recurrent_dropout, cfg.dropout
             )
             if len(set(sizes)) == 1:
                 # Without dropout (eval) the step loop computes exactly what the fused kernel does, with
                 # the same parameter names: evaluate and predict at fused speed. Kept out of the module
                 # tree (a tuple) so it adds nothing to the state dict; its own weights are never used.
                 fused = getattr(nn, cfg.cell.upper())(
-                    cfg.dims, sizes[0], num_layers=len(sizes), batch_first=True, bidirectional=cfg.bidirectional
+                    input_size, sizes[0], num_layers=len(sizes), batch_first=True, bidirectional=cfg.bidirectional
                 )
                 self._fused_eval = (fused,)
         elif len(set(sizes)) == 1 and cfg.input_dropout == 0:
             # The common case: one fused nn.RNN/GRU/LSTM (cuDNN on GPU, oneDNN on CPU).
             self.rnn = getattr(nn, cfg.cell.upper())(
-                cfg.dims,
+                input_size,
                 sizes[0],
                 num_layers=len(sizes),
                 batch_first=True,
@@ -73,17 +82,22 @@ class RNNClassifier(nn.Module):
                 bidirectional=cfg.bidirectional,
             )
         else:
-            self.rnn = LayerStack(cfg.cell, cfg.dims, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
+            self.rnn = LayerStack(cfg.cell, input_size, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
         self.weight_drop = cfg.weight_drop
         self.head_kind, self.bidirectional, self.hidden = cfg.head, cfg.bidirectional, sizes[-1]
         self.seq_len = seq_len
         self.output_drop = nn.Dropout(cfg.output_dropout)
         features = sizes[-1] * dirs * (seq_len if cfg.head == "flatten" else 1)
-        self.head = nn.Linear(features, num_classes)
+        self.head = nn.Linear(features, output_size)
         _initialize(self, cfg)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.embedding_drop(self.embedding(tokens))
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            x = self.embedding_drop(self.embedding(inputs))
+            real = inputs != 0
+        else:
+            x = inputs
+            real = torch.ones(inputs.shape[:2], dtype=torch.bool, device=inputs.device)
         if self.weight_drop > 0 and self.training:
             # DropConnect (AWD-LSTM): a dropped copy of every hidden-to-hidden matrix for this batch,
             # swapped in for one call, so the fused kernel still runs.
@@ -97,10 +111,10 @@ class RNNClassifier(nn.Module):
             out, _ = functional_call(self._fused_eval[0], dict(self.rnn.named_parameters()), (x,))
         else:
             out, _ = self.rnn(x)  # [B, T, H * directions]
-        return self.head(self.output_drop(self._summary(out, tokens)))
+        return self.head(self.output_drop(self._summary(out, real)))
 
-    def _summary(self, out: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        real = tokens != 0
+    def _summary(self, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """[B, T, H*dirs] -> [B, features]; ``real`` marks the steps that are not padding."""
         if self.head_kind == "flatten":
             if out.shape[1] != self.seq_len:
                 raise ValueError(f"head flatten expects sequences of {self.seq_len} steps, got {out.shape[1]}")
@@ -113,12 +127,12 @@ class RNNClassifier(nn.Module):
             return torch.where(torch.isinf(masked), torch.zeros_like(masked), masked)  # an empty text summarises to 0
         # last: the forward state at the last real token and the backward state at the first, so
         # padding on either side does not leak into the features (pre-padding: the last step).
-        steps = torch.arange(tokens.shape[1], device=tokens.device)
+        steps = torch.arange(real.shape[1], device=real.device)
         last = torch.where(real, steps, -1).amax(dim=1).clamp_min(0)
-        batch = torch.arange(tokens.shape[0], device=tokens.device)
+        batch = torch.arange(real.shape[0], device=real.device)
         features = out[batch, last, : self.hidden]
         if self.bidirectional:
-            first = torch.where(real, steps, tokens.shape[1]).amin(dim=1).clamp_max(tokens.shape[1] - 1)
+            first = torch.where(real, steps, real.shape[1]).amin(dim=1).clamp_max(real.shape[1] - 1)
             features = torch.cat([features, out[batch, first, self.hidden :]], dim=1)
         return features
 
@@ -127,7 +141,7 @@ class RNNClassifier(nn.Module):
         return [p for name, p in self.named_parameters() if "weight" in name and not name.startswith("embedding")]
 
 
-def _initialize(model: RNNClassifier, cfg: ModelConfig) -> None:
+def _initialize(model: RNNModel, cfg: ModelConfig) -> None:
     gates = GATES[cfg.cell]
     schemes = {
         "xavier_uniform": nn.init.xavier_uniform_,
@@ -156,25 +170,22 @@ def _initialize(model: RNNClassifier, cfg: ModelConfig) -> None:
                     p.chunk(4, 0)[1].fill_(cfg.forget_bias if "bias_ih" in name else 0.0)
 
 
-def build_model(cfg: ModelConfig, vocab_size: int, num_classes: int, seq_len: int) -> RNNClassifier:
-    return RNNClassifier(cfg, vocab_size, num_classes, seq_len)
+def build_model(cfg: ModelConfig, input_spec: dict, output_size: int) -> RNNModel:
+    return RNNModel(cfg, input_spec, output_size)
 
 
-def model_spec(model: RNNClassifier, cfg: ModelConfig, vocab_size: int, num_classes: int) -> dict[str, Any]:
+def model_spec(model: RNNModel, cfg: ModelConfig, input_spec: dict, output_size: int) -> dict[str, Any]:
     """The checkpoint entries that rebuild the model without the run folder."""
     return {
         "model": model.state_dict(),
         "model_config": cfg.model_dump(mode="json"),
-        "vocab_size": vocab_size,
-        "num_classes": num_classes,
-        "seq_len": model.seq_len,
+        "input": dict(input_spec),
+        "output_size": output_size,
     }
 
 
-def model_from_checkpoint(state: dict[str, Any], device: torch.device | str = "cpu") -> RNNClassifier:
-    model = build_model(
-        ModelConfig.model_validate(state["model_config"]), state["vocab_size"], state["num_classes"], state["seq_len"]
-    )
+def model_from_checkpoint(state: dict[str, Any], device: torch.device | str = "cpu") -> RNNModel:
+    model = build_model(ModelConfig.model_validate(state["model_config"]), state["input"], state["output_size"])
     model.load_state_dict(state["model"])
     return model.to(device)
 
@@ -194,7 +205,7 @@ def resolve_device(name: str) -> torch.device:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512, padding: str | None = None) -> torch.Tensor:
-    """Logits for every row of ``tokens`` in eval mode (no dropout), in chunks to bound memory.
+    """Outputs for every row of ``tokens`` (or feature windows) in eval mode (no dropout), in chunks to bound memory.
 
     With ``padding`` given (bucketed runs), rows are grouped by exact length and fed without any
     padding, so each row's result is independent of the other rows.

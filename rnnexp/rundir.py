@@ -18,7 +18,10 @@ from typing import Any
 from .config import Config, load_config
 from .errors import ConfigError, RunDirError
 
-METRIC_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "val_f1", "lr", "seconds"]
+
+def metric_columns(task_columns: list[str]) -> list[str]:
+    """metrics.csv columns: the same frame for every task, the task's own validation metrics inside."""
+    return ["epoch", "train_loss", "val_loss", *task_columns, "lr", "seconds"]
 
 
 class RunDir:
@@ -87,13 +90,14 @@ class RunDir:
         except (OSError, ValueError) as e:
             raise RunDirError(f"{path}: unreadable ({e})") from None
 
-    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+    def write_metrics(self, rows: list[dict[str, Any]], task_columns: list[str]) -> None:
         """Rewrite metrics.csv from the full history (so a resume never duplicates a row)."""
+        columns = metric_columns(task_columns)
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _fmt(row.get(k)) for k in METRIC_COLUMNS})
+            writer.writerow({k: _fmt(row.get(k)) for k in columns})
         write_text(self.metrics, buf.getvalue())
 
 

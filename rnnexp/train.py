@@ -27,27 +27,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import __version__, checkpoint, faults
 from .config import Config, dump_config
-from .data import (
-    Preprocessor,
-    Splits,
-    Table,
-    augment_batch,
-    bucket_batches,
-    class_counts,
-    epoch_batches,
-    load_splits,
-    padded_share,
-    sequence_lengths,
-    trim_padding,
-)
 from .errors import ConfigError, DivergedError, RunDirError, TrainingError
-from .metrics import macro_f1
-from .model import build_model, count_parameters, model_spec, predict_logits, resolve_device
+from .model import build_model, count_parameters, model_spec, resolve_device
 from .rundir import RunDir, write_json, write_text
+from .tasks import create_task, restore_task
 
 FINISHED = ("completed", "early_stopped")
 
@@ -161,16 +147,14 @@ class _Session:
     def setup_new(self, cfg: Config, runs_dir: str | Path, argv: list[str], config_dir: Path | None) -> None:
         self.cfg = cfg
         self.device = resolve_device(cfg.train.device)
-        splits = load_splits(cfg.data)
-        prep = Preprocessor.fit(splits.train, cfg.data)
-        prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
-        pretrained = _load_pretrained(cfg, prep)
+        self.task = create_task(cfg, self.device)
+        pretrained = _load_pretrained(cfg, self.task)
         self.run_dir = RunDir.create(runs_dir, cfg.name)
         self._lock()
         write_text(self.run_dir.config, dump_config(cfg))
-        write_json(self.run_dir.preprocessing, prep.to_dict())
+        write_json(self.run_dir.preprocessing, self.task.preprocessing)
         _seed_everything(cfg.train.seed)
-        self._build(splits, prep)
+        self._build()
         self._copy_pretrained(pretrained)
         meta = {
             "argv": argv,
@@ -185,7 +169,7 @@ class _Session:
             "seed": cfg.train.seed,
             "git": _git_state(config_dir or Path.cwd()),
             "started_at": _now(),
-            "data": _data_summary(splits, prep, cfg),
+            "data": self.task.summary(),
             "model": {"parameters": count_parameters(self.model), "pretrained": _pretrained_summary(pretrained)},
             "resumes": [],
         }
@@ -222,19 +206,18 @@ class _Session:
             write_text(run_dir.config, dump_config(cfg))
         self.cfg = cfg
         self.device = resolve_device(cfg.train.device)
-        splits = load_splits(cfg.data)
+        self.task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), self.device)
         recorded = self.meta.get("data", {}).get("fingerprints", {})
-        if recorded.get("train") != splits.train.fingerprint():
+        if recorded.get("train") != self.task.train_fingerprint:
             raise RunDirError(
                 f"{run_dir.path}: the training data differs from when this run started "
-                f"({splits.train.source}); an exact resume needs the same data"
+                f"({self.meta['data']['sources']}); an exact resume needs the same data"
             )
-        prep = Preprocessor.from_dict(run_dir.read_json(run_dir.preprocessing))
         if state is None:
             _seed_everything(cfg.train.seed)
-        self._build(splits, prep)
+        self._build()
         if state is None:
-            self._copy_pretrained(_load_pretrained(cfg, prep))
+            self._copy_pretrained(_load_pretrained(cfg, self.task))
         else:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -247,7 +230,7 @@ class _Session:
             self.history = [dict(r) for r in state["history"]]
             _set_rng_state(state["rng"])
         # The checkpoint's history is the truth: drop any row written after it.
-        run_dir.write_metrics(self.history)
+        run_dir.write_metrics(self.history, self.task.metric_columns)
         self.meta["resumes"].append(
             {
                 "at": _now(),
@@ -269,18 +252,11 @@ class _Session:
             )
         self.reporter.setup(self._info(resumed_from=(done, self.batch)))
 
-    def _build(self, splits: Splits, prep: Preprocessor) -> None:
+    def _build(self) -> None:
         cfg = self.cfg
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        self.prep = prep
-        self.train_np = prep.encode_texts(splits.train.texts)
-        self.train_lengths = sequence_lengths(self.train_np)
-        self.train_x, self.train_y = self._tensors(splits.train, self.train_np)
-        self.val = self._tensors(splits.val) if splits.val is not None else None
-        counts = np.bincount(self.train_y.cpu().numpy(), minlength=prep.num_classes) / len(self.train_y)
-        self.prior_loss = float(-(counts[counts > 0] * np.log(counts[counts > 0])).sum())
-        self.model = build_model(cfg.model, len(prep.vocab), prep.num_classes, prep.maxlen).to(self.device)
+        self.model = build_model(cfg.model, self.task.input_spec, self.task.output_size).to(self.device)
         if cfg.model.embedding.freeze:
             self.model.embedding.weight.requires_grad_(False)
         self.optimizer = _make_optimizer(self.model, cfg)
@@ -292,12 +268,6 @@ class _Session:
         if pretrained is not None:
             with torch.no_grad():
                 self.model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
-
-    def _tensors(self, table: Table, encoded: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        encoded = self.prep.encode_texts(table.texts) if encoded is None else encoded
-        x = torch.from_numpy(encoded).to(self.device)
-        y = torch.from_numpy(self.prep.encode_labels(table)).to(self.device)
-        return x, y
 
     def _info(self, resumed_from: tuple[int, int] | None = None) -> dict[str, Any]:
         return {
@@ -343,11 +313,10 @@ class _Session:
 
     def _fit(self) -> tuple[str, str]:
         tc = self.cfg.train
-        y = self.train_y
         scheduled = self.schedule.active
         while self.epoch < tc.epochs:
             epoch_no = self.epoch + 1
-            batches = self._epoch_batches(self.epoch)
+            batches = self.task.batches(self.epoch)
             self.reporter.epoch_start(epoch_no, tc.epochs, len(batches), self.batch)
             self.model.train()
             started = time.perf_counter()
@@ -356,15 +325,14 @@ class _Session:
                     lr = self.schedule.lr(self.epoch, b, len(batches))
                     for group in self.optimizer.param_groups:
                         group["lr"] = lr
-                idx = torch.from_numpy(batches[b]).to(self.device)
-                value = self._step(self._batch_tokens(batches[b], idx, b), y[idx])
+                value = self._step(*self.task.batch(batches[b], self.epoch, b))
                 if not math.isfinite(value):
                     raise DivergedError(
                         f"loss is not finite ({value}) at epoch {epoch_no}, batch {b + 1}; lower train.lr or set "
                         f"train.clip_norm and train again (the checkpoint of epoch {self.epoch} is intact)"
                     )
-                self.loss_sum += value * len(idx)
-                self.seen += len(idx)
+                self.loss_sum += value * len(batches[b])
+                self.seen += len(batches[b])
                 self.batch = b + 1
                 self.reporter.batch_end(value)
                 faults.hit(f"batch:{epoch_no}:{self.batch}")
@@ -383,7 +351,7 @@ class _Session:
                 self._save_best(row)
             self._save_last()
             faults.hit(f"epoch:{epoch_no}")
-            self.run_dir.write_metrics(self.history)
+            self.run_dir.write_metrics(self.history, self.task.metric_columns)
             self._write_summary("running", "")
             self.reporter.epoch_end(row, improved)
             if tc.plateau_warning == epoch_no and self._plateau_warning():
@@ -397,11 +365,11 @@ class _Session:
                 return "interrupted", f"interrupted after epoch {epoch_no}"
         return "completed", f"trained all {tc.epochs} epochs"
 
-    def _step(self, tokens: torch.Tensor, targets: torch.Tensor) -> float:
-        """One optimizer step; returns the batch's cross-entropy."""
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        """One optimizer step; returns the batch's loss (without l1/l2 penalties)."""
         tc = self.cfg.train
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(self.model(tokens), targets)
+        loss = self.task.loss(self.model(inputs), targets)
         total = loss
         if tc.l1 or tc.l2:
             # Penalties join the gradient but not the reported loss, which stays comparable to val_loss.
@@ -420,53 +388,24 @@ class _Session:
         self.optimizer.step()
         return loss.item()
 
-    def _epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        tc, data = self.cfg.train, self.cfg.data
-        if data.bucket:
-            return bucket_batches(self.train_lengths, tc.batch_size, tc.seed, epoch)
-        return epoch_batches(len(self.train_lengths), tc.batch_size, tc.seed, epoch)
-
-    def _batch_tokens(self, rows: np.ndarray, idx: torch.Tensor, b: int) -> torch.Tensor:
-        """The token batch fed to the model: augmented (training only) and, when bucketing, cut to
-        its longest example instead of maxlen."""
-        data, prep = self.cfg.data, self.prep
-        aug = data.augment
-        if aug.enabled:
-            rng = np.random.default_rng([self.cfg.train.seed, self.epoch, b, 2])  # pure function of the position
-            arr = augment_batch(
-                self.train_np[rows], prep.padding, prep.truncating, len(prep.vocab), aug.insert, aug.delete, aug.swap, rng
-            )
-            if data.bucket:
-                arr = trim_padding(arr, sequence_lengths(arr).max(), prep.padding)
-            return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
-        tokens = self.train_x[idx]
-        if data.bucket:
-            tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
-        return tokens
-
     def _plateau_warning(self) -> str | None:
         """Derived from the history alone, so a resumed run warns exactly as an uninterrupted one."""
         k = self.cfg.train.plateau_warning
         if k is None or len(self.history) < k:
             return None
-        if all(row["train_loss"] >= 0.98 * self.prior_loss for row in self.history[:k]):
+        prior = self.task.prior_loss
+        if all(row["train_loss"] >= 0.98 * prior for row in self.history[:k]):
+            baseline = "the class frequencies" if self.task.kind != "forecasting" else "the training mean"
             return (
                 f"after {k} epochs the training loss ({self.history[k - 1]['train_loss']:.4f}) is still within 2% of "
-                f"{self.prior_loss:.4f}, the loss of predicting the class frequencies: the model has not started "
+                f"{prior:.4f}, the loss of predicting {baseline}: the model has not started "
                 f"learning. Try a larger train.lr (rnnexp lr-find suggests one)"
             )
         return None
 
     def _epoch_row(self, epoch_no: int) -> dict[str, Any]:
         row: dict[str, Any] = {"epoch": epoch_no, "train_loss": self.loss_sum / max(1, self.seen)}
-        if self.val is not None:
-            vx, vy = self.val
-            logits = predict_logits(self.model, vx, padding=self.prep.padding if self.cfg.data.bucket else None)
-            row["val_loss"] = float(F.cross_entropy(logits, vy).item()) if len(vy) else float("nan")
-            pred = logits.argmax(dim=1).cpu().numpy()
-            truth = vy.cpu().numpy()
-            row["val_accuracy"] = float((pred == truth).mean()) if len(truth) else float("nan")
-            row["val_f1"] = macro_f1(truth, pred, self.prep.num_classes)
+        row.update(self.task.validate(self.model))
         row["lr"] = float(self.optimizer.param_groups[0]["lr"])
         row["seconds"] = round(self.seconds, 3)
         return row
@@ -476,8 +415,8 @@ class _Session:
     def _model_part(self) -> dict[str, Any]:
         """What rebuilding and using the model needs, without the run folder."""
         return {
-            **model_spec(self.model, self.cfg.model, len(self.prep.vocab), self.prep.num_classes),
-            "preprocessing": self.prep.to_dict(),
+            **model_spec(self.model, self.cfg.model, self.task.input_spec, self.task.output_size),
+            "preprocessing": self.task.preprocessing,
             "config": self.cfg.model_dump(mode="json"),
         }
 
@@ -513,7 +452,7 @@ class _Session:
             monitor=self.cfg.train.early_stopping.monitor,
             stop_reason=reason,
             last=self.history[-1] if self.history else {},
-            warnings=[w for w in [self._plateau_warning() if hasattr(self, "prior_loss") else None] if w],
+            warnings=[w for w in [self._plateau_warning() if hasattr(self, "task") else None] if w],
         )
         write_json(self.run_dir.summary, {**result.to_dict(), "updated_at": _now()})
         return result
@@ -522,31 +461,14 @@ class _Session:
 # ---------------------------------------------------------------------------------------------
 
 
-def _data_summary(splits: Splits, prep: Preprocessor, cfg: Config) -> dict[str, Any]:
-    tables = {"train": splits.train, "val": splits.val, "test": splits.test}
-    tables = {k: t for k, t in tables.items() if t is not None}
-    lengths = {k: prep.summary(t) for k, t in tables.items()}
-    if cfg.data.bucket:
-        train_lengths = sequence_lengths(prep.encode_texts(splits.train.texts))
-        batches = bucket_batches(train_lengths, cfg.train.batch_size, cfg.train.seed, 0)
-        lengths["train"]["padding_share_bucketed"] = padded_share(train_lengths, batches, prep.maxlen)
-    return {
-        "sources": {k: t.source for k, t in tables.items()},
-        "vocab_size": len(prep.vocab),
-        "labels": prep.labels,
-        "class_counts": {k: class_counts(t) for k, t in tables.items()},
-        "fingerprints": {k: t.fingerprint() for k, t in tables.items()},
-        "lengths": lengths,
-    }
-
-
-def _load_pretrained(cfg: Config, prep: Preprocessor):
+def _load_pretrained(cfg: Config, task):
     """Read pretrained vectors for the fitted vocabulary; fixes model.embedding_dims from the file if unset."""
     path = cfg.model.embedding.pretrained
     if path is None:
         return None
     from .embeddings import load_pretrained
 
+    prep = task.prep
     found = load_pretrained(
         path, prep.vocab, lowercase=prep.lowercase, seed=cfg.train.seed, expected_dim=cfg.model.embedding_dims
     )
@@ -680,16 +602,14 @@ def _now() -> str:
 
 
 def dry_run(cfg: Config) -> dict[str, Any]:
-    """Everything a run would set up (data, vocabulary, model), without a run folder or training."""
+    """Everything a run would set up (data, preprocessing, model), without a run folder or training."""
     device = resolve_device(cfg.train.device)
-    splits = load_splits(cfg.data)
-    prep = Preprocessor.fit(splits.train, cfg.data)
-    prep.positive_index(cfg.data.positive_label)
-    pretrained = _load_pretrained(cfg, prep)
-    model = build_model(cfg.model, len(prep.vocab), prep.num_classes, prep.maxlen)
+    task = create_task(cfg, device)
+    pretrained = _load_pretrained(cfg, task)
+    model = build_model(cfg.model, task.input_spec, task.output_size)
     return {
         "device": str(device),
-        "data": _data_summary(splits, prep, cfg),
+        "data": task.summary(),
         "pretrained": _pretrained_summary(pretrained),
         "parameters": count_parameters(model),
         "epochs": cfg.train.epochs,
@@ -718,11 +638,10 @@ def lr_find(
     session = _Session(reporter, threading.Event())
     session.cfg = cfg
     session.device = resolve_device(cfg.train.device)
-    splits = load_splits(cfg.data)
-    prep = Preprocessor.fit(splits.train, cfg.data)
-    pretrained = _load_pretrained(cfg, prep)
+    session.task = create_task(cfg, session.device)
+    pretrained = _load_pretrained(cfg, session.task)
     _seed_everything(cfg.train.seed)
-    session._build(splits, prep)
+    session._build()
     session._copy_pretrained(pretrained)
     session.model.train()
     lrs, losses, smoothed = [], [], []
@@ -732,14 +651,12 @@ def lr_find(
     reporter.epoch_start(1, 1, steps, 0)
     for i in range(steps):
         if b == len(batches):  # next epoch of batches, as training would see them
-            batches, b = session._epoch_batches(session.epoch), 0
+            batches, b = session.task.batches(session.epoch), 0
             session.epoch += 1
         lr = min_lr * (max_lr / min_lr) ** (i / (steps - 1))
         for group in session.optimizer.param_groups:
             group["lr"] = lr
-        rows = batches[b]
-        idx = torch.from_numpy(rows).to(session.device)
-        loss = session._step(session._batch_tokens(rows, idx, b), session.train_y[idx])
+        loss = session._step(*session.task.batch(batches[b], session.epoch - 1, b))
         b += 1
         reporter.batch_end(loss)
         if not math.isfinite(loss):
@@ -770,6 +687,6 @@ def lr_find(
         "steepest_lr": steepest,
         "suggested_lr": lrs[low] / 10,
         "steps_run": len(lrs),
-        "prior_loss": session.prior_loss,
+        "prior_loss": session.task.prior_loss,
         "config": cfg.model_dump(mode="json"),
     }

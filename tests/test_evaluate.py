@@ -27,7 +27,7 @@ def test_report_matches_an_independent_recomputation(run):
     # recompute by hand from the checkpoint and the raw test split
     state = torch.load(f"{run}/checkpoints/last.pt", weights_only=True)
     prep = Preprocessor.from_dict(state["preprocessing"])
-    model = build_model(ModelConfig(**state["model_config"]), state["vocab_size"], state["num_classes"], prep.maxlen)
+    model = build_model(ModelConfig(**state["model_config"]), state["input"], state["output_size"])
     model.load_state_dict(state["model"])
     model.eval()
     test = load_splits(Config.model_validate(json.loads(json.dumps(state["config"]))).data).test

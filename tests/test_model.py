@@ -18,9 +18,13 @@ from rnnexp.model import (
 )
 
 
+def tokens_spec(vocab: int = 30, seq_len: int = 12) -> dict:
+    return {"kind": "tokens", "vocab_size": vocab, "seq_len": seq_len}
+
+
 def make(seq_len: int = 12, vocab: int = 30, classes: int = 2, seed: int = 0, **kw):
     torch.manual_seed(seed)
-    return build_model(ModelConfig(**kw), vocab, classes, seq_len)
+    return build_model(ModelConfig(**kw), tokens_spec(vocab, seq_len), classes)
 
 
 def run_twice(model, x, seeds=(0, 1)):
@@ -176,8 +180,8 @@ def test_regularized_weights_are_matrices_not_biases_or_embeddings():
 
 def test_checkpoint_spec_rebuilds_the_same_model():
     cfg = ModelConfig(cell="lstm", num_neurons=[8, 6], head="mean", init="xavier_uniform")
-    model = build_model(cfg, 30, 3, 12).eval()
-    rebuilt = model_from_checkpoint(model_spec(model, cfg, 30, 3)).eval()
+    model = build_model(cfg, tokens_spec(), 3).eval()
+    rebuilt = model_from_checkpoint(model_spec(model, cfg, tokens_spec(), 3)).eval()
     assert torch.equal(model(X), rebuilt(X))
 
 
@@ -208,3 +212,15 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="train.device is 'cuda'"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize("head", ["last", "mean", "flatten"])
+def test_feature_windows_go_straight_into_the_rnn(head):
+    spec = {"kind": "features", "num_features": 3, "seq_len": 10}
+    cfg = ModelConfig(cell="lstm", num_neurons=8, head=head, bidirectional=True)
+    model = build_model(cfg, spec, 4)
+    assert model.embedding is None and model.rnn.input_size == 3
+    x = torch.randn(5, 10, 3)
+    assert model(x).shape == (5, 4)
+    rebuilt = model_from_checkpoint(model_spec(model, cfg, spec, 4))
+    assert torch.equal(rebuilt.eval()(x), model.eval()(x))

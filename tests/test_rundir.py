@@ -44,8 +44,8 @@ def test_open_requires_a_run_folder(tmp_path):
 def test_metrics_rewrite_keeps_exact_floats_and_blank_missing(tmp_path):
     run = RunDir.create(tmp_path, "m")
     rows = [{"epoch": 1, "train_loss": 0.1 + 0.2, "lr": 1e-3, "seconds": 1.5}]
-    run.write_metrics(rows)
-    run.write_metrics(rows)  # rewriting never duplicates
+    run.write_metrics(rows, ["val_accuracy", "val_f1"])
+    run.write_metrics(rows, ["val_accuracy", "val_f1"])  # rewriting never duplicates
     with open(run.metrics) as f:
         got = list(csv.DictReader(f))
     assert len(got) == 1 and float(got[0]["train_loss"]) == 0.1 + 0.2 and got[0]["val_loss"] == ""

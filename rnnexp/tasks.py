@@ -1,0 +1,263 @@
+"""What differs between tasks: inputs, targets, loss, validation metrics, and what is saved.
+
+The training recipe is the same loop for every task; it asks its task for the batches of an
+epoch, the tensors of a batch, the loss, and the validation row. Batches (and any augmentation)
+are pure functions of (seed, epoch, batch), which is what makes resume exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .data import (
+    Preprocessor,
+    Splits,
+    Table,
+    augment_batch,
+    bucket_batches,
+    class_counts,
+    epoch_batches,
+    load_splits,
+    padded_share,
+    sequence_lengths,
+    trim_padding,
+)
+from .metrics import macro_f1
+from .model import predict_logits
+from .series import (
+    Scaler,
+    Series,
+    load_series,
+    regression_scores,
+    split_bounds,
+    target_steps,
+    window_arrays,
+    window_starts,
+)
+
+REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+
+
+def create_task(cfg: Config, device: torch.device) -> TextTask | ForecastTask:
+    """A new run: read the data and fit preprocessing on the training split."""
+    return ForecastTask.create(cfg, device) if cfg.data.is_forecasting else TextTask.create(cfg, device)
+
+
+def restore_task(cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> TextTask | ForecastTask:
+    """A resumed or evaluated run: read the data, reuse the run's saved preprocessing."""
+    return (
+        ForecastTask.restore(cfg, preprocessing, device)
+        if cfg.data.is_forecasting
+        else TextTask.restore(cfg, preprocessing, device)
+    )
+
+
+class TextTask:
+    kind = "text_classification"
+    metric_columns = ["val_accuracy", "val_f1"]
+
+    def __init__(self, cfg: Config, splits: Splits, prep: Preprocessor, device: torch.device):
+        self.cfg, self.splits, self.prep, self.device = cfg, splits, prep, device
+        self.train_np = prep.encode_texts(splits.train.texts)
+        self.train_lengths = sequence_lengths(self.train_np)
+        self.train_x = torch.from_numpy(self.train_np).to(device)
+        self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(device)
+        self.val = self.tensors(splits.val) if splits.val is not None else None
+        counts = np.bincount(self.train_y.cpu().numpy(), minlength=prep.num_classes) / len(self.train_y)
+        # The loss of predicting the class frequencies: where a model that learned nothing else sits.
+        self.prior_loss = float(-(counts[counts > 0] * np.log(counts[counts > 0])).sum())
+
+    @classmethod
+    def create(cls, cfg: Config, device: torch.device) -> TextTask:
+        splits = load_splits(cfg.data)
+        prep = Preprocessor.fit(splits.train, cfg.data)
+        prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
+        return cls(cfg, splits, prep, device)
+
+    @classmethod
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> TextTask:
+        return cls(cfg, load_splits(cfg.data), Preprocessor.from_dict(preprocessing), device)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        return {"task": self.kind, **self.prep.to_dict()}
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        return {"kind": "tokens", "vocab_size": len(self.prep.vocab), "seq_len": self.prep.maxlen}
+
+    @property
+    def output_size(self) -> int:
+        return self.prep.num_classes
+
+    @property
+    def train_fingerprint(self) -> str:
+        return self.splits.train.fingerprint()
+
+    def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
+        return x, torch.from_numpy(self.prep.encode_labels(table)).to(self.device)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        tc = self.cfg.train
+        if self.cfg.data.bucket:
+            return bucket_batches(self.train_lengths, tc.batch_size, tc.seed, epoch)
+        return epoch_batches(len(self.train_lengths), tc.batch_size, tc.seed, epoch)
+
+    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of one training batch: augmented and, when bucketing, cut to its longest example."""
+        data, prep = self.cfg.data, self.prep
+        idx = torch.from_numpy(rows).to(self.device)
+        aug = data.augment
+        if aug.enabled:
+            rng = np.random.default_rng([self.cfg.train.seed, epoch, b, 2])  # a pure function of the position
+            arr = augment_batch(
+                self.train_np[rows], prep.padding, prep.truncating, len(prep.vocab), aug.insert, aug.delete, aug.swap, rng
+            )
+            if data.bucket:
+                arr = trim_padding(arr, sequence_lengths(arr).max(), prep.padding)
+            return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device), self.train_y[idx]
+        tokens = self.train_x[idx]
+        if data.bucket:
+            tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
+        return tokens, self.train_y[idx]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets)
+
+    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(model, x, padding=self.prep.padding if self.cfg.data.bucket else None)
+
+    def validate(self, model) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        vx, vy = self.val
+        logits = self.predict(model, vx)
+        pred, truth = logits.argmax(dim=1).cpu().numpy(), vy.cpu().numpy()
+        return {
+            "val_loss": float(F.cross_entropy(logits, vy).item()),
+            "val_accuracy": float((pred == truth).mean()),
+            "val_f1": macro_f1(truth, pred, self.prep.num_classes),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        splits, prep, cfg = self.splits, self.prep, self.cfg
+        tables = {k: t for k, t in {"train": splits.train, "val": splits.val, "test": splits.test}.items() if t is not None}
+        lengths = {k: prep.summary(t) for k, t in tables.items()}
+        if cfg.data.bucket:
+            batches = bucket_batches(self.train_lengths, cfg.train.batch_size, cfg.train.seed, 0)
+            lengths["train"]["padding_share_bucketed"] = padded_share(self.train_lengths, batches, prep.maxlen)
+        return {
+            "task": self.kind,
+            "sources": {k: t.source for k, t in tables.items()},
+            "vocab_size": len(prep.vocab),
+            "labels": prep.labels,
+            "class_counts": {k: class_counts(t) for k, t in tables.items()},
+            "fingerprints": {k: t.fingerprint() for k, t in tables.items()},
+            "lengths": lengths,
+        }
+
+
+class ForecastTask:
+    kind = "forecasting"
+    metric_columns = ["val_mae", "val_rmse"]
+
+    def __init__(self, cfg: Config, series: Series, scaler: Scaler, device: torch.device):
+        d = cfg.data
+        self.cfg, self.series, self.scaler, self.device = cfg, series, scaler, device
+        self.bounds = split_bounds(len(series.values), d.val_split, d.test_split)
+        self.windows = {name: window_starts(b, d.lookback, d.horizon, d.stride, name) for name, b in self.bounds.items()}
+        self.steps = target_steps(d.horizon, d.multi_output)
+        self.normalized = scaler.transform(series.values)
+        self.train_x, self.train_y = self.tensors("train")
+        self.val = self.tensors("val") if "val" in self.windows else None
+        self.loss_fn = REGRESSION_LOSSES[cfg.loss]
+        # The loss of always predicting the training mean: where a model that learned nothing sits.
+        self.prior_loss = float(self.loss_fn(torch.full_like(self.train_y, float(self.train_y.mean())), self.train_y))
+
+    @classmethod
+    def create(cls, cfg: Config, device: torch.device) -> ForecastTask:
+        series = load_series(cfg.data)
+        train_rows = split_bounds(len(series.values), cfg.data.val_split, cfg.data.test_split)["train"]
+        scaler = Scaler.fit(series.values[train_rows[0] : train_rows[1]], cfg.data.normalize)  # train rows only: no leakage
+        return cls(cfg, series, scaler, device)
+
+    @classmethod
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> ForecastTask:
+        return cls(cfg, load_series(cfg.data), Scaler.from_dict(preprocessing["scaler"]), device)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        d = self.cfg.data
+        return {
+            "task": self.kind,
+            "columns": self.series.columns,
+            "target": self.series.target,
+            "lookback": d.lookback,
+            "horizon": d.horizon,
+            "multi_output": d.multi_output,
+            "scaler": self.scaler.to_dict(),
+        }
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        return {"kind": "features", "num_features": len(self.series.columns), "seq_len": self.cfg.data.lookback}
+
+    @property
+    def output_size(self) -> int:
+        return len(self.steps)
+
+    @property
+    def train_fingerprint(self) -> str:
+        return self.series.fingerprint()
+
+    def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = window_arrays(
+            self.normalized, self.windows[split].starts, self.cfg.data.lookback, self.steps, self.series.target_index
+        )
+        return torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(len(self.train_y), self.cfg.train.batch_size, self.cfg.train.seed, epoch)
+
+    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.from_numpy(rows).to(self.device)
+        return self.train_x[idx], self.train_y[idx]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(outputs, targets)
+
+    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(model, x)
+
+    def to_units(self, values: np.ndarray) -> np.ndarray:
+        """Normalized target values back in the target column's own units."""
+        return self.scaler.inverse_column(values.astype(np.float64), self.series.target_index)
+
+    def validate(self, model) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        vx, vy = self.val
+        pred = self.predict(model, vx)
+        scores = regression_scores(self.to_units(vy.cpu().numpy()), self.to_units(pred.cpu().numpy()))
+        return {"val_loss": float(self.loss_fn(pred, vy).item()), "val_mae": scores["mae"], "val_rmse": scores["rmse"]}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.kind,
+            "sources": {"series": self.series.source},
+            "columns": self.series.columns,
+            "target": self.series.target,
+            "rows": {name: b[1] - b[0] for name, b in self.bounds.items()},
+            "windows": {name: len(w) for name, w in self.windows.items()},
+            "time_range": {name: [self.series.time[b[0]], self.series.time[b[1] - 1]] for name, b in self.bounds.items()}
+            if self.series.time
+            else None,
+            "scaler": self.scaler.to_dict(),
+            "fingerprints": {"train": self.series.fingerprint()},
+        }
