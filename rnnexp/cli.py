@@ -39,7 +39,7 @@ def _console(quiet: bool = False):
     from rich.console import Console
 
     # soft_wrap: long lines stay whole in logs and pipes instead of being cut at 80 columns
-    return Console(stderr=True, quiet=quiet, highlight=False)
+    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
 
 
 def _fail(lines: list[str], code: int) -> None:
@@ -279,7 +279,9 @@ def _reporter(console, show_setup: bool = True):
         def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
             self._stop_bar()
             parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
-            parts += [f"{k} {row[k]:.4f}" for k in ("val_loss", "val_accuracy", "val_f1") if k in row]
+            parts += [
+                f"{k} {row[k]:.4g}" if k in ("val_mae", "val_rmse") else f"{k} {row[k]:.4f}" for k in row if k.startswith("val_")
+            ]
             parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
             console.print("  ".join(parts) + ("  [green]*best[/]" if improved else ""))
 
@@ -380,7 +382,7 @@ def _show_forecast_eval(console, report: dict[str, Any]) -> None:
     from rich.table import Table
 
     steps = report["steps_ahead"]
-    ahead = f"{steps[0]} step ahead" if len(steps) == 1 else f"1..{steps[-1]} steps ahead"
+    ahead = f"{steps[0]} step{'s' if steps[0] > 1 else ''} ahead" if len(steps) == 1 else f"1..{steps[-1]} steps ahead"
     table = Table(
         title=f"{report['split']} split: {report['windows']} windows, {report['target']} {ahead}, "
         f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"

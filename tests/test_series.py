@@ -1,0 +1,140 @@
+"""Time-series data: windows, chronological splits, train-only normalization, baselines, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnexp.config import DataConfig
+from rnnexp.errors import DataError
+from rnnexp.series import (
+    Scaler,
+    load_series,
+    persistence,
+    regression_scores,
+    seasonal_naive,
+    split_bounds,
+    target_steps,
+    window_arrays,
+    window_starts,
+)
+
+
+def series_cfg(path, **kw) -> DataConfig:
+    return DataConfig(task="forecasting", train_file=str(path), target="y", **kw)
+
+
+def write_csv(tmp_path, rows: list[str], header: str = "t,y,x") -> str:
+    path = tmp_path / "s.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_splits_are_chronological_and_cover_every_row():
+    b = split_bounds(100, 0.15, 0.2)
+    assert b == {"train": (0, 65), "val": (65, 80), "test": (80, 100)}
+    assert split_bounds(100, 0.0, 0.0) == {"train": (0, 100)}
+
+
+def test_windows_never_straddle_a_split():
+    bounds = split_bounds(100, 0.15, 0.2)
+    for name, (start, end) in bounds.items():
+        w = window_starts((start, end), lookback=5, horizon=3, stride=1, name=name)
+        assert w.starts.min() == start and (w.starts + 5 - 1 + 3).max() == end - 1  # last target is the split's last row
+    assert len(window_starts((0, 20), 5, 1, stride=4, name="train")) == 4  # starts 0, 4, 8, 12 (16 + 5 > 20)
+
+
+def test_lookback_longer_than_a_split_is_a_clear_error():
+    with pytest.raises(DataError, match=r"the val split has 15 rows but one window needs lookback \+ horizon = 21"):
+        window_starts((65, 80), lookback=20, horizon=1, stride=1, name="val")
+
+
+def test_horizon_and_multi_output_targets():
+    values = np.arange(30, dtype=float).reshape(-1, 1) * np.array([[1.0, 10.0]])  # y = t, x = 10 t
+    starts = np.array([0, 7])
+    x, y = window_arrays(values, starts, lookback=4, steps=target_steps(3, False), target=0)
+    assert x.shape == (2, 4, 2) and x[1, :, 0].tolist() == [7, 8, 9, 10]
+    assert y.tolist() == [[6.0], [13.0]]  # last input row 3 (or 10), three rows ahead
+    _, y = window_arrays(values, starts, 4, target_steps(3, True), 0)
+    assert y.tolist() == [[4, 5, 6], [11, 12, 13]]
+
+
+def test_normalization_statistics_come_from_training_rows_only(tmp_path):
+    from rnnexp import tasks
+    from rnnexp.config import Config
+
+    # The series jumps after the training rows: train-only statistics must not see the jump.
+    rows = [f"{i},{i % 7 if i < 70 else 1000 + i % 7},{i}" for i in range(100)]
+    path = write_csv(tmp_path, rows)
+    cfg = Config.model_validate(
+        {
+            "data": {
+                "task": "forecasting",
+                "train_file": str(path),
+                "target": "y",
+                "lookback": 5,
+                "val_split": 0.15,
+                "test_split": 0.15,
+            }
+        }
+    )
+    task = tasks.create_task(cfg, __import__("torch").device("cpu"))
+    train = np.array([i % 7 for i in range(70)], dtype=float)
+    assert task.scaler.offset[0] == pytest.approx(train.mean()) and task.scaler.scale[0] == pytest.approx(train.std())
+    assert task.preprocessing["scaler"]["offset"][0] == pytest.approx(train.mean())
+
+
+def test_scaler_kinds_and_constant_columns():
+    v = np.array([[1.0, 5.0], [3.0, 5.0]])
+    s = Scaler.fit(v, "standard")
+    assert s.transform(v)[:, 0].tolist() == [-1.0, 1.0] and s.transform(v)[:, 1].tolist() == [0.0, 0.0]
+    m = Scaler.fit(v, "minmax")
+    assert m.transform(v)[:, 0].tolist() == [0.0, 1.0]
+    assert Scaler.from_dict(s.to_dict()).inverse_column(np.array([1.0]), 0).tolist() == [3.0]
+    assert Scaler.fit(v, "none").transform(v).tolist() == v.tolist()
+
+
+def test_baselines_by_hand():
+    y = np.arange(100, dtype=float) ** 2
+    starts, lookback, steps = np.array([10]), 5, target_steps(3, True)
+    assert persistence(y, starts, lookback, steps).tolist() == [[196.0, 196.0, 196.0]]  # row 14, repeated
+    # season 2, target rows 15, 16, 17: go back whole seasons until at or before the last input row 14
+    # -> rows 13, 14, 13
+    assert seasonal_naive(y, starts, lookback, steps, season=2).tolist() == [[169.0, 196.0, 169.0]]
+    assert seasonal_naive(y, starts, lookback, target_steps(1, False), season=24).tolist() == [[y[15 - 24]]]
+    s = regression_scores(np.array([1.0, 2.0, 0.0]), np.array([2.0, 2.0, 1.0]))
+    assert s["mae"] == pytest.approx(2 / 3) and s["rmse"] == pytest.approx(np.sqrt(2 / 3))
+    assert s["mape"] == pytest.approx(50.0) and s["mape_skipped_zeros"] == 1
+
+
+@pytest.mark.parametrize(
+    "cell,message",
+    [("", r"missing value in column 'y' at line 4"), ("abc", r"non-numeric value 'abc' in column 'y' at line 4")],
+)
+def test_missing_and_non_numeric_values_name_column_and_line(tmp_path, cell, message):
+    path = write_csv(tmp_path, ["0,1,2", "1,2,3", f"2,{cell},4", "3,4,5"])
+    with pytest.raises(DataError, match=message):
+        load_series(series_cfg(path, features=["y", "x"]))
+
+
+def test_series_column_errors(tmp_path):
+    path = write_csv(tmp_path, ["0,1,2"])
+    with pytest.raises(DataError, match=r"no column 'z'; columns are: t, y, x"):
+        load_series(series_cfg(path, features=["z"]))
+    with pytest.raises(DataError, match="set data.target"):
+        load_series(DataConfig(task="forecasting", train_file=str(path)))
+
+
+def test_target_always_first_input(tmp_path):
+    path = write_csv(tmp_path, ["0,1,2", "1,2,3"])
+    s = load_series(series_cfg(path, features=["x"], time_column="t"))
+    assert s.columns == ["y", "x"] and s.target_index == 0 and s.time == ["0", "1"]
+
+
+def test_builtin_series():
+    pytest.importorskip("tsdata")
+    pytest.importorskip("vega_datasets")
+    elec = load_series(DataConfig(task="forecasting", dataset="vic-elec"))
+    assert elec.values.shape == (52608, 2) and elec.columns == ["Demand", "Temperature"]
+    weather = load_series(DataConfig(task="forecasting", dataset="seattle-weather"))
+    assert weather.values.shape == (1461, 4) and weather.target == "temp_max"
