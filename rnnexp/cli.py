@@ -310,6 +310,15 @@ def _show_setup(console, info: dict[str, Any], force: bool = False) -> None:
         when = f"; train {span['train'][0]} .. {span['train'][1]}" if "train" in span else ""
         console.print(f"series: {rows}; target {data['target']}, inputs {', '.join(data['columns'])}{when}")
         return
+    if data.get("task") == "sequence_classification":
+        sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in data["class_counts"].items())
+        lengths = data["lengths"]["train"]
+        console.print(
+            f"sequences: {sizes}; {len(data['labels'])} classes; {len(data['channels'])} channels; "
+            f"train length {lengths['min']}..{lengths['max']} (median {lengths['median']}), padded to {data['seq_len']}"
+            + (f", {lengths['truncated']} truncated" if lengths["truncated"] else "")
+        )
+        return
     counts = data["class_counts"]
     sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in counts.items())
     lengths = data["lengths"]["train"]

@@ -47,20 +47,23 @@ class AugmentConfig(_Section):
 class DataConfig(_Section):
     """Where the examples come from and how they become fixed-length sequences."""
 
-    task: Literal["text_classification", "forecasting"] = Field(
+    task: Literal["text_classification", "forecasting", "sequence_classification"] = Field(
         "text_classification",
         description="text_classification: label each text. forecasting: predict a column of a time series "
-        "from the lookback window before it.",
+        "from the lookback window before it. sequence_classification: label each multichannel numeric sequence.",
     )
-    dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather"] | None = Field(
+    dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather", "digits"] | None = Field(
         None,
         description="Built-in dataset. Text: amazon-food (4000 train / 1000 test Amazon fine-food reviews, label "
         "great/other), uci-sentiment (3000 labelled sentences read from $RNNEXP_DATA_DIR/uci-sentiment). Series: "
         "vic-elec (half-hourly electricity demand in MW and temperature, Victoria 2012-2014, 52,608 rows), "
-        "seattle-weather (daily, 1,461 rows). Give either this or train_file.",
+        "seattle-weather (daily, 1,461 rows). Sequences: digits (scikit-learn's 1,797 8x8 handwritten digits read "
+        "row by row: 8 steps of 8 channels, 10 classes). Give either this or train_file.",
     )
     train_file: str | None = Field(
-        None, description="CSV, TSV or JSONL file with training examples (relative to the config file)."
+        None,
+        description="CSV, TSV or JSONL file with training examples (relative to the config file); for "
+        "sequence_classification a long-format CSV or a folder with one sub-folder of CSV files per class.",
     )
     val_file: str | None = Field(None, description="Optional validation file; otherwise val_split of training data is held out.")
     test_file: str | None = Field(
@@ -79,9 +82,15 @@ class DataConfig(_Section):
         20000, ge=1, description="Keep only the most frequent words (null: keep all). Others map to the out-of-vocabulary token."
     )
     min_freq: int = Field(1, ge=1, description="Drop words seen fewer times than this in the training split.")
-    maxlen: int = Field(200, ge=1, description="Sequence length in tokens after padding/truncation.")
+    maxlen: int = Field(
+        200,
+        ge=1,
+        description="Sequence length in tokens after padding/truncation (sequence_classification: at most this many steps).",
+    )
     padding: Literal["pre", "post"] = Field(
-        "pre", description="Pad short sequences at the start (pre) or end (post), as Keras pad_sequences."
+        "pre",
+        description="Pad short texts at the start (pre) or end (post), as Keras pad_sequences "
+        "(numeric sequences are always padded at the end and masked).",
     )
     truncating: Literal["pre", "post"] = Field(
         "pre", description="Cut long sequences at the start (pre: keep the end) or end (post: keep the start)."
@@ -109,12 +118,16 @@ class DataConfig(_Section):
         description="forecasting: input columns; the target's past is always one of them (null: built-in default, "
         "or the target alone).",
     )
+    sequence_column: str = Field("sequence", description="sequence_classification: column of sequence ids (long-format CSV).")
+    step_column: str | None = Field(
+        None, description="sequence_classification: column ordering the steps of a sequence (null: file order)."
+    )
     lookback: int = Field(48, ge=1, description="forecasting: rows in each input window.")
     horizon: int = Field(1, ge=1, description="forecasting: how many rows ahead of the window's last row to predict.")
     multi_output: bool = Field(False, description="forecasting: predict every step 1..horizon, not only the horizon-th.")
     stride: int = Field(1, ge=1, description="forecasting: rows between the starts of consecutive windows.")
     normalize: Literal["standard", "minmax", "none"] = Field(
-        "standard", description="forecasting: per-column scaling, fitted on the training rows only."
+        "standard", description="forecasting and sequence_classification: per-column scaling, fitted on training data only."
     )
     season: int | None = Field(
         None,
@@ -142,8 +155,15 @@ class DataConfig(_Section):
                 raise ValueError("forecasting splits one series by time: use data.val_split/test_split, not val_file/test_file")
             if self.bucket or self.augment.enabled:
                 raise ValueError("data.bucket and data.augment are for text; forecasting windows all have lookback rows")
+        elif self.task == "sequence_classification":
+            if self.dataset is not None and self.dataset != "digits":
+                raise ValueError(f"data.dataset {self.dataset} is not a labelled sequence set; use digits or data.train_file")
+            if self.bucket or self.augment.enabled:
+                raise ValueError("data.bucket and data.augment are for text")
         elif self.dataset in SERIES_DATASETS:
             raise ValueError(f"data.dataset {self.dataset} is a time series: set data.task: forecasting")
+        elif self.dataset == "digits":
+            raise ValueError("data.dataset digits is a set of sequences: set data.task: sequence_classification")
         return self
 
     @property
@@ -355,8 +375,8 @@ class Config(_Section):
             raise ValueError("train.loss cross_entropy is for classification; forecasting takes mse, mae or huber")
         if not forecasting and self.train.loss in ("mse", "mae", "huber"):
             raise ValueError(f"train.loss {self.train.loss} is for forecasting; classification takes cross_entropy")
-        if forecasting and self.model.embedding.pretrained:
-            raise ValueError("model.embedding.pretrained is for text; forecasting reads numbers directly")
+        if self.data.task != "text_classification" and self.model.embedding.pretrained:
+            raise ValueError(f"model.embedding.pretrained is for text; {self.data.task} reads numbers directly")
         return self
 
     @property

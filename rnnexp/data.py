@@ -85,34 +85,45 @@ def load_splits(cfg: DataConfig) -> Splits:
     else:
         train = read_table(Path(cfg.train_file), cfg)
         test = read_table(Path(cfg.test_file), cfg) if cfg.test_file else None
-    if test is None and cfg.test_split > 0:
-        train, test = stratified_split(train, cfg.test_split, cfg.split_seed, "test")
-    val = None
-    if cfg.val_file:
-        val = read_table(Path(cfg.val_file), cfg)
-    elif cfg.val_split > 0:
-        # A different seed stream from the test split, so changing test_split keeps val stable-ish.
-        train, val = stratified_split(train, cfg.val_split, cfg.split_seed + 1_000_003, "val")
-    if len(train) == 0:
-        raise DataError(f"{train.source}: no training examples left after holding out val/test")
-    return Splits(train, val, test)
+    read_val = (lambda: read_table(Path(cfg.val_file), cfg)) if cfg.val_file else None
+    return Splits(*split_three(train, test, cfg, read_val))
 
 
-def stratified_split(table: Table, fraction: float, seed: int, name: str) -> tuple[Table, Table]:
-    """Hold out ``fraction`` of every class (at least one example of classes with 2+)."""
+def stratified_indices(labels: list[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held out) example indices: ``fraction`` of every class held out (at least one of classes with 2+)."""
     rng = np.random.default_rng(seed)
-    labels = np.array(table.labels, dtype=object)
+    array = np.array(labels, dtype=object)
     held: list[int] = []
-    for cls in sorted(set(table.labels)):
-        idx = np.flatnonzero(labels == cls)
+    for cls in sorted(set(labels)):
+        idx = np.flatnonzero(array == cls)
         idx = idx[rng.permutation(len(idx))]
         k = int(round(fraction * len(idx)))
         if k == 0 and len(idx) > 1:
             k = 1
         held.extend(idx[:k].tolist())
     held_idx = np.array(sorted(held), dtype=np.int64)
-    keep = np.setdiff1d(np.arange(len(table)), held_idx)
-    return table.subset(keep, f"{table.source} (train part)"), table.subset(held_idx, f"{table.source} ({name} split)")
+    return np.setdiff1d(np.arange(len(labels)), held_idx), held_idx
+
+
+def stratified_split(table, fraction: float, seed: int, name: str):
+    """Split a Table (or anything with .labels, .source and .subset) into kept and held-out parts."""
+    keep, held = stratified_indices(table.labels, fraction, seed)
+    return table.subset(keep, f"{table.source} (train part)"), table.subset(held, f"{table.source} ({name} split)")
+
+
+def split_three(train, test, cfg: DataConfig, read_val=None):
+    """train/val/test from a training set and an optional test set, as the text and sequence tasks do it."""
+    if test is None and cfg.test_split > 0:
+        train, test = stratified_split(train, cfg.test_split, cfg.split_seed, "test")
+    val = None
+    if read_val is not None:
+        val = read_val()
+    elif cfg.val_split > 0:
+        # A different seed stream from the test split, so changing test_split keeps val stable-ish.
+        train, val = stratified_split(train, cfg.val_split, cfg.split_seed + 1_000_003, "val")
+    if len(train) == 0:
+        raise DataError(f"{train.source}: no training examples left after holding out val/test")
+    return train, val, test
 
 
 def _amazon_food() -> tuple[Table, Table]:

@@ -12,13 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint
-from .data import Preprocessor, read_table
 from .errors import DataError, RunDirError
 from .metrics import classification_scores
 from .model import model_from_checkpoint, resolve_device
 from .rundir import RunDir, write_json
 from .series import persistence, regression_scores, seasonal_naive, window_arrays
-from .tasks import ForecastTask, TextTask, restore_task
+from .tasks import ForecastTask, restore_task
 
 
 def evaluate(
@@ -48,21 +47,22 @@ def evaluate(
     return report
 
 
-def _classification_report(task: TextTask, model, split: str, data_file, meta: dict[str, Any]) -> dict[str, Any]:
-    cfg, prep = task.cfg, task.prep
+def _classification_report(task, model, split: str, data_file, meta: dict[str, Any]) -> dict[str, Any]:
+    """Text or sequence classification: scores beside the majority class on the same examples."""
     if data_file is not None:
-        table = read_table(Path(data_file), cfg.data)
+        table = task.file_examples(Path(data_file))
         name, recorded = f"file-{Path(data_file).stem}", None
     else:
-        table = task.splits.get(split)
+        table = task.split_examples(split)
         name, recorded = split, meta.get("data", {}).get("fingerprints", {}).get(split)
     if len(table) == 0:
         raise DataError(f"{table.source}: no examples to evaluate")
     x, y = task.tensors(table)
     logits = task.predict(model, x)
     pred, truth = logits.argmax(dim=1).cpu().numpy(), y.cpu().numpy()
-    positive = prep.positive_index(cfg.data.positive_label)
-    scores = classification_scores(truth, pred, prep.num_classes, positive)
+    labels = task.labels
+    positive = task.positive_index(task.cfg.data.positive_label)
+    scores = classification_scores(truth, pred, len(labels), positive)
     return {
         "task": task.kind,
         "split": name,
@@ -72,14 +72,14 @@ def _classification_report(task: TextTask, model, split: str, data_file, meta: d
         "loss": float(F.cross_entropy(logits, y).item()),
         **_headline(scores),
         "average": scores["average"],
-        "positive_label": prep.labels[positive] if positive is not None else None,
+        "positive_label": labels[positive] if positive is not None else None,
         "macro": {k: scores[f"macro_{k}"] for k in ("precision", "recall", "f1")},
         "per_class": {
             label: {k: scores["per_class"][k][i] for k in ("precision", "recall", "f1", "support")}
-            for i, label in enumerate(prep.labels)
+            for i, label in enumerate(labels)
         },
-        "confusion_matrix": {"labels": prep.labels, "rows_true_cols_pred": scores["confusion_matrix"]},
-        "baseline": majority_baseline(meta["data"]["class_counts"]["train"], prep, truth, positive),
+        "confusion_matrix": {"labels": labels, "rows_true_cols_pred": scores["confusion_matrix"]},
+        "baseline": majority_baseline(meta["data"]["class_counts"]["train"], labels, truth, positive),
     }
 
 
@@ -87,13 +87,10 @@ def _headline(scores: dict[str, Any]) -> dict[str, float]:
     return {k: scores[k] for k in ("accuracy", "precision", "recall", "f1")}
 
 
-def majority_baseline(
-    train_counts: dict[str, int], prep: Preprocessor, truth: np.ndarray, positive: int | None
-) -> dict[str, Any]:
+def majority_baseline(train_counts: dict[str, int], labels: list[str], truth: np.ndarray, positive: int | None) -> dict[str, Any]:
     """What always predicting the training set's most frequent class scores on the same examples."""
-    majority = max(prep.labels, key=lambda label: (train_counts.get(label, 0), -prep.labels.index(label)))
-    cls = prep.labels.index(majority)
-    scores = classification_scores(truth, np.full_like(truth, cls), prep.num_classes, positive)
+    majority = max(labels, key=lambda label: (train_counts.get(label, 0), -labels.index(label)))
+    scores = classification_scores(truth, np.full_like(truth, labels.index(majority)), len(labels), positive)
     return {"kind": "majority_class", "predicts": majority, **_headline(scores)}
 
 

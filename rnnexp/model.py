@@ -96,8 +96,9 @@ class RNNModel(nn.Module):
             x = self.embedding_drop(self.embedding(inputs))
             real = inputs != 0
         else:
-            x = inputs
-            real = torch.ones(inputs.shape[:2], dtype=torch.bool, device=inputs.device)
+            # Numeric steps: NaN marks padding (variable-length sequences); real values are never NaN.
+            real = ~torch.isnan(inputs[..., 0])
+            x = torch.nan_to_num(inputs, nan=0.0)
         if self.weight_drop > 0 and self.training:
             # DropConnect (AWD-LSTM): a dropped copy of every hidden-to-hidden matrix for this batch,
             # swapped in for one call, so the fused kernel still runs.

@@ -218,3 +218,140 @@ def regression_scores(truth: np.ndarray, pred: np.ndarray) -> dict:
         "mape": mape,
         "mape_skipped_zeros": int((~nonzero).sum()),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Labelled multichannel sequences (sequence classification)
+
+
+@dataclass
+class SequenceSet:
+    """Variable-length numeric sequences ([steps, channels] each) with one label per sequence."""
+
+    sequences: list[np.ndarray]
+    labels: list[str]
+    channels: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def subset(self, idx: np.ndarray, source: str) -> SequenceSet:
+        return SequenceSet([self.sequences[i] for i in idx], [self.labels[i] for i in idx], self.channels, source)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256("\x1f".join(self.channels).encode())
+        for seq, label in zip(self.sequences, self.labels):
+            h.update(np.ascontiguousarray(seq).tobytes() + b"\x1f" + label.encode() + b"\x1e")
+        return h.hexdigest()
+
+
+def load_sequence_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
+    """The training sequences and, if the source has one, a test set."""
+    if cfg.dataset == "digits":
+        return _digits(), None
+    train = read_sequences(Path(cfg.train_file), cfg)
+    return train, read_sequences(Path(cfg.test_file), cfg) if cfg.test_file else None
+
+
+def _digits() -> SequenceSet:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("data.dataset digits needs scikit-learn: pip install 'rnnexp[datasets]' (or `make install`)") from None
+    digits = load_digits()
+    # Each 8x8 image read row by row: 8 steps of 8 pixel intensities.
+    return SequenceSet(
+        list(digits.images.astype(np.float64)), [str(t) for t in digits.target], [f"px{i}" for i in range(8)], "digits"
+    )
+
+
+def read_sequences(path: Path, cfg: DataConfig) -> SequenceSet:
+    """A long-format CSV (one row per step: sequence id, step, channels, label) or a folder with one
+    sub-folder per class holding one CSV per sequence (a header of channel names, one row per step)."""
+    import pandas as pd
+
+    if path.is_dir():
+        return _read_sequence_folder(path, cfg)
+    if not path.is_file():
+        raise DataError(f"{path}: data file or folder not found")
+    try:
+        df = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
+    id_col, step_col, label_col = cfg.sequence_column, cfg.step_column, cfg.label_column
+    for key, col in (("sequence_column", id_col), ("label_column", label_col), ("step_column", step_col)):
+        if col is not None and col not in df.columns:
+            raise DataError(f"{path}: no column {col!r} (data.{key}); columns are: {', '.join(map(str, df.columns))}")
+    reserved = {id_col, step_col, label_col, cfg.time_column}
+    channels = cfg.features or [c for c in df.columns if c not in reserved]
+    missing = [c for c in channels if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: no column {missing[0]!r} (data.features); columns are: {', '.join(map(str, df.columns))}")
+    if df[label_col].isna().any():
+        row = int(np.flatnonzero(df[label_col].isna().to_numpy())[0])
+        raise DataError(f"{path}: empty label in column {label_col!r} at line {row + 2}")
+    values = np.column_stack([_numeric(df[c], c, str(path), 2) for c in channels]) if len(df) else np.empty((0, len(channels)))
+    groups: dict[str, list[int]] = {}  # sequence id -> its rows, sequences in order of first appearance
+    for i, key in enumerate(df[id_col].astype(str)):
+        groups.setdefault(key, []).append(i)
+    if step_col is not None:
+        steps = _numeric(df[step_col], step_col, str(path), 2)
+        for rows in groups.values():
+            rows.sort(key=lambda r: steps[r])  # stable: equal steps keep file order
+    sequences, labels = [], []
+    for key, rows in groups.items():
+        found = {str(df[label_col].iloc[r]) for r in rows}
+        if len(found) > 1:
+            raise DataError(f"{path}: sequence {key!r} has several labels ({', '.join(sorted(found))}); one per sequence")
+        sequences.append(values[rows])
+        labels.append(_label_text(df[label_col].iloc[rows[0]]))
+    if not sequences:
+        raise DataError(f"{path}: no data rows")
+    return SequenceSet(sequences, labels, list(channels), str(path))
+
+
+def _read_sequence_folder(folder: Path, cfg: DataConfig) -> SequenceSet:
+    import pandas as pd
+
+    sequences, labels, channels = [], [], None
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for file in sorted(class_dir.glob("*.csv")):
+            try:
+                df = pd.read_csv(file)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise DataError(f"{file}: cannot read as CSV ({str(e).splitlines()[0]})") from None
+            cols = cfg.features or list(df.columns)
+            if channels is None:
+                channels = cols
+            missing = [c for c in channels if c not in df.columns]
+            if missing:
+                raise DataError(f"{file}: no column {missing[0]!r}; every sequence file needs the channels {', '.join(channels)}")
+            if len(df) == 0:
+                raise DataError(f"{file}: no data rows")
+            sequences.append(np.column_stack([_numeric(df[c], c, str(file), 2) for c in channels]))
+            labels.append(class_dir.name)
+    if not sequences:
+        raise DataError(f"{folder}: no sequences found; expected one sub-folder per class holding one CSV per sequence")
+    return SequenceSet(sequences, labels, list(channels), str(folder))
+
+
+def _label_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def pad_sequences(sequences: list[np.ndarray], seq_len: int, padding: str, truncating: str) -> np.ndarray:
+    """[N, seq_len, channels] float32; padded steps are NaN, which the model reads as "no step here"
+    (real values can never be NaN: loading rejects missing values)."""
+    channels = sequences[0].shape[1] if sequences else 0
+    out = np.full((len(sequences), seq_len, channels), np.nan, dtype=np.float32)
+    for i, seq in enumerate(sequences):
+        if len(seq) > seq_len:
+            seq = seq[-seq_len:] if truncating == "pre" else seq[:seq_len]
+        if padding == "pre":
+            out[i, seq_len - len(seq) :] = seq
+        else:
+            out[i, : len(seq)] = seq
+    return out

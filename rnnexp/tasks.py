@@ -7,6 +7,7 @@ are pure functions of (seed, epoch, batch), which is what makes resume exact.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,21 +19,29 @@ from .data import (
     Preprocessor,
     Splits,
     Table,
+    _label_sort_key,
     augment_batch,
     bucket_batches,
     class_counts,
     epoch_batches,
     load_splits,
     padded_share,
+    read_table,
     sequence_lengths,
+    split_three,
     trim_padding,
 )
+from .errors import DataError
 from .metrics import macro_f1
 from .model import predict_logits
 from .series import (
     Scaler,
+    SequenceSet,
     Series,
+    load_sequence_sets,
     load_series,
+    pad_sequences,
+    read_sequences,
     regression_scores,
     split_bounds,
     target_steps,
@@ -43,18 +52,33 @@ from .series import (
 REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 
-def create_task(cfg: Config, device: torch.device) -> TextTask | ForecastTask:
+def _task_class(cfg: Config):
+    return {"text_classification": TextTask, "forecasting": ForecastTask, "sequence_classification": SequenceTask}[cfg.data.task]
+
+
+def create_task(cfg: Config, device: torch.device):
     """A new run: read the data and fit preprocessing on the training split."""
-    return ForecastTask.create(cfg, device) if cfg.data.is_forecasting else TextTask.create(cfg, device)
+    return _task_class(cfg).create(cfg, device)
 
 
-def restore_task(cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> TextTask | ForecastTask:
+def restore_task(cfg: Config, preprocessing: dict[str, Any], device: torch.device):
     """A resumed or evaluated run: read the data, reuse the run's saved preprocessing."""
-    return (
-        ForecastTask.restore(cfg, preprocessing, device)
-        if cfg.data.is_forecasting
-        else TextTask.restore(cfg, preprocessing, device)
-    )
+    return _task_class(cfg).restore(cfg, preprocessing, device)
+
+
+def prior_entropy(targets: torch.Tensor, num_classes: int) -> float:
+    """The loss of predicting the class frequencies: where a classifier that learned nothing else sits."""
+    counts = np.bincount(targets.cpu().numpy(), minlength=num_classes) / max(1, len(targets))
+    return float(-(counts[counts > 0] * np.log(counts[counts > 0])).sum())
+
+
+def classification_metrics(logits: torch.Tensor, targets: torch.Tensor, num_classes: int) -> dict[str, float]:
+    pred, truth = logits.argmax(dim=1).cpu().numpy(), targets.cpu().numpy()
+    return {
+        "val_loss": float(F.cross_entropy(logits, targets).item()),
+        "val_accuracy": float((pred == truth).mean()),
+        "val_f1": macro_f1(truth, pred, num_classes),
+    }
 
 
 class TextTask:
@@ -68,9 +92,7 @@ class TextTask:
         self.train_x = torch.from_numpy(self.train_np).to(device)
         self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(device)
         self.val = self.tensors(splits.val) if splits.val is not None else None
-        counts = np.bincount(self.train_y.cpu().numpy(), minlength=prep.num_classes) / len(self.train_y)
-        # The loss of predicting the class frequencies: where a model that learned nothing else sits.
-        self.prior_loss = float(-(counts[counts > 0] * np.log(counts[counts > 0])).sum())
+        self.prior_loss = prior_entropy(self.train_y, prep.num_classes)
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device) -> TextTask:
@@ -98,6 +120,19 @@ class TextTask:
     @property
     def train_fingerprint(self) -> str:
         return self.splits.train.fingerprint()
+
+    @property
+    def labels(self) -> list[str]:
+        return self.prep.labels
+
+    def positive_index(self, positive_label: str | None) -> int | None:
+        return self.prep.positive_index(positive_label)
+
+    def split_examples(self, split: str) -> Table:
+        return self.splits.get(split)
+
+    def file_examples(self, path: Path) -> Table:
+        return read_table(path, self.cfg.data)
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
@@ -137,13 +172,7 @@ class TextTask:
         if self.val is None:
             return {}
         vx, vy = self.val
-        logits = self.predict(model, vx)
-        pred, truth = logits.argmax(dim=1).cpu().numpy(), vy.cpu().numpy()
-        return {
-            "val_loss": float(F.cross_entropy(logits, vy).item()),
-            "val_accuracy": float((pred == truth).mean()),
-            "val_f1": macro_f1(truth, pred, self.prep.num_classes),
-        }
+        return classification_metrics(self.predict(model, vx), vy, self.prep.num_classes)
 
     def summary(self) -> dict[str, Any]:
         splits, prep, cfg = self.splits, self.prep, self.cfg
@@ -261,3 +290,140 @@ class ForecastTask:
             "scaler": self.scaler.to_dict(),
             "fingerprints": {"train": self.series.fingerprint()},
         }
+
+
+class SequenceTask:
+    """Label whole multichannel numeric sequences (variable length: padded with NaN, which the model masks)."""
+
+    kind = "sequence_classification"
+    metric_columns = ["val_accuracy", "val_f1"]
+
+    def __init__(self, cfg: Config, splits: tuple, labels: list[str], seq_len: int, scaler: Scaler, device: torch.device):
+        self.cfg, self.device, self.labels, self.seq_len, self.scaler = cfg, device, labels, seq_len, scaler
+        self.splits = dict(zip(("train", "val", "test"), splits))
+        self._index = {y: i for i, y in enumerate(labels)}
+        self.channels = self.splits["train"].channels
+        self.train_x, self.train_y = self.tensors(self.splits["train"])
+        self.val = self.tensors(self.splits["val"]) if self.splits["val"] is not None else None
+        self.prior_loss = prior_entropy(self.train_y, len(labels))
+
+    @classmethod
+    def create(cls, cfg: Config, device: torch.device) -> SequenceTask:
+        d = cfg.data
+        splits = _sequence_splits(cfg)
+        train = splits[0]
+        labels = sorted(set(train.labels), key=_label_sort_key)
+        if len(labels) < 2:
+            raise DataError(f"{train.source}: a single class {labels!r}; classification needs two or more")
+        seq_len = min(d.maxlen, max(len(s) for s in train.sequences))
+        scaler = Scaler.fit(np.concatenate(train.sequences), d.normalize)  # training steps only: no leakage
+        return cls(cfg, splits, labels, seq_len, scaler, device)
+
+    @classmethod
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> SequenceTask:
+        p = preprocessing
+        return cls(cfg, _sequence_splits(cfg), list(p["labels"]), int(p["seq_len"]), Scaler.from_dict(p["scaler"]), device)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        d = self.cfg.data
+        return {
+            "task": self.kind,
+            "channels": self.channels,
+            "labels": self.labels,
+            "seq_len": self.seq_len,
+            "padding": "post",
+            "truncating": d.truncating,
+            "scaler": self.scaler.to_dict(),
+        }
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        return {"kind": "features", "num_features": len(self.channels), "seq_len": self.seq_len}
+
+    @property
+    def output_size(self) -> int:
+        return len(self.labels)
+
+    @property
+    def train_fingerprint(self) -> str:
+        return self.splits["train"].fingerprint()
+
+    def positive_index(self, positive_label: str | None) -> int | None:
+        if len(self.labels) != 2:
+            return None
+        if positive_label is None:
+            return 1
+        if positive_label not in self._index:
+            raise DataError(f"data.positive_label {positive_label!r} is not a class (classes: {', '.join(self.labels)})")
+        return self._index[positive_label]
+
+    def split_examples(self, split: str) -> SequenceSet:
+        if self.splits.get(split) is None:
+            raise DataError(f"this run has no {split} split (set data.{split}_split > 0 or data.{split}_file)")
+        return self.splits[split]
+
+    def file_examples(self, path: Path) -> SequenceSet:
+        return read_sequences(path, self.cfg.data)
+
+    def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
+        if examples.channels != self.channels:
+            raise DataError(f"{examples.source}: channels {examples.channels} differ from the run's {self.channels}")
+        scaled = [self.scaler.transform(s) for s in examples.sequences]
+        # Padded at the end, always: the model masks padded steps, and with post-padding the forward
+        # state at a sequence's last real step is exactly the unpadded one.
+        x = torch.from_numpy(pad_sequences(scaled, self.seq_len, "post", self.cfg.data.truncating)).to(self.device)
+        try:
+            y = torch.tensor([self._index[label] for label in examples.labels], dtype=torch.long, device=self.device)
+        except KeyError as e:
+            raise DataError(
+                f"{examples.source}: label {e.args[0]!r} not seen in training (known: {', '.join(self.labels)})"
+            ) from None
+        return x, y
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(len(self.train_y), self.cfg.train.batch_size, self.cfg.train.seed, epoch)
+
+    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.from_numpy(rows).to(self.device)
+        return self.train_x[idx], self.train_y[idx]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets)
+
+    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(model, x)
+
+    def validate(self, model) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        vx, vy = self.val
+        return classification_metrics(self.predict(model, vx), vy, len(self.labels))
+
+    def summary(self) -> dict[str, Any]:
+        sets = {k: v for k, v in self.splits.items() if v is not None}
+        lengths = np.array([len(s) for s in self.splits["train"].sequences])
+        return {
+            "task": self.kind,
+            "sources": {k: v.source for k, v in sets.items()},
+            "channels": self.channels,
+            "labels": self.labels,
+            "seq_len": self.seq_len,
+            "class_counts": {k: {y: v.labels.count(y) for y in self.labels if y in v.labels} for k, v in sets.items()},
+            "lengths": {
+                "train": {
+                    "min": int(lengths.min()),
+                    "median": int(np.median(lengths)),
+                    "max": int(lengths.max()),
+                    "truncated": int((lengths > self.seq_len).sum()),
+                }
+            },
+            "fingerprints": {k: v.fingerprint() for k, v in sets.items()},
+        }
+
+
+def _sequence_splits(cfg: Config) -> tuple:
+    d = cfg.data
+    train, test = load_sequence_sets(d)
+    read_val = (lambda: read_sequences(Path(d.val_file), d)) if d.val_file else None
+    return split_three(train, test, d, read_val)

@@ -149,3 +149,102 @@ def test_electricity_gru_beats_persistence(tmp_path):
     report = evaluate(training.train(cfg, tmp_path).run_dir)
     assert report["target"] == "Demand" and report["beats_persistence"]
     assert report["mae"] < 0.7 * report["baselines"]["persistence"]["mae"]
+
+
+# --- sequence classification -----------------------------------------------------------------
+
+
+def digits_cfg(**data) -> Config:
+    pytest.importorskip("sklearn")
+    return Config.model_validate(
+        {
+            "name": "digits",
+            "data": {"task": "sequence_classification", "dataset": "digits", "val_split": 0.1, "test_split": 0.2, **data},
+            "model": {"cell": "gru", "num_neurons": 16},
+            "train": {"epochs": 2, "batch_size": 64, "lr": 0.01, "seed": 5, "early_stopping": {"enabled": False}},
+        }
+    )
+
+
+def test_digits_trains_resumes_exactly_and_beats_majority(tmp_path):
+    cfg = digits_cfg()
+    full = training.train(cfg, tmp_path / "a")
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path / "b", reporter=StopAt(stop, 30), stop=stop)
+    resumed = training.resume(first.run_dir)
+    a = torch.load(f"{full.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
+    b = torch.load(f"{resumed.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    report = evaluate(full.run_dir)
+    assert report["task"] == "sequence_classification" and report["average"] == "macro"
+    assert len(report["per_class"]) == 10 and report["accuracy"] > 3 * report["baseline"]["accuracy"]
+
+
+def long_format_digits(tmp_path, n: int = 240):
+    """Real sequences (digit images, row by row) in long format: shuffled rows, a step column, and
+    variable lengths (some images cut to their first 5 rows)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rows = []
+    for i in range(n):
+        length = 5 if i % 3 == 0 else 8
+        for step in range(length):
+            rows.append([f"s{i}", step, *digits.images[i, step], int(digits.target[i] % 2)])
+    rng = np.random.default_rng(0)
+    rows = [rows[j] for j in rng.permutation(len(rows))]
+    path = tmp_path / "long.csv"
+    header = ["id", "t", *[f"c{k}" for k in range(8)], "odd"]
+    path.write_text("\n".join(",".join(map(str, r)) for r in [header, *rows]) + "\n")
+    return path, digits
+
+
+def test_long_format_csv_orders_steps_and_pads_variable_lengths(tmp_path):
+    from rnnexp.series import read_sequences
+
+    path, digits = long_format_digits(tmp_path)
+    cfg = digits_cfg(dataset=None, train_file=str(path), sequence_column="id", step_column="t", label_column="odd")
+    seqs = read_sequences(path, cfg.data)
+    assert seqs.channels == [f"c{k}" for k in range(8)] and len(seqs) == 240
+    assert sorted(len(s) for s in seqs.sequences) == [5] * 80 + [8] * 160
+    # whatever the row order in the file, each sequence's steps come back in step order
+    for seq, label in zip(seqs.sequences, seqs.labels):
+        i = next(i for i in range(240) if np.array_equal(digits.images[i, : len(seq)], seq))
+        assert label == str(int(digits.target[i] % 2))
+    result = training.train(cfg, tmp_path / "runs")
+    meta = json.loads(open(f"{result.run_dir}/meta.json").read())
+    assert meta["data"]["seq_len"] == 8 and meta["data"]["lengths"]["train"]["min"] == 5
+    report = evaluate(result.run_dir)
+    assert report["examples"] == 48 and report["average"] == "binary"
+
+
+def test_padding_is_masked_exactly():
+    from rnnexp.config import ModelConfig
+    from rnnexp.model import build_model
+    from rnnexp.series import pad_sequences
+
+    model = build_model(ModelConfig(cell="lstm", num_neurons=6), {"kind": "features", "num_features": 3, "seq_len": 9}, 2).eval()
+    seq = np.random.default_rng(0).normal(size=(4, 3))
+    alone = model(torch.from_numpy(pad_sequences([seq], 4, "post", "pre")))
+    padded = model(torch.from_numpy(pad_sequences([seq], 9, "post", "pre")))
+    assert torch.allclose(alone, padded, atol=1e-6)
+
+
+def test_sequence_folder_and_errors(tmp_path):
+    from rnnexp.errors import DataError
+    from rnnexp.series import read_sequences
+
+    for label, n in (("up", 3), ("down", 2)):
+        (tmp_path / "seqs" / label).mkdir(parents=True)
+        for i in range(n):
+            (tmp_path / "seqs" / label / f"{i}.csv").write_text("a,b\n1,2\n3,4\n" + ("5,6\n" if i else ""))
+    cfg = digits_cfg(dataset=None, train_file=str(tmp_path / "seqs"))
+    seqs = read_sequences(tmp_path / "seqs", cfg.data)
+    assert sorted(seqs.labels) == ["down", "down", "up", "up", "up"] and seqs.channels == ["a", "b"]
+    (tmp_path / "seqs" / "up" / "bad.csv").write_text("a,b\n1,x\n")
+    with pytest.raises(DataError, match=r"bad.csv: non-numeric value 'x' in column 'b' at line 2"):
+        read_sequences(tmp_path / "seqs", cfg.data)
+    clash = tmp_path / "clash.csv"
+    clash.write_text("sequence,v,label\nq,1,a\nq,2,b\n")
+    with pytest.raises(DataError, match="sequence 'q' has several labels"):
+        read_sequences(clash, cfg.data)
