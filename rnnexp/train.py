@@ -2,7 +2,7 @@
 
 Exact resume rests on three facts:
   * the batches of an epoch, and any augmentation of them, are pure functions of (seed, epoch,
-    batch) (data.epoch_batches, data.bucket_batches, data.augment_batch);
+    batch) (each task's batches(), built on data.epoch_batches / bucket_batches / augment_batch);
   * last.pt holds model, optimizer, early stopping, every RNG state, the position inside the
     epoch and the running loss sums, so nothing the next batch depends on is lost;
   * metrics.csv is rewritten from the history stored in the checkpoint, so a crash between
@@ -41,7 +41,7 @@ FINISHED = ("completed", "early_stopped")
 @dataclass
 class TrainResult:
     run_dir: str
-    status: str  # completed | early_stopped | interrupted
+    status: str  # completed | early_stopped | interrupted (diverged and failed runs raise)
     epochs_run: int
     epochs_planned: int
     best_epoch: int | None
