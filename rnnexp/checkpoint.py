@@ -3,7 +3,9 @@ weights_only=True (a checkpoint can never run code when loaded)."""
 
 from __future__ import annotations
 
+import io
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +22,27 @@ def previous_path(path: Path) -> Path:
     return path.with_name(path.stem + ".prev" + path.suffix)
 
 
-def save(obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
-    """Write ``obj`` to ``path`` so that a crash at any moment leaves a complete file.
+def serialize(obj: dict[str, Any]) -> bytes:
+    """The checkpoint file's bytes: a snapshot, so the tensors may change right after."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **obj}, buf)
+    return buf.getvalue()
 
-    The new file is written and fsynced under a temp name, the current file is kept as
+
+def save(obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
+    """Write ``obj`` to ``path`` so that a crash at any moment leaves a complete file."""
+    write_bytes(serialize(obj), Path(path), fault)
+
+
+def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
+    """The new file is written and fsynced under a temp name, the current file is kept as
     ``<name>.prev.pt`` (the fallback if the new one is ever unreadable), then the temp file is
-    renamed over ``path`` (atomic on POSIX).
-    """
-    path = Path(path)
+    renamed over ``path`` (atomic on POSIX)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, **obj}, f)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         if fault:
@@ -51,6 +61,32 @@ def save(obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
             f"{path}: cannot write checkpoint ({e.strerror or e}); the previous checkpoint is left as it was. "
             "Free disk space or fix permissions, then `rnnexp resume`"
         ) from None
+
+
+class BackgroundWriter:
+    """Writes checkpoints on one background thread, in submission order. The training thread pays
+    only for the in-memory snapshot; the disk write and its fsync overlap the next epoch."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
+
+    def submit(self, obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
+        data = serialize(obj)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnexp-checkpoint")
+        self._pending.append(self._pool.submit(write_bytes, data, Path(path), fault))
+
+    def wait(self) -> None:
+        """Block until everything submitted is on disk; re-raises a write's CheckpointError."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def _fsync_dir(folder: Path) -> None:

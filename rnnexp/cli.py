@@ -123,7 +123,7 @@ def train(
             if as_json:
                 print(json.dumps(plan))
             else:
-                _show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None}, force=True)
+                _show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None})
             return
         stop = _stop_on_signals()
         result = training.train(
@@ -297,7 +297,7 @@ def _reporter(console, show_setup: bool = True):
     return RichReporter()
 
 
-def _show_setup(console, info: dict[str, Any], force: bool = False) -> None:
+def _show_setup(console, info: dict[str, Any]) -> None:
     data = info["data"]
     console.print(f"[bold]run[/] {info['run_dir']}  (device {info['device']}, {info['parameters']:,} parameters)")
     if info.get("resumed_from"):

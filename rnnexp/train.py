@@ -141,6 +141,7 @@ class _Session:
         self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
         self.history: list[dict[str, Any]] = []
         self._lock_fd: int | None = None
+        self.writer = checkpoint.BackgroundWriter()
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -260,6 +261,7 @@ class _Session:
         if cfg.model.embedding.freeze:
             self.model.embedding.weight.requires_grad_(False)
         self.optimizer = _make_optimizer(self.model, cfg)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]  # what clipping acts on
         es = cfg.train.early_stopping
         self.early = EarlyStopping(es.monitor, es.resolved_mode, es.patience, es.min_delta, es.enabled)
         self.schedule = LRSchedule(cfg.train.lr_schedule, cfg.train.lr, cfg.train.epochs)
@@ -291,6 +293,7 @@ class _Session:
         self._lock_fd = fd
 
     def unlock(self) -> None:
+        self.writer.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -300,16 +303,27 @@ class _Session:
     def run(self) -> TrainResult:
         try:
             status, reason = self._fit()
+            self.writer.wait()  # the last checkpoint is on disk before the run reports its end
         except DivergedError as e:
+            self._drain()
             self._write_summary("diverged", str(e))
             raise
         except KeyboardInterrupt:
+            self._drain()
             self._write_summary("interrupted", f"interrupted hard; resumes from the checkpoint of epoch {self.epoch}")
             raise
         except BaseException as e:
+            self._drain()
             self._write_summary("failed", f"{type(e).__name__}: {e}")
             raise
         return self._write_summary(status, reason)
+
+    def _drain(self) -> None:
+        """Finish pending checkpoint writes while another error is on its way out (it matters more)."""
+        try:
+            self.writer.wait()
+        except Exception:
+            pass
 
     def _fit(self) -> tuple[str, str]:
         tc = self.cfg.train
@@ -347,6 +361,7 @@ class _Session:
             self.history.append(row)
             self.epoch, self.batch = epoch_no, 0
             self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
+            self.writer.wait()  # at most one epoch's checkpoints in flight
             if improved:
                 self._save_best(row)
             self._save_last()
@@ -379,12 +394,11 @@ class _Session:
             if tc.l2:
                 total = total + tc.l2 * sum(w.pow(2).sum() for w in weights)
         total.backward()
-        params = [p for p in self.model.parameters() if p.requires_grad]
         if tc.clip_value is not None:
-            torch.nn.utils.clip_grad_value_(params, tc.clip_value)
+            torch.nn.utils.clip_grad_value_(self.params, tc.clip_value)
         if tc.clip_norm is not None:
             # RNN gradients can explode over long sequences; cap their global norm.
-            torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
+            torch.nn.utils.clip_grad_norm_(self.params, tc.clip_norm)
         self.optimizer.step()
         return loss.item()
 
@@ -422,7 +436,7 @@ class _Session:
 
     def _save_best(self, row: dict[str, Any]) -> None:
         state = {"kind": "best", "epoch": row["epoch"], "monitor": self.early.monitor, "score": row[self.early.monitor]}
-        checkpoint.save({**self._model_part(), **state}, self.run_dir.best, fault=f"write:best:{row['epoch']}")
+        self.writer.submit({**self._model_part(), **state}, self.run_dir.best, fault=f"write:best:{row['epoch']}")
 
     def _save_last(self) -> None:
         state = {
@@ -439,7 +453,7 @@ class _Session:
             "rng": _get_rng_state(),
         }
         label = self.epoch if self.batch == 0 else f"{self.epoch + 1}.{self.batch}"
-        checkpoint.save({**self._model_part(), **state}, self.run_dir.last, fault=f"write:last:{label}")
+        self.writer.submit({**self._model_part(), **state}, self.run_dir.last, fault=f"write:last:{label}")
 
     def _write_summary(self, status: str, reason: str) -> TrainResult:
         result = TrainResult(

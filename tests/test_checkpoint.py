@@ -76,13 +76,31 @@ def test_write_failure_midway_leaves_previous_intact(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     checkpoint.save({"epoch": 1}, path)
 
-    def full_disk(obj, f):
-        f.write(b"partial")
+    def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(torch, "save", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(CheckpointError, match="No space left on device"):
         checkpoint.save({"epoch": 2}, path)
     monkeypatch.undo()
     assert checkpoint.load(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_background_writer_keeps_order_snapshots_and_reports_errors(tmp_path, monkeypatch):
+    writer = checkpoint.BackgroundWriter()
+    weights = torch.zeros(3)
+    writer.submit({"epoch": 1, "w": weights}, tmp_path / "last.pt")
+    weights += 5  # training goes on: the submitted checkpoint must hold the values at submission
+    writer.submit({"epoch": 2, "w": weights}, tmp_path / "last.pt")
+    writer.wait()
+    assert checkpoint.load(tmp_path / "last.pt")["epoch"] == 2
+    first = checkpoint.load(checkpoint.previous_path(tmp_path / "last.pt"))
+    assert first["epoch"] == 1 and torch.equal(first["w"], torch.zeros(3))
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    writer.submit({"epoch": 3}, tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        writer.wait()
+    writer.close()
+    monkeypatch.undo()
+    assert checkpoint.load(tmp_path / "last.pt")["epoch"] == 2
