@@ -320,14 +320,7 @@ class Preprocessor:
             ) from None
 
     def positive_index(self, positive_label: str | None) -> int | None:
-        """Class index treated as positive for binary precision/recall/F1 (None when multiclass)."""
-        if self.num_classes != 2:
-            return None
-        if positive_label is None:
-            return 1
-        if positive_label not in self._label_index:
-            raise DataError(f"data.positive_label {positive_label!r} is not a class (classes: {', '.join(self.labels)})")
-        return self._label_index[positive_label]
+        return positive_index(self.labels, positive_label)
 
     def summary(self, table: Table) -> dict:
         """How maxlen fits this data: how many are truncated, how much of the batch is padding."""
@@ -359,6 +352,17 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
         return cls(list(d["vocab"]), list(d["labels"]), int(d["maxlen"]), d["padding"], d["truncating"], bool(d["lowercase"]))
+
+
+def positive_index(labels: list[str], positive_label: str | None) -> int | None:
+    """Class index treated as positive for binary precision/recall/F1 (None when multiclass)."""
+    if len(labels) != 2:
+        return None
+    if positive_label is None:
+        return 1
+    if positive_label not in labels:
+        raise DataError(f"data.positive_label {positive_label!r} is not a class (classes: {', '.join(labels)})")
+    return labels.index(positive_label)
 
 
 def _label_sort_key(label: str):

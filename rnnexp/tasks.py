@@ -26,6 +26,7 @@ from .data import (
     epoch_batches,
     load_splits,
     padded_share,
+    positive_index,
     read_table,
     sequence_lengths,
     split_three,
@@ -192,7 +193,22 @@ class TextTask:
         }
 
 
-class ForecastTask:
+class _WholeTensors:
+    """Batches for tasks whose training inputs are one tensor (windows, padded sequences): plain
+    shuffled batches, rows picked by index, no padding games at prediction."""
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(len(self.train_y), self.cfg.train.batch_size, self.cfg.train.seed, epoch)
+
+    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.from_numpy(rows).to(self.device)
+        return self.train_x[idx], self.train_y[idx]
+
+    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(model, x)
+
+
+class ForecastTask(_WholeTensors):
     kind = "forecasting"
     metric_columns = ["val_mae", "val_rmse"]
 
@@ -251,18 +267,8 @@ class ForecastTask:
         )
         return torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
 
-    def batches(self, epoch: int) -> list[np.ndarray]:
-        return epoch_batches(len(self.train_y), self.cfg.train.batch_size, self.cfg.train.seed, epoch)
-
-    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.from_numpy(rows).to(self.device)
-        return self.train_x[idx], self.train_y[idx]
-
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(outputs, targets)
-
-    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
-        return predict_logits(model, x)
 
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """Normalized target values back in the target column's own units."""
@@ -292,7 +298,7 @@ class ForecastTask:
         }
 
 
-class SequenceTask:
+class SequenceTask(_WholeTensors):
     """Label whole multichannel numeric sequences (variable length: padded with NaN, which the model masks)."""
 
     kind = "sequence_classification"
@@ -350,13 +356,7 @@ class SequenceTask:
         return self.splits["train"].fingerprint()
 
     def positive_index(self, positive_label: str | None) -> int | None:
-        if len(self.labels) != 2:
-            return None
-        if positive_label is None:
-            return 1
-        if positive_label not in self._index:
-            raise DataError(f"data.positive_label {positive_label!r} is not a class (classes: {', '.join(self.labels)})")
-        return self._index[positive_label]
+        return positive_index(self.labels, positive_label)
 
     def split_examples(self, split: str) -> SequenceSet:
         if self.splits.get(split) is None:
@@ -381,18 +381,8 @@ class SequenceTask:
             ) from None
         return x, y
 
-    def batches(self, epoch: int) -> list[np.ndarray]:
-        return epoch_batches(len(self.train_y), self.cfg.train.batch_size, self.cfg.train.seed, epoch)
-
-    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.from_numpy(rows).to(self.device)
-        return self.train_x[idx], self.train_y[idx]
-
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(outputs, targets)
-
-    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
-        return predict_logits(model, x)
 
     def validate(self, model) -> dict[str, float]:
         if self.val is None:

@@ -6,10 +6,13 @@ import csv
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
+
+from rnnexp.train import Reporter
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -78,3 +81,15 @@ def run_cli(*args, env: dict | None = None, cwd: Path | None = None, timeout: in
     return subprocess.run(
         [sys.executable, "-m", "rnnexp", *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
     )
+
+
+class StopAt(Reporter):
+    """Sets the stop flag after the n-th training batch, as SIGINT would."""
+
+    def __init__(self, stop: threading.Event, n: int):
+        self.stop, self.n, self.count = stop, n, 0
+
+    def batch_end(self, loss: float) -> None:
+        self.count += 1
+        if self.count == self.n:
+            self.stop.set()

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import StopAt, run_cli
 from rnnexp import train as training
 from rnnexp.config import Config
 from rnnexp.errors import ConfigError
 from rnnexp.evaluate import evaluate
-from rnnexp.train import Reporter
 
 pytest.importorskip("vega_datasets", reason="needs the datasets extra (make install)")
 
@@ -38,16 +37,6 @@ def weather_cfg(**train) -> Config:
             "train": {"epochs": 3, "batch_size": 32, "lr": 0.01, "seed": 3, "early_stopping": {"monitor": "val_mae"}, **train},
         }
     )
-
-
-class StopAt(Reporter):
-    def __init__(self, stop, n):
-        self.stop, self.n, self.count = stop, n, 0
-
-    def batch_end(self, loss):
-        self.count += 1
-        if self.count == self.n:
-            self.stop.set()
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import threading
 import pytest
 import torch
 
-from conftest import tiny_config_dict
+from conftest import StopAt, tiny_config_dict
 from rnnexp import train as training
 from rnnexp.config import Config
 from rnnexp.errors import DivergedError, RunDirError
-from rnnexp.train import EarlyStopping, Reporter
+from rnnexp.train import EarlyStopping
 
 
 def make_cfg(tiny_data, **sections) -> Config:
@@ -34,18 +34,6 @@ def metrics(run_dir) -> list[dict]:
     for r in rows:
         r.pop("seconds")
     return rows
-
-
-class StopAt(Reporter):
-    """Sets the stop flag after the n-th batch, as SIGINT would."""
-
-    def __init__(self, stop: threading.Event, n: int):
-        self.stop, self.n, self.count = stop, n, 0
-
-    def batch_end(self, loss: float) -> None:
-        self.count += 1
-        if self.count == self.n:
-            self.stop.set()
 
 
 @pytest.fixture(scope="module")

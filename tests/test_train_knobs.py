@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, SHARED_DATA, tiny_config_dict
+from conftest import ROOT, SHARED_DATA, StopAt, tiny_config_dict
 from rnnexp import train as training
 from rnnexp.config import Config, ScheduleConfig, load_config
 from rnnexp.train import LRSchedule, Reporter
@@ -45,16 +45,6 @@ def final(result):
 
 def same(a, b) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-class StopAt(Reporter):
-    def __init__(self, stop: threading.Event, n: int):
-        self.stop, self.n, self.count = stop, n, 0
-
-    def batch_end(self, loss: float) -> None:
-        self.count += 1
-        if self.count == self.n:
-            self.stop.set()
 
 
 @pytest.fixture(scope="module")
