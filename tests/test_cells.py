@@ -236,8 +236,9 @@ def _graph_op_counts(t: torch.Tensor) -> dict[str, int]:
     return counts
 
 
-def test_long_sequence_backward_and_graph_shape():
-    m = VariationalRNN("lstm", 4, [5, 5], bidirectional=True, input_dropout=0.1, recurrent_dropout=0.2).train()
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_long_sequence_backward_and_graph_shape(cell):
+    m = VariationalRNN(cell, 4, [5, 5], bidirectional=True, input_dropout=0.1, recurrent_dropout=0.2).train()
     counts = {}
     for T in (20, 200):
         x = torch.randn(2, T, 4, requires_grad=True)
@@ -248,10 +249,45 @@ def test_long_sequence_backward_and_graph_shape():
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())
         m.zero_grad()
     for c in counts.values():
-        assert c.get("StackBackward0") == 4  # one stack per layer and direction
         assert "SelectBackward0" not in c  # the input is never indexed step by step
+        if cell == "lstm":
+            assert c.get("_LSTMScanBackward") == 4  # one hand-written backward per layer and direction
+        else:
+            assert c.get("StackBackward0") == 4  # one stack per layer and direction
     # Concatenations (only the join of the two directions) do not grow with the sequence length.
     assert counts[20].get("CatBackward0", 0) == counts[200].get("CatBackward0", 0) <= 2
+    if cell == "lstm":
+        assert counts[20] == counts[200]  # the whole graph is the same size at any length
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_scan_gradients_match_autograd(masked, reverse):
+    """The hand-written LSTM backward against numerical gradients and against the textbook cell."""
+    torch.manual_seed(5)
+    batch, steps, size, hidden = 3, 6, 4, 5
+    x = torch.randn(batch, steps, size, dtype=torch.double, requires_grad=True)
+    params = [
+        torch.randn(shape, dtype=torch.double, requires_grad=True) * 0.5
+        for shape in ((4 * hidden, size), (4 * hidden, hidden), (4 * hidden,), (4 * hidden,))
+    ]
+    params = [p.detach().requires_grad_(True) for p in params]
+    rec_mask = (torch.rand(batch, hidden, dtype=torch.double) > 0.3).double() / 0.7 if masked else None
+
+    def scan(x, w_ih, w_hh, b_ih, b_hh):
+        return cells._lstm_direction(x, w_ih, w_hh, b_ih + b_hh, rec_mask, reverse)
+
+    assert torch.autograd.gradcheck(scan, (x, *params))
+    ones = torch.ones(size, dtype=torch.double)
+    full = torch.ones(batch, hidden, dtype=torch.double) if rec_mask is None else rec_mask
+    ref = _reference_direction("lstm", x, params, hidden, ones, full, reverse)
+    out = scan(x, *params)
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
+    weights = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weights).sum(), (x, *params))
+    ref_grads = torch.autograd.grad((ref * weights).sum(), (x, *params))
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
 
 
 def test_rejects_bad_arguments():
