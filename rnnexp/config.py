@@ -6,6 +6,7 @@ pull in torch.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 import typing
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -387,6 +388,246 @@ class Config(_Section):
 
 
 # ---------------------------------------------------------------------------------------------
+# Sweeps
+
+
+class ParamSpec(_Section):
+    """One searched key, written as a mapping. A plain YAML list is short for {kind: choice, values: LIST}."""
+
+    kind: Literal["choice", "int", "uniform", "loguniform"] = Field(
+        description="choice: one of values; int: an integer in [low, high] by step; uniform / loguniform: a float in "
+        "[low, high] (loguniform samples the exponent, for learning rates)."
+    )
+    values: list[Any] | None = Field(None, min_length=1, description="choice: the candidates (any YAML values).")
+    low: float | None = Field(None, description="int, uniform, loguniform: the lower bound (included).")
+    high: float | None = Field(None, description="int, uniform, loguniform: the upper bound (included).")
+    step: float | None = Field(None, gt=0, description="int: the step (default 1); uniform: an optional grid step.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpec:
+        if self.kind == "choice":
+            if self.values is None:
+                raise ValueError("kind choice needs values: [...]")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"kind {self.kind} needs low and high")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.kind == "loguniform" and self.low <= 0:
+            raise ValueError("loguniform needs low > 0")
+        if self.kind == "int" and (
+            self.low != int(self.low) or self.high != int(self.high) or (self.step or 1) != int(self.step or 1)
+        ):
+            raise ValueError("kind int needs whole numbers for low, high and step")
+        return self
+
+    def grid(self) -> list[Any] | None:
+        """Every value of a finite spec (choice, int, uniform with step), else None."""
+        if self.kind == "choice":
+            return list(self.values)
+        if self.kind == "int":
+            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.kind == "uniform" and self.step:
+            count = int(round((self.high - self.low) / self.step)) + 1
+            return [round(self.low + k * self.step, 12) for k in range(count) if self.low + k * self.step <= self.high + 1e-12]
+        return None
+
+    def edges(self) -> list[Any]:
+        """Values that together exercise the spec's range, for checking it against the base config."""
+        return self.grid() if self.kind == "choice" else [int(self.low) if self.kind == "int" else self.low, self.high]
+
+
+class SamplerConfig(_Section):
+    """How trials pick their parameters."""
+
+    kind: Literal["grid", "random", "tpe"] = Field(
+        "tpe",
+        description="grid: every combination of the space exactly once (each key a list, int or stepped uniform); "
+        "random: independent draws; tpe: Bayesian optimization (Optuna's TPE), random for the first startup_trials.",
+    )
+    seed: int = Field(0, ge=0, description="Sampler seed (one worker reproduces the same suggestions).")
+    startup_trials: int = Field(10, ge=1, description="tpe: random trials before the model of good regions is used.")
+
+
+class PrunerConfig(_Section):
+    """Stopping unpromising trials early, judged on the objective metric once per epoch."""
+
+    kind: Literal["none", "median", "hyperband", "successive_halving"] = Field(
+        "none",
+        description="none: every trial runs to its end; median: stop a trial whose best value so far is worse than "
+        "the median of earlier trials at the same epoch; hyperband / successive_halving: keep the best 1/reduction_factor "
+        "of trials at epochs min_epochs, min_epochs*reduction_factor, ...",
+    )
+    warmup_epochs: int = Field(1, ge=0, description="median: never prune before this many epochs.")
+    startup_trials: int = Field(3, ge=0, description="median: trials that must finish before any pruning.")
+    min_epochs: int = Field(1, ge=1, description="hyperband, successive_halving: epochs every trial gets.")
+    reduction_factor: int = Field(3, ge=2, description="hyperband, successive_halving: how selective each rung is.")
+
+
+class ObjectiveConfig(_Section):
+    """What a trial is scored on: the best value of a metrics.csv column over its epochs."""
+
+    metric: Monitor | None = Field(
+        None, description="Column of metrics.csv to optimize; null: the base config's train.early_stopping.monitor."
+    )
+    direction: Literal["auto", "maximize", "minimize"] = Field(
+        "auto", description="auto: maximize accuracy and F1, minimize losses and errors."
+    )
+
+
+class HeartbeatConfig(_Section):
+    """How a worker that died (or hangs) is noticed, so that its trial is retried."""
+
+    interval: int = Field(10, ge=1, description="PostgreSQL: seconds between a running trial's heartbeats.")
+    grace: int = Field(60, ge=2, description="PostgreSQL: a trial without a heartbeat for this long is failed and retried.")
+    max_retry: int = Field(3, ge=0, description="How many times one trial is retried after its worker died.")
+
+
+class SweepConfig(_Section):
+    """A hyperparameter search over a base config: every trial is an ordinary run folder."""
+
+    name: str = Field(
+        "sweep", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Sweep name, used in the sweep folder name."
+    )
+    base: str = Field(description="The base config (a path relative to the sweep file); every trial starts from it.")
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed overrides of the base config for every trial, {dotted.key: value}."
+    )
+    space: dict[str, ParamSpec] = Field(
+        min_length=1,
+        description="Searched keys, each {dotted.key: [choices]} or {dotted.key: {kind, values}} or "
+        "{dotted.key: {kind, low, high, step}}.",
+    )
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig, description="The score of a trial.")
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="How parameters are chosen.")
+    pruner: PrunerConfig = Field(default_factory=PrunerConfig, description="Early stopping of bad trials.")
+    trials: int | None = Field(
+        None, ge=1, description="Trials in total (finished or pruned); null: the grid's size (grid sampler only)."
+    )
+    workers: int = Field(
+        1, ge=1, le=64, description="Local worker processes (--workers overrides); each gets cores/workers threads."
+    )
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig, description="Dead-worker detection and retry.")
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _lists_are_choices(cls, space: Any) -> Any:
+        if isinstance(space, dict):
+            return {k: {"kind": "choice", "values": v} if isinstance(v, list) else v for k, v in space.items()}
+        return space
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepConfig:
+        if self.sampler.kind == "grid":
+            infinite = [k for k, spec in self.specs().items() if spec.grid() is None]
+            if infinite:
+                raise ValueError(
+                    f"sampler grid needs a finite set of values for every key; {', '.join(infinite)} "
+                    "is continuous (give a list, kind int, or uniform with a step)"
+                )
+            if self.trials is not None and self.trials > self.grid_size():
+                raise ValueError(f"trials ({self.trials}) is more than the grid has points ({self.grid_size()})")
+        elif self.trials is None:
+            raise ValueError(f"trials is required with sampler {self.sampler.kind} (only a grid has a natural size)")
+        return self
+
+    def specs(self) -> dict[str, ParamSpec]:
+        return self.space
+
+    def grid_size(self) -> int:
+        size = 1
+        for spec in self.specs().values():
+            size *= len(spec.grid() or [])
+        return size
+
+    @property
+    def total_trials(self) -> int:
+        return self.trials if self.trials is not None else self.grid_size()
+
+
+def objective_of(sweep: SweepConfig, base: Config) -> tuple[str, str]:
+    """(metric, maximize|minimize) that the sweep optimizes."""
+    metric = sweep.objective.metric or base.train.early_stopping.monitor
+    direction = sweep.objective.direction
+    if direction == "auto":
+        direction = "maximize" if metric in ("val_accuracy", "val_f1") else "minimize"
+    return metric, direction
+
+
+def trial_config(base_raw: dict, params: dict[str, Any], source: str = "") -> Config:
+    """The base config (a resolved raw dict) with a trial's {dotted.key: value} set; errors name ``source``."""
+    raw = copy.deepcopy(base_raw)
+    overridden, problems = {}, []
+    for key, value in params.items():
+        problem = set_dotted(raw, key, value)
+        if problem:
+            problems.append(f"{source} {key}: {problem}")
+        overridden[key] = f"{source} {key}={value!r}"
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError([_describe(err, source, None, overridden) for err in e.errors()]) from None
+
+
+def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[SweepConfig, dict, Config]:
+    """Read a sweep file and its base config; check every searched value against the base schema.
+
+    Returns (sweep, resolved base config as a raw dict, base config). Raises ConfigError naming the
+    sweep file's line and key for every problem found.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sweep file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read sweep file ({e})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping (base, space, sampler, ...) at the top")
+    overridden = apply_overrides(raw, overrides)
+    try:
+        sweep = SweepConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError([_describe(err, str(path), node, overridden, SweepConfig) for err in e.errors()]) from None
+    base_path = (path.parent / sweep.base).resolve()
+    base = load_config(base_path)
+    base_raw = base.model_dump(mode="json")
+    problems = []
+    for key, value in sweep.set.items():
+        try:
+            trial_config(base_raw, {key: value}, source=f"{path}:{_line_of(node, ['set', key])}: set")
+        except ConfigError as e:
+            problems.extend(e.messages)
+    if problems:
+        raise ConfigError(problems)
+    base_raw = trial_config(base_raw, sweep.set, source=f"{path}: set").model_dump(mode="json")
+    for key, spec in sweep.specs().items():
+        line = _line_of(node, ["space", key])
+        for value in spec.edges():
+            try:
+                trial_config(base_raw, {key: value}, source=f"{path}:{line}: space")
+            except ConfigError as e:
+                problems.extend(m for m in e.messages if m not in problems)
+    if problems:
+        raise ConfigError(problems)
+    metric, _ = objective_of(sweep, base)
+    forecasting = base.data.is_forecasting
+    if metric in (("val_accuracy", "val_f1") if forecasting else ("val_mae", "val_rmse")):
+        raise ConfigError(
+            f"{path}:{_line_of(node, ['objective', 'metric'])}: objective.metric {metric} does not apply to {base.data.task}"
+        )
+    return sweep, base_raw, base
+
+
+# ---------------------------------------------------------------------------------------------
 # Loading
 
 
@@ -430,7 +671,7 @@ def parse_config(
 
 
 def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """Set ``a.b.c=value`` (value parsed as YAML) into ``raw``; returns {dotted path: original text}."""
+    """Set ``a.b.c=value`` (value parsed as YAML) into ``raw``; returns {dotted path: where it was set}."""
     done: dict[str, str] = {}
     problems = []
     for item in overrides:
@@ -443,22 +684,29 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[s
             value = yaml.safe_load(value_text) if value_text.strip() else None
         except yaml.YAMLError:
             value = value_text  # not YAML: keep the text as a string and let validation judge it
-        parts = key.split(".")
-        target = raw
-        for i, part in enumerate(parts[:-1]):
-            nxt = target.get(part)
-            if nxt is None:
-                nxt = target[part] = {}
-            if not isinstance(nxt, dict):
-                problems.append(f"--set {item!r}: {'.'.join(parts[: i + 1])} is a value, not a section")
-                break
-            target = nxt
+        problem = set_dotted(raw, key, value)
+        if problem:
+            problems.append(f"--set {item!r}: {problem}")
         else:
-            target[parts[-1]] = value
-            done[key] = item
+            done[key] = f"--set {item}"
     if problems:
         raise ConfigError(problems)
     return done
+
+
+def set_dotted(raw: dict, key: str, value: Any) -> str | None:
+    """Set raw[a][b][c] = value for key "a.b.c", creating sections; returns a problem or None."""
+    parts = key.split(".")
+    target = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = target.get(part)
+        if nxt is None:
+            nxt = target[part] = {}
+        if not isinstance(nxt, dict):
+            return f"{'.'.join(parts[: i + 1])} is a value, not a section"
+        target = nxt
+    target[parts[-1]] = value
+    return None
 
 
 def _resolve_paths(raw: dict, base_dir: Path) -> None:
@@ -477,31 +725,33 @@ def _resolve_paths(raw: dict, base_dir: Path) -> None:
                 section[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
 
 
-def _describe(err: dict, source: str, node: yaml.Node | None, overridden: dict[str, str]) -> str:
+def _describe(
+    err: dict, source: str, node: yaml.Node | None, overridden: dict[str, str], root: type[BaseModel] | None = None
+) -> str:
     loc = [str(p) for p in err["loc"]]
     dotted = ".".join(loc) or "(top level)"
     # An error at, above or below a key set on the command line is about that --set.
     culprit = next((k for k in overridden if k == dotted or k.startswith(dotted + ".") or dotted.startswith(k + ".")), None)
     if culprit is not None:
-        where = f"--set {overridden[culprit]}"
+        where = overridden[culprit]
     else:
         line = _line_of(node, loc)
         where = f"{source}:{line}" if line else source
     kind = err["type"]
     if kind == "extra_forbidden":
-        known = _fields_at(loc[:-1])
+        known = _fields_at(loc[:-1], root)
         guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
         hint = f"did you mean {'.'.join(loc[:-1] + [guess[0]])}?" if guess else f"known keys here: {', '.join(known)}"
         return f"{where}: unknown key {dotted} ({hint})"
     if kind == "missing":
         return f"{where}: missing required key {dotted}"
     if kind == "value_error":
-        return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+        return f"{where}: {dotted + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}"
     msg = err["msg"]
     got = err.get("input")
     hint = ""
     if kind == "literal_error" and isinstance(got, str):
-        allowed = [str(a).strip("'") for a in _literal_values(loc)]
+        allowed = [str(a).strip("'") for a in _literal_values(loc, root)]
         guess = difflib.get_close_matches(got, allowed, n=1, cutoff=0.5)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
@@ -524,8 +774,8 @@ def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
     return line
 
 
-def _model_at(loc: list[str]) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Config
+def _model_at(loc: list[str], root: type[BaseModel] | None = None) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root or Config
     for part in loc:
         field = model.model_fields.get(part) if model else None
         if field is None:
@@ -545,13 +795,13 @@ def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _fields_at(loc: list[str]) -> list[str]:
-    model = _model_at(loc)
+def _fields_at(loc: list[str], root: type[BaseModel] | None = None) -> list[str]:
+    model = _model_at(loc, root)
     return list(model.model_fields) if model else []
 
 
-def _literal_values(loc: list[str]) -> list[Any]:
-    model = _model_at(loc[:-1])
+def _literal_values(loc: list[str], root: type[BaseModel] | None = None) -> list[Any]:
+    model = _model_at(loc[:-1], root)
     field = model.model_fields.get(loc[-1]) if model else None
     if field is None:
         return []

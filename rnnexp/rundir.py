@@ -43,7 +43,9 @@ class RunDir:
         return self.path / f"eval_{split}.json"
 
     @classmethod
-    def create(cls, runs_dir: str | Path, name: str, now: float | None = None, checkpoints: bool = True) -> RunDir:
+    def create(
+        cls, runs_dir: str | Path, name: str, now: float | None = None, checkpoints: bool = True, prefix: str = ""
+    ) -> RunDir:
         """A new, empty run folder. mkdir is atomic, so two runs started in the same second
         (even in different processes) get distinct folders: the second gets a -2 suffix."""
         if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
@@ -55,7 +57,7 @@ class RunDir:
             raise RunDirError(f"{runs_dir}: cannot create the runs folder ({e.strerror or e})") from None
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
         for n in range(1, 10_000):
-            path = runs_dir / (f"{stamp}_{name}" if n == 1 else f"{stamp}_{name}-{n}")
+            path = runs_dir / (f"{prefix}{stamp}_{name}" if n == 1 else f"{prefix}{stamp}_{name}-{n}")
             try:
                 path.mkdir()
             except FileExistsError:

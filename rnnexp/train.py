@@ -41,7 +41,7 @@ FINISHED = ("completed", "early_stopped")
 @dataclass
 class TrainResult:
     run_dir: str
-    status: str  # completed | early_stopped | interrupted (diverged and failed runs raise)
+    status: str  # completed | early_stopped | pruned | interrupted (diverged and failed runs raise)
     epochs_run: int
     epochs_planned: int
     best_epoch: int | None
@@ -61,7 +61,10 @@ class Reporter:
     def setup(self, info: dict[str, Any]) -> None: ...
     def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None: ...
     def batch_end(self, loss: float) -> None: ...
-    def epoch_end(self, row: dict[str, Any], improved: bool) -> None: ...
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> str | None:
+        """Called after each epoch's checkpoint. Returning a reason stops the run here with status
+        "pruned" (a sweep's pruner does this); early stopping, when due as well, takes precedence."""
+
     def note(self, text: str) -> None: ...
 
 
@@ -368,7 +371,7 @@ class _Session:
             faults.hit(f"epoch:{epoch_no}")
             self.run_dir.write_metrics(self.history, self.task.metric_columns)
             self._write_summary("running", "")
-            self.reporter.epoch_end(row, improved)
+            prune = self.reporter.epoch_end(row, improved)
             if tc.plateau_warning == epoch_no and self._plateau_warning():
                 self.reporter.note(self._plateau_warning())
             if self.early.should_stop:
@@ -376,6 +379,8 @@ class _Session:
                     f"no improvement of {self.early.monitor} for {self.early.wait} epochs "
                     f"(patience {self.early.patience}); best epoch {self.early.best_epoch}"
                 )
+            if prune and self.epoch < tc.epochs:
+                return "pruned", prune
             if self.stop.is_set() and self.epoch < tc.epochs:
                 return "interrupted", f"interrupted after epoch {epoch_no}"
         return "completed", f"trained all {tc.epochs} epochs"

@@ -1,6 +1,8 @@
-"""Regenerate the config table in README.md from the schema: python tests/readme_keys.py
+"""Regenerate the key tables in README.md (config and sweep file) from the schema:
 
-test_config.py checks that every key's row in README carries the schema's description.
+    python tests/readme_keys.py
+
+test_config.py checks that README holds exactly these tables.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import types
 import typing
 from pathlib import Path
 
-from rnnexp.config import iter_keys
+from rnnexp.config import Config, ParamSpec, SweepConfig, iter_keys
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 HEADER = "| key | default | values | meaning |"
+SWEEP_HEADER = "| sweep key | default | values | meaning |"
 
 
 def allowed(annotation) -> str:
@@ -37,16 +40,27 @@ def allowed(annotation) -> str:
     return " \\| ".join(found)
 
 
-def table() -> str:
-    rows = [HEADER, "| --- | --- | --- | --- |"]
-    for key, field in iter_keys():
-        default = "required" if field.is_required() else json.dumps(field.default)
-        rows.append(f"| `{key}` | {default} | {allowed(field.annotation)} | {field.description} |")
+def table(model=Config, header: str = HEADER) -> str:
+    rows = [header, "| --- | --- | --- | --- |"]
+    keys = list(iter_keys(model))
+    if model is SweepConfig:  # the fields of one searched key, after `space` itself
+        at = next(i for i, (k, _) in enumerate(keys) if k == "space") + 1
+        keys[at:at] = list(iter_keys(ParamSpec, "space.KEY."))
+    for key, field in keys:
+        default = "required" if field.is_required() else json.dumps(field.get_default(call_default_factory=True))
+        values = "mapping" if key == "space" else allowed(field.annotation)
+        rows.append(f"| `{key}` | {default} | {values} | {field.description} |")
     return "\n".join(rows)
+
+
+def tables() -> list[tuple[str, str]]:
+    return [(HEADER, table()), (SWEEP_HEADER, table(SweepConfig, SWEEP_HEADER))]
 
 
 if __name__ == "__main__":
     text = README.read_text()
-    start = text.index(HEADER)
-    end = text.index("\n\n", start)
-    README.write_text(text[:start] + table() + text[end:])
+    for header, generated in tables():
+        start = text.index(header)
+        end = text.index("\n\n", start)
+        text = text[:start] + generated + text[end:]
+    README.write_text(text)
