@@ -11,7 +11,7 @@ install: $(STAMP)
 # Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,postgres,dev]'
 	touch $(STAMP)
 
 # Train the quickstart config on real data (amazon-food), evaluate it on the test split.
@@ -31,6 +31,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/knobs.py
+	$(BIN)/python bench/sweep.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results

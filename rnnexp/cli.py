@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import RnnexpError
@@ -225,6 +226,227 @@ def lr_find(
 
 # ---------------------------------------------------------------------------------------------
 # Output
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps
+
+
+class _SweepGroup(TyperGroup):
+    """`rnnexp sweep FILE ...` is short for `rnnexp sweep run FILE ...`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+sweep_app = typer.Typer(
+    cls=_SweepGroup,
+    help="Hyperparameter sweeps (Optuna): rnnexp sweep SWEEP.yaml --workers 2; then status / results.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(sweep_app, name="sweep")
+
+_STORAGE_HELP = (
+    "Optuna storage URL for several machines: postgresql+psycopg2://USER:PASSWORD@HOST/DB (env RNNEXP_STORAGE). "
+    "Default: a journal file inside the sweep folder."
+)
+_storage_opt = typer.Option(os.environ.get("RNNEXP_STORAGE"), "--storage", help=_STORAGE_HELP, show_default=False)
+_runs_opt = typer.Option(Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where sweep folders go.")
+
+
+@sweep_app.command("run")
+def sweep_run(
+    sweep_file: Path = typer.Argument(..., help="Sweep YAML (base config, space, objective, sampler, pruner, trials)."),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Local worker processes (default: the file's)."),
+    storage: str | None = _storage_opt,
+    runs_dir: Path = _runs_opt,
+    set_: list[str] = typer.Option([], "--set", help="Override a sweep key, e.g. --set trials=20 (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout."),
+) -> None:
+    """Create a sweep folder and study, run its trials with N local workers, print the results."""
+    console = _console(quiet)
+    with _guard():
+        from . import sweep as sweeps
+
+        sw = sweeps.create(sweep_file, runs_dir, set_, storage, workers)
+        console.print(f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers)")
+        _run_workers(console, sw, sw.sweep.workers, storage)
+        res = sweeps.results(sw)
+        _show_results(console, res, as_json, sw.path)
+    _sweep_exit(res, sw.path)
+
+
+@sweep_app.command("resume")
+def sweep_resume(
+    sweep_dir: Path = typer.Argument(..., help="Sweep folder to continue."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local worker processes."),
+    storage: str | None = _storage_opt,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout."),
+) -> None:
+    """Continue a stopped sweep up to its total number of trials (not that many more)."""
+    console = _console(quiet)
+    with _guard():
+        from . import sweep as sweeps
+
+        sw = sweeps.open_sweep(sweep_dir, storage)
+        _run_workers(console, sw, workers, storage)
+        res = sweeps.results(sw)
+        _show_results(console, res, as_json, sw.path)
+    _sweep_exit(res, sw.path)
+
+
+@sweep_app.command("create")
+def sweep_create(
+    sweep_file: Path = typer.Argument(..., help="Sweep YAML."),
+    storage: str | None = _storage_opt,
+    runs_dir: Path = _runs_opt,
+    set_: list[str] = typer.Option([], "--set", help="Override a sweep key (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print {sweep_dir, study} on stdout."),
+) -> None:
+    """Create the sweep folder and study without running trials (then start workers on each machine)."""
+    with _guard():
+        from . import sweep as sweeps
+
+        sw = sweeps.create(sweep_file, runs_dir, set_, storage)
+    if as_json:
+        print(json.dumps({"sweep_dir": str(sw.path), "study": sw.study.study_name, "trials": sw.total}))
+    else:
+        print(f"created {sw.path} (study {sw.study.study_name}, {sw.total} trials)", file=sys.stderr)
+        target = f"--storage URL --study {sw.study.study_name}" if storage else str(sw.path)
+        print(f"start workers with: rnnexp sweep worker {target}", file=sys.stderr)
+
+
+@sweep_app.command("worker")
+def sweep_worker(
+    sweep_dir: Path | None = typer.Argument(None, help="Sweep folder (journal storage); or give --storage and --study."),
+    storage: str | None = _storage_opt,
+    study: str | None = typer.Option(None, "--study", help="Study name (printed by sweep create)."),
+    runs_dir: Path | None = typer.Option(None, "--runs-dir", help="Where this worker's trial folders go (default: the sweep's)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Pull and train trials until the sweep has its total (run one per machine or per core group)."""
+    console = _console(quiet)
+    with _guard():
+        from . import sweep as sweeps
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        sw = sweeps.open_sweep(sweep_dir, storage, study)
+        stop = _stop_on_signals()
+        done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
+        console.print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}")
+    if done.stopped_by == "interrupted":
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@sweep_app.command("status")
+def sweep_status(
+    sweep_dir: Path | None = typer.Argument(None, help="Sweep folder."),
+    storage: str | None = _storage_opt,
+    study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object on stdout."),
+) -> None:
+    """Table of trials (params, state, best metric, epochs) and the best so far."""
+    with _guard():
+        from . import sweep as sweeps
+
+        sw = sweeps.open_sweep(sweep_dir, storage, study)
+        sw.path = None  # status only reads; results writes the files
+        _show_results(_console(), sweeps.results(sw), as_json, None)
+
+
+@sweep_app.command("results")
+def sweep_results(
+    sweep_dir: Path | None = typer.Argument(None, help="Sweep folder."),
+    storage: str | None = _storage_opt,
+    study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout."),
+) -> None:
+    """The status table, plus results.csv and best_config.yaml (ready for rnnexp train) in the sweep folder."""
+    with _guard():
+        from . import sweep as sweeps
+
+        sw = sweeps.open_sweep(sweep_dir, storage, study)
+        _show_results(_console(), sweeps.results(sw), as_json, sw.path)
+
+
+def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
+    """Exit 1 when the workers ended without finishing the sweep (they crashed, say)."""
+    left = res["counts"]["RUNNING"] + res["counts"]["WAITING"]
+    if left or not res["counts"]["COMPLETE"]:
+        what = f"{left} trials unfinished" if left else "no trial completed"
+        _fail([f"sweep incomplete: {what}; continue with: rnnexp sweep resume {folder}"], EXIT_FAILED)
+
+
+def _run_workers(console, sw, workers: int, storage: str | None) -> None:
+    """Start the local worker processes (threads split evenly among them) and wait for them."""
+    import subprocess
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
+    if console.quiet:
+        cmd.append("--quiet")
+    env = dict(os.environ)
+    if storage:
+        env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
+    procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
+    stop = _stop_on_signals()
+    while any(p.poll() is None for p in procs):
+        if stop.wait(0.5):
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
+            for p in procs:
+                p.wait()
+            raise typer.Exit(EXIT_INTERRUPTED)
+    failed = [p.returncode for p in procs if p.returncode != 0]
+    if failed:
+        console.print(f"[yellow]warning:[/] {len(failed)} of {workers} workers exited with errors ({failed})")
+
+
+def _events(console):
+    from .sweep import Events
+
+    class ConsoleEvents(Events):
+        def note(self, text: str) -> None:
+            console.print(f"[{os.getpid()}] {text}")
+
+    return ConsoleEvents()
+
+
+def _show_results(console, res: dict[str, Any], as_json: bool, folder: Path | None) -> None:
+    if as_json:
+        print(json.dumps(res, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{res['study']}: {res['metric']} ({res['direction']})")
+    for col in ["#", "state", res["metric"], "epochs", *res["params"], "note"]:
+        table.add_column(col)
+    best_number = res["best"]["number"] if res["best"] else None
+    for r in res["trials"]:
+        value = "" if r["value"] is None else f"{r['value']:.4f}"
+        style = "bold green" if r["number"] == best_number else None
+        cells = [str(r["number"]), r["state"].lower(), value, str(r["epochs"]), *[str(r.get(k)) for k in res["params"]]]
+        table.add_row(*cells, r["note"][:60], style=style)
+    console.print(table)
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v)
+    console.print(f"{counts} of {res['total']} trials; {res['epochs_trained']} epochs trained; duplicates {res['duplicates']}")
+    if res["best"]:
+        params = ", ".join(f"{k}={res['best'][k]}" for k in res["params"])
+        console.print(f"best: trial {res['best']['number']} {res['metric']} {res['best']['value']:.4f} ({params})")
+    if folder is not None:
+        console.print(f"written: {res.get('results_csv')}" + (f", {res['best_config']}" if res.get("best_config") else ""))
+        if res.get("best_config"):
+            console.print(f"train it: rnnexp train {res['best_config']}")
 
 
 def _stop_on_signals() -> threading.Event:

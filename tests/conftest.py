@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -93,3 +95,51 @@ class StopAt(Reporter):
         self.count += 1
         if self.count == self.n:
             self.stop.set()
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )
+    return versions[-1] if versions and (versions[-1] / "initdb").exists() else None
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A PostgreSQL URL for the sweep tests: $RNNEXP_TEST_PG_URL if set (it must work), else a
+    throwaway server on 127.0.0.1 started from the installed binaries; skips when there are none."""
+    url = os.environ.get("RNNEXP_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    # CI sets RNNEXP_REQUIRE_PG=1: there a server that cannot start is a failure, not a skip.
+    skip = pytest.fail if os.environ.get("RNNEXP_REQUIRE_PG") == "1" else pytest.skip
+    pg = _postgres_bin()
+    if pg is None:
+        skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it so CI runs these tests")
+    # Not under pytest's tmp folder: as root, that is closed to the postgres user the server runs as.
+    home = Path(tempfile.mkdtemp(prefix="rnnexp-pg-"))
+    data = home / "data"
+    port = 54000 + os.getpid() % 1000
+    # initdb refuses to run as root: then the server runs as the postgres user from the Debian package.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(home, "postgres")
+    run = lambda *cmd: subprocess.run([*as_user, *map(str, cmd)], capture_output=True, text=True, timeout=120)
+    made = run(pg / "initdb", "-D", data, "-A", "trust", "-U", "rnnexp", "--no-sync")
+    if made.returncode != 0:
+        skip(f"cannot create a PostgreSQL cluster: {made.stderr.strip()[:200]}")
+    options = f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=50"
+    started = run(pg / "pg_ctl", "-D", data, "-o", options, "-l", data / "server.log", "-w", "start")
+    if started.returncode != 0:
+        skip(f"cannot start PostgreSQL: {(started.stderr or started.stdout).strip()[:200]}")
+    try:
+        created = run(pg / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "rnnexp", "rnnexp_test")
+        assert created.returncode == 0, created.stderr
+        yield f"postgresql+psycopg2://rnnexp@127.0.0.1:{port}/rnnexp_test"
+    finally:
+        run(pg / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,703 @@
+"""Hyperparameter sweeps on Optuna: each trial an ordinary run folder, and workers that may die.
+
+Layout of a sweep folder ``runs/sweep_<UTC stamp>_<name>/``:
+  sweep.json      study name, storage (password removed), objective, total trials, creation time
+  sweep.yaml      the sweep file as given; base.yaml: the resolved base config
+  journal.log     Optuna's journal (the default storage: a file, safe for several local processes)
+  trials/         one run folder per trial, named trial-<number>
+  results.csv, best_config.yaml   written by `rnnexp sweep results`
+
+What the study itself holds (so a worker on another machine needs only --storage and --study):
+the sweep spec and resolved base config as study user attributes; per trial, the run folder, host
+and PID of the worker running it.
+
+Robustness, in the order a worker meets it:
+  * exact totals: every trial is counted once whatever the number of workers. A grid enqueues each
+    point once at creation; workers take queued trials first. A trial asked for when the total is
+    already reached (two workers racing for the last slot) is marked failed as "surplus" at once,
+    before any training, and the worker stops.
+  * dead workers: with PostgreSQL, running trials send heartbeats; a trial silent for longer than
+    heartbeat.grace is failed by the next worker that looks and re-queued (Optuna's
+    RetryHeartbeatStaleTrialCallback). With the journal file, a worker reaps RUNNING trials whose
+    process on this host is gone. Either way the retry resumes the dead trial's run folder from
+    its last checkpoint, so no finished epoch is trained twice.
+  * a worker paused past the grace period finds its trial taken away when it wakes: it stops that
+    run at the next batch (the checkpoint stays), releases the folder for the retry, and goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import Config, SweepConfig, load_sweep, objective_of, trial_config
+from .errors import RnnexpError
+from .rundir import RunDir, write_json, write_text
+
+SWEEP_FILE = "sweep.json"
+JOURNAL = "journal.log"
+SPEC_ATTR = "rnnexp_sweep"
+FINISHED_STATES = ("COMPLETE", "PRUNED")
+
+
+class SweepError(RnnexpError):
+    """A sweep folder or storage cannot be used for what was asked."""
+
+    exit_code = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage and study
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password, for files and screens."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, heartbeat=None):
+    """Optuna storage: the journal file in the sweep folder by default, else an RDB URL."""
+    import optuna
+
+    if url is None:
+        if sweep_dir is None:
+            raise SweepError("no storage: give a sweep folder or --storage URL")
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str((sweep_dir / JOURNAL).absolute())))
+    if url.startswith("sqlite"):
+        if workers > 1:
+            raise SweepError(
+                f"--storage {redact(url)}: SQLite runs queued trials twice with several workers; use the default "
+                "journal file (no --storage) or PostgreSQL"
+            )
+    elif not url.startswith("postgresql"):
+        raise SweepError(f"--storage {redact(url)}: expected postgresql://... or postgresql+psycopg2://... (or none)")
+    kwargs: dict[str, Any] = {}
+    if heartbeat is not None and url.startswith("postgresql"):
+        kwargs = {
+            "heartbeat_interval": heartbeat.interval,
+            "grace_period": heartbeat.grace,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry),
+        }
+    last_error: Exception | None = None
+    for attempt in range(5):  # fresh workers may race to create the schema; the loser retries
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, **kwargs)
+        except Exception as e:  # sqlalchemy's errors: connection refused, duplicate table while racing
+            last_error = e
+            time.sleep(0.5 * (attempt + 1))
+    raise SweepError(f"--storage {redact(url)}: cannot open the storage ({str(last_error).splitlines()[0]})")
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    import warnings
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _sampler(sweep: SweepConfig):
+    import optuna
+
+    kind = sweep.sampler.kind
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=sweep.sampler.seed, n_startup_trials=sweep.sampler.startup_trials)
+    # grid trials are all enqueued; the random sampler is never consulted for them
+    return optuna.samplers.RandomSampler(seed=sweep.sampler.seed)
+
+
+def _pruner(sweep: SweepConfig, epochs: int):
+    import optuna
+
+    pc = sweep.pruner
+    if pc.kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=pc.startup_trials, n_warmup_steps=pc.warmup_epochs)
+    if pc.kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=pc.min_epochs, max_resource=epochs, reduction_factor=pc.reduction_factor
+        )
+    if pc.kind == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=pc.min_epochs, reduction_factor=pc.reduction_factor)
+    return optuna.pruners.NopPruner()
+
+
+def _encode(value: Any) -> Any:
+    """Optuna's categorical choices must be scalars: lists and mappings travel as JSON text."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+def _decode(value: Any, choices: list[Any]) -> Any:
+    for choice in choices:
+        if _encode(choice) == value:
+            return choice
+    return value
+
+
+def grid_points(sweep: SweepConfig) -> list[dict[str, Any]]:
+    """Every point of a grid sweep (or the seeded sample of `trials` of them), in a fixed order."""
+    specs = sweep.specs()
+    keys = list(specs)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*(specs[k].grid() for k in keys))]
+    if sweep.trials is not None and sweep.trials < len(points):
+        points = random.Random(sweep.sampler.seed).sample(points, sweep.trials)
+    return points
+
+
+# ---------------------------------------------------------------------------------------------
+# Create
+
+
+@dataclass
+class Sweep:
+    """An opened sweep: its spec, base config and Optuna study."""
+
+    sweep: SweepConfig
+    base_raw: dict[str, Any]
+    base: Config
+    study: Any
+    storage_url: str | None
+    path: Path | None  # the sweep folder, where this machine has one
+    metric: str = ""
+    direction: str = ""
+
+    def __post_init__(self) -> None:
+        self.metric, self.direction = objective_of(self.sweep, self.base)
+
+    @property
+    def total(self) -> int:
+        return self.sweep.total_trials
+
+
+def create(
+    sweep_file: str | Path,
+    runs_dir: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    storage_url: str | None = None,
+    workers: int | None = None,
+) -> Sweep:
+    """Make the sweep folder and its study, named after the folder (unique), with the grid enqueued.
+    Workers never create anything, so fresh workers cannot race to make the schema or the study."""
+    import optuna
+
+    _quiet_optuna()
+    sweep, base_raw, base = load_sweep(sweep_file, overrides)
+    if workers is not None:
+        sweep.workers = workers
+    # A server that cannot be reached is found out before any folder is made.
+    storage = open_storage(storage_url, None, sweep.workers, sweep.heartbeat) if storage_url else None
+    folder = RunDir.create(runs_dir, sweep.name, checkpoints=False, prefix="sweep_").path
+    (folder / "trials").mkdir()
+    write_text(folder / "sweep.yaml", Path(sweep_file).read_text(encoding="utf-8"))
+    write_text(folder / "base.yaml", yaml.safe_dump(base_raw, sort_keys=False))
+    storage = storage or open_storage(None, folder)
+    study_name = folder.name
+    metric, direction = objective_of(sweep, base)
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            direction=direction,
+            sampler=_sampler(sweep),
+            pruner=_pruner(sweep, base.train.epochs),
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        raise SweepError(f"study {study_name} already exists in {redact(storage_url or '')}") from None
+    study.set_user_attr(SPEC_ATTR, {"sweep": sweep.model_dump(mode="json"), "base": base_raw})
+    if sweep.sampler.kind == "grid":
+        for point in grid_points(sweep):
+            study.enqueue_trial({k: _encode(v) for k, v in point.items()})
+    write_json(
+        folder / SWEEP_FILE,
+        {
+            "study": study_name,
+            "storage": redact(storage_url) if storage_url else "journal",
+            "sweep_file": str(Path(sweep_file).absolute()),
+            "metric": metric,
+            "direction": direction,
+            "trials": sweep.total_trials,
+            "sampler": sweep.sampler.kind,
+            "pruner": sweep.pruner.kind,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )
+    return Sweep(sweep, base_raw, base, study, storage_url, folder)
+
+
+def open_sweep(path: str | Path | None = None, storage_url: str | None = None, study_name: str | None = None) -> Sweep:
+    """An existing sweep, from its folder (journal storage) or from --storage and --study."""
+    import optuna
+
+    _quiet_optuna()
+    folder = Path(path) if path is not None else None
+    if folder is not None:
+        info_file = folder / SWEEP_FILE
+        if not info_file.is_file():
+            raise SweepError(f"{folder}: not a sweep folder (no {SWEEP_FILE})")
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        study_name = study_name or info["study"]
+        if info["storage"] != "journal" and storage_url is None:
+            raise SweepError(f"{folder}: this sweep's study lives in {info['storage']}; give --storage URL (with the password)")
+    elif study_name is None or storage_url is None:
+        raise SweepError("give a sweep folder, or both --storage URL and --study NAME")
+    storage = open_storage(storage_url, folder)
+    try:
+        summaries = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    except Exception as e:
+        raise SweepError(f"cannot read studies from {redact(storage_url or str(folder))}: {str(e).splitlines()[0]}") from None
+    if study_name not in summaries:
+        raise SweepError(
+            f"no study {study_name!r} in {redact(storage_url or str(folder))}; known: {', '.join(sorted(summaries)) or 'none'}"
+        )
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    spec = study.user_attrs.get(SPEC_ATTR)
+    if spec is None:
+        raise SweepError(f"study {study_name!r} was not made by rnnexp sweep (no {SPEC_ATTR} attribute)")
+    sweep = SweepConfig.model_validate(spec["sweep"])
+    base = Config.model_validate(spec["base"])
+    if storage_url is not None and storage_url.startswith("postgresql"):
+        storage = open_storage(storage_url, folder, heartbeat=sweep.heartbeat)
+    study = optuna.load_study(
+        study_name=study_name, storage=storage, sampler=_sampler(sweep), pruner=_pruner(sweep, base.train.epochs)
+    )
+    return Sweep(sweep, spec["base"], base, study, storage_url, folder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker
+
+
+@dataclass
+class WorkerResult:
+    trials: list[dict[str, Any]] = field(default_factory=list)  # what this worker did, one entry per trial
+    reaped: list[int] = field(default_factory=list)  # trial numbers found dead and re-queued
+    stopped_by: str = ""
+
+
+class _TrialReporter:
+    """Training events for one trial: remember the run folder, report each epoch, ask the pruner."""
+
+    def __init__(self, sw: Sweep, trial, events, offset_history: list[dict[str, Any]]):
+        self.sw, self.trial, self.events = sw, trial, events
+        self.reported = {int(r["epoch"]) for r in offset_history}
+        for row in offset_history:  # a resumed trial re-reports the epochs its dead predecessor trained
+            self._report(row)
+
+    def setup(self, info: dict[str, Any]) -> None:
+        self.trial.set_user_attr("run_dir", info["run_dir"])
+        self.events.note(f"trial {self.trial.number}: {info['run_dir']}")
+
+    def epoch_start(self, *args) -> None: ...
+    def batch_end(self, loss: float) -> None: ...
+
+    def note(self, text: str) -> None:
+        self.events.note(f"trial {self.trial.number}: {text}")
+
+    def _report(self, row: dict[str, Any]) -> None:
+        value = row.get(self.sw.metric)
+        if value is not None and value == value:  # NaN is never reported
+            self.trial.report(float(value), int(row["epoch"]))
+
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> str | None:
+        if int(row["epoch"]) not in self.reported:
+            self._report(row)
+        if self.trial.should_prune():
+            value = row.get(self.sw.metric)
+            return f"pruned by the {self.sw.sweep.pruner.kind} pruner after epoch {row['epoch']} ({self.sw.metric} {value})"
+        return None
+
+
+class Events:
+    """What a worker tells the person watching; the CLI's subclass prints it."""
+
+    def note(self, text: str) -> None: ...
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a reused PID belongs to some other program
+        return b"rnnexp" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def reap(sw: Sweep) -> list[int]:
+    """Fail and re-queue trials whose worker died. Returns the reaped trial numbers."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if sw.storage_url is not None:  # RDB: heartbeats decide, with Optuna's own check
+        before = {t.number for t in sw.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        optuna.storages.fail_stale_trials(sw.study)
+        after = sw.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        return sorted(t.number for t in after if t.number not in before and not t.user_attrs.get("surplus"))
+    host = socket.gethostname()
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)
+    reaped = []
+    for t in sw.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = t.user_attrs.get("pid")
+        if t.user_attrs.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            sw.study._storage.set_trial_user_attr(t._trial_id, "died", f"worker {host}:{pid} died")
+            sw.study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker reaped it first
+        retry(sw.study, sw.study._storage.get_trial(t._trial_id))
+        reaped.append(t.number)
+    return reaped
+
+
+def _counted(sw: Sweep, below: int | None = None) -> int:
+    """Trials that count toward the total: all but surplus ones and dead ones that were re-queued
+    (their retry counts instead). A trial that failed on its own (diverged, say) counts as done."""
+    trials = sw.study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return sum(
+        1 for t in trials if not t.user_attrs.get("surplus") and t.number not in retried and (below is None or t.number < below)
+    )
+
+
+def _suggest(trial, sweep: SweepConfig) -> dict[str, Any]:
+    params = {}
+    for key, spec in sweep.specs().items():
+        if spec.kind == "choice":
+            choices = [_encode(v) for v in spec.values]
+            params[key] = _decode(trial.suggest_categorical(key, choices), spec.values)
+        elif spec.kind == "int":
+            params[key] = trial.suggest_int(key, int(spec.low), int(spec.high), step=int(spec.step or 1))
+        elif spec.kind == "uniform":
+            params[key] = trial.suggest_float(key, spec.low, spec.high, step=spec.step)
+        else:
+            params[key] = trial.suggest_float(key, spec.low, spec.high, log=True)
+    return params
+
+
+def _frozen(sw: Sweep, trial):
+    """The stored view of a live trial (its system attributes: queue origin, retry history)."""
+    return sw.study._storage.get_trial(trial._trial_id)
+
+
+def _previous_run(sw: Sweep, trial) -> Path | None:
+    """The run folder of the dead trial this one retries, if it is on this machine and has a checkpoint."""
+    history = _frozen(sw, trial).system_attrs.get("retry_history") or []
+    for number in reversed(history):
+        old = sw.study.get_trials(deepcopy=False)[number]
+        path = old.user_attrs.get("run_dir")
+        if path and old.user_attrs.get("host") == socket.gethostname() and Path(path, "config.yaml").is_file():
+            return Path(path)
+    return None
+
+
+def _history(run: Path) -> list[dict[str, Any]]:
+    if not (run / "metrics.csv").is_file():
+        return []
+    with open(run / "metrics.csv", newline="", encoding="utf-8") as f:
+        return [{k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _best(history: list[dict[str, Any]], metric: str, direction: str) -> float | None:
+    values = [r[metric] for r in history if r.get(metric) is not None and r[metric] == r[metric]]
+    if not values:
+        return None
+    return max(values) if direction == "maximize" else min(values)
+
+
+class _Heartbeat:
+    """While a trial trains: sends its heartbeats (RDB storage), passes a worker stop on to the run,
+    and notices when the trial was failed behind the worker's back (it was paused past the grace
+    period): then it stops the run, whose folder the retry will resume."""
+
+    def __init__(self, sw: Sweep, trial, outer: threading.Event):
+        self.sw, self.trial, self.outer = sw, trial, outer
+        self.stop = threading.Event()  # the run's own stop
+        self.lost = False
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread = threading.Thread(target=self._loop, name="rnnexp-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        from optuna.trial import TrialState
+
+        storage = self.sw.study._storage
+        interval = self.sw.sweep.heartbeat.interval if self.sw.storage_url else 2.0
+        next_beat = 0.0
+        while not self._done.wait(0.2):
+            if self.outer.is_set():
+                self.stop.set()
+            if time.monotonic() < next_beat:
+                continue
+            next_beat = time.monotonic() + interval
+            try:
+                if storage.get_trial(self.trial._trial_id).state != TrialState.RUNNING:
+                    self.lost = True
+                    self.stop.set()
+                    return
+                if self.sw.storage_url:
+                    storage.record_heartbeat(self.trial._trial_id)
+            except Exception:
+                continue  # a storage hiccup: try again at the next beat
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _wait_for_lock(run: Path, seconds: float) -> bool:
+    """The dead trial's folder may still be locked by a paused worker that is letting it go."""
+    import fcntl
+
+    deadline = time.monotonic() + seconds
+    while True:
+        fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+        finally:
+            os.close(fd)
+        time.sleep(0.5)
+
+
+def work(
+    sw: Sweep, runs_dir: Path | None = None, events: Events | None = None, stop: threading.Event | None = None
+) -> WorkerResult:
+    """Pull trials until the sweep has its total. Returns what this worker did."""
+    from optuna.trial import TrialState
+
+    from . import train as training
+
+    events = events or Events()
+    stop = stop or threading.Event()
+    trials_dir = runs_dir or (sw.path / "trials" if sw.path else Path("runs"))
+    result = WorkerResult()
+    grid = sw.sweep.sampler.kind == "grid"
+    while not stop.is_set():
+        reaped = reap(sw)
+        result.reaped += reaped
+        for number in reaped:
+            events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
+        waiting = sw.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if not waiting and (grid or _counted(sw) >= sw.total):
+            if not sw.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                result.stopped_by = "all trials done"
+                break
+            # Others run the last trials: stay, to take over any of them whose worker dies.
+            stop.wait(1.0)
+            continue
+        trial = sw.study.ask()
+        # A retry starts with its dead predecessor's attributes: these are its own now.
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        for stale in ("died", "error"):
+            if stale in _frozen(sw, trial).user_attrs:
+                trial.set_user_attr(stale, None)
+        from_queue = "fixed_params" in _frozen(sw, trial).system_attrs
+        if _counted(sw, below=trial.number) >= sw.total or (grid and not from_queue):
+            trial.set_user_attr("surplus", True)  # lost the race for the last slot: never trained
+            sw.study.tell(trial, state=TrialState.FAIL)
+            continue
+        result.trials.append(_run_trial(sw, trial, trials_dir, events, stop, training))
+    if stop.is_set() and not result.stopped_by:
+        result.stopped_by = "interrupted"
+    return result
+
+
+def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threading.Event, training) -> dict[str, Any]:
+    import optuna
+    from optuna.trial import TrialState
+
+    params = _suggest(trial, sw.sweep)
+    cfg = trial_config(sw.base_raw, params, source=f"trial {trial.number}:")
+    cfg.name = f"trial-{trial.number:04d}"
+    previous = _previous_run(sw, trial)
+    entry: dict[str, Any] = {"number": trial.number, "params": params, "resumed_from": str(previous) if previous else None}
+    history = _history(previous) if previous else []
+    reporter = _TrialReporter(sw, trial, events, history)
+    beat = _Heartbeat(sw, trial, stop)
+    trial_stop = beat.stop
+    finished = _finished_status(previous)
+    if finished is not None:  # its worker died after training, before telling the study
+        return _conclude(sw, trial, entry, previous, finished, len(history), events)
+    try:
+        with beat:
+            if previous is not None and _wait_for_lock(previous, 2 * sw.sweep.heartbeat.grace + 10):
+                events.note(f"trial {trial.number}: retry of a dead trial, resuming {previous} after epoch {len(history)}")
+                trial.set_user_attr("run_dir", str(previous))
+                run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=["sweep", f"trial {trial.number}"])
+            else:
+                run = training.train(cfg, trials_dir, reporter=reporter, stop=trial_stop, argv=["sweep", f"trial {trial.number}"])
+    except Exception as e:
+        entry.update(state="FAIL", error=f"{type(e).__name__}: {e}")
+        if not beat.lost:
+            trial.set_user_attr("error", str(e)[:500])
+            _tell(sw, trial, state=TrialState.FAIL)
+        return entry
+    if beat.lost:
+        entry.update(state="LOST", error="failed by another worker while this one was paused; its retry continues the run")
+        return entry
+    if run.status == "interrupted":
+        # Stopped by a signal: hand the trial back for a retry that resumes this folder.
+        _tell(sw, trial, state=TrialState.FAIL)
+        frozen = sw.study._storage.get_trial(trial._trial_id)
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)(sw.study, frozen)
+        entry.update(state="INTERRUPTED", run_dir=run.run_dir)
+        return entry
+    return _conclude(sw, trial, entry, Path(run.run_dir), run.status, run.epochs_run, events)
+
+
+def _finished_status(run: Path | None) -> str | None:
+    if run is None or not (run / "summary.json").is_file():
+        return None
+    status = json.loads((run / "summary.json").read_text(encoding="utf-8")).get("status")
+    return status if status in ("completed", "early_stopped", "pruned") else None
+
+
+def _conclude(sw: Sweep, trial, entry: dict[str, Any], run: Path, status: str, epochs: int, events: Events) -> dict[str, Any]:
+    """Tell the study how a trial's run ended: pruned, complete with its best value, or failed."""
+    from optuna.trial import TrialState
+
+    value = _best(_history(run), sw.metric, sw.direction)
+    entry.update(run_dir=str(run), status=status, epochs=epochs, value=value)
+    if status == "pruned":
+        entry["state"] = "PRUNED"
+        _tell(sw, trial, state=TrialState.PRUNED)
+    elif value is None:
+        entry["state"] = "FAIL"
+        trial.set_user_attr("error", f"no {sw.metric} in metrics.csv")
+        _tell(sw, trial, state=TrialState.FAIL)
+    else:
+        entry["state"] = "COMPLETE"
+        _tell(sw, trial, values=value)
+    events.note(f"trial {trial.number}: {entry['state'].lower()} after {epochs} epochs, best {sw.metric} {value}")
+    return entry
+
+
+def _tell(sw: Sweep, trial, **kwargs) -> None:
+    import optuna
+
+    try:
+        sw.study.tell(trial, **kwargs)
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+        pass  # failed as stale meanwhile: the retry reports instead
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+def results(sw: Sweep) -> dict[str, Any]:
+    """Every counted trial (surplus ones left out) with params, state, best value, epochs and run folder;
+    the best trial; and the best trial's config. Writes results.csv and best_config.yaml when the
+    sweep has a folder here."""
+    rows = []
+    specs = sw.sweep.specs()
+    trials = sw.study.get_trials(deepcopy=False)
+    retried_as = {n: t.number for t in trials for n in t.system_attrs.get("retry_history", [])}
+    for t in trials:
+        if t.user_attrs.get("surplus"):
+            continue
+        run = t.user_attrs.get("run_dir")
+        history = _history(Path(run)) if run and t.number not in retried_as else []
+        retry_of = t.system_attrs.get("failed_trial")
+        if t.number in retried_as:
+            note = f"{t.user_attrs.get('died') or 'stopped'}; retried as #{retried_as[t.number]}"
+        elif retry_of is not None:
+            note = f"retry of #{retry_of}, resumed its run"
+        else:
+            note = t.user_attrs.get("error") or ""
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value if t.state.name == "COMPLETE" else _best(history, sw.metric, sw.direction),
+                "epochs": len(history),
+                **{k: _decode(v, specs[k].values or []) for k, v in (t.params or t.system_attrs.get("fixed_params", {})).items()},
+                "retry_of": retry_of,
+                "run_dir": run,
+                "host": t.user_attrs.get("host"),
+                "note": note,
+            }
+        )
+    counted = [r for r in rows if r["number"] not in retried_as]
+    complete = [r for r in counted if r["state"] == "COMPLETE" and r["value"] is not None]
+    best = None
+    if complete:
+        best = (max if sw.direction == "maximize" else min)(complete, key=lambda r: r["value"])
+    counts = {s: sum(1 for r in counted if r["state"] == s) for s in ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")}
+    counts["RETRIED"] = len(rows) - len(counted)
+    grid_dupes = 0
+    if sw.sweep.sampler.kind == "grid":
+        seen = [
+            tuple(json.dumps(r.get(k), sort_keys=True) for k in sw.sweep.space) for r in counted if r["state"] in FINISHED_STATES
+        ]
+        grid_dupes = len(seen) - len(set(seen))
+    out: dict[str, Any] = {
+        "study": sw.study.study_name,
+        "metric": sw.metric,
+        "direction": sw.direction,
+        "total": sw.total,
+        "counts": counts,
+        "duplicates": grid_dupes,
+        "epochs_trained": sum(r["epochs"] for r in rows if r["state"] in FINISHED_STATES),
+        "trials": rows,
+        "best": best,
+        "params": list(sw.sweep.space),
+    }
+    if sw.path is not None:
+        _write_results(sw, rows, best, out)
+    return out
+
+
+def _write_results(sw: Sweep, rows: list[dict[str, Any]], best: dict[str, Any] | None, out: dict[str, Any]) -> None:
+    columns = ["number", "state", "value", "epochs", *sw.sweep.space, "retry_of", "run_dir", "host", "note"]
+    lines = [columns] + [[_cell(r.get(c)) for c in columns] for r in rows]
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows(lines)
+    write_text(sw.path / "results.csv", buf.getvalue())
+    out["results_csv"] = str(sw.path / "results.csv")
+    if best is not None:
+        cfg = trial_config(sw.base_raw, {k: best[k] for k in sw.sweep.space}, source="best trial")
+        cfg.name = f"{sw.sweep.name}-best"
+        from .config import dump_config
+
+        header = f"# best trial {best['number']} of {sw.study.study_name}: {sw.metric} {best['value']}\n"
+        write_text(sw.path / "best_config.yaml", header + dump_config(cfg))
+        out["best_config"] = str(sw.path / "best_config.yaml")
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (list, dict)) else ("" if value is None else value)

@@ -1,0 +1,296 @@
+"""Sweeps: the sweep file's errors, exact grids with several workers, dead workers whose trials
+resume from their checkpoint, exact totals, pruning, sweep resume, and PostgreSQL with SIGKILL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run_cli
+from rnnexp import sweep as sweeps
+from rnnexp.config import load_config, load_sweep
+from rnnexp.errors import ConfigError
+
+
+@pytest.fixture
+def write_sweep(tmp_path, write_config):
+    """write_sweep(space=..., sampler=..., **top) -> path of a sweep file over a tiny base config."""
+    counter = iter(range(1000))
+
+    def write(base_train: dict | None = None, **top) -> Path:
+        base = write_config(train=base_train or {})
+        doc = {"name": "t", "base": str(base), "objective": {"metric": "val_accuracy"}, **top}
+        path = tmp_path / f"sweep{next(counter)}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    return write
+
+
+def _json(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def _worker(sweep_dir: Path, env: dict | None = None, storage: str | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sweep_dir), "--threads", "1"]
+    extra = {"RNNEXP_STORAGE": storage} if storage else {}
+    return subprocess.Popen(
+        cmd, env={**os.environ, **extra, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+# -- the sweep file ------------------------------------------------------------------------------
+
+
+def test_sweep_file_errors_name_file_line_and_key(tmp_path, write_config):
+    base = write_config()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        f"name: bad\nbase: {base}\nsampeler: {{kind: grid}}\nspace:\n  model.celll: [gru]\n  model.cell: [gru, lstmm]\n"
+        "  train.lr: {kind: loguniform, low: 0.1, high: 0.01}\n"
+    )
+    proc = run_cli("sweep", "create", bad, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert any("bad.yaml:3: unknown key sampeler (did you mean sampler?)" in line for line in lines), lines
+    assert any("space.train.lr" in line and "low (0.1) is above high (0.01)" in line for line in lines), lines
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing is created from a bad file
+
+    # Keys and values are checked against the base config's schema, with the sweep file's line.
+    bad.write_text(
+        f"name: bad\nbase: {base}\nsampler: {{kind: grid}}\nspace:\n  model.celll: [gru]\n  model.cell: [gru, lstmm]\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_sweep(bad)
+    text = "\n".join(e.value.messages)
+    assert "bad.yaml:5: space model.celll='gru': unknown key model.celll (did you mean model.cell?)" in text
+    assert "bad.yaml:6: space model.cell='lstmm'" in text and "did you mean 'lstm'" in text
+
+
+@pytest.mark.parametrize(
+    "top, expected",
+    [
+        (
+            {"space": {"train.lr": {"kind": "loguniform", "low": 1e-4, "high": 1e-2}}, "sampler": {"kind": "grid"}},
+            "sampler grid needs",
+        ),
+        ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "tpe"}}, "trials is required with sampler tpe"),
+        ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "grid"}, "trials": 3}, "more than the grid has points (2)"),
+        ({"space": {"train.lr": [0.1]}, "objective": {"metric": "val_mae"}}, "objective.metric val_mae does not apply"),
+        ({"space": {"train.lr": [0.1]}, "set": {"train.epoch": 2}}, "unknown key train.epoch (did you mean train.epochs?)"),
+    ],
+)
+def test_sweep_file_consistency(write_sweep, top, expected):
+    top = {"sampler": {"kind": "grid"}, **top}
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write_sweep(**top))
+    assert any(expected in m for m in e.value.messages), e.value.messages
+
+
+def test_grid_points_and_spec_kinds(write_sweep):
+    sweep, base_raw, base = load_sweep(
+        write_sweep(
+            space={"model.cell": ["gru", "lstm"], "model.num_neurons": {"kind": "int", "low": 8, "high": 16, "step": 8}},
+            sampler={"kind": "grid"},
+        )
+    )
+    points = sweeps.grid_points(sweep)
+    assert len(points) == sweep.total_trials == 4
+    assert {(p["model.cell"], p["model.num_neurons"]) for p in points} == {("gru", 8), ("gru", 16), ("lstm", 8), ("lstm", 16)}
+    assert base_raw["data"]["maxlen"] == base.data.maxlen
+
+
+def test_sqlite_is_refused_for_several_workers(write_sweep, tmp_path):
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"})
+    proc = run_cli("sweep", path, "--workers", "2", "--storage", f"sqlite:///{tmp_path}/s.db", "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 2
+    assert "SQLite runs queued trials twice" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def test_grid_with_two_workers_runs_each_point_once(write_sweep, tmp_path):
+    space = {"model.cell": ["gru", "lstm"], "train.lr": [0.003, 0.01]}
+    path = write_sweep(space=space, sampler={"kind": "grid"}, base_train={"epochs": 2})
+    res = _json(run_cli("sweep", path, "--workers", "2", "--runs-dir", tmp_path / "runs", "--json"))
+    assert res["counts"]["COMPLETE"] == 4 and res["duplicates"] == 0
+    assert sorted((t["model.cell"], t["train.lr"]) for t in res["trials"]) == sorted(
+        (c, lr) for c in space["model.cell"] for lr in space["train.lr"]
+    )
+    assert len({t["host"] + str(t["run_dir"]) for t in res["trials"]}) == 4
+    for t in res["trials"]:
+        summary = json.loads(Path(t["run_dir"], "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["epochs_run"] == 2
+        assert t["value"] == pytest.approx(
+            max(float(r["val_accuracy"]) for r in csv.DictReader(open(Path(t["run_dir"], "metrics.csv"))))
+        )
+    folder = Path(res["results_csv"]).parent
+    assert folder.name.startswith("sweep_") and (folder / "journal.log").is_file()
+    rows = list(csv.DictReader(open(res["results_csv"])))
+    assert len(rows) == 4 and {r["state"] for r in rows} == {"COMPLETE"}
+    best = load_config(res["best_config"])  # ready for rnnexp train
+    assert (best.model.cell, best.train.lr) == (res["best"]["model.cell"], res["best"]["train.lr"])
+    assert best.train.epochs == 2
+    # Every trial is an ordinary run: it evaluates like any other.
+    assert run_cli("evaluate", res["best"]["run_dir"], "--json").returncode == 0
+
+
+def test_killed_worker_trial_resumes_from_its_checkpoint(write_sweep, tmp_path):
+    path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"})
+    created = _json(run_cli("sweep", "create", path, "--runs-dir", tmp_path / "runs", "--json"))
+    folder = Path(created["sweep_dir"])
+    # The first worker SIGKILLs itself in epoch 2 of its first trial (after epoch 1's checkpoint).
+    dying = _worker(folder, env={"RNNEXP_FAULT": "batch:2:3"})
+    assert dying.wait(timeout=300) == -signal.SIGKILL
+    proc = _worker(folder)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "its worker died; queued again" in err
+    sw = sweeps.open_sweep(folder)
+    res = sweeps.results(sw)
+    assert res["counts"]["COMPLETE"] == 2 and res["counts"]["RETRIED"] == 1 and res["duplicates"] == 0
+    dead = next(t for t in res["trials"] if "retried as" in t["note"])
+    retry = next(t for t in res["trials"] if t["retry_of"] == dead["number"])
+    assert retry["state"] == "COMPLETE" and retry["run_dir"] == dead["run_dir"]  # the same folder, resumed
+    meta = json.loads(Path(retry["run_dir"], "meta.json").read_text())
+    assert [r["from_epoch"] for r in meta["resumes"]] == [1]
+    epochs = [int(r["epoch"]) for r in csv.DictReader(open(Path(retry["run_dir"], "metrics.csv")))]
+    assert epochs == [1, 2, 3]
+    # ... and it ends exactly where an uninterrupted run of the same config ends.
+    plain = _json(run_cli("train", Path(retry["run_dir"], "config.yaml"), "--runs-dir", tmp_path / "plain", "--json", "-q"))
+    strip = lambda run: [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(Path(run, "metrics.csv")))]
+    assert strip(retry["run_dir"]) == strip(plain["run_dir"])
+
+
+def test_random_sampler_total_is_exact_with_two_workers(write_sweep, tmp_path):
+    path = write_sweep(
+        space={"train.lr": {"kind": "loguniform", "low": 1e-3, "high": 3e-2}},
+        sampler={"kind": "random", "seed": 3},
+        trials=3,
+        base_train={"epochs": 1},
+    )
+    res = _json(run_cli("sweep", path, "--workers", "2", "--runs-dir", tmp_path / "runs", "--json"))
+    assert res["counts"]["COMPLETE"] == 3 and len(res["trials"]) == 3
+    assert all(1e-3 <= t["train.lr"] <= 3e-2 for t in res["trials"])
+    # Resuming a finished sweep runs nothing more: the total is a total, not "that many more".
+    again = _json(run_cli("sweep", "resume", Path(res["results_csv"]).parent, "--workers", "2", "--json"))
+    assert again["counts"]["COMPLETE"] == 3 and len(again["trials"]) == 3
+
+
+def test_stopped_sweep_resumes_to_its_total(write_sweep, tmp_path):
+    path = write_sweep(
+        space={"train.lr": [0.003, 0.005, 0.01]}, sampler={"kind": "random", "seed": 1}, trials=3, base_train={"epochs": 1}
+    )
+    sw = sweeps.create(path, tmp_path / "runs")
+    stop = threading.Event()
+
+    class StopAfterFirst(sweeps.Events):
+        def note(self, text: str) -> None:
+            if "complete after" in text:
+                stop.set()
+
+    done = sweeps.work(sw, events=StopAfterFirst(), stop=stop)
+    assert [t["state"] for t in done.trials] == ["COMPLETE"] and done.stopped_by == "interrupted"
+    res = _json(run_cli("sweep", "resume", sw.path, "--json"))
+    assert res["counts"]["COMPLETE"] == 3 and len(res["trials"]) == 3
+    status = run_cli("sweep", "status", sw.path)
+    assert status.returncode == 0 and "3 complete of 3 trials" in status.stderr
+
+
+def test_pruned_trials_are_pruned_and_early_stopped_ones_complete(write_sweep, tmp_path):
+    # Trial 0 learns (lr 0.02); trials 1 and 2 barely move (lr 1e-6) and fall below the median of
+    # trial 0 at epoch 1, so the median pruner stops them there.
+    path = write_sweep(
+        space={"train.lr": [0.02, 1e-6, 2e-6]},
+        sampler={"kind": "grid"},
+        pruner={"kind": "median", "startup_trials": 1, "warmup_epochs": 0},
+        objective={"metric": "val_loss"},
+        base_train={"epochs": 3},
+    )
+    res = _json(run_cli("sweep", path, "--runs-dir", tmp_path / "runs", "--json"))
+    by_lr = {t["train.lr"]: t for t in res["trials"]}
+    assert by_lr[0.02]["state"] == "COMPLETE"
+    for lr in (1e-6, 2e-6):
+        assert by_lr[lr]["state"] == "PRUNED", res["trials"]
+        summary = json.loads(Path(by_lr[lr]["run_dir"], "summary.json").read_text())
+        assert summary["status"] == "pruned" and summary["epochs_run"] < 3 and "median pruner" in summary["stop_reason"]
+    assert res["epochs_trained"] < 9
+
+    # Early stopping ends a trial as complete, never as pruned.
+    es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 10.0}
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 4, "early_stopping": es})
+    res = _json(run_cli("sweep", path, "--runs-dir", tmp_path / "runs2", "--json"))
+    (trial,) = res["trials"]
+    assert trial["state"] == "COMPLETE" and trial["epochs"] == 2
+    assert json.loads(Path(trial["run_dir"], "summary.json").read_text())["status"] == "early_stopped"
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+
+def test_postgres_two_workers_one_killed(write_sweep, tmp_path, pg_url):
+    path = write_sweep(
+        space={"train.lr": [0.002, 0.004, 0.006, 0.008]},
+        sampler={"kind": "grid"},
+        heartbeat={"interval": 1, "grace": 4},
+        base_train={"epochs": 3},
+    )
+    created = _json(run_cli("sweep", "create", path, "--runs-dir", tmp_path / "runs", "--storage", pg_url, "--json"))
+    folder, study = Path(created["sweep_dir"]), created["study"]
+    assert "journal.log" not in os.listdir(folder)
+    # Two workers started at once (schema and study already exist); one is SIGKILLed mid-trial.
+    dying = _worker(folder, env={"RNNEXP_FAULT": "batch:2:3"}, storage=pg_url)
+    living = _worker(folder, storage=pg_url)
+    assert dying.wait(timeout=300) == -signal.SIGKILL
+    out, err = living.communicate(timeout=300)
+    assert living.returncode == 0, err
+    sw = sweeps.open_sweep(None, pg_url, study)
+    sw.path = None
+    res = sweeps.results(sw)
+    assert res["counts"]["COMPLETE"] == 4 and res["counts"]["RETRIED"] == 1, res["trials"]
+    assert res["counts"]["FAIL"] == res["counts"]["RUNNING"] == res["counts"]["WAITING"] == 0  # nothing lost
+    assert res["duplicates"] == 0
+    dead = next(t for t in res["trials"] if "retried as" in t["note"])
+    retry = next(t for t in res["trials"] if t["retry_of"] == dead["number"])
+    assert retry["run_dir"] == dead["run_dir"]
+    assert [r["from_epoch"] for r in json.loads(Path(retry["run_dir"], "meta.json").read_text())["resumes"]] == [1]
+
+
+def test_postgres_paused_worker_does_not_break_the_sweep(write_sweep, tmp_path, pg_url):
+    path = write_sweep(space={"train.lr": [0.003, 0.006]}, sampler={"kind": "grid"}, heartbeat={"interval": 1, "grace": 3})
+    created = _json(run_cli("sweep", "create", path, "--runs-dir", tmp_path / "runs", "--storage", pg_url, "--json"))
+    folder = Path(created["sweep_dir"])
+    paused = _worker(folder, storage=pg_url)
+    sw = sweeps.open_sweep(None, pg_url, created["study"])
+    deadline = time.monotonic() + 120
+    while not any(t.user_attrs.get("run_dir") for t in sw.study.get_trials()):  # it is training
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(paused.pid, signal.SIGSTOP)
+    living = _worker(folder, storage=pg_url)
+    time.sleep(8)  # past the grace period: the living worker fails the paused one's trial and retries it
+    os.kill(paused.pid, signal.SIGCONT)
+    out, err = living.communicate(timeout=300)
+    assert living.returncode == 0, err
+    assert paused.wait(timeout=120) == 0, paused.stderr.read()
+    sw.path = None
+    res = sweeps.results(sw)
+    assert res["counts"]["COMPLETE"] == 2 and res["counts"]["RETRIED"] == 1 and res["duplicates"] == 0, res["trials"]
+
+
+def test_shipped_sweep_config_loads():
+    sweep, _, base = load_sweep(ROOT / "configs" / "sweep_quick.yaml")
+    assert sweep.sampler.kind == "grid" and sweep.total_trials == 8 and base.data.dataset == "amazon-food"
