@@ -39,8 +39,10 @@ _SET_HELP = "Override a config key, value parsed as YAML: --set train.lr=0.01 (r
 def _console(quiet: bool = False):
     from rich.console import Console
 
-    # soft_wrap: long lines stay whole in logs and pipes instead of being cut at 80 columns
-    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+    # soft_wrap: long lines stay whole in logs and pipes instead of being cut at 80 columns; and
+    # off a terminal, tables get room for whole cells (they still take only the width they need)
+    width = None if sys.stderr.isatty() else max(int(os.environ.get("COLUMNS", "0") or 0), 200)
+    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True, width=width)
 
 
 def _fail(lines: list[str], code: int) -> None:
@@ -54,8 +56,8 @@ def _guard() -> Iterator[None]:
     """Project errors become one line each and their exit code; never a traceback."""
     try:
         yield
-    except typer.Exit:
-        raise
+    except (typer.Exit, typer.BadParameter):
+        raise  # Typer reports its own usage errors (exit 2)
     except RnnexpError as e:
         _fail(getattr(e, "messages", None) or [str(e)], e.exit_code)
     except KeyboardInterrupt:
@@ -226,6 +228,213 @@ def lr_find(
 
 # ---------------------------------------------------------------------------------------------
 # Output
+
+
+# ---------------------------------------------------------------------------------------------
+# Looking at runs
+
+
+@app.command()
+def runs(
+    runs_dir: Path = typer.Argument(Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), help="Folder of run folders."),
+    filter_: list[str] = typer.Option(
+        [], "--filter", help="KEY=VALUE on a column or dotted config key, e.g. model.cell=gru (repeatable)."
+    ),
+    sort: str | None = typer.Option(None, "--sort", help="Column or config key to order by; a leading - for descending (-best)."),
+    trials: bool = typer.Option(False, "--trials", help="Also list the trial runs inside sweep folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as one JSON object on stdout."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV on stdout."),
+) -> None:
+    """Table of runs: name, start, status, cell, units, lr, epochs, best validation score, test score."""
+    with _guard():
+        from .report import list_runs
+
+        rows = list_runs(runs_dir, filter_, sort, trials)
+    columns = ["run", "started", "status", "task", "dataset", "cell", "units", "lr", "epochs", "monitor", "best", "best_epoch"]
+    columns += sorted({k for r in rows for k in r if k.startswith("test_")})
+    if as_json:
+        print(json.dumps({"runs_dir": str(runs_dir), "runs": [{k: r.get(k) for k in [*columns, "path"]} for r in rows]}))
+        return
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([*columns, "path"])
+        writer.writerows([[_plain(r.get(c)) for c in [*columns, "path"]] for r in rows])
+        return
+    from rich.table import Table
+
+    # On screen the essentials; --json and --csv carry every column.
+    shown = ["run", "status", "cell", "units", "lr", "epochs", "best", *[c for c in columns if c.startswith("test_")]]
+    monitors = sorted({r["monitor"] for r in rows if r.get("monitor")})
+    table = Table(title=f"{len(rows)} runs in {runs_dir}" + (f" (best: {', '.join(monitors)})" if monitors else ""))
+    for col in shown:
+        table.add_column(col.replace("test_", "test "), no_wrap=col == "run")
+    for r in rows:
+        table.add_row(*[_plain(r.get(c), 4) for c in shown])
+    _console().print(table)
+
+
+def _plain(value: Any, digits: int | None = None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and digits is not None:
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+@app.command()
+def compare(
+    run_dirs: list[Path] = typer.Argument(..., help="Two or more run folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as one JSON object on stdout."),
+) -> None:
+    """Side by side: the config keys that differ (the rest is shared) and each run's scores."""
+    with _guard():
+        from .report import compare_runs
+
+        res = compare_runs(run_dirs)
+    if as_json:
+        print(json.dumps(res))
+        return
+    from rich.table import Table
+
+    names = [Path(p).name for p in res["runs"]]
+    diff = Table(title=f"config keys that differ ({len(res['differences'])})")
+    diff.add_column("key")
+    for name in names:
+        diff.add_column(name, overflow="fold")
+    for key, values in res["differences"].items():
+        diff.add_row(key, *[json.dumps(v) for v in values])
+    scores = Table(title="scores")
+    scores.add_column("")
+    for name in names:
+        scores.add_column(name, overflow="fold")
+    metrics = res["metrics"]
+    lines = [("status", [m["status"] for m in metrics]), ("epochs", [m["epochs"] for m in metrics])]
+    lines.append(("best " + (metrics[0]["monitor"] or ""), [m["best"] for m in metrics]))
+    lines += [("best epoch", [m["best_epoch"] for m in metrics]), ("last train_loss", [m["last_train_loss"] for m in metrics])]
+    lines.append(("last val_loss", [m["last_val_loss"] for m in metrics]))
+    for key in sorted({k for m in metrics for k in m["test"]}):
+        lines.append((f"test {key}", [m["test"].get(key) for m in metrics]))
+    for label, values in lines:
+        scores.add_row(label, *[_plain(v, 4) for v in values])
+    console = _console()
+    console.print(diff)
+    console.print(scores)
+
+
+@app.command()
+def plot(
+    run_dirs: list[Path] = typer.Argument(..., help="Run folders (curves overlaid), or one sweep folder."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="PNG to write (default: curves.png in the run, or sweep.png in the sweep)."
+    ),
+    storage: str | None = typer.Option(
+        os.environ.get("RNNEXP_STORAGE"), "--storage", help="A sweep's PostgreSQL URL.", show_default=False
+    ),
+) -> None:
+    """Learning curves of runs in one PNG; for a sweep folder, each parameter against the objective."""
+    with _guard():
+        if len(run_dirs) == 1 and (run_dirs[0] / "sweep.json").is_file():
+            from . import sweep as sweeps
+            from .report import plot_sweep
+
+            sw = sweeps.open_sweep(run_dirs[0], storage)
+            res = sweeps.results(sw)
+            written = plot_sweep(res, sweeps.importances(sw), out or run_dirs[0] / "sweep.png")
+        else:
+            from .report import plot_curves
+
+            if out is None and len(run_dirs) > 1:
+                raise typer.BadParameter("give --out for a plot of several runs")
+            written = plot_curves(run_dirs, out or run_dirs[0] / "curves.png")
+    print(f"written: {written}", file=sys.stderr)
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="Run folder."),
+    texts: list[str] = typer.Argument(None, help="Texts to classify (none: --file, or one per line on stdin)."),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", help="Texts, one per line (text runs); the series as CSV (forecasting)."
+    ),
+    checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON object on stdout."),
+) -> None:
+    """Predict with a run's model and saved preprocessing: label and probability per text (tab-separated
+    on stdout), or the next values of a series."""
+    with _guard():
+        from .evaluate import predict as run_predict
+        from .rundir import RunDir
+
+        task = RunDir.open(run_dir).load_config().data.task
+        if task == "forecasting":
+            res = run_predict(run_dir, series_file=file, which=checkpoint)
+        else:
+            if not texts:
+                if file is not None:
+                    try:
+                        lines = file.read_text(encoding="utf-8").splitlines()
+                    except (OSError, UnicodeDecodeError) as e:
+                        raise typer.BadParameter(f"--file {file}: cannot read ({e})") from None
+                elif sys.stdin.isatty():
+                    raise typer.BadParameter("give texts as arguments, --file FILE, or lines on stdin")
+                else:
+                    lines = sys.stdin.read().splitlines()
+                texts = [line for line in lines if line.strip()]
+            res = run_predict(run_dir, texts=list(texts), which=checkpoint)
+    if as_json:
+        print(json.dumps(res))
+    elif res["task"] == "forecasting":
+        print(f"{res['target']} after {res['last_time'] or 'the last row'}:", file=sys.stderr)
+        for row in res["forecast"]:
+            print(f"{row['steps_ahead']}\t{row['value']:.6g}")
+    else:
+        for row in res["predictions"]:
+            print(f"{row['label']}\t{row['probability']:.4f}\t{row['text']}")
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="Run folder."),
+    fmt: str = typer.Option("torchscript", "--format", help="torchscript, or onnx (needs the onnx and onnxruntime packages)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: model.pt / model.onnx in the run)."),
+    checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print where it went as one JSON object on stdout."),
+) -> None:
+    """Export the model, checked to give the checkpoint's outputs (within 1e-6) on sample inputs."""
+    with _guard():
+        from .export import export as run_export
+
+        res = run_export(run_dir, fmt, out, checkpoint)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        print(f"written: {res['path']} and {res['preprocessing']}", file=sys.stderr)
+        print(
+            f"checked: same outputs as the checkpoint within {res['max_abs_difference']:.2g} on {res['checked_inputs']}",
+            file=sys.stderr,
+        )
+
+
+@app.command()
+def schema(
+    sweep: bool = typer.Option(False, "--sweep", help="The sweep file's schema instead of the config's."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Print the JSON schema of config files (or sweep files), for editor completion and checks."""
+    from .config import Config, SweepConfig
+
+    model = SweepConfig if sweep else Config
+    text = json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}, indent=2)
+    if out is None:
+        print(text)
+    else:
+        with _guard():
+            from .rundir import write_text
+
+            write_text(out, text + "\n")
+        print(f"written: {out}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------

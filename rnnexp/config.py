@@ -332,6 +332,11 @@ class TrainConfig(_Section):
     seed: int = Field(42, description="Seed for weights, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (null: torch's default).")
+    tensorboard: bool = Field(
+        False,
+        description="Also write each epoch's metrics.csv row as TensorBoard scalars in the run's tensorboard/ folder "
+        "(needs the tensorboard package: pip install 'rnnexp[tensorboard]').",
+    )
     early_stopping: EarlyStoppingConfig = Field(
         default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking."
     )

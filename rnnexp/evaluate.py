@@ -12,11 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpoint
+from .data import Preprocessor
 from .errors import DataError, RunDirError
 from .metrics import classification_scores
-from .model import model_from_checkpoint, resolve_device
+from .model import model_from_checkpoint, predict_logits, resolve_device
 from .rundir import RunDir, write_json
-from .series import persistence, regression_scores, seasonal_naive, window_arrays
+from .series import Scaler, load_series, persistence, regression_scores, seasonal_naive, target_steps, window_arrays
 from .tasks import ForecastTask, restore_task
 
 
@@ -28,9 +29,7 @@ def evaluate(
     run = RunDir.open(run_path)
     cfg = run.load_config()
     meta = run.read_json(run.meta)
-    if which == "auto":
-        which = "best" if cfg.train.early_stopping.restore_best and run.best.is_file() else "last"
-    state = checkpoint.load(run.best if which == "best" else run.last)
+    which, state = load_checkpoint(run, cfg, which)
     if split not in ("test", "val"):
         raise RunDirError(f"--split {split!r}: expected test or val")
     device = resolve_device(cfg.train.device)
@@ -45,6 +44,77 @@ def evaluate(
         report = {**head, **_classification_report(task, model, split, data_file, meta)}
     write_json(run.eval_file(report["split"]), report)
     return report
+
+
+def load_checkpoint(run: RunDir, cfg, which: str) -> tuple[str, dict[str, Any]]:
+    """(best|last, its state): auto is best when train.early_stopping.restore_best says so."""
+    if which not in ("auto", "best", "last"):
+        raise RunDirError(f"--checkpoint {which!r}: expected auto, best or last")
+    if which == "auto":
+        which = "best" if cfg.train.early_stopping.restore_best and run.best.is_file() else "last"
+    return which, checkpoint.load(run.best if which == "best" else run.last)
+
+
+def predict(
+    run_path: str | Path, texts: list[str] | None = None, series_file: str | Path | None = None, which: str = "auto"
+) -> dict[str, Any]:
+    """Apply a run's checkpoint to new inputs with the run's saved preprocessing: texts -> label and
+    class probabilities (text classification); a CSV of the series -> the next values after its
+    last row (forecasting). The training data is not needed."""
+    run = RunDir.open(run_path)
+    cfg = run.load_config()
+    which, state = load_checkpoint(run, cfg, which)
+    prep = state["preprocessing"]
+    device = resolve_device(cfg.train.device)
+    model = model_from_checkpoint(state, device)
+    head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "task": prep["task"]}
+    if prep["task"] == "text_classification":
+        if texts is None:
+            raise RunDirError("a text classification run predicts texts: give them as arguments, with --file, or on stdin")
+        pre = Preprocessor.from_dict(prep)
+        x = torch.from_numpy(pre.encode_texts(texts)).to(device)
+        probs = F.softmax(predict_logits(model, x, padding=pre.padding if cfg.data.bucket else None), dim=1).cpu().numpy()
+        labels = pre.labels
+        rows = [
+            {
+                "text": text,
+                "label": labels[int(p.argmax())],
+                "probability": float(p.max()),
+                "probabilities": {label: float(v) for label, v in zip(labels, p)},
+            }
+            for text, p in zip(texts, probs)
+        ]
+        return {**head, "labels": labels, "predictions": rows}
+    if prep["task"] == "forecasting":
+        if series_file is None:
+            raise RunDirError("a forecasting run predicts from a CSV of the series: give it with --file")
+        return {**head, **_forecast_next(cfg, prep, model, Path(series_file), device)}
+    raise RunDirError(f"predict handles text classification and forecasting runs; this run is {prep['task']}")
+
+
+def _forecast_next(cfg, prep: dict[str, Any], model, path: Path, device) -> dict[str, Any]:
+    """The next horizon values after the last row of the CSV, from its last lookback rows."""
+    columns, target = prep["columns"], prep["target"]
+    features = [c for c in columns if c != target] or None
+    data = cfg.data.model_copy(
+        update={"dataset": None, "train_file": str(path), "target": target, "features": [target, *(features or [])]}
+    )
+    series = load_series(data)
+    lookback = int(prep["lookback"])
+    if len(series.values) < lookback:
+        raise DataError(f"{path}: {len(series.values)} rows, but the model reads the last {lookback} (data.lookback)")
+    scaler = Scaler.from_dict(prep["scaler"])
+    window = scaler.transform(series.values[-lookback:])[None].astype(np.float32)
+    out = predict_logits(model, torch.from_numpy(window).to(device)).cpu().numpy().astype(np.float64)
+    values = scaler.inverse_column(out, columns.index(target))[0]
+    steps = target_steps(int(prep["horizon"]), bool(prep["multi_output"]))
+    return {
+        "source": str(path),
+        "target": target,
+        "last_time": series.time[-1] if series.time else None,
+        "rows_used": lookback,
+        "forecast": [{"steps_ahead": int(h), "value": float(v)} for h, v in zip(steps, values)],
+    }
 
 
 def _classification_report(task, model, split: str, data_file, meta: dict[str, Any]) -> dict[str, Any]:

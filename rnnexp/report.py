@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .config import Config, dump_config
+from .errors import ConfigError, RunDirError
 from .rundir import RunDir, write_json, write_text
 
 
@@ -54,3 +58,245 @@ def plot_lr_find(result: dict[str, Any], path: Path, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs: a table, a comparison, learning curves
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def find_runs(runs_dir: str | Path, trials: bool = False) -> list[Path]:
+    """Run folders directly under runs_dir (and inside its sweep folders' trials/ when asked), oldest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise RunDirError(f"{runs_dir}: no such runs folder")
+    found = [p for p in runs_dir.iterdir() if (p / "config.yaml").is_file() and (p / "summary.json").is_file()]
+    if trials:
+        found += [p for p in runs_dir.glob("sweep_*/trials/*") if (p / "summary.json").is_file()]
+    return sorted(found, key=lambda p: p.name.split("_", 1)[0] if not p.name.startswith("sweep_") else p.name)
+
+
+def run_row(path: str | Path) -> dict[str, Any]:
+    """One line about a run: what it was, how it ended, its best validation score and its test score."""
+    run = RunDir(path)
+    cfg = yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
+    summary = _json_or_empty(run.summary)
+    meta = _json_or_empty(run.meta)
+    flat = flatten(cfg)
+    test = _json_or_empty(run.eval_file("test"))
+    forecasting = flat.get("data.task") == "forecasting"
+    test_key = "mae" if forecasting else "accuracy"
+    return {
+        "run": run.path.name,
+        "path": str(run.path),
+        "started": meta.get("started_at", ""),
+        "status": summary.get("status", "?"),
+        "task": flat.get("data.task", ""),
+        "dataset": flat.get("data.dataset") or Path(str(flat.get("data.train_file") or "")).name,
+        "cell": flat.get("model.cell"),
+        "units": flat.get("model.num_neurons"),
+        "lr": flat.get("train.lr"),
+        "epochs": summary.get("epochs_run"),
+        "monitor": summary.get("monitor"),
+        "best": summary.get("best_score"),
+        "best_epoch": summary.get("best_epoch"),
+        f"test_{test_key}": test.get(test_key),
+        "config": flat,
+    }
+
+
+def list_runs(
+    runs_dir: str | Path, filters: list[str] = (), sort: str | None = None, trials: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of run_row, kept when every KEY=VALUE filter matches (a column or a dotted config key;
+    VALUE read as YAML), ordered by a column or config key (a leading '-' for descending)."""
+    wanted = []
+    for item in filters:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--filter {item!r}: expected KEY=VALUE, e.g. --filter model.cell=gru")
+        wanted.append((key.strip(), yaml.safe_load(text) if text.strip() else None))
+    rows = []
+    for path in find_runs(runs_dir, trials):
+        try:
+            row = run_row(path)
+        except (OSError, ValueError, yaml.YAMLError):
+            continue  # a folder being created right now, or damaged: not a run to list
+        if all(_lookup(row, key) == value or str(_lookup(row, key)) == str(value) for key, value in wanted):
+            rows.append(row)
+    if sort:
+        key, reverse = sort.lstrip("-"), sort.startswith("-")
+        present = [r for r in rows if _lookup(r, key) is not None]
+        if rows and not present and key not in rows[0] and key not in rows[0]["config"]:
+            raise ConfigError(f"--sort {sort!r}: no column or config key {key!r}")
+        present.sort(key=lambda r: _lookup(r, key), reverse=reverse)
+        rows = present + [r for r in rows if _lookup(r, key) is None]
+    return rows
+
+
+def _lookup(row: dict[str, Any], key: str) -> Any:
+    return row[key] if key in row else row["config"].get(key)
+
+
+def compare_runs(paths: list[str | Path]) -> dict[str, Any]:
+    """Config keys whose values differ between the runs (the rest is shared), and each run's scores."""
+    if len(paths) < 2:
+        raise RunDirError("compare needs at least two run folders")
+    rows = [run_row(RunDir.open(p).path) for p in paths]
+    keys = sorted(set().union(*(r["config"] for r in rows)) - {"name"})
+    differences = {k: [r["config"].get(k) for r in rows] for k in keys if len({json.dumps(r["config"].get(k)) for r in rows}) > 1}
+    metrics = []
+    for r in rows:
+        history = RunDir(r["path"]).read_metrics()
+        last = history[-1] if history else {}
+        test = _json_or_empty(RunDir(r["path"]).eval_file("test"))
+        metrics.append(
+            {
+                "run": r["run"],
+                "status": r["status"],
+                "epochs": r["epochs"],
+                "best": r["best"],
+                "best_epoch": r["best_epoch"],
+                "monitor": r["monitor"],
+                "last_train_loss": last.get("train_loss"),
+                "last_val_loss": last.get("val_loss"),
+                "test": {k: test.get(k) for k in ("accuracy", "f1", "mae", "rmse") if test.get(k) is not None},
+                "baseline": test.get("baseline") or (test.get("baselines") or {}).get("persistence"),
+            }
+        )
+    return {"runs": [r["path"] for r in rows], "differences": differences, "metrics": metrics}
+
+
+def plot_curves(paths: list[str | Path], out: str | Path) -> Path:
+    """Learning curves of one or more runs in one PNG: losses (train solid, val dashed) with the lr
+    on a second axis, and the validation metric; best epochs dotted, early stops marked. Several runs
+    are told apart by the config keys that differ between them."""
+    runs = [RunDir.open(p) for p in paths]
+    rows = [run_row(r.path) for r in runs]
+    labels = _legend_labels(rows)
+    forecasting = rows[0]["task"] == "forecasting"
+    metric = "val_mae" if forecasting else "val_accuracy"
+    plt = _pyplot()
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(12, 4.6), dpi=110)
+    ax_lr = ax_loss.twinx()
+    for i, (run, row, label) in enumerate(zip(runs, rows, labels)):
+        color = f"C{i % 10}"
+        history = run.read_metrics()
+        if not history:
+            continue
+        epochs = [h["epoch"] for h in history]
+        ax_loss.plot(epochs, [h["train_loss"] for h in history], color=color, label=f"{label} train")
+        if any(h.get("val_loss") is not None for h in history):
+            ax_loss.plot(epochs, [h.get("val_loss") for h in history], color=color, linestyle="--", label=f"{label} val")
+        ax_lr.plot(epochs, [h["lr"] for h in history], color=color, linestyle=":", linewidth=1, alpha=0.6)
+        if any(h.get(metric) is not None for h in history):
+            ax_metric.plot(epochs, [h.get(metric) for h in history], color=color, marker="o", markersize=3, label=label)
+        best = row["best_epoch"]
+        if best:
+            ax_metric.axvline(best, color=color, linestyle=":", linewidth=1)
+            value = next((h.get(metric) for h in history if h["epoch"] == best), None)
+            if value is not None:
+                ax_metric.plot([best], [value], marker="*", markersize=13, color=color, markeredgecolor="black", zorder=5)
+        if row["status"] == "early_stopped":
+            ax_loss.axvline(epochs[-1], color=color, linestyle="-.", linewidth=1, alpha=0.7)
+            ax_loss.text(
+                epochs[-1], 0.02, " early stop", transform=ax_loss.get_xaxis_transform(), fontsize=7, color=color, rotation=90
+            )
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_metric):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss (train solid, val dashed)")
+    ax_lr.set_ylabel("learning rate (dotted)")
+    ax_lr.set_yscale("log")
+    ax_loss.set_title("loss")
+    ax_loss.grid(True, alpha=0.3)
+    ax_loss.legend(fontsize=7, loc="upper right")
+    ax_metric.set_xlabel("epoch")
+    ax_metric.set_ylabel(metric)
+    ax_metric.set_title(f"{metric} (star: best epoch by {rows[0]['monitor']})")
+    ax_metric.grid(True, alpha=0.3)
+    if ax_metric.lines:
+        ax_metric.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _legend_labels(rows: list[dict[str, Any]]) -> list[str]:
+    if len(rows) == 1:
+        return [rows[0]["run"]]
+    keys = sorted(
+        k
+        for k in set().union(*(r["config"] for r in rows))
+        if k != "name" and len({json.dumps(r["config"].get(k)) for r in rows}) > 1
+    )
+    if not keys:
+        return [r["run"] for r in rows]
+    return [", ".join(f"{k}={r['config'].get(k)}" for k in keys[:3]) for r in rows]
+
+
+def _json_or_empty(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def plot_sweep(res: dict[str, Any], importance: dict[str, float] | None, out: str | Path) -> Path:
+    """One panel per searched key: each trial's objective against its value (complete filled, pruned
+    hollow, the best starred), and a panel of parameter importances when there are any."""
+    params = res["params"]
+    panels = len(params) + (1 if importance else 0)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4), dpi=110, squeeze=False)
+    trials = [t for t in res["trials"] if t["value"] is not None and t["state"] in ("COMPLETE", "PRUNED")]
+    best = res["best"]
+    for ax, key in zip(axes[0], params):
+        values = [t.get(key) for t in trials]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) and values
+        if numeric:
+            xs = values
+            if min(values) > 0 and max(values) / min(values) >= 20:
+                ax.set_xscale("log")
+        else:
+            cats = sorted({json.dumps(v) for v in values})
+            xs = [cats.index(json.dumps(v)) for v in values]
+            ax.set_xticks(range(len(cats)), [c.strip('"') for c in cats], rotation=30, fontsize=8)
+        for x, t in zip(xs, trials):
+            done = t["state"] == "COMPLETE"
+            ax.scatter([x], [t["value"]], s=30, color="C0", facecolors="C0" if done else "none", alpha=0.8)
+            if best and t["number"] == best["number"]:
+                ax.scatter([x], [t["value"]], marker="*", s=220, color="C3", edgecolors="black", zorder=5)
+        ax.set_xlabel(key)
+        ax.set_ylabel(res["metric"])
+        ax.grid(True, alpha=0.3)
+    if importance:
+        ax = axes[0][-1]
+        names = list(importance)
+        ax.barh(range(len(names)), [importance[n] for n in names], color="C2")
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("importance (random forest, mean decrease in impurity)", fontsize=8)
+        ax.set_title("parameter importance")
+    fig.suptitle(
+        f"{res['study']}: {res['metric']} ({res['direction']}); filled: complete, hollow: pruned, star: best", fontsize=9
+    )
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -92,6 +92,13 @@ class RunDir:
         except (OSError, ValueError) as e:
             raise RunDirError(f"{path}: unreadable ({e})") from None
 
+    def read_metrics(self) -> list[dict[str, float | None]]:
+        """metrics.csv as rows of floats (None where empty); [] before the first epoch."""
+        if not self.metrics.is_file():
+            return []
+        with open(self.metrics, newline="", encoding="utf-8") as f:
+            return [{k: float(v) if v not in ("", None) else None for k, v in row.items()} for row in csv.DictReader(f)]
+
     def write_metrics(self, rows: list[dict[str, Any]], task_columns: list[str]) -> None:
         """Rewrite metrics.csv from the full history (so a resume never duplicates a row)."""
         columns = metric_columns(task_columns)

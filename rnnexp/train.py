@@ -145,11 +145,13 @@ class _Session:
         self.history: list[dict[str, Any]] = []
         self._lock_fd: int | None = None
         self.writer = checkpoint.BackgroundWriter()
+        self.board = None  # TensorBoard SummaryWriter, with train.tensorboard
 
     # -- setup ---------------------------------------------------------------------------------
 
     def setup_new(self, cfg: Config, runs_dir: str | Path, argv: list[str], config_dir: Path | None) -> None:
         self.cfg = cfg
+        _check_tensorboard(cfg)
         self.device = resolve_device(cfg.train.device)
         self.task = create_task(cfg, self.device)
         pretrained = _load_pretrained(cfg, self.task)
@@ -209,6 +211,7 @@ class _Session:
             cfg.train.epochs = epochs
             write_text(run_dir.config, dump_config(cfg))
         self.cfg = cfg
+        _check_tensorboard(cfg)
         self.device = resolve_device(cfg.train.device)
         self.task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), self.device)
         recorded = self.meta.get("data", {}).get("fingerprints", {})
@@ -295,7 +298,24 @@ class _Session:
             raise RunDirError(f"{self.run_dir.path}: another rnnexp process is training this run") from None
         self._lock_fd = fd
 
+    def _board(self, row: dict[str, Any]) -> None:
+        if not self.cfg.train.tensorboard:
+            return
+        if self.board is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            # purge_step: events a crashed run wrote after its checkpoint are dropped on resume,
+            # as metrics.csv drops its rows, so the curves have no doubled epochs either.
+            self.board = SummaryWriter(log_dir=str(self.run_dir.path / "tensorboard"), purge_step=int(row["epoch"]))
+        for key, value in row.items():
+            if key != "epoch" and value is not None:
+                self.board.add_scalar(key, value, int(row["epoch"]))
+        self.board.flush()
+
     def unlock(self) -> None:
+        if self.board is not None:
+            self.board.close()
+            self.board = None
         self.writer.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -319,7 +339,21 @@ class _Session:
             self._drain()
             self._write_summary("failed", f"{type(e).__name__}: {e}")
             raise
-        return self._write_summary(status, reason)
+        result = self._write_summary(status, reason)
+        self._plot_curves()
+        return result
+
+    def _plot_curves(self) -> None:
+        """curves.png: the run's learning curves, for a look without any command. A plot that fails
+        (no disk space, a broken font cache) costs a warning, never the run."""
+        if not self.history:
+            return
+        from .report import plot_curves
+
+        try:
+            plot_curves([self.run_dir.path], self.run_dir.path / "curves.png")
+        except Exception as e:
+            self.reporter.note(f"could not draw curves.png: {type(e).__name__}: {e}")
 
     def _drain(self) -> None:
         """Finish pending checkpoint writes while another error is on its way out (it matters more)."""
@@ -370,6 +404,7 @@ class _Session:
             self._save_last()
             faults.hit(f"epoch:{epoch_no}")
             self.run_dir.write_metrics(self.history, self.task.metric_columns)
+            self._board(row)
             self._write_summary("running", "")
             prune = self.reporter.epoch_end(row, improved)
             if tc.plateau_warning == epoch_no and self._plateau_warning():
@@ -478,6 +513,16 @@ class _Session:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _check_tensorboard(cfg: Config) -> None:
+    import importlib.util
+
+    if cfg.train.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError(
+            "train.tensorboard is true but the tensorboard package is not installed: "
+            "pip install 'rnnexp[tensorboard]' (or pip install tensorboard), or set train.tensorboard: false"
+        )
 
 
 def _load_pretrained(cfg: Config, task):

@@ -186,3 +186,33 @@ def test_dry_run_builds_everything_without_a_folder(tiny_data, tmp_path, monkeyp
     plan = training.dry_run(make_cfg(tiny_data))
     assert plan["parameters"] > 0 and plan["data"]["vocab_size"] > 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tensorboard_scalars_match_metrics_and_survive_a_resume(tiny_data, tmp_path):
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra (make install)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = make_cfg(tiny_data, train={"tensorboard": True, "epochs": 3})
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path, reporter=StopAt(stop, 20), stop=stop)  # stops in epoch 2
+    assert first.status == "interrupted"
+    training.resume(first.run_dir)
+    events = EventAccumulator(f"{first.run_dir}/tensorboard")
+    events.Reload()
+    rows = metrics(first.run_dir)
+    for key in ("train_loss", "val_loss", "val_accuracy", "lr"):
+        scalars = events.Scalars(key)
+        assert [s.step for s in scalars] == [1, 2, 3], key  # no epoch twice after the resume
+        assert [s.value for s in scalars] == pytest.approx([float(r[key]) for r in rows], rel=1e-6)
+
+
+def test_tensorboard_missing_is_a_config_error(tiny_data, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    from rnnexp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"train.tensorboard is true but the tensorboard package is not installed: pip install"):
+        training.train(make_cfg(tiny_data, train={"tensorboard": True}), tmp_path)
+    assert not list(tmp_path.iterdir())  # found out before any run folder was made

@@ -1,0 +1,120 @@
+"""Exporting a run's model for use without rnnexp: TorchScript (always) or ONNX (with the onnx package).
+
+The exported model takes what rnnexp's model takes: token ids [batch, maxlen] padded as the run's
+preprocessing says (text), or float windows [batch, lookback, features] scaled by the run's scaler
+(forecasting), or [batch, steps, channels] (sequences); it returns logits or scaled forecasts. The
+preprocessing (vocabulary, labels, scaler) is written beside it as JSON. Every export is checked:
+the exported model must give the checkpoint's outputs on sample inputs, or the export is an error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import RnnexpError, RunDirError
+from .evaluate import load_checkpoint
+from .model import model_from_checkpoint
+from .rundir import RunDir, write_json
+
+TOLERANCE = 1e-6
+
+
+class ExportError(RnnexpError):
+    """The export could not be made, or does not reproduce the checkpoint."""
+
+    exit_code = 1
+
+
+def sample_inputs(state: dict[str, Any], batch: int, seed: int) -> torch.Tensor:
+    """Inputs shaped like the model's, with padding where the run has it."""
+    spec = state["input"]
+    g = torch.Generator().manual_seed(seed)
+    if spec["kind"] == "tokens":
+        length = spec["seq_len"]
+        x = torch.randint(1, spec["vocab_size"], (batch, length), generator=g)
+        padding = state["preprocessing"].get("padding", "pre")
+        for row in range(batch):  # texts of every length, padded as preprocessing pads them
+            keep = int(torch.randint(1, length + 1, (1,), generator=g))
+            if padding == "pre":
+                x[row, : length - keep] = 0
+            else:
+                x[row, keep:] = 0
+        return x
+    return torch.randn(batch, spec["seq_len"], spec["num_features"], generator=g)
+
+
+def export(run_path: str | Path, fmt: str = "torchscript", out: str | Path | None = None, which: str = "auto") -> dict[str, Any]:
+    """Write the exported model (and its preprocessing JSON) and return where, with the check's figures."""
+    run = RunDir.open(run_path)
+    cfg = run.load_config()
+    which, state = load_checkpoint(run, cfg, which)
+    if fmt not in ("torchscript", "onnx"):
+        raise RunDirError(f"--format {fmt!r}: expected torchscript or onnx")
+    suffix = ".pt" if fmt == "torchscript" else ".onnx"
+    path = Path(out) if out is not None else run.path / f"model{suffix}"
+    model = model_from_checkpoint(state, "cpu").eval()
+    example, check = sample_inputs(state, 4, 0), sample_inputs(state, 7, 1)
+    with torch.no_grad():
+        expected = model(check)
+    if fmt == "torchscript":
+        got = _torchscript(model, example, check, path)
+    else:
+        got = _onnx(model, example, check, path)
+    diff = float((got - expected).abs().max())
+    if not diff <= TOLERANCE:
+        path.unlink(missing_ok=True)
+        raise ExportError(f"the exported model differs from the checkpoint by {diff:.3g} (> {TOLERANCE}); nothing written")
+    sidecar = path.with_name(path.stem + ".preprocessing.json")
+    write_json(sidecar, {"input": _input_note(state), **state["preprocessing"]})
+    return {
+        "run_dir": str(run.path),
+        "checkpoint": which,
+        "format": fmt,
+        "path": str(path),
+        "preprocessing": str(sidecar),
+        "checked_inputs": list(check.shape),
+        "max_abs_difference": diff,
+    }
+
+
+def _torchscript(model, example: torch.Tensor, check: torch.Tensor, path: Path) -> torch.Tensor:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer chatter about python values; the check below is what counts
+        traced = torch.jit.trace(model, example, check_trace=False)
+        traced.save(str(path))
+        loaded = torch.jit.load(str(path))
+    with torch.no_grad():
+        return loaded(check)
+
+
+def _onnx(model, example: torch.Tensor, check: torch.Tensor, path: Path) -> torch.Tensor:
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RunDirError(f"--format onnx needs the {' and '.join(missing)} package(s): pip install {' '.join(missing)}")
+    import numpy as np
+    import onnxruntime
+
+    torch.onnx.export(
+        model,
+        (example,),
+        str(path),
+        input_names=["inputs"],
+        output_names=["outputs"],
+        dynamic_axes={"inputs": {0: "batch"}, "outputs": {0: "batch"}},
+    )
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"inputs": check.numpy()})
+    return torch.from_numpy(np.asarray(out))
+
+
+def _input_note(state: dict[str, Any]) -> str:
+    spec = state["input"]
+    if spec["kind"] == "tokens":
+        return f"int64 token ids [batch, {spec['seq_len']}] (vocab below; 0 pads, 1 unknown) -> logits per label"
+    return f"float32 [batch, {spec['seq_len']}, {spec['num_features']}] scaled by the scaler below -> outputs"

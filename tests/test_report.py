@@ -1,0 +1,207 @@
+"""Looking at runs: the runs table, compare, learning-curve plots, predict (same answers as
+evaluate), export (TorchScript equal to the checkpoint), and the config JSON schema."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import ROOT, run_cli, tiny_config_dict
+from rnnexp import train as training
+from rnnexp.config import Config
+from rnnexp.evaluate import evaluate, predict
+from rnnexp.report import _legend_labels, run_row
+
+
+def _train(tiny_data, runs, **sections):
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, **sections))
+    return training.train(cfg, runs)
+
+
+@pytest.fixture(scope="module")
+def three_runs(tiny_data, tmp_path_factory):
+    """Three tiny runs that differ only in train.lr."""
+    runs = tmp_path_factory.mktemp("runs")
+    return runs, [_train(tiny_data, runs, train={"lr": lr, "epochs": 2}).run_dir for lr in (0.001, 0.005, 0.02)]
+
+
+def test_each_run_draws_its_curves(three_runs):
+    import matplotlib.image
+
+    _, paths = three_runs
+    for path in paths:
+        image = matplotlib.image.imread(f"{path}/curves.png")
+        assert image.shape[0] > 300 and image.shape[1] > 800 and image.std() > 0.01  # a drawing, not a blank
+
+
+def test_runs_table_filters_sorts_and_exports(three_runs):
+    runs, paths = three_runs
+    listed = json.loads(run_cli("runs", runs, "--json").stdout)["runs"]
+    assert [r["path"] for r in listed] == paths  # oldest first
+    assert {r["lr"] for r in listed} == {0.001, 0.005, 0.02} and all(r["epochs"] == 2 for r in listed)
+    one = json.loads(run_cli("runs", runs, "--filter", "train.lr=0.005", "--filter", "status=completed", "--json").stdout)
+    assert [r["lr"] for r in one["runs"]] == [0.005]
+    ordered = json.loads(run_cli("runs", runs, "--sort", "-lr", "--json").stdout)["runs"]
+    assert [r["lr"] for r in ordered] == [0.02, 0.005, 0.001]
+    rows = list(csv.DictReader(io.StringIO(run_cli("runs", runs, "--csv").stdout)))
+    assert len(rows) == 3 and rows[0]["path"] == paths[0] and rows[0]["monitor"] == "val_loss"
+    table = run_cli("runs", runs)
+    assert table.returncode == 0 and "3 runs in" in table.stderr and "completed" in table.stderr
+    bad = run_cli("runs", runs, "--sort", "nosuchkey")
+    assert bad.returncode == 2 and "no column or config key 'nosuchkey'" in bad.stderr
+
+
+def test_compare_lists_only_the_keys_that_differ(three_runs, tiny_data, tmp_path):
+    _, paths = three_runs
+    res = json.loads(run_cli("compare", *paths[:2], "--json").stdout)
+    assert res["differences"] == {"train.lr": [0.001, 0.005]}
+    assert [m["epochs"] for m in res["metrics"]] == [2, 2] and all(m["best"] is not None for m in res["metrics"])
+    text = run_cli("compare", *paths)
+    assert text.returncode == 0 and "train.lr" in text.stderr and "best val_loss" in text.stderr
+    other = _train(tiny_data, tmp_path, model={"cell": "lstm"}, train={"lr": 0.001, "epochs": 2}).run_dir
+    assert set(json.loads(run_cli("compare", paths[0], other, "--json").stdout)["differences"]) == {"model.cell"}
+    assert run_cli("compare", paths[0]).returncode == 2
+
+
+def test_plot_of_three_runs_has_a_legend_naming_the_lr(three_runs, tmp_path):
+    import matplotlib.image
+
+    _, paths = three_runs
+    out = tmp_path / "three.png"
+    proc = run_cli("plot", *paths, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert matplotlib.image.imread(out).shape[1] > 800
+    assert _legend_labels([run_row(p) for p in paths]) == ["train.lr=0.001", "train.lr=0.005", "train.lr=0.02"]
+    assert run_cli("plot", *paths).returncode == 2  # several runs need --out
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_predict_gives_the_answers_evaluate_scores(tiny_data, tmp_path, bucket):
+    run = _train(tiny_data, tmp_path, data={"bucket": bucket}, train={"epochs": 2}).run_dir
+    report = evaluate(run)
+    with open(tiny_data["test"], newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    texts, truth = [r["text"] for r in rows], [r["label"] for r in rows]
+    res = predict(run, texts=texts)
+    labels = res["labels"]
+    predicted = [p["label"] for p in res["predictions"]]
+    assert len(predicted) == report["examples"] == len(texts)
+    assert np.mean([p == t for p, t in zip(predicted, truth)]) == pytest.approx(report["accuracy"], abs=0)
+    matrix = [[sum(1 for p, t in zip(predicted, truth) if t == a and p == b) for b in labels] for a in labels]
+    assert matrix == report["confusion_matrix"]["rows_true_cols_pred"]
+    for p in res["predictions"]:
+        assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert p["probability"] == max(p["probabilities"].values())
+    # The command line: arguments, stdin, --file; the same answers.
+    first = res["predictions"][:3]
+    args = run_cli("predict", run, *[p["text"] for p in first], "--json")
+    assert [p["label"] for p in json.loads(args.stdout)["predictions"]] == [p["label"] for p in first]
+    one_line = [t for t in texts if "\n" not in t][:4]
+    piped = subprocess.run(
+        [sys.executable, "-m", "rnnexp", "predict", str(run)], input="\n".join(one_line), capture_output=True, text=True
+    )
+    assert piped.returncode == 0, piped.stderr
+    lines = [line.split("\t") for line in piped.stdout.strip().splitlines()]
+    assert [line[2] for line in lines] == one_line and all(line[0] in labels for line in lines)
+    listed = tmp_path / "texts.txt"
+    listed.write_text("\n".join(one_line) + "\n")
+    assert run_cli("predict", run, "--file", listed).stdout == piped.stdout
+
+
+def test_predict_forecast_from_a_csv(tmp_path):
+    vega = pytest.importorskip("vega_datasets", reason="needs the datasets extra (make install)")
+    from test_tasks import weather_cfg
+
+    from rnnexp.model import model_from_checkpoint
+    from rnnexp.rundir import RunDir
+    from rnnexp.series import window_arrays
+    from rnnexp.tasks import restore_task
+
+    result = training.train(weather_cfg(epochs=2), tmp_path / "runs")
+    run = RunDir(result.run_dir)
+    cfg = run.load_config()
+    state = torch.load(run.last, weights_only=True)
+    task = restore_task(cfg, state["preprocessing"], torch.device("cpu"))
+    start = int(task.windows["test"].starts[-1])
+    # The series up to the end of the last test window's input, as a user's CSV.
+    frame = vega.local_data.seattle_weather().iloc[: start + cfg.data.lookback]
+    path = tmp_path / "weather.csv"
+    frame.to_csv(path, index=False)
+    proc = run_cli("predict", run.path, "--file", path, "--json", "--checkpoint", "last")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert [f["steps_ahead"] for f in res["forecast"]] == [1, 2] and res["target"] == "temp_max"
+    x, _ = window_arrays(task.normalized, np.array([start]), cfg.data.lookback, task.steps, task.series.target_index)
+    expected = task.to_units(task.predict(model_from_checkpoint(state), torch.from_numpy(x)).numpy())[0]
+    np.testing.assert_allclose([f["value"] for f in res["forecast"]], expected, rtol=1e-6)
+    short = tmp_path / "short.csv"
+    frame.head(5).to_csv(short, index=False)
+    proc = run_cli("predict", run.path, "--file", short)
+    assert proc.returncode == 2 and "reads the last 14 (data.lookback)" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean", "num_layers": 2}, {"cell": "rnn", "head": "max"}]
+)
+def test_torchscript_export_matches_the_checkpoint(tiny_data, tmp_path, model):
+    from rnnexp.model import model_from_checkpoint
+
+    run = _train(tiny_data, tmp_path, model=model, train={"epochs": 1}).run_dir
+    proc = run_cli("export", run, "--format", "torchscript", "--json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["max_abs_difference"] <= 1e-6
+    exported = torch.jit.load(res["path"])
+    state = torch.load(f"{run}/checkpoints/last.pt", weights_only=True)
+    reference = model_from_checkpoint(state).eval()
+    prep = json.loads(open(res["preprocessing"]).read())
+    assert prep["vocab"] == state["preprocessing"]["vocab"] and "token ids" in prep["input"]
+    # Real texts of the test split, encoded as rnnexp encodes them.
+    from rnnexp.data import Preprocessor
+
+    texts = [r["text"] for r in csv.DictReader(open(tiny_data["test"], newline="", encoding="utf-8"))]
+    tokens = torch.from_numpy(Preprocessor.from_dict(state["preprocessing"]).encode_texts(texts))
+    with torch.no_grad():
+        assert (exported(tokens) - reference(tokens)).abs().max() <= 1e-6
+
+
+def test_onnx_export_says_what_to_install(tiny_data, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
+        pytest.skip("onnx is installed here: the message is for machines without it")
+    run = _train(tiny_data, tmp_path, train={"epochs": 1}).run_dir
+    proc = run_cli("export", run, "--format", "onnx")
+    assert proc.returncode == 2 and "pip install" in proc.stderr and "onnx" in proc.stderr
+    assert run_cli("export", run, "--format", "keras").returncode == 2
+
+
+def test_schema_describes_configs_and_sweeps(tmp_path):
+    code = (
+        "import sys; from typer.testing import CliRunner; from rnnexp.cli import app; "
+        "r = CliRunner().invoke(app, ['schema']); assert r.exit_code == 0, r.output; "
+        "print('torch' in sys.modules); print(r.stdout)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    imported_torch, text = out.split("\n", 1)
+    assert imported_torch == "False"
+    schema = json.loads(text)
+    assert {"data", "model", "train"} <= set(schema["properties"]) and schema["additionalProperties"] is False
+    sweep = json.loads(run_cli("schema", "--sweep").stdout)
+    assert {"base", "space", "sampler"} <= set(sweep["properties"])
+    out_file = tmp_path / "rnnexp.schema.json"
+    assert run_cli("schema", "-o", out_file).returncode == 0 and json.loads(out_file.read_text()) == schema
+    # The shipped quickstart validates against it (keys and enum values).
+    quick = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
+    defs = schema["$defs"]
+    for section in ("data", "model", "train"):
+        ref = schema["properties"][section].get("$ref", "").split("/")[-1]
+        assert set(quick[section]) <= set(defs[ref]["properties"]), section
