@@ -83,7 +83,15 @@ def find_runs(runs_dir: str | Path, trials: bool = False) -> list[Path]:
     found = [p for p in runs_dir.iterdir() if (p / "config.yaml").is_file() and (p / "summary.json").is_file()]
     if trials:
         found += [p for p in runs_dir.glob("sweep_*/trials/*") if (p / "summary.json").is_file()]
-    return sorted(found, key=lambda p: p.name.split("_", 1)[0] if not p.name.startswith("sweep_") else p.name)
+    names = {p.name for p in found}
+
+    def started(p: Path) -> tuple[str, int]:
+        # <UTC stamp>_<name>, then -2, -3 ... for runs started in the same second (RunDir.create)
+        base, _, n = p.name.rpartition("-")
+        order = int(n) if n.isdigit() and base in names else 1
+        return p.name.removeprefix("sweep_").split("_", 1)[0], order
+
+    return sorted(found, key=started)
 
 
 def run_row(path: str | Path) -> dict[str, Any]:

@@ -205,3 +205,14 @@ def test_schema_describes_configs_and_sweeps(tmp_path):
     for section in ("data", "model", "train"):
         ref = schema["properties"][section].get("$ref", "").split("/")[-1]
         assert set(quick[section]) <= set(defs[ref]["properties"]), section
+
+
+def test_runs_started_in_the_same_second_list_in_creation_order(tmp_path):
+    from rnnexp.report import find_runs
+    from rnnexp.rundir import RunDir
+
+    made = [RunDir.create(tmp_path, "same-name", now=1_700_000_000).path for _ in range(11)]
+    for path in made:
+        (path / "config.yaml").write_text("{}")
+        (path / "summary.json").write_text("{}")
+    assert find_runs(tmp_path) == made  # ..._same-name, -2, ..., -10, -11 (not -10 before -2)
