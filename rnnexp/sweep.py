@@ -4,7 +4,7 @@ Layout of a sweep folder ``runs/sweep_<UTC stamp>_<name>/``:
   sweep.json      study name, storage (password removed), objective, total trials, creation time
   sweep.yaml      the sweep file as given; base.yaml: the resolved base config
   journal.log     Optuna's journal (the default storage: a file, safe for several local processes)
-  trials/         one run folder per trial, named trial-<number>
+  trials/         one run folder per trial, <UTC stamp>_trial-<number>
   results.csv, best_config.yaml   written by `rnnexp sweep results`
 
 What the study itself holds (so a worker on another machine needs only --storage and --study):
@@ -15,7 +15,7 @@ Robustness, in the order a worker meets it:
   * exact totals: every trial is counted once whatever the number of workers. A grid enqueues each
     point once at creation; workers take queued trials first. A trial asked for when the total is
     already reached (two workers racing for the last slot) is marked failed as "surplus" at once,
-    before any training, and the worker stops.
+    before any training, and left out of every count and table.
   * dead workers: with PostgreSQL, running trials send heartbeats; a trial silent for longer than
     heartbeat.grace is failed by the next worker that looks and re-queued (Optuna's
     RetryHeartbeatStaleTrialCallback). With the journal file, a worker reaps RUNNING trials whose
@@ -397,7 +397,9 @@ def _suggest(trial, sweep: SweepConfig) -> dict[str, Any]:
 
 
 def _frozen(sw: Sweep, trial):
-    """The stored view of a live trial (its system attributes: queue origin, retry history)."""
+    """The stored view of a live trial (its system attributes: queue origin, retry history).
+    Optuna offers no public accessor for a study's storage; study._storage is what its own
+    heartbeat helpers use."""
     return sw.study._storage.get_trial(trial._trial_id)
 
 
