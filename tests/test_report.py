@@ -173,14 +173,40 @@ def test_torchscript_export_matches_the_checkpoint(tiny_data, tmp_path, model):
         assert (exported(tokens) - reference(tokens)).abs().max() <= 1e-6
 
 
-def test_onnx_export_says_what_to_install(tiny_data, tmp_path):
+@pytest.mark.parametrize("model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean"}])
+def test_onnx_export_matches_the_checkpoint(tiny_data, tmp_path, model):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="needs the onnx extra (make install)")
+    pytest.importorskip("onnx", reason="needs the onnx extra (make install)")
+    from rnnexp.data import Preprocessor
+    from rnnexp.model import model_from_checkpoint
+
+    run = _train(tiny_data, tmp_path, model=model, train={"epochs": 1}).run_dir
+    proc = run_cli("export", run, "--format", "onnx", "--json")
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)
+    assert res["path"].endswith("model.onnx") and res["max_abs_difference"] <= 1e-6
+    state = torch.load(f"{run}/checkpoints/last.pt", weights_only=True)
+    texts = [r["text"] for r in csv.DictReader(open(tiny_data["test"], newline="", encoding="utf-8"))]
+    tokens = Preprocessor.from_dict(state["preprocessing"]).encode_texts(texts)
+    session = onnxruntime.InferenceSession(res["path"], providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"inputs": tokens})
+    with torch.no_grad():
+        expected = model_from_checkpoint(state).eval()(torch.from_numpy(tokens)).numpy()
+    assert np.abs(got - expected).max() <= 1e-5  # all 80 test texts in one batch, not the checked 7
+
+
+def test_onnx_export_says_what_to_install(tiny_data, tmp_path, monkeypatch):
+    run = _train(tiny_data, tmp_path, train={"epochs": 1}).run_dir
     import importlib.util
 
-    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
-        pytest.skip("onnx is installed here: the message is for machines without it")
-    run = _train(tiny_data, tmp_path, train={"epochs": 1}).run_dir
-    proc = run_cli("export", run, "--format", "onnx")
-    assert proc.returncode == 2 and "pip install" in proc.stderr and "onnx" in proc.stderr
+    from rnnexp.export import export
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    from rnnexp.errors import RunDirError
+
+    with pytest.raises(RunDirError, match=r"--format onnx needs the onnxruntime package\(s\): pip install onnxruntime"):
+        export(run, "onnx")
     assert run_cli("export", run, "--format", "keras").returncode == 2
 
 
