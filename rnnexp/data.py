@@ -167,6 +167,9 @@ def _uci_sentiment() -> Table:
     return Table(texts, labels, "uci-sentiment")
 
 
+FIELD_LIMIT = 16 * 2**20  # bytes in one CSV field
+
+
 def read_table(path: Path, cfg: DataConfig) -> Table:
     """Read a CSV/TSV/JSONL file into a Table, naming file, column and row in every error."""
     if not path.is_file():
@@ -199,7 +202,20 @@ def read_table(path: Path, cfg: DataConfig) -> Table:
             raise DataError(f"{path}:{lineno}: label in column {cfg.label_column!r} must be a single value")
         texts.append("" if text is None else str(text))
         labels.append(_label_str(label))
+        if _fractional(labels[-1]):
+            raise DataError(
+                f"{path}:{lineno}: label {labels[-1]} in column {cfg.label_column!r} is a fractional number; classification "
+                "needs class labels (0/1, names). To predict a number from a series use data.task: forecasting"
+            )
     return Table(texts, labels, str(path))
+
+
+def _fractional(label: str) -> bool:
+    try:
+        number = float(label)
+    except ValueError:
+        return False
+    return number == number and not number.is_integer() and abs(number) != float("inf")
 
 
 def _label_str(value) -> str:
@@ -214,11 +230,15 @@ def _read_delimited(path: Path, content: str, fmt: str, columns: list[str] | Non
     import csv
 
     delimiter = "," if fmt == "csv" else "\t"
+    csv.field_size_limit(FIELD_LIMIT)  # a long review is fine; a field this big is a wrong delimiter or quote
     reader = csv.reader(content.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE)
     try:
         lines = list(reader)
     except csv.Error as e:
-        raise DataError(f"{path}:{reader.line_num}: cannot parse {fmt.upper()} ({e})") from None
+        hint = ""
+        if "field limit" in str(e):
+            hint = f": a field over {FIELD_LIMIT // 2**20} MB; check the delimiter (data.format) and the quotes"
+        raise DataError(f"{path}:{reader.line_num}: cannot parse {fmt.upper()} ({e}){hint}") from None
     if columns is None:
         if not lines:
             return []
