@@ -29,9 +29,7 @@ lint: install
 	$(BIN)/ruff format --check rnnexp tests bench
 
 bench: install
-	$(BIN)/python bench/overhead.py
-	$(BIN)/python bench/knobs.py
-	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results

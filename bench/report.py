@@ -1,0 +1,150 @@
+"""`make bench`: run every benchmark under bench/, then one report of their headline figures.
+
+Each benchmark runs in its own process (one failing does not stop the others) and writes
+bench/results/<name>.json; this script then reads them all, prints a markdown table (benchmark,
+measure, value, goal, met) and writes bench/results/latest.json with the same rows, the machine,
+and each benchmark's full result.
+
+    python bench/report.py            # run everything, then report
+    python bench/report.py --only-report   # report what bench/results holds now
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+SCRIPTS = ["overhead", "knobs", "sweep", "startup", "keras_compare"]
+
+
+def _row(bench: str, measure: str, value: Any, goal: str, met: bool | None) -> dict[str, Any]:
+    return {"benchmark": bench, "measure": measure, "value": value, "goal": goal, "met": met}
+
+
+def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline figures of one benchmark's JSON."""
+    if name == "overhead":
+        return [
+            _row(
+                name,
+                f"{x['cell']} {x['shape']}: hand loop time / rnnexp time (median; best)",
+                f"{x['ratio']} ; {x['ratio_best']}",
+                ">= 0.95",
+                x["ratio"] >= 0.95,
+            )
+            for x in r["rows"]
+        ]
+    if name == "knobs":
+        out = [
+            _row(
+                name,
+                f"{x['knob']} {x['cell']} {x['shape']}: time on / off",
+                x["ratio"],
+                x["goal"],
+                x["ratio"] <= float(x["goal"].split()[-1]),
+            )
+            for x in r["cost"]
+        ]
+        b = r["bucket"]
+        out.append(_row(name, "data.bucket vs pad to maxlen 400: epoch speedup", b["speedup"], b["goal"], b["speedup"] >= 1.5))
+        out.append(
+            _row(
+                name,
+                "  test accuracy pad / bucket (majority baseline)",
+                f"{b['pad_test_accuracy']} / {b['bucket_test_accuracy']} ({b['majority_baseline']})",
+                "equal within noise",
+                None,
+            )
+        )
+        return out
+    if name == "sweep":
+        out = [_row(name, "full grid: best val_accuracy, epochs", f"{r['grid']['value']:.4f}, {r['grid']['epochs']}", "", None)]
+        for t in r["tpe_hyperband"]:
+            out.append(
+                _row(
+                    name,
+                    f"TPE+hyperband seed {t['seed']}: regret (accuracy points), share of grid epochs",
+                    f"{t['regret_points']:.2f}, {t['epoch_share']:.0%}",
+                    "<= 0.5, <= 30%",
+                    t["goal_met"],
+                )
+            )
+        return out
+    if name == "startup":
+        return [
+            _row(
+                name,
+                f"{x['command']}: median seconds",
+                x["median_s"],
+                x["goal"],
+                None if not x["goal"] else x["median_s"] <= r["goal_s"],
+            )
+            for x in r["rows"]
+        ]
+    if name == "keras_compare":
+        if r.get("skipped"):
+            return [_row(name, "Keras vs rnnexp", "skipped", r["skipped"], None)]
+        return [
+            _row(
+                name,
+                f"{x['cell']}: Keras epoch time / rnnexp epoch time",
+                x["ratio"],
+                ">= 1 (rnnexp not slower)",
+                x["ratio"] >= 1.0,
+            )
+            for x in r["rows"]
+        ]
+    return [_row(name, "(no summary for this benchmark)", "", "", None)]
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| benchmark | measure | value | goal | met |", "| --- | --- | --- | --- | --- |"]
+    mark = {True: "yes", False: "**no**", None: ""}
+    for r in rows:
+        lines.append(f"| {r['benchmark']} | {r['measure']} | {r['value']} | {r['goal']} | {mark[r['met']]} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only-report", action="store_true", help="do not run the benchmarks; report bench/results as it is")
+    args = parser.parse_args()
+    runs: dict[str, dict[str, Any]] = {}
+    if not args.only_report:
+        for name in SCRIPTS:
+            print(f"\n=== bench/{name}.py", flush=True)
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py")])
+            runs[name] = {"exit_code": proc.returncode, "seconds": round(time.perf_counter() - started, 1)}
+    rows, results = [], {}
+    for name in SCRIPTS:
+        path = RESULTS / f"{name}.json"
+        if runs.get(name, {}).get("exit_code", 0) != 0 or not path.is_file():
+            rows.append(_row(name, "benchmark failed or never ran", runs.get(name, {}).get("exit_code", "no result"), "", False))
+            continue
+        results[name] = json.loads(path.read_text())
+        rows += rows_for(name, results[name])
+    print("\n" + markdown(rows))
+    RESULTS.mkdir(exist_ok=True)
+    latest = {
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "runs": runs,
+        "rows": rows,
+        "results": results,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(latest, indent=2) + "\n")
+    print(f"\nwritten: {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
