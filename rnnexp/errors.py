@@ -29,6 +29,13 @@ class RunDirError(RnnexpError):
     exit_code = 2
 
 
+class StorageError(RnnexpError):
+    """A file could not be written because the disk is full or a size limit was hit: the run
+    failed, the input was fine."""
+
+    exit_code = 1
+
+
 class CheckpointError(RnnexpError):
     """A checkpoint cannot be written or read back."""
 

@@ -8,6 +8,7 @@ runs/<UTC YYYYmmdd-HHMMSS>_<name>[-N]/
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
-from .errors import ConfigError, RunDirError
+from .errors import ConfigError, RunDirError, StorageError
 
 
 def metric_columns(task_columns: list[str]) -> list[str]:
@@ -126,7 +127,16 @@ def write_text(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
+        if e.errno in _NO_ROOM:
+            raise StorageError(
+                f"{path}: cannot write ({e.strerror or e}). Free disk space, then run again "
+                "(a stopped run continues with `rnnexp resume RUN_DIR`)"
+            ) from None
         raise RunDirError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+# Out of room, not a wrong path: the same command succeeds once space is freed.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -30,7 +30,7 @@ import torch
 
 from . import __version__, checkpoint, faults
 from .config import Config, dump_config
-from .errors import ConfigError, DivergedError, RunDirError, TrainingError
+from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, TrainingError
 from .model import build_model, count_parameters, model_spec, resolve_device
 from .rundir import RunDir, write_json, write_text
 from .tasks import create_task, restore_task
@@ -329,19 +329,27 @@ class _Session:
             self.writer.wait()  # the last checkpoint is on disk before the run reports its end
         except DivergedError as e:
             self._drain()
-            self._write_summary("diverged", str(e))
+            self._summary_after_error("diverged", str(e))
             raise
         except KeyboardInterrupt:
             self._drain()
-            self._write_summary("interrupted", f"interrupted hard; resumes from the checkpoint of epoch {self.epoch}")
+            self._summary_after_error("interrupted", f"interrupted hard; resumes from the checkpoint of epoch {self.epoch}")
             raise
         except BaseException as e:
             self._drain()
-            self._write_summary("failed", f"{type(e).__name__}: {e}")
+            self._summary_after_error("failed", f"{type(e).__name__}: {e}")
             raise
         result = self._write_summary(status, reason)
         self._plot_curves()
         return result
+
+    def _summary_after_error(self, status: str, reason: str) -> None:
+        """Record how the run ended. On a full disk this write can fail too; the error that stopped
+        the run is the one the user must see, so a failure here is dropped."""
+        try:
+            self._write_summary(status, reason)
+        except RnnexpError:
+            pass
 
     def _plot_curves(self) -> None:
         """curves.png: the run's learning curves, for a look without any command. A plot that fails

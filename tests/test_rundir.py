@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import csv
+import errno
 import multiprocessing
 import re
+from pathlib import Path
 
 import pytest
 
-from rnnexp.errors import RunDirError
-from rnnexp.rundir import RunDir
+from rnnexp.errors import RunDirError, StorageError
+from rnnexp.rundir import RunDir, write_text
 
 
 def test_name_format_and_same_second_uniqueness(tmp_path):
@@ -50,3 +52,23 @@ def test_metrics_rewrite_keeps_exact_floats_and_blank_missing(tmp_path):
         got = list(csv.DictReader(f))
     assert len(got) == 1 and float(got[0]["train_loss"]) == 0.1 + 0.2 and got[0]["val_loss"] == ""
     assert re.match(r"\d{8}-\d{6}_m", run.path.name)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG])
+def test_a_full_disk_is_a_failed_run_not_bad_input(tmp_path, monkeypatch, code):
+    """Whichever small file hits the full disk first, the user gets exit 1 and what to do."""
+
+    def no_room(self, *args, **kwargs):
+        raise OSError(code, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", no_room)
+    with pytest.raises(StorageError, match="Free disk space.*rnnexp resume") as info:
+        write_text(tmp_path / "metrics.csv", "epoch\n")
+    assert info.value.exit_code == 1
+    assert list(tmp_path.iterdir()) == []  # no temp file left behind
+
+
+def test_a_wrong_path_stays_bad_input(tmp_path):
+    with pytest.raises(RunDirError, match="cannot write") as info:
+        write_text(tmp_path / "missing-folder" / "x.txt", "x")
+    assert info.value.exit_code == 2

@@ -168,6 +168,11 @@ def test_divergence_is_reported_with_epoch_and_batch(tiny_data, tmp_path, monkey
         training.train(make_cfg(tiny_data), tmp_path)
     (run,) = list(tmp_path.iterdir())
     assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
+    # The run stays resumable from its last good checkpoint (here with the loss fixed).
+    monkeypatch.undo()
+    resumed = training.resume(run)
+    assert resumed.status == "completed" and resumed.epochs_run == 3
+    assert [int(r["epoch"]) for r in metrics(run)] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "rmsprop", "sgd"])
