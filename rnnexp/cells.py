@@ -205,7 +205,12 @@ class _LSTMScan(torch.autograd.Function):
         steps, batch, four_h = proj.shape
         hidden = four_h // 4
         act = torch.empty_like(proj)  # activated gates g, i, f, o per step
-        cs, tanh_cs, hs = (proj.new_empty(steps, batch, hidden) for _ in range(3))
+        # c and h get one extra slot holding the zero initial state (first slot forward, last slot
+        # in reverse), so the backward reads c(t-1) and h(t-1) as plain views, without a copy.
+        first = 0 if reverse else 1
+        c_buf, h_buf = (proj.new_zeros(steps + 1, batch, hidden) for _ in range(2))
+        cs, hs = c_buf[first : first + steps], h_buf[first : first + steps]
+        tanh_cs = proj.new_empty(steps, batch, hidden)
         # Per-step views made once, outside the loop.
         proj_t, act_t, c_t, tanh_c_t, h_t = (v.unbind(0) for v in (proj, act, cs, tanh_cs, hs))
         g_t, ifo_t = act[..., :hidden].unbind(0), act[..., hidden:].unbind(0)
@@ -225,33 +230,37 @@ class _LSTMScan(torch.autograd.Function):
             c = torch.addcmul(f_c, i_t[t], g_t[t], out=c_t[t])
             torch.tanh(c, out=tanh_c_t[t])
             h = torch.mul(o_t[t], tanh_c_t[t], out=h_t[t])
-        ctx.save_for_backward(act, cs, tanh_cs, hs, w_hh, mask)
+        ctx.save_for_backward(act, c_buf, tanh_cs, h_buf, w_hh, mask)
         ctx.reverse = reverse
         return hs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_hs: Tensor) -> tuple[Tensor, Tensor, None, None]:
-        act, cs, tanh_cs, hs, w_hh, mask = ctx.saved_tensors
+        act, c_buf, tanh_cs, h_buf, w_hh, mask = ctx.saved_tensors
         steps, batch, four_h = act.shape
         hidden = four_h // 4
-        g, i, f, o = act.split(hidden, dim=2)
-        # c(t-1) and h(t-1) in processing order (zeros before the first processed step).
-        zero = cs.new_zeros(1, batch, hidden)
-        if ctx.reverse:
-            c_prev, h_prev = torch.cat([cs[1:], zero]), torch.cat([hs[1:], zero])
-        else:
-            c_prev, h_prev = torch.cat([zero, cs[:-1]]), torch.cat([zero, hs[:-1]])
-        # Local derivatives, all steps at once: dc += dh * o (1 - tanh(c)^2); the g, i, f gate
-        # pre-activation gradients are dc times these factors, the o gate's is dh times tanh(c) o (1 - o).
-        dc_dh = o * (1 - tanh_cs * tanh_cs)
-        gif_factor = torch.stack([i * (1 - g * g), g * i * (1 - i), c_prev * f * (1 - f)], dim=2)  # [T, B, 3, H]
-        o_factor = tanh_cs * o * (1 - o)
+        prev = 1 if ctx.reverse else 0  # where c(t-1), h(t-1) start in the padded buffers
+        c_prev, h_prev = c_buf[prev : prev + steps], h_buf[prev : prev + steps]
+        gates = act.view(steps, batch, 4, hidden)
+        g, i, f, o = gates.unbind(2)
+        # Local derivatives, all steps at once, written in place into one [T, B, 4, H] buffer: the
+        # pre-activation gradient of gates g, i, f is dc times its factor, that of gate o is dh times
+        # its factor. tanh' = 1 - tanh^2, sigmoid' = s - s^2: one addcmul each.
+        factors = torch.empty_like(gates)
+        one = act.new_ones(())
+        torch.addcmul(one, g, g, value=-1, out=factors[:, :, 0])
+        torch.addcmul(gates[:, :, 1:], gates[:, :, 1:], gates[:, :, 1:], value=-1, out=factors[:, :, 1:])
+        factors[:, :, 0].mul_(i)
+        factors[:, :, 1].mul_(g)
+        factors[:, :, 2].mul_(c_prev)
+        factors[:, :, 3].mul_(tanh_cs)
+        dc_dh = torch.addcmul(one, tanh_cs, tanh_cs, value=-1).mul_(o)  # dc += dh * o (1 - tanh(c)^2)
 
-        d_gates = torch.empty_like(act)
-        blocks = d_gates.view(steps, batch, 4, hidden)
-        d_gif_t, d_o_t, d_gates_t = blocks[:, :, :3].unbind(0), blocks[:, :, 3].unbind(0), d_gates.unbind(0)
-        grad_t, dc_dh_t, gif_t, o_factor_t, f_t = (v.unbind(0) for v in (grad_hs, dc_dh, gif_factor, o_factor, f))
+        # The loop turns each step's factors into that step's gate gradients, in place.
+        d_gates = factors.view(steps, batch, four_h)
+        d_gif_t, d_o_t, d_gates_t = factors[:, :, :3].unbind(0), factors[:, :, 3].unbind(0), d_gates.unbind(0)
+        grad_t, dc_dh_t, f_t = (v.unbind(0) for v in (grad_hs, dc_dh, f))
         dc = act.new_zeros(batch, hidden)
         from_next = None  # d loss / d h(t) through the next processed step
         for t in range(steps) if ctx.reverse else range(steps - 1, -1, -1):
@@ -262,8 +271,8 @@ class _LSTMScan(torch.autograd.Function):
             else:
                 dh = torch.addcmul(grad_t[t], from_next, mask)
             dc = torch.addcmul(dc, dh, dc_dh_t[t])
-            torch.mul(dc.unsqueeze(1), gif_t[t], out=d_gif_t[t])
-            torch.mul(dh, o_factor_t[t], out=d_o_t[t])
+            d_gif_t[t].mul_(dc.unsqueeze(1))
+            d_o_t[t].mul_(dh)
             dc = dc * f_t[t]  # what flows to c(t-1)
             from_next = torch.mm(d_gates_t[t], w_hh)
         h_in = h_prev if mask is None else h_prev * mask
