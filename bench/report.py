@@ -77,6 +77,18 @@ def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                     round(t["regret_points"], 6) <= 0.5 and t["epoch_share"] <= 0.30,
                 )
             )
+        if "replay" in r:
+            rp = r["replay"]
+            out.append(
+                _row(
+                    name,
+                    "  replayed on the grid's curves: searches meeting the goal",
+                    f"{rp['goal_met']} of {rp['searches']} "
+                    f"(mean regret {rp['mean_regret_points']:.2f}, share {rp['mean_epoch_share']:.0%})",
+                    "all",
+                    rp["goal_met"] == rp["searches"],
+                )
+            )
         return out
     if name == "startup":
         return [
