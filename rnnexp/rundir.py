@@ -119,6 +119,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+# Out of room, not a wrong path: the same command succeeds once space is freed.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
 def write_text(path: Path, text: str) -> None:
     """Atomic small-file write: temp file, then rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -133,10 +137,6 @@ def write_text(path: Path, text: str) -> None:
                 "(a stopped run continues with `rnnexp resume RUN_DIR`)"
             ) from None
         raise RunDirError(f"{path}: cannot write ({e.strerror or e})") from None
-
-
-# Out of room, not a wrong path: the same command succeeds once space is freed.
-_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def write_json(path: Path, obj: Any) -> None:
