@@ -507,7 +507,16 @@ class SweepConfig(_Section):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="How parameters are chosen.")
     pruner: PrunerConfig = Field(default_factory=PrunerConfig, description="Early stopping of bad trials.")
     trials: int | None = Field(
-        None, ge=1, description="Trials in total (finished or pruned); null: the grid's size (grid sampler only)."
+        None,
+        ge=1,
+        description="Trials in total (finished or pruned); null: the grid's size (grid sampler only). random and tpe "
+        "never train a configuration twice: a repeat takes its earlier result and does not count.",
+    )
+    epoch_budget: int | None = Field(
+        None,
+        ge=1,
+        description="random, tpe: training epochs the whole sweep may spend (all trials and workers together); when "
+        "they are spent, no trial starts and the one training stops, marked pruned. null: no limit.",
     )
     workers: int = Field(
         1, ge=1, le=64, description="Local worker processes (--workers overrides); each gets cores/workers threads."
@@ -530,6 +539,8 @@ class SweepConfig(_Section):
                     f"sampler grid needs a finite set of values for every key; {', '.join(infinite)} "
                     "is continuous (give a list, kind int, or uniform with a step)"
                 )
+            if self.epoch_budget is not None:
+                raise ValueError("epoch_budget needs sampler random or tpe (a grid trains every point; give trials to cut it)")
             if self.trials is not None and self.trials > self.grid_size():
                 raise ValueError(f"trials ({self.trials}) is more than the grid has points ({self.grid_size()})")
         elif self.trials is None:
@@ -579,7 +590,7 @@ def trial_config(base_raw: dict, params: dict[str, Any], source: str = "") -> Co
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[SweepConfig, dict, Config]:
     """Read a sweep file and its base config; check every searched value against the base schema.
 
-    Returns (sweep, resolved base config as a raw dict, base config). Raises ConfigError naming the
+    Returns (sweep, base config with `set` applied as a raw dict, the same as a Config). Raises ConfigError naming the
     sweep file's line and key for every problem found.
     """
     path = Path(path)
@@ -613,7 +624,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
             problems.extend(e.messages)
     if problems:
         raise ConfigError(problems)
-    base_raw = trial_config(base_raw, sweep.set, source=f"{path}: set").model_dump(mode="json")
+    base = trial_config(base_raw, sweep.set, source=f"{path}: set")  # what every trial starts from
+    base_raw = base.model_dump(mode="json")
     for key, spec in sweep.specs().items():
         line = _line_of(node, ["space", key])
         for value in spec.edges():

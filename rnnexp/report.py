@@ -271,7 +271,9 @@ def plot_sweep(res: dict[str, Any], importance: dict[str, float] | None, out: st
     panels = len(params) + (1 if importance else 0)
     plt = _pyplot()
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4), dpi=110, squeeze=False)
-    trials = [t for t in res["trials"] if t["value"] is not None and t["state"] in ("COMPLETE", "PRUNED")]
+    trials = [
+        t for t in res["trials"] if t["value"] is not None and t["state"] in ("COMPLETE", "PRUNED") and t.get("same_as") is None
+    ]
     best = res["best"]
     for ax, key in zip(axes[0], params):
         values = [t.get(key) for t in trials]

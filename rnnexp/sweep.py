@@ -23,6 +23,15 @@ Robustness, in the order a worker meets it:
     its last checkpoint, so no finished epoch is trained twice.
   * a worker paused past the grace period finds its trial taken away when it wakes: it stops that
     run at the next batch (the checkpoint stays), releases the folder for the retry, and goes on.
+
+Spending (random and TPE samplers):
+  * no configuration is trained twice. Samplers propose repeats (TPE more so as it converges), and
+    training is seeded and deterministic, so a repeat takes the earlier trial's result: a complete
+    one its value, a pruned one its recorded epochs, shown to the pruner again (trained anew only if
+    the pruner now lets it through). Repeats do not count toward the total; a sampler that proposes
+    nothing but repeats REPEAT_LIMIT times in a row has converged, and the sweep ends.
+  * epoch_budget: every trial records the epochs it trained itself; once the sweep's sum reaches
+    the budget no trial starts, and the one training stops at its epoch's end (pruned, resumable).
 """
 
 from __future__ import annotations
@@ -49,6 +58,10 @@ SWEEP_FILE = "sweep.json"
 JOURNAL = "journal.log"
 SPEC_ATTR = "rnnexp_sweep"
 FINISHED_STATES = ("COMPLETE", "PRUNED")
+TRAINED_ATTR = "epochs_trained"  # epochs a trial trained itself (a retry's inherited ones are its predecessor's)
+SAME_ATTR = "same_as"  # a repeat: the number of the trial whose result it took
+BUDGET_ATTR = "budget_stop"  # stopped because the sweep's epoch_budget was spent
+REPEAT_LIMIT = 20
 
 
 class SweepError(RnnexpError):
@@ -125,9 +138,19 @@ def _sampler(sweep: SweepConfig):
     return optuna.samplers.RandomSampler(seed=sweep.sampler.seed)
 
 
-def _pruner(sweep: SweepConfig, epochs: int):
+def max_epochs(sweep: SweepConfig, base: Config) -> int:
+    """The most epochs a trial can train (hyperband's full resource): the base config's, or the
+    largest train.epochs the space offers."""
+    spec = sweep.specs().get("train.epochs")
+    if spec is None:
+        return base.train.epochs
+    return int(max(spec.values) if spec.kind == "choice" else spec.high)
+
+
+def _pruner(sweep: SweepConfig, base: Config):
     import optuna
 
+    epochs = max_epochs(sweep, base)
     pc = sweep.pruner
     if pc.kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=pc.startup_trials, n_warmup_steps=pc.warmup_epochs)
@@ -217,7 +240,7 @@ def create(
             study_name=study_name,
             direction=direction,
             sampler=_sampler(sweep),
-            pruner=_pruner(sweep, base.train.epochs),
+            pruner=_pruner(sweep, base),
         )
     except optuna.exceptions.DuplicatedStudyError:
         raise SweepError(f"study {study_name} already exists in {redact(storage_url or '')}") from None
@@ -275,9 +298,7 @@ def open_sweep(path: str | Path | None = None, storage_url: str | None = None, s
     base = Config.model_validate(spec["base"])
     if storage_url is not None and storage_url.startswith("postgresql"):
         storage = open_storage(storage_url, folder, heartbeat=sweep.heartbeat)
-    study = optuna.load_study(
-        study_name=study_name, storage=storage, sampler=_sampler(sweep), pruner=_pruner(sweep, base.train.epochs)
-    )
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=_sampler(sweep), pruner=_pruner(sweep, base))
     return Sweep(sweep, spec["base"], base, study, storage_url, folder)
 
 
@@ -295,13 +316,16 @@ class WorkerResult:
 class _TrialReporter:
     """Training events for one trial: remember the run folder, report each epoch, ask the pruner."""
 
-    def __init__(self, sw: Sweep, trial, events, offset_history: list[dict[str, Any]]):
+    def __init__(self, sw: Sweep, trial, events, offset_history: list[dict[str, Any]], replayed: set[int] = frozenset()):
         self.sw, self.trial, self.events = sw, trial, events
-        self.reported = {int(r["epoch"]) for r in offset_history}
+        self.inherited = len(offset_history)
+        self.epochs = 0
+        self.reported = {int(r["epoch"]) for r in offset_history} | set(replayed)
         for row in offset_history:  # a resumed trial re-reports the epochs its dead predecessor trained
             self._report(row)
 
     def setup(self, info: dict[str, Any]) -> None:
+        self.epochs = int(info["epochs"])
         self.trial.set_user_attr("run_dir", info["run_dir"])
         self.events.note(f"trial {self.trial.number}: {info['run_dir']}")
 
@@ -317,11 +341,17 @@ class _TrialReporter:
             self.trial.report(float(value), int(row["epoch"]))
 
     def epoch_end(self, row: dict[str, Any], improved: bool) -> str | None:
-        if int(row["epoch"]) not in self.reported:
+        epoch = int(row["epoch"])
+        if epoch not in self.reported:
             self._report(row)
+        self.trial.set_user_attr(TRAINED_ATTR, epoch - self.inherited)
         if self.trial.should_prune():
             value = row.get(self.sw.metric)
-            return f"pruned by the {self.sw.sweep.pruner.kind} pruner after epoch {row['epoch']} ({self.sw.metric} {value})"
+            return f"pruned by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {value})"
+        budget = self.sw.sweep.epoch_budget
+        if budget is not None and epoch < self.epochs and epochs_spent(self.sw) >= budget:
+            self.trial.set_user_attr(BUDGET_ATTR, True)
+            return f"stopped after epoch {epoch}: the sweep's epoch budget ({budget}) is spent"
         return None
 
 
@@ -372,13 +402,47 @@ def reap(sw: Sweep) -> list[int]:
 
 
 def _counted(sw: Sweep, below: int | None = None) -> int:
-    """Trials that count toward the total: all but surplus ones and dead ones that were re-queued
-    (their retry counts instead). A trial that failed on its own (diverged, say) counts as done."""
+    """Trials that count toward the total: all but surplus ones, repeats, and dead ones that were
+    re-queued (their retry counts instead). A trial that failed on its own (diverged, say) counts as done."""
     trials = sw.study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     return sum(
-        1 for t in trials if not t.user_attrs.get("surplus") and t.number not in retried and (below is None or t.number < below)
+        1
+        for t in trials
+        if not t.user_attrs.get("surplus")
+        and t.user_attrs.get(SAME_ATTR) is None
+        and t.number not in retried
+        and (below is None or t.number < below)
     )
+
+
+def epochs_spent(sw: Sweep) -> int:
+    """Epochs the sweep's trials have trained, all workers together (repeats trained none)."""
+    return sum(int(t.user_attrs.get(TRAINED_ATTR) or 0) for t in sw.study.get_trials(deepcopy=False))
+
+
+def _repeat_streak(sw: Sweep) -> int:
+    """How many of the latest trials in a row were repeats of trained configurations."""
+    streak = 0
+    for t in reversed(sw.study.get_trials(deepcopy=False)):
+        if t.user_attrs.get("surplus"):
+            continue
+        if t.user_attrs.get(SAME_ATTR) is None:
+            break
+        streak += 1
+    return streak
+
+
+def ended(sw: Sweep) -> str | None:
+    """Why no new trial may start, other than the total being reached; None while trials may start."""
+    budget = sw.sweep.epoch_budget
+    if budget is not None:
+        spent = epochs_spent(sw)
+        if spent >= budget:
+            return f"epoch budget spent ({spent} of {budget} epochs)"
+    if sw.sweep.sampler.kind != "grid" and _repeat_streak(sw) >= REPEAT_LIMIT:
+        return f"converged: the sampler proposed only configurations already trained, {REPEAT_LIMIT} times in a row"
+    return None
 
 
 def _suggest(trial, sweep: SweepConfig) -> dict[str, Any]:
@@ -508,9 +572,10 @@ def work(
         for number in reaped:
             events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
         waiting = sw.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        if not waiting and (grid or _counted(sw) >= sw.total):
+        over = ended(sw)
+        if not waiting and (grid or _counted(sw) >= sw.total or over):
             if not sw.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-                result.stopped_by = "all trials done"
+                result.stopped_by = over or "all trials done"
                 break
             # Others run the last trials: stay, to take over any of them whose worker dies.
             stop.wait(1.0)
@@ -522,8 +587,8 @@ def work(
         for stale in ("died", "error"):
             if stale in _frozen(sw, trial).user_attrs:
                 trial.set_user_attr(stale, None)
-        from_queue = "fixed_params" in _frozen(sw, trial).system_attrs
-        if _counted(sw, below=trial.number) >= sw.total or (grid and not from_queue):
+        from_queue = "fixed_params" in _frozen(sw, trial).system_attrs  # a grid point or a retry
+        if _counted(sw, below=trial.number) >= sw.total or (not from_queue and (grid or ended(sw))):
             trial.set_user_attr("surplus", True)  # lost the race for the last slot: never trained
             sw.study.tell(trial, state=TrialState.FAIL)
             continue
@@ -542,8 +607,14 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
     cfg.name = f"trial-{trial.number:04d}"
     previous = _previous_run(sw, trial)
     entry: dict[str, Any] = {"number": trial.number, "params": params, "resumed_from": str(previous) if previous else None}
+    replayed: set[int] = set()
+    original = _same_configuration(sw, trial) if previous is None and sw.sweep.sampler.kind != "grid" else None
+    if original is not None:
+        if _take_result(sw, trial, original, entry, events):
+            return entry
+        replayed = set(original.intermediate_values)
     history = _history(previous) if previous else []
-    reporter = _TrialReporter(sw, trial, events, history)
+    reporter = _TrialReporter(sw, trial, events, history, replayed)
     beat = _Heartbeat(sw, trial, stop)
     trial_stop = beat.stop
     finished = _finished_status(previous)
@@ -574,6 +645,45 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
         entry.update(state="INTERRUPTED", run_dir=run.run_dir)
         return entry
     return _conclude(sw, trial, entry, Path(run.run_dir), run.status, run.epochs_run, events)
+
+
+def _same_configuration(sw: Sweep, trial):
+    """An earlier trial with exactly these parameters that finished (complete first, else pruned by
+    the pruner), or None."""
+    from optuna.trial import TrialState
+
+    pruned = None
+    for t in sw.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.number >= trial.number or t.params != trial.params or t.user_attrs.get(BUDGET_ATTR):
+            continue
+        if t.state == TrialState.COMPLETE:
+            return t
+        pruned = pruned or t
+    return pruned
+
+
+def _take_result(sw: Sweep, trial, original, entry: dict[str, Any], events: Events) -> bool:
+    """A repeat of a finished configuration takes its result instead of training (the run is seeded
+    and deterministic, so training again would give the same epochs). A pruned one is shown to the
+    pruner again epoch by epoch; False when the pruner now lets it through, and it must train."""
+    from optuna.trial import TrialState
+
+    if original.state == TrialState.COMPLETE:
+        trial.set_user_attr(SAME_ATTR, original.number)
+        _tell(sw, trial, values=original.value)
+        entry.update(state="COMPLETE", epochs=0, value=original.value, same_as=original.number)
+        events.note(f"trial {trial.number}: same configuration as trial {original.number}, not trained again")
+        return True
+    for step, value in sorted(original.intermediate_values.items()):
+        trial.report(value, step)
+        if trial.should_prune():
+            trial.set_user_attr(SAME_ATTR, original.number)
+            _tell(sw, trial, state=TrialState.PRUNED)
+            entry.update(state="PRUNED", epochs=0, value=None, same_as=original.number)
+            events.note(f"trial {trial.number}: same configuration as trial {original.number}, pruned again after epoch {step}")
+            return True
+    events.note(f"trial {trial.number}: same configuration as pruned trial {original.number}; the pruner lets it through now")
+    return False
 
 
 def _finished_status(run: Path | None) -> str | None:
@@ -630,10 +740,15 @@ def results(sw: Sweep) -> dict[str, Any]:
         run = t.user_attrs.get("run_dir")
         history = _history(Path(run)) if run and t.number not in retried_as else []
         retry_of = t.system_attrs.get("failed_trial")
-        if t.number in retried_as:
+        same_as = t.user_attrs.get(SAME_ATTR)
+        if same_as is not None:
+            note = f"same configuration as #{same_as}: its result, not trained again"
+        elif t.number in retried_as:
             note = f"{t.user_attrs.get('died') or 'stopped'}; retried as #{retried_as[t.number]}"
         elif retry_of is not None:
             note = f"retry of #{retry_of}, resumed its run"
+        elif t.user_attrs.get(BUDGET_ATTR) and t.state.name == "PRUNED":
+            note = "stopped: the sweep's epoch budget was spent"
         else:
             note = t.user_attrs.get("error") or ""
         rows.append(
@@ -641,6 +756,7 @@ def results(sw: Sweep) -> dict[str, Any]:
                 "number": t.number,
                 "state": t.state.name,
                 "value": t.value if t.state.name == "COMPLETE" else _best(history, sw.metric, sw.direction),
+                "same_as": same_as,
                 "epochs": len(history),
                 **{k: _decode(v, specs[k].values or []) for k, v in (t.params or t.system_attrs.get("fixed_params", {})).items()},
                 "retry_of": retry_of,
@@ -649,13 +765,15 @@ def results(sw: Sweep) -> dict[str, Any]:
                 "note": note,
             }
         )
-    counted = [r for r in rows if r["number"] not in retried_as]
+    repeats = [r for r in rows if r["same_as"] is not None]
+    counted = [r for r in rows if r["number"] not in retried_as and r["same_as"] is None]
     complete = [r for r in counted if r["state"] == "COMPLETE" and r["value"] is not None]
     best = None
     if complete:
         best = (max if sw.direction == "maximize" else min)(complete, key=lambda r: r["value"])
     counts = {s: sum(1 for r in counted if r["state"] == s) for s in ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")}
-    counts["RETRIED"] = len(rows) - len(counted)
+    counts["RETRIED"] = len(retried_as)
+    counts["REPEATED"] = len(repeats)
     grid_dupes = 0
     if sw.sweep.sampler.kind == "grid":
         seen = [
@@ -670,6 +788,8 @@ def results(sw: Sweep) -> dict[str, Any]:
         "counts": counts,
         "duplicates": grid_dupes,
         "epochs_trained": sum(r["epochs"] for r in rows if r["state"] in FINISHED_STATES),
+        "epoch_budget": sw.sweep.epoch_budget,
+        "ended": ended(sw),
         "trials": rows,
         "best": best,
         "params": list(sw.sweep.space),
@@ -680,7 +800,7 @@ def results(sw: Sweep) -> dict[str, Any]:
 
 
 def _write_results(sw: Sweep, rows: list[dict[str, Any]], best: dict[str, Any] | None, out: dict[str, Any]) -> None:
-    columns = ["number", "state", "value", "epochs", *sw.sweep.space, "retry_of", "run_dir", "host", "note"]
+    columns = ["number", "state", "value", "epochs", *sw.sweep.space, "retry_of", "same_as", "run_dir", "host", "note"]
     lines = [columns] + [[_cell(r.get(c)) for c in columns] for r in rows]
     import io
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,25 @@ def test_grid_points_and_spec_kinds(write_sweep):
     assert base_raw["data"]["maxlen"] == base.data.maxlen
 
 
+def test_trials_start_from_the_base_with_set_applied_and_hyperband_gets_their_epochs(write_sweep):
+    # The pruner's full resource must be the epochs trials train, not the base file's (a bench
+    # sweep that set train.epochs once ran hyperband with the base file's 12).
+    sweep, base_raw, base = load_sweep(
+        write_sweep(
+            set={"train.epochs": 6, "train.early_stopping.monitor": "val_accuracy"},
+            space={"train.lr": [0.01]},
+            objective={},
+            trials=1,
+        )
+    )
+    assert base.train.epochs == base_raw["train"]["epochs"] == 6 and sweeps.max_epochs(sweep, base) == 6
+    assert sweeps.objective_of(sweep, base) == ("val_accuracy", "maximize")  # the monitor `set` chose
+    sweep, _, base = load_sweep(write_sweep(set={"train.epochs": 6}, space={"train.epochs": [2, 9, 4]}, trials=2))
+    assert sweeps.max_epochs(sweep, base) == 9
+    sweep, _, base = load_sweep(write_sweep(space={"train.epochs": {"kind": "int", "low": 2, "high": 7}}, trials=2))
+    assert sweeps.max_epochs(sweep, base) == 7
+
+
 def test_sqlite_is_refused_for_several_workers(write_sweep, tmp_path):
     path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"})
     proc = run_cli("sweep", path, "--workers", "2", "--storage", f"sqlite:///{tmp_path}/s.db", "--runs-dir", tmp_path / "runs")
@@ -205,7 +225,12 @@ def test_stopped_sweep_resumes_to_its_total(write_sweep, tmp_path):
     done = sweeps.work(sw, events=StopAfterFirst(), stop=stop)
     assert [t["state"] for t in done.trials] == ["COMPLETE"] and done.stopped_by == "interrupted"
     res = _json(run_cli("sweep", "resume", sw.path, "--json"))
-    assert res["counts"]["COMPLETE"] == 3 and len(res["trials"]) == 3
+    trained = [t for t in res["trials"] if t["same_as"] is None]
+    assert res["counts"]["COMPLETE"] == 3 and len(trained) == 3
+    # The random sampler proposed a repeat, which took its earlier result: 3 configurations, 3 trainings.
+    assert sorted(t["train.lr"] for t in trained) == [0.003, 0.005, 0.01], res["trials"]
+    repeats = [t for t in res["trials"] if t["same_as"] is not None]
+    assert all(t["epochs"] == 0 and t["value"] == res["trials"][t["same_as"]]["value"] for t in repeats)
     status = run_cli("sweep", "status", sw.path)
     assert status.returncode == 0 and "3 complete of 3 trials" in status.stderr
 
@@ -236,6 +261,90 @@ def test_pruned_trials_are_pruned_and_early_stopped_ones_complete(write_sweep, t
     (trial,) = res["trials"]
     assert trial["state"] == "COMPLETE" and trial["epochs"] == 2
     assert json.loads(Path(trial["run_dir"], "summary.json").read_text())["status"] == "early_stopped"
+
+
+def test_repeats_take_earlier_results_and_a_converged_sampler_ends_the_sweep(write_sweep, tmp_path):
+    # Two configurations: lr 0.02 learns, lr 1e-6 does not and is pruned after epoch 1 (below the
+    # median of the first). Trial 2 repeats trial 1; then the random sampler can only propose repeats,
+    # and REPEAT_LIMIT of them in a row end the sweep.
+    path = write_sweep(
+        space={"train.lr": [0.02, 1e-6]},
+        sampler={"kind": "random", "seed": 0},
+        pruner={"kind": "median", "startup_trials": 1, "warmup_epochs": 0},
+        objective={"metric": "val_loss"},
+        trials=3,
+        base_train={"epochs": 2},
+    )
+    sw = sweeps.create(path, tmp_path / "runs")
+    for lr in (0.02, 1e-6, 1e-6):
+        sw.study.enqueue_trial({"train.lr": lr})
+    done = sweeps.work(sw)
+    assert done.stopped_by.startswith("converged"), done.stopped_by
+    first, second, third, *rest = done.trials
+    assert first["state"] == "COMPLETE" and second["state"] == "PRUNED" and "same_as" not in second
+    assert third == {**third, "state": "PRUNED", "epochs": 0, "same_as": second["number"]}  # pruned again, untrained
+    assert len(rest) == sweeps.REPEAT_LIMIT - 1 and all(t["same_as"] in (0, 1) and t["epochs"] == 0 for t in rest)
+    res = sweeps.results(sw)
+    assert res["epochs_trained"] == 3 and res["counts"]["COMPLETE"] == 1 and res["counts"]["PRUNED"] == 1
+    assert res["counts"]["REPEATED"] == sweeps.REPEAT_LIMIT and res["ended"] == done.stopped_by
+    assert res["best"]["number"] == 0 and len(list((sw.path / "trials").iterdir())) == 2  # two run folders, no more
+    # Resuming asks the sampler nothing more: it has converged.
+    again = _json(run_cli("sweep", "resume", sw.path, "--json"))
+    assert len(again["trials"]) == len(res["trials"])
+    status = run_cli("sweep", "status", sw.path)
+    assert "1 complete, 1 pruned of 3 trials; 3 epochs trained" in status.stderr, status.stderr
+    assert f"{sweeps.REPEAT_LIMIT} repeated configurations took their earlier results" in status.stderr
+    assert "ended early: converged" in status.stderr
+
+
+def test_a_pruned_configuration_the_pruner_now_lets_through_trains_again():
+    from optuna.trial import TrialState
+
+    class Trial:  # the pruner's verdict has changed since (more trials at the rung, say)
+        number, reported, attrs = 5, [], {}
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return False
+
+        def set_user_attr(self, key, value):
+            self.attrs[key] = value
+
+    original = types.SimpleNamespace(number=2, state=TrialState.PRUNED, intermediate_values={2: 0.6, 1: 0.5})
+    trial, entry = Trial(), {}
+    assert sweeps._take_result(None, trial, original, entry, sweeps.Events()) is False
+    assert trial.reported == [(1, 0.5), (2, 0.6)] and trial.attrs == {} and entry == {}  # not a repeat: it trains
+
+
+def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, tmp_path):
+    path = write_sweep(
+        space={"train.lr": {"kind": "loguniform", "low": 1e-3, "high": 3e-2}},
+        sampler={"kind": "random", "seed": 0},
+        trials=10,
+        epoch_budget=4,
+        base_train={"epochs": 3},
+    )
+    proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "4 epochs trained (budget 4)" in proc.stderr and "ended early: epoch budget spent (4 of 4 epochs)" in proc.stderr
+    sweep_dir = next((tmp_path / "runs").iterdir())
+    res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
+    first, second = res["trials"]
+    assert first["state"] == "COMPLETE" and first["epochs"] == 3
+    assert second["state"] == "PRUNED" and second["epochs"] == 1 and "budget" in second["note"]
+    summary = json.loads(Path(second["run_dir"], "summary.json").read_text())
+    assert summary["status"] == "pruned" and "epoch budget (4) is spent" in summary["stop_reason"]
+    # The stopped trial is an ordinary run: it can be finished by hand.
+    resumed = _json(run_cli("resume", second["run_dir"], "--json", "-q"))
+    assert resumed["status"] == "completed" and resumed["epochs_run"] == 3
+
+
+def test_epoch_budget_is_refused_for_a_grid(write_sweep):
+    path = write_sweep(space={"train.lr": [0.01, 0.02]}, sampler={"kind": "grid"}, epoch_budget=3)
+    with pytest.raises(ConfigError, match="epoch_budget needs sampler random or tpe"):
+        load_sweep(path)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
