@@ -91,10 +91,20 @@ def validate(
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
     show: bool = typer.Option(False, "--print", help="Print the resolved config (all defaults filled in)."),
 ) -> None:
-    """Check a config without training (fast: does not load torch or data)."""
-    from .config import dump_config, load_config
+    """Check a config (or a sweep file) without training (fast: does not load torch or data)."""
+    from .config import dump_config, is_sweep_file, load_config, load_sweep
 
     with _guard():
+        if is_sweep_file(config):
+            sweep, _, base = load_sweep(config, set_)
+            budget = f", epoch budget {sweep.epoch_budget}" if sweep.epoch_budget else ""
+            print(
+                f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {len(sweep.space)} searched keys, "
+                f"{sweep.total_trials} trials{budget}; base {sweep.base}, {base.train.epochs} epochs)"
+            )
+            if show:
+                print(dump_config(base), end="")
+            return
         cfg = load_config(config, set_)
     if show:
         print(dump_config(cfg), end="")
@@ -537,6 +547,9 @@ def sweep_worker(
     study: str | None = typer.Option(None, "--study", help="Study name (printed by sweep create)."),
     runs_dir: Path | None = typer.Option(None, "--runs-dir", help="Where this worker's trial folders go (default: the sweep's)."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
+    number: int | None = typer.Option(
+        None, "--number", min=0, help="This worker's number: its sampler draws from seed + number (default: a random stream)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Pull and train trials until the sweep has its total (run one per machine or per core group)."""
@@ -548,7 +561,7 @@ def sweep_worker(
             import torch
 
             torch.set_num_threads(threads)
-        sw = sweeps.open_sweep(sweep_dir, storage, study)
+        sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number)
         stop = _stop_on_signals()
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
         console.print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}")
@@ -590,6 +603,8 @@ def sweep_results(
 def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
     """Exit 1 when the workers ended without finishing the sweep (they crashed, say)."""
     left = res["counts"]["RUNNING"] + res["counts"]["WAITING"]
+    if not left and not res["counts"]["COMPLETE"] and res["ended"]:
+        _fail([f"sweep ended ({res['ended']}) before any trial completed; run a new one with a larger epoch_budget"], EXIT_FAILED)
     if left or not res["counts"]["COMPLETE"]:
         what = f"{left} trials unfinished" if left else "no trial completed"
         _fail([f"sweep incomplete: {what}; continue with: rnnexp sweep resume {folder}"], EXIT_FAILED)
@@ -606,7 +621,7 @@ def _run_workers(console, sw, workers: int, storage: str | None) -> None:
     env = dict(os.environ)
     if storage:
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
-    procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
+    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env) for i in range(workers)]
     stop = _stop_on_signals()
     while any(p.poll() is None for p in procs):
         if stop.wait(0.5):

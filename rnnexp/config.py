@@ -450,7 +450,11 @@ class SamplerConfig(_Section):
         description="grid: every combination of the space exactly once (each key a list, int or stepped uniform); "
         "random: independent draws; tpe: Bayesian optimization (Optuna's TPE), random for the first startup_trials.",
     )
-    seed: int = Field(0, ge=0, description="Sampler seed (one worker reproduces the same suggestions).")
+    seed: int = Field(
+        0,
+        ge=0,
+        description="Sampler seed: one worker reproduces the same suggestions; with --workers N, worker i draws from seed + i.",
+    )
     startup_trials: int = Field(10, ge=1, description="tpe: random trials before the model of good regions is used.")
 
 
@@ -585,6 +589,16 @@ def trial_config(base_raw: dict, params: dict[str, Any], source: str = "") -> Co
         return Config.model_validate(raw)
     except ValidationError as e:
         raise ConfigError([_describe(err, source, None, overridden) for err in e.errors()]) from None
+
+
+def is_sweep_file(path: str | Path) -> bool:
+    """Whether a YAML file is a sweep file (a mapping with `space`) rather than a config; False when
+    it cannot be read, so that loading it as a config reports why."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and "space" in raw
 
 
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[SweepConfig, dict, Config]:

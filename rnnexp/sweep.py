@@ -128,14 +128,17 @@ def _quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _sampler(sweep: SweepConfig):
+def _sampler(sweep: SweepConfig, worker: int | None = 0):
+    """The sampler of one worker. Every worker process has its own sampler: with one seed they would
+    all draw the same parameters (the random sampler, and TPE's startup trials), so worker i draws
+    from seed + i; a worker without a number (None) from a random stream."""
     import optuna
 
-    kind = sweep.sampler.kind
-    if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=sweep.sampler.seed, n_startup_trials=sweep.sampler.startup_trials)
+    seed = sweep.sampler.seed + (worker if worker is not None else int.from_bytes(os.urandom(3), "big"))
+    if sweep.sampler.kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=sweep.sampler.startup_trials)
     # grid trials are all enqueued; the random sampler is never consulted for them
-    return optuna.samplers.RandomSampler(seed=sweep.sampler.seed)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def max_epochs(sweep: SweepConfig, base: Config) -> int:
@@ -265,8 +268,11 @@ def create(
     return Sweep(sweep, base_raw, base, study, storage_url, folder)
 
 
-def open_sweep(path: str | Path | None = None, storage_url: str | None = None, study_name: str | None = None) -> Sweep:
-    """An existing sweep, from its folder (journal storage) or from --storage and --study."""
+def open_sweep(
+    path: str | Path | None = None, storage_url: str | None = None, study_name: str | None = None, worker: int | None = 0
+) -> Sweep:
+    """An existing sweep, from its folder (journal storage) or from --storage and --study, for worker
+    number ``worker`` (its sampler's stream; see _sampler)."""
     import optuna
 
     _quiet_optuna()
@@ -298,7 +304,9 @@ def open_sweep(path: str | Path | None = None, storage_url: str | None = None, s
     base = Config.model_validate(spec["base"])
     if storage_url is not None and storage_url.startswith("postgresql"):
         storage = open_storage(storage_url, folder, heartbeat=sweep.heartbeat)
-    study = optuna.load_study(study_name=study_name, storage=storage, sampler=_sampler(sweep), pruner=_pruner(sweep, base))
+    study = optuna.load_study(
+        study_name=study_name, storage=storage, sampler=_sampler(sweep, worker), pruner=_pruner(sweep, base)
+    )
     return Sweep(sweep, spec["base"], base, study, storage_url, folder)
 
 
@@ -417,8 +425,13 @@ def _counted(sw: Sweep, below: int | None = None) -> int:
 
 
 def epochs_spent(sw: Sweep) -> int:
-    """Epochs the sweep's trials have trained, all workers together (repeats trained none)."""
-    return sum(int(t.user_attrs.get(TRAINED_ATTR) or 0) for t in sw.study.get_trials(deepcopy=False))
+    """Epochs the sweep's trials have trained, all workers together (repeats trained none; a queued
+    retry only carries a copy of its dead predecessor's count until it starts)."""
+    from optuna.trial import TrialState
+
+    return sum(
+        int(t.user_attrs.get(TRAINED_ATTR) or 0) for t in sw.study.get_trials(deepcopy=False) if t.state != TrialState.WAITING
+    )
 
 
 def _repeat_streak(sw: Sweep) -> int:
@@ -584,7 +597,7 @@ def work(
         # A retry starts with its dead predecessor's attributes: these are its own now.
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
-        for stale in ("died", "error"):
+        for stale in ("died", "error", TRAINED_ATTR, BUDGET_ATTR, SAME_ATTR):
             if stale in _frozen(sw, trial).user_attrs:
                 trial.set_user_attr(stale, None)
         from_queue = "fixed_params" in _frozen(sw, trial).system_attrs  # a grid point or a retry

@@ -36,6 +36,15 @@ def test_validate_reports_all_errors_exit_2_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
+def test_validate_checks_sweep_files_too(tmp_path):
+    proc = run_cli("validate", ROOT / "configs" / "sweep_tpe.yaml", "--set", "epoch_budget=30")
+    assert proc.returncode == 0 and "is a valid sweep file (tpe, 4 searched keys, 40 trials, epoch budget 30" in proc.stdout
+    bad = tmp_path / "sweep.yaml"
+    bad.write_text((ROOT / "configs" / "sweep_tpe.yaml").read_text().replace("kind: tpe", "kind: tpee"))
+    proc = run_cli("validate", bad)
+    assert proc.returncode == 2 and "sweep.yaml:19: sampler.kind" in proc.stderr and "did you mean 'tpe'" in proc.stderr
+
+
 def test_validate_ok_and_print(tmp_path):
     proc = run_cli("validate", ROOT / "configs" / "quickstart.yaml", "--set", "train.lr=0.01", "--print")
     assert proc.returncode == 0 and "lr: 0.01" in proc.stdout

@@ -137,11 +137,12 @@ def test_every_key_is_documented_in_schema_and_readme():
         assert generated in readme, f"README's table under {header!r} is stale: run python tests/readme_keys.py"
 
 
-def test_validate_does_not_import_torch():
+@pytest.mark.parametrize("name", ["quickstart.yaml", "sweep_tpe.yaml"])
+def test_validate_does_not_import_torch(name):
     code = (
         "import sys; from typer.testing import CliRunner; from rnnexp.cli import app; "
-        f"r = CliRunner().invoke(app, ['validate', r'{ROOT / 'configs' / 'quickstart.yaml'}']); "
-        "assert r.exit_code == 0, r.output; print('torch' in sys.modules)"
+        f"r = CliRunner().invoke(app, ['validate', r'{ROOT / 'configs' / name}']); "
+        "assert r.exit_code == 0, r.output; print('torch' in sys.modules, 'optuna' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

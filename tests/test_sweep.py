@@ -182,6 +182,8 @@ def test_killed_worker_trial_resumes_from_its_checkpoint(write_sweep, tmp_path):
     sw = sweeps.open_sweep(folder)
     res = sweeps.results(sw)
     assert res["counts"]["COMPLETE"] == 2 and res["counts"]["RETRIED"] == 1 and res["duplicates"] == 0
+    # What an epoch_budget counts: the dead trial's epoch once (its retry took over its folder, not its count).
+    assert sweeps.epochs_spent(sw) == res["epochs_trained"] == 6
     dead = next(t for t in res["trials"] if "retried as" in t["note"])
     retry = next(t for t in res["trials"] if t["retry_of"] == dead["number"])
     assert retry["state"] == "COMPLETE" and retry["run_dir"] == dead["run_dir"]  # the same folder, resumed
@@ -205,6 +207,9 @@ def test_random_sampler_total_is_exact_with_two_workers(write_sweep, tmp_path):
     res = _json(run_cli("sweep", path, "--workers", "2", "--runs-dir", tmp_path / "runs", "--json"))
     assert res["counts"]["COMPLETE"] == 3 and len(res["trials"]) == 3
     assert all(1e-3 <= t["train.lr"] <= 3e-2 for t in res["trials"])
+    # Each worker draws from its own stream (seed + its number): with one seed both would start
+    # with the same lr, and trial 0 and 1 would train the same configuration side by side.
+    assert len({t["train.lr"] for t in res["trials"]}) == 3, res["trials"]
     # Resuming a finished sweep runs nothing more: the total is a total, not "that many more".
     again = _json(run_cli("sweep", "resume", Path(res["results_csv"]).parent, "--workers", "2", "--json"))
     assert again["counts"]["COMPLETE"] == 3 and len(again["trials"]) == 3
