@@ -1,20 +1,23 @@
 """Sweep efficiency: TPE + hyperband pruning against the full grid, on the same 24 configurations.
 
 The full grid trains every point of cell x num_neurons x lr (2 x 3 x 4 = 24) for all epochs. TPE
-searches the same space (as categorical choices) with hyperband pruning for a fixed number of
-trials. Training is seeded and deterministic, so a configuration scores the same in both sweeps:
-TPE's pick is judged by the grid's score for that configuration (its regret, in accuracy points)
-and by the epochs it trained, as a share of the grid's. Goal: regret <= 0.5 points using <= 30%
-of the grid's epochs. TPE runs once per sampler seed (its luck varies), the grid once.
+searches the same space (as categorical choices) with hyperband pruning, given 30% of the grid's
+epochs as its epoch_budget (and at most 24 trials; repeats of a trained configuration take its
+result and cost nothing). Training is seeded and deterministic, so a configuration scores the same
+in both sweeps: TPE's pick is judged by the grid's score for that configuration (its regret, in
+accuracy points) and by the epochs it trained, as a share of the grid's. Goal: regret <= 0.5
+points using <= 30% of the grid's epochs. TPE runs once per sampler seed (its luck varies), the
+grid once.
 
 Three real searches say little about a goal that luck decides, so the benchmark also replays the
 same search many times: training is seeded and deterministic, so a trial of a configuration reports
 exactly the validation curve that configuration had in the grid. The replay feeds those recorded
-curves, epoch by epoch, to the same Optuna sampler and pruner (for sampler seeds 0-9, each under
-3 study names, as Optuna's hyperband assigns brackets by a hash of the study name) and reports how
-often the goal is met. Prints a table and writes bench/results/sweep.json.
+curves, epoch by epoch, to the same Optuna sampler and pruner under the rules `rnnexp sweep`
+follows (repeats, budget; see `replay`), for sampler seeds 0-9, each under 3 study names, as
+Optuna's hyperband assigns brackets by a hash of the study name, and reports how often the goal is
+met. Prints a table and writes bench/results/sweep.json.
 
-    python bench/sweep.py [--trials 10] [--seeds 0 1 2] [--epochs 6] [--replays 10] [--quick]
+    python bench/sweep.py [--seeds 0 1 2] [--epochs 6] [--replays 10] [--quick]
 """
 
 from __future__ import annotations
@@ -84,9 +87,14 @@ def curves_of(grid: dict) -> dict[tuple, list[float]]:
     return out
 
 
-def replay(curves: dict[tuple, list[float]], trials: int, seed: int, study_name: str) -> tuple[tuple, int]:
-    """One TPE + hyperband search fed the recorded curves; returns its pick and the epochs it trained."""
+def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name: str) -> tuple[tuple, int]:
+    """One TPE + hyperband search fed the recorded curves, as `rnnexp sweep` runs it: a repeat of a
+    complete configuration takes its value, one of a pruned configuration is shown to the pruner
+    again and trains anew only if let through; repeats do not count toward the trials (at most one
+    per configuration) and REPEAT_LIMIT of them in a row end the search; once the budget is spent
+    no trial starts and the one training stops. Returns its pick and the epochs it trained."""
     import optuna
+    from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     epochs = max(len(c) for c in curves.values())
@@ -98,35 +106,63 @@ def replay(curves: dict[tuple, list[float]], trials: int, seed: int, study_name:
             min_resource=HYPERBAND["min_epochs"], max_resource=epochs, reduction_factor=HYPERBAND["reduction_factor"]
         ),
     )
-    trained = 0
-    for _ in range(trials):
+    complete: dict[tuple, float] = {}
+    pruned: dict[tuple, list[float]] = {}  # pruned by the pruner: the values it was shown
+    trained = counted = streak = 0
+    while counted < len(curves) and trained < budget and streak < sweeps.REPEAT_LIMIT:
         trial = study.ask()
-        curve = curves[tuple(trial.suggest_categorical(k, choices) for k, choices in SPACE.items())]
+        config = tuple(trial.suggest_categorical(k, choices) for k, choices in SPACE.items())
+        curve, replayed = curves[config], 0
+        if config in complete:
+            study.tell(trial, complete[config])
+            streak += 1
+            continue
+        if config in pruned:
+            if _pruned_again(trial, pruned[config]):
+                study.tell(trial, state=TrialState.PRUNED)
+                streak += 1
+                continue
+            replayed = len(pruned[config])  # let through: it trains from the start
+        streak, counted = 0, counted + 1
         for epoch, value in enumerate(curve, 1):
-            trial.report(value, epoch)
+            if epoch > replayed:
+                trial.report(value, epoch)
             trained += 1
             if epoch < len(curve) and trial.should_prune():
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                pruned[config] = curve[:epoch]
+                study.tell(trial, state=TrialState.PRUNED)
+                break
+            if epoch < len(curve) and trained >= budget:
+                study.tell(trial, state=TrialState.PRUNED)  # budget spent: not pruned by the pruner
                 break
         else:
-            study.tell(trial, max(curve))  # a trial's value is its best epoch, as in rnnexp sweep
+            complete[config] = max(curve)  # a trial's value is its best epoch, as in rnnexp sweep
+            study.tell(trial, complete[config])
     return tuple(study.best_trial.params[k] for k in SPACE), trained
+
+
+def _pruned_again(trial, values: list[float]) -> bool:
+    for epoch, value in enumerate(values, 1):
+        trial.report(value, epoch)
+        if trial.should_prune():
+            return True
+    return False
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=10, help="TPE trials per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="TPE sampler seeds")
     parser.add_argument("--epochs", type=int, default=6, help="epochs per full trial")
     parser.add_argument("--replays", type=int, default=10, help="sampler seeds replayed on the recorded curves (x3 study names)")
-    parser.add_argument("--quick", action="store_true", help="2 epochs, 4 TPE trials, 1 seed (smoke test; figures meaningless)")
+    parser.add_argument("--quick", action="store_true", help="2 epochs, 1 seed, 2 replays (smoke test; figures meaningless)")
     args = parser.parse_args()
     if args.quick:
-        args.epochs, args.trials, args.seeds, args.replays = 2, 4, [0], 2
+        args.epochs, args.seeds, args.replays = 2, [0], 2
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         grid, grid_s = run(write_sweep(folder, "grid", args.epochs, sampler={"kind": "grid"}), folder / "runs")
+        budget = int(MAX_EPOCH_SHARE * grid["epochs_trained"])
         searches = []
         for seed in args.seeds:
             sweep_file = write_sweep(
@@ -135,7 +171,8 @@ def main() -> None:
                 args.epochs,
                 sampler={**TPE, "seed": seed},
                 pruner=HYPERBAND,
-                trials=args.trials,
+                trials=len(grid["trials"]),
+                epoch_budget=budget,
             )
             searches.append((seed, *run(sweep_file, folder / "runs")))
         curves = curves_of(grid)
@@ -145,6 +182,7 @@ def main() -> None:
         {
             "search": "full grid",
             "trials": len(grid["trials"]),
+            "repeats": 0,
             "pruned": grid["counts"]["PRUNED"],
             "epochs": grid["epochs_trained"],
             "epoch share": "100%",
@@ -160,10 +198,13 @@ def main() -> None:
         # Rounded: accuracy moves in steps of 1/val_size, and 0.5 points must compare as 0.5.
         regret = round(100 * (grid_best["value"] - scores[key(pick)]), 6)
         share = tpe["epochs_trained"] / grid["epochs_trained"]
+        # The replay below is only worth its figures if it makes the same search as the real one.
+        same = replay(curves, budget, seed, tpe["study"]) == (key(pick), tpe["epochs_trained"])
         per_seed.append(
             {
                 "seed": seed,
-                "trials": len(tpe["trials"]),
+                "trials": len(tpe["trials"]) - tpe["counts"]["REPEATED"],
+                "repeats": tpe["counts"]["REPEATED"],
                 "pruned": tpe["counts"]["PRUNED"],
                 "epochs": tpe["epochs_trained"],
                 "epoch_share": share,
@@ -172,12 +213,14 @@ def main() -> None:
                 "grid_value_of_best": scores[key(pick)],
                 "regret_points": regret,
                 "goal_met": regret <= MAX_REGRET_POINTS and share <= MAX_EPOCH_SHARE,
+                "replay_reproduces_it": same,
             }
         )
         rows.append(
             {
                 "search": f"TPE + hyperband, seed {seed}",
-                "trials": len(tpe["trials"]),
+                "trials": len(tpe["trials"]) - tpe["counts"]["REPEATED"],
+                "repeats": tpe["counts"]["REPEATED"],
                 "pruned": tpe["counts"]["PRUNED"],
                 "epochs": tpe["epochs_trained"],
                 "epoch share": f"{share:.0%}",
@@ -185,10 +228,13 @@ def main() -> None:
                 "best config": ", ".join(str(v) for v in key(pick)),
                 "its grid val_accuracy": f"{scores[key(pick)]:.4f}",
                 "regret (points)": f"{regret:.2f}",
+                "replay same": "yes" if same else "NO",
             }
         )
+    rows[0]["replay same"] = ""
     print_table(
-        f"Sweep efficiency on amazon-food: 24-point grid ({' x '.join(SPACE)}), {args.epochs} epochs per full trial",
+        f"Sweep efficiency on amazon-food: 24-point grid ({' x '.join(SPACE)}), {args.epochs} epochs per full trial; "
+        f"TPE + hyperband given epoch_budget {budget} (30%)",
         list(rows[0]),
         rows,
     )
@@ -200,7 +246,7 @@ def main() -> None:
     for seed in range(args.replays):
         for _ in range(3):
             name = f"sweep_{names.randrange(10**8):08d}_tpe-{seed}"
-            pick, trained = replay(curves, args.trials, seed, name)
+            pick, trained = replay(curves, budget, seed, name)
             regret, share = round(100 * (grid_best["value"] - scores[pick]), 6), trained / grid["epochs_trained"]
             replays.append(
                 {
@@ -229,7 +275,7 @@ def main() -> None:
         "sweep",
         {
             "epochs_per_trial": args.epochs,
-            "tpe_trials": args.trials,
+            "epoch_budget": budget,
             "grid": {"epochs": grid["epochs_trained"], "seconds": grid_s, "best": key(grid_best), "value": grid_best["value"]},
             "tpe_hyperband": per_seed,
             "goal_met_seeds": met,
