@@ -1,7 +1,7 @@
 """Hyperparameter sweeps on Optuna: each trial an ordinary run folder, and workers that may die.
 
 Layout of a sweep folder ``runs/sweep_<UTC stamp>_<name>/``:
-  sweep.json      study name, storage (password removed), objective, total trials, creation time
+  sweep.json      study name, storage (password removed), objective, total trials, epoch budget, creation time
   sweep.yaml      the sweep file as given; base.yaml: the resolved base config
   journal.log     Optuna's journal (the default storage: a file, safe for several local processes)
   trials/         one run folder per trial, <UTC stamp>_trial-<number>
@@ -260,6 +260,7 @@ def create(
             "metric": metric,
             "direction": direction,
             "trials": sweep.total_trials,
+            "epoch_budget": sweep.epoch_budget,
             "sampler": sweep.sampler.kind,
             "pruner": sweep.pruner.kind,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -335,6 +335,7 @@ def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, t
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "4 epochs trained (budget 4)" in proc.stderr and "ended early: epoch budget spent (4 of 4 epochs)" in proc.stderr
     sweep_dir = next((tmp_path / "runs").iterdir())
+    assert json.loads((sweep_dir / "sweep.json").read_text())["epoch_budget"] == 4
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
     first, second = res["trials"]
     assert first["state"] == "COMPLETE" and first["epochs"] == 3
