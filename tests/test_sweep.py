@@ -345,6 +345,12 @@ def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, t
     # The stopped trial is an ordinary run: it can be finished by hand.
     resumed = _json(run_cli("resume", second["run_dir"], "--json", "-q"))
     assert resumed["status"] == "completed" and resumed["epochs_run"] == 3
+    # A budget spent before any trial completed is a failed sweep that says what to change.
+    path = write_sweep(
+        space={"train.lr": [0.01, 0.02]}, sampler={"kind": "random"}, trials=2, epoch_budget=1, base_train={"epochs": 3}
+    )
+    proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs2")
+    assert proc.returncode == 1 and "before any trial completed; run a new one with a larger epoch_budget" in proc.stderr
 
 
 def test_epoch_budget_is_refused_for_a_grid(write_sweep):
