@@ -23,7 +23,6 @@ met. Prints a table and writes bench/results/sweep.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import sys
 import tempfile
@@ -37,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import print_table, write_result  # noqa: E402
 
 from rnnexp import sweep as sweeps  # noqa: E402
+from rnnexp.rundir import RunDir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"model.cell": ["gru", "lstm"], "model.num_neurons": [16, 32, 64], "train.lr": [0.0005, 0.002, 0.005, 0.01]}
@@ -80,11 +80,7 @@ HYPERBAND = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 3}
 
 def curves_of(grid: dict) -> dict[tuple, list[float]]:
     """Each grid configuration's validation accuracy per epoch, read from its trial's metrics.csv."""
-    out = {}
-    for t in grid["trials"]:
-        with open(Path(t["run_dir"]) / "metrics.csv", newline="") as f:
-            out[key(t)] = [float(row["val_accuracy"]) for row in csv.DictReader(f)]
-    return out
+    return {key(t): [row["val_accuracy"] for row in RunDir(t["run_dir"]).read_metrics()] for t in grid["trials"]}
 
 
 def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name: str) -> tuple[tuple, int]:
@@ -141,6 +137,14 @@ def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name:
     return tuple(study.best_trial.params[k] for k in SPACE), trained
 
 
+def judge(grid: dict, scores: dict[tuple, float], pick: tuple, trained: int) -> tuple[float, float, bool]:
+    """(regret in accuracy points, share of the grid's epochs, goal met) of a search's pick."""
+    # Rounded: accuracy moves in steps of 1/val_size, and 0.5 points must compare as 0.5.
+    regret = round(100 * (grid["best"]["value"] - scores[pick]), 6)
+    share = trained / grid["epochs_trained"]
+    return regret, share, regret <= MAX_REGRET_POINTS and share <= MAX_EPOCH_SHARE
+
+
 def _pruned_again(trial, values: list[float]) -> bool:
     for epoch, value in enumerate(values, 1):
         trial.report(value, epoch)
@@ -195,16 +199,15 @@ def main() -> None:
     per_seed = []
     for seed, tpe, seconds in searches:
         pick = tpe["best"]
-        # Rounded: accuracy moves in steps of 1/val_size, and 0.5 points must compare as 0.5.
-        regret = round(100 * (grid_best["value"] - scores[key(pick)]), 6)
-        share = tpe["epochs_trained"] / grid["epochs_trained"]
+        regret, share, goal_met = judge(grid, scores, key(pick), tpe["epochs_trained"])
+        repeats = tpe["counts"]["REPEATED"]
         # The replay below is only worth its figures if it makes the same search as the real one.
         same = replay(curves, budget, seed, tpe["study"]) == (key(pick), tpe["epochs_trained"])
         per_seed.append(
             {
                 "seed": seed,
-                "trials": len(tpe["trials"]) - tpe["counts"]["REPEATED"],
-                "repeats": tpe["counts"]["REPEATED"],
+                "trials": len(tpe["trials"]) - repeats,
+                "repeats": repeats,
                 "pruned": tpe["counts"]["PRUNED"],
                 "epochs": tpe["epochs_trained"],
                 "epoch_share": share,
@@ -212,15 +215,15 @@ def main() -> None:
                 "best": key(pick),
                 "grid_value_of_best": scores[key(pick)],
                 "regret_points": regret,
-                "goal_met": regret <= MAX_REGRET_POINTS and share <= MAX_EPOCH_SHARE,
+                "goal_met": goal_met,
                 "replay_reproduces_it": same,
             }
         )
         rows.append(
             {
                 "search": f"TPE + hyperband, seed {seed}",
-                "trials": len(tpe["trials"]) - tpe["counts"]["REPEATED"],
-                "repeats": tpe["counts"]["REPEATED"],
+                "trials": len(tpe["trials"]) - repeats,
+                "repeats": repeats,
                 "pruned": tpe["counts"]["PRUNED"],
                 "epochs": tpe["epochs_trained"],
                 "epoch share": f"{share:.0%}",
@@ -246,17 +249,8 @@ def main() -> None:
     for seed in range(args.replays):
         for _ in range(3):
             name = f"sweep_{names.randrange(10**8):08d}_tpe-{seed}"
-            pick, trained = replay(curves, budget, seed, name)
-            regret, share = round(100 * (grid_best["value"] - scores[pick]), 6), trained / grid["epochs_trained"]
-            replays.append(
-                {
-                    "seed": seed,
-                    "study": name,
-                    "regret_points": regret,
-                    "epoch_share": share,
-                    "goal_met": regret <= MAX_REGRET_POINTS and share <= MAX_EPOCH_SHARE,
-                }
-            )
+            regret, share, goal_met = judge(grid, scores, *replay(curves, budget, seed, name))
+            replays.append({"seed": seed, "study": name, "regret_points": regret, "epoch_share": share, "goal_met": goal_met})
     n = len(replays)
     replay_summary = {
         "searches": n,

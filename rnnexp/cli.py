@@ -665,8 +665,7 @@ def _show_results(console, res: dict[str, Any], as_json: bool, folder: Path | No
     counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k != "REPEATED")
     spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
     console.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
-    if res["counts"]["REPEATED"]:
-        repeated = res["counts"]["REPEATED"]
+    if repeated := res["counts"]["REPEATED"]:
         console.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
     if res["ended"]:
         console.print(f"ended early: {res['ended']}")
