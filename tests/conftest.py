@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -143,3 +144,31 @@ def pg_url():
     finally:
         run(pg / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(home, ignore_errors=True)
+
+
+def metrics_without_time(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row.pop("seconds")  # wall time is the one column that cannot repeat
+    return rows
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two run folders hold the same run: weights, best checkpoint, metrics and summary."""
+    import torch
+
+    last_a = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
+    last_b = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    assert last_a["model"].keys() == last_b["model"].keys()
+    for key in last_a["model"]:
+        assert torch.equal(last_a["model"][key], last_b["model"][key]), f"weights differ at {key}"
+    best_a = torch.load(a / "checkpoints" / "best.pt", weights_only=True)
+    best_b = torch.load(b / "checkpoints" / "best.pt", weights_only=True)
+    assert best_a["epoch"] == best_b["epoch"]
+    for key in best_a["model"]:
+        assert torch.equal(best_a["model"][key], best_b["model"][key]), f"best weights differ at {key}"
+    assert metrics_without_time(a) == metrics_without_time(b)
+    assert [r["epoch"] for r in metrics_without_time(b)] == [str(i) for i in range(1, len(metrics_without_time(b)) + 1)]
+    sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))
+    assert (sa["status"], sa["epochs_run"], sa["best_epoch"]) == (sb["status"], sb["epochs_run"], sb["best_epoch"])

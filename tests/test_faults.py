@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_resume_exact import _assert_same_run, _train, reference  # noqa: F401  (the fixture is used by name)
+from test_resume_exact import _train, reference  # noqa: F401  (the fixture is used by name)
 
-from conftest import run_cli
+from conftest import assert_same_run, run_cli
 
 EPOCHS, BATCHES = 3, 12  # the tiny reference run: 192 training examples in batches of 16
 
@@ -49,7 +49,7 @@ def test_twenty_sigkills_at_random_points_then_bit_identical(reference, tmp_path
     assert sum(killed) == 20
     final = run_cli("resume", run, "--json", "--quiet")
     assert final.returncode == 0, final.stderr
-    _assert_same_run(ref_run, run)
+    assert_same_run(ref_run, run)
     assert len(json.loads((run / "meta.json").read_text())["resumes"]) == 20
 
 
@@ -81,7 +81,7 @@ def test_file_size_limit_mid_run_is_one_clear_error_and_resumable(reference, tmp
     assert json.loads((run / "summary.json").read_text())["status"] == "failed"
     final = run_cli("resume", run, "--quiet")
     assert final.returncode == 0, final.stderr
-    _assert_same_run(ref_run, run)
+    assert_same_run(ref_run, run)
 
 
 def test_full_disk_mid_run_is_one_clear_error_and_resumable(reference, tmp_path):  # noqa: F811
@@ -107,7 +107,7 @@ def test_full_disk_mid_run_is_one_clear_error_and_resumable(reference, tmp_path)
         filler.unlink()
         final = run_cli("resume", run, "--quiet")
         assert final.returncode == 0, final.stderr
-        _assert_same_run(ref_run, run)
+        assert_same_run(ref_run, run)
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 

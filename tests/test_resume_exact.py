@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
 from pathlib import Path
 
 import pytest
-import torch
 
-from conftest import run_cli
+from conftest import assert_same_run, run_cli
 
 
 def _train(config: Path, runs: Path, fault: str | None = None, *extra) -> tuple:
@@ -18,31 +16,6 @@ def _train(config: Path, runs: Path, fault: str | None = None, *extra) -> tuple:
     proc = run_cli("train", config, "--runs-dir", runs, "--json", "--quiet", *extra, env=env)
     run_dirs = sorted(p for p in runs.iterdir() if p.is_dir())
     return proc, run_dirs[-1]
-
-
-def _metrics_without_time(run: Path) -> list[dict]:
-    with open(run / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row.pop("seconds")  # wall time is the one column that cannot repeat
-    return rows
-
-
-def _assert_same_run(a: Path, b: Path) -> None:
-    last_a = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
-    last_b = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
-    assert last_a["model"].keys() == last_b["model"].keys()
-    for key in last_a["model"]:
-        assert torch.equal(last_a["model"][key], last_b["model"][key]), f"weights differ at {key}"
-    best_a = torch.load(a / "checkpoints" / "best.pt", weights_only=True)
-    best_b = torch.load(b / "checkpoints" / "best.pt", weights_only=True)
-    assert best_a["epoch"] == best_b["epoch"]
-    for key in best_a["model"]:
-        assert torch.equal(best_a["model"][key], best_b["model"][key]), f"best weights differ at {key}"
-    assert _metrics_without_time(a) == _metrics_without_time(b)
-    assert [r["epoch"] for r in _metrics_without_time(b)] == [str(i) for i in range(1, len(_metrics_without_time(b)) + 1)]
-    sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))
-    assert (sa["status"], sa["epochs_run"], sa["best_epoch"]) == (sb["status"], sb["epochs_run"], sb["best_epoch"])
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +51,7 @@ def test_sigkill_then_resume_is_bit_identical(reference, tmp_path, fault):
     resumed = run_cli("resume", run, "--json", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "completed"
-    _assert_same_run(ref_run, run)
+    assert_same_run(ref_run, run)
     meta = json.loads((run / "meta.json").read_text())
     assert len(meta["resumes"]) == 1
 
@@ -92,4 +65,4 @@ def test_two_crashes_in_one_run(reference, tmp_path):
     assert again.returncode == -signal.SIGKILL
     final = run_cli("resume", run, "--quiet")
     assert final.returncode == 0, final.stderr
-    _assert_same_run(ref_run, run)
+    assert_same_run(ref_run, run)
