@@ -662,11 +662,13 @@ def _show_results(console, res: dict[str, Any], as_json: bool, folder: Path | No
         cells = [str(r["number"]), r["state"].lower(), value, str(r["epochs"]), *[str(r.get(k)) for k in res["params"]]]
         table.add_row(*cells, r["note"][:60], style=style)
     console.print(table)
-    counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k != "REPEATED")
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k not in ("REPEATED", "PROMOTED"))
     spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
     console.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
     if repeated := res["counts"]["REPEATED"]:
         console.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
+    if promoted := res["counts"]["PROMOTED"]:
+        console.print(f"{promoted} paused trials were promoted later: their runs resumed from their checkpoints")
     if res["ended"]:
         console.print(f"ended early: {res['ended']}")
     if res["best"]:

@@ -464,8 +464,10 @@ class PrunerConfig(_Section):
     kind: Literal["none", "median", "hyperband", "successive_halving"] = Field(
         "none",
         description="none: every trial runs to its end; median: stop a trial whose best value so far is worse than "
-        "the median of earlier trials at the same epoch; hyperband / successive_halving: keep the best 1/reduction_factor "
-        "of trials at epochs min_epochs, min_epochs*reduction_factor, ...",
+        "the median of earlier trials at the same epoch; successive_halving: at epochs min_epochs, "
+        "min_epochs*reduction_factor, ... a trial goes on only among the best 1/reduction_factor of the configurations "
+        "there, else it is paused and resumed from its checkpoint once later trials make it one of the best; hyperband: "
+        "the same in brackets that start halving at later epochs.",
     )
     warmup_epochs: int = Field(1, ge=0, description="median: never prune before this many epochs.")
     startup_trials: int = Field(3, ge=0, description="median: trials that must finish before any pruning.")

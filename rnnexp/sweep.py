@@ -27,9 +27,13 @@ Robustness, in the order a worker meets it:
 Spending (random and TPE samplers):
   * no configuration is trained twice. Samplers propose repeats (TPE more so as it converges), and
     training is seeded and deterministic, so a repeat takes the earlier trial's result: a complete
-    one its value, a pruned one its recorded epochs, shown to the pruner again (trained anew only if
-    the pruner now lets it through). Repeats do not count toward the total; a sampler that proposes
-    nothing but repeats REPEAT_LIMIT times in a row has converged, and the sweep ends.
+    one its value, a pruned one its recorded epochs, shown to the pruner again (if the pruner now
+    lets it through, its run goes on from its checkpoint). Repeats do not count toward the total; a
+    sampler that proposes nothing but repeats REPEAT_LIMIT times in a row has converged, and the sweep ends.
+  * hyperband, successive_halving: a trial the pruner stops at a rung is paused, not dropped; before
+    starting a new configuration a worker promotes any paused trial of its machine that later trials
+    have made one of the best at its rung, resuming its run from the checkpoint (see Halving).
+    Promotions continue configurations already counted, so they do not count toward the total.
   * epoch_budget: every trial records the epochs it trained itself; once the sweep's sum reaches
     the budget no trial starts, and the one training stops at its epoch's end (pruned, resumable).
 """
@@ -39,6 +43,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import os
 import random
 import socket
@@ -61,6 +66,8 @@ FINISHED_STATES = ("COMPLETE", "PRUNED")
 TRAINED_ATTR = "epochs_trained"  # epochs a trial trained itself (a retry's inherited ones are its predecessor's)
 SAME_ATTR = "same_as"  # a repeat: the number of the trial whose result it took
 BUDGET_ATTR = "budget_stop"  # stopped because the sweep's epoch_budget was spent
+BRACKET_ATTR = "bracket"  # hyperband / successive_halving: the bracket of the trial's configuration
+PROMOTES_ATTR = "promotes"  # a promotion: the number of the paused trial whose run it resumes
 REPEAT_LIMIT = 20
 
 
@@ -153,17 +160,106 @@ def max_epochs(sweep: SweepConfig, base: Config) -> int:
 def _pruner(sweep: SweepConfig, base: Config):
     import optuna
 
-    epochs = max_epochs(sweep, base)
     pc = sweep.pruner
     if pc.kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=pc.startup_trials, n_warmup_steps=pc.warmup_epochs)
-    if pc.kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=pc.min_epochs, max_resource=epochs, reduction_factor=pc.reduction_factor
-        )
-    if pc.kind == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=pc.min_epochs, reduction_factor=pc.reduction_factor)
+    if pc.kind in ("hyperband", "successive_halving"):
+        return Halving(pc.min_epochs, max_epochs(sweep, base), pc.reduction_factor, brackets=pc.kind == "hyperband")
     return optuna.pruners.NopPruner()
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+class Halving:
+    """Asynchronous successive halving whose pruned trials are paused, not dropped (ASHA, Li et al.
+    2020), in hyperband's brackets. Optuna calls ``prune(study, trial)`` after each epoch's report.
+
+    Bracket b has rungs at epochs min_epochs * eta**k for k >= b, below max_epochs (hyperband:
+    Optuna's brackets and their shares of new configurations; successive_halving: bracket 0 only).
+    At a rung, a trial goes on if it is among the best n // eta of the n configurations of its
+    bracket that have reached the rung, itself included; otherwise it is paused: it ends pruned and
+    its run keeps its checkpoint. When later trials make a paused one among the best at its rung,
+    `promotion` names it and a worker resumes its run in a new trial, exactly as if it had trained
+    on, before any new configuration starts.
+
+    Why not Optuna's pruners: an Optuna trial cannot be resumed, so they decide at once, letting the
+    first trials at a rung through only if they beat every trial before them, and never revisit one
+    they pruned. With the dozen trials a sweep can afford, one noisy epoch then drops good
+    configurations for good; here a run resumes bit-identically, so the decision can wait."""
+
+    def __init__(self, min_epochs: int, max_epochs: int, eta: int, brackets: bool = True):
+        self.eta = eta
+        ladder = [min_epochs]
+        while ladder[-1] * eta <= max_epochs:
+            ladder.append(ladder[-1] * eta)
+        count = len(ladder) if brackets else 1  # Optuna's floor(log_eta(max / min)) + 1 brackets
+        # A rung at the last epoch decides nothing: the trial has finished.
+        self.brackets = [[r for r in ladder[b:] if r < max_epochs] for b in range(count)]
+        # Hyperband's shares of new configurations, as Optuna's HyperbandPruner (after Li et al. 2018).
+        self.shares = [math.ceil(count * eta ** (count - 1 - b) / (count - b)) for b in range(count)]
+
+    def rungs(self, bracket: int) -> list[int]:
+        return self.brackets[min(bracket, len(self.brackets) - 1)]
+
+    def new_bracket(self, study) -> int:
+        """The bracket for a new configuration: the one furthest below its share so far."""
+        if len(self.shares) == 1:
+            return 0
+        seen: dict[str, int] = {}
+        for t in study.get_trials(deepcopy=False):
+            if t.user_attrs.get(BRACKET_ATTR) is not None and t.params and not t.user_attrs.get("surplus"):
+                seen[_key(t.params)] = int(t.user_attrs[BRACKET_ATTR])
+        counts = [list(seen.values()).count(b) for b in range(len(self.shares))]
+        total = sum(self.shares)
+        return max(range(len(self.shares)), key=lambda b: (self.shares[b] / total * (len(seen) + 1) - counts[b], -b))
+
+    def _goes_on(self, study, trial, step: int, value: float) -> bool:
+        """Whether a trial of this value is among the best n // eta at the rung `step` of its bracket."""
+        bracket = trial.user_attrs.get(BRACKET_ATTR, 0)
+        values = {_key(trial.params): value}
+        for t in study.get_trials(deepcopy=False):
+            if t.user_attrs.get(BRACKET_ATTR, 0) == bracket and step in t.intermediate_values and t.params:
+                values.setdefault(_key(t.params), t.intermediate_values[step])
+        keep = len(values) // self.eta
+        if keep == 0:
+            return False  # too few at this rung to tell yet: paused, maybe promoted later
+        maximize = study.direction.name == "MAXIMIZE"
+        cut = sorted(values.values(), reverse=maximize)[keep - 1]
+        return value >= cut if maximize else value <= cut
+
+    def prune(self, study, trial) -> bool:
+        step = trial.last_step
+        if step is None or step not in self.rungs(trial.user_attrs.get(BRACKET_ATTR, 0)):
+            return False
+        return not self._goes_on(study, trial, step, trial.intermediate_values[step])
+
+    def promotion(self, study, eligible=lambda trial: True):
+        """The paused trial to resume first, or None: one now among the best at the rung where it was
+        paused (the highest such rung, then the best value), not yet taken up by another trial."""
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False)
+        taken = {t.user_attrs.get(PROMOTES_ATTR) for t in trials if not t.user_attrs.get("surplus")}
+        found = []
+        for t in trials:
+            step = t.last_step
+            if (
+                t.state != TrialState.PRUNED
+                or t.number in taken
+                or t.user_attrs.get(SAME_ATTR) is not None
+                or t.user_attrs.get(BUDGET_ATTR)
+                or step not in self.rungs(t.user_attrs.get(BRACKET_ATTR, 0))
+                or not eligible(t)
+            ):
+                continue
+            if self._goes_on(study, t, step, t.intermediate_values[step]):
+                found.append((step, t.intermediate_values[step], t))
+        if not found:
+            return None
+        sign = 1 if study.direction.name == "MAXIMIZE" else -1
+        return max(found, key=lambda f: (f[0], sign * f[1], -f[2].number))[2]
 
 
 def _encode(value: Any) -> Any:
@@ -330,8 +426,9 @@ class _TrialReporter:
         self.inherited = len(offset_history)
         self.epochs = 0
         self.reported = {int(r["epoch"]) for r in offset_history} | set(replayed)
-        for row in offset_history:  # a resumed trial re-reports the epochs its dead predecessor trained
-            self._report(row)
+        for row in offset_history:  # a resumed trial re-reports the epochs its predecessor trained
+            if int(row["epoch"]) not in replayed:
+                self._report(row)
 
     def setup(self, info: dict[str, Any]) -> None:
         self.epochs = int(info["epochs"])
@@ -356,6 +453,11 @@ class _TrialReporter:
         self.trial.set_user_attr(TRAINED_ATTR, epoch - self.inherited)
         if self.trial.should_prune():
             value = row.get(self.sw.metric)
+            if isinstance(self.sw.study.pruner, Halving):
+                return (
+                    f"paused by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {value}); "
+                    "the sweep resumes it if later trials rank it among the best"
+                )
             return f"pruned by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {value})"
         budget = self.sw.sweep.epoch_budget
         if budget is not None and epoch < self.epochs and epochs_spent(self.sw) >= budget:
@@ -412,7 +514,7 @@ def reap(sw: Sweep) -> list[int]:
 
 def _counted(sw: Sweep, below: int | None = None) -> int:
     """Trials that count toward the total: all but surplus ones, repeats, and dead ones that were
-    re-queued (their retry counts instead). A trial that failed on its own (diverged, say) counts as done."""
+    re-queued (their retry counts instead), and promotions. A trial that failed on its own (diverged, say) counts as done."""
     trials = sw.study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     return sum(
@@ -420,6 +522,7 @@ def _counted(sw: Sweep, below: int | None = None) -> int:
         for t in trials
         if not t.user_attrs.get("surplus")
         and t.user_attrs.get(SAME_ATTR) is None
+        and t.user_attrs.get(PROMOTES_ATTR) is None  # continues a configuration already counted
         and t.number not in retried
         and (below is None or t.number < below)
     )
@@ -447,13 +550,19 @@ def _repeat_streak(sw: Sweep) -> int:
     return streak
 
 
-def ended(sw: Sweep) -> str | None:
-    """Why no new trial may start, other than the total being reached; None while trials may start."""
+def _budget_spent(sw: Sweep) -> str | None:
     budget = sw.sweep.epoch_budget
     if budget is not None:
         spent = epochs_spent(sw)
         if spent >= budget:
             return f"epoch budget spent ({spent} of {budget} epochs)"
+    return None
+
+
+def ended(sw: Sweep) -> str | None:
+    """Why no new trial may start, other than the total being reached; None while trials may start."""
+    if spent := _budget_spent(sw):
+        return spent
     if sw.sweep.sampler.kind != "grid" and _repeat_streak(sw) >= REPEAT_LIMIT:
         return f"converged: the sampler proposed only configurations already trained, {REPEAT_LIMIT} times in a row"
     return None
@@ -481,15 +590,42 @@ def _frozen(sw: Sweep, trial):
     return sw.study._storage.get_trial(trial._trial_id)
 
 
-def _previous_run(sw: Sweep, trial) -> Path | None:
-    """The run folder of the dead trial this one retries, if it is on this machine and has a checkpoint."""
-    history = _frozen(sw, trial).system_attrs.get("retry_history") or []
-    for number in reversed(history):
-        old = sw.study.get_trials(deepcopy=False)[number]
-        path = old.user_attrs.get("run_dir")
-        if path and old.user_attrs.get("host") == socket.gethostname() and Path(path, "config.yaml").is_file():
-            return Path(path)
+def _local_run(trial) -> Path | None:
+    """A trial's run folder, if it is on this machine and was set up."""
+    path = trial.user_attrs.get("run_dir")
+    if path and trial.user_attrs.get("host") == socket.gethostname() and Path(path, "config.yaml").is_file():
+        return Path(path)
     return None
+
+
+def _previous_run(sw: Sweep, trial) -> Path | None:
+    """The run folder this trial continues: the dead trial's it retries, or the paused trial's it
+    promotes, if it is on this machine."""
+    frozen = _frozen(sw, trial)
+    trials = sw.study.get_trials(deepcopy=False)
+    for number in reversed(frozen.system_attrs.get("retry_history") or []):
+        if (run := _local_run(trials[number])) is not None:
+            return run
+    promotes = frozen.user_attrs.get(PROMOTES_ATTR)
+    return _local_run(trials[promotes]) if promotes is not None else None
+
+
+def _promotable(sw: Sweep):
+    """A paused trial of this machine that the pruner would now let go on, or None."""
+    pruner = sw.study.pruner
+    if not isinstance(pruner, Halving) or _budget_spent(sw):
+        return None
+    return pruner.promotion(sw.study, eligible=lambda t: _local_run(t) is not None)
+
+
+def _taken_before(sw: Sweep, trial, promotes: int) -> bool:
+    """Another worker promoted the same paused trial first (this trial's own dead predecessors aside)."""
+    mine = set(_frozen(sw, trial).system_attrs.get("retry_history") or [])
+    return any(
+        t.user_attrs.get(PROMOTES_ATTR) == promotes and not t.user_attrs.get("surplus") and t.number not in mine
+        for t in sw.study.get_trials(deepcopy=False)
+        if t.number < trial.number
+    )
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
@@ -587,7 +723,12 @@ def work(
             events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
         waiting = sw.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         over = ended(sw)
-        if not waiting and (grid or _counted(sw) >= sw.total or over):
+        paused = _promotable(sw)
+        if paused is not None:  # before any new configuration, and also once the total is reached
+            sw.study.enqueue_trial(
+                paused.params, user_attrs={PROMOTES_ATTR: paused.number, BRACKET_ATTR: paused.user_attrs.get(BRACKET_ATTR, 0)}
+            )
+        elif not waiting and (grid or _counted(sw) >= sw.total or over):
             if not sw.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 result.stopped_by = over or "all trials done"
                 break
@@ -601,9 +742,15 @@ def work(
         for stale in ("died", "error", TRAINED_ATTR, BUDGET_ATTR, SAME_ATTR):
             if stale in _frozen(sw, trial).user_attrs:
                 trial.set_user_attr(stale, None)
-        from_queue = "fixed_params" in _frozen(sw, trial).system_attrs  # a grid point or a retry
-        if _counted(sw, below=trial.number) >= sw.total or (not from_queue and (grid or ended(sw))):
-            trial.set_user_attr("surplus", True)  # lost the race for the last slot: never trained
+        frozen = _frozen(sw, trial)
+        from_queue = "fixed_params" in frozen.system_attrs  # a grid point, a retry or a promotion
+        promotes = frozen.user_attrs.get(PROMOTES_ATTR)
+        if promotes is not None:
+            surplus = bool(_budget_spent(sw)) or _taken_before(sw, trial, promotes)
+        else:
+            surplus = _counted(sw, below=trial.number) >= sw.total or (not from_queue and (grid or bool(ended(sw))))
+        if surplus:
+            trial.set_user_attr("surplus", True)  # lost the race for the last slot (or a promotion): never trained
             sw.study.tell(trial, state=TrialState.FAIL)
             continue
         result.trials.append(_run_trial(sw, trial, trials_dir, events, stop, training))
@@ -620,24 +767,38 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
     cfg = trial_config(sw.base_raw, params, source=f"trial {trial.number}:")
     cfg.name = f"trial-{trial.number:04d}"
     previous = _previous_run(sw, trial)
+    promotes = _frozen(sw, trial).user_attrs.get(PROMOTES_ATTR)
     entry: dict[str, Any] = {"number": trial.number, "params": params, "resumed_from": str(previous) if previous else None}
     replayed: set[int] = set()
     original = _same_configuration(sw, trial) if previous is None and sw.sweep.sampler.kind != "grid" else None
+    pruner = sw.study.pruner
+    if isinstance(pruner, Halving) and BRACKET_ATTR not in _frozen(sw, trial).user_attrs:
+        # a repeat is judged in its configuration's bracket
+        trial.set_user_attr(BRACKET_ATTR, original.user_attrs.get(BRACKET_ATTR, 0) if original else pruner.new_bracket(sw.study))
     if original is not None:
         if _take_result(sw, trial, original, entry, events):
             return entry
         replayed = set(original.intermediate_values)
+        run = _local_run(original)
+        if run is not None:  # let through now: it goes on from where it stopped, as a promotion
+            previous, promotes = run, original.number
+            trial.set_user_attr(PROMOTES_ATTR, promotes)
+            entry["resumed_from"] = str(run)
     history = _history(previous) if previous else []
     reporter = _TrialReporter(sw, trial, events, history, replayed)
     beat = _Heartbeat(sw, trial, stop)
     trial_stop = beat.stop
     finished = _finished_status(previous)
+    if promotes is not None and len(history) <= (sw.study.get_trials(deepcopy=False)[promotes].last_step or 0):
+        finished = None  # the pause it is promoted from, not an end
     if finished is not None:  # its worker died after training, before telling the study
         return _conclude(sw, trial, entry, previous, finished, len(history), events)
     try:
         with beat:
             if previous is not None and _wait_for_lock(previous, 2 * sw.sweep.heartbeat.grace + 10):
-                events.note(f"trial {trial.number}: retry of a dead trial, resuming {previous} after epoch {len(history)}")
+                retry = _frozen(sw, trial).system_attrs.get("retry_history") is not None
+                why = "retry of a dead trial" if retry or promotes is None else f"promotes paused trial {promotes}"
+                events.note(f"trial {trial.number}: {why}, resuming {previous} after epoch {len(history)}")
                 trial.set_user_attr("run_dir", str(previous))
                 run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=["sweep", f"trial {trial.number}"])
             else:
@@ -663,11 +824,15 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
 
 def _same_configuration(sw: Sweep, trial):
     """An earlier trial with exactly these parameters that finished (complete first, else pruned by
-    the pruner), or None."""
+    the pruner and not promoted since), or None."""
     from optuna.trial import TrialState
 
+    trials = sw.study.get_trials(deepcopy=False)
+    taken = {t.user_attrs.get(PROMOTES_ATTR) for t in trials if not t.user_attrs.get("surplus")}
     pruned = None
-    for t in sw.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+    for t in trials:
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED) or t.number in taken:
+            continue
         if t.number >= trial.number or t.params != trial.params or t.user_attrs.get(BUDGET_ATTR):
             continue
         if t.state == TrialState.COMPLETE:
@@ -748,19 +913,30 @@ def results(sw: Sweep) -> dict[str, Any]:
     specs = sw.sweep.specs()
     trials = sw.study.get_trials(deepcopy=False)
     retried_as = {n: t.number for t in trials for n in t.system_attrs.get("retry_history", [])}
+    promoted_as = {  # a paused trial -> the trial that resumed its run (the latest of a retried chain)
+        t.user_attrs[PROMOTES_ATTR]: t.number
+        for t in trials
+        if t.user_attrs.get(PROMOTES_ATTR) is not None and not t.user_attrs.get("surplus")
+    }
     for t in trials:
         if t.user_attrs.get("surplus"):
             continue
         run = t.user_attrs.get("run_dir")
-        history = _history(Path(run)) if run and t.number not in retried_as else []
+        moved_on = t.number in retried_as or t.number in promoted_as  # its run continues in another trial
+        history = _history(Path(run)) if run and not moved_on else []
         retry_of = t.system_attrs.get("failed_trial")
         same_as = t.user_attrs.get(SAME_ATTR)
+        promoted_from = t.user_attrs.get(PROMOTES_ATTR)
         if same_as is not None:
             note = f"same configuration as #{same_as}: its result, not trained again"
         elif t.number in retried_as:
             note = f"{t.user_attrs.get('died') or 'stopped'}; retried as #{retried_as[t.number]}"
+        elif t.number in promoted_as:
+            note = f"paused after epoch {t.last_step}; promoted as #{promoted_as[t.number]}"
         elif retry_of is not None:
             note = f"retry of #{retry_of}, resumed its run"
+        elif promoted_from is not None:
+            note = f"promoted #{promoted_from}: resumed its run after epoch {trials[promoted_from].last_step}"
         elif t.user_attrs.get(BUDGET_ATTR) and t.state.name == "PRUNED":
             note = "stopped: the sweep's epoch budget was spent"
         else:
@@ -774,13 +950,14 @@ def results(sw: Sweep) -> dict[str, Any]:
                 "epochs": len(history),
                 **{k: _decode(v, specs[k].values or []) for k, v in (t.params or t.system_attrs.get("fixed_params", {})).items()},
                 "retry_of": retry_of,
+                "promoted_from": promoted_from,
                 "run_dir": run,
                 "host": t.user_attrs.get("host"),
                 "note": note,
             }
         )
     repeats = [r for r in rows if r["same_as"] is not None]
-    counted = [r for r in rows if r["number"] not in retried_as and r["same_as"] is None]
+    counted = [r for r in rows if r["number"] not in retried_as and r["number"] not in promoted_as and r["same_as"] is None]
     complete = [r for r in counted if r["state"] == "COMPLETE" and r["value"] is not None]
     best = None
     if complete:
@@ -788,6 +965,7 @@ def results(sw: Sweep) -> dict[str, Any]:
     counts = {s: sum(1 for r in counted if r["state"] == s) for s in ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")}
     counts["RETRIED"] = len(retried_as)
     counts["REPEATED"] = len(repeats)
+    counts["PROMOTED"] = len(promoted_as)
     grid_dupes = 0
     if sw.sweep.sampler.kind == "grid":
         seen = [
@@ -814,7 +992,19 @@ def results(sw: Sweep) -> dict[str, Any]:
 
 
 def _write_results(sw: Sweep, rows: list[dict[str, Any]], best: dict[str, Any] | None, out: dict[str, Any]) -> None:
-    columns = ["number", "state", "value", "epochs", *sw.sweep.space, "retry_of", "same_as", "run_dir", "host", "note"]
+    columns = [
+        "number",
+        "state",
+        "value",
+        "epochs",
+        *sw.sweep.space,
+        "retry_of",
+        "same_as",
+        "promoted_from",
+        "run_dir",
+        "host",
+        "note",
+    ]
     lines = [columns] + [[_cell(r.get(c)) for c in columns] for r in rows]
     import io
 

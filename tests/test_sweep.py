@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, assert_same_run, run_cli
 from rnnexp import sweep as sweeps
 from rnnexp.config import load_config, load_sweep
 from rnnexp.errors import ConfigError
@@ -321,6 +321,145 @@ def test_a_pruned_configuration_the_pruner_now_lets_through_trains_again():
     trial, entry = Trial(), {}
     assert sweeps._take_result(None, trial, original, entry, sweeps.Events()) is False
     assert trial.reported == [(1, 0.5), (2, 0.6)] and trial.attrs == {} and entry == {}  # not a repeat: it trains
+
+
+def _study_with(values_at_rung: list[float], direction: str = "maximize", pruner=None):
+    """An in-memory study whose trials (configuration x=i) were each paused at epoch 1 with these values."""
+    import optuna
+
+    pruner = pruner or sweeps.Halving(1, 6, 3, brackets=False)
+    study = optuna.create_study(direction=direction, pruner=pruner)
+    for i, value in enumerate(values_at_rung):
+        study.add_trial(_frozen_trial(i, {1: value}))
+    return study, pruner
+
+
+def _frozen_trial(x: int, values: dict[int, float], state: str = "PRUNED", **attrs):
+    import optuna
+    from optuna.distributions import IntDistribution
+
+    return optuna.trial.create_trial(
+        state=getattr(optuna.trial.TrialState, state),
+        params={"x": x},
+        distributions={"x": IntDistribution(0, 1000)},
+        intermediate_values=values,
+        user_attrs={sweeps.BRACKET_ATTR: 0, **attrs},
+    )
+
+
+def test_halving_goes_on_among_the_best_third_and_pauses_until_it_can_tell():
+    study, pruner = _study_with([])
+    # Alone or with one other at the rung, nothing can be told yet: paused (Optuna's pruner would let
+    # the first through and then only a trial that beats all before it).
+    assert pruner.prune(study, _frozen_trial(0, {1: 0.5}, "RUNNING")) is True
+    study, pruner = _study_with([0.5])
+    assert pruner.prune(study, _frozen_trial(1, {1: 0.9}, "RUNNING")) is True
+    study, pruner = _study_with([0.5, 0.6])
+    assert pruner.prune(study, _frozen_trial(2, {1: 0.7}, "RUNNING")) is False  # best of 3: goes on
+    assert pruner.prune(study, _frozen_trial(2, {1: 0.55}, "RUNNING")) is True
+    assert pruner.prune(study, _frozen_trial(2, {1: 0.55, 2: 0.1}, "RUNNING")) is False  # epoch 2 is no rung
+    # The same configuration counts once (a repeat, a promotion): x=0 again makes no third.
+    assert pruner.prune(study, _frozen_trial(0, {1: 0.7}, "RUNNING")) is True
+    # Lower is better when minimizing.
+    study, pruner = _study_with([0.5, 0.6], direction="minimize")
+    assert pruner.prune(study, _frozen_trial(2, {1: 0.4}, "RUNNING")) is False
+    assert pruner.prune(study, _frozen_trial(2, {1: 0.55}, "RUNNING")) is True
+
+
+def test_halving_promotes_a_paused_trial_once_later_ones_rank_it_among_the_best():
+    study, pruner = _study_with([0.5, 0.6, 0.7])
+    assert pruner.promotion(study).number == 2  # 0.7 is the best of 3
+    study, pruner = _study_with([0.6, 0.5])
+    assert pruner.promotion(study) is None  # two at the rung: too few
+    study.add_trial(_frozen_trial(2, {1: 0.7, 2: 0.7, 3: 0.8}))  # went on, paused at epoch 3
+    for x, value in enumerate([0.1, 0.2, 0.3], start=3):
+        study.add_trial(_frozen_trial(x, {1: value}))
+    # Six at epoch 1 now: the best two go on; 0.7's trial already did, so 0.6's is promoted.
+    assert pruner.promotion(study).number == 0
+    study.add_trial(_frozen_trial(0, {1: 0.6}, "RUNNING", **{sweeps.PROMOTES_ATTR: 0}))
+    assert pruner.promotion(study) is None  # taken up already
+    assert pruner.promotion(_study_with([0.5, 0.6, 0.7])[0], eligible=lambda t: t.number != 2) is None
+    # Budget-stopped and repeated trials are not paused by the pruner: never promoted.
+    study, pruner = _study_with([0.5, 0.6])
+    study.add_trial(_frozen_trial(2, {1: 0.7}, **{sweeps.BUDGET_ATTR: True}))
+    study.add_trial(_frozen_trial(3, {1: 0.8}, **{sweeps.SAME_ATTR: 0}))
+    assert pruner.promotion(study) is None
+
+
+def test_hyperband_brackets_and_their_shares():
+    assert sweeps.Halving(1, 6, 3).brackets == [[1, 3], [3]]
+    assert sweeps.Halving(1, 12, 3).brackets == [[1, 3, 9], [3, 9], [9]]
+    assert sweeps.Halving(1, 12, 3, brackets=False).brackets == [[1, 3, 9]]
+    assert sweeps.Halving(1, 9, 3).brackets == [[1, 3], [3], []]  # the last bracket trains in full
+    import optuna
+
+    pruner = sweeps.Halving(1, 12, 3)
+    study = optuna.create_study(pruner=pruner)
+    for x in range(17):  # new configurations go to the bracket furthest below its share (9 : 5 : 3)
+        study.add_trial(_frozen_trial(x, {}, **{sweeps.BRACKET_ATTR: pruner.new_bracket(study)}))
+    brackets = [t.user_attrs[sweeps.BRACKET_ATTR] for t in study.trials]
+    assert [brackets.count(b) for b in range(3)] == [9, 5, 3] and brackets[:3] == [0, 1, 0]
+    # A trial of bracket 1 is first judged at epoch 3, among bracket 1's trials only.
+    study, pruner = _study_with([0.9, 0.8, 0.7], pruner=sweeps.Halving(1, 6, 3))
+    assert pruner.prune(study, _frozen_trial(9, {1: 0.1}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})) is False
+
+
+def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_sweep, tmp_path):
+    # Successive halving with one rung, at epoch 1 of 2, keeping the best half. Trial 0 (lr 0.02,
+    # learns) is alone at the rung: too few to tell, paused. Trial 1 (lr 1e-6, does not learn) is
+    # the worse of two: paused. Trial 0 is now the best of two, so it is promoted before anything
+    # else: trial 2 resumes its run for epoch 2.
+    path = write_sweep(
+        space={"train.lr": [0.02, 1e-6]},
+        sampler={"kind": "grid"},
+        pruner={"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
+        objective={"metric": "val_loss"},
+        base_train={"epochs": 2},
+    )
+    proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "trial 2: promotes paused trial 0" in proc.stderr
+    assert "1 paused trials were promoted later" in proc.stderr and "1 complete, 1 pruned of 2 trials" in proc.stderr
+    sweep_dir = next((tmp_path / "runs").iterdir())
+    res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
+    paused, worse, promoted = res["trials"]
+    assert paused["state"] == "PRUNED" and paused["epochs"] == 0 and paused["note"] == "paused after epoch 1; promoted as #2"
+    assert worse["state"] == "PRUNED" and worse["epochs"] == 1 and worse["promoted_from"] is None
+    reason = json.loads(Path(worse["run_dir"], "summary.json").read_text())["stop_reason"]
+    assert reason.startswith("paused by the successive_halving pruner after epoch 1") and "resumes it" in reason
+    assert promoted == {**promoted, "state": "COMPLETE", "epochs": 2, "promoted_from": 0, "run_dir": paused["run_dir"]}
+    assert res["best"]["number"] == 2 and res["epochs_trained"] == 3 and res["counts"]["PROMOTED"] == 1
+    meta = json.loads(Path(promoted["run_dir"], "meta.json").read_text())
+    assert [r["from_epoch"] for r in meta["resumes"]] == [1]
+    with open(sweep_dir / "results.csv", newline="") as f:
+        assert [r["promoted_from"] for r in csv.DictReader(f)] == ["", "", "0"]
+    # The paused-and-resumed run is the run that configuration gives without a pause.
+    plain = run_cli("train", Path(promoted["run_dir"], "config.yaml"), "--runs-dir", tmp_path / "plain", "--json", "-q")
+    assert plain.returncode == 0, plain.stderr
+    assert_same_run(Path(promoted["run_dir"]), Path(json.loads(plain.stdout)["run_dir"]))
+
+
+def test_promotions_with_two_workers_train_no_epoch_twice(write_sweep, tmp_path):
+    path = write_sweep(
+        space={"train.lr": [0.02, 1e-6, 0.01, 2e-6, 0.005]},
+        sampler={"kind": "grid"},
+        pruner={"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
+        objective={"metric": "val_loss"},
+        base_train={"epochs": 3},
+    )
+    proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs", "--workers", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = _json(run_cli("sweep", "results", next((tmp_path / "runs").iterdir()), "--json"))
+    counted = [t for t in res["trials"] if "promoted as" not in t["note"]]
+    assert len(counted) == 5 and {t["state"] for t in counted} <= {"COMPLETE", "PRUNED"}, res["trials"]
+    assert res["duplicates"] == 0 and res["counts"]["PROMOTED"] >= 1 and res["counts"]["COMPLETE"] >= 1
+    # Each configuration has one run folder, each of its epochs trained once, however often it was promoted.
+    runs = {t["run_dir"] for t in counted}
+    assert len(runs) == 5 and res["epochs_trained"] == sum(t["epochs"] for t in counted)
+    for t in counted:
+        meta = json.loads(Path(t["run_dir"], "meta.json").read_text())
+        froms = [r["from_epoch"] for r in meta["resumes"]]  # resumed only where it paused, at the rungs 1 and 2
+        assert froms == sorted(set(froms)) and set(froms) <= {1, 2} and bool(froms) == (t["promoted_from"] is not None)
 
 
 def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, tmp_path):
