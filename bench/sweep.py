@@ -133,6 +133,7 @@ def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name:
             attrs = {sweeps.PROMOTES_ATTR: paused.number, sweeps.BRACKET_ATTR: paused.user_attrs[sweeps.BRACKET_ATTR]}
             study.enqueue_trial(paused.params, user_attrs=attrs)
             trial = study.ask()
+            streak = 0  # not a repeat: it breaks a run of them, as in rnnexp sweep
             train(trial, curves[_config(trial)], paused.last_step)
             continue
         if counted >= len(curves) or streak >= sweeps.REPEAT_LIMIT:
@@ -143,11 +144,13 @@ def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name:
         bracket = original.user_attrs[sweeps.BRACKET_ATTR] if original else pruner.new_bracket(study)
         trial.set_user_attr(sweeps.BRACKET_ATTR, bracket)
         if original is not None and original.state == TrialState.COMPLETE:
+            trial.set_user_attr(sweeps.SAME_ATTR, original.number)
             study.tell(trial, original.value)
             streak += 1
             continue
         if original is not None:
             if _pruned_again(trial, original.intermediate_values):
+                trial.set_user_attr(sweeps.SAME_ATTR, original.number)  # never promoted: it has no run
                 study.tell(trial, state=TrialState.PRUNED)
                 streak += 1
                 continue

@@ -215,11 +215,11 @@ class Halving:
         total = sum(self.shares)
         return max(range(len(self.shares)), key=lambda b: (self.shares[b] / total * (len(seen) + 1) - counts[b], -b))
 
-    def _goes_on(self, study, trial, step: int, value: float) -> bool:
+    def _goes_on(self, study, trial, step: int, value: float, trials=None) -> bool:
         """Whether a trial of this value is among the best n // eta at the rung `step` of its bracket."""
         bracket = trial.user_attrs.get(BRACKET_ATTR, 0)
         values = {_key(trial.params): value}
-        for t in study.get_trials(deepcopy=False):
+        for t in trials if trials is not None else study.get_trials(deepcopy=False):
             if t.user_attrs.get(BRACKET_ATTR, 0) == bracket and step in t.intermediate_values and t.params:
                 values.setdefault(_key(t.params), t.intermediate_values[step])
         keep = len(values) // self.eta
@@ -254,7 +254,7 @@ class Halving:
                 or not eligible(t)
             ):
                 continue
-            if self._goes_on(study, t, step, t.intermediate_values[step]):
+            if self._goes_on(study, t, step, t.intermediate_values[step], trials):
                 found.append((step, t.intermediate_values[step], t))
         if not found:
             return None
