@@ -94,7 +94,8 @@ def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name:
     a repeat of a complete configuration takes its value, one of a paused configuration is shown to
     the pruner again and goes on from its epochs only if let through; repeats and promotions do not
     count toward the trials (at most one per configuration) and REPEAT_LIMIT repeats in a row end
-    new configurations; once the budget is spent nothing starts and the trial training stops.
+    new configurations (then an unfilled rung's best paused trial goes on); once the budget is
+    spent nothing starts and the trial training stops.
     Returns its pick and the epochs it trained."""
     import optuna
     from optuna.trial import TrialState
@@ -128,7 +129,8 @@ def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name:
         study.tell(trial, max(curve))  # a trial's value is its best epoch, as in rnnexp sweep
 
     while trained < budget:
-        paused = pruner.promotion(study)
+        nothing_new = counted >= len(curves) or streak >= sweeps.REPEAT_LIMIT
+        paused = pruner.promotion(study, final=nothing_new)
         if paused is not None:
             attrs = {sweeps.PROMOTES_ATTR: paused.number, sweeps.BRACKET_ATTR: paused.user_attrs[sweeps.BRACKET_ATTR]}
             study.enqueue_trial(paused.params, user_attrs=attrs)
@@ -136,7 +138,7 @@ def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name:
             streak = 0  # not a repeat: it breaks a run of them, as in rnnexp sweep
             train(trial, curves[_config(trial)], paused.last_step)
             continue
-        if counted >= len(curves) or streak >= sweeps.REPEAT_LIMIT:
+        if nothing_new:
             break
         trial = study.ask()
         config = _config(trial)
@@ -172,7 +174,7 @@ def _same_configuration(study, trial):
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    taken = {t.user_attrs.get(sweeps.PROMOTES_ATTR) for t in trials if t.number != trial.number}
+    taken = sweeps.promoted_trials(trials)
     same = [
         t
         for t in trials

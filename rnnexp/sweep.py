@@ -172,6 +172,15 @@ def _key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True)
 
 
+def promoted_trials(trials) -> set[int]:
+    """Numbers of the paused trials some live trial has taken up (promoted)."""
+    return {
+        t.user_attrs[PROMOTES_ATTR]
+        for t in trials
+        if t.user_attrs.get(PROMOTES_ATTR) is not None and not t.user_attrs.get("surplus")
+    }
+
+
 class Halving:
     """Asynchronous successive halving whose pruned trials are paused, not dropped (ASHA, Li et al.
     2020), in hyperband's brackets. Optuna calls ``prune(study, trial)`` after each epoch's report.
@@ -182,7 +191,8 @@ class Halving:
     bracket that have reached the rung, itself included; otherwise it is paused: it ends pruned and
     its run keeps its checkpoint. When later trials make a paused one among the best at its rung,
     `promotion` names it and a worker resumes its run in a new trial, exactly as if it had trained
-    on, before any new configuration starts.
+    on, before any new configuration starts. Once none can start, a rung reached by fewer than eta
+    configurations lets its best go on, or the sweep could end with nothing complete.
 
     Why not Optuna's pruners: an Optuna trial cannot be resumed, so they decide at once, letting the
     first trials at a rung through only if they beat every trial before them, and never revisit one
@@ -215,14 +225,15 @@ class Halving:
         total = sum(self.shares)
         return max(range(len(self.shares)), key=lambda b: (self.shares[b] / total * (len(seen) + 1) - counts[b], -b))
 
-    def _goes_on(self, study, trial, step: int, value: float, trials=None) -> bool:
-        """Whether a trial of this value is among the best n // eta at the rung `step` of its bracket."""
+    def _goes_on(self, study, trial, step: int, value: float, trials=None, final: bool = False) -> bool:
+        """Whether a trial of this value is among the best n // eta at the rung `step` of its bracket
+        (final: at least the best one, as no more configurations will come to tell)."""
         bracket = trial.user_attrs.get(BRACKET_ATTR, 0)
         values = {_key(trial.params): value}
         for t in trials if trials is not None else study.get_trials(deepcopy=False):
             if t.user_attrs.get(BRACKET_ATTR, 0) == bracket and step in t.intermediate_values and t.params:
                 values.setdefault(_key(t.params), t.intermediate_values[step])
-        keep = len(values) // self.eta
+        keep = max(len(values) // self.eta, 1 if final else 0)
         if keep == 0:
             return False  # too few at this rung to tell yet: paused, maybe promoted later
         maximize = study.direction.name == "MAXIMIZE"
@@ -235,13 +246,15 @@ class Halving:
             return False
         return not self._goes_on(study, trial, step, trial.intermediate_values[step])
 
-    def promotion(self, study, eligible=lambda trial: True):
+    def promotion(self, study, eligible=lambda trial: True, final: bool = False):
         """The paused trial to resume first, or None: one now among the best at the rung where it was
-        paused (the highest such rung, then the best value), not yet taken up by another trial."""
+        paused (the highest such rung, then the best value), not yet taken up by another trial.
+        final: no new configuration will start and none is training, so a rung with fewer than eta
+        configurations will never fill: its best goes on, and the sweep finishes its best ones."""
         from optuna.trial import TrialState
 
         trials = study.get_trials(deepcopy=False)
-        taken = {t.user_attrs.get(PROMOTES_ATTR) for t in trials if not t.user_attrs.get("surplus")}
+        taken = promoted_trials(trials)
         found = []
         for t in trials:
             step = t.last_step
@@ -254,7 +267,7 @@ class Halving:
                 or not eligible(t)
             ):
                 continue
-            if self._goes_on(study, t, step, t.intermediate_values[step], trials):
+            if self._goes_on(study, t, step, t.intermediate_values[step], trials, final):
                 found.append((step, t.intermediate_values[step], t))
         if not found:
             return None
@@ -610,12 +623,12 @@ def _previous_run(sw: Sweep, trial) -> Path | None:
     return _local_run(trials[promotes]) if promotes is not None else None
 
 
-def _promotable(sw: Sweep):
-    """A paused trial of this machine that the pruner would now let go on, or None."""
+def _promotable(sw: Sweep, final: bool) -> Any:
+    """A paused trial of this machine that the pruner would now let go on, or None (final: see Halving.promotion)."""
     pruner = sw.study.pruner
     if not isinstance(pruner, Halving) or _budget_spent(sw):
         return None
-    return pruner.promotion(sw.study, eligible=lambda t: _local_run(t) is not None)
+    return pruner.promotion(sw.study, eligible=lambda t: _local_run(t) is not None, final=final)
 
 
 def _taken_before(sw: Sweep, trial, promotes: int) -> bool:
@@ -723,13 +736,15 @@ def work(
             events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
         waiting = sw.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         over = ended(sw)
-        paused = _promotable(sw)
+        nothing_new = not waiting and (grid or _counted(sw) >= sw.total or bool(over))
+        running = nothing_new and bool(sw.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        paused = _promotable(sw, final=nothing_new and not running)
         if paused is not None:  # before any new configuration, and also once the total is reached
             sw.study.enqueue_trial(
                 paused.params, user_attrs={PROMOTES_ATTR: paused.number, BRACKET_ATTR: paused.user_attrs.get(BRACKET_ATTR, 0)}
             )
-        elif not waiting and (grid or _counted(sw) >= sw.total or over):
-            if not sw.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        elif nothing_new:
+            if not running:
                 result.stopped_by = over or "all trials done"
                 break
             # Others run the last trials: stay, to take over any of them whose worker dies.
@@ -767,12 +782,13 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
     cfg = trial_config(sw.base_raw, params, source=f"trial {trial.number}:")
     cfg.name = f"trial-{trial.number:04d}"
     previous = _previous_run(sw, trial)
-    promotes = _frozen(sw, trial).user_attrs.get(PROMOTES_ATTR)
+    frozen = _frozen(sw, trial)
+    promotes = frozen.user_attrs.get(PROMOTES_ATTR)
     entry: dict[str, Any] = {"number": trial.number, "params": params, "resumed_from": str(previous) if previous else None}
     replayed: set[int] = set()
     original = _same_configuration(sw, trial) if previous is None and sw.sweep.sampler.kind != "grid" else None
     pruner = sw.study.pruner
-    if isinstance(pruner, Halving) and BRACKET_ATTR not in _frozen(sw, trial).user_attrs:
+    if isinstance(pruner, Halving) and BRACKET_ATTR not in frozen.user_attrs:
         # a repeat is judged in its configuration's bracket
         trial.set_user_attr(BRACKET_ATTR, original.user_attrs.get(BRACKET_ATTR, 0) if original else pruner.new_bracket(sw.study))
     if original is not None:
@@ -796,7 +812,7 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
     try:
         with beat:
             if previous is not None and _wait_for_lock(previous, 2 * sw.sweep.heartbeat.grace + 10):
-                retry = _frozen(sw, trial).system_attrs.get("retry_history") is not None
+                retry = frozen.system_attrs.get("retry_history") is not None
                 why = "retry of a dead trial" if retry or promotes is None else f"promotes paused trial {promotes}"
                 events.note(f"trial {trial.number}: {why}, resuming {previous} after epoch {len(history)}")
                 trial.set_user_attr("run_dir", str(previous))
@@ -828,7 +844,7 @@ def _same_configuration(sw: Sweep, trial):
     from optuna.trial import TrialState
 
     trials = sw.study.get_trials(deepcopy=False)
-    taken = {t.user_attrs.get(PROMOTES_ATTR) for t in trials if not t.user_attrs.get("surplus")}
+    taken = promoted_trials(trials)
     pruned = None
     for t in trials:
         if t.state not in (TrialState.COMPLETE, TrialState.PRUNED) or t.number in taken:
