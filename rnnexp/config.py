@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, clip
 
 TEXT_DATASETS = ("amazon-food", "uci-sentiment")
 SERIES_DATASETS = ("vic-elec", "seattle-weather")
@@ -24,9 +24,19 @@ VAL_METRICS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse")
 Monitor = Literal["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"]
 
 
+# Upper bounds that no machine can exceed (whether a config fits *this* machine's memory is checked
+# when training starts, with the data in hand: model.check_memory). Seeds: what numpy and torch take.
+SEED_MAX = 2**32 - 1
+COUNT_MAX = 1_000_000  # epochs, patience, window rows, ...
+UNITS_MAX = 65_536  # hidden units, embedding dimensions
+LAYERS_MAX = 100
+
+
 class _Section(BaseModel):
     # Unknown keys are errors, not silently ignored: a typo must never train with a default.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Floats must be finite: .inf or .nan in a config is always a mistake, and would surface only
+    # later as "loss is not finite".
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class AugmentConfig(_Section):
@@ -80,12 +90,16 @@ class DataConfig(_Section):
     label_column: str = Field("label", description="Column holding the class label (any values; two or more classes).")
     lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
     max_vocab: int | None = Field(
-        20000, ge=1, description="Keep only the most frequent words (null: keep all). Others map to the out-of-vocabulary token."
+        20000,
+        ge=1,
+        le=2**31 - 1,
+        description="Keep only the most frequent words (null: keep all). Others map to the out-of-vocabulary token.",
     )
-    min_freq: int = Field(1, ge=1, description="Drop words seen fewer times than this in the training split.")
+    min_freq: int = Field(1, ge=1, le=2**31 - 1, description="Drop words seen fewer times than this in the training split.")
     maxlen: int = Field(
         200,
         ge=1,
+        le=COUNT_MAX,
         description="Sequence length in tokens after padding/truncation (sequence_classification: at most this many steps).",
     )
     padding: Literal["pre", "post"] = Field(
@@ -104,6 +118,8 @@ class DataConfig(_Section):
     )
     split_seed: int = Field(
         0,
+        ge=0,
+        le=SEED_MAX,
         description="Seed of the stratified train/val/test split; separate from train.seed so that "
         "seeds can vary over the same split.",
     )
@@ -123,16 +139,19 @@ class DataConfig(_Section):
     step_column: str | None = Field(
         None, description="sequence_classification: column ordering the steps of a sequence (null: file order)."
     )
-    lookback: int = Field(48, ge=1, description="forecasting: rows in each input window.")
-    horizon: int = Field(1, ge=1, description="forecasting: how many rows ahead of the window's last row to predict.")
+    lookback: int = Field(48, ge=1, le=COUNT_MAX, description="forecasting: rows in each input window.")
+    horizon: int = Field(
+        1, ge=1, le=COUNT_MAX, description="forecasting: how many rows ahead of the window's last row to predict."
+    )
     multi_output: bool = Field(False, description="forecasting: predict every step 1..horizon, not only the horizon-th.")
-    stride: int = Field(1, ge=1, description="forecasting: rows between the starts of consecutive windows.")
+    stride: int = Field(1, ge=1, le=COUNT_MAX, description="forecasting: rows between the starts of consecutive windows.")
     normalize: Literal["standard", "minmax", "none"] = Field(
         "standard", description="forecasting and sequence_classification: per-column scaling, fitted on training data only."
     )
     season: int | None = Field(
         None,
         ge=1,
+        le=COUNT_MAX,
         description="forecasting: season length in rows (48 for a day of half-hours); adds the seasonal-naive baseline.",
     )
     bucket: bool = Field(
@@ -188,14 +207,14 @@ class ModelConfig(_Section):
 
     cell: Literal["rnn", "gru", "lstm"] = Field("gru", description="Recurrent cell: rnn (Elman, tanh), gru or lstm.")
     embedding_dims: int | None = Field(
-        None, ge=1, description="Size of the word vectors (null: 32, or the pretrained file's dimension)."
+        None, ge=1, le=UNITS_MAX, description="Size of the word vectors (null: 32, or the pretrained file's dimension)."
     )
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Pretrained word vectors.")
     num_neurons: int | list[int] = Field(
         32, description="Hidden units per recurrent layer (per direction); a list gives each layer its own size, e.g. [64, 32]."
     )
     num_layers: int | None = Field(
-        None, ge=1, description="Stacked recurrent layers (null: 1, or the length of a num_neurons list)."
+        None, ge=1, le=LAYERS_MAX, description="Stacked recurrent layers (null: 1, or the length of a num_neurons list)."
     )
     bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
     head: Literal["last", "mean", "max", "flatten"] = Field(
@@ -242,18 +261,25 @@ class ModelConfig(_Section):
     def dims(self) -> int:
         return self.embedding_dims or 32
 
+    @field_validator("num_neurons")
+    @classmethod
+    def _sizes(cls, value: int | list[int]) -> int | list[int]:
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes or any(n < 1 for n in sizes):
+            raise ValueError("a list needs one size >= 1 per layer" if isinstance(value, list) else "must be >= 1")
+        if max(sizes) > UNITS_MAX:
+            raise ValueError(f"at most {UNITS_MAX} units per layer, got {max(sizes)}")
+        if len(sizes) > LAYERS_MAX:
+            raise ValueError(f"at most {LAYERS_MAX} layers, got a list of {len(sizes)}")
+        return value
+
     @model_validator(mode="after")
     def _layers(self) -> ModelConfig:
-        if isinstance(self.num_neurons, list):
-            if not self.num_neurons or any(n < 1 for n in self.num_neurons):
-                raise ValueError("model.num_neurons: a list needs one size >= 1 per layer")
-            if self.num_layers is not None and self.num_layers != len(self.num_neurons):
-                raise ValueError(
-                    f"model.num_layers is {self.num_layers} but model.num_neurons lists {len(self.num_neurons)} sizes; "
-                    "drop num_layers or make them agree"
-                )
-        elif self.num_neurons < 1:
-            raise ValueError("model.num_neurons must be >= 1")
+        if isinstance(self.num_neurons, list) and self.num_layers is not None and self.num_layers != len(self.num_neurons):
+            raise ValueError(
+                f"model.num_layers is {self.num_layers} but model.num_neurons lists {len(self.num_neurons)} sizes; "
+                "drop num_layers or make them agree"
+            )
         if self.forget_bias is not None and self.cell != "lstm":
             raise ValueError(f"model.forget_bias applies to lstm only (model.cell is {self.cell})")
         return self
@@ -269,7 +295,7 @@ class EarlyStoppingConfig(_Section):
         "val_mae/val_rmse: forecasting, in the target's units).",
     )
     mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy/F1, min for the rest.")
-    patience: int = Field(3, ge=0, description="Epochs without improvement before stopping.")
+    patience: int = Field(3, ge=0, le=COUNT_MAX, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
     restore_best: bool = Field(True, description="Evaluate the best epoch's weights (best.pt) by default instead of the last.")
 
@@ -290,19 +316,21 @@ class ScheduleConfig(_Section):
         "plateau: times gamma when monitor has not improved for patience epochs.",
     )
     decay: float = Field(0.0, ge=0.0, description="time: the decay constant.")
-    step_size: int = Field(10, ge=1, description="step: epochs between drops.")
+    step_size: int = Field(10, ge=1, le=COUNT_MAX, description="step: epochs between drops.")
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="step, exponential, plateau: the factor.")
     min_lr: float = Field(0.0, ge=0.0, description="cosine, plateau: the lowest learning rate.")
-    patience: int = Field(2, ge=0, description="plateau: epochs without improvement before a drop.")
+    patience: int = Field(2, ge=0, le=COUNT_MAX, description="plateau: epochs without improvement before a drop.")
     monitor: Monitor = Field("val_loss", description="plateau: value watched.")
-    warmup_epochs: int = Field(0, ge=0, description="Raise the lr linearly batch by batch from ~0 over this many epochs first.")
+    warmup_epochs: int = Field(
+        0, ge=0, le=COUNT_MAX, description="Raise the lr linearly batch by batch from ~0 over this many epochs first."
+    )
 
 
 class TrainConfig(_Section):
     """Optimization loop."""
 
-    epochs: int = Field(10, ge=1, description="Maximum number of epochs.")
-    batch_size: int = Field(32, ge=1, description="Examples per training batch.")
+    epochs: int = Field(10, ge=1, le=COUNT_MAX, description="Maximum number of epochs.")
+    batch_size: int = Field(32, ge=1, le=10 * COUNT_MAX, description="Examples per training batch.")
     lr: float = Field(1e-3, gt=0.0, le=1e6, description="Learning rate.")
     optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field("adam", description="Optimizer.")
     loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
@@ -326,12 +354,13 @@ class TrainConfig(_Section):
     plateau_warning: int | None = Field(
         3,
         ge=1,
+        le=COUNT_MAX,
         description="Warn when after this many epochs the training loss is still within 2% of the loss of predicting "
         "the class frequencies (the model learned nothing yet: try a larger lr, see lr-find); null: never.",
     )
-    seed: int = Field(42, description="Seed for weights, shuffling and dropout.")
+    seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch (null: torch's default).")
+    threads: int | None = Field(None, ge=1, le=4096, description="CPU threads for torch (null: torch's default).")
     tensorboard: bool = Field(
         False,
         description="Also write each epoch's metrics.csv row as TensorBoard scalars in the run's tensorboard/ folder "
@@ -453,9 +482,12 @@ class SamplerConfig(_Section):
     seed: int = Field(
         0,
         ge=0,
+        le=SEED_MAX,
         description="Sampler seed: one worker reproduces the same suggestions; with --workers N, worker i draws from seed + i.",
     )
-    startup_trials: int = Field(10, ge=1, description="tpe: random trials before the model of good regions is used.")
+    startup_trials: int = Field(
+        10, ge=1, le=COUNT_MAX, description="tpe: random trials before the model of good regions is used."
+    )
 
 
 class PrunerConfig(_Section):
@@ -469,10 +501,10 @@ class PrunerConfig(_Section):
         "there, else it is paused and resumed from its checkpoint once later trials make it one of the best; hyperband: "
         "the same in brackets that start halving at later epochs.",
     )
-    warmup_epochs: int = Field(1, ge=0, description="median: never prune before this many epochs.")
-    startup_trials: int = Field(3, ge=0, description="median: trials that must finish before any pruning.")
-    min_epochs: int = Field(1, ge=1, description="hyperband, successive_halving: epochs every trial gets.")
-    reduction_factor: int = Field(3, ge=2, description="hyperband, successive_halving: how selective each rung is.")
+    warmup_epochs: int = Field(1, ge=0, le=COUNT_MAX, description="median: never prune before this many epochs.")
+    startup_trials: int = Field(3, ge=0, le=COUNT_MAX, description="median: trials that must finish before any pruning.")
+    min_epochs: int = Field(1, ge=1, le=COUNT_MAX, description="hyperband, successive_halving: epochs every trial gets.")
+    reduction_factor: int = Field(3, ge=2, le=1000, description="hyperband, successive_halving: how selective each rung is.")
 
 
 class ObjectiveConfig(_Section):
@@ -489,9 +521,11 @@ class ObjectiveConfig(_Section):
 class HeartbeatConfig(_Section):
     """How a worker that died (or hangs) is noticed, so that its trial is retried."""
 
-    interval: int = Field(10, ge=1, description="PostgreSQL: seconds between a running trial's heartbeats.")
-    grace: int = Field(60, ge=2, description="PostgreSQL: a trial without a heartbeat for this long is failed and retried.")
-    max_retry: int = Field(3, ge=0, description="How many times one trial is retried after its worker died.")
+    interval: int = Field(10, ge=1, le=86_400, description="PostgreSQL: seconds between a running trial's heartbeats.")
+    grace: int = Field(
+        60, ge=2, le=COUNT_MAX, description="PostgreSQL: a trial without a heartbeat for this long is failed and retried."
+    )
+    max_retry: int = Field(3, ge=0, le=1000, description="How many times one trial is retried after its worker died.")
 
 
 class SweepConfig(_Section):
@@ -515,12 +549,14 @@ class SweepConfig(_Section):
     trials: int | None = Field(
         None,
         ge=1,
+        le=COUNT_MAX,
         description="Trials in total (finished or pruned); null: the grid's size (grid sampler only). random and tpe "
         "never train a configuration twice: a repeat takes its earlier result and does not count.",
     )
     epoch_budget: int | None = Field(
         None,
         ge=1,
+        le=1000 * COUNT_MAX,
         description="random, tpe: training epochs the whole sweep may spend (all trials and workers together); when "
         "they are spent, no trial starts and the one training stops, marked pruned. null: no limit.",
     )
@@ -597,8 +633,8 @@ def is_sweep_file(path: str | Path) -> bool:
     """Whether a YAML file is a sweep file (a mapping with `space`) rather than a config; False when
     it cannot be read, so that loading it as a config reports why."""
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        _, raw = read_yaml(Path(path).read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, ConfigError):
         return False
     return isinstance(raw, dict) and "space" in raw
 
@@ -616,15 +652,11 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         raise ConfigError(f"{path}: sweep file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read sweep file ({e})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    node, raw = read_yaml(text, str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping (base, space, sampler, ...) at the top")
-    overridden = apply_overrides(raw, overrides)
+    # `set` and `space` are keyed by dotted config keys: --set set.train.epochs=1 is the key train.epochs of `set`
+    overridden = apply_overrides(raw, overrides, flat=("set", "space"))
     try:
         sweep = SweepConfig.model_validate(raw)
     except ValidationError as e:
@@ -682,14 +714,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 def parse_config(
     text: str, source: str = "<config>", overrides: list[str] | tuple[str, ...] = (), base_dir: Path | None = None
 ) -> Config:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    node, raw = read_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -703,33 +728,45 @@ def parse_config(
         raise ConfigError([_describe(err, source, node, overridden) for err in e.errors()]) from None
 
 
-def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """Set ``a.b.c=value`` (value parsed as YAML) into ``raw``; returns {dotted path: where it was set}."""
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], flat: tuple[str, ...] = ()) -> dict[str, str]:
+    """Set ``a.b.c=value`` (value parsed as YAML) into ``raw``; returns {dotted path: where it was set}.
+    Sections named in ``flat`` are keyed by whole dotted keys: ``set.train.lr`` is set["train.lr"]."""
     done: dict[str, str] = {}
     problems = []
     for item in overrides:
         key, sep, value_text = item.partition("=")
         key = key.strip()
+        shown = f"--set {clip(item)!r}"
         if not sep or not key or any(not p for p in key.split(".")):
-            problems.append(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.01")
+            problems.append(f"{shown}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.01")
             continue
         try:
-            value = yaml.safe_load(value_text) if value_text.strip() else None
-        except yaml.YAMLError:
+            _, value = read_yaml(value_text, shown) if value_text.strip() else (None, None)
+        except ConfigError as e:
+            if "invalid YAML" not in e.messages[0]:
+                raise  # an alias bomb or a repeated key in the value
             value = value_text  # not YAML: keep the text as a string and let validation judge it
-        problem = set_dotted(raw, key, value)
+        first, _, rest = key.partition(".")
+        parts = [first, rest] if first in flat and rest else key.split(".")
+        problem = set_path(raw, parts, value)
         if problem:
-            problems.append(f"--set {item!r}: {problem}")
+            problems.append(f"{shown}: {problem}")
         else:
-            done[key] = f"--set {item}"
+            done[key] = f"--set {clip(item)}"
     if problems:
         raise ConfigError(problems)
     return done
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> str | None:
-    """Set raw[a][b][c] = value for key "a.b.c", creating sections; returns a problem or None."""
-    parts = key.split(".")
+    """Set raw[a][b][c] = value for key "a.b.c" (see set_path)."""
+    return set_path(raw, key.split("."), value)
+
+
+def set_path(raw: dict, parts: list[str], value: Any) -> str | None:
+    """Set raw[a][b][c] = value, creating sections; returns a problem or None. A mapping set onto a
+    mapping is merged into it, key by key, never put in its place: `train={lr: 0.1}` changes the lr
+    and keeps every other train key."""
     target = raw
     for i, part in enumerate(parts[:-1]):
         nxt = target.get(part)
@@ -738,8 +775,103 @@ def set_dotted(raw: dict, key: str, value: Any) -> str | None:
         if not isinstance(nxt, dict):
             return f"{'.'.join(parts[: i + 1])} is a value, not a section"
         target = nxt
-    target[parts[-1]] = value
+    last = parts[-1]
+    if isinstance(value, dict) and isinstance(target.get(last), dict):
+        target[last] = _merged(target[last], value)
+    else:
+        target[last] = copy.deepcopy(value)
     return None
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = (
+            _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+        )
+    return out
+
+
+# A YAML alias may stand for a whole subtree, so a few hundred bytes of anchors can expand to
+# billions of values (the "billion laughs"); no config comes near this many.
+YAML_NODES_MAX = 100_000
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader; rnnexp checks duplicate keys and alias expansion on the node tree."""
+
+
+def read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """Parse a YAML document: (its node tree, for line numbers; its value). ConfigError, naming
+    ``source`` and lines, when it is not YAML, repeats a key in a mapping (YAML forbids it, and
+    PyYAML would silently keep the last one), or expands past YAML_NODES_MAX values by aliases."""
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_tree(node, source)
+        return node, loader.construct_document(node)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {clip(problem)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _check_tree(root: yaml.Node, source: str) -> None:
+    problems: list[str] = []
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, path: list[str]) -> int:
+        """Values under ``node`` once every alias is expanded (an alias is a shared node object)."""
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in active:
+            raise ConfigError(f"{source}:{node.start_mark.line + 1}: invalid YAML: an alias refers to its own anchor")
+        active.add(id(node))
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
+            for key_node, value_node in node.value:
+                key = (key_node.tag, str(key_node.value))
+                line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key in seen:
+                        dotted = ".".join([*path, str(key_node.value)])
+                        problems.append(
+                            f"{source}:{line}: duplicate key {clip(dotted)} (first at line {seen[key]}); "
+                            "YAML keeps only one: merge the two into one"
+                        )
+                    else:
+                        seen[key] = line
+                total += size(key_node, path) + size(value_node, [*path, clip(str(key_node.value), 40)])
+                if total > YAML_NODES_MAX:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                total += size(item, [*path, str(i)])
+                if total > YAML_NODES_MAX:
+                    break
+        active.discard(id(node))
+        sizes[id(node)] = total
+        if total > YAML_NODES_MAX:
+            raise ConfigError(
+                f"{source}:{node.start_mark.line + 1}: YAML aliases expand this document past {YAML_NODES_MAX:,} values; "
+                "refusing it (no config needs that many: use fewer anchors and aliases)"
+            )
+        return total
+
+    size(root, [])
+    if problems:
+        raise ConfigError(problems)
 
 
 def _resolve_paths(raw: dict, base_dir: Path) -> None:
@@ -762,9 +894,10 @@ def _describe(
     err: dict, source: str, node: yaml.Node | None, overridden: dict[str, str], root: type[BaseModel] | None = None
 ) -> str:
     loc = [str(p) for p in err["loc"]]
-    dotted = ".".join(loc) or "(top level)"
+    full = ".".join(loc) or "(top level)"
+    dotted = clip(full, 120)  # a key, as a user wrote it: shown, never a flood of it
     # An error at, above or below a key set on the command line is about that --set.
-    culprit = next((k for k in overridden if k == dotted or k.startswith(dotted + ".") or dotted.startswith(k + ".")), None)
+    culprit = next((k for k in overridden if k == full or k.startswith(full + ".") or full.startswith(k + ".")), None)
     if culprit is not None:
         where = overridden[culprit]
     else:
@@ -787,7 +920,7 @@ def _describe(
         allowed = [str(a).strip("'") for a in _literal_values(loc, root)]
         guess = difflib.get_close_matches(got, allowed, n=1, cutoff=0.5)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    shown = clip(repr(got)) if not isinstance(got, (dict, list)) else type(got).__name__
     return f"{where}: {dotted}: {msg}, got {shown}{hint}"
 
 
@@ -842,6 +975,17 @@ def _literal_values(loc: list[str], root: type[BaseModel] | None = None) -> list
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next((a for a in typing.get_args(annotation) if typing.get_origin(a) is Literal), annotation)
     return list(typing.get_args(annotation)) if typing.get_origin(annotation) is Literal else []
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: a config as dotted keys."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def dump_config(cfg: Config) -> str:

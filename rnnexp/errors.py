@@ -1,5 +1,26 @@
 """Project errors. The CLI turns each into one line on stderr and an exit code."""
 
+from __future__ import annotations
+
+import errno
+
+# Out of room, not a wrong path: the same command succeeds once space is freed.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def no_room(e: BaseException) -> bool:
+    """A full disk, a quota or a file-size limit (ulimit -f)."""
+    return isinstance(e, OSError) and e.errno in _NO_ROOM
+
+
+def clip(text: object, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, with its real length: an error message echoes what the
+    user gave (a value, a name, a field), never a flood of it."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
 
 class RnnexpError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
@@ -31,9 +52,17 @@ class RunDirError(RnnexpError):
 
 class StorageError(RnnexpError):
     """A file could not be written because the disk is full or a size limit was hit: the run
-    failed, the input was fine."""
+    failed, the input was fine. ``then`` is what to do once space is freed."""
 
     exit_code = 1
+
+    def __init__(self, path: object, what: str, reason: str, then: str = "run the command again"):
+        self.path, self.what, self.reason, self.then = path, what, reason, then
+        super().__init__(f"{path}: cannot {what} ({reason}). Free disk space, then {then}")
+
+    def next_step(self, then: str) -> StorageError:
+        """The same error, with the step that continues from where this one stopped."""
+        return StorageError(self.path, self.what, self.reason, then)
 
 
 class CheckpointError(RnnexpError):

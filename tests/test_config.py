@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from rnnexp.config import Config, ParamSpec, SweepConfig, dump_config, iter_keys, load_config, load_sweep, parse_config
 from rnnexp.errors import ConfigError
@@ -146,3 +147,210 @@ def test_validate_does_not_import_torch(name):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+# -- configs are never silently misread ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, key, lines",
+    [
+        (MINIMAL + "train:\n  lr: 0.5\nmodel:\n  cell: gru\ntrain:\n  epochs: 3\n", "train", (3, 7)),
+        (MINIMAL + "train:\n  lr: 0.5\n  epochs: 2\n  lr: 0.001\n", "train.lr", (4, 6)),
+        (MINIMAL + "train:\n  early_stopping:\n    patience: 1\n    patience: 5\n", "train.early_stopping.patience", (5, 6)),
+        ("data:\n  dataset: amazon-food\n  maxlen: 50\ndata:\n  maxlen: 60\n", "data", (1, 4)),
+        (MINIMAL + "train: {lr: 0.5, lr: 0.1}\n", "train.lr", (3, 3)),
+    ],
+)
+def test_a_repeated_key_is_an_error_naming_both_lines(text, key, lines):
+    (msg,) = errors_of(text)
+    assert msg == (
+        f"c.yaml:{lines[1]}: duplicate key {key} (first at line {lines[0]}); YAML keeps only one: merge the two into one"
+    )
+
+
+def test_a_repeated_key_in_a_sweep_file_or_a_set_value_is_an_error_too(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(MINIMAL)
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: base.yaml\nspace:\n  train.lr: [0.1, 0.2]\nsampler: {kind: grid}\nspace:\n  model.cell: [gru]\n")
+    with pytest.raises(ConfigError, match=r"s.yaml:5: duplicate key space \(first at line 2\)"):
+        load_sweep(sweep)
+    (msg,) = errors_of(MINIMAL, ["train={lr: 0.1, lr: 0.2}"])
+    assert "duplicate key lr" in msg and msg.startswith("--set 'train={lr: 0.1, lr: 0.2}'")
+
+
+@pytest.mark.parametrize(
+    "override, changed",
+    [
+        ("train={epochs: 1}", {"train.epochs": 1}),
+        ("train.early_stopping={patience: 9}", {"train.early_stopping.patience": 9}),
+        ("model={cell: lstm, embedding: {freeze: true}}", {"model.cell": "lstm", "model.embedding.freeze": True}),
+    ],
+)
+def test_a_mapping_override_merges_into_the_section_never_replaces_it(override, changed):
+    from rnnexp.config import flatten
+
+    text = MINIMAL + "model:\n  num_neurons: 48\n  cell: gru\n"
+    text += "train:\n  lr: 0.5\n  clip_norm: 1.0\n  early_stopping: {monitor: val_accuracy}\n"
+    before, after = (flatten(parse_config(text, overrides=o).model_dump(mode="json")) for o in ([], [override]))
+    assert {k: v for k, v in after.items() if before[k] != v} == changed
+
+
+def test_sweep_set_overrides_keep_the_rest_of_the_base_section(tmp_path):
+    """--set set.train.epochs=1 is the key train.epochs of the sweep's `set`, and a mapping in `set`
+    merges into the base section: lr and clip_norm stay the base file's."""
+    base = tmp_path / "base.yaml"
+    base.write_text(MINIMAL + "train:\n  lr: 0.5\n  clip_norm: 1.0\n  epochs: 9\n")
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: base.yaml\nset: {train.epochs: 4}\nspace:\n  model.cell: [gru, lstm]\nsampler: {kind: grid}\n")
+    for overrides, epochs in ((["set.train.epochs=1"], 1), (["set.train={epochs: 2}"], 2), ([], 4)):
+        _, raw, cfg = load_sweep(sweep, overrides)
+        assert (cfg.train.epochs, cfg.train.lr, cfg.train.clip_norm) == (epochs, 0.5, 1.0), overrides
+    sweep.write_text("base: base.yaml\nset:\n  train: {epochs: 3}\nspace:\n  train.early_stopping: [{patience: 7}]\n")
+    sweep.write_text(sweep.read_text() + "sampler: {kind: grid}\n")
+    _, raw, cfg = load_sweep(sweep)
+    assert (cfg.train.epochs, cfg.train.lr, cfg.train.clip_norm) == (3, 0.5, 1.0)
+    from rnnexp.config import trial_config
+
+    trial = trial_config(raw, {"train.early_stopping": {"patience": 7}})
+    assert trial.train.early_stopping.patience == 7 and trial.train.early_stopping.monitor == "val_loss"
+    assert trial.train.lr == 0.5
+
+
+# -- sizes no machine can hold, seeds numpy and torch refuse, non-finite floats ---------------------
+
+_FIELDS = [(key, field) for key, field in iter_keys(Config)]
+
+
+def _number_kinds(field) -> set[type]:
+    import types as pytypes
+    import typing
+
+    found, stack = set(), [field.annotation]
+    while stack:
+        a = stack.pop()
+        if typing.get_origin(a) in (typing.Union, pytypes.UnionType):
+            stack.extend(typing.get_args(a))
+        elif a in (int, float):
+            found.add(a)
+    return found
+
+
+def _doc_with(key: str, value) -> str:
+    import yaml
+
+    raw: dict = {"data": {"dataset": "amazon-food"}}
+    target = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+    return yaml.safe_dump(raw)
+
+
+@pytest.mark.parametrize("key", [k for k, f in _FIELDS if int in _number_kinds(f)])
+def test_every_integer_key_has_an_upper_bound(key):
+    """10**30 of anything (units, epochs, a seed) is exit 2 at validate, naming the key."""
+    msgs = errors_of(_doc_with(key, 10**30))
+    assert any(f": {key}" in m for m in msgs), msgs
+
+
+@pytest.mark.parametrize("key", [k for k, f in _FIELDS if float in _number_kinds(f)])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_every_float_key_refuses_inf_and_nan(key, value):
+    msgs = errors_of(_doc_with(key, value))
+    assert any(f": {key}" in m for m in msgs), msgs
+
+
+@pytest.mark.parametrize("key", ["train.seed", "data.split_seed"])
+@pytest.mark.parametrize("value", [-1, 2**32, 10**23])
+def test_seeds_are_what_numpy_and_torch_take(key, value):
+    (msg,) = errors_of(_doc_with(key, value))
+    assert f": {key}:" in msg
+
+
+_SWEEP_FIELDS = [(key, field) for key, field in iter_keys(SweepConfig)] + list(iter_keys(ParamSpec, "space.train.lr."))
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [(k, 10**30) for k, f in _SWEEP_FIELDS if int in _number_kinds(f)]
+    + [(k, v) for k, f in _SWEEP_FIELDS if float in _number_kinds(f) for v in (float("inf"), float("nan"))],
+)
+def test_sweep_keys_are_bounded_and_finite_too(key, value):
+    import yaml
+
+    doc = {"base": "b.yaml", "space": {"train.lr": {"kind": "uniform", "low": 0.1, "high": 0.2}}}
+    if key.startswith("space.train.lr."):
+        doc["space"]["train.lr"][key.rsplit(".", 1)[1]] = value
+    else:
+        target = doc
+        for part in key.split(".")[:-1]:
+            target = target.setdefault(part, {})
+        target[key.split(".")[-1]] = value
+    with pytest.raises(ValidationError) as info:
+        SweepConfig.model_validate(yaml.safe_load(yaml.safe_dump(doc)))
+    assert any(".".join(map(str, e["loc"])).replace("train.lr.uniform", "train.lr") == key for e in info.value.errors()), info
+
+
+# -- what an error echoes is bounded ------------------------------------------------------------------
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("where", ["config", "sweep", "set"])
+def test_an_alias_bomb_is_refused_in_one_line(tmp_path, where):
+    from typer.testing import CliRunner
+
+    from rnnexp.cli import app
+
+    bomb = _alias_bomb()
+    assert len(bomb) < 600  # 9**9 = 387 million strings once expanded
+    config = tmp_path / "c.yaml"
+    config.write_text(MINIMAL + (bomb if where == "config" else ""))
+    args = ["validate", str(config)]
+    if where == "sweep":
+        config.write_text("base: base.yaml\nspace:\n  train.lr: [0.1]\n" + bomb)
+        (tmp_path / "base.yaml").write_text(MINIMAL)
+    if where == "set":
+        args += ["--set", "name=" + "[" + bomb.replace("\n", ", ").replace("a0: ", "").strip(", ") + "]"]
+        args[-1] = "train.lr=[&x [1,1,1,1,1,1,1,1,1], &y [*x,*x,*x,*x,*x,*x,*x,*x,*x], &z [*y,*y,*y,*y,*y,*y,*y,*y,*y], "
+        args[-1] += "&w [*z,*z,*z,*z,*z,*z,*z,*z,*z], &v [*w,*w,*w,*w,*w,*w,*w,*w,*w], [*v,*v,*v,*v,*v,*v,*v,*v,*v]]"
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "YAML aliases expand" in lines[0] and len(result.output) < 400, result.output[:500]
+
+
+@pytest.mark.parametrize("key", ["name", "model.cell", "data.text_column"])
+def test_a_huge_value_is_echoed_clipped(key):
+    from typer.testing import CliRunner
+
+    from rnnexp.cli import app
+
+    huge = "x" * 200_000
+    result = CliRunner().invoke(app, ["validate", str(ROOT / "configs" / "quickstart.yaml"), "--set", f"{key}={huge}"])
+    if key == "data.text_column":  # any string is a valid column name: it is the data that will say no
+        assert result.exit_code == 0
+        return
+    assert result.exit_code == 2 and len(result.output) < 600, result.output[:300]
+    assert result.output.count("characters)") == 2  # the --set and the value, each clipped with its length
+
+
+def test_thousands_of_problems_print_a_screenful():
+    from typer.testing import CliRunner
+
+    from rnnexp.cli import app
+
+    text = "".join(f"bad_key_{i}: 1\n" for i in range(5000))
+    with open("/tmp/rnnexp-many-problems.yaml", "w") as f:
+        f.write(MINIMAL + text)
+    result = CliRunner().invoke(app, ["validate", "/tmp/rnnexp-many-problems.yaml"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 21 and lines[-1] == "error: ... and 4980 more problems"
