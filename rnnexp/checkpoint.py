@@ -1,8 +1,10 @@
 """Checkpoints: plain dicts of state_dicts and simple values, written atomically, read with
-weights_only=True (a checkpoint can never run code when loaded)."""
+weights_only=True (a checkpoint can never run code when loaded), and checked when read: each
+carries a checksum of everything in it and the id of the run it belongs to."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,20 +14,64 @@ from typing import Any
 import torch
 
 from . import faults
-from .errors import CheckpointError
+from .errors import CheckpointError, StorageError, no_room
 
 FORMAT = "rnnexp-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: checksum and run_id
 
 
 def previous_path(path: Path) -> Path:
     return path.with_name(path.stem + ".prev" + path.suffix)
 
 
+def digest(obj: Any) -> str:
+    """A checksum of a checkpoint's contents: every tensor's dtype, shape and bytes, and every
+    plain value, in key order. torch.save's zip stores tensors without a check, so one flipped bit
+    would otherwise load as a different weight (or an inf) without a word."""
+    h = hashlib.blake2b(digest_size=16)
+    _feed(h, obj)
+    return h.hexdigest()
+
+
+def _feed(h, obj: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    elif isinstance(obj, dict):
+        h.update(b"{")
+        for key in sorted(obj, key=repr):
+            h.update(repr(key).encode() + b"=")
+            _feed(h, obj[key])
+        h.update(b"}")
+    elif isinstance(obj, (list, tuple)):  # a tuple may come back a list: the same value
+        h.update(b"[")
+        for item in obj:
+            _feed(h, item)
+        h.update(b"]")
+    elif obj is None or isinstance(obj, (bool, int, float, str)):
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+    else:
+        raise TypeError(f"a checkpoint holds only tensors and plain values, not {type(obj).__name__}")
+
+
+def _snapshot(obj: Any) -> Any:
+    """A copy that training may not change: tensors cloned, containers rebuilt."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _snapshot(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_snapshot(v) for v in obj)
+    return obj
+
+
 def serialize(obj: dict[str, Any]) -> bytes:
-    """The checkpoint file's bytes: a snapshot, so the tensors may change right after."""
+    """The checkpoint file's bytes, with the checksum of its contents."""
+    body = {"format": FORMAT, "version": VERSION, **obj}
+    body["checksum"] = digest(body)
     buf = io.BytesIO()
-    torch.save({"format": FORMAT, "version": VERSION, **obj}, buf)
+    torch.save(body, buf)
     return buf.getvalue()
 
 
@@ -37,7 +83,8 @@ def save(obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
 def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
     """The new file is written and fsynced under a temp name, the current file is kept as
     ``<name>.prev.pt`` (the fallback if the new one is ever unreadable), then the temp file is
-    renamed over ``path`` (atomic on POSIX)."""
+    renamed over ``path`` (atomic on POSIX). ``fault`` labels the crash points "write:<fault>"
+    (temp file complete, not yet renamed) and "saved:<fault>" (in place)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +93,7 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
             f.flush()
             os.fsync(f.fileno())
         if fault:
-            faults.hit(fault)
+            faults.hit(f"write:{fault}")
         if path.exists():
             prev, prev_tmp = previous_path(path), path.with_name(f".{path.name}.prev-{os.getpid()}")
             if prev_tmp.exists():
@@ -55,11 +102,15 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
             os.replace(prev_tmp, prev)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+        if fault:
+            faults.hit(f"saved:{fault}")
     except OSError as e:
         tmp.unlink(missing_ok=True)
+        if no_room(e):
+            raise StorageError(path, "write checkpoint", e.strerror or str(e)) from None
         raise CheckpointError(
             f"{path}: cannot write checkpoint ({e.strerror or e}); the previous checkpoint is left as it was. "
-            "Free disk space or fix permissions, then `rnnexp resume`"
+            "Fix the folder's permissions, then `rnnexp resume`"
         ) from None
 
 
@@ -72,10 +123,10 @@ class BackgroundWriter:
         self._pending: list[Future] = []
 
     def submit(self, obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
-        data = serialize(obj)
+        snapshot = _snapshot(obj)  # a memory copy; the checksum and serialization run on the writer thread
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnexp-checkpoint")
-        self._pending.append(self._pool.submit(write_bytes, data, Path(path), fault))
+        self._pending.append(self._pool.submit(save, snapshot, Path(path), fault))
 
     def wait(self) -> None:
         """Block until everything submitted is on disk; re-raises a write's CheckpointError."""
@@ -102,8 +153,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint; CheckpointError (one line) when it is missing, corrupt or not ours."""
+def load(path: Path, run_id: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint; CheckpointError (one line) when it is missing, corrupt, changed since it
+    was written (checksum), not ours, or (given ``run_id``) another run's."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
@@ -116,19 +168,36 @@ def load(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not an rnnexp checkpoint")
     if obj.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {obj.get('version')} is not supported (expected {VERSION})")
+    stored = obj.pop("checksum", None)
+    try:
+        actual = digest(obj)
+    except (TypeError, RuntimeError):
+        actual = None
+    if stored != actual:
+        raise CheckpointError(
+            f"{path}: checksum mismatch: the file was damaged or changed after rnnexp wrote it (a disk or copy error, or an edit)"
+        )
+    if run_id is not None and obj.get("run_id") != run_id:
+        raise CheckpointError(
+            f"{path}: belongs to another run (run id {obj.get('run_id')}; this folder's meta.json says {run_id}); "
+            "put back this run's own checkpoint"
+        )
     return obj
 
 
-def load_with_fallback(path: Path) -> tuple[dict[str, Any], str | None]:
-    """Load ``path``, or its kept previous version if ``path`` is unreadable.
+def load_with_fallback(path: Path, run_id: str | None = None) -> tuple[dict[str, Any], str | None]:
+    """Load ``path``, or its kept previous version if ``path`` fails any check of ``load``.
 
     Returns the checkpoint and a warning line when the fallback was used.
     """
     try:
-        return load(path), None
+        return load(path, run_id), None
     except CheckpointError as first:
         prev = previous_path(Path(path))
         if not prev.is_file():
             raise
-        obj = load(prev)
+        try:
+            obj = load(prev, run_id)
+        except CheckpointError as second:
+            raise CheckpointError(f"{first}; and its previous version: {second}") from None
         return obj, f"{first}; using the previous checkpoint {prev.name} instead"
