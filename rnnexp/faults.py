@@ -1,11 +1,28 @@
 """Deterministic crash points for the recovery tests.
 
 With RNNEXP_FAULT=<point> in the environment, the process SIGKILLs itself when it reaches that
-point, so a test can crash training exactly mid-batch, at an epoch boundary or inside a
-checkpoint write, and then prove that `rnnexp resume` ends bit-identical to an uninterrupted run.
-Points: "batch:<epoch>:<batch>" (after that 1-based batch of that 1-based epoch),
-"epoch:<epoch>" (after the epoch's checkpoint, before metrics.csv), "write:<last|best>:<epoch>"
-(inside that checkpoint's write, after the temp file is complete, before the rename).
+point, so a test can crash a run at every instant where its files change and prove that the run
+folder is then either absent or resumes bit-identical to an uninterrupted run. With
+RNNEXP_FAULT_TRACE=<file>, every point reached is appended to the file, one per line: the list
+of a run's points, for a test to kill it at each one in turn.
+
+Points, in the order a run meets them:
+  setup:files       the staged folder holds config.yaml, preprocessing.json, meta.json; not yet in place
+  setup:published   the folder is in place; summary.json not yet written
+  setup:done        summary.json says running; no batch trained
+  resume:checked    (resume) every check passed; nothing written yet
+  resume:metrics    (resume) metrics.csv rewritten from the checkpoint's history
+  resume:meta       (resume) the resume recorded in meta.json
+  resume:done       (resume) summary.json says running
+  batch:<e>:<b>     after batch b of epoch e (1-based)
+  write:<best|last>:<e>  inside that checkpoint's write: temp file complete, not renamed (on the
+                    writer thread; mid-epoch checkpoints are labelled <e>.<b>)
+  saved:<best|last>:<e>  that checkpoint renamed into place (writer thread)
+  epoch:<e>         epoch e's decisions taken and its checkpoints handed to the writer; metrics.csv not yet
+  metrics:<e>       metrics.csv has epoch e's row
+  summary:<e>       summary.json updated after epoch e (only when the run goes on)
+  end:curves        training over, curves.png drawn; the final summary.json not yet written
+  end:summary       the final summary.json written
 """
 
 from __future__ import annotations
@@ -15,6 +32,9 @@ import signal
 
 
 def hit(point: str) -> None:
-    target = os.environ.get("RNNEXP_FAULT")
-    if target is not None and target == point:
+    trace = os.environ.get("RNNEXP_FAULT_TRACE")
+    if trace:
+        with open(trace, "a", encoding="utf-8") as f:
+            f.write(point + "\n")
+    if os.environ.get("RNNEXP_FAULT") == point:
         os.kill(os.getpid(), signal.SIGKILL)

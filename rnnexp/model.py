@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -9,7 +10,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .cells import GATES, VariationalRNN
-from .config import ModelConfig
+from .config import Config, ModelConfig
 from .errors import ConfigError
 
 
@@ -189,6 +190,69 @@ def model_from_checkpoint(state: dict[str, Any], device: torch.device | str = "c
     model = build_model(ModelConfig.model_validate(state["model_config"]), state["input"], state["output_size"])
     model.load_state_dict(state["model"])
     return model.to(device)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a run on ``device`` now (CPU: the kernel's MemAvailable); None when unknown."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_memory(cfg: Config, input_spec: dict, output_size: int, data_bytes: int, device: torch.device | str) -> dict[str, int]:
+    """Estimate what training ``cfg`` needs in memory, before any of it is allocated, and refuse a
+    config that cannot fit on ``device`` (ConfigError naming the key behind the largest part). A
+    size the schema allows may still be far beyond one machine: without this, torch dies later in an
+    allocation, or the kernel kills the process.
+
+    The parts (bytes): the model (its parameters counted exactly on the meta device, x4: weights,
+    gradients and two optimizer moments), one training batch's activations (every step's input and
+    gate values of every layer and direction, kept for the backward pass, and their gradients), and
+    the encoded data (``data_bytes``, from the task). Returns the estimate."""
+    m = cfg.model
+    with torch.device("meta"):  # shapes only: nothing allocated
+        model = build_model(m, input_spec, output_size)
+    embedding = model.embedding.weight.numel() if model.embedding is not None else 0
+    params = sum(p.numel() for p in model.parameters())
+    steps = input_spec["seq_len"]
+    width = m.dims if input_spec["kind"] == "tokens" else input_spec["num_features"]
+    dirs = 2 if m.bidirectional else 1
+    per_step = width + sum(dirs * h * (GATES[m.cell] + 2) for h in m.sizes)
+    activations = cfg.train.batch_size * steps * per_step * 4 * 2
+    seq_key = "data.lookback" if cfg.data.is_forecasting else "data.maxlen"
+    parts = [  # (the key that sets it, what it is, bytes)
+        ("model.embedding_dims", "embedding", embedding * 16),
+        ("model.num_neurons", "recurrent layers and head", (params - embedding) * 16),
+        (f"train.batch_size or {seq_key}", "a batch's activations", activations),
+        (seq_key, "the encoded data", data_bytes),
+    ]
+    need, free = sum(p[2] for p in parts), available_memory(torch.device(device))
+    if free is not None and need > free:
+        key = max(parts, key=lambda p: p[2])[0]
+        shown = ", ".join(f"{what} {_size(n)}" for _, what, n in parts)
+        raise ConfigError(
+            f"{key}: this config needs about {_size(need)} of memory to train ({shown}; {params:,} parameters), "
+            f"more than the {_size(free)} free on {device}; lower {key}"
+        )
+    return {what: n for _, what, n in parts}
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} PB"
 
 
 def count_parameters(model: nn.Module) -> int:

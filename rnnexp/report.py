@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .config import Config, dump_config
+from .config import Config, dump_config, flatten
 from .errors import ConfigError, RunDirError
 from .rundir import RunDir, write_json, write_text
 
@@ -25,17 +26,23 @@ def _pyplot():
 
 def save_lr_find(result: dict[str, Any], cfg: Config, runs_dir: str | Path) -> RunDir:
     """Write lr_find.png, lr_find.csv, lr_find.json and config.yaml into a new folder under runs_dir."""
-    folder = RunDir.create(runs_dir, f"{cfg.name}-lr-find", checkpoints=False)
-    write_text(folder.config, dump_config(cfg))
-    with open(folder.path / "lr_find.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
+    staged = RunDir.stage(runs_dir, f"{cfg.name}-lr-find", checkpoints=False)  # in place only when whole
+    folder = staged.run
+    try:
+        write_text(folder.config, dump_config(cfg))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["step", "lr", "loss", "smoothed_loss"])
         for i, row in enumerate(zip(result["lrs"], result["losses"], result["smoothed"]), 1):
             writer.writerow([i, *(repr(v) for v in row)])
-    summary = {k: v for k, v in result.items() if k not in ("lrs", "losses", "smoothed", "config")}
-    write_json(folder.path / "lr_find.json", summary)
-    plot_lr_find(result, folder.path / "lr_find.png", title=cfg.name)
-    return folder
+        write_text(folder.path / "lr_find.csv", buf.getvalue())
+        summary = {k: v for k, v in result.items() if k not in ("lrs", "losses", "smoothed", "config")}
+        write_json(folder.path / "lr_find.json", summary)
+        plot_lr_find(result, folder.path / "lr_find.png", title=cfg.name)
+        return staged.publish()
+    except BaseException:
+        staged.discard()
+        raise
 
 
 def plot_lr_find(result: dict[str, Any], path: Path, title: str = "") -> None:
@@ -62,17 +69,6 @@ def plot_lr_find(result: dict[str, Any], path: Path, title: str = "") -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Runs: a table, a comparison, learning curves
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def find_runs(runs_dir: str | Path, trials: bool = False) -> list[Path]:

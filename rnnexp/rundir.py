@@ -12,12 +12,14 @@ import errno
 import io
 import json
 import os
+import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
-from .errors import ConfigError, RunDirError, StorageError
+from .errors import ConfigError, RunDirError, StorageError, clip, no_room
 
 
 def metric_columns(task_columns: list[str]) -> list[str]:
@@ -47,28 +49,40 @@ class RunDir:
     def create(
         cls, runs_dir: str | Path, name: str, now: float | None = None, checkpoints: bool = True, prefix: str = ""
     ) -> RunDir:
-        """A new, empty run folder. mkdir is atomic, so two runs started in the same second
-        (even in different processes) get distinct folders: the second gets a -2 suffix."""
-        if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
-            raise RunDirError(f"run name {name!r} must be a plain folder name (letters, digits, . _ -)")
-        runs_dir = Path(runs_dir).absolute()  # scripts get a path that works from any directory
-        try:
-            runs_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RunDirError(f"{runs_dir}: cannot create the runs folder ({e.strerror or e})") from None
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
-        for n in range(1, 10_000):
-            path = runs_dir / (f"{prefix}{stamp}_{name}" if n == 1 else f"{prefix}{stamp}_{name}-{n}")
+        """A new, empty run folder, in place at once (for folders whose contents are written later, e.g.
+        a sweep's; a training run is built aside with `stage`). mkdir is atomic, so two runs started in
+        the same second (even in different processes) get distinct folders: the second gets a -2 suffix."""
+        runs_dir = _runs_folder(runs_dir, name)
+        for path in _candidates(runs_dir, name, now, prefix):
             try:
                 path.mkdir()
             except FileExistsError:
                 continue
             except OSError as e:
-                raise RunDirError(f"{path}: cannot create the run folder ({e.strerror or e})") from None
+                raise cannot(path, "create the run folder", e) from None
             if checkpoints:
-                (path / "checkpoints").mkdir()
+                try:
+                    (path / "checkpoints").mkdir()
+                except OSError as e:
+                    raise cannot(path / "checkpoints", "create", e) from None
             return cls(path)
         raise RunDirError(f"{runs_dir}: too many runs named {name!r} in one second")
+
+    @classmethod
+    def stage(cls, runs_dir: str | Path, name: str, checkpoints: bool = True, prefix: str = "") -> Staged:
+        """A new folder built aside under a hidden name until `Staged.publish` renames it into place
+        whole: a run folder is either absent or complete, whenever the process dies."""
+        runs_dir = _runs_folder(runs_dir, name)
+        _clear_stale_stages(runs_dir)
+        path = runs_dir / f"{STAGE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            if checkpoints:
+                (path / "checkpoints").mkdir()
+        except OSError as e:
+            shutil.rmtree(path, ignore_errors=True)
+            raise cannot(path, "create the run folder", e) from None
+        return Staged(cls(path), runs_dir, name, prefix)
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
@@ -111,6 +125,94 @@ class RunDir:
         write_text(self.metrics, buf.getvalue())
 
 
+STAGE_PREFIX = ".staging-"  # a folder being built; hidden, and never listed as a run
+
+
+class Staged:
+    """A run folder under construction (see RunDir.stage)."""
+
+    def __init__(self, run: RunDir, runs_dir: Path, name: str, prefix: str):
+        self.run, self.runs_dir, self.name, self.prefix = run, runs_dir, name, prefix
+
+    def intended_name(self, now: float | None = None) -> str:
+        """The name `publish` will give the folder, unless another process takes it first."""
+        return next(p for p in _candidates(self.runs_dir, self.name, now, self.prefix) if not p.exists()).name
+
+    def publish(self, now: float | None = None) -> RunDir:
+        """Rename the folder into place as <stamp>_<name> (-2, -3, ... when taken): one atomic step,
+        so the run folder appears with every file already in it."""
+        for path in _candidates(self.runs_dir, self.name, now, self.prefix):
+            try:
+                os.rename(self.run.path, path)  # fails on an existing folder that is not empty
+            except OSError as e:
+                if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    continue
+                raise cannot(path, "create the run folder", e) from None
+            _fsync_dir(self.runs_dir)
+            self.run = RunDir(path)
+            return self.run
+        raise RunDirError(f"{self.runs_dir}: too many runs named {self.name!r} in one second")
+
+    def discard(self) -> None:
+        """Remove the folder that was never published (setup failed: nothing of the run is kept)."""
+        shutil.rmtree(self.run.path, ignore_errors=True)
+
+
+def _runs_folder(runs_dir: str | Path, name: str) -> Path:
+    if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        raise RunDirError(f"run name {clip(name)!r} must be a plain folder name (letters, digits, . _ -)")
+    runs_dir = Path(runs_dir).absolute()  # scripts get a path that works from any directory
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise cannot(runs_dir, "create the runs folder", e) from None
+    return runs_dir
+
+
+def _candidates(runs_dir: Path, name: str, now: float | None, prefix: str):
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    for n in range(1, 10_000):
+        yield runs_dir / (f"{prefix}{stamp}_{name}" if n == 1 else f"{prefix}{stamp}_{name}-{n}")
+
+
+def _clear_stale_stages(runs_dir: Path, age: float = 600.0) -> None:
+    """Remove folders that a setup killed outright left half built: older than ``age`` seconds, and
+    with no process holding their .lock (the lock goes with the process that held it)."""
+    import fcntl
+
+    try:
+        staged = [p for p in runs_dir.iterdir() if p.name.startswith(STAGE_PREFIX)]
+    except OSError:
+        return
+    for path in staged:
+        try:
+            if time.time() - path.stat().st_mtime < age:
+                continue
+            fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # still being built
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -119,8 +221,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-# Out of room, not a wrong path: the same command succeeds once space is freed.
-_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+def cannot(path: Path, what: str, e: OSError) -> StorageError | RunDirError:
+    """The error for a failed file operation: a full disk is a failed run (exit 1, free space and go
+    on); anything else (permissions, a file where a folder should be) is a bad path (exit 2)."""
+    if no_room(e):
+        return StorageError(path, what, e.strerror or str(e))
+    return RunDirError(f"{path}: cannot {what} ({e.strerror or e})")
 
 
 def write_text(path: Path, text: str) -> None:
@@ -131,12 +237,7 @@ def write_text(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        if e.errno in _NO_ROOM:
-            raise StorageError(
-                f"{path}: cannot write ({e.strerror or e}). Free disk space, then run again "
-                "(a stopped run continues with `rnnexp resume RUN_DIR`)"
-            ) from None
-        raise RunDirError(f"{path}: cannot write ({e.strerror or e})") from None
+        raise cannot(path, "write", e) from None
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -34,7 +34,7 @@ from .data import (
 )
 from .errors import DataError
 from .metrics import macro_f1
-from .model import predict_logits
+from .model import check_memory, predict_logits
 from .series import (
     Scaler,
     SequenceSet,
@@ -86,8 +86,11 @@ class TextTask:
     kind = "text_classification"
     metric_columns = ["val_accuracy", "val_f1"]
 
-    def __init__(self, cfg: Config, splits: Splits, prep: Preprocessor, device: torch.device):
+    def __init__(self, cfg: Config, splits: Splits, prep: Preprocessor, device: torch.device, fits: bool = False):
         self.cfg, self.splits, self.prep, self.device = cfg, splits, prep, device
+        if fits:  # a new run: before the padded arrays are made
+            examples = len(splits.train) + (len(splits.val) if splits.val is not None else 0)
+            check_memory(cfg, self.input_spec, self.output_size, examples * prep.maxlen * 8, device)
         self.train_np = prep.encode_texts(splits.train.texts)
         self.train_lengths = sequence_lengths(self.train_np)
         self.train_x = torch.from_numpy(self.train_np).to(device)
@@ -100,7 +103,7 @@ class TextTask:
         splits = load_splits(cfg.data)
         prep = Preprocessor.fit(splits.train, cfg.data)
         prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
-        return cls(cfg, splits, prep, device)
+        return cls(cfg, splits, prep, device, fits=True)
 
     @classmethod
     def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> TextTask:
@@ -212,12 +215,15 @@ class ForecastTask(_WholeTensors):
     kind = "forecasting"
     metric_columns = ["val_mae", "val_rmse"]
 
-    def __init__(self, cfg: Config, series: Series, scaler: Scaler, device: torch.device):
+    def __init__(self, cfg: Config, series: Series, scaler: Scaler, device: torch.device, fits: bool = False):
         d = cfg.data
         self.cfg, self.series, self.scaler, self.device = cfg, series, scaler, device
         self.bounds = split_bounds(len(series.values), d.val_split, d.test_split)
         self.windows = {name: window_starts(b, d.lookback, d.horizon, d.stride, name) for name, b in self.bounds.items()}
         self.steps = target_steps(d.horizon, d.multi_output)
+        if fits:  # a new run: before the windows are cut (float64, then a float32 copy)
+            windows = sum(len(self.windows[k]) for k in ("train", "val") if k in self.windows)
+            check_memory(cfg, self.input_spec, self.output_size, windows * d.lookback * len(series.columns) * 12, device)
         self.normalized = scaler.transform(series.values)
         self.train_x, self.train_y = self.tensors("train")
         self.val = self.tensors("val") if "val" in self.windows else None
@@ -230,7 +236,7 @@ class ForecastTask(_WholeTensors):
         series = load_series(cfg.data)
         train_rows = split_bounds(len(series.values), cfg.data.val_split, cfg.data.test_split)["train"]
         scaler = Scaler.fit(series.values[train_rows[0] : train_rows[1]], cfg.data.normalize)  # train rows only: no leakage
-        return cls(cfg, series, scaler, device)
+        return cls(cfg, series, scaler, device, fits=True)
 
     @classmethod
     def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> ForecastTask:
@@ -304,11 +310,23 @@ class SequenceTask(_WholeTensors):
     kind = "sequence_classification"
     metric_columns = ["val_accuracy", "val_f1"]
 
-    def __init__(self, cfg: Config, splits: tuple, labels: list[str], seq_len: int, scaler: Scaler, device: torch.device):
+    def __init__(
+        self,
+        cfg: Config,
+        splits: tuple,
+        labels: list[str],
+        seq_len: int,
+        scaler: Scaler,
+        device: torch.device,
+        fits: bool = False,
+    ):
         self.cfg, self.device, self.labels, self.seq_len, self.scaler = cfg, device, labels, seq_len, scaler
         self.splits = dict(zip(("train", "val", "test"), splits))
         self._index = {y: i for i, y in enumerate(labels)}
         self.channels = self.splits["train"].channels
+        if fits:  # a new run: before the padded arrays are made
+            examples = sum(len(self.splits[k]) for k in ("train", "val") if self.splits[k] is not None)
+            check_memory(cfg, self.input_spec, self.output_size, examples * seq_len * len(self.channels) * 4, device)
         self.train_x, self.train_y = self.tensors(self.splits["train"])
         self.val = self.tensors(self.splits["val"]) if self.splits["val"] is not None else None
         self.prior_loss = prior_entropy(self.train_y, len(labels))
@@ -323,7 +341,7 @@ class SequenceTask(_WholeTensors):
             raise DataError(f"{train.source}: a single class {labels!r}; classification needs two or more")
         seq_len = min(d.maxlen, max(len(s) for s in train.sequences))
         scaler = Scaler.fit(np.concatenate(train.sequences), d.normalize)  # training steps only: no leakage
-        return cls(cfg, splits, labels, seq_len, scaler, device)
+        return cls(cfg, splits, labels, seq_len, scaler, device, fits=True)
 
     @classmethod
     def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> SequenceTask:

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,10 +30,10 @@ import numpy as np
 import torch
 
 from . import __version__, checkpoint, faults
-from .config import Config, dump_config
-from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, TrainingError
+from .config import Config, dump_config, flatten
+from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, StorageError, TrainingError, clip
 from .model import build_model, count_parameters, model_spec, resolve_device
-from .rundir import RunDir, write_json, write_text
+from .rundir import RunDir, cannot, write_json, write_text
 from .tasks import create_task, restore_task
 
 FINISHED = ("completed", "early_stopped")
@@ -62,10 +63,16 @@ class Reporter:
     def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None: ...
     def batch_end(self, loss: float) -> None: ...
     def epoch_end(self, row: dict[str, Any], improved: bool) -> str | None:
-        """Called after each epoch's checkpoint. Returning a reason stops the run here with status
-        "pruned" (a sweep's pruner does this); early stopping, when due as well, takes precedence."""
+        """Called after each epoch, before its checkpoint (which records the decision). Returning a
+        reason stops the run here with status "pruned" (a sweep's pruner does this); early stopping
+        or the last epoch, when due as well, takes precedence."""
 
     def note(self, text: str) -> None: ...
+
+    def placed(self, run_dir: str) -> None:
+        """Where the run's folder goes, said just before it is renamed into place (and again if
+        another run took that name meanwhile): a sweep records it on its trial, so that a retry finds
+        the folder whenever the worker dies."""
 
 
 class EarlyStopping:
@@ -126,14 +133,50 @@ def resume(
     argv: list[str] | None = None,
     reporter: Reporter | None = None,
     stop: threading.Event | None = None,
+    settle: bool = False,
 ) -> TrainResult:
-    """Continue a stopped run (or extend a finished one to ``epochs`` in total) from last.pt."""
+    """Continue a stopped run (or extend a finished one to ``epochs`` in total) from last.pt.
+
+    settle: the checkpoint records how the run ended (its process died before the files said so);
+    write metrics.csv, curves.png and summary.json for that end and train nothing. A plain resume
+    does this by itself for a completed or early-stopped run; a pruned one it trains on."""
     session = _Session(reporter or Reporter(), stop or threading.Event())
     try:
-        session.setup_resume(RunDir.open(run_path), epochs, argv or [])
+        session.setup_resume(RunDir.open(run_path), epochs, argv or [], settle=settle)
         return session.run()
     finally:
         session.unlock()
+
+
+def recorded(run_path: str | Path) -> dict[str, Any] | None:
+    """What a run's checkpoint says of its progress: {"epoch", "batch", "end", "history"} (end:
+    {"status", "reason"} once the run has ended, else None); None before its first checkpoint."""
+    run = RunDir.open(run_path)
+    if not (run.last.is_file() or checkpoint.previous_path(run.last).is_file()):
+        return None
+    meta = run.read_json(run.meta)
+    state, _ = checkpoint.load_with_fallback(run.last, meta.get("run_id"))
+    return {"epoch": int(state["epoch"]), "batch": int(state["batch"]), "end": state.get("end"), "history": state["history"]}
+
+
+def _check_same_config(run_dir: RunDir, cfg: Config, recorded: dict[str, Any] | None) -> None:
+    """config.yaml edited after the run started would train on with settings its checkpoint was not
+    made with (or fail to load it): refuse, naming the keys. train.epochs may change: `resume
+    --epochs N` sets it to extend a run."""
+    if recorded is None:
+        return
+    now, then = flatten(cfg.model_dump(mode="json")), flatten(recorded)
+    absent = "(absent)"
+    keys = sorted(k for k in now.keys() | then.keys() if k != "train.epochs" and now.get(k, absent) != then.get(k, absent))
+    if not keys:
+        return
+    shown = ", ".join(f"{k} ({clip(repr(then.get(k)), 40)} -> {clip(repr(now.get(k)), 40)})" for k in keys[:5])
+    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+    raise RunDirError(
+        f"{run_dir.config}: changed since the run started: {shown}{more}; a run resumes only with the settings it "
+        f"was trained with (only train.epochs may change). To train with the new settings, start a new run: "
+        f"rnnexp train {run_dir.config}"
+    )
 
 
 class _Session:
@@ -143,6 +186,7 @@ class _Session:
         self.batch = 0  # completed batches of the epoch in progress
         self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
         self.history: list[dict[str, Any]] = []
+        self.end: tuple[str, str] | None = None  # (status, reason) once the run has ended; in every last.pt
         self._lock_fd: int | None = None
         self.writer = checkpoint.BackgroundWriter()
         self.board = None  # TensorBoard SummaryWriter, with train.tensorboard
@@ -155,14 +199,11 @@ class _Session:
         self.device = resolve_device(cfg.train.device)
         self.task = create_task(cfg, self.device)
         pretrained = _load_pretrained(cfg, self.task)
-        self.run_dir = RunDir.create(runs_dir, cfg.name)
-        self._lock()
-        write_text(self.run_dir.config, dump_config(cfg))
-        write_json(self.run_dir.preprocessing, self.task.preprocessing)
         _seed_everything(cfg.train.seed)
         self._build()
         self._copy_pretrained(pretrained)
-        meta = {
+        self.meta = {
+            "run_id": uuid.uuid4().hex,  # every checkpoint carries it: another run's last.pt is refused
             "argv": argv,
             "rnnexp": __version__,
             "torch": torch.__version__,
@@ -175,41 +216,73 @@ class _Session:
             "seed": cfg.train.seed,
             "git": _git_state(config_dir or Path.cwd()),
             "started_at": _now(),
+            "config": cfg.model_dump(mode="json"),  # what config.yaml must still say at resume
             "data": self.task.summary(),
             "model": {"parameters": count_parameters(self.model), "pretrained": _pretrained_summary(pretrained)},
             "resumes": [],
         }
-        write_json(self.run_dir.meta, meta)
-        self.meta = meta
-        self._write_summary("running", "")
+        # The folder is built aside and renamed into place with its identity files in it, so that at
+        # every instant it is either absent or resumable (a kill or a full disk mid-setup leaves
+        # nothing behind but a hidden folder, cleared by a later run).
+        staged = RunDir.stage(runs_dir, cfg.name)
+        try:
+            self.run_dir = staged.run
+            self._lock()
+            write_text(self.run_dir.config, dump_config(cfg))
+            write_json(self.run_dir.preprocessing, self.task.preprocessing)
+            write_json(self.run_dir.meta, self.meta)
+            faults.hit("setup:files")
+            intended = staged.intended_name()
+            self.reporter.placed(str(staged.runs_dir / intended))
+            self.run_dir = staged.publish()
+            if self.run_dir.path.name != intended:
+                self.reporter.placed(str(self.run_dir.path))
+        except BaseException as e:
+            self.unlock()
+            staged.discard()
+            if isinstance(e, StorageError):
+                raise e.next_step("train again (nothing of this run was kept)") from None
+            raise
+        faults.hit("setup:published")
+        try:
+            self._write_summary("running", "")
+        except StorageError as e:
+            raise e.next_step(f"rnnexp resume {self.run_dir.path}") from None  # the folder is whole: it resumes
+        faults.hit("setup:done")
         self.reporter.setup(self._info())
 
-    def setup_resume(self, run_dir: RunDir, epochs: int | None, argv: list[str]) -> None:
+    def setup_resume(self, run_dir: RunDir, epochs: int | None, argv: list[str], settle: bool = False) -> None:
+        """Check everything a resume depends on, then write. Every decision comes from the checkpoint
+        (the position, whether the run had already ended and how), never from files written after
+        it: a kill between last.pt and summary.json must not change what the resume does."""
         self.run_dir = run_dir
         self._lock()
         cfg = run_dir.load_config()
-        summary = run_dir.read_json(run_dir.summary)
         self.meta = run_dir.read_json(run_dir.meta)
-        if run_dir.last.is_file() or checkpoint.previous_path(run_dir.last).is_file():
-            state, warning = checkpoint.load_with_fallback(run_dir.last)
-            if warning:
-                self.reporter.note(warning)
-        else:
-            # Stopped before its first checkpoint: the start is a pure function of the config and
-            # seed, so starting over from epoch 1 is still exactly the uninterrupted run.
-            state = None
-            self.reporter.note("no checkpoint yet (stopped during epoch 1): starting the run again from the beginning")
+        summary = run_dir.read_json(run_dir.summary) if run_dir.summary.is_file() else {}
+        state = self._load_last()
+        recorded = state["config"] if state else self.meta.get("config")
+        _check_same_config(run_dir, cfg, recorded)
         done = int(state["epoch"]) if state else 0
-        if epochs is None and summary.get("status") in FINISHED:
-            raise RunDirError(
-                f"{run_dir.path}: run already finished ({summary['status']} after {done} epochs); "
-                f"to train further, extend it: rnnexp resume {run_dir.path} --epochs N (N > {done})"
-            )
-        if epochs is not None:
-            if epochs <= done:
-                raise RunDirError(f"--epochs {epochs}: the run has already trained {done} epochs; give a larger total")
-            cfg.train.epochs = epochs
-            write_text(run_dir.config, dump_config(cfg))
+        end = state.get("end") if state else None
+        # An extension: --epochs now, or config.yaml's train.epochs (which only --epochs writes) no
+        # longer the checkpoint's: a `resume --epochs N` killed before its first checkpoint goes on to N.
+        extending = epochs is not None or (state is not None and cfg.train.epochs != int(state["config"]["train"]["epochs"]))
+        if settle and end is None:
+            raise RunDirError(f"{run_dir.path}: the checkpoint records no end to settle (it stopped after epoch {done})")
+        if end is not None and not extending and (settle or end["status"] in FINISHED):
+            if not settle and summary.get("status") == end["status"]:
+                raise RunDirError(
+                    f"{run_dir.path}: run already finished ({end['status']} after {done} epochs); "
+                    f"to train further, extend it: rnnexp resume {run_dir.path} --epochs N (N > {done})"
+                )
+            self.end = (end["status"], end["reason"])  # ended before its files said so: finish them, train nothing
+        if extending:
+            target = epochs if epochs is not None else cfg.train.epochs
+            if target <= done:
+                given = f"--epochs {target}" if epochs is not None else f"{run_dir.config}: train.epochs {target}"
+                raise RunDirError(f"{given}: the run has already trained {done} epochs; give a larger total")
+            cfg.train.epochs = target
         self.cfg = cfg
         _check_tensorboard(cfg)
         self.device = resolve_device(cfg.train.device)
@@ -230,14 +303,19 @@ class _Session:
             self.optimizer.load_state_dict(state["optimizer"])
             self.early.load_state_dict(state["early_stopping"])
             self.schedule.load_state_dict(state["schedule"])
-            if epochs is not None and summary.get("status") == "early_stopped":
+            if extending and end is not None and end["status"] == "early_stopped":
                 self.early.wait = 0  # an extension gets a fresh patience, or it would stop at once
             self.epoch, self.batch = done, int(state["batch"])
             self.loss_sum, self.seen, self.seconds = float(state["loss_sum"]), int(state["seen"]), float(state["seconds"])
             self.history = [dict(r) for r in state["history"]]
             _set_rng_state(state["rng"])
+        faults.hit("resume:checked")
+        # Every check has passed: only now is anything in the folder written.
+        if epochs is not None:
+            write_text(run_dir.config, dump_config(cfg))
         # The checkpoint's history is the truth: drop any row written after it.
         run_dir.write_metrics(self.history, self.task.metric_columns)
+        faults.hit("resume:metrics")
         self.meta["resumes"].append(
             {
                 "at": _now(),
@@ -251,13 +329,29 @@ class _Session:
             }
         )
         write_json(run_dir.meta, self.meta)
-        self._write_summary("running", "")
+        faults.hit("resume:meta")
+        if self.end is None:
+            self._write_summary("running", "")
+            faults.hit("resume:done")
         if self.meta.get("threads") not in (None, torch.get_num_threads()):
             self.reporter.note(
                 f"this run started with {self.meta['threads']} CPU threads and resumes with {torch.get_num_threads()}; "
                 "results can differ in the last bits from an uninterrupted run (set train.threads to pin it)"
             )
         self.reporter.setup(self._info(resumed_from=(done, self.batch)))
+
+    def _load_last(self) -> dict[str, Any] | None:
+        """last.pt (or last.prev.pt when last.pt fails a check), or None before the first checkpoint."""
+        run_dir = self.run_dir
+        if not (run_dir.last.is_file() or checkpoint.previous_path(run_dir.last).is_file()):
+            # Stopped before its first checkpoint: the start is a pure function of the config and
+            # seed, so starting over from epoch 1 is still exactly the uninterrupted run.
+            self.reporter.note("no checkpoint yet (stopped during epoch 1): starting the run again from the beginning")
+            return None
+        state, warning = checkpoint.load_with_fallback(run_dir.last, self.meta.get("run_id"))
+        if warning:
+            self.reporter.note(warning)
+        return state
 
     def _build(self) -> None:
         cfg = self.cfg
@@ -286,11 +380,15 @@ class _Session:
             "pretrained": self.meta["model"].get("pretrained"),
             "epochs": self.cfg.train.epochs,
             "resumed_from": resumed_from,
+            "history": [dict(r) for r in self.history],  # the epochs the checkpoint holds
         }
 
     def _lock(self) -> None:
         """One process per run folder: a second `resume` of a run still training would corrupt it."""
-        fd = os.open(self.run_dir.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.run_dir.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise cannot(self.run_dir.path / ".lock", "create", e) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -327,6 +425,9 @@ class _Session:
         try:
             status, reason = self._fit()
             self.writer.wait()  # the last checkpoint is on disk before the run reports its end
+            self._plot_curves()  # before the summary: a run whose summary says it ended is complete
+            faults.hit("end:curves")
+            result = self._write_summary(status, reason)
         except DivergedError as e:
             self._drain()
             self._summary_after_error("diverged", str(e))
@@ -335,12 +436,15 @@ class _Session:
             self._drain()
             self._summary_after_error("interrupted", f"interrupted hard; resumes from the checkpoint of epoch {self.epoch}")
             raise
+        except StorageError as e:
+            self._drain()
+            self._summary_after_error("failed", str(e))
+            raise e.next_step(f"rnnexp resume {self.run_dir.path}") from None
         except BaseException as e:
             self._drain()
             self._summary_after_error("failed", f"{type(e).__name__}: {e}")
             raise
-        result = self._write_summary(status, reason)
-        self._plot_curves()
+        faults.hit("end:summary")
         return result
 
     def _summary_after_error(self, status: str, reason: str) -> None:
@@ -373,6 +477,8 @@ class _Session:
     def _fit(self) -> tuple[str, str]:
         tc = self.cfg.train
         scheduled = self.schedule.active
+        if self.end is not None:  # resumed after the end was decided and checkpointed
+            return self.end
         while self.epoch < tc.epochs:
             epoch_no = self.epoch + 1
             batches = self.task.batches(self.epoch)
@@ -406,27 +512,41 @@ class _Session:
             self.history.append(row)
             self.epoch, self.batch = epoch_no, 0
             self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
+            # Every decision about this epoch is taken before its checkpoint, and recorded in it:
+            # a resume after a kill anywhere below decides nothing again.
+            prune = self.reporter.epoch_end(row, improved)
+            self.end = self._decide_end(prune)
             self.writer.wait()  # at most one epoch's checkpoints in flight
             if improved:
                 self._save_best(row)
             self._save_last()
             faults.hit(f"epoch:{epoch_no}")
             self.run_dir.write_metrics(self.history, self.task.metric_columns)
+            faults.hit(f"metrics:{epoch_no}")
             self._board(row)
-            self._write_summary("running", "")
-            prune = self.reporter.epoch_end(row, improved)
+            if self.end is None:
+                self._write_summary("running", "")
+                faults.hit(f"summary:{epoch_no}")
             if tc.plateau_warning == epoch_no and self._plateau_warning():
                 self.reporter.note(self._plateau_warning())
-            if self.early.should_stop:
-                return "early_stopped", (
-                    f"no improvement of {self.early.monitor} for {self.early.wait} epochs "
-                    f"(patience {self.early.patience}); best epoch {self.early.best_epoch}"
-                )
-            if prune and self.epoch < tc.epochs:
-                return "pruned", prune
-            if self.stop.is_set() and self.epoch < tc.epochs:
+            if self.end is not None:
+                return self.end
+            if self.stop.is_set():
                 return "interrupted", f"interrupted after epoch {epoch_no}"
         return "completed", f"trained all {tc.epochs} epochs"
+
+    def _decide_end(self, prune: str | None) -> tuple[str, str] | None:
+        """How the run ends after the epoch just finished, or None if it goes on."""
+        if self.early.should_stop:
+            return "early_stopped", (
+                f"no improvement of {self.early.monitor} for {self.early.wait} epochs "
+                f"(patience {self.early.patience}); best epoch {self.early.best_epoch}"
+            )
+        if self.epoch >= self.cfg.train.epochs:
+            return "completed", f"trained all {self.cfg.train.epochs} epochs"
+        if prune:
+            return "pruned", prune
+        return None
 
     def _step(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         """One optimizer step; returns the batch's loss (without l1/l2 penalties)."""
@@ -477,6 +597,7 @@ class _Session:
     def _model_part(self) -> dict[str, Any]:
         """What rebuilding and using the model needs, without the run folder."""
         return {
+            "run_id": self.meta["run_id"],
             **model_spec(self.model, self.cfg.model, self.task.input_spec, self.task.output_size),
             "preprocessing": self.task.preprocessing,
             "config": self.cfg.model_dump(mode="json"),
@@ -484,7 +605,7 @@ class _Session:
 
     def _save_best(self, row: dict[str, Any]) -> None:
         state = {"kind": "best", "epoch": row["epoch"], "monitor": self.early.monitor, "score": row[self.early.monitor]}
-        self.writer.submit({**self._model_part(), **state}, self.run_dir.best, fault=f"write:best:{row['epoch']}")
+        self.writer.submit({**self._model_part(), **state}, self.run_dir.best, fault=f"best:{row['epoch']}")
 
     def _save_last(self) -> None:
         state = {
@@ -499,9 +620,10 @@ class _Session:
             "seconds": self.seconds,
             "history": self.history,
             "rng": _get_rng_state(),
+            "end": None if self.end is None else {"status": self.end[0], "reason": self.end[1]},
         }
         label = self.epoch if self.batch == 0 else f"{self.epoch + 1}.{self.batch}"
-        self.writer.submit({**self._model_part(), **state}, self.run_dir.last, fault=f"write:last:{label}")
+        self.writer.submit({**self._model_part(), **state}, self.run_dir.last, fault=f"last:{label}")
 
     def _write_summary(self, status: str, reason: str) -> TrainResult:
         result = TrainResult(

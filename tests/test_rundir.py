@@ -62,7 +62,8 @@ def test_a_full_disk_is_a_failed_run_not_bad_input(tmp_path, monkeypatch, code):
         raise OSError(code, "No space left on device")
 
     monkeypatch.setattr(Path, "write_text", no_room)
-    with pytest.raises(StorageError, match="Free disk space.*rnnexp resume") as info:
+    expected = r"metrics.csv: cannot write \(No space left on device\)\. Free disk space, then run the command again"
+    with pytest.raises(StorageError, match=expected) as info:
         write_text(tmp_path / "metrics.csv", "epoch\n")
     assert info.value.exit_code == 1
     assert list(tmp_path.iterdir()) == []  # no temp file left behind

@@ -221,3 +221,108 @@ def test_tensorboard_missing_is_a_config_error(tiny_data, tmp_path, monkeypatch)
     with pytest.raises(ConfigError, match=r"train.tensorboard is true but the tensorboard package is not installed: pip install"):
         training.train(make_cfg(tiny_data, train={"tensorboard": True}), tmp_path)
     assert not list(tmp_path.iterdir())  # found out before any run folder was made
+
+
+# -- a resume decides from the checkpoint, checks everything first, then writes ----------------------
+
+
+def _snapshot(folder) -> dict:
+    from pathlib import Path
+
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def _stopped_run(tiny_data, tmp_path, data_file=None):
+    import shutil
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    data = tmp_path / "train.csv"
+    shutil.copy(data_file or tiny_data["train"], data)
+    stop = threading.Event()
+    run = training.train(
+        make_cfg(tiny_data, data={"train_file": str(data)}), tmp_path / "runs", reporter=StopAt(stop, 14), stop=stop
+    )
+    assert run.status == "interrupted" and run.epochs_run == 1
+    return run.run_dir, data
+
+
+@pytest.mark.parametrize(
+    "spoil, expected",
+    [
+        ("data", "training data differs"),
+        ("config:train.lr", r"changed since the run started: train.lr \(0.005 -> 0.5\)"),
+        ("config:model.num_neurons", r"model.num_neurons \(16 -> 32\)"),
+        ("checkpoint", "checksum mismatch"),
+        ("foreign", "belongs to another run"),
+        ("epochs", "already trained 1 epochs"),
+    ],
+)
+def test_a_refused_resume_writes_nothing(tiny_data, tmp_path, spoil, expected):
+    """Every reason to refuse is found before the first write: the folder is byte for byte as it was
+    (resume --epochs used to rewrite config.yaml before finding the data changed)."""
+    import yaml
+
+    from rnnexp.errors import CheckpointError
+
+    run, data = _stopped_run(tiny_data, tmp_path)
+    epochs = 5
+    if spoil == "data":
+        with open(data, "a") as f:
+            f.write("an extra review,great\n")
+    elif spoil.startswith("config:"):
+        key = spoil.split(":")[1]
+        raw = yaml.safe_load(open(f"{run}/config.yaml"))
+        section, name = key.split(".")
+        raw[section][name] = {"train.lr": 0.5, "model.num_neurons": 32}[key]
+        open(f"{run}/config.yaml", "w").write(yaml.safe_dump(raw))
+    elif spoil == "checkpoint":
+        import os
+
+        for name in ("last.pt", "last.prev.pt"):
+            path = f"{run}/checkpoints/{name}"
+            if os.path.exists(path):
+                data_ = bytearray(open(path, "rb").read())
+                data_[len(data_) // 3] ^= 0x10
+                open(path, "wb").write(bytes(data_))
+    elif spoil == "foreign":
+        other, _ = _stopped_run(tiny_data, tmp_path / "other")
+        import shutil
+
+        shutil.copy(f"{other}/checkpoints/last.pt", f"{run}/checkpoints/last.pt")
+        shutil.copy(f"{other}/checkpoints/last.pt", f"{run}/checkpoints/last.prev.pt")
+    elif spoil == "epochs":
+        epochs = 1
+    before = _snapshot(run)
+    with pytest.raises((RunDirError, CheckpointError), match=expected) as info:
+        training.resume(run, epochs=epochs)
+    assert "\n" not in str(info.value)
+    if spoil.startswith("config:"):
+        assert f"start a new run: rnnexp train {run}/config.yaml" in str(info.value)
+    after = _snapshot(run)
+    after.pop(".lock", None), before.pop(".lock", None)
+    assert after == before
+
+
+def test_a_run_killed_between_its_last_checkpoint_and_its_summary_finishes_without_training(tiny_data, tmp_path):
+    """The early-stopping decision is in last.pt: with summary.json and metrics.csv as a kill right
+    after the checkpoint leaves them, resume trains nothing and writes what the run would have."""
+    import json
+
+    es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 100.0}
+    done = training.train(make_cfg(tiny_data, train={"epochs": 6, "early_stopping": es}), tmp_path)
+    assert (done.status, done.epochs_run) == ("early_stopped", 2)
+    run = done.run_dir
+    final = _snapshot(run)
+    summary = json.loads(open(f"{run}/summary.json").read())
+    open(f"{run}/summary.json", "w").write(json.dumps({**summary, "status": "running"}))
+    lines = open(f"{run}/metrics.csv").read().splitlines(keepends=True)
+    open(f"{run}/metrics.csv", "w").write("".join(lines[:-1]))  # the last row not yet written
+    again = training.resume(run)
+    assert (again.status, again.epochs_run, again.best_epoch) == ("early_stopped", 2, 1)
+    assert len(metrics(run)) == 2
+    after = _snapshot(run)
+    for name in ("checkpoints/last.pt", "checkpoints/best.pt", "metrics.csv"):
+        assert after[name] == final[name], name  # nothing trained: the same checkpoint, the same rows
+    with pytest.raises(RunDirError, match="already finished"):  # and now it is finished for good
+        training.resume(run)
+    assert training.recorded(run)["end"]["status"] == "early_stopped"
