@@ -40,6 +40,7 @@ Spending (random and TPE samplers):
 
 from __future__ import annotations
 
+import copy
 import csv
 import itertools
 import json
@@ -55,9 +56,10 @@ from typing import Any
 
 import yaml
 
+from . import faults
 from .config import Config, SweepConfig, load_sweep, objective_of, trial_config
-from .errors import RnnexpError
-from .rundir import RunDir, write_json, write_text
+from .errors import RnnexpError, StorageError, clip
+from .rundir import RunDir, cannot, write_json, write_text
 
 SWEEP_FILE = "sweep.json"
 JOURNAL = "journal.log"
@@ -69,6 +71,7 @@ BUDGET_ATTR = "budget_stop"  # stopped because the sweep's epoch_budget was spen
 BRACKET_ATTR = "bracket"  # hyperband / successive_halving: the bracket of the trial's configuration
 PROMOTES_ATTR = "promotes"  # a promotion: the number of the paused trial whose run it resumes
 REPEAT_LIMIT = 20
+BUDGET_REASON = "the sweep's epoch budget"  # in the stop reason a run's checkpoint records
 
 
 class SweepError(RnnexpError):
@@ -98,9 +101,15 @@ def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, hear
     if url is None:
         if sweep_dir is None:
             raise SweepError("no storage: give a sweep folder or --storage URL")
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(str((sweep_dir / JOURNAL).absolute())))
+        path = (sweep_dir / JOURNAL).absolute()
+        try:
+            return optuna.storages.JournalStorage(_journal_backend(path))
+        except RnnexpError:
+            raise
+        except OSError as e:
+            raise cannot(path, "open the sweep's journal", e) from None
+        except ValueError as e:  # a record that is not JSON, other than a torn last one (Optuna skips that)
+            raise SweepError(f"{path}: not a readable Optuna journal ({clip(e, 120)})") from None
     if url.startswith("sqlite"):
         if workers > 1:
             raise SweepError(
@@ -126,6 +135,66 @@ def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, hear
     raise SweepError(f"--storage {redact(url)}: cannot open the storage ({str(last_error).splitlines()[0]})")
 
 
+def _journal_backend(path: Path):
+    """Optuna's journal file, appended to safely when the disk fills up.
+
+    Optuna's reader already skips a torn last record (one without its newline: the write of a
+    process that died or hit a full disk); but its writer appends after it, gluing the next record
+    to the torn bytes, and from then on the journal no longer parses. Here an append first cuts a
+    torn tail off (under the journal's lock: no writer is mid-record then, and no reader has taken
+    a record without its newline), and a failed append cuts its own bytes back off. A full disk is
+    a StorageError naming the journal."""
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    class SafeAppend(JournalFileBackend):
+        def __init__(self, file_path: str):
+            self.journal_lock = JournalFileSymlinkLock(file_path)  # Optuna's default lock, held here too
+            super().__init__(file_path, lock_obj=self.journal_lock)
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
+            try:
+                self.journal_lock.acquire()
+            except OSError as e:
+                raise cannot(Path(f"{path}.lock"), "create the journal's lock", e) from None
+            try:
+                with open(path, "r+b") as f:
+                    end = _whole_records(f)
+                    try:
+                        f.truncate(end)
+                        f.seek(end)
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    except OSError:
+                        try:
+                            f.truncate(end)  # leave no part of this record behind
+                        except OSError:
+                            pass  # the next append cuts it off
+                        raise
+            except OSError as e:
+                raise cannot(path, "write the sweep's journal", e) from None
+            finally:
+                self.journal_lock.release()
+
+    return SafeAppend(str(path))
+
+
+def _whole_records(f) -> int:
+    """Where the journal's last complete record ends: its size, less any torn tail."""
+    end = f.seek(0, os.SEEK_END)
+    pos = end
+    while pos > 0:
+        step = min(pos, 1 << 16)
+        f.seek(pos - step)
+        chunk = f.read(step)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return pos - step + newline + 1
+        pos -= step
+    return 0
+
+
 def _quiet_optuna() -> None:
     import optuna
 
@@ -141,7 +210,7 @@ def _sampler(sweep: SweepConfig, worker: int | None = 0):
     from seed + i; a worker without a number (None) from a random stream."""
     import optuna
 
-    seed = sweep.sampler.seed + (worker if worker is not None else int.from_bytes(os.urandom(3), "big"))
+    seed = (sweep.sampler.seed + (worker if worker is not None else int.from_bytes(os.urandom(3), "big"))) % 2**32
     if sweep.sampler.kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=sweep.sampler.startup_trials)
     # grid trials are all enqueued; the random sampler is never consulted for them
@@ -339,43 +408,51 @@ def create(
         sweep.workers = workers
     # A server that cannot be reached is found out before any folder is made.
     storage = open_storage(storage_url, None, sweep.workers, sweep.heartbeat) if storage_url else None
-    folder = RunDir.create(runs_dir, sweep.name, checkpoints=False, prefix="sweep_").path
-    (folder / "trials").mkdir()
-    write_text(folder / "sweep.yaml", Path(sweep_file).read_text(encoding="utf-8"))
-    write_text(folder / "base.yaml", yaml.safe_dump(base_raw, sort_keys=False))
-    storage = storage or open_storage(None, folder)
-    study_name = folder.name
-    metric, direction = objective_of(sweep, base)
+    # Built aside and renamed into place with sweep.json in it: a sweep folder is either absent or
+    # whole, whenever the process dies (a journal's study moves with its folder: it has no path inside).
+    staged = RunDir.stage(runs_dir, sweep.name, checkpoints=False, prefix="sweep_")
+    folder = staged.run.path
     try:
-        study = optuna.create_study(
-            storage=storage,
-            study_name=study_name,
-            direction=direction,
-            sampler=_sampler(sweep),
-            pruner=_pruner(sweep, base),
+        (folder / "trials").mkdir()
+        write_text(folder / "sweep.yaml", Path(sweep_file).read_text(encoding="utf-8"))
+        write_text(folder / "base.yaml", yaml.safe_dump(base_raw, sort_keys=False))
+        study_name = staged.intended_name()  # the folder's name, unless another takes it in the same second
+        metric, direction = objective_of(sweep, base)
+        try:
+            study = optuna.create_study(
+                storage=storage or open_storage(None, folder),
+                study_name=study_name,
+                direction=direction,
+                sampler=_sampler(sweep),
+                pruner=_pruner(sweep, base),
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            raise SweepError(f"study {study_name} already exists in {redact(storage_url or '')}") from None
+        study.set_user_attr(SPEC_ATTR, {"sweep": sweep.model_dump(mode="json"), "base": base_raw})
+        if sweep.sampler.kind == "grid":
+            for point in grid_points(sweep):
+                study.enqueue_trial({k: _encode(v) for k, v in point.items()})
+        write_json(
+            folder / SWEEP_FILE,
+            {
+                "study": study_name,
+                "storage": redact(storage_url) if storage_url else "journal",
+                "sweep_file": str(Path(sweep_file).absolute()),
+                "metric": metric,
+                "direction": direction,
+                "trials": sweep.total_trials,
+                "epoch_budget": sweep.epoch_budget,
+                "sampler": sweep.sampler.kind,
+                "pruner": sweep.pruner.kind,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
         )
-    except optuna.exceptions.DuplicatedStudyError:
-        raise SweepError(f"study {study_name} already exists in {redact(storage_url or '')}") from None
-    study.set_user_attr(SPEC_ATTR, {"sweep": sweep.model_dump(mode="json"), "base": base_raw})
-    if sweep.sampler.kind == "grid":
-        for point in grid_points(sweep):
-            study.enqueue_trial({k: _encode(v) for k, v in point.items()})
-    write_json(
-        folder / SWEEP_FILE,
-        {
-            "study": study_name,
-            "storage": redact(storage_url) if storage_url else "journal",
-            "sweep_file": str(Path(sweep_file).absolute()),
-            "metric": metric,
-            "direction": direction,
-            "trials": sweep.total_trials,
-            "epoch_budget": sweep.epoch_budget,
-            "sampler": sweep.sampler.kind,
-            "pruner": sweep.pruner.kind,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        },
-    )
-    return Sweep(sweep, base_raw, base, study, storage_url, folder)
+        faults.hit("sweep:files")
+        folder = staged.publish().path
+    except BaseException:
+        staged.discard()
+        raise
+    return open_sweep(folder, storage_url)
 
 
 def open_sweep(
@@ -434,19 +511,28 @@ class WorkerResult:
 class _TrialReporter:
     """Training events for one trial: remember the run folder, report each epoch, ask the pruner."""
 
-    def __init__(self, sw: Sweep, trial, events, offset_history: list[dict[str, Any]], replayed: set[int] = frozenset()):
+    def __init__(self, sw: Sweep, trial, events, replayed: set[int] = frozenset()):
         self.sw, self.trial, self.events = sw, trial, events
-        self.inherited = len(offset_history)
+        self.replayed = set(replayed)  # epochs a repeat already showed the pruner
+        self.inherited = 0
         self.epochs = 0
-        self.reported = {int(r["epoch"]) for r in offset_history} | set(replayed)
-        for row in offset_history:  # a resumed trial re-reports the epochs its predecessor trained
-            if int(row["epoch"]) not in replayed:
-                self._report(row)
+        self.reported: set[int] = set(replayed)
 
     def setup(self, info: dict[str, Any]) -> None:
         self.epochs = int(info["epochs"])
         self.trial.set_user_attr("run_dir", info["run_dir"])
         self.events.note(f"trial {self.trial.number}: {info['run_dir']}")
+        # A resumed run's checkpoint holds the epochs its predecessor trained: this trial reports them
+        # again (from the checkpoint, not metrics.csv, which a kill may have left a row behind).
+        history = info.get("history") or []
+        self.inherited = len(history)
+        for row in history:
+            if int(row["epoch"]) not in self.reported:
+                self._report(row)
+                self.reported.add(int(row["epoch"]))
+
+    def placed(self, run_dir: str) -> None:
+        self.trial.set_user_attr("run_dir", run_dir)
 
     def epoch_start(self, *args) -> None: ...
     def batch_end(self, loss: float) -> None: ...
@@ -475,7 +561,7 @@ class _TrialReporter:
         budget = self.sw.sweep.epoch_budget
         if budget is not None and epoch < self.epochs and epochs_spent(self.sw) >= budget:
             self.trial.set_user_attr(BUDGET_ATTR, True)
-            return f"stopped after epoch {epoch}: the sweep's epoch budget ({budget}) is spent"
+            return f"stopped after epoch {epoch}: {BUDGET_REASON} ({budget}) is spent"
         return None
 
 
@@ -520,9 +606,45 @@ def reap(sw: Sweep) -> list[int]:
             sw.study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker reaped it first
-        retry(sw.study, sw.study._storage.get_trial(t._trial_id))
+        retry(sw.study, copy.deepcopy(sw.study._storage.get_trial(t._trial_id)))
         reaped.append(t.number)
     return reaped
+
+
+def _requeue_orphans(sw: Sweep) -> list[int]:
+    """Handing a trial back (or reaping it) is two writes: fail it, then queue its retry. A process
+    killed between them, or a disk that filled up, leaves a failed trial that no retry continues and
+    that counts as done: queue its retry now. (A trial that failed on its own carries its error.
+    Two workers doing this at once queue two retries; the second one taken is surplus.)"""
+    import optuna
+    from optuna.trial import TrialState
+
+    trials = sw.study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    max_retry = sw.sweep.heartbeat.max_retry
+    orphans = [
+        t
+        for t in trials
+        if t.state == TrialState.FAIL
+        and t.number not in retried
+        and t.user_attrs.get("error") is None
+        and not t.user_attrs.get("surplus")
+        and t.user_attrs.get(SAME_ATTR) is None
+        and len(t.system_attrs.get("retry_history", [])) < max_retry
+    ]
+    for t in orphans:
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(sw.study, copy.deepcopy(t))
+    return [t.number for t in orphans]
+
+
+def _retry_taken(sw: Sweep, trial, retried: int) -> bool:
+    """Another trial already retries the trial this one retries (two workers queued a retry of the
+    same orphan at once): this one is surplus."""
+    return any(
+        (t.system_attrs.get("retry_history") or [None])[-1] == retried and not t.user_attrs.get("surplus")
+        for t in sw.study.get_trials(deepcopy=False)
+        if t.number < trial.number
+    )
 
 
 def _counted(sw: Sweep, below: int | None = None) -> int:
@@ -719,7 +841,16 @@ def _wait_for_lock(run: Path, seconds: float) -> bool:
 def work(
     sw: Sweep, runs_dir: Path | None = None, events: Events | None = None, stop: threading.Event | None = None
 ) -> WorkerResult:
-    """Pull trials until the sweep has its total. Returns what this worker did."""
+    """Pull trials until the sweep has its total. Returns what this worker did. A full disk stops the
+    worker (StorageError): its trial is handed back, or left running for the next worker to reap,
+    and retried from its checkpoint once the sweep is resumed."""
+    try:
+        return _work(sw, runs_dir, events, stop)
+    except StorageError as e:
+        raise e.next_step(f"rnnexp sweep resume {sw.path}" if sw.path else "start the sweep's workers again") from None
+
+
+def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threading.Event | None) -> WorkerResult:
     from optuna.trial import TrialState
 
     from . import train as training
@@ -734,6 +865,9 @@ def work(
         result.reaped += reaped
         for number in reaped:
             events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
+        for number in _requeue_orphans(sw):
+            result.reaped.append(number)
+            events.note(f"trial {number}: stopped without its retry queued; queued again, to resume from its last checkpoint")
         waiting = sw.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         over = ended(sw)
         nothing_new = not waiting and (grid or _counted(sw) >= sw.total or bool(over))
@@ -760,7 +894,10 @@ def work(
         frozen = _frozen(sw, trial)
         from_queue = "fixed_params" in frozen.system_attrs  # a grid point, a retry or a promotion
         promotes = frozen.user_attrs.get(PROMOTES_ATTR)
-        if promotes is not None:
+        retries = (frozen.system_attrs.get("retry_history") or [None])[-1]
+        if retries is not None and _retry_taken(sw, trial, retries):
+            surplus = True
+        elif promotes is not None:
             surplus = bool(_budget_spent(sw)) or _taken_before(sw, trial, promotes)
         else:
             surplus = _counted(sw, below=trial.number) >= sw.total or (not from_queue and (grid or bool(ended(sw))))
@@ -775,7 +912,6 @@ def work(
 
 
 def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threading.Event, training) -> dict[str, Any]:
-    import optuna
     from optuna.trial import TrialState
 
     params = _suggest(trial, sw.sweep)
@@ -800,25 +936,44 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
             previous, promotes = run, original.number
             trial.set_user_attr(PROMOTES_ATTR, promotes)
             entry["resumed_from"] = str(run)
-    history = _history(previous) if previous else []
-    reporter = _TrialReporter(sw, trial, events, history, replayed)
+    reporter = _TrialReporter(sw, trial, events, replayed)
     beat = _Heartbeat(sw, trial, stop)
     trial_stop = beat.stop
-    finished = _finished_status(previous)
-    if promotes is not None and len(history) <= (sw.study.get_trials(deepcopy=False)[promotes].last_step or 0):
-        finished = None  # the pause it is promoted from, not an end
-    if finished is not None:  # its worker died after training, before telling the study
-        return _conclude(sw, trial, entry, previous, finished, len(history), events)
+    argv = ["sweep", f"trial {trial.number}"]
     try:
         with beat:
-            if previous is not None and _wait_for_lock(previous, 2 * sw.sweep.heartbeat.grace + 10):
+            # What the run did comes from its checkpoint, never from files written after it.
+            if previous is not None and not _wait_for_lock(previous, 2 * sw.sweep.heartbeat.grace + 10):
+                previous = None  # still held by a worker that will not let go: start the configuration afresh
+            state = training.recorded(previous) if previous is not None else None
+            end = state["end"] if state else None
+            if end is not None and promotes is not None and state["epoch"] <= (_trial(sw, promotes).last_step or 0):
+                end = None  # the pause it is promoted from, not an end
+            if end is not None:
+                # Its worker died after the run ended, before telling the study: write the run's files
+                # for that end (training nothing) and conclude as the run did.
+                if end["status"] == "pruned" and BUDGET_REASON in end["reason"]:
+                    trial.set_user_attr(BUDGET_ATTR, True)
+                run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=argv, settle=True)
+            elif previous is not None:
                 retry = frozen.system_attrs.get("retry_history") is not None
                 why = "retry of a dead trial" if retry or promotes is None else f"promotes paused trial {promotes}"
-                events.note(f"trial {trial.number}: {why}, resuming {previous} after epoch {len(history)}")
+                where = f"after epoch {state['epoch']}" if state else "from its start (no checkpoint yet)"
+                events.note(f"trial {trial.number}: {why}, resuming {previous} {where}")
                 trial.set_user_attr("run_dir", str(previous))
-                run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=["sweep", f"trial {trial.number}"])
+                run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=argv)
             else:
-                run = training.train(cfg, trials_dir, reporter=reporter, stop=trial_stop, argv=["sweep", f"trial {trial.number}"])
+                run = training.train(cfg, trials_dir, reporter=reporter, stop=trial_stop, argv=argv)
+    except StorageError as e:
+        # A full disk: the trial is not done, only stopped. Hand it back to be retried from its
+        # checkpoint, and stop this worker: every trial it started would hit the same full disk.
+        entry.update(state="FAIL", error=str(e))
+        if not beat.lost:
+            try:
+                _hand_back(sw, trial)
+            except RnnexpError:
+                pass  # the journal is on the full disk too: the trial stays RUNNING; a later worker reaps it
+        raise
     except Exception as e:
         entry.update(state="FAIL", error=f"{type(e).__name__}: {e}")
         if not beat.lost:
@@ -830,12 +985,25 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
         return entry
     if run.status == "interrupted":
         # Stopped by a signal: hand the trial back for a retry that resumes this folder.
-        _tell(sw, trial, state=TrialState.FAIL)
-        frozen = sw.study._storage.get_trial(trial._trial_id)
-        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)(sw.study, frozen)
+        _hand_back(sw, trial)
         entry.update(state="INTERRUPTED", run_dir=run.run_dir)
         return entry
     return _conclude(sw, trial, entry, Path(run.run_dir), run.status, run.epochs_run, events)
+
+
+def _trial(sw: Sweep, number: int):
+    return sw.study.get_trials(deepcopy=False)[number]
+
+
+def _hand_back(sw: Sweep, trial) -> None:
+    """Fail a trial that did not finish (stopped, or its disk filled up) and queue its retry, which
+    resumes its run folder from the checkpoint."""
+    import optuna
+    from optuna.trial import TrialState
+
+    _tell(sw, trial, state=TrialState.FAIL)
+    frozen = copy.deepcopy(sw.study._storage.get_trial(trial._trial_id))  # the callback edits what it is given
+    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)(sw.study, frozen)
 
 
 def _same_configuration(sw: Sweep, trial):
@@ -879,13 +1047,6 @@ def _take_result(sw: Sweep, trial, original, entry: dict[str, Any], events: Even
             return True
     events.note(f"trial {trial.number}: same configuration as pruned trial {original.number}; the pruner lets it through now")
     return False
-
-
-def _finished_status(run: Path | None) -> str | None:
-    if run is None or not (run / "summary.json").is_file():
-        return None
-    status = json.loads((run / "summary.json").read_text(encoding="utf-8")).get("status")
-    return status if status in ("completed", "early_stopped", "pruned") else None
 
 
 def _conclude(sw: Sweep, trial, entry: dict[str, Any], run: Path, status: str, epochs: int, events: Events) -> dict[str, Any]:

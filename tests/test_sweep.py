@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, assert_same_run, run_cli
+from conftest import ROOT, assert_same_run, fill_disk, run_cli
 from rnnexp import sweep as sweeps
 from rnnexp.config import load_config, load_sweep
 from rnnexp.errors import ConfigError
@@ -575,3 +576,189 @@ def test_postgres_paused_worker_does_not_break_the_sweep(write_sweep, tmp_path, 
 def test_shipped_sweep_config_loads():
     sweep, _, base = load_sweep(ROOT / "configs" / "sweep_quick.yaml")
     assert sweep.sampler.kind == "grid" and sweep.total_trials == 8 and base.data.dataset == "amazon-food"
+
+
+# -- faults: a full disk, a torn journal, a worker killed at every point of a paused trial ------------
+
+
+def _journal_sweep(write_sweep, tmp_path, **top) -> Path:
+    path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"}, **top)
+    return sweeps.create(path, tmp_path / "runs").path
+
+
+@pytest.mark.parametrize("tail", [b'{"op_code": 5, "worker_id": "x", "trial', b"{", b'{"op_code":0,"study_name":"z"'])
+def test_a_torn_last_journal_record_never_makes_a_sweep_unreadable(write_sweep, tmp_path, tail):
+    """A process that died (or hit a full disk) mid-append leaves a record without its newline.
+    Optuna's reader skips it; the next append cuts it off first, where Optuna's own would glue the
+    next record to it and break the journal for good."""
+    folder = _journal_sweep(write_sweep, tmp_path)
+    journal = folder / sweeps.JOURNAL
+    whole = journal.read_bytes()
+    with open(journal, "ab") as f:
+        f.write(tail)
+    sw = sweeps.open_sweep(folder)  # reading: the torn record is skipped
+    assert len(sw.study.get_trials()) == 2
+    sw.study.set_user_attr("after", 1)  # appending: the torn record is cut off first
+    after = journal.read_bytes()
+    assert after.startswith(whole) and all(json.loads(line)["op_code"] is not None for line in after[len(whole) :].splitlines())
+    again = sweeps.open_sweep(folder)
+    assert again.study.user_attrs["after"] == 1 and len(again.study.get_trials()) == 2
+    assert sweeps.results(again)["counts"]["WAITING"] == 2
+
+
+@pytest.mark.parametrize("fails", ["write", "fsync"])
+def test_an_append_that_fails_leaves_no_part_of_its_record(write_sweep, tmp_path, monkeypatch, fails):
+    import builtins
+    import errno
+
+    from rnnexp.errors import StorageError
+
+    folder = _journal_sweep(write_sweep, tmp_path)
+    journal = folder / sweeps.JOURNAL
+    before = journal.read_bytes()
+    sw = sweeps.open_sweep(folder)
+    real_open = builtins.open
+
+    class HalfWrite:
+        """A file whose write stores half of what it is given, then reports a full disk."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+        def write(self, data):
+            if fails == "write":
+                self.f.write(data[: len(data) // 2])
+                self.f.flush()
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(data)
+
+    def opener(path, mode="r", *args, **kwargs):
+        f = real_open(path, mode, *args, **kwargs)
+        return HalfWrite(f) if str(path) == str(journal) and "+" in mode else f
+
+    monkeypatch.setattr(builtins, "open", opener)
+    if fails == "fsync":
+        monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(StorageError) as info:
+        sw.study.set_user_attr("x", "y" * 1000)
+    monkeypatch.undo()
+    assert f"{journal}: cannot write the sweep's journal (No space left on device)" in str(info.value)
+    assert journal.read_bytes() == before
+    assert "x" not in sweeps.open_sweep(folder).study.user_attrs
+
+
+def test_a_full_disk_mid_sweep_loses_no_trial(write_sweep, tmp_path):
+    """2 workers, a 4-point grid, the sweep folder on an 8 MB tmpfs filled up once the first epoch is
+    done: the workers stop with exit 1 naming the file and `rnnexp sweep resume`, the journal stays
+    readable, and once space is freed the resume finishes every point, each in one run folder that
+    the trials hit by the full disk resumed from their checkpoints."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the journal tests cover the mechanism")
+    try:
+        space = {"model.cell": ["gru", "lstm"], "train.lr": [0.003, 0.01]}
+        path = write_sweep(space=space, sampler={"kind": "grid"}, base_train={"epochs": 4})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rnnexp", "sweep", str(path), "--workers", "2", "--runs-dir", str(mount / "runs")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.time() + 240
+        while time.time() < deadline and not list(mount.glob("runs/sweep_*/trials/*/metrics.csv")):
+            time.sleep(0.02)
+        filler = fill_disk(mount)  # every byte left: the next write anywhere fails
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err[-3000:]
+        assert "internal error" not in err and "Traceback" not in err, err[-3000:]
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert errors and all("No space left on device" in line for line in errors), err[-3000:]
+        (folder,) = (mount / "runs").glob("sweep_*")
+        assert any(line.endswith(f"Free disk space, then rnnexp sweep resume {folder}") for line in errors), errors
+        stopped = sweeps.open_sweep(folder)  # the journal reads, though its disk is still full
+        stopped.path = None  # (results would write results.csv)
+        assert sweeps.results(stopped)["counts"]["COMPLETE"] < 4  # the full disk did stop the sweep
+        filler.unlink()
+        res = _json(run_cli("sweep", "resume", folder, "--workers", "2", "--json"))
+        _every_point_once(res, space)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _every_point_once(res: dict, space: dict) -> None:
+    counted = [t for t in res["trials"] if t["number"] not in {r["retry_of"] for r in res["trials"]}]
+    assert res["counts"]["COMPLETE"] == 4 and res["duplicates"] == 0 and len(counted) == 4, res["trials"]
+    assert sorted((t["model.cell"], t["train.lr"]) for t in counted) == sorted(
+        (c, lr) for c in space["model.cell"] for lr in space["train.lr"]
+    )
+    assert res["counts"]["RETRIED"] >= 1  # the trials the full disk stopped were retried ...
+    for t in res["trials"]:
+        if t["retry_of"] is not None and t["run_dir"] == res["trials"][t["retry_of"]]["run_dir"]:
+            assert "retry of" in t["note"]  # ... in the folder they had: resumed from its checkpoint
+    assert len({t["run_dir"] for t in counted}) == 4  # one folder per point: nothing trained twice, nothing lost
+    for t in counted:
+        epochs = [int(r["epoch"]) for r in csv.DictReader(open(Path(t["run_dir"], "metrics.csv")))]
+        assert epochs == [1, 2, 3, 4], (t, epochs)
+    resumed = [t for t in counted if json.loads(Path(t["run_dir"], "meta.json").read_text())["resumes"]]
+    assert resumed, "no trial was continued from its folder"
+
+
+@pytest.mark.slow
+def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_sweep, tmp_path, forkrun):
+    """One configuration under successive halving: paused by the pruner after epoch 1 (alone at its
+    rung), then promoted, its run resumed for epoch 2. The worker is killed at every point where the
+    trial's files or the study change; the next worker always ends with the same run, bit for bit,
+    in the one folder (a kill after the pause was checkpointed must not train epoch 2 as a plain
+    retry: the pause is recorded in last.pt)."""
+    path = write_sweep(
+        space={"train.lr": [0.02]},
+        sampler={"kind": "grid"},
+        pruner={"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
+        base_train={"epochs": 2, "batch_size": 192, "threads": 1},
+    )
+    rc, out = forkrun("sweep", "create", path, "--runs-dir", tmp_path / "runs")
+    assert rc == 0, out
+    (template,) = (tmp_path / "runs").iterdir()
+
+    def sweep_copy(name: str) -> Path:
+        return shutil.copytree(template, tmp_path / name / template.name)
+
+    ref = sweep_copy("ref")
+    trace = tmp_path / "trace"
+    rc, out = forkrun("sweep", "worker", ref, "--number", "0", env={"RNNEXP_FAULT_TRACE": str(trace)})
+    assert rc == 0, out
+    (ref_run,) = (ref / "trials").iterdir()
+    ref_res = sweeps.results(sweeps.open_sweep(ref))
+    assert [t["note"] for t in ref_res["trials"]] == [
+        "paused after epoch 1; promoted as #1",
+        "promoted #0: resumed its run after epoch 1",
+    ]
+    points = list(dict.fromkeys(trace.read_text().split()))  # a kill is at a point's first pass
+    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2"} <= set(points)
+
+    def case(run_cli, point: str) -> None:
+        folder = sweep_copy(point.replace(":", "-"))
+        rc, out = run_cli("sweep", "worker", folder, "--number", "0", env={"RNNEXP_FAULT": point})
+        assert rc == -signal.SIGKILL, (point, rc, out[-2000:])
+        rc, out = run_cli("sweep", "worker", folder, "--number", "0")
+        assert rc == 0, (point, out[-2000:])
+        runs = [p for p in (folder / "trials").iterdir() if not p.name.startswith(".staging-")]
+        assert len(runs) == 1, (point, runs, out[-3000:])
+        (run,) = runs
+        assert_same_run(ref_run, run)
+        res = sweeps.results(sweeps.open_sweep(folder))
+        assert res["counts"]["COMPLETE"] == 1 and res["best"]["value"] == ref_res["best"]["value"], (point, res["trials"])
+        assert res["counts"]["PROMOTED"] == 1 and res["duplicates"] == 0, (point, res["trials"])
+
+    forkrun.each(case, points)
