@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .errors import RnnexpError
+from .errors import RnnexpError, StorageError, clip, no_room
 
 app = typer.Typer(
     name="rnnexp",
@@ -45,9 +45,16 @@ def _console(quiet: bool = False):
     return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True, width=width)
 
 
+# What one failure may print: a YAML file with thousands of mistakes, or a value of megabytes,
+# is still a screenful that names the first problems.
+_LINES_MAX, _LINE_MAX = 20, 1000
+
+
 def _fail(lines: list[str], code: int) -> None:
-    for line in lines:
-        print(f"error: {line}", file=sys.stderr)
+    for line in lines[:_LINES_MAX]:
+        print(f"error: {clip(line, _LINE_MAX)}", file=sys.stderr)
+    if len(lines) > _LINES_MAX:
+        print(f"error: ... and {len(lines) - _LINES_MAX} more problems", file=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -63,10 +70,21 @@ def _guard() -> Iterator[None]:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except Exception as e:  # a bug in rnnexp: say so in one line, the traceback on request
-        if os.environ.get("RNNEXP_DEBUG"):
-            raise
-        _fail([f"internal error: {type(e).__name__}: {e} (rerun with RNNEXP_DEBUG=1 for the traceback)"], EXIT_FAILED)
+    except OSError as e:
+        if not no_room(e):
+            _internal(e)
+        # A write that no rnnexp code named (a library's): still a full disk, never an internal error.
+        where = f"{e.filename}: " if e.filename else ""
+        _fail([f"{where}cannot write ({e.strerror or e}). Free disk space, then run the command again"], EXIT_FAILED)
+    except Exception as e:
+        _internal(e)
+
+
+def _internal(e: Exception) -> None:
+    """A bug in rnnexp: say so in one line, the traceback on request."""
+    if os.environ.get("RNNEXP_DEBUG"):
+        raise e
+    _fail([f"internal error: {type(e).__name__}: {e} (rerun with RNNEXP_DEBUG=1 for the traceback)"], EXIT_FAILED)
 
 
 def _version(value: bool) -> None:
@@ -138,7 +156,7 @@ def train(
             else:
                 _show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None})
             return
-        stop = _stop_on_signals()
+        stop = _SIGNALS.stop  # graceful once the run is set up (RichReporter.setup)
         result = training.train(
             cfg, runs_dir, argv=sys.argv, reporter=_reporter(console), stop=stop, config_dir=config.resolve().parent
         )
@@ -157,7 +175,7 @@ def resume(
     with _guard():
         from . import train as training
 
-        stop = _stop_on_signals()
+        stop = _SIGNALS.stop
         result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=_reporter(console), stop=stop)
     _finish(console, result, as_json)
 
@@ -494,7 +512,7 @@ def sweep_run(
         sw = sweeps.create(sweep_file, runs_dir, set_, storage, workers)
         console.print(f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers)")
         _run_workers(console, sw, sw.sweep.workers, storage)
-        res = sweeps.results(sw)
+        res = _sweep_results(sw)
         _show_results(console, res, as_json, sw.path)
     _sweep_exit(res, sw.path)
 
@@ -514,7 +532,7 @@ def sweep_resume(
 
         sw = sweeps.open_sweep(sweep_dir, storage)
         _run_workers(console, sw, workers, storage)
-        res = sweeps.results(sw)
+        res = _sweep_results(sw)
         _show_results(console, res, as_json, sw.path)
     _sweep_exit(res, sw.path)
 
@@ -562,7 +580,7 @@ def sweep_worker(
 
             torch.set_num_threads(threads)
         sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number)
-        stop = _stop_on_signals()
+        stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
         console.print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}")
     if done.stopped_by == "interrupted":
@@ -600,6 +618,15 @@ def sweep_results(
         _show_results(_console(), sweeps.results(sw), as_json, sw.path)
 
 
+def _sweep_results(sw) -> dict[str, Any]:
+    from .sweep import results
+
+    try:
+        return results(sw)
+    except StorageError as e:  # results.csv on a full disk: the sweep itself goes on from where it is
+        raise e.next_step(f"rnnexp sweep resume {sw.path}") from None
+
+
 def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
     """Exit 1 when the workers ended without finishing the sweep (they crashed, say)."""
     left = res["counts"]["RUNNING"] + res["counts"]["WAITING"]
@@ -622,7 +649,7 @@ def _run_workers(console, sw, workers: int, storage: str | None) -> None:
     if storage:
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
     procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env) for i in range(workers)]
-    stop = _stop_on_signals()
+    stop = _SIGNALS.graceful_stop()
     while any(p.poll() is None for p in procs):
         if stop.wait(0.5):
             for p in procs:
@@ -680,18 +707,39 @@ def _show_results(console, res: dict[str, Any], as_json: bool, folder: Path | No
             console.print(f"train it: rnnexp train {res['best_config']}")
 
 
-def _stop_on_signals() -> threading.Event:
-    """First SIGINT/SIGTERM: finish the batch, checkpoint, exit 130. A second SIGINT aborts."""
-    stop = threading.Event()
+class _Signals:
+    """SIGINT and SIGTERM, handled from the command's first line to its last.
 
-    def handler(signum, frame):
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
+    Until a command says it can stop cleanly, a signal ends the process at once with exit 130: every
+    file rnnexp writes goes to a temp file and is renamed into place, so nothing is left half written
+    (a run being set up is built in a hidden folder and is simply not there). Once a run is training
+    (`graceful`), the first signal sets `stop`: the run finishes its batch, checkpoints and exits 130;
+    a second one ends the process at once (the last checkpoint stays valid). The handler never raises
+    into the interrupted code: an exception thrown from a signal handler lands wherever Python happens
+    to be (a finalizer, a thread's shutdown) and prints "Exception ignored ... Traceback"."""
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.graceful = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.graceful and not self.stop.is_set():
+            self.stop.set()
+            return
+        os.write(2, b"interrupted\n")
+        os._exit(EXIT_INTERRUPTED)
+
+    def graceful_stop(self) -> threading.Event:
+        """From now on the first signal only sets the returned event."""
+        self.graceful = True
+        return self.stop
+
+
+_SIGNALS = _Signals()
 
 
 def _reporter(console, show_setup: bool = True):
@@ -705,6 +753,7 @@ def _reporter(console, show_setup: bool = True):
             self.task = None
 
         def setup(self, info: dict[str, Any]) -> None:
+            _SIGNALS.graceful_stop()  # the run folder is in place: a signal now checkpoints and stops
             if show_setup:
                 _show_setup(console, info)
 
@@ -866,4 +915,5 @@ def _show_forecast_eval(console, report: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    _SIGNALS.install()
     app()
