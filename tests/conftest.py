@@ -172,3 +172,97 @@ def assert_same_run(a: Path, b: Path) -> None:
     assert [r["epoch"] for r in metrics_without_time(b)] == [str(i) for i in range(1, len(metrics_without_time(b)) + 1)]
     sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))
     assert (sa["status"], sa["epochs_run"], sa["best_epoch"]) == (sb["status"], sb["epochs_run"], sb["best_epoch"])
+
+
+class ForkRun:
+    """forkrun(*args, env={}, unset=(), signals=[(seconds, signum)], after=glob) -> (exit code or
+    -signal, output): an rnnexp command run in a process forked from one that has imported
+    everything already (tests/forkrun.py), sent those signals when asked.
+
+    forkrun.each(case, items): case(run, item) for every item, on two such servers side by side
+    (``run`` is called like forkrun itself); the first failure is raised once all are done."""
+
+    def __init__(self, logs: Path):
+        self.logs, self.servers, self.count = logs, {}, iter(range(1_000_000))
+        self.lock = threading.Lock()
+
+    def _server(self, k: int) -> subprocess.Popen:
+        with self.lock:
+            if k not in self.servers:
+                self.servers[k] = subprocess.Popen(
+                    [sys.executable, str(ROOT / "tests" / "forkrun.py")],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "COLUMNS": "200"},
+                )
+            return self.servers[k]
+
+    def run_on(self, k: int, *args, env: dict | None = None, unset=(), signals=(), after: str | None = None) -> tuple[int, str]:
+        server = self._server(k)
+        with self.lock:
+            log = self.logs / f"{next(self.count)}.log"
+        job = {"args": [str(a) for a in args], "env": env or {}, "unset": list(unset), "log": str(log)}
+        job.update(signals=[list(s) for s in signals], after=after)
+        server.stdin.write(json.dumps(job) + "\n")
+        server.stdin.flush()
+        line = server.stdout.readline()
+        assert line, "tests/forkrun.py died"
+        return json.loads(line)["rc"], log.read_text() if log.exists() else ""
+
+    def __call__(self, *args, **kwargs) -> tuple[int, str]:
+        return self.run_on(0, *args, **kwargs)
+
+    def each(self, case, items: list, servers: int = 2) -> None:
+        failures: list[BaseException] = []
+
+        def lane(k: int) -> None:
+            run = lambda *args, **kwargs: self.run_on(k, *args, **kwargs)
+            for item in items[k::servers]:
+                try:
+                    case(run, item)
+                except BaseException as e:  # reported below, in the test's own thread
+                    failures.append(e)
+
+        lanes = [threading.Thread(target=lane, args=(k,)) for k in range(servers)]
+        for t in lanes:
+            t.start()
+        for t in lanes:
+            t.join()
+        if failures:
+            raise failures[0]
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.stdin.close()
+            server.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def forkrun(tmp_path_factory):
+    runner = ForkRun(tmp_path_factory.mktemp("forkrun"))
+    yield runner
+    runner.close()
+
+
+def fill_disk(folder: Path, leave: int = 0) -> Path:
+    """Fill the file system of ``folder`` up, then free ``leave`` bytes; returns the filler file
+    (delete it to free the space). Written in chunks until the disk refuses, as other processes may
+    be writing meanwhile."""
+    import errno
+
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for size in (1 << 16, 1 << 10, 1):  # big chunks, then what is left, to the last byte
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+    finally:
+        os.close(fd)
+    if leave:
+        os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler

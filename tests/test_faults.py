@@ -1,5 +1,9 @@
-"""Trust under faults: one run SIGKILLed at 20 random points and resumed each time ends bit-identical
-to a run never stopped; a disk that fills up (or a file-size limit) mid-run costs a clear error and
+"""Trust under faults. A run killed outright (SIGKILL) at *every* point where its files change, the
+points listed by the run itself (RNNEXP_FAULT_TRACE), then resumed, ends bit-identical to a run never
+stopped, or (killed while its folder was still being built) leaves no folder at all: for a run that
+early-stops with a plateau lr schedule, for the start of a resume, for an extension with --epochs,
+and for a sweep trial the pruner pauses (tests/test_sweep.py). Also: 20 kills in one run at seeded
+random points; a disk that fills up (or a file-size limit) mid-run costs one clear error and
 nothing else; four trainings started together get four folders."""
 
 from __future__ import annotations
@@ -9,18 +13,111 @@ import os
 import random
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from test_resume_exact import _train, reference  # noqa: F401  (the fixture is used by name)
+from test_resume_exact import KILLED, reference, train, visible, write_tiny  # noqa: F401  (fixture used by name)
 
-from conftest import assert_same_run, run_cli
+from conftest import assert_same_run, fill_disk
 
 EPOCHS, BATCHES = 3, 12  # the tiny reference run: 192 training examples in batches of 16
+
+# Early-stops after epoch 3 (no epoch after the first beats it by min_delta 10); the plateau schedule
+# halves the lr after epoch 2 (val_accuracy does not rise); two batches an epoch.
+EARLY_STOPPING = {
+    "epochs": 6,
+    "batch_size": 96,
+    "lr": 0.05,
+    "early_stopping": {"enabled": True, "patience": 2, "min_delta": 10.0},
+    "lr_schedule": {"kind": "plateau", "patience": 1, "gamma": 0.5, "monitor": "val_accuracy"},
+}
+
+
+def trace_of(forkrun, tmp_path: Path, *args) -> list[str]:
+    """The fault points one uninterrupted command passes, in order."""
+    trace = tmp_path / f"trace-{len(list(tmp_path.glob('trace-*')))}"
+    rc, out = forkrun(*args, env={"RNNEXP_FAULT_TRACE": str(trace)})
+    assert rc == 0, out
+    points = trace.read_text().split()
+    assert len(points) == len(set(points)), points  # each point is met once: a kill there is one instant
+    return points
+
+
+@pytest.fixture(scope="module")
+def early_stopped(tmp_path_factory, tiny_data, forkrun):
+    folder = tmp_path_factory.mktemp("early")
+    config = write_tiny(folder, tiny_data, **EARLY_STOPPING)
+    points = trace_of(forkrun, folder, "train", config, "--runs-dir", folder / "ref", "--quiet")
+    (ref,) = visible(folder / "ref")
+    summary = json.loads((ref / "summary.json").read_text())
+    assert (summary["status"], summary["epochs_run"]) == ("early_stopped", 3)
+    lrs = [float(r.split(",")[-2]) for r in (ref / "metrics.csv").read_text().splitlines()[1:]]
+    assert lrs == [0.05, 0.05, 0.025]  # the plateau schedule acted, so its state had to survive too
+    return config, ref, points
+
+
+@pytest.mark.slow
+def test_a_kill_at_every_fault_point_of_an_early_stopping_run(early_stopped, tmp_path, forkrun):
+    config, ref, points = early_stopped
+    kinds = {p.split(":")[0] for p in points}
+    assert kinds == {"setup", "batch", "write", "saved", "epoch", "metrics", "summary", "end"}, points
+
+    def case(run_cli, point: str) -> None:
+        rc, out, run = train(run_cli, config, tmp_path / point.replace(":", "-"), point)
+        assert rc == KILLED, (point, rc, out)
+        if point == "setup:files":  # still being built aside: no run folder, nothing to resume
+            assert run is None, point
+            return
+        rc, out = run_cli("resume", run, "--quiet")
+        # Killed after the final summary: the run was over, and resume says so.
+        assert rc == (2 if point == "end:summary" else 0), (point, out)
+        assert_same_run(ref, run)
+        assert (run / "curves.png").is_file(), point
+
+    forkrun.each(case, points)
+
+
+@pytest.mark.slow
+def test_a_kill_at_every_point_of_a_resume_start(reference, tmp_path, forkrun):  # noqa: F811
+    """One run stopped in epoch 2, then resumes killed at each point of their start-up in turn."""
+    config, ref_run = reference
+    rc, _, run = train(forkrun, config, tmp_path / "runs", "batch:2:4")
+    assert rc == KILLED
+    probe = shutil.copytree(run, tmp_path / "probe")
+    points = [p for p in trace_of(forkrun, tmp_path, "resume", probe, "-q") if p.startswith("resume:")]
+    assert points == ["resume:checked", "resume:metrics", "resume:meta", "resume:done"]
+    for point in points:
+        assert forkrun("resume", run, "--quiet", env={"RNNEXP_FAULT": point})[0] == KILLED, point
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
+    assert_same_run(ref_run, run)
+
+
+@pytest.mark.slow
+def test_a_kill_at_every_point_of_an_extension(early_stopped, tmp_path, forkrun):
+    """`resume --epochs 4` of the early-stopped run, killed at each of its points; a plain `resume`
+    then goes on to 4 epochs (or, killed before anything was written, says the run is finished)."""
+    _, ref, _ = early_stopped
+    pristine = shutil.copytree(ref, tmp_path / "pristine")
+    extended = shutil.copytree(pristine, tmp_path / "extended")
+    points = trace_of(forkrun, tmp_path, "resume", extended, "--epochs", "4", "--quiet")
+    assert json.loads((extended / "summary.json").read_text())["epochs_run"] == 4
+    assert {p.split(":")[0] for p in points} >= {"resume", "batch", "epoch", "metrics", "end"}
+
+    def case(run_cli, point: str) -> None:
+        run = shutil.copytree(pristine, tmp_path / point.replace(":", "-"))
+        assert run_cli("resume", run, "--epochs", "4", "--quiet", env={"RNNEXP_FAULT": point})[0] == KILLED, point
+        rc, out = run_cli("resume", run, "--quiet")
+        if point == "resume:checked":  # nothing written yet: still the early-stopped run
+            assert rc == 2 and "already finished" in out, out
+            rc, out = run_cli("resume", run, "--epochs", "4", "--quiet")
+        assert rc == (2 if point == "end:summary" else 0), (point, out)
+        assert_same_run(extended, run)
+
+    forkrun.each(case, points)
 
 
 def _fault_points(count: int, seed: int) -> list[str]:
@@ -29,26 +126,26 @@ def _fault_points(count: int, seed: int) -> list[str]:
     timeline = []
     for epoch in range(1, EPOCHS + 1):
         timeline += [f"batch:{epoch}:{b}" for b in range(1, BATCHES + 1)]
-        timeline += [f"write:last:{epoch}", f"epoch:{epoch}"]
+        timeline += [f"write:last:{epoch}", f"saved:last:{epoch}", f"epoch:{epoch}", f"metrics:{epoch}"]
     chosen = sorted(random.Random(seed).sample(range(len(timeline)), count))
     return [timeline[i] for i in chosen]
 
 
 @pytest.mark.slow
-def test_twenty_sigkills_at_random_points_then_bit_identical(reference, tmp_path):  # noqa: F811
+def test_twenty_sigkills_at_random_points_then_bit_identical(reference, tmp_path, forkrun):  # noqa: F811
     config, ref_run = reference
     points = _fault_points(20, seed=2026)
     assert {p.split(":")[0] for p in points} >= {"batch", "write", "epoch"}
-    proc, run = _train(config, tmp_path / "runs", points[0])
-    killed = [proc.returncode == -signal.SIGKILL]
+    rc, _, run = train(forkrun, config, tmp_path / "runs", points[0])
+    killed = [rc == KILLED]
     for point in points[1:]:
         # Each resume starts from the last checkpoint on disk, behind the next crash point.
-        again = run_cli("resume", run, "--quiet", env={"RNNEXP_FAULT": point})
-        killed.append(again.returncode == -signal.SIGKILL)
-        assert killed[-1], (point, again.returncode, again.stderr[-500:])
+        rc, out = forkrun("resume", run, "--quiet", env={"RNNEXP_FAULT": point})
+        killed.append(rc == KILLED)
+        assert killed[-1], (point, rc, out[-500:])
     assert sum(killed) == 20
-    final = run_cli("resume", run, "--json", "--quiet")
-    assert final.returncode == 0, final.stderr
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
     assert_same_run(ref_run, run)
     assert len(json.loads((run / "meta.json").read_text())["resumes"]) == 20
 
@@ -60,12 +157,13 @@ def _limited_fsize(limit: int):
     return apply
 
 
-def test_file_size_limit_mid_run_is_one_clear_error_and_resumable(reference, tmp_path):  # noqa: F811
+def test_file_size_limit_mid_run_is_one_clear_error_and_resumable(reference, tmp_path, forkrun):  # noqa: F811
     """A write that the OS refuses (here RLIMIT_FSIZE, as ulimit -f sets it) in epoch 2: exit 1 with
-    one line naming the checkpoint, last.pt still epoch 1, and the resumed run ends identical."""
+    one line naming the checkpoint and the command that continues, last.pt still epoch 1, and the
+    resumed run ends identical."""
     config, ref_run = reference
-    proc, run = _train(config, tmp_path / "runs", None, "--set", "train.epochs=1")
-    assert proc.returncode == 0, proc.stderr
+    rc, out, run = train(forkrun, config, tmp_path / "runs", None, "--set", "train.epochs=1")
+    assert rc == 0, out
     size = (run / "checkpoints" / "last.pt").stat().st_size
     limited = subprocess.run(
         [sys.executable, "-m", "rnnexp", "resume", str(run), "--epochs", "3", "--quiet"],
@@ -75,41 +173,61 @@ def test_file_size_limit_mid_run_is_one_clear_error_and_resumable(reference, tmp
     )
     assert limited.returncode == 1, limited.stderr
     lines = limited.stderr.strip().splitlines()
-    assert len(lines) == 1 and "cannot write checkpoint (File too large)" in lines[0] and "last.pt" in lines[0]
+    assert len(lines) == 1 and "cannot write checkpoint (File too large)" in lines[0] and "last.pt" in lines[0], lines
+    assert lines[0].endswith(f"Free disk space, then rnnexp resume {run}"), lines
     assert "Traceback" not in limited.stderr
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
     assert json.loads((run / "summary.json").read_text())["status"] == "failed"
-    final = run_cli("resume", run, "--quiet")
-    assert final.returncode == 0, final.stderr
+    rc, out = forkrun("resume", run, "--quiet")  # config.yaml asks for 3 epochs: the extension goes on
+    assert rc == 0, out
     assert_same_run(ref_run, run)
 
 
-def test_full_disk_mid_run_is_one_clear_error_and_resumable(reference, tmp_path):  # noqa: F811
-    """A real full disk: the run folder on a small tmpfs, filled up after epoch 1."""
-    config, ref_run = reference
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MB file system (tmpfs; needs root), unmounted afterwards."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the file-size-limit test covers the path")
-    try:
-        proc, run = _train(config, mount / "runs", None, "--set", "train.epochs=1")
-        assert proc.returncode == 0, proc.stderr
-        filler = mount / "filler"
-        free = shutil.disk_usage(mount).free
-        with open(filler, "wb") as f:  # leave less room than one checkpoint needs
-            f.write(b"\0" * (free - (run / "checkpoints" / "last.pt").stat().st_size // 3))
-        full = run_cli("resume", run, "--epochs", "3", "--quiet")
-        assert full.returncode == 1, full.stderr
-        lines = full.stderr.strip().splitlines()
-        assert len(lines) == 1 and "No space left on device" in lines[0] and "Free disk space" in lines[0], lines
-        assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
-        filler.unlink()
-        final = run_cli("resume", run, "--quiet")
-        assert final.returncode == 0, final.stderr
-        assert_same_run(ref_run, run)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the file-size-limit tests cover the path")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_full_disk_mid_run_is_one_clear_error_and_resumable(reference, tmp_path, small_disk, forkrun):  # noqa: F811
+    """A real full disk: the run folder on a small tmpfs, filled up after epoch 1."""
+    config, ref_run = reference
+    rc, out, run = train(forkrun, config, small_disk / "runs", None, "--set", "train.epochs=1")
+    assert rc == 0, out
+    filler = fill_disk(small_disk, leave=(run / "checkpoints" / "last.pt").stat().st_size // 3)
+    rc, out = forkrun("resume", run, "--epochs", "3", "--quiet")
+    assert rc == 1, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0] and lines[0].endswith(f"then rnnexp resume {run}"), lines
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+    filler.unlink()
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
+    assert_same_run(ref_run, run)
+
+
+@pytest.mark.parametrize("leave", [0, 2_000, 20_000])
+def test_full_disk_at_start_up_leaves_no_folder_and_says_so(tiny_data, tmp_path, small_disk, forkrun, leave):
+    """Whichever file of the setup meets the full disk, the run folder is not there, and the message
+    promises nothing else: free space, train again."""
+    config = write_tiny(tmp_path, tiny_data)
+    (small_disk / "runs").mkdir()
+    filler = fill_disk(small_disk, leave)
+    rc, out = forkrun("train", config, "--runs-dir", small_disk / "runs", "--quiet")
+    assert rc == 1, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], lines
+    assert lines[0].endswith("Free disk space, then train again (nothing of this run was kept)"), lines
+    assert os.listdir(small_disk / "runs") == []  # not even the folder it was building
+    filler.unlink()
+    rc, out, run = train(forkrun, config, small_disk / "runs")
+    assert rc == 0, out
 
 
 def test_four_trainings_started_together_get_four_folders(write_config, tmp_path):

@@ -1,4 +1,7 @@
-"""The promise: a run crashed by SIGKILL anywhere and resumed ends bit-identical to one never stopped."""
+"""The promise: a run crashed by SIGKILL anywhere and resumed ends bit-identical to one never stopped.
+
+Runs go through `forkrun` (tests/forkrun.py): real processes, killed outright, without paying the
+interpreter's imports each time. Every config here pins train.threads: 1, as forkrun's processes run."""
 
 from __future__ import annotations
 
@@ -7,30 +10,38 @@ import signal
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import assert_same_run, run_cli
+from conftest import assert_same_run, tiny_config_dict
+
+KILLED = -signal.SIGKILL
 
 
-def _train(config: Path, runs: Path, fault: str | None = None, *extra) -> tuple:
-    env = {"RNNEXP_FAULT": fault} if fault else {}
-    proc = run_cli("train", config, "--runs-dir", runs, "--json", "--quiet", *extra, env=env)
-    run_dirs = sorted(p for p in runs.iterdir() if p.is_dir())
-    return proc, run_dirs[-1]
+def visible(runs: Path) -> list[Path]:
+    """Run folders in place (not the hidden ones a setup builds aside)."""
+    return sorted(p for p in runs.iterdir() if not p.name.startswith(".")) if runs.is_dir() else []
+
+
+def train(forkrun, config: Path, runs: Path, fault: str | None = None, *extra) -> tuple[int, str, Path | None]:
+    rc, out = forkrun("train", config, "--runs-dir", runs, "--quiet", *extra, env={"RNNEXP_FAULT": fault} if fault else {})
+    folders = visible(runs)
+    return rc, out, folders[-1] if folders else None
+
+
+def write_tiny(folder: Path, tiny_data, **train) -> Path:
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, train={"threads": 1, **train})))
+    return config
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_data):
+def reference(tmp_path_factory, tiny_data, forkrun):
     """One uninterrupted 3-epoch run that every crashed-and-resumed run is compared to."""
-    import yaml
-
-    from conftest import tiny_config_dict
-
     folder = tmp_path_factory.mktemp("reference")
-    config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_data)))
-    proc, run = _train(config, folder / "runs")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["status"] == "completed"
+    config = write_tiny(folder, tiny_data)
+    rc, out, run = train(forkrun, config, folder / "runs")
+    assert rc == 0, out
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
     return config, run
 
 
@@ -38,31 +49,29 @@ def reference(tmp_path_factory, tiny_data):
     "fault",
     [
         "batch:2:5",  # mid-epoch
-        "epoch:1",  # at an epoch boundary: checkpoint written, metrics.csv not yet
+        "epoch:1",  # at an epoch boundary: checkpoint handed to the writer, metrics.csv not yet
         "batch:1:3",  # before the first checkpoint exists: resume starts over, still identical
         "write:last:2",  # inside a checkpoint write: temp file complete, not yet renamed
         "write:best:1",  # inside the first best.pt write
     ],
 )
-def test_sigkill_then_resume_is_bit_identical(reference, tmp_path, fault):
+def test_sigkill_then_resume_is_bit_identical(reference, tmp_path, forkrun, fault):
     config, ref_run = reference
-    proc, run = _train(config, tmp_path / "runs", fault)
-    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr)
-    resumed = run_cli("resume", run, "--json", "--quiet")
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["status"] == "completed"
+    rc, out, run = train(forkrun, config, tmp_path / "runs", fault)
+    assert rc == KILLED, (rc, out)
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
     assert_same_run(ref_run, run)
     meta = json.loads((run / "meta.json").read_text())
     assert len(meta["resumes"]) == 1
 
 
-def test_two_crashes_in_one_run(reference, tmp_path):
+def test_two_crashes_in_one_run(reference, tmp_path, forkrun):
     """Crash, resume, crash again later, resume: still identical."""
     config, ref_run = reference
-    proc, run = _train(config, tmp_path / "runs", "batch:2:3")
-    assert proc.returncode == -signal.SIGKILL
-    again = run_cli("resume", run, "--quiet", env={"RNNEXP_FAULT": "batch:3:9"})
-    assert again.returncode == -signal.SIGKILL
-    final = run_cli("resume", run, "--quiet")
-    assert final.returncode == 0, final.stderr
+    rc, _, run = train(forkrun, config, tmp_path / "runs", "batch:2:3")
+    assert rc == KILLED
+    assert forkrun("resume", run, "--quiet", env={"RNNEXP_FAULT": "batch:3:9"})[0] == KILLED
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
     assert_same_run(ref_run, run)
