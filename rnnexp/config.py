@@ -211,7 +211,9 @@ class ModelConfig(_Section):
     )
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Pretrained word vectors.")
     num_neurons: int | list[int] = Field(
-        32, description="Hidden units per recurrent layer (per direction); a list gives each layer its own size, e.g. [64, 32]."
+        32,
+        description="Hidden units per recurrent layer (per direction), 1 to 65536; a list gives each layer its own size, "
+        "e.g. [64, 32] (at most 100 layers).",
     )
     num_layers: int | None = Field(
         None, ge=1, le=LAYERS_MAX, description="Stacked recurrent layers (null: 1, or the length of a num_neurons list)."

@@ -47,12 +47,15 @@ def evaluate(
 
 
 def load_checkpoint(run: RunDir, cfg, which: str) -> tuple[str, dict[str, Any]]:
-    """(best|last, its state): auto is best when train.early_stopping.restore_best says so."""
+    """(best|last, its state): auto is best when train.early_stopping.restore_best says so. The
+    checkpoint must pass its checksum and belong to this run (meta.json's run_id): a damaged best.pt
+    is an error naming it, never a score of other weights."""
     if which not in ("auto", "best", "last"):
         raise RunDirError(f"--checkpoint {which!r}: expected auto, best or last")
     if which == "auto":
         which = "best" if cfg.train.early_stopping.restore_best and run.best.is_file() else "last"
-    return which, checkpoint.load(run.best if which == "best" else run.last)
+    run_id = run.read_json(run.meta).get("run_id") if run.meta.is_file() else None
+    return which, checkpoint.load(run.best if which == "best" else run.last, run_id)
 
 
 def predict(

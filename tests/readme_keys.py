@@ -40,6 +40,26 @@ def allowed(annotation) -> str:
     return " \\| ".join(found)
 
 
+def bounds(field) -> str:
+    """The field's range as the schema enforces it: " in [1, 65,536]", " in [0.0, 1.0)", " > 0"."""
+    found = {}
+    for m in field.metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            value = getattr(m, attr, None)
+            if value is not None:
+                big = abs(value) >= 10_000 and float(value).is_integer()
+                found[attr] = f"{int(value):,}" if big else str(value)
+    low = ("[", found["ge"]) if "ge" in found else ("(", found["gt"]) if "gt" in found else None
+    high = (found["le"], "]") if "le" in found else (found["lt"], ")") if "lt" in found else None
+    if low and high:
+        return f" in {low[0]}{low[1]}, {high[0]}{high[1]}"
+    if low:
+        return f" {'≥' if low[0] == '[' else '>'} {low[1]}"
+    if high:
+        return f" {'≤' if high[1] == ']' else '<'} {high[0]}"
+    return ""
+
+
 def table(model=Config, header: str = HEADER) -> str:
     rows = [header, "| --- | --- | --- | --- |"]
     keys = list(iter_keys(model))
@@ -48,7 +68,7 @@ def table(model=Config, header: str = HEADER) -> str:
         keys[at:at] = list(iter_keys(ParamSpec, "space.KEY."))
     for key, field in keys:
         default = "required" if field.is_required() else json.dumps(field.get_default(call_default_factory=True))
-        values = "mapping" if key == "space" else allowed(field.annotation)
+        values = "mapping" if key == "space" else allowed(field.annotation) + bounds(field)
         rows.append(f"| `{key}` | {default} | {values} | {field.description} |")
     return "\n".join(rows)
 

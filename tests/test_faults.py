@@ -240,3 +240,39 @@ def test_four_trainings_started_together_get_four_folders(write_config, tmp_path
     folders = [json.loads(out)["run_dir"] for out, _ in results]
     assert len(set(folders)) == 4 and sorted(os.listdir(runs)) == sorted(Path(f).name for f in folders)
     assert len({Path(f).name.split("_")[0] for f in folders}) <= 2  # they did start within a second or two
+
+
+def _flip(path: Path, at: float, bit: int = 0x10) -> None:
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= bit
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("at", [0.3, 0.6, 0.9])
+def test_a_flipped_bit_in_a_checkpoint_is_never_used(reference, tmp_path, forkrun, at):  # noqa: F811
+    """evaluate refuses a damaged best.pt in one line naming it (no score of other weights); resume
+    of a run whose last.pt is damaged says so, goes on from last.prev.pt, and still ends identical."""
+    config, ref_run = reference
+    done = shutil.copytree(ref_run, tmp_path / "done")
+    _flip(done / "checkpoints" / "best.pt", at)
+    rc, out = forkrun("evaluate", done)
+    (line,) = out.strip().splitlines()
+    assert rc == 1 and line.startswith(f"error: {done / 'checkpoints' / 'best.pt'}: "), out
+    assert "checksum mismatch" in line or "not a readable checkpoint" in line, out
+    rc, out, run = train(forkrun, config, tmp_path / "runs", "saved:last:2")  # last.pt and last.prev.pt on disk
+    assert rc == KILLED
+    _flip(run / "checkpoints" / "last.pt", at)
+    rc, out = forkrun("resume", run)
+    assert rc == 0, out
+    assert "last.pt" in out and "using the previous checkpoint last.prev.pt instead" in out, out
+    assert_same_run(ref_run, run)
+
+
+def test_another_runs_checkpoint_is_refused(reference, tmp_path, forkrun):  # noqa: F811
+    config, ref_run = reference
+    rc, out, other = train(forkrun, config, tmp_path / "other", "saved:last:2")  # the same config: same shapes
+    rc, out, run = train(forkrun, config, tmp_path / "runs", "saved:last:2")
+    for name in ("last.pt", "last.prev.pt"):
+        shutil.copy(other / "checkpoints" / name, run / "checkpoints" / name)
+    rc, out = forkrun("resume", run)
+    assert rc == 1 and "belongs to another run" in out and len(out.strip().splitlines()) == 1, out

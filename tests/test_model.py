@@ -224,3 +224,51 @@ def test_feature_windows_go_straight_into_the_rnn(head):
     assert model(x).shape == (5, 4)
     rebuilt = model_from_checkpoint(model_spec(model, cfg, spec, 4))
     assert torch.equal(rebuilt.eval()(x), model.eval()(x))
+
+
+# -- a config that cannot fit is refused before anything is allocated ---------------------------------
+
+GB = 1024**3
+
+
+@pytest.mark.parametrize(
+    "sets, key",
+    [
+        (["model.cell=lstm", "model.num_neurons=8192"], "model.num_neurons"),
+        (["model.embedding_dims=60000"], "model.embedding_dims"),
+        (["data.maxlen=200000", "train.batch_size=4096"], "train.batch_size or data.maxlen"),
+        (["data.maxlen=1000000", "train.batch_size=1"], "data.maxlen"),
+    ],
+)
+def test_a_config_that_cannot_fit_is_exit_2_naming_the_key(write_config, monkeypatch, sets, key):
+    """With 1 GB free: the part of the estimate that dominates names its key; nothing is trained and
+    no folder is made (the check runs before the data is padded and before any weight exists)."""
+    from typer.testing import CliRunner
+
+    import rnnexp.model
+    from rnnexp.cli import app
+
+    monkeypatch.setattr(rnnexp.model, "available_memory", lambda device: GB)
+    args = ["train", str(write_config()), "--dry-run"]
+    for item in sets:
+        args += ["--set", item]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: {key}: this config needs about ") and line.endswith(f"free on cpu; lower {key}"), line
+    assert "more than the 1 GB free" in line
+
+
+def test_the_estimate_counts_the_model_exactly_and_fits_what_trains(tiny_data):
+    from conftest import tiny_config_dict
+    from rnnexp.config import Config
+    from rnnexp.model import build_model, check_memory, count_parameters
+
+    cfg = Config.model_validate(
+        tiny_config_dict(tiny_data, model={"cell": "lstm", "num_neurons": [24, 12], "bidirectional": True})
+    )
+    spec = {"kind": "tokens", "vocab_size": 2000, "seq_len": 40}
+    parts = check_memory(cfg, spec, 2, data_bytes=1000, device="cpu")
+    params = count_parameters(build_model(cfg.model, spec, 2))
+    assert parts["embedding"] + parts["recurrent layers and head"] == params * 16  # weights, grads, 2 moments
+    assert parts["the encoded data"] == 1000 and parts["a batch's activations"] > 0
