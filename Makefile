@@ -21,8 +21,9 @@ demo: install
 	$(BIN)/rnnexp evaluate "$$run" || exit $$?; \
 	echo "demo run folder: $$run"
 
+# -n auto: one test process per core (pytest-xdist); most tests wait on subprocesses.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: install
 	$(BIN)/ruff check rnnexp tests bench

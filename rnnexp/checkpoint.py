@@ -15,6 +15,7 @@ import torch
 
 from . import faults
 from .errors import CheckpointError, StorageError, no_room
+from .rundir import fsync_dir
 
 FORMAT = "rnnexp-checkpoint"
 VERSION = 2  # 2: checksum and run_id
@@ -101,7 +102,7 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
             os.link(path, prev_tmp)  # a second name for the current file: path itself never goes missing
             os.replace(prev_tmp, prev)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         if fault:
             faults.hit(f"saved:{fault}")
     except OSError as e:
@@ -138,19 +139,6 @@ class BackgroundWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load(path: Path, run_id: str | None = None) -> dict[str, Any]:

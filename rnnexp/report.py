@@ -76,9 +76,16 @@ def find_runs(runs_dir: str | Path, trials: bool = False) -> list[Path]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunDirError(f"{runs_dir}: no such runs folder")
-    found = [p for p in runs_dir.iterdir() if (p / "config.yaml").is_file() and (p / "summary.json").is_file()]
+    # A run folder is in place with config.yaml and meta.json in it (summary.json follows a moment
+    # later); hidden folders are runs still being built.
+    is_run = lambda p: (
+        not p.name.startswith(".")
+        and (p / "config.yaml").is_file()
+        and ((p / "meta.json").is_file() or (p / "summary.json").is_file())
+    )
+    found = [p for p in runs_dir.iterdir() if is_run(p)]
     if trials:
-        found += [p for p in runs_dir.glob("sweep_*/trials/*") if (p / "summary.json").is_file()]
+        found += [p for p in runs_dir.glob("sweep_*/trials/*") if is_run(p)]
     names = {p.name for p in found}
 
     def started(p: Path) -> tuple[str, int]:

@@ -148,7 +148,7 @@ class Staged:
                 if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
                     continue
                 raise cannot(path, "create the run folder", e) from None
-            _fsync_dir(self.runs_dir)
+            fsync_dir(self.runs_dir)
             self.run = RunDir(path)
             return self.run
         raise RunDirError(f"{self.runs_dir}: too many runs named {self.name!r} in one second")
@@ -200,7 +200,8 @@ def _clear_stale_stages(runs_dir: Path, age: float = 600.0) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems refuse it)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

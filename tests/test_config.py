@@ -343,14 +343,13 @@ def test_a_huge_value_is_echoed_clipped(key):
     assert result.output.count("characters)") == 2  # the --set and the value, each clipped with its length
 
 
-def test_thousands_of_problems_print_a_screenful():
+def test_thousands_of_problems_print_a_screenful(tmp_path):
     from typer.testing import CliRunner
 
     from rnnexp.cli import app
 
-    text = "".join(f"bad_key_{i}: 1\n" for i in range(5000))
-    with open("/tmp/rnnexp-many-problems.yaml", "w") as f:
-        f.write(MINIMAL + text)
-    result = CliRunner().invoke(app, ["validate", "/tmp/rnnexp-many-problems.yaml"])
+    config = tmp_path / "many-problems.yaml"
+    config.write_text(MINIMAL + "".join(f"bad_key_{i}: 1\n" for i in range(5000)))
+    result = CliRunner().invoke(app, ["validate", str(config)])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 21 and lines[-1] == "error: ... and 4980 more problems"

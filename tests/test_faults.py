@@ -64,6 +64,7 @@ def test_a_kill_at_every_fault_point_of_an_early_stopping_run(early_stopped, tmp
     config, ref, points = early_stopped
     kinds = {p.split(":")[0] for p in points}
     assert kinds == {"setup", "batch", "write", "saved", "epoch", "metrics", "summary", "end"}, points
+    assert len(points) == 27, points  # as README says
 
     def case(run_cli, point: str) -> None:
         rc, out, run = train(run_cli, config, tmp_path / point.replace(":", "-"), point)
@@ -106,6 +107,7 @@ def test_a_kill_at_every_point_of_an_extension(early_stopped, tmp_path, forkrun)
     points = trace_of(forkrun, tmp_path, "resume", extended, "--epochs", "4", "--quiet")
     assert json.loads((extended / "summary.json").read_text())["epochs_run"] == 4
     assert {p.split(":")[0] for p in points} >= {"resume", "batch", "epoch", "metrics", "end"}
+    assert len(points) == 12, points  # as README says
 
     def case(run_cli, point: str) -> None:
         run = shutil.copytree(pristine, tmp_path / point.replace(":", "-"))
@@ -239,7 +241,9 @@ def test_four_trainings_started_together_get_four_folders(write_config, tmp_path
     assert all(p.returncode == 0 for p in procs), [r[1][-300:] for r in results]
     folders = [json.loads(out)["run_dir"] for out, _ in results]
     assert len(set(folders)) == 4 and sorted(os.listdir(runs)) == sorted(Path(f).name for f in folders)
-    assert len({Path(f).name.split("_")[0] for f in folders}) <= 2  # they did start within a second or two
+    # At least two started in the same second, so the race for a name did happen (a unit test races 8
+    # processes for one name in test_rundir.py).
+    assert len({Path(f).name.split("_")[0] for f in folders}) < 4
 
 
 def _flip(path: Path, at: float, bit: int = 0x10) -> None:

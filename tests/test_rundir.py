@@ -73,3 +73,36 @@ def test_a_wrong_path_stays_bad_input(tmp_path):
     with pytest.raises(RunDirError, match="cannot write") as info:
         write_text(tmp_path / "missing-folder" / "x.txt", "x")
     assert info.value.exit_code == 2
+
+
+def _stage_and_publish(args):
+    folder, now = args
+    staged = RunDir.stage(folder, "same")
+    (staged.run.path / "config.yaml").write_text("x")
+    return staged.publish(now=now).path.name
+
+
+def test_staged_folders_published_in_the_same_second_by_many_processes_are_distinct_and_whole(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        names = pool.map(_stage_and_publish, [(tmp_path, 1_700_000_000)] * 8)
+    assert sorted(names) == sorted(["20231114-221320_same"] + [f"20231114-221320_same-{n}" for n in range(2, 9)])
+    assert all((tmp_path / n / "config.yaml").read_text() == "x" for n in names)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left being built
+
+
+def test_a_stage_left_by_a_dead_setup_is_cleared_once_old_and_unlocked(tmp_path):
+    import fcntl
+    import os
+    import time
+
+    dead = RunDir.stage(tmp_path, "a").run.path  # its process "died": nobody holds its lock
+    held = RunDir.stage(tmp_path, "b").run.path
+    fd = os.open(held / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # still being built by a live process
+    young = RunDir.stage(tmp_path, "c").run.path
+    old = time.time() - 3600
+    for path in (dead, held):
+        os.utime(path, (old, old))
+    RunDir.stage(tmp_path, "d").discard()
+    os.close(fd)
+    assert not dead.exists() and held.exists() and young.exists()
