@@ -23,6 +23,7 @@ Points, in the order a run meets them:
   summary:<e>       summary.json updated after epoch e (only when the run goes on)
   end:curves        training over, curves.png drawn; the final summary.json not yet written
   end:summary       the final summary.json written
+  sweep:files       (sweep create) the staged sweep folder holds its files and study; not yet in place
 """
 
 from __future__ import annotations

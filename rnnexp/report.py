@@ -89,7 +89,7 @@ def find_runs(runs_dir: str | Path, trials: bool = False) -> list[Path]:
     names = {p.name for p in found}
 
     def started(p: Path) -> tuple[str, int]:
-        # <UTC stamp>_<name>, then -2, -3 ... for runs started in the same second (RunDir.create)
+        # <UTC stamp>_<name>, then -2, -3 ... for runs started in the same second (Staged.publish)
         base, _, n = p.name.rpartition("-")
         order = int(n) if n.isdigit() and base in names else 1
         return p.name.removeprefix("sweep_").split("_", 1)[0], order

@@ -49,24 +49,9 @@ class RunDir:
     def create(
         cls, runs_dir: str | Path, name: str, now: float | None = None, checkpoints: bool = True, prefix: str = ""
     ) -> RunDir:
-        """A new, empty run folder, in place at once (for folders whose contents are written later, e.g.
-        a sweep's; a training run is built aside with `stage`). mkdir is atomic, so two runs started in
-        the same second (even in different processes) get distinct folders: the second gets a -2 suffix."""
-        runs_dir = _runs_folder(runs_dir, name)
-        for path in _candidates(runs_dir, name, now, prefix):
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise cannot(path, "create the run folder", e) from None
-            if checkpoints:
-                try:
-                    (path / "checkpoints").mkdir()
-                except OSError as e:
-                    raise cannot(path / "checkpoints", "create", e) from None
-            return cls(path)
-        raise RunDirError(f"{runs_dir}: too many runs named {name!r} in one second")
+        """A new, empty run folder, in place at once (`stage` + `publish`): two runs started in the
+        same second, even in different processes, get distinct folders (the second a -2 suffix)."""
+        return cls.stage(runs_dir, name, checkpoints, prefix).publish(now)
 
     @classmethod
     def stage(cls, runs_dir: str | Path, name: str, checkpoints: bool = True, prefix: str = "") -> Staged:

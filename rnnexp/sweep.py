@@ -513,10 +513,9 @@ class _TrialReporter:
 
     def __init__(self, sw: Sweep, trial, events, replayed: set[int] = frozenset()):
         self.sw, self.trial, self.events = sw, trial, events
-        self.replayed = set(replayed)  # epochs a repeat already showed the pruner
         self.inherited = 0
         self.epochs = 0
-        self.reported: set[int] = set(replayed)
+        self.reported: set[int] = set(replayed)  # epochs a repeat already showed the pruner
 
     def setup(self, info: dict[str, Any]) -> None:
         self.epochs = int(info["epochs"])

@@ -438,8 +438,9 @@ class _Session:
             raise
         except StorageError as e:
             self._drain()
+            e = e.next_step(f"rnnexp resume {self.run_dir.path}")
             self._summary_after_error("failed", str(e))
-            raise e.next_step(f"rnnexp resume {self.run_dir.path}") from None
+            raise e from None
         except BaseException as e:
             self._drain()
             self._summary_after_error("failed", f"{type(e).__name__}: {e}")

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rnnexp.train import Reporter
+# One torch thread per test process (and the commands they start): make test runs a process per
+# core, and torch threads spinning for a core that another test holds cost more than they give on
+# models this small. Set before torch is imported; RNNEXP tests never depend on the thread count.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from rnnexp.train import Reporter  # noqa: E402  (after the thread setting, which torch reads on import)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

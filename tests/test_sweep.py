@@ -762,3 +762,16 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
         assert res["counts"]["PROMOTED"] == 1 and res["duplicates"] == 0, (point, res["trials"])
 
     forkrun.each(case, points)
+
+
+def test_a_sweep_folder_is_absent_or_whole(write_sweep, tmp_path, forkrun):
+    """`sweep create` killed before its folder is in place leaves none (only the hidden one it was
+    building); one that finishes leaves a folder workers can use."""
+    path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"})
+    rc, out = forkrun("sweep", "create", path, "--runs-dir", tmp_path / "runs", env={"RNNEXP_FAULT": "sweep:files"})
+    assert rc == -signal.SIGKILL, out
+    assert [p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".staging-")] == []
+    rc, out = forkrun("sweep", "create", path, "--runs-dir", tmp_path / "runs", "--json")
+    assert rc == 0, out
+    folder = Path(json.loads(out.splitlines()[-1])["sweep_dir"])
+    assert sweeps.results(sweeps.open_sweep(folder))["counts"]["WAITING"] == 2
