@@ -4,9 +4,9 @@ carries a checksum of everything in it and the id of the run it belongs to."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,45 +26,32 @@ def previous_path(path: Path) -> Path:
 
 
 def digest(obj: Any) -> str:
-    """A checksum of a checkpoint's contents: every tensor's dtype, shape and bytes, and every
-    plain value, in key order. torch.save's zip stores tensors without a check, so one flipped bit
-    would otherwise load as a different weight (or an inf) without a word."""
-    h = hashlib.blake2b(digest_size=16)
-    _feed(h, obj)
-    return h.hexdigest()
+    """A checksum of a checkpoint's contents: CRC-32 (as zip uses) over every tensor's dtype, shape
+    and bytes and every plain value, in key order. torch.save's zip stores tensors without a check
+    torch.load makes, so one flipped bit would otherwise load as a different weight (or an inf)
+    without a word. (CRC-32 catches every single-bit flip and every burst up to 32 bits; a checkpoint
+    is not a secret to guard, only data to keep intact, and it costs a few ms per checkpoint.)"""
+    return f"crc32:{_feed(0, obj):08x}"
 
 
-def _feed(h, obj: Any) -> None:
+def _feed(crc: int, obj: Any) -> int:
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
-        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
-    elif isinstance(obj, dict):
-        h.update(b"{")
-        for key in sorted(obj, key=repr):
-            h.update(repr(key).encode() + b"=")
-            _feed(h, obj[key])
-        h.update(b"}")
-    elif isinstance(obj, (list, tuple)):  # a tuple may come back a list: the same value
-        h.update(b"[")
-        for item in obj:
-            _feed(h, item)
-        h.update(b"]")
-    elif obj is None or isinstance(obj, (bool, int, float, str)):
-        h.update(f"{type(obj).__name__}:{obj!r};".encode())
-    else:
-        raise TypeError(f"a checkpoint holds only tensors and plain values, not {type(obj).__name__}")
-
-
-def _snapshot(obj: Any) -> Any:
-    """A copy that training may not change: tensors cloned, containers rebuilt."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
+        crc = zlib.crc32(f"T{t.dtype}{tuple(t.shape)}:".encode(), crc)
+        return zlib.crc32(memoryview(t.reshape(-1).view(torch.uint8).numpy()), crc)
     if isinstance(obj, dict):
-        return {k: _snapshot(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_snapshot(v) for v in obj)
-    return obj
+        crc = zlib.crc32(b"{", crc)
+        for key in sorted(obj, key=repr):
+            crc = _feed(zlib.crc32(repr(key).encode() + b"=", crc), obj[key])
+        return zlib.crc32(b"}", crc)
+    if isinstance(obj, (list, tuple)):  # a tuple may come back a list: the same value
+        crc = zlib.crc32(b"[", crc)
+        for item in obj:
+            crc = _feed(crc, item)
+        return zlib.crc32(b"]", crc)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return zlib.crc32(f"{type(obj).__name__}:{obj!r};".encode(), crc)
+    raise TypeError(f"a checkpoint holds only tensors and plain values, not {type(obj).__name__}")
 
 
 def serialize(obj: dict[str, Any]) -> bytes:
@@ -124,10 +111,10 @@ class BackgroundWriter:
         self._pending: list[Future] = []
 
     def submit(self, obj: dict[str, Any], path: Path, fault: str | None = None) -> None:
-        snapshot = _snapshot(obj)  # a memory copy; the checksum and serialization run on the writer thread
+        data = serialize(obj)  # the snapshot, checksummed: training may change the tensors right after
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnexp-checkpoint")
-        self._pending.append(self._pool.submit(save, snapshot, Path(path), fault))
+        self._pending.append(self._pool.submit(write_bytes, data, Path(path), fault))
 
     def wait(self) -> None:
         """Block until everything submitted is on disk; re-raises a write's CheckpointError."""

@@ -212,15 +212,26 @@ def test_a_signal_during_start_up(signal_reference, tmp_path, forkrun, delay, si
         assert_same_run(ref, folders[0])
 
 
-@pytest.mark.parametrize("delay", [0.5, 1.5, 3.0])
+def _mapped(pid: int, library: str) -> bool:
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return True  # gone, or no /proc: stop waiting
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.5, 1.5])
 def test_sigterm_while_the_interpreter_loads_is_exit_130(write_config, tmp_path, delay):
-    """A fresh process, signalled while it imports torch or reads data: 130, not killed by SIGTERM."""
+    """A fresh process, signalled while it imports torch or reads data: 130, not killed by SIGTERM.
+    (Timed from when torch's library is mapped: the command is running then, whatever the load.)"""
     proc = subprocess.Popen(
         [sys.executable, "-m", "rnnexp", "train", write_config(), "--runs-dir", tmp_path / "runs", "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not _mapped(proc.pid, "libtorch"):
+        time.sleep(0.005)
     time.sleep(delay)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
