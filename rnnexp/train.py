@@ -31,7 +31,7 @@ import torch
 
 from . import __version__, checkpoint, faults
 from .config import Config, dump_config, flatten
-from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, StorageError, TrainingError, clip
+from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, StorageError, TrainingError, clip, no_room
 from .model import build_model, count_parameters, model_spec, resolve_device
 from .rundir import RunDir, cannot, write_json, write_text
 from .tasks import create_task, restore_task
@@ -436,8 +436,14 @@ class _Session:
             self._drain()
             self._summary_after_error("interrupted", f"interrupted hard; resumes from the checkpoint of epoch {self.epoch}")
             raise
-        except StorageError as e:
+        except (StorageError, OSError) as e:
             self._drain()
+            if not isinstance(e, StorageError):
+                if not no_room(e):
+                    self._summary_after_error("failed", f"{type(e).__name__}: {e}")
+                    raise
+                # A full disk met by a library's write (TensorBoard's, a plot's): the same failure.
+                e = StorageError(e.filename or self.run_dir.path, "write", e.strerror or str(e))
             e = e.next_step(f"rnnexp resume {self.run_dir.path}")
             self._summary_after_error("failed", str(e))
             raise e from None

@@ -326,3 +326,29 @@ def test_a_run_killed_between_its_last_checkpoint_and_its_summary_finishes_witho
     with pytest.raises(RunDirError, match="already finished"):  # and now it is finished for good
         training.resume(run)
     assert training.recorded(run)["end"]["status"] == "early_stopped"
+
+
+def test_a_full_disk_met_by_a_librarys_write_is_a_storage_error_that_names_resume(tiny_data, tmp_path):
+    """TensorBoard or matplotlib meeting a full disk raise a plain OSError: the run still ends as a
+    full disk does, exit 1 with the command that continues, and its summary says so."""
+    import errno
+    import json
+
+    from rnnexp.errors import StorageError
+    from rnnexp.train import Reporter
+
+    class FullDiskAtEpoch2(Reporter):
+        def epoch_end(self, row, improved):
+            if row["epoch"] == 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "events.out"))
+
+    with pytest.raises(StorageError) as info:
+        training.train(make_cfg(tiny_data), tmp_path / "runs", reporter=FullDiskAtEpoch2())
+    (run,) = (tmp_path / "runs").iterdir()
+    assert info.value.exit_code == 1
+    assert (
+        str(info.value)
+        == f"{tmp_path / 'events.out'}: cannot write (No space left on device). Free disk space, then rnnexp resume {run}"
+    )
+    assert json.loads((run / "summary.json").read_text())["status"] == "failed"
+    assert training.resume(run).status == "completed"
