@@ -799,17 +799,13 @@ def _merged(base: dict, changes: dict) -> dict:
 YAML_NODES_MAX = 100_000
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader; rnnexp checks duplicate keys and alias expansion on the node tree."""
-
-
 def read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     """Parse a YAML document: (its node tree, for line numbers; its value). ConfigError, naming
     ``source`` and lines, when it is not YAML, repeats a key in a mapping (YAML forbids it, and
     PyYAML would silently keep the last one), or expands past YAML_NODES_MAX values by aliases."""
     loader = None
     try:
-        loader = _Loader(text)
+        loader = yaml.SafeLoader(text)  # duplicate keys and alias expansion are checked on its node tree
         node = loader.get_single_node()
         if node is None:
             return None, None

@@ -160,29 +160,39 @@ def _candidates(runs_dir: Path, name: str, now: float | None, prefix: str):
         yield runs_dir / (f"{prefix}{stamp}_{name}" if n == 1 else f"{prefix}{stamp}_{name}-{n}")
 
 
-def _clear_stale_stages(runs_dir: Path, age: float = 600.0) -> None:
-    """Remove folders that a setup killed outright left half built: older than ``age`` seconds, and
-    with no process holding their .lock (the lock goes with the process that held it)."""
+def lock_held(folder: Path) -> bool:
+    """Whether a process holds ``folder``'s .lock (the flock a training run takes; it goes with the
+    process that held it). A folder whose lock cannot be opened counts as held: hands off."""
     import fcntl
 
+    try:
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _clear_stale_stages(runs_dir: Path, age: float = 600.0) -> None:
+    """Remove folders that a setup killed outright left half built: older than ``age`` seconds, and
+    with no process holding their .lock."""
     try:
         staged = [p for p in runs_dir.iterdir() if p.name.startswith(STAGE_PREFIX)]
     except OSError:
         return
     for path in staged:
         try:
-            if time.time() - path.stat().st_mtime < age:
-                continue
-            fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            old = time.time() - path.stat().st_mtime >= age
         except OSError:
             continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # still being built
-        finally:
-            os.close(fd)
-        shutil.rmtree(path, ignore_errors=True)
+        if old and not lock_held(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -59,7 +59,7 @@ import yaml
 from . import faults
 from .config import Config, SweepConfig, load_sweep, objective_of, trial_config
 from .errors import RnnexpError, StorageError, clip
-from .rundir import RunDir, cannot, write_json, write_text
+from .rundir import RunDir, cannot, lock_held, write_json, write_text
 
 SWEEP_FILE = "sweep.json"
 JOURNAL = "journal.log"
@@ -636,16 +636,6 @@ def _requeue_orphans(sw: Sweep) -> list[int]:
     return [t.number for t in orphans]
 
 
-def _retry_taken(sw: Sweep, trial, retried: int) -> bool:
-    """Another trial already retries the trial this one retries (two workers queued a retry of the
-    same orphan at once): this one is surplus."""
-    return any(
-        (t.system_attrs.get("retry_history") or [None])[-1] == retried and not t.user_attrs.get("surplus")
-        for t in sw.study.get_trials(deepcopy=False)
-        if t.number < trial.number
-    )
-
-
 def _counted(sw: Sweep, below: int | None = None) -> int:
     """Trials that count toward the total: all but surplus ones, repeats, and dead ones that were
     re-queued (their retry counts instead), and promotions. A trial that failed on its own (diverged, say) counts as done."""
@@ -752,14 +742,26 @@ def _promotable(sw: Sweep, final: bool) -> Any:
     return pruner.promotion(sw.study, eligible=lambda t: _local_run(t) is not None, final=final)
 
 
-def _taken_before(sw: Sweep, trial, promotes: int) -> bool:
-    """Another worker promoted the same paused trial first (this trial's own dead predecessors aside)."""
+def _claimed_before(sw: Sweep, trial, claim, value: int) -> bool:
+    """An earlier live trial, not one of this trial's own dead predecessors, already claims ``value``
+    (``claim(t) == value``): the same paused trial to promote, or the same trial to retry (two
+    workers queued a retry of one orphan at once). Then this one is surplus."""
     mine = set(_frozen(sw, trial).system_attrs.get("retry_history") or [])
     return any(
-        t.user_attrs.get(PROMOTES_ATTR) == promotes and not t.user_attrs.get("surplus") and t.number not in mine
+        claim(t) == value and not t.user_attrs.get("surplus") and t.number not in mine
         for t in sw.study.get_trials(deepcopy=False)
         if t.number < trial.number
     )
+
+
+def _retries(t) -> int | None:
+    """The trial that ``t`` retries, if it is a retry."""
+    return (t.system_attrs.get("retry_history") or [None])[-1]
+
+
+def _promotes(t) -> int | None:
+    """The paused trial that ``t`` promotes, if it is a promotion."""
+    return t.user_attrs.get(PROMOTES_ATTR)
 
 
 def _history(run: Path) -> list[dict[str, Any]]:
@@ -820,21 +822,12 @@ class _Heartbeat:
 
 def _wait_for_lock(run: Path, seconds: float) -> bool:
     """The dead trial's folder may still be locked by a paused worker that is letting it go."""
-    import fcntl
-
     deadline = time.monotonic() + seconds
-    while True:
-        fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return True
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                return False
-        finally:
-            os.close(fd)
+    while lock_held(run):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.5)
+    return True
 
 
 def work(
@@ -893,11 +886,11 @@ def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threadi
         frozen = _frozen(sw, trial)
         from_queue = "fixed_params" in frozen.system_attrs  # a grid point, a retry or a promotion
         promotes = frozen.user_attrs.get(PROMOTES_ATTR)
-        retries = (frozen.system_attrs.get("retry_history") or [None])[-1]
-        if retries is not None and _retry_taken(sw, trial, retries):
+        retries = _retries(frozen)
+        if retries is not None and _claimed_before(sw, trial, _retries, retries):
             surplus = True
         elif promotes is not None:
-            surplus = bool(_budget_spent(sw)) or _taken_before(sw, trial, promotes)
+            surplus = bool(_budget_spent(sw)) or _claimed_before(sw, trial, _promotes, promotes)
         else:
             surplus = _counted(sw, below=trial.number) >= sw.total or (not from_queue and (grid or bool(ended(sw))))
         if surplus:

@@ -152,11 +152,18 @@ def recorded(run_path: str | Path) -> dict[str, Any] | None:
     """What a run's checkpoint says of its progress: {"epoch", "batch", "end", "history"} (end:
     {"status", "reason"} once the run has ended, else None); None before its first checkpoint."""
     run = RunDir.open(run_path)
-    if not (run.last.is_file() or checkpoint.previous_path(run.last).is_file()):
+    state, _ = _read_last(run, run.read_json(run.meta).get("run_id"))
+    if state is None:
         return None
-    meta = run.read_json(run.meta)
-    state, _ = checkpoint.load_with_fallback(run.last, meta.get("run_id"))
     return {"epoch": int(state["epoch"]), "batch": int(state["batch"]), "end": state.get("end"), "history": state["history"]}
+
+
+def _read_last(run: RunDir, run_id: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(last.pt, or last.prev.pt when last.pt fails a check; a warning when it did), or (None, None)
+    before the run's first checkpoint."""
+    if not (run.last.is_file() or checkpoint.previous_path(run.last).is_file()):
+        return None, None
+    return checkpoint.load_with_fallback(run.last, run_id)
 
 
 def _check_same_config(run_dir: RunDir, cfg: Config, recorded: dict[str, Any] | None) -> None:
@@ -342,14 +349,12 @@ class _Session:
 
     def _load_last(self) -> dict[str, Any] | None:
         """last.pt (or last.prev.pt when last.pt fails a check), or None before the first checkpoint."""
-        run_dir = self.run_dir
-        if not (run_dir.last.is_file() or checkpoint.previous_path(run_dir.last).is_file()):
+        state, warning = _read_last(self.run_dir, self.meta.get("run_id"))
+        if state is None:
             # Stopped before its first checkpoint: the start is a pure function of the config and
             # seed, so starting over from epoch 1 is still exactly the uninterrupted run.
             self.reporter.note("no checkpoint yet (stopped during epoch 1): starting the run again from the beginning")
-            return None
-        state, warning = checkpoint.load_with_fallback(run_dir.last, self.meta.get("run_id"))
-        if warning:
+        elif warning:
             self.reporter.note(warning)
         return state
 
