@@ -508,6 +508,55 @@ class WorkerResult:
     stopped_by: str = ""
 
 
+class _Held:
+    """A trial this worker runs. Another worker can fail it behind this one's back: this one was
+    paused past the heartbeat grace period, so it looked dead, and the trial's retry now owns the
+    run folder. From then on the study refuses every write to the trial. Every write this worker
+    makes to its trial goes through here, so that refusal is met in one place, at whatever instant
+    it comes: the trial is lost, the run is stopped (its checkpoint is where the retry goes on),
+    and nothing more is written to the trial. Reads are the trial's own."""
+
+    def __init__(self, sw: Sweep, trial):
+        self.sw, self.trial = sw, trial
+        self.lost = threading.Event()
+        self.stop = threading.Event()  # the run's own stop
+
+    def __getattr__(self, name: str):
+        return getattr(self.trial, name)  # number, _trial_id, params, should_prune
+
+    def write(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs), or None once the trial is lost."""
+        import optuna
+
+        if self.lost.is_set():
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+            # study.tell says ValueError ("Cannot tell a FAIL trial"); the storage's writes say
+            # UpdateFinishedTrialError. Any other ValueError is a mistake of ours: raised.
+            if not self.sw.study._storage.get_trial(self.trial._trial_id).state.is_finished():
+                raise
+            self.lose()
+            return None
+
+    def lose(self) -> None:
+        self.lost.set()
+        self.stop.set()
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        self.write(self.trial.set_user_attr, key, value)
+
+    def report(self, value: float, step: int) -> None:
+        self.write(self.trial.report, value, step)
+
+    def suggest(self, sweep: SweepConfig) -> dict[str, Any] | None:
+        return self.write(_suggest, self.trial, sweep)
+
+    def tell(self, **kwargs) -> None:
+        self.write(self.sw.study.tell, self.trial, **kwargs)
+
+
 class _TrialReporter:
     """Training events for one trial: remember the run folder, report each epoch, ask the pruner."""
 
@@ -549,6 +598,8 @@ class _TrialReporter:
         if epoch not in self.reported:
             self._report(row)
         self.trial.set_user_attr(TRAINED_ATTR, epoch - self.inherited)
+        if self.trial.lost.is_set():
+            return None  # not this worker's trial any more: its retry decides; the run stops now
         if self.trial.should_prune():
             value = row.get(self.sw.metric)
             if isinstance(self.sw.study.pruner, Halving):
@@ -777,13 +828,10 @@ def _best(history: list[dict[str, Any]], metric: str, direction: str) -> float |
 
 class _Heartbeat:
     """While a trial trains: sends its heartbeats (RDB storage), passes a worker stop on to the run,
-    and notices when the trial was failed behind the worker's back (it was paused past the grace
-    period): then it stops the run, whose folder the retry will resume."""
+    and looks whether the trial was failed behind the worker's back before any write finds out."""
 
-    def __init__(self, sw: Sweep, trial, outer: threading.Event):
-        self.sw, self.trial, self.outer = sw, trial, outer
-        self.stop = threading.Event()  # the run's own stop
-        self.lost = False
+    def __init__(self, sw: Sweep, held: _Held, outer: threading.Event):
+        self.sw, self.held, self.outer = sw, held, outer
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -800,17 +848,16 @@ class _Heartbeat:
         next_beat = 0.0
         while not self._done.wait(0.2):
             if self.outer.is_set():
-                self.stop.set()
+                self.held.stop.set()
             if time.monotonic() < next_beat:
                 continue
             next_beat = time.monotonic() + interval
             try:
-                if storage.get_trial(self.trial._trial_id).state != TrialState.RUNNING:
-                    self.lost = True
-                    self.stop.set()
+                if storage.get_trial(self.held._trial_id).state != TrialState.RUNNING:
+                    self.held.lose()
                     return
                 if self.sw.storage_url:
-                    storage.record_heartbeat(self.trial._trial_id)
+                    storage.record_heartbeat(self.held._trial_id)
             except Exception:
                 continue  # a storage hiccup: try again at the next beat
 
@@ -876,7 +923,7 @@ def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threadi
             # Others run the last trials: stay, to take over any of them whose worker dies.
             stop.wait(1.0)
             continue
-        trial = sw.study.ask()
+        trial = _Held(sw, sw.study.ask())
         # A retry starts with its dead predecessor's attributes: these are its own now.
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
@@ -895,7 +942,7 @@ def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threadi
             surplus = _counted(sw, below=trial.number) >= sw.total or (not from_queue and (grid or bool(ended(sw))))
         if surplus:
             trial.set_user_attr("surplus", True)  # lost the race for the last slot (or a promotion): never trained
-            sw.study.tell(trial, state=TrialState.FAIL)
+            trial.tell(state=TrialState.FAIL)
             continue
         result.trials.append(_run_trial(sw, trial, trials_dir, events, stop, training))
     if stop.is_set() and not result.stopped_by:
@@ -903,10 +950,12 @@ def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threadi
     return result
 
 
-def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threading.Event, training) -> dict[str, Any]:
+def _run_trial(sw: Sweep, trial: _Held, trials_dir: Path, events: Events, stop: threading.Event, training) -> dict[str, Any]:
     from optuna.trial import TrialState
 
-    params = _suggest(trial, sw.sweep)
+    params = trial.suggest(sw.sweep)
+    if trial.lost.is_set():
+        return _unless_lost(trial, {"number": trial.number})
     cfg = trial_config(sw.base_raw, params, source=f"trial {trial.number}:")
     cfg.name = f"trial-{trial.number:04d}"
     previous = _previous_run(sw, trial)
@@ -921,7 +970,7 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
         trial.set_user_attr(BRACKET_ATTR, original.user_attrs.get(BRACKET_ATTR, 0) if original else pruner.new_bracket(sw.study))
     if original is not None:
         if _take_result(sw, trial, original, entry, events):
-            return entry
+            return _unless_lost(trial, entry)
         replayed = set(original.intermediate_values)
         run = _local_run(original)
         if run is not None:  # let through now: it goes on from where it stopped, as a promotion
@@ -930,7 +979,7 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
             entry["resumed_from"] = str(run)
     reporter = _TrialReporter(sw, trial, events, replayed)
     beat = _Heartbeat(sw, trial, stop)
-    trial_stop = beat.stop
+    trial_stop = trial.stop
     argv = ["sweep", f"trial {trial.number}"]
     try:
         with beat:
@@ -960,40 +1009,47 @@ def _run_trial(sw: Sweep, trial, trials_dir: Path, events: Events, stop: threadi
         # A full disk: the trial is not done, only stopped. Hand it back to be retried from its
         # checkpoint, and stop this worker: every trial it started would hit the same full disk.
         entry.update(state="FAIL", error=str(e))
-        if not beat.lost:
+        if not trial.lost.is_set():
             try:
                 _hand_back(sw, trial)
             except RnnexpError:
                 pass  # the journal is on the full disk too: the trial stays RUNNING; a later worker reaps it
         raise
     except Exception as e:
+        trial.set_user_attr("error", str(e)[:500])
+        trial.tell(state=TrialState.FAIL)
         entry.update(state="FAIL", error=f"{type(e).__name__}: {e}")
-        if not beat.lost:
-            trial.set_user_attr("error", str(e)[:500])
-            _tell(sw, trial, state=TrialState.FAIL)
-        return entry
-    if beat.lost:
-        entry.update(state="LOST", error="failed by another worker while this one was paused; its retry continues the run")
-        return entry
+        return _unless_lost(trial, entry)
+    if trial.lost.is_set():
+        return _unless_lost(trial, entry)
     if run.status == "interrupted":
         # Stopped by a signal: hand the trial back for a retry that resumes this folder.
         _hand_back(sw, trial)
         entry.update(state="INTERRUPTED", run_dir=run.run_dir)
-        return entry
-    return _conclude(sw, trial, entry, Path(run.run_dir), run.status, run.epochs_run, events)
+        return _unless_lost(trial, entry)
+    return _unless_lost(trial, _conclude(sw, trial, entry, Path(run.run_dir), run.status, run.epochs_run, events))
+
+
+def _unless_lost(trial: _Held, entry: dict[str, Any]) -> dict[str, Any]:
+    """What this worker did with a trial; LOST when another worker failed the trial meanwhile."""
+    if trial.lost.is_set():
+        entry.update(state="LOST", error="failed by another worker while this one was paused; its retry continues the run")
+    return entry
 
 
 def _trial(sw: Sweep, number: int):
     return sw.study.get_trials(deepcopy=False)[number]
 
 
-def _hand_back(sw: Sweep, trial) -> None:
+def _hand_back(sw: Sweep, trial: _Held) -> None:
     """Fail a trial that did not finish (stopped, or its disk filled up) and queue its retry, which
     resumes its run folder from the checkpoint."""
     import optuna
     from optuna.trial import TrialState
 
-    _tell(sw, trial, state=TrialState.FAIL)
+    trial.tell(state=TrialState.FAIL)
+    if trial.lost.is_set():
+        return  # failed by another worker, which queued the retry
     frozen = copy.deepcopy(sw.study._storage.get_trial(trial._trial_id))  # the callback edits what it is given
     optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)(sw.study, frozen)
 
@@ -1025,7 +1081,7 @@ def _take_result(sw: Sweep, trial, original, entry: dict[str, Any], events: Even
 
     if original.state == TrialState.COMPLETE:
         trial.set_user_attr(SAME_ATTR, original.number)
-        _tell(sw, trial, values=original.value)
+        trial.tell(values=original.value)
         entry.update(state="COMPLETE", epochs=0, value=original.value, same_as=original.number)
         events.note(f"trial {trial.number}: same configuration as trial {original.number}, not trained again")
         return True
@@ -1033,7 +1089,7 @@ def _take_result(sw: Sweep, trial, original, entry: dict[str, Any], events: Even
         trial.report(value, step)
         if trial.should_prune():
             trial.set_user_attr(SAME_ATTR, original.number)
-            _tell(sw, trial, state=TrialState.PRUNED)
+            trial.tell(state=TrialState.PRUNED)
             entry.update(state="PRUNED", epochs=0, value=None, same_as=original.number)
             events.note(f"trial {trial.number}: same configuration as trial {original.number}, pruned again after epoch {step}")
             return True
@@ -1049,25 +1105,16 @@ def _conclude(sw: Sweep, trial, entry: dict[str, Any], run: Path, status: str, e
     entry.update(run_dir=str(run), status=status, epochs=epochs, value=value)
     if status == "pruned":
         entry["state"] = "PRUNED"
-        _tell(sw, trial, state=TrialState.PRUNED)
+        trial.tell(state=TrialState.PRUNED)
     elif value is None:
         entry["state"] = "FAIL"
         trial.set_user_attr("error", f"no {sw.metric} in metrics.csv")
-        _tell(sw, trial, state=TrialState.FAIL)
+        trial.tell(state=TrialState.FAIL)
     else:
         entry["state"] = "COMPLETE"
-        _tell(sw, trial, values=value)
+        trial.tell(values=value)
     events.note(f"trial {trial.number}: {entry['state'].lower()} after {epochs} epochs, best {sw.metric} {value}")
     return entry
-
-
-def _tell(sw: Sweep, trial, **kwargs) -> None:
-    import optuna
-
-    try:
-        sw.study.tell(trial, **kwargs)
-    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
-        pass  # failed as stale meanwhile: the retry reports instead
 
 
 # ---------------------------------------------------------------------------------------------

@@ -573,6 +573,66 @@ def test_postgres_paused_worker_does_not_break_the_sweep(write_sweep, tmp_path, 
     assert res["counts"]["COMPLETE"] == 2 and res["counts"]["RETRIED"] == 1 and res["duplicates"] == 0, res["trials"]
 
 
+_TRIAL_WRITES = ("set_trial_param", "set_trial_user_attr", "set_trial_system_attr", "set_trial_intermediate_value", "set_trial_state_values")
+
+
+def _rival_fails_at(sw, write_no: int | None, monkeypatch) -> list[str]:
+    """Counts the writes this worker makes to its first trial once it runs it. Just before write
+    number ``write_no``, another worker fails that trial as stale and queues its retry, as a living
+    worker does to a trial whose worker is paused past the grace period. Returns the writes seen."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage, seen = sw.study._storage, []
+    first = sw.study.get_trials(deepcopy=False)[0]._trial_id
+
+    def counted(name):
+        write = getattr(storage, name)
+
+        def wrapper(trial_id, *args, **kwargs):
+            if trial_id == first and storage.get_trial(first).state == TrialState.RUNNING:
+                seen.append(name if name != "set_trial_user_attr" else f"{name}:{args[0]}")
+                if len(seen) == write_no:
+                    getattr(type(storage), "set_trial_state_values")(storage, first, TrialState.FAIL)
+                    frozen = storage.get_trial(first)
+                    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)(sw.study, frozen)
+            return write(trial_id, *args, **kwargs)
+
+        return wrapper
+
+    for name in _TRIAL_WRITES:
+        monkeypatch.setattr(storage, name, counted(name))
+    return seen
+
+
+def test_a_trial_failed_behind_its_workers_back_at_any_write_is_resumed_by_its_retry(write_sweep, tmp_path, monkeypatch):
+    """A worker paused past the heartbeat grace period finds, when it goes on, that its trial was
+    failed and retried by another worker. Whichever write to the trial finds that out (a user
+    attribute, an epoch's value, the final tell, ...): the worker neither crashes nor writes on,
+    its run stops at a checkpoint, and the retry ends it as the uninterrupted run ends."""
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 3})
+    reference = sweeps.create(path, tmp_path / "reference")
+    seen = _rival_fails_at(reference, None, monkeypatch)
+    assert sweeps.work(reference).stopped_by == "all trials done"
+    monkeypatch.undo()
+    (alone,) = sweeps.results(reference)["trials"]
+    assert {"set_trial_intermediate_value", "set_trial_user_attr:run_dir", "set_trial_state_values"} <= set(seen), seen
+    for write_no in range(1, len(seen) + 1):
+        sw = sweeps.create(path, tmp_path / f"failed-at-{write_no}")
+        _rival_fails_at(sw, write_no, monkeypatch)
+        worked = sweeps.work(sw)
+        monkeypatch.undo()
+        assert worked.stopped_by == "all trials done", (write_no, seen[write_no - 1])
+        first, retry = worked.trials
+        assert first["state"] == "LOST", (write_no, seen[write_no - 1], first)
+        res = sweeps.results(sw)
+        (counted,) = [t for t in res["trials"] if t["number"] not in {r["retry_of"] for r in res["trials"]}]
+        assert (counted["state"], counted["value"], counted["epochs"]) == ("COMPLETE", alone["value"], 3), (write_no, counted)
+        if first.get("run_dir") or retry.get("resumed_from"):  # the run had its folder: the retry went on in it
+            assert retry["resumed_from"] and counted["run_dir"] == retry["resumed_from"], (write_no, retry)
+        assert_same_run(Path(alone["run_dir"]), Path(counted["run_dir"]))
+
+
 def test_shipped_sweep_config_loads():
     sweep, _, base = load_sweep(ROOT / "configs" / "sweep_quick.yaml")
     assert sweep.sampler.kind == "grid" and sweep.total_trials == 8 and base.data.dataset == "amazon-food"
