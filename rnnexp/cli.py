@@ -186,6 +186,9 @@ def evaluate(
     checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto (best when early_stopping.restore_best)."),
     split: str = typer.Option("test", "--split", help="test or val."),
     data: Path | None = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
+    predictions: Path | None = typer.Option(
+        None, "--predictions", help="Also write every example's prediction to this CSV (classification runs)."
+    ),
     min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object on stdout."),
 ) -> None:
@@ -197,7 +200,7 @@ def evaluate(
     with _guard():
         from .evaluate import evaluate as run_eval
 
-        report = run_eval(run_dir, which=checkpoint, split=split, data_file=data)
+        report = run_eval(run_dir, which=checkpoint, split=split, data_file=data, predictions=predictions)
     if as_json:
         print(json.dumps(report))
     elif report["task"] == "forecasting":
@@ -384,32 +387,28 @@ def predict(
     run_dir: Path = typer.Argument(..., help="Run folder."),
     texts: list[str] = typer.Argument(None, help="Texts to classify (none: --file, or one per line on stdin)."),
     file: Path | None = typer.Option(
-        None, "--file", "-f", help="Texts, one per line (text runs); the series as CSV (forecasting)."
+        None,
+        "--file",
+        "-f",
+        help="Text runs: a CSV/TSV/JSONL file read as training files are (its text column; no label needed), any "
+        "other file one text per line. Sequence runs: a long-format CSV or a folder of CSV files. Forecasting: the "
+        "series as CSV.",
     ),
     checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
     as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON object on stdout."),
 ) -> None:
-    """Predict with a run's model and saved preprocessing: label and probability per text (tab-separated
-    on stdout), or the next values of a series."""
+    """Predict with a run's model and saved preprocessing: label and probability per text or
+    sequence (tab-separated on stdout), or the next values of a series."""
     with _guard():
         from .evaluate import predict as run_predict
         from .rundir import RunDir
 
-        task = RunDir.open(run_dir).load_config().data.task
-        if task == "forecasting":
+        cfg = RunDir.open(run_dir).load_config()
+        if cfg.data.task != "text_classification":
             res = run_predict(run_dir, series_file=file, which=checkpoint)
         else:
             if not texts:
-                if file is not None:
-                    try:
-                        lines = file.read_text(encoding="utf-8").splitlines()
-                    except (OSError, UnicodeDecodeError) as e:
-                        raise typer.BadParameter(f"--file {file}: cannot read ({e})") from None
-                elif sys.stdin.isatty():
-                    raise typer.BadParameter("give texts as arguments, --file FILE, or lines on stdin")
-                else:
-                    lines = sys.stdin.read().splitlines()
-                texts = [line for line in lines if line.strip()]
+                texts = _texts_to_predict(file, cfg.data)
             res = run_predict(run_dir, texts=list(texts), which=checkpoint)
     if as_json:
         print(json.dumps(res))
@@ -418,8 +417,37 @@ def predict(
         for row in res["forecast"]:
             print(f"{row['steps_ahead']}\t{row['value']:.6g}")
     else:
+        for note in [*res.get("notes", []), *([res["truncated"]["note"]] if res.get("truncated") else [])]:
+            print(f"note: {note}", file=sys.stderr)
+        cut = sum(1 for row in res["predictions"] if row.get("cut"))
+        if cut:
+            print(
+                f"note: {cut} of {len(res['predictions'])} texts are longer than maxlen {res['maxlen']} tokens and were cut",
+                file=sys.stderr,
+            )
         for row in res["predictions"]:
-            print(f"{row['label']}\t{row['probability']:.4f}\t{row['text']}")
+            print(f"{row['label']}\t{row['probability']:.4f}\t{row.get('text', row.get('id'))}")
+
+
+def _texts_to_predict(file: Path | None, data) -> list[str]:
+    """Texts from a data file (read as training files are), a file of lines, or stdin's lines."""
+    if file is not None and file.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json"):
+        from .data import read_texts
+
+        return read_texts(file, data)
+    if file is not None:
+        from .readers import codec, decoding
+
+        try:
+            with decoding(file, data.encoding):
+                lines = file.read_text(encoding=codec(data.encoding)).split("\n")
+        except OSError as e:
+            raise typer.BadParameter(f"--file {file}: cannot read ({e.strerror or e})") from None
+    elif sys.stdin.isatty():
+        raise typer.BadParameter("give texts as arguments, --file FILE, or lines on stdin")
+    else:
+        lines = sys.stdin.read().split("\n")
+    return [line.removesuffix("\r") for line in lines if line.strip()]
 
 
 @app.command()
@@ -800,12 +828,16 @@ def _reporter(console, show_setup: bool = True):
 
 
 def _show_setup(console, info: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     data = info["data"]
     console.print(f"[bold]run[/] {info['run_dir']}  (device {info['device']}, {info['parameters']:,} parameters)")
     if info.get("resumed_from"):
         epoch, batch = info["resumed_from"]
         where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
         console.print(f"resuming {where}, to {info['epochs']} epochs")
+    for note in data.get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(note)}")
     if data.get("task") == "forecasting":
         rows = ", ".join(f"{k} {n} rows / {data['windows'][k]} windows" for k, n in data["rows"].items())
         span = data.get("time_range") or {}
@@ -867,12 +899,17 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     )
     table.add_column("metric")
     table.add_column("model", justify="right")
-    table.add_column(f"majority baseline ({base['predicts']})", justify="right")
+    tie = f", tied in training with {', '.join(base['tied_with'])}" if base.get("tied_with") else ""
+    table.add_column(f"majority baseline ({base['predicts']}{tie})", justify="right")
+    table.add_column("stratified guess (expected)", justify="right")
+    stratified = report["stratified_baseline"]["expected_accuracy"]
     for key in ("accuracy", "precision", "recall", "f1"):
         label = key if key == "accuracy" else f"{key} ({avg})"
-        table.add_row(label, f"{report[key]:.4f}", f"{base[key]:.4f}")
-    table.add_row("loss", f"{report['loss']:.4f}", "")
+        table.add_row(label, f"{report[key]:.4f}", f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "")
+    table.add_row("loss", f"{report['loss']:.4f}", "", "")
     console.print(table)
+    if report.get("truncated"):
+        console.print(f"[yellow]note:[/] {report['truncated']['note']}")
     labels = report["confusion_matrix"]["labels"]
     console.print("confusion matrix (rows: true class, columns: predicted class)")
     cm = Table()
@@ -887,6 +924,8 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     if report["data_matches_training"] is False:
         console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
     console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
+    if report.get("predictions_file"):
+        console.print(f"written: {report['predictions_file']}")
 
 
 def _show_forecast_eval(console, report: dict[str, Any]) -> None:

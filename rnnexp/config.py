@@ -83,6 +83,12 @@ class DataConfig(_Section):
     format: Literal["auto", "csv", "tsv", "jsonl"] = Field(
         "auto", description="File format; auto picks from the extension (.csv, .tsv/.txt, .jsonl/.json)."
     )
+    encoding: str = Field(
+        "utf-8",
+        description="Text encoding of the data files (any codec Python knows; latin-1 and cp1252 are common for "
+        "Western European text). A UTF-8 byte-order mark is skipped. A byte the encoding cannot decode is an "
+        "error naming its line and column.",
+    )
     columns: list[str] | None = Field(
         None, description="Column names for CSV/TSV files without a header row, e.g. [text, label]."
     )
@@ -161,6 +167,19 @@ class DataConfig(_Section):
         "length, so a prediction never depends on the rest of its batch.",
     )
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="Word-level text augmentation.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        import codecs
+
+        try:
+            info = codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}; expected a codec Python knows (utf-8, latin-1, cp1252, ...)") from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{value!r} is not a text encoding; expected utf-8, latin-1, cp1252, ...")
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:

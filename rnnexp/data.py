@@ -8,7 +8,6 @@ evaluation reproduces it exactly.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections import Counter
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import readers
 from .config import DataConfig
 from .errors import DataError
 
@@ -123,6 +123,16 @@ def split_three(train, test, cfg: DataConfig, read_val=None):
         train, val = stratified_split(train, cfg.val_split, cfg.split_seed + 1_000_003, "val")
     if len(train) == 0:
         raise DataError(f"{train.source}: no training examples left after holding out val/test")
+    classes = len(set(train.labels))
+    for name, held in (("val", val), ("test", test)):
+        if held is not None and len(held) < classes:
+            given = getattr(cfg, f"{name}_file")
+            where = f"data.{name}_file {given}" if given else f"data.{name}_split = {getattr(cfg, f'{name}_split')}"
+            raise DataError(
+                f"{held.source}: the {name} split ({where}) has {len(held)} examples, fewer than the {classes} classes "
+                f"of the {len(train)} training examples: too few to score. Give more data or a larger {name} split, "
+                f"or set data.{name}_split: 0 to train without one"
+            )
     return train, val, test
 
 
@@ -167,47 +177,81 @@ def _uci_sentiment() -> Table:
     return Table(texts, labels, "uci-sentiment")
 
 
-FIELD_LIMIT = 16 * 2**20  # bytes in one CSV field
+def file_format(path: Path, cfg: DataConfig) -> str:
+    """csv, tsv or jsonl: data.format, or picked from the file's extension."""
+    if cfg.format != "auto":
+        return cfg.format
+    suffix = path.suffix.lower()
+    fmt = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix)
+    if fmt is None:
+        raise DataError(f"{path}: cannot tell the format from the extension {suffix!r}; set data.format to csv, tsv or jsonl")
+    return fmt
 
 
 def read_table(path: Path, cfg: DataConfig) -> Table:
-    """Read a CSV/TSV/JSONL file into a Table, naming file, column and row in every error."""
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
-    fmt = cfg.format
-    if fmt == "auto":
-        suffix = path.suffix.lower()
-        fmt = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix)
-        if fmt is None:
-            raise DataError(f"{path}: cannot tell the format from the extension {suffix!r}; set data.format to csv, tsv or jsonl")
-    try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = path.read_bytes()[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {e.start}); re-encode the file as UTF-8") from None
-    rows = _read_jsonl(path, content) if fmt == "jsonl" else _read_delimited(path, content, fmt, cfg.columns)
-    if not rows:
-        raise DataError(f"{path}: no data rows")
-    texts, labels = [], []
-    for col in (cfg.text_column, cfg.label_column):
-        if col not in rows[0][1]:
-            have = ", ".join(map(str, rows[0][1])) or "none"
-            which = "text_column" if col == cfg.text_column else "label_column"
-            raise DataError(f"{path}: no column {col!r} (data.{which}); columns are: {have}")
-    for lineno, row in rows:
-        text, label = row.get(cfg.text_column), row.get(cfg.label_column)
+    """Read a CSV/TSV/JSONL file into a Table, naming file, column and line in every error."""
+    lines, (texts, raw_labels) = _read_columns(path, cfg, {"text_column": cfg.text_column, "label_column": cfg.label_column})
+    labels = []
+    for line, label in zip(lines, raw_labels):
         if label is None or (isinstance(label, str) and not label.strip()):
-            raise DataError(f"{path}:{lineno}: empty label in column {cfg.label_column!r}")
+            raise DataError(f"{path}:{line}: empty label in column {cfg.label_column!r}")
         if isinstance(label, (dict, list)):
-            raise DataError(f"{path}:{lineno}: label in column {cfg.label_column!r} must be a single value")
-        texts.append("" if text is None else str(text))
+            raise DataError(f"{path}:{line}: label in column {cfg.label_column!r} must be a single value")
         labels.append(_label_str(label))
         if _fractional(labels[-1]):
             raise DataError(
-                f"{path}:{lineno}: label {labels[-1]} in column {cfg.label_column!r} is a fractional number; classification "
+                f"{path}:{line}: label {labels[-1]} in column {cfg.label_column!r} is a fractional number; classification "
                 "needs class labels (0/1, names). To predict a number from a series use data.task: forecasting"
             )
     return Table(texts, labels, str(path))
+
+
+def read_texts(path: Path, cfg: DataConfig) -> list[str]:
+    """The texts of a CSV/TSV/JSONL file read as read_table reads them; a label column is not needed."""
+    return _read_columns(path, cfg, {"text_column": cfg.text_column})[1][0]
+
+
+def _read_columns(path: Path, cfg: DataConfig, keys: dict[str, str]) -> tuple[list[int], list[list]]:
+    """(the line of every row, the values of each column named in ``keys`` (config key -> column));
+    texts checked to be present and text-like. A column or JSON key that is missing is an error
+    naming its config key."""
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    fmt = file_format(path, cfg)
+    if fmt == "jsonl":
+        rows = readers.read_jsonl(path, cfg.encoding)
+        lines = [line for line, _ in rows]
+        columns = []
+        for key, name in keys.items():
+            values = []
+            for line, obj in rows:
+                if name not in obj:
+                    have = ", ".join(map(repr, obj)) or "none"
+                    raise DataError(f"{path}:{line}: no key {name!r} (data.{key}); this line's keys are {have}")
+                values.append(obj[name])
+            columns.append(values)
+    else:
+        records = readers.read_delimited(path, "," if fmt == "csv" else "\t", cfg.encoding, cfg.columns)
+        lines = records.lines
+        if not lines:
+            raise DataError(f"{path}: no data rows")
+        columns = []
+        for key, name in keys.items():
+            if name not in records.header:
+                have = ", ".join(records.header) or "none"
+                raise DataError(f"{path}: no column {name!r} (data.{key}); columns are: {have}")
+            i = records.column(name)
+            columns.append([row[i] for row in records.rows])
+    if not lines:
+        raise DataError(f"{path}: no data rows")
+    texts = columns[0]
+    for n, (line, text) in enumerate(zip(lines, texts)):
+        if text is None or isinstance(text, (dict, list, bool)):
+            what = "null" if text is None else type(text).__name__
+            raise DataError(f"{path}:{line}: the text in {keys['text_column']!r} (data.text_column) is {what}, not a text")
+        if not isinstance(text, str):
+            texts[n] = str(text)  # a number: its digits are its words
+    return lines, columns
 
 
 def _fractional(label: str) -> bool:
@@ -224,50 +268,6 @@ def _label_str(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _read_delimited(path: Path, content: str, fmt: str, columns: list[str] | None) -> list[tuple[int, dict]]:
-    import csv
-
-    delimiter = "," if fmt == "csv" else "\t"
-    csv.field_size_limit(FIELD_LIMIT)  # a long review is fine; a field this big is a wrong delimiter or quote
-    reader = csv.reader(content.splitlines(), delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if fmt == "csv" else csv.QUOTE_NONE)
-    try:
-        lines = list(reader)
-    except csv.Error as e:
-        hint = ""
-        if "field limit" in str(e):
-            hint = f": a field over {FIELD_LIMIT // 2**20} MB; check the delimiter (data.format) and the quotes"
-        raise DataError(f"{path}:{reader.line_num}: cannot parse {fmt.upper()} ({e}){hint}") from None
-    if columns is None:
-        if not lines:
-            return []
-        header, body, first = [h.strip() for h in lines[0]], lines[1:], 2
-    else:
-        header, body, first = columns, lines, 1
-    rows = []
-    for i, values in enumerate(body):
-        if not values or all(not v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            raise DataError(f"{path}:{first + i}: expected {len(header)} fields ({', '.join(header)}), found {len(values)}")
-        rows.append((first + i, dict(zip(header, values))))
-    return rows
-
-
-def _read_jsonl(path: Path, content: str) -> list[tuple[int, dict]]:
-    rows = []
-    for lineno, line in enumerate(content.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object per line")
-        rows.append((lineno, obj))
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,6 +328,15 @@ class Preprocessor:
                 else:
                     out[row, : len(ids)] = ids
         return out
+
+    def reading(self, text: str) -> dict[str, int]:
+        """What the model reads of a text: its tokens, how many are unknown, how many maxlen cuts off."""
+        tokens = tokenize(text, self.lowercase)
+        return {
+            "tokens": len(tokens),
+            "unknown": sum(1 for tok in tokens if tok not in self._index),
+            "cut": max(0, len(tokens) - self.maxlen),
+        }
 
     def encode_labels(self, table: Table) -> np.ndarray:
         try:

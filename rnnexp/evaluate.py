@@ -16,16 +16,30 @@ from .data import Preprocessor
 from .errors import DataError, RunDirError
 from .metrics import classification_scores
 from .model import model_from_checkpoint, predict_logits, resolve_device
-from .rundir import RunDir, write_json
-from .series import Scaler, load_series, persistence, regression_scores, seasonal_naive, target_steps, window_arrays
-from .tasks import ForecastTask, restore_task
+from .rundir import RunDir, write_json, write_text
+from .series import (
+    Scaler,
+    load_series,
+    persistence,
+    read_sequences,
+    regression_scores,
+    seasonal_naive,
+    target_steps,
+    window_arrays,
+)
+from .tasks import ForecastTask, cut_sequences, restore_task, sequence_inputs
 
 
 def evaluate(
-    run_path: str | Path, which: str = "auto", split: str = "test", data_file: str | Path | None = None
+    run_path: str | Path,
+    which: str = "auto",
+    split: str = "test",
+    data_file: str | Path | None = None,
+    predictions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score a checkpoint of the run (best, last, or auto = as early_stopping.restore_best says),
-    write eval_<split>.json (eval_file-<stem>.json for --data) and return the report."""
+    write eval_<split>.json (eval_file-<stem>.json for --data) and return the report. With
+    ``predictions``, also a CSV of every example's prediction (classification)."""
     run = RunDir.open(run_path)
     cfg = run.load_config()
     meta = run.read_json(run.meta)
@@ -37,11 +51,17 @@ def evaluate(
     model = model_from_checkpoint(state, device)
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"])}
     if isinstance(task, ForecastTask):
-        if data_file is not None:
-            raise RunDirError("--data is for classification runs; a forecasting run is scored on its own series' splits")
+        if data_file is not None or predictions is not None:
+            raise RunDirError(
+                "--data and --predictions are for classification runs; a forecasting run is scored on its own series' splits"
+            )
         report = {**head, **_forecast_report(task, model, split, meta)}
     else:
-        report = {**head, **_classification_report(task, model, split, data_file, meta)}
+        scored, rows = _classification_report(task, model, split, data_file, meta)
+        report = {**head, **scored}
+        if predictions is not None:
+            write_predictions(Path(predictions), rows, task.labels)
+            report["predictions_file"] = str(predictions)
     write_json(run.eval_file(report["split"]), report)
     return report
 
@@ -62,8 +82,9 @@ def predict(
     run_path: str | Path, texts: list[str] | None = None, series_file: str | Path | None = None, which: str = "auto"
 ) -> dict[str, Any]:
     """Apply a run's checkpoint to new inputs with the run's saved preprocessing: texts -> label and
-    class probabilities (text classification); a CSV of the series -> the next values after its
-    last row (forecasting). The training data is not needed."""
+    class probabilities (text classification); a long-format CSV or a folder of CSV files ->
+    label per sequence (sequence classification; no label column needed); a CSV of the series ->
+    the next values after its last row (forecasting). The training data is not needed."""
     run = RunDir.open(run_path)
     cfg = run.load_config()
     which, state = load_checkpoint(run, cfg, which)
@@ -76,23 +97,34 @@ def predict(
             raise RunDirError("a text classification run predicts texts: give them as arguments, with --file, or on stdin")
         pre = Preprocessor.from_dict(prep)
         x = torch.from_numpy(pre.encode_texts(texts)).to(device)
-        probs = F.softmax(predict_logits(model, x, padding=pre.padding if cfg.data.bucket else None), dim=1).cpu().numpy()
-        labels = pre.labels
-        rows = [
-            {
-                "text": text,
-                "label": labels[int(p.argmax())],
-                "probability": float(p.max()),
-                "probabilities": {label: float(v) for label, v in zip(labels, p)},
-            }
-            for text, p in zip(texts, probs)
-        ]
-        return {**head, "labels": labels, "predictions": rows}
+        logits = predict_logits(model, x, padding=pre.padding if cfg.data.bucket else None)
+        rows = []
+        for row in prediction_rows(texts, logits, pre.labels):
+            text = row.pop("id")
+            rows.append({"text": text, **row, **pre.reading(text)})
+        return {**head, "labels": pre.labels, "maxlen": pre.maxlen, "predictions": rows}
+    if prep["task"] == "sequence_classification":
+        if series_file is None:
+            raise RunDirError(
+                "a sequence classification run predicts sequences: give a long-format CSV or a folder of CSV files with --file"
+            )
+        examples = read_sequences(Path(series_file), cfg.data, labelled=False)
+        logits = predict_logits(model, sequence_inputs(examples, prep, device))
+        rows = prediction_rows(examples.ids, logits, list(prep["labels"]))
+        cut = cut_sequences(examples, prep)
+        return {
+            **head,
+            "source": examples.source,
+            "labels": list(prep["labels"]),
+            "predictions": rows,
+            "truncated": cut,
+            "notes": examples.notes,
+        }
     if prep["task"] == "forecasting":
         if series_file is None:
             raise RunDirError("a forecasting run predicts from a CSV of the series: give it with --file")
         return {**head, **_forecast_next(cfg, prep, model, Path(series_file), device)}
-    raise RunDirError(f"predict handles text classification and forecasting runs; this run is {prep['task']}")
+    raise RunDirError(f"this run's task {prep['task']!r} is not one predict knows")
 
 
 def _forecast_next(cfg, prep: dict[str, Any], model, path: Path, device) -> dict[str, Any]:
@@ -136,7 +168,11 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
     labels = task.labels
     positive = task.positive_index(task.cfg.data.positive_label)
     scores = classification_scores(truth, pred, len(labels), positive)
-    return {
+    train_counts = meta["data"]["class_counts"]["train"]
+    rows = prediction_rows(example_ids(table), logits, labels)
+    for row, label in zip(rows, table.labels):
+        row["true"] = label
+    report = {
         "task": task.kind,
         "split": name,
         "source": table.source,
@@ -152,8 +188,64 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
             for i, label in enumerate(labels)
         },
         "confusion_matrix": {"labels": labels, "rows_true_cols_pred": scores["confusion_matrix"]},
-        "baseline": majority_baseline(meta["data"]["class_counts"]["train"], labels, truth, positive),
+        "baseline": majority_baseline(train_counts, labels, truth, positive),
+        "stratified_baseline": stratified_baseline(train_counts, labels, truth),
+        "truncated": truncated(task, table),
     }
+    return report, rows
+
+
+def truncated(task, examples) -> dict[str, Any] | None:
+    """How many of these examples are longer than the model reads, and were cut."""
+    if task.kind == "sequence_classification":
+        return cut_sequences(examples, task.preprocessing)
+    lengths = task.prep.summary(examples)
+    if not lengths["truncated"]:
+        return None
+    keeps = "last" if task.prep.truncating == "pre" else "first"
+    n, maxlen = lengths["truncated"], task.prep.maxlen
+    return {
+        "texts": n,
+        "of": lengths["examples"],
+        "maxlen": maxlen,
+        "note": f"{n} of {lengths['examples']} texts have more than data.maxlen = {maxlen} tokens: the model read only "
+        f"the {keeps} {maxlen} of each (data.truncating {task.prep.truncating})",
+    }
+
+
+def example_ids(examples) -> list[str]:
+    """What names an example in a predictions file: the sequence's id, or the text itself."""
+    return list(examples.ids) if hasattr(examples, "ids") else list(examples.texts)
+
+
+def prediction_rows(ids: list[str], logits: torch.Tensor, labels: list[str]) -> list[dict[str, Any]]:
+    """One row per example: the predicted label, its probability, and every class's. predict and
+    evaluate --predictions both write these."""
+    probs = F.softmax(logits.float(), dim=1).cpu().numpy()
+    return [
+        {
+            "id": name,
+            "label": labels[int(p.argmax())],
+            "probability": float(p.max()),
+            "probabilities": {label: float(v) for label, v in zip(labels, p)},
+        }
+        for name, p in zip(ids, probs)
+    ]
+
+
+def write_predictions(path: Path, rows: list[dict[str, Any]], labels: list[str]) -> None:
+    """A CSV of prediction rows (id, true label when known, predicted label, probability, one column per class)."""
+    import csv
+    import io
+
+    buffer = io.StringIO(newline="")
+    truth = any("true" in row for row in rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", *(["true"] if truth else []), "predicted", "probability", *(f"p_{label}" for label in labels)])
+    for row in rows:
+        probs = [repr(row["probabilities"][label]) for label in labels]
+        writer.writerow([row["id"], *([row["true"]] if truth else []), row["label"], repr(row["probability"]), *probs])
+    write_text(path, buffer.getvalue())
 
 
 def _headline(scores: dict[str, Any]) -> dict[str, float]:
@@ -161,10 +253,23 @@ def _headline(scores: dict[str, Any]) -> dict[str, float]:
 
 
 def majority_baseline(train_counts: dict[str, int], labels: list[str], truth: np.ndarray, positive: int | None) -> dict[str, Any]:
-    """What always predicting the training set's most frequent class scores on the same examples."""
-    majority = max(labels, key=lambda label: (train_counts.get(label, 0), -labels.index(label)))
+    """What always predicting the training set's most frequent class scores on the same examples.
+    Classes tied for most frequent are named: the baseline predicts the first of them in label
+    order, and a tie is where that choice changes its score."""
+    top = max(train_counts.get(label, 0) for label in labels)
+    tied = [label for label in labels if train_counts.get(label, 0) == top]
+    majority = tied[0]
     scores = classification_scores(truth, np.full_like(truth, labels.index(majority)), len(labels), positive)
-    return {"kind": "majority_class", "predicts": majority, **_headline(scores)}
+    return {"kind": "majority_class", "predicts": majority, "tied_with": tied[1:], **_headline(scores)}
+
+
+def stratified_baseline(train_counts: dict[str, int], labels: list[str], truth: np.ndarray) -> dict[str, Any]:
+    """The expected accuracy of guessing each class at random with its training frequency: the sum
+    over classes of (training share) x (share in these examples). Exact, not sampled."""
+    total = sum(train_counts.get(label, 0) for label in labels)
+    here = np.bincount(truth, minlength=len(labels)) / max(len(truth), 1)
+    expected = sum(train_counts.get(label, 0) / total * float(here[i]) for i, label in enumerate(labels))
+    return {"kind": "stratified", "expected_accuracy": expected}
 
 
 def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .config import DataConfig
 from .errors import DataError
+from .readers import read_frame
 
 BUILTIN_SERIES = {
     # name: (loader, default target, default features, time column)
@@ -50,15 +51,10 @@ def load_series(cfg: DataConfig) -> Series:
         target = cfg.target or BUILTIN_SERIES[cfg.dataset][1]
         features = cfg.features or BUILTIN_SERIES[cfg.dataset][2]
     else:
-        import pandas as pd
-
         path = Path(cfg.train_file)
         if not path.is_file():
             raise DataError(f"{path}: data file not found")
-        try:
-            df = pd.read_csv(path, sep="\t" if path.suffix.lower() in (".tsv", ".txt") else ",")
-        except (ValueError, UnicodeDecodeError) as e:
-            raise DataError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
+        df = read_frame(path, cfg.encoding, "\t" if path.suffix.lower() in (".tsv", ".txt") else ",")
         time_column, source, first_row = cfg.time_column, str(path), 2  # data row 1 is line 2, after the header
         if cfg.target is None:
             raise DataError(f"{path}: set data.target to the column to forecast (columns: {', '.join(map(str, df.columns))})")
@@ -131,6 +127,12 @@ def split_bounds(rows: int, val_split: float, test_split: float) -> dict[str, tu
     n_test = int(round(rows * test_split))
     n_val = int(round(rows * val_split))
     n_train = rows - n_val - n_test
+    for name, share, n in (("val", val_split, n_val), ("test", test_split, n_test)):
+        if share > 0 and n == 0:
+            raise DataError(
+                f"the {name} split is data.{name}_split = {share} of {rows} rows: 0 rows, too few to score; give the "
+                f"series more rows, raise data.{name}_split, or set it to 0 to train without a {name} split"
+            )
     bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, rows)}
     return {k: v for k, v in bounds.items() if v[1] > v[0]}
 
@@ -226,22 +228,31 @@ def regression_scores(truth: np.ndarray, pred: np.ndarray) -> dict:
 
 @dataclass
 class SequenceSet:
-    """Variable-length numeric sequences ([steps, channels] each) with one label per sequence."""
+    """Variable-length numeric sequences ([steps, channels] each) with one label per sequence (no
+    labels: sequences to predict), each named by its id (the sequence column, or its file)."""
 
     sequences: list[np.ndarray]
-    labels: list[str]
+    labels: list[str] | None
     channels: list[str]
     source: str
+    ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the reader noticed and the user should know
+
+    def __post_init__(self) -> None:
+        self.ids = self.ids or [str(i) for i in range(len(self.sequences))]
 
     def __len__(self) -> int:
         return len(self.sequences)
 
     def subset(self, idx: np.ndarray, source: str) -> SequenceSet:
-        return SequenceSet([self.sequences[i] for i in idx], [self.labels[i] for i in idx], self.channels, source)
+        labels = None if self.labels is None else [self.labels[i] for i in idx]
+        return SequenceSet(
+            [self.sequences[i] for i in idx], labels, self.channels, source, [self.ids[i] for i in idx], self.notes
+        )
 
     def fingerprint(self) -> str:
         h = hashlib.sha256("\x1f".join(self.channels).encode())
-        for seq, label in zip(self.sequences, self.labels):
+        for seq, label in zip(self.sequences, self.labels or [""] * len(self.sequences)):
             h.update(np.ascontiguousarray(seq).tobytes() + b"\x1f" + label.encode() + b"\x1e")
         return h.hexdigest()
 
@@ -266,29 +277,26 @@ def _digits() -> SequenceSet:
     )
 
 
-def read_sequences(path: Path, cfg: DataConfig) -> SequenceSet:
-    """A long-format CSV (one row per step: sequence id, step, channels, label) or a folder with one
-    sub-folder per class holding one CSV per sequence (a header of channel names, one row per step)."""
-    import pandas as pd
-
+def read_sequences(path: Path, cfg: DataConfig, labelled: bool = True) -> SequenceSet:
+    """A long-format CSV (one row per step: sequence id, step, channels, label) or a folder of CSV
+    files, one per sequence (a header of channel names, one row per step): one sub-folder per class
+    when labelled, any layout of CSV files below the folder when not."""
     if path.is_dir():
-        return _read_sequence_folder(path, cfg)
+        return _read_sequence_folder(path, cfg, labelled)
     if not path.is_file():
         raise DataError(f"{path}: data file or folder not found")
-    try:
-        df = pd.read_csv(path)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
-    id_col, step_col, label_col = cfg.sequence_column, cfg.step_column, cfg.label_column
+    df = read_frame(path, cfg.encoding)
+    id_col, step_col = cfg.sequence_column, cfg.step_column
+    label_col = cfg.label_column if labelled else None
     for key, col in (("sequence_column", id_col), ("label_column", label_col), ("step_column", step_col)):
         if col is not None and col not in df.columns:
             raise DataError(f"{path}: no column {col!r} (data.{key}); columns are: {', '.join(map(str, df.columns))}")
-    reserved = {id_col, step_col, label_col, cfg.time_column}
+    reserved = {id_col, step_col, cfg.label_column, cfg.time_column}
     channels = cfg.features or [c for c in df.columns if c not in reserved]
     missing = [c for c in channels if c not in df.columns]
     if missing:
         raise DataError(f"{path}: no column {missing[0]!r} (data.features); columns are: {', '.join(map(str, df.columns))}")
-    if df[label_col].isna().any():
+    if label_col is not None and df[label_col].isna().any():
         row = int(np.flatnonzero(df[label_col].isna().to_numpy())[0])
         raise DataError(f"{path}: empty label in column {label_col!r} at line {row + 2}")
     values = np.column_stack([_numeric(df[c], c, str(path), 2) for c in channels]) if len(df) else np.empty((0, len(channels)))
@@ -301,39 +309,58 @@ def read_sequences(path: Path, cfg: DataConfig) -> SequenceSet:
             rows.sort(key=lambda r: steps[r])  # stable: equal steps keep file order
     sequences, labels = [], []
     for key, rows in groups.items():
-        found = {str(df[label_col].iloc[r]) for r in rows}
-        if len(found) > 1:
-            raise DataError(f"{path}: sequence {key!r} has several labels ({', '.join(sorted(found))}); one per sequence")
+        if label_col is not None:
+            found = {str(df[label_col].iloc[r]) for r in rows}
+            if len(found) > 1:
+                raise DataError(f"{path}: sequence {key!r} has several labels ({', '.join(sorted(found))}); one per sequence")
+            labels.append(_label_text(df[label_col].iloc[rows[0]]))
         sequences.append(values[rows])
-        labels.append(_label_text(df[label_col].iloc[rows[0]]))
     if not sequences:
         raise DataError(f"{path}: no data rows")
-    return SequenceSet(sequences, labels, list(channels), str(path))
+    notes = [] if step_col is not None else _step_counters(path, channels, sequences)
+    return SequenceSet(sequences, labels if labelled else None, list(channels), str(path), list(groups), notes)
 
 
-def _read_sequence_folder(folder: Path, cfg: DataConfig) -> SequenceSet:
-    import pandas as pd
+def _step_counters(path: Path, channels: list[str], sequences: list[np.ndarray]) -> list[str]:
+    """Channels that count the steps of every sequence (0..n-1 or 1..n): most likely a step column
+    that data.step_column does not name, read as one more input."""
+    notes = []
+    for j, name in enumerate(channels):
+        for first, counts in ((0, "0..n-1"), (1, "1..n")):
+            if any(len(s) > 1 for s in sequences) and all(
+                np.array_equal(s[:, j], np.arange(first, first + len(s))) for s in sequences
+            ):
+                notes.append(
+                    f"{path}: channel {name!r} counts {counts} in every sequence: a step number, read as an input. "
+                    f"If it orders the steps, set data.step_column: {name}"
+                )
+    return notes
 
-    sequences, labels, channels = [], [], None
-    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for file in sorted(class_dir.glob("*.csv")):
-            try:
-                df = pd.read_csv(file)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise DataError(f"{file}: cannot read as CSV ({str(e).splitlines()[0]})") from None
-            cols = cfg.features or list(df.columns)
-            if channels is None:
-                channels = cols
-            missing = [c for c in channels if c not in df.columns]
-            if missing:
-                raise DataError(f"{file}: no column {missing[0]!r}; every sequence file needs the channels {', '.join(channels)}")
-            if len(df) == 0:
-                raise DataError(f"{file}: no data rows")
-            sequences.append(np.column_stack([_numeric(df[c], c, str(file), 2) for c in channels]))
-            labels.append(class_dir.name)
+
+def _read_sequence_folder(folder: Path, cfg: DataConfig, labelled: bool = True) -> SequenceSet:
+    sequences, labels, channels, ids = [], [], None, []
+    if labelled:
+        files = [(d.name, f) for d in sorted(p for p in folder.iterdir() if p.is_dir()) for f in sorted(d.glob("*.csv"))]
+    else:
+        files = [(None, f) for f in sorted(folder.rglob("*.csv"))]
+    for label, file in files:
+        df = read_frame(file, cfg.encoding)
+        cols = cfg.features or list(df.columns)
+        if channels is None:
+            channels = cols
+        missing = [c for c in channels if c not in df.columns]
+        if missing:
+            raise DataError(f"{file}: no column {missing[0]!r}; every sequence file needs the channels {', '.join(channels)}")
+        if len(df) == 0:
+            raise DataError(f"{file}: no data rows")
+        sequences.append(np.column_stack([_numeric(df[c], c, str(file), 2) for c in channels]))
+        labels.append(label)
+        ids.append(str(file.relative_to(folder)))
     if not sequences:
-        raise DataError(f"{folder}: no sequences found; expected one sub-folder per class holding one CSV per sequence")
-    return SequenceSet(sequences, labels, list(channels), str(folder))
+        layout = "one sub-folder per class holding one CSV per sequence" if labelled else "CSV files, one per sequence"
+        raise DataError(f"{folder}: no sequences found; expected {layout}")
+    notes = _step_counters(folder, list(channels), sequences)
+    return SequenceSet(sequences, labels if labelled else None, list(channels), str(folder), ids, notes)
 
 
 def _label_text(value) -> str:

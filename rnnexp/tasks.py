@@ -385,12 +385,7 @@ class SequenceTask(_WholeTensors):
         return read_sequences(path, self.cfg.data)
 
     def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
-        if examples.channels != self.channels:
-            raise DataError(f"{examples.source}: channels {examples.channels} differ from the run's {self.channels}")
-        scaled = [self.scaler.transform(s) for s in examples.sequences]
-        # Padded at the end, always: the model masks padded steps, and with post-padding the forward
-        # state at a sequence's last real step is exactly the unpadded one.
-        x = torch.from_numpy(pad_sequences(scaled, self.seq_len, "post", self.cfg.data.truncating)).to(self.device)
+        x = sequence_inputs(examples, self.preprocessing, self.device)
         try:
             y = torch.tensor([self._index[label] for label in examples.labels], dtype=torch.long, device=self.device)
         except KeyError as e:
@@ -410,7 +405,19 @@ class SequenceTask(_WholeTensors):
 
     def summary(self) -> dict[str, Any]:
         sets = {k: v for k, v in self.splits.items() if v is not None}
-        lengths = np.array([len(s) for s in self.splits["train"].sequences])
+        notes = list(dict.fromkeys(note for v in sets.values() for note in v.notes))
+        lengths = {}
+        for name, v in sets.items():
+            n = np.array([len(seq) for seq in v.sequences])
+            cut = cut_sequences(v, self.preprocessing)
+            lengths[name] = {
+                "min": int(n.min()),
+                "median": int(np.median(n)),
+                "max": int(n.max()),
+                "truncated": cut["sequences"] if cut else 0,
+            }
+            if cut:
+                notes.append(f"{name} split: {cut['note']}")
         return {
             "task": self.kind,
             "sources": {k: v.source for k, v in sets.items()},
@@ -418,16 +425,42 @@ class SequenceTask(_WholeTensors):
             "labels": self.labels,
             "seq_len": self.seq_len,
             "class_counts": {k: {y: v.labels.count(y) for y in self.labels if y in v.labels} for k, v in sets.items()},
-            "lengths": {
-                "train": {
-                    "min": int(lengths.min()),
-                    "median": int(np.median(lengths)),
-                    "max": int(lengths.max()),
-                    "truncated": int((lengths > self.seq_len).sum()),
-                }
-            },
+            "lengths": lengths,
             "fingerprints": {k: v.fingerprint() for k, v in sets.items()},
+            "notes": notes,
         }
+
+
+def sequence_inputs(examples: SequenceSet, preprocessing: dict[str, Any], device: torch.device) -> torch.Tensor:
+    """The model's input for sequences, made from the run's saved preprocessing alone: training,
+    evaluate and predict all make it here, so the same sequences get the same answers."""
+    channels = list(preprocessing["channels"])
+    if examples.channels != channels:
+        raise DataError(f"{examples.source}: channels {examples.channels} differ from the run's {channels}")
+    scaler = Scaler.from_dict(preprocessing["scaler"])
+    scaled = [scaler.transform(s) for s in examples.sequences]
+    # Padded at the end, always: the model masks padded steps, and with post-padding the forward
+    # state at a sequence's last real step is exactly the unpadded one.
+    padded = pad_sequences(scaled, int(preprocessing["seq_len"]), "post", preprocessing["truncating"])
+    return torch.from_numpy(padded).to(device)
+
+
+def cut_sequences(examples: SequenceSet, preprocessing: dict[str, Any]) -> dict[str, Any] | None:
+    """How many sequences are longer than the model's steps, and so were cut (data.truncating)."""
+    seq_len = int(preprocessing["seq_len"])
+    cut = sum(len(s) > seq_len for s in examples.sequences)
+    if not cut:
+        return None
+    keeps = "last" if preprocessing["truncating"] == "pre" else "first"
+    return {
+        "sequences": int(cut),
+        "of": len(examples),
+        "seq_len": seq_len,
+        "longest": max(len(s) for s in examples.sequences),
+        "note": f"{cut} of {len(examples)} sequences are longer than the model's {seq_len} steps: each was cut to "
+        f"its {keeps} {seq_len} (data.truncating {preprocessing['truncating']}; seq_len is the longest training "
+        "sequence, at most data.maxlen)",
+    }
 
 
 def _sequence_splits(cfg: Config) -> tuple:

@@ -36,7 +36,10 @@ TEXT_CASES = {
     "header_only": (b"text,label\n", "no data rows"),
     "no_text_column": (b"review,label\nnice,1\nbad,0\n", "no column 'text' (data.text_column)"),
     "no_label_column": (b"text,stars\nnice,1\nbad,0\n", "no column 'label' (data.label_column)"),
-    "not_utf8": (b"text,label\nnice,1\n\xff\xfe bad,0\n", ":3: not valid UTF-8"),
+    "not_utf8": (
+        b"text,label\nnice,1\n\xff\xfe bad,0\n",
+        ":3:1: byte 0xff is not valid utf-8 (data.encoding); set data.encoding",
+    ),
     "single_class": (b"text,label\nnice,1\ngreat,1\nfine,1\n", "column 'label' has a single class"),
     "float_labels": (b"text,label\nnice,0.25\nbad,0.7\n", ":2: label 0.25 in column 'label' is a fractional number"),
     "empty_label": (b"text,label\nnice,1\nbad,\n", ":3: empty label in column 'label'"),

@@ -147,11 +147,11 @@ def test_file_errors_name_file_column_and_row(tmp_path):
     with pytest.raises(DataError, match=r"d.csv:2: expected 2 fields"):
         read_table(p, cfg())
     p.write_bytes(b"text,label\nok,1\n\xff\xfe bad,0\n")
-    with pytest.raises(DataError, match=r"d.csv:3: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"d.csv:3:1: byte 0xff is not valid utf-8 \(data.encoding\); set data.encoding"):
         read_table(p, cfg())
     j = tmp_path / "d.jsonl"
     j.write_text('{"text": "a", "label": 1}\n{broken\n')
-    with pytest.raises(DataError, match=r"d.jsonl:2: invalid JSON"):
+    with pytest.raises(DataError, match=r"d.jsonl:2:2: invalid JSON"):
         read_table(j, cfg())
     with pytest.raises(DataError, match="not found"):
         read_table(tmp_path / "missing.csv", cfg())

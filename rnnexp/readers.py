@@ -1,0 +1,181 @@
+"""Users' files read as the standards define them, or refused in one line that names where.
+
+CSV follows RFC 4180 through Python's csv module reading the open file (``newline=''``): quoted
+delimiters, quoted line breaks (``\\n`` and ``\\r\\n``), doubled quotes, CRLF line ends and a
+byte-order mark are read as written, and only a line break ends a record: U+0085, U+2028 and
+U+2029 are text (``str.splitlines`` would split at them). A quote that opens a field and is not
+closed before the next delimiter is an error, never a silently rejoined text. TSV is the IANA
+``text/tab-separated-values`` format: no quoting (a quote is text), a field holds no tab and no
+line break. JSONL is one JSON value per ``\\n``-terminated line (a JSON string may hold U+2028).
+
+Every error names the file and the line where the record starts, counted in lines of the file
+(a record with a quoted line break spans several), not in records. A byte the encoding cannot
+decode is named by line and column. pandas' reader is faster on large files, but it counts
+records, not lines, in its errors and pads a row with too few fields silently, so the text
+reader is the csv module (bench/reader.py measures both).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DataError
+
+FIELD_LIMIT = 16 * 2**20  # characters in one field: a long review is fine; this is a wrong delimiter or quote
+ENCODINGS_HINT = "latin-1 and cp1252 are common for Western European text"
+
+
+def codec(encoding: str) -> str:
+    """The codec that reads a file said to be in ``encoding``: UTF-8 files may start with a BOM."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+@contextmanager
+def decoding(path: Path, encoding: str) -> Iterator[None]:
+    """Turns a decoding failure anywhere inside into a DataError naming the bad byte's line and column."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise bad_byte(path, encoding) from None
+
+
+def bad_byte(path: Path, encoding: str) -> DataError:
+    """The error for the first byte of ``path`` that ``encoding`` cannot decode."""
+    raw = path.read_bytes()
+    try:
+        raw.decode(encoding)  # a UTF-8 BOM is valid UTF-8: offsets stay the file's
+        at = len(raw)
+    except UnicodeDecodeError as e:
+        at = e.start
+    before = raw[:at].decode(codec(encoding))  # whole characters: the bad sequence starts at ``at``
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    what = f"byte 0x{raw[at : at + 1].hex()}" if at < len(raw) else "the end of the file"
+    return DataError(
+        f"{path}:{line}:{column}: {what} is not valid {encoding} (data.encoding); set data.encoding to the "
+        f"file's encoding ({ENCODINGS_HINT}) or re-encode the file as UTF-8"
+    )
+
+
+@dataclass
+class Records:
+    """The rows of a delimited file: header names, each row's fields, and the line each row starts on."""
+
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+
+    def column(self, name: str) -> int:
+        return self.header.index(name)
+
+
+def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str] | None = None) -> Records:
+    """A CSV (``delimiter=','``, RFC 4180) or TSV (``'\\t'``, no quoting) file. The header row names
+    the columns unless ``columns`` does. Rows whose fields are all blank are skipped; any other row
+    must have one field per column."""
+    fmt = "CSV" if delimiter == "," else "TSV"
+    csv.field_size_limit(FIELD_LIMIT)
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    header = list(columns) if columns is not None else None
+    with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=delimiter == ",")
+        start = 1
+        try:
+            for values in reader:
+                if header is None:
+                    header = [name.strip() for name in values]
+                    check_header(path, header, start)
+                elif len(values) == len(header):
+                    rows.append(values)
+                    lines.append(start)
+                elif any(v.strip() for v in values):
+                    spans = f"lines {start}-{reader.line_num}" if reader.line_num > start else f"line {start}"
+                    raise DataError(
+                        f"{path}:{start}: expected {len(header)} fields ({', '.join(header)}), found {len(values)} "
+                        f"in the record on {spans}"
+                        + ("; a quoted field holds a line break there: is a quote left open?" if reader.line_num > start else "")
+                    )
+                start = reader.line_num + 1
+        except csv.Error as e:
+            hint = ""
+            if "field larger than field limit" in str(e):
+                hint = f": a field over {FIELD_LIMIT // 2**20} M characters; check the delimiter (data.format) and the quotes"
+            elif "unexpected end of data" in str(e):
+                hint = ": a quoted field is never closed"
+            raise DataError(f"{path}:{start}: cannot parse {fmt} in the record starting here ({e}){hint}") from None
+    return Records(header or [], rows, lines)
+
+
+def check_header(path: Path, header: list[str], line: int = 1) -> None:
+    """Every column named once: a second column of the same name would silently replace the first."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, 1):
+        if name in seen:
+            raise DataError(
+                f"{path}:{line}: columns {seen[name]} and {i} are both named {name!r}; give every column its own name"
+            )
+        seen[name] = i
+
+
+def read_header(path: Path, delimiter: str, encoding: str) -> list[str]:
+    """The first record's fields, stripped, checked to name every column once."""
+    csv.field_size_limit(FIELD_LIMIT)
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
+        try:
+            header = [name.strip() for name in next(csv.reader(f, delimiter=delimiter, quoting=quoting), [])]
+        except csv.Error as e:
+            raise DataError(f"{path}:1: cannot parse the header row ({e})") from None
+    check_header(path, header)
+    return header
+
+
+def read_jsonl(path: Path, encoding: str) -> list[tuple[int, dict]]:
+    """(line, object) for every non-blank line; every line one JSON object."""
+    rows: list[tuple[int, dict]] = []
+    with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
+        line, pending = 1, ""
+        for piece in f:  # newline='' splits at \r as well: only \n ends a JSONL line
+            pending += piece
+            if not piece.endswith("\n"):
+                continue
+            _json_line(path, line, pending, rows)
+            line, pending = line + 1, ""
+        if pending:
+            _json_line(path, line, pending, rows)
+    return rows
+
+
+def _json_line(path: Path, line: int, text: str, rows: list[tuple[int, dict]]) -> None:
+    if not text.strip():
+        return
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{line}:{e.colno}: invalid JSON ({e.msg})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}:{line}: expected a JSON object per line, found {type(obj).__name__}")
+    rows.append((line, obj))
+
+
+def read_frame(path: Path, encoding: str, delimiter: str = ","):
+    """A numeric table (series, sequences) as a pandas DataFrame, its header checked first. pandas
+    reads quoted fields as RFC 4180 does; its speed matters here and its errors are rare."""
+    import pandas as pd
+
+    read_header(path, delimiter, encoding)
+    with decoding(path, encoding):
+        try:
+            return pd.read_csv(path, sep=delimiter, encoding=codec(encoding))
+        except UnicodeDecodeError:
+            raise
+        except ValueError as e:
+            raise DataError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
