@@ -405,6 +405,8 @@ def predict(
 
         cfg = RunDir.open(run_dir).load_config()
         if cfg.data.task != "text_classification":
+            if texts:
+                raise typer.BadParameter(f"a {cfg.data.task} run predicts from --file, not from texts")
             res = run_predict(run_dir, series_file=file, which=checkpoint)
         else:
             if not texts:

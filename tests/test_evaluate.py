@@ -50,6 +50,39 @@ def test_majority_baseline_is_the_training_majority_on_the_same_split(run):
     assert base["accuracy"] == pytest.approx(test_counts[base["predicts"]] / sum(test_counts.values()))
 
 
+def test_stratified_baseline_is_the_exact_expected_accuracy_of_frequency_guessing(run):
+    import numpy as np
+
+    from rnnexp.evaluate import stratified_baseline
+
+    report = evaluate(run, split="test")
+    meta = json.loads(open(f"{run}/meta.json").read())
+    train, test = meta["data"]["class_counts"]["train"], meta["data"]["class_counts"]["test"]
+    expected = sum(train[c] / sum(train.values()) * test.get(c, 0) / sum(test.values()) for c in train)
+    assert report["stratified_baseline"] == {"kind": "stratified", "expected_accuracy": pytest.approx(expected)}
+    # against guessing by simulation: 20,000 draws of the same guesser land on the expectation
+    labels = sorted(train)
+    truth = np.array([labels.index(c) for c in labels for _ in range(test.get(c, 0))])
+    rng = np.random.default_rng(0)
+    p = np.array([train[c] for c in labels]) / sum(train.values())
+    simulated = np.mean([(rng.choice(len(labels), size=len(truth), p=p) == truth).mean() for _ in range(20_000)])
+    assert stratified_baseline(train, labels, truth)["expected_accuracy"] == pytest.approx(simulated, abs=0.003)
+
+
+@pytest.mark.parametrize(
+    "counts, predicts, tied",
+    [({"a": 5, "b": 5, "c": 1}, "a", ["b"]), ({"a": 1, "b": 7, "c": 7}, "b", ["c"]), ({"a": 2, "b": 3}, "b", [])],
+)
+def test_majority_baseline_names_classes_tied_in_training(counts, predicts, tied):
+    import numpy as np
+
+    from rnnexp.evaluate import majority_baseline
+
+    labels = sorted(counts)
+    base = majority_baseline(counts, labels, np.array([0, 1, 1]), None)
+    assert (base["predicts"], base["tied_with"]) == (predicts, tied)
+
+
 def test_checkpoint_choice_and_val_split(run):
     auto = evaluate(run)  # restore_best default true -> best
     assert auto["checkpoint"] == "best"
