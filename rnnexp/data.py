@@ -124,7 +124,7 @@ def split_three(train, test, cfg: DataConfig, read_val=None):
     if len(train) == 0:
         raise DataError(f"{train.source}: no training examples left after holding out val/test")
     classes = len(set(train.labels))
-    for name, held in (("val", val), ("test", test)):
+    for name, held in (("test", test), ("val", val)):
         if held is not None and len(held) < classes:
             given = getattr(cfg, f"{name}_file")
             where = f"data.{name}_file {given}" if given else f"data.{name}_split = {getattr(cfg, f'{name}_split')}"
@@ -191,19 +191,31 @@ def file_format(path: Path, cfg: DataConfig) -> str:
 def read_table(path: Path, cfg: DataConfig) -> Table:
     """Read a CSV/TSV/JSONL file into a Table, naming file, column and line in every error."""
     lines, (texts, raw_labels) = _read_columns(path, cfg, {"text_column": cfg.text_column, "label_column": cfg.label_column})
-    labels = []
-    for line, label in zip(lines, raw_labels):
-        if label is None or (isinstance(label, str) and not label.strip()):
-            raise DataError(f"{path}:{line}: empty label in column {cfg.label_column!r}")
-        if isinstance(label, (dict, list)):
-            raise DataError(f"{path}:{line}: label in column {cfg.label_column!r} must be a single value")
-        labels.append(_label_str(label))
-        if _fractional(labels[-1]):
-            raise DataError(
-                f"{path}:{line}: label {labels[-1]} in column {cfg.label_column!r} is a fractional number; classification "
-                "needs class labels (0/1, names). To predict a number from a series use data.task: forecasting"
-            )
+    labels, seen = [], {}  # a file has few distinct labels: each is checked once
+    for line, raw in zip(lines, raw_labels):
+        try:
+            labels.append(seen[raw])
+            continue
+        except (KeyError, TypeError):  # new, or a JSON list/object (unhashable)
+            pass
+        label = _label(path, line, raw, cfg.label_column)
+        seen[raw] = label
+        labels.append(label)
     return Table(texts, labels, str(path))
+
+
+def _label(path: Path, line: int, raw, column: str) -> str:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise DataError(f"{path}:{line}: empty label in column {column!r}")
+    if isinstance(raw, (dict, list)):
+        raise DataError(f"{path}:{line}: label in column {column!r} must be a single value")
+    label = _label_str(raw)
+    if _fractional(label):
+        raise DataError(
+            f"{path}:{line}: label {label} in column {column!r} is a fractional number; classification "
+            "needs class labels (0/1, names). To predict a number from a series use data.task: forecasting"
+        )
+    return label
 
 
 def read_texts(path: Path, cfg: DataConfig) -> list[str]:
@@ -245,6 +257,8 @@ def _read_columns(path: Path, cfg: DataConfig, keys: dict[str, str]) -> tuple[li
     if not lines:
         raise DataError(f"{path}: no data rows")
     texts = columns[0]
+    if fmt != "jsonl":
+        return lines, columns  # a delimited file's fields are all texts
     for n, (line, text) in enumerate(zip(lines, texts)):
         if text is None or isinstance(text, (dict, list, bool)):
             what = "null" if text is None else type(text).__name__

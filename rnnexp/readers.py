@@ -89,17 +89,24 @@ def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str]
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=delimiter == ",")
         start = 1
         try:
+            if header is None:
+                for values in reader:  # the first record that is not blank
+                    if any(v.strip() for v in values):
+                        header = [name.strip() for name in values]
+                        break
+                    start = reader.line_num + 1
+                header_line, start = start, reader.line_num + 1
+                check_header(path, header or [], header_line)
+            header = header or []
+            width, append_row, append_line = len(header), rows.append, lines.append
             for values in reader:
-                if header is None:
-                    header = [name.strip() for name in values]
-                    check_header(path, header, start)
-                elif len(values) == len(header):
-                    rows.append(values)
-                    lines.append(start)
+                if len(values) == width:
+                    append_row(values)
+                    append_line(start)
                 elif any(v.strip() for v in values):
                     spans = f"lines {start}-{reader.line_num}" if reader.line_num > start else f"line {start}"
                     raise DataError(
-                        f"{path}:{start}: expected {len(header)} fields ({', '.join(header)}), found {len(values)} "
+                        f"{path}:{start}: expected {width} fields ({', '.join(header)}), found {len(values)} "
                         f"in the record on {spans}"
                         + ("; a quoted field holds a line break there: is a quote left open?" if reader.line_num > start else "")
                     )
@@ -111,7 +118,7 @@ def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str]
             elif "unexpected end of data" in str(e):
                 hint = ": a quoted field is never closed"
             raise DataError(f"{path}:{start}: cannot parse {fmt} in the record starting here ({e}){hint}") from None
-    return Records(header or [], rows, lines)
+    return Records(header, rows, lines)
 
 
 def check_header(path: Path, header: list[str], line: int = 1) -> None:

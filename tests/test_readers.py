@@ -112,3 +112,233 @@ def test_an_unknown_encoding_is_a_config_error_naming_the_key(tmp_path, write_co
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert any("data.encoding" in m and "unknown encoding 'latin-9x'" in m for m in info.value.messages), info.value.messages
+
+
+# -- end to end: users' files through train, predict and evaluate --------------------------------
+
+BREAKS = ["\n", "\r\n", "\u0085", "\u2028"]
+
+
+@pytest.fixture(scope="module")
+def tweets(tmp_path_factory):
+    """Reviews whose texts hold \\n, \\r\\n, U+0085 and U+2028, written by the csv module (which
+    quotes the first two and leaves the others bare), and a run trained on them."""
+    from conftest import _amazon_rows
+    from rnnexp import train as training
+    from rnnexp.config import Config
+
+    folder = tmp_path_factory.mktemp("tweets")
+    rows, _ = _amazon_rows(240, 0)
+    path = folder / "tweets.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i, (text, label) in enumerate(rows):
+            words = text.split(" ")
+            cut = len(words) // 2
+            writer.writerow([" ".join(words[:cut]) + BREAKS[i % 4] + " ".join(words[cut:]), label])
+    cfg = Config.model_validate(
+        {
+            "name": "tweets",
+            "data": {"train_file": str(path), "maxlen": 40, "val_split": 0.2, "test_split": 0.2},
+            "model": {"cell": "gru", "embedding_dims": 8, "num_neurons": 8},
+            "train": {"epochs": 1, "batch_size": 32, "early_stopping": {"enabled": False}},
+        }
+    )
+    run = training.train(cfg, folder / "runs").run_dir
+    return path, run
+
+
+def test_texts_with_line_breaks_train_and_predict_sees_what_the_reader_read(tweets, tmp_path):
+    from conftest import run_cli
+    from rnnexp.data import tokenize
+
+    path, run = tweets
+    table = read_table(path, DataConfig(train_file=str(path)))
+    assert len(table) == 240 and all(any(b in t for t in table.texts) for b in BREAKS)
+    by_file = json.loads(run_cli("predict", run, "--file", path, "--json").stdout)["predictions"]
+    assert [p["text"] for p in by_file] == table.texts
+    assert [p["tokens"] for p in by_file] == [len(tokenize(t)) for t in table.texts]
+    picked = [next(i for i, t in enumerate(table.texts) if b in t) for b in BREAKS]
+    proc = run_cli("predict", run, *(table.texts[i] for i in picked), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    by_argument = json.loads(proc.stdout)["predictions"]
+    for one, same in zip(by_argument, [by_file[i] for i in picked]):  # the same text, the same tokens, the same answer
+        assert {k: v for k, v in one.items() if "probabilit" not in k} == {k: v for k, v in same.items() if "probabilit" not in k}
+        assert one["probability"] == pytest.approx(same["probability"], abs=1e-6)  # float32 sums differ by batch size
+    # evaluate --predictions writes the same answers for the same file
+    out = tmp_path / "predictions.csv"
+    proc = run_cli("evaluate", run, "--data", path, "--predictions", out, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with out.open(newline="", encoding="utf-8") as f:
+        written = list(csv.DictReader(f))
+    assert [r["id"] for r in written] == table.texts and [r["true"] for r in written] == table.labels
+    assert [(r["predicted"], float(r["probability"])) for r in written] == [(p["label"], p["probability"]) for p in by_file]
+
+
+def test_a_latin1_file_trains_with_data_encoding_and_is_refused_without(tmp_path):
+    from conftest import _amazon_rows, run_cli
+
+    rows, _ = _amazon_rows(120, 0)
+    path = tmp_path / "latin1.csv"
+    body = "text,label\n" + "".join(f'"{t.replace(chr(34), "")} café",{y}\n' for t, y in rows)
+    path.write_bytes(body.encode("latin-1", errors="replace"))
+    first_bad = next(i for i, line in enumerate(body.split("\n"), 1) if "é" in line)
+    column = body.split("\n")[first_bad - 1].index("é") + 1
+    config = {
+        "data": {"train_file": str(path), "maxlen": 20, "test_split": 0.2},
+        "model": {"embedding_dims": 8, "num_neurons": 8},
+        "train": {"epochs": 1},
+    }
+    (tmp_path / "utf8.yaml").write_text(yaml.safe_dump(config))
+    proc = run_cli("train", tmp_path / "utf8.yaml", "--runs-dir", tmp_path / "runs", "--quiet")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: {path}:{first_bad}:{column}: byte 0xe9 is not valid utf-8 (data.encoding)")
+    config["data"]["encoding"] = "latin-1"
+    (tmp_path / "latin1.yaml").write_text(yaml.safe_dump(config))
+    proc = run_cli("train", tmp_path / "latin1.yaml", "--runs-dir", tmp_path / "runs", "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("text,label\ngood,1\nbad,0\n", "the test split (data.test_split = 0.1) has 0 examples, fewer than the 2 classes"),
+        (
+            "text,label\n" + "a,1\nb,0\n" * 5 + "c,2\n",
+            "the test split (data.test_split = 0.1) has 2 examples, fewer than the 3 classes",
+        ),
+    ],
+)
+def test_a_split_too_small_to_score_is_bad_input_naming_split_and_sizes(tmp_path, body, fragment):
+    path = tmp_path / "few.csv"
+    path.write_text(body)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"data": {"train_file": str(path)}}))
+    result = CliRunner().invoke(app, ["train", str(config), "--dry-run", "--quiet"])
+    assert result.exit_code == 2 and fragment in result.output and result.output.count("\n") == 1, result.output
+
+
+def test_a_forecasting_split_of_no_rows_is_bad_input(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("y\n" + "".join(f"{i}\n" for i in range(8)))
+    config = tmp_path / "c.yaml"
+    data = {"task": "forecasting", "train_file": str(path), "target": "y", "lookback": 2, "val_split": 0.05, "test_split": 0.0}
+    config.write_text(yaml.safe_dump({"data": data}))
+    result = CliRunner().invoke(app, ["train", str(config), "--dry-run", "--quiet"])
+    assert result.exit_code == 2 and "the val split is data.val_split = 0.05 of 8 rows: 0 rows" in result.output, result.output
+
+
+@pytest.mark.parametrize("task", ["forecasting", "sequence_classification"])
+def test_duplicate_columns_in_a_numeric_file_are_refused(tmp_path, task):
+    from rnnexp.series import load_series, read_sequences
+
+    path = tmp_path / "d.csv"
+    header = "t,load,load" if task == "forecasting" else "sequence,x,label,x"
+    path.write_text(header + "\n" + "1,2,3" + (",4" if task != "forecasting" else "") + "\n")
+    with pytest.raises(DataError, match=r"d.csv:1: columns (2 and 3 are both named 'load'|2 and 4 are both named 'x')"):
+        if task == "forecasting":
+            load_series(DataConfig(task=task, train_file=str(path), target="load"))
+        else:
+            read_sequences(path, DataConfig(task=task, train_file=str(path)))
+
+
+# -- sequences end to end ------------------------------------------------------------------------
+
+
+def _write_sequences(path, sequences, labels=None, step=True):
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["sequence", *(["step"] if step else []), "a", "b", *(["label"] if labels else [])])
+        for n, seq in enumerate(sequences):
+            for t, (a, b) in enumerate(seq):
+                writer.writerow([f"s{n}", *([t] if step else []), a, b, *([labels[n]] if labels else [])])
+
+
+@pytest.fixture(scope="module")
+def sequence_run(tmp_path_factory):
+    """A run on 2-channel sequences of 3..8 steps; new sequences of up to 12 steps to label."""
+    from rnnexp import train as training
+    from rnnexp.config import Config
+
+    folder = tmp_path_factory.mktemp("sequences")
+    rng = random.Random(7)
+
+    def make(n, longest):
+        seqs, labels = [], []
+        for _ in range(n):
+            up = rng.random() < 0.5
+            length = rng.randint(3, longest)
+            seqs.append([(round(t * (1 if up else -1) + rng.gauss(0, 0.5), 4), round(rng.gauss(0, 1), 4)) for t in range(length)])
+            labels.append("up" if up else "down")
+        return seqs, labels
+
+    train_path = folder / "train.csv"
+    _write_sequences(train_path, *make(120, 8))
+    cfg = Config.model_validate(
+        {
+            "name": "seq",
+            "data": {"task": "sequence_classification", "train_file": str(train_path), "step_column": "step", "test_split": 0.2},
+            "model": {"cell": "gru", "num_neurons": 8},
+            "train": {"epochs": 2, "batch_size": 16, "early_stopping": {"enabled": False}},
+        }
+    )
+    run = training.train(cfg, folder / "runs").run_dir
+    return folder, run, make(30, 12)
+
+
+def test_sequence_predict_gives_evaluate_answers_on_the_same_sequences(sequence_run, tmp_path):
+    from conftest import run_cli
+
+    _, run, (seqs, labels) = sequence_run
+    labelled, unlabelled = tmp_path / "labelled.csv", tmp_path / "new.csv"
+    _write_sequences(labelled, seqs, labels)
+    _write_sequences(unlabelled, seqs)  # no label column: sequences to label
+    out = tmp_path / "predictions.csv"
+    proc = run_cli("evaluate", run, "--data", labelled, "--predictions", out, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    longer = sum(len(s) > 8 for s in seqs)
+    assert longer and report["truncated"]["sequences"] == longer and f"{longer} of 30 sequences" in report["truncated"]["note"]
+    proc = run_cli("predict", run, "--file", unlabelled, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    predicted = json.loads(proc.stdout)
+    assert predicted["truncated"]["sequences"] == longer
+    with out.open(newline="") as f:
+        evaluated = list(csv.DictReader(f))
+    assert [p["id"] for p in predicted["predictions"]] == [r["id"] for r in evaluated] == [f"s{i}" for i in range(30)]
+    for p, r in zip(predicted["predictions"], evaluated):
+        assert (p["label"], p["probability"]) == (r["predicted"], float(r["probability"]))
+        assert {k: float(r[f"p_{k}"]) for k in p["probabilities"]} == p["probabilities"]
+    # Plain output: a label per sequence on stdout, the cut sequences named on stderr.
+    proc = run_cli("predict", run, "--file", unlabelled)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 30, proc.stderr
+    assert f"note: {longer} of 30 sequences are longer than the model's 8 steps" in proc.stderr
+    # A folder of CSV files, one per sequence, gets the same answers.
+    folder = tmp_path / "one-per-file"
+    folder.mkdir()
+    for n, seq in enumerate(seqs):
+        with (folder / f"s{n:02d}.csv").open("w", newline="") as f:
+            csv.writer(f).writerows([["a", "b"], *seq])
+    proc = run_cli("predict", run, "--file", folder, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from_folder = json.loads(proc.stdout)["predictions"]
+    assert [p["id"] for p in from_folder] == [f"s{n:02d}.csv" for n in range(30)]
+    assert [p["probabilities"] for p in from_folder] == [p["probabilities"] for p in predicted["predictions"]]
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_a_step_counter_read_as_a_channel_is_named(tmp_path, first):
+    from rnnexp.series import read_sequences
+
+    path = tmp_path / "s.csv"
+    rows = [[f"s{n}", t + first, 0.5 * t, "x" if n % 2 else "y"] for n in range(4) for t in range(3 + n)]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([["sequence", "t", "v", "label"], *rows])
+    cfg = DataConfig(task="sequence_classification", train_file=str(path))
+    (note,) = read_sequences(path, cfg).notes
+    assert f"channel 't' counts {'0..n-1' if first == 0 else '1..n'} in every sequence" in note
+    assert "set data.step_column: t" in note
+    assert read_sequences(path, cfg.model_copy(update={"step_column": "t"})).notes == []
+    assert read_sequences(path, cfg.model_copy(update={"features": ["v"]})).notes == []
