@@ -22,7 +22,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-SCRIPTS = ["overhead", "knobs", "sweep", "startup", "keras_compare"]
+SCRIPTS = ["overhead", "knobs", "sweep", "startup", "reader", "keras_compare"]
 
 
 def _row(bench: str, measure: str, value: Any, goal: str, met: bool | None) -> dict[str, Any]:
@@ -100,6 +100,17 @@ def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 None if not x["goal"] else x["median_s"] <= r["goal_s"],
             )
             for x in r["rows"]
+        ]
+    if name == "reader":
+        seconds = ", ".join(f"{x['reader']} {x['median_s']}" for x in r["rows_by_reader"])
+        return [
+            _row(
+                name,
+                f"{r['megabytes']} MB CSV: old reader time / rnnexp read_table time (seconds: {seconds})",
+                r["speedup"],
+                "> 1 (faster than before)",
+                r["speedup"] > 1.0,
+            )
         ]
     if name == "keras_compare":
         if r.get("skipped"):
