@@ -85,6 +85,8 @@ def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str]
     rows: list[list[str]] = []
     lines: list[int] = []
     header = list(columns) if columns is not None else None
+    if header is not None:
+        check_header(path, header, 0)
     with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=delimiter == ",")
         start = 1
@@ -122,13 +124,13 @@ def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str]
 
 
 def check_header(path: Path, header: list[str], line: int = 1) -> None:
-    """Every column named once: a second column of the same name would silently replace the first."""
+    """Every column named once: a second column of the same name would silently replace the first.
+    Line 0: the names come from data.columns, not from the file."""
     seen: dict[str, int] = {}
     for i, name in enumerate(header, 1):
         if name in seen:
-            raise DataError(
-                f"{path}:{line}: columns {seen[name]} and {i} are both named {name!r}; give every column its own name"
-            )
+            where = f"{path}:{line}" if line else f"{path}: data.columns"
+            raise DataError(f"{where}: columns {seen[name]} and {i} are both named {name!r}; give every column its own name")
         seen[name] = i
 
 

@@ -342,3 +342,10 @@ def test_a_step_counter_read_as_a_channel_is_named(tmp_path, first):
     assert "set data.step_column: t" in note
     assert read_sequences(path, cfg.model_copy(update={"step_column": "t"})).notes == []
     assert read_sequences(path, cfg.model_copy(update={"features": ["v"]})).notes == []
+
+
+def test_data_columns_naming_a_column_twice_is_refused(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("a,1\n")
+    with pytest.raises(DataError, match=r"h.csv: data.columns: columns 1 and 2 are both named 'text'"):
+        read_table(path, _config(path, columns=["text", "text"]))
