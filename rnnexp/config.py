@@ -260,16 +260,35 @@ class ModelConfig(_Section):
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between stacked recurrent layers (PyTorch's dropout).")
     output_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the sequence summary, before the head.")
-    init: Literal["default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"] = Field(
-        "default",
-        description="Initialisation of the input-to-hidden and head weights (biases then start at zero); default: PyTorch's.",
+    init: Literal["keras", "torch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"] = Field(
+        "keras",
+        description="Initialisation. keras: as Keras builds each layer: input-to-hidden and head weights Glorot "
+        "uniform over the whole matrix, recurrent weights orthogonal over the whole [H, gates x H] matrix, biases "
+        "zero, LSTM forget-gate bias 1, word vectors U(-0.05, 0.05). torch: PyTorch's own for everything (word "
+        "vectors N(0, 1)). Another scheme: that scheme on the input-to-hidden and head weights, per gate block, "
+        "biases zero, the rest PyTorch's. (default, in configs of older versions, reads as torch.)",
     )
-    recurrent_init: Literal["default", "orthogonal", "xavier_uniform", "xavier_normal"] = Field(
-        "default", description="Initialisation of the hidden-to-hidden weights, per gate block (orthogonal: as Keras)."
+    recurrent_init: Literal["orthogonal", "xavier_uniform", "xavier_normal", "torch"] | None = Field(
+        None,
+        description="Hidden-to-hidden weights: orthogonal over the whole matrix (as Keras), xavier per gate block, or "
+        "torch (PyTorch's); null: as model.init says (keras: orthogonal, otherwise PyTorch's).",
+    )
+    embedding_init: Literal["keras_uniform", "normal"] | None = Field(
+        None,
+        description="Word vectors: keras_uniform is U(-0.05, 0.05) as Keras' Embedding, normal is N(0, 1) as "
+        "PyTorch's (the padding row is zero either way; pretrained vectors replace the words they have); null: as "
+        "model.init says (keras: keras_uniform, otherwise normal).",
     )
     forget_bias: float | None = Field(
-        None, description="LSTM only: start the forget-gate bias at this value (1.0 as Jozefowicz et al.); null: unchanged."
+        None,
+        description="LSTM only: start the forget-gate bias at this value (1.0 as Jozefowicz et al. and Keras' "
+        "unit_forget_bias); null: 1.0 with model.init keras, otherwise unchanged.",
     )
+
+    @field_validator("init", "recurrent_init", mode="before")
+    @classmethod
+    def _older_default(cls, value: Any) -> Any:
+        return "torch" if value == "default" else value  # what "default" meant before keras became the default
 
     @property
     def sizes(self) -> list[int]:
@@ -378,6 +397,13 @@ class TrainConfig(_Section):
         le=COUNT_MAX,
         description="Warn when after this many epochs the training loss is still within 2% of the loss of predicting "
         "the class frequencies (the model learned nothing yet: try a larger lr, see lr-find); null: never.",
+    )
+    baselines: bool = Field(
+        True,
+        description="evaluate fits simple models on the training split and scores them beside the run: TF-IDF of "
+        "words and word pairs + logistic regression (text), logistic regression on per-channel summaries "
+        "(sequences), ridge on the lookback window (forecasting). false skips them (evaluate --baselines/"
+        "--no-baselines overrides); the majority, stratified, persistence and seasonal-naive baselines are always there.",
     )
     seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")

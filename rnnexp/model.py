@@ -144,7 +144,13 @@ class RNNModel(nn.Module):
 
 
 def _initialize(model: RNNModel, cfg: ModelConfig) -> None:
-    gates = GATES[cfg.cell]
+    """model.init and its companions. keras is the default because PyTorch's word vectors start at
+    N(0, 1), about 35 times Keras' U(-0.05, 0.05): with them a small GRU on 3,000 sentences reaches
+    0.73 validation accuracy where Keras' reaches 0.81 (issue 15; bench/keras_parity.py)."""
+    gates, init = GATES[cfg.cell], cfg.init
+    recurrent = cfg.recurrent_init or ("orthogonal" if init == "keras" else "torch")
+    embedding = cfg.embedding_init or ("keras_uniform" if init == "keras" else "normal")
+    forget_bias = cfg.forget_bias if cfg.forget_bias is not None else (1.0 if init == "keras" else None)
     schemes = {
         "xavier_uniform": nn.init.xavier_uniform_,
         "xavier_normal": nn.init.xavier_normal_,
@@ -152,24 +158,38 @@ def _initialize(model: RNNModel, cfg: ModelConfig) -> None:
         "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="linear"),
         "orthogonal": nn.init.orthogonal_,
     }
+
+    def input_weights(w: torch.Tensor) -> None:
+        if init == "keras":
+            nn.init.xavier_uniform_(w)  # Keras' kernel is this whole matrix: fan_out is gates x H
+        else:
+            for block in w.chunk(gates, 0):
+                schemes[init](block)
+
     with torch.no_grad():
+        if model.embedding is not None and embedding == "keras_uniform":
+            model.embedding.weight.uniform_(-0.05, 0.05)
+            model.embedding.weight[0].zero_()  # the padding row
         for name, p in model.rnn.named_parameters():
-            if cfg.init != "default" and "weight_ih" in name:
-                for block in p.chunk(gates, 0):
-                    schemes[cfg.init](block)
-            elif cfg.init != "default" and "bias" in name:
+            if "weight_ih" in name and init != "torch":
+                input_weights(p)
+            elif "bias" in name and init != "torch":
                 p.zero_()
-            elif cfg.recurrent_init != "default" and "weight_hh" in name:
-                for block in p.chunk(gates, 0):  # one square block per gate, as Keras' orthogonal recurrent init
-                    schemes[cfg.recurrent_init](block)
-        if cfg.init != "default":
-            schemes[cfg.init](model.head.weight)
+            elif "weight_hh" in name and recurrent == "orthogonal":
+                # The whole [gates x H, H] matrix, as Keras makes its [H, gates x H] recurrent kernel (the
+                # transpose): orthonormal columns here, rows there. Not one orthogonal block per gate.
+                nn.init.orthogonal_(p)
+            elif "weight_hh" in name and recurrent != "torch":
+                for block in p.chunk(gates, 0):
+                    schemes[recurrent](block)
+        if init != "torch":
+            (nn.init.xavier_uniform_ if init == "keras" else schemes[init])(model.head.weight)  # Keras' Dense: Glorot
             model.head.bias.zero_()
-        if cfg.forget_bias is not None:
+        if forget_bias is not None and cfg.cell == "lstm":
             # PyTorch adds bias_ih and bias_hh; gate order i, f, g, o. Put the value in one, 0 in the other.
             for name, p in model.rnn.named_parameters():
                 if "bias_ih" in name or "bias_hh" in name:
-                    p.chunk(4, 0)[1].fill_(cfg.forget_bias if "bias_ih" in name else 0.0)
+                    p.chunk(4, 0)[1].fill_(forget_bias if "bias_ih" in name else 0.0)
 
 
 def build_model(cfg: ModelConfig, input_spec: dict, output_size: int) -> RNNModel:

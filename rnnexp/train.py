@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from . import __version__, checkpoint, faults
 from .config import Config, dump_config, flatten
@@ -172,6 +173,12 @@ def _check_same_config(run_dir: RunDir, cfg: Config, recorded: dict[str, Any] | 
     --epochs N` sets it to extend a run."""
     if recorded is None:
         return
+    try:
+        # Read through today's schema, as config.yaml is: a key added since the run started takes its
+        # default there too (it was chosen to keep the old behaviour), and older spellings are read alike.
+        recorded = Config.model_validate(recorded).model_dump(mode="json")
+    except ValidationError:
+        pass  # a key removed since: compared as written, and named below
     now, then = flatten(cfg.model_dump(mode="json")), flatten(recorded)
     absent = "(absent)"
     keys = sorted(k for k in now.keys() | then.keys() if k != "train.epochs" and now.get(k, absent) != then.get(k, absent))

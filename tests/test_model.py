@@ -158,16 +158,57 @@ def test_post_padding_does_not_change_the_unidirectional_summary():
 
 @pytest.mark.parametrize("scheme", ["xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"])
 def test_init_schemes_change_input_weights_and_zero_biases(scheme):
-    default, other = make(cell="lstm"), make(cell="lstm", init=scheme)
-    assert not torch.equal(default.rnn.weight_ih_l0, other.rnn.weight_ih_l0)
+    torch_init, other = make(cell="lstm", init="torch"), make(cell="lstm", init=scheme)
+    assert not torch.equal(torch_init.rnn.weight_ih_l0, other.rnn.weight_ih_l0)
     assert other.rnn.bias_ih_l0.abs().sum() == 0 and other.head.bias.abs().sum() == 0
-    assert torch.equal(default.rnn.weight_hh_l0, other.rnn.weight_hh_l0)  # recurrent weights untouched
+    assert torch.equal(torch_init.rnn.weight_hh_l0, other.rnn.weight_hh_l0)  # recurrent weights: PyTorch's
+    assert torch.equal(torch_init.embedding.weight, other.embedding.weight)  # word vectors: PyTorch's
 
 
-def test_orthogonal_recurrent_init_per_gate_and_forget_bias():
-    model = make(cell="lstm", num_neurons=8, recurrent_init="orthogonal", forget_bias=1.0)
-    for block in model.rnn.weight_hh_l0.chunk(4, 0):
-        assert torch.allclose(block.T @ block, torch.eye(8), atol=1e-5)
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+def test_keras_init_is_what_keras_builds(cell, layers, bidirectional):
+    """Keras' defaults: Embedding U(-0.05, 0.05); kernel Glorot uniform over the whole [in, gates x H]
+    matrix; recurrent kernel orthogonal over the whole [H, gates x H] matrix; zero biases, LSTM
+    forget bias 1; Dense Glorot uniform, zero bias."""
+    units, dims, gates = 16, 24, {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    model = make(cell=cell, num_neurons=units, embedding_dims=dims, num_layers=layers, bidirectional=bidirectional, vocab=5000)
+    emb = model.embedding.weight
+    assert (
+        emb[0].abs().sum() == 0 and emb[1:].abs().max() <= 0.05 and float(emb[1:].std()) == pytest.approx(0.1 / 12**0.5, rel=0.05)
+    )
+    for name, p in model.rnn.named_parameters():
+        if "weight_ih" in name:
+            limit = (6 / (p.shape[1] + gates * units)) ** 0.5
+            assert p.abs().max() <= limit and p.abs().max() > 0.95 * limit, name
+        elif "weight_hh" in name:
+            assert p.shape == (gates * units, units)
+            assert torch.allclose(p.T @ p, torch.eye(units), atol=1e-5), name  # the whole matrix
+            if gates > 1:  # and so not one orthogonal block per gate
+                block = p.chunk(gates, 0)[0]
+                assert not torch.allclose(block.T @ block, torch.eye(units), atol=1e-2), name
+        elif "bias_ih" in name and cell == "lstm":
+            assert torch.equal(p, torch.cat([torch.zeros(units), torch.ones(units), torch.zeros(2 * units)])), name
+        else:
+            assert p.abs().sum() == 0, name
+    head = model.head.weight
+    assert head.abs().max() <= (6 / sum(head.shape)) ** 0.5 and model.head.bias.abs().sum() == 0
+
+
+def test_torch_init_is_pytorchs_own_and_default_from_older_configs_reads_as_torch():
+    old = make(cell="lstm", init="default", recurrent_init="default")
+    assert ModelConfig(init="default", recurrent_init="default").init == "torch"
+    pytorch = make(cell="lstm", init="torch")
+    for (name, a), (_, b) in zip(old.named_parameters(), pytorch.named_parameters()):
+        assert torch.equal(a, b), name
+    assert float(pytorch.embedding.weight[1:].std()) == pytest.approx(1.0, rel=0.2)  # N(0, 1)
+    assert pytorch.rnn.bias_ih_l0.abs().sum() > 0  # PyTorch's uniform biases, not zero
+
+
+def test_orthogonal_recurrent_init_is_the_whole_matrix_and_forget_bias():
+    model = make(cell="lstm", num_neurons=8, init="torch", recurrent_init="orthogonal", forget_bias=1.0)
+    w = model.rnn.weight_hh_l0
+    assert torch.allclose(w.T @ w, torch.eye(8), atol=1e-5)
     assert torch.equal(model.rnn.bias_ih_l0[8:16], torch.ones(8)) and torch.equal(model.rnn.bias_hh_l0[8:16], torch.zeros(8))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,6 +97,36 @@ def test_interrupt_then_resume_equals_uninterrupted(reference, tmp_path, stop_af
     assert result.status == "completed"
     assert same_weights(weights(ref.run_dir), weights(result.run_dir))
     assert metrics(ref.run_dir) == metrics(result.run_dir)
+
+
+def test_a_run_started_by_an_older_version_resumes(reference, tmp_path):
+    """config.yaml and meta.json written before keys were added (data.encoding, model.embedding_init)
+    and with older spellings (model.init: default): the run resumes, read through today's schema."""
+    import yaml
+
+    cfg, ref = reference
+    torch_cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"init": "torch"})})
+    stop = threading.Event()
+    first = training.train(torch_cfg, tmp_path, reporter=StopAt(stop, 5), stop=stop)
+    run = Path(first.run_dir)
+
+    def older(config: dict) -> dict:
+        config["data"].pop("encoding")
+        config["model"].pop("embedding_init")
+        config["model"].update(init="default", recurrent_init="default")
+        return config
+
+    (run / "config.yaml").write_text(yaml.safe_dump(older(yaml.safe_load((run / "config.yaml").read_text())), sort_keys=False))
+    meta = json.loads((run / "meta.json").read_text())
+    meta["config"] = older(meta["config"])
+    (run / "meta.json").write_text(json.dumps(meta))
+    from rnnexp import checkpoint
+
+    last = run / "checkpoints" / "last.pt"
+    state = checkpoint.load(last)
+    state["config"] = older(state["config"])
+    checkpoint.save(state, last)
+    assert training.resume(run).status == "completed"
 
 
 def test_resume_of_finished_run_is_refused_but_can_be_extended(reference, tiny_data, tmp_path):
