@@ -190,17 +190,25 @@ def evaluate(
         None, "--predictions", help="Also write every example's prediction to this CSV (classification runs)."
     ),
     min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
+    gate: str | None = typer.Option(
+        None, "--gate", help="baseline: exit 1 unless the model beats every baseline on accuracy (forecasting: MAE)."
+    ),
+    baselines: bool | None = typer.Option(
+        None, "--baselines/--no-baselines", help="Fit the simple baselines (default: train.baselines of the run)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object on stdout."),
 ) -> None:
-    """Score a run on its test/val split or a file, beside the majority-class baseline."""
+    """Score a run on its test/val split or a file, beside simple baselines fitted on its training split."""
     if checkpoint not in ("auto", "best", "last"):
         _fail([f"--checkpoint {checkpoint!r}: expected best, last or auto"], EXIT_BAD_INPUT)
     if split not in ("test", "val"):
         _fail([f"--split {split!r}: expected test or val"], EXIT_BAD_INPUT)
+    if gate not in (None, "baseline"):
+        _fail([f"--gate {gate!r}: expected baseline"], EXIT_BAD_INPUT)
     with _guard():
         from .evaluate import evaluate as run_eval
 
-        report = run_eval(run_dir, which=checkpoint, split=split, data_file=data, predictions=predictions)
+        report = run_eval(run_dir, which=checkpoint, split=split, data_file=data, predictions=predictions, baselines=baselines)
     if as_json:
         print(json.dumps(report))
     elif report["task"] == "forecasting":
@@ -212,6 +220,14 @@ def evaluate(
         raise typer.Exit(EXIT_BAD_INPUT)
     if min_accuracy is not None and report["accuracy"] < min_accuracy:
         print(f"error: accuracy {report['accuracy']:.4f} is below --min-accuracy {min_accuracy}", file=sys.stderr)
+        raise typer.Exit(EXIT_FAILED)
+    if gate == "baseline" and not report["verdict"]["beats"]:
+        v = report["verdict"]
+        print(
+            f"error: {v['metric']} {v['model']:.4g} does not beat the {_BASELINE_NAMES.get(v['strongest'], v['strongest'])} "
+            f"baseline's {v['strongest_value']:.4g} (--gate baseline)",
+            file=sys.stderr,
+        )
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -904,11 +920,15 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     tie = f", tied in training with {', '.join(base['tied_with'])}" if base.get("tied_with") else ""
     table.add_column(f"majority baseline ({base['predicts']}{tie})", justify="right")
     table.add_column("stratified guess (expected)", justify="right")
+    fitted = [(k, b) for k, b in report["baselines"].items() if k not in ("majority_class", "stratified")]
+    for name, _ in fitted:
+        table.add_column(_BASELINE_NAMES.get(name, name), justify="right")
     stratified = report["stratified_baseline"]["expected_accuracy"]
     for key in ("accuracy", "precision", "recall", "f1"):
         label = key if key == "accuracy" else f"{key} ({avg})"
-        table.add_row(label, f"{report[key]:.4f}", f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "")
-    table.add_row("loss", f"{report['loss']:.4f}", "", "")
+        cells = [f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "", *(f"{b[key]:.4f}" for _, b in fitted)]
+        table.add_row(label, f"{report[key]:.4f}", *cells)
+    table.add_row("loss", f"{report['loss']:.4f}", "", "", *("" for _ in fitted))
     console.print(table)
     if report.get("truncated"):
         console.print(f"[yellow]note:[/] {report['truncated']['note']}")
@@ -921,13 +941,36 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     for label, row in zip(labels, report["confusion_matrix"]["rows_true_cols_pred"]):
         cm.add_row(label, *map(str, row))
     console.print(cm)
-    verdict = "beats" if report["accuracy"] > base["accuracy"] else "does NOT beat"
-    console.print(f"{report['split']} accuracy {report['accuracy']:.4f} {verdict} the majority baseline {base['accuracy']:.4f}")
+    console.print(_verdict_line(report))
     if report["data_matches_training"] is False:
         console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
     console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
     if report.get("predictions_file"):
         console.print(f"written: {report['predictions_file']}")
+
+
+_BASELINE_NAMES = {
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "summary_logreg": "channel summaries + logistic regression",
+    "linear_ar": "linear autoregressive (ridge)",
+    "majority_class": "majority class",
+    "stratified": "stratified guess",
+    "persistence": "persistence (tomorrow = today)",
+    "seasonal_naive": "seasonal naive",
+}
+
+
+def _verdict_line(report: dict[str, Any]) -> str:
+    """The closing line: the model against the strongest baseline, plainly."""
+    v = report["verdict"]
+    name = _BASELINE_NAMES.get(v["strongest"], v["strongest"])
+    metric = v["metric"].upper() if v["metric"] == "mae" else v["metric"]
+    model, best = f"{v['model']:.4g}", f"{v['strongest_value']:.4g}"
+    if v["beats"]:
+        return f"{report['split']} {metric} {model} beats every baseline; the strongest is {name} at {best}"
+    return (
+        f"[bold]{report['split']} {metric} {model} does NOT beat the {name} baseline ({best})[/]: a simple model does better here"
+    )
 
 
 def _show_forecast_eval(console, report: dict[str, Any]) -> None:
@@ -942,16 +985,16 @@ def _show_forecast_eval(console, report: dict[str, Any]) -> None:
     table.add_column(f"metric ({report['target']} units)")
     table.add_column("model", justify="right")
     for name in report["baselines"]:
-        label = name.replace("_", " ") + (f" (season {report['baselines'][name]['season']})" if name == "seasonal_naive" else "")
+        label = _BASELINE_NAMES.get(name, name) + (
+            f" (season {report['baselines'][name]['season']})" if name == "seasonal_naive" else ""
+        )
         table.add_column(label, justify="right")
     for key in ("mae", "rmse", "mape"):
         cells = [report[key], *(b[key] for b in report["baselines"].values())]
         label = "MAPE %" if key == "mape" else key.upper()
         table.add_row(label, *("-" if v is None else f"{v:.4g}" for v in cells))
     console.print(table)
-    base = report["baselines"]["persistence"]["mae"]
-    verdict = "beats" if report["beats_persistence"] else "does NOT beat"
-    console.print(f"{report['split']} MAE {report['mae']:.4g} {verdict} persistence (tomorrow = today) {base:.4g}")
+    console.print(_verdict_line(report))
     console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
 
 

@@ -36,10 +36,12 @@ def evaluate(
     split: str = "test",
     data_file: str | Path | None = None,
     predictions: str | Path | None = None,
+    baselines: bool | None = None,
 ) -> dict[str, Any]:
     """Score a checkpoint of the run (best, last, or auto = as early_stopping.restore_best says),
     write eval_<split>.json (eval_file-<stem>.json for --data) and return the report. With
-    ``predictions``, also a CSV of every example's prediction (classification)."""
+    ``predictions``, also a CSV of every example's prediction (classification). ``baselines``
+    (default: train.baselines) fits the simple models of rnnexp/baselines.py on the training split."""
     run = RunDir.open(run_path)
     cfg = run.load_config()
     meta = run.read_json(run.meta)
@@ -50,14 +52,15 @@ def evaluate(
     task = restore_task(cfg, state["preprocessing"], device)
     model = model_from_checkpoint(state, device)
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"])}
+    fit = cfg.train.baselines if baselines is None else baselines
     if isinstance(task, ForecastTask):
         if data_file is not None or predictions is not None:
             raise RunDirError(
                 "--data and --predictions are for classification runs; a forecasting run is scored on its own series' splits"
             )
-        report = {**head, **_forecast_report(task, model, split, meta)}
+        report = {**head, **_forecast_report(task, model, split, meta, fit)}
     else:
-        scored, rows = _classification_report(task, model, split, data_file, meta)
+        scored, rows = _classification_report(task, model, split, data_file, meta, fit)
         report = {**head, **scored}
         if predictions is not None:
             write_predictions(Path(predictions), rows, task.labels)
@@ -152,7 +155,7 @@ def _forecast_next(cfg, prep: dict[str, Any], model, path: Path, device) -> dict
     }
 
 
-def _classification_report(task, model, split: str, data_file, meta: dict[str, Any]) -> dict[str, Any]:
+def _classification_report(task, model, split: str, data_file, meta: dict[str, Any], fit: bool) -> tuple[dict[str, Any], list]:
     """Text or sequence classification: scores beside the majority class on the same examples."""
     if data_file is not None:
         table = task.file_examples(Path(data_file))
@@ -169,6 +172,14 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
     positive = task.positive_index(task.cfg.data.positive_label)
     scores = classification_scores(truth, pred, len(labels), positive)
     train_counts = meta["data"]["class_counts"]["train"]
+    majority = majority_baseline(train_counts, labels, truth, positive)
+    stratified = stratified_baseline(train_counts, labels, truth)
+    simple = {"majority_class": majority, "stratified": {**stratified, "accuracy": stratified["expected_accuracy"]}}
+    if fit:
+        simple[task.baseline] = {
+            "kind": task.baseline,
+            **_headline(classification_scores(truth, task.baseline_predict(table), len(labels), positive)),
+        }
     rows = prediction_rows(example_ids(table), logits, labels)
     for row, label in zip(rows, table.labels):
         row["true"] = label
@@ -188,8 +199,10 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
             for i, label in enumerate(labels)
         },
         "confusion_matrix": {"labels": labels, "rows_true_cols_pred": scores["confusion_matrix"]},
-        "baseline": majority_baseline(train_counts, labels, truth, positive),
-        "stratified_baseline": stratified_baseline(train_counts, labels, truth),
+        "baseline": majority,
+        "stratified_baseline": stratified,
+        "baselines": simple,
+        "verdict": verdict(scores["accuracy"], {k: b["accuracy"] for k, b in simple.items()}, "accuracy", higher_is_better=True),
         "truncated": truncated(task, table),
     }
     return report, rows
@@ -272,7 +285,21 @@ def stratified_baseline(train_counts: dict[str, int], labels: list[str], truth: 
     return {"kind": "stratified", "expected_accuracy": expected}
 
 
-def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]) -> dict[str, Any]:
+def verdict(value: float, baselines: dict[str, float], metric: str, higher_is_better: bool) -> dict[str, Any]:
+    """Whether the model beats the strongest baseline on the main metric (a tie does not beat it)."""
+    pick = max if higher_is_better else min
+    strongest = pick(baselines, key=baselines.get)
+    best = baselines[strongest]
+    return {
+        "metric": metric,
+        "model": value,
+        "strongest": strongest,
+        "strongest_value": best,
+        "beats": bool(value > best if higher_is_better else value < best),
+    }
+
+
+def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any], fit: bool) -> dict[str, Any]:
     d = task.cfg.data
     if split not in task.windows:
         raise DataError(f"this run has no {split} split (set data.{split}_split > 0)")
@@ -285,6 +312,8 @@ def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]
     if d.season:
         seasonal = seasonal_naive(raw_target, starts, d.lookback, task.steps, d.season)
         baselines["seasonal_naive"] = {"season": d.season, **regression_scores(truth_units, seasonal)}
+    if fit:
+        baselines[task.baseline] = regression_scores(truth_units, task.baseline_forecast(split))
     scores = regression_scores(truth_units, pred_units)
     per_step = [
         {"steps_ahead": int(h), **regression_scores(truth_units[:, i], pred_units[:, i])} for i, h in enumerate(task.steps)
@@ -303,4 +332,5 @@ def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]
         "per_step": per_step,
         "baselines": baselines,
         "beats_persistence": scores["mae"] < baselines["persistence"]["mae"],
+        "verdict": verdict(scores["mae"], {k: b["mae"] for k, b in baselines.items()}, "mae", higher_is_better=False),
     }

@@ -269,7 +269,9 @@ def _digits() -> SequenceSet:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise DataError("data.dataset digits needs scikit-learn: pip install 'rnnexp[datasets]' (or `make install`)") from None
+        raise DataError(
+            "data.dataset digits needs scikit-learn, a dependency of rnnexp: pip install scikit-learn (or `make install`)"
+        ) from None
     digits = load_digits()
     # Each 8x8 image read row by row: 8 steps of 8 pixel intensities.
     return SequenceSet(

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import baselines
 from .config import Config
 from .data import (
     Preprocessor,
@@ -137,6 +138,12 @@ class TextTask:
 
     def file_examples(self, path: Path) -> Table:
         return read_table(path, self.cfg.data)
+
+    baseline = "tfidf_logreg"
+
+    def baseline_predict(self, table: Table) -> np.ndarray:
+        """Class indices from TF-IDF + logistic regression fitted on this run's training split."""
+        return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.lowercase)
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
@@ -276,6 +283,16 @@ class ForecastTask(_WholeTensors):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(outputs, targets)
 
+    baseline = "linear_ar"
+
+    def baseline_forecast(self, split: str) -> np.ndarray:
+        """Forecasts in the target's units of a ridge regression on the lookback window, fitted on the training windows."""
+        x, y = (t.cpu().numpy() for t in (self.train_x, self.train_y))
+        ex, _ = window_arrays(
+            self.normalized, self.windows[split].starts, self.cfg.data.lookback, self.steps, self.series.target_index
+        )
+        return self.to_units(baselines.linear_autoregressive(x.astype(np.float64), y.astype(np.float64), ex.astype(np.float64)))
+
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """Normalized target values back in the target column's own units."""
         return self.scaler.inverse_column(values.astype(np.float64), self.series.target_index)
@@ -383,6 +400,12 @@ class SequenceTask(_WholeTensors):
 
     def file_examples(self, path: Path) -> SequenceSet:
         return read_sequences(path, self.cfg.data)
+
+    baseline = "summary_logreg"
+
+    def baseline_predict(self, examples: SequenceSet) -> np.ndarray:
+        """Class indices from logistic regression on per-channel summaries, fitted on this run's training split."""
+        return baselines.summary_logreg(self.splits["train"].sequences, self.train_y.cpu().numpy(), examples.sequences)
 
     def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
         x = sequence_inputs(examples, self.preprocessing, self.device)

@@ -126,3 +126,83 @@ def test_multiclass_run_reports_macro_scores(tmp_path):
     assert np.array(report["confusion_matrix"]["rows_true_cols_pred"]).shape == (3, 3)
     assert report["f1"] == pytest.approx(np.mean([c["f1"] for c in report["per_class"].values()]))
     assert report["examples"] == 45 and report["baseline"]["accuracy"] == pytest.approx(1 / 3)
+
+
+def test_verdict_takes_the_metric_direction_and_a_tie_does_not_beat():
+    from rnnexp.evaluate import verdict
+
+    assert verdict(0.8, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy", True)["strongest"] == "tfidf_logreg"
+    assert verdict(0.9, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy", True)["beats"] is True
+    assert verdict(0.85, {"tfidf_logreg": 0.85}, "accuracy", True)["beats"] is False
+    low = verdict(3.0, {"persistence": 4.0, "seasonal_naive": 2.5, "linear_ar": 2.9}, "mae", False)
+    assert (low["strongest"], low["strongest_value"], low["beats"]) == ("seasonal_naive", 2.5, False)
+
+
+def _word_data(path, n=200):
+    """The label is said by one word: a bag of words gets every test example right."""
+    import random
+
+    rng = random.Random(3)
+    filler = ["the", "a", "food", "was", "very", "it", "and", "we", "ate", "here"]
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = rng.sample(filler, 6) + ["splendid" if label else "dreadful"]
+        rng.shuffle(words)
+        rows.append(f"{' '.join(words)},{label}\n")
+    path.write_text("text,label\n" + "".join(rows))
+
+
+def test_gate_baseline_exits_1_when_a_simple_model_does_better(tmp_path):
+    import yaml
+
+    from conftest import run_cli
+
+    data = tmp_path / "words.csv"
+    _word_data(data)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"train_file": str(data), "maxlen": 10},
+                "model": {"num_neurons": 4, "embedding_dims": 4},
+                "train": {"epochs": 1, "lr": 1e-6, "early_stopping": {"enabled": False}},  # learns nothing
+            }
+        )
+    )
+    proc = run_cli("train", config, "--runs-dir", tmp_path / "runs", "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads(proc.stdout)["run_dir"]
+    proc = run_cli("evaluate", run, "--gate", "baseline", "--json")
+    report = json.loads(proc.stdout)
+    assert report["baselines"]["tfidf_logreg"]["accuracy"] == 1.0
+    assert report["verdict"] == {**report["verdict"], "strongest": "tfidf_logreg", "beats": False}
+    assert (
+        proc.returncode == 1 and "does not beat the TF-IDF + logistic regression baseline's 1 (--gate baseline)" in proc.stderr
+    ), proc.stderr
+    plain = run_cli("evaluate", run)
+    assert plain.returncode == 0 and "does NOT beat the TF-IDF + logistic regression baseline (1)" in plain.stderr, plain.stderr
+    skipped = json.loads(run_cli("evaluate", run, "--no-baselines", "--json").stdout)
+    assert set(skipped["baselines"]) == {"majority_class", "stratified"}
+
+
+def test_forecast_gate_names_the_linear_model_when_it_wins(tmp_path):
+    import math
+
+    import yaml
+
+    from conftest import run_cli
+
+    series = tmp_path / "wave.csv"
+    series.write_text("y\n" + "".join(f"{math.sin(i / 5) * 10 + 20:.6f}\n" for i in range(400)))
+    config = tmp_path / "c.yaml"
+    data = {"task": "forecasting", "train_file": str(series), "target": "y", "lookback": 12, "season": 31}
+    config.write_text(yaml.safe_dump({"data": data, "model": {"num_neurons": 4}, "train": {"epochs": 1, "lr": 1e-6}}))
+    proc = run_cli("train", config, "--runs-dir", tmp_path / "runs", "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads(proc.stdout)["run_dir"]
+    proc = run_cli("evaluate", run, "--gate", "baseline", "--json")
+    report = json.loads(proc.stdout)
+    assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear_ar"}
+    assert report["verdict"]["strongest"] == "linear_ar" and report["baselines"]["linear_ar"]["mae"] < 0.01
+    assert proc.returncode == 1 and "mae" in proc.stderr and "(--gate baseline)" in proc.stderr, proc.stderr

@@ -81,7 +81,10 @@ def test_forecasting_sigkill_resume_through_the_cli(weather_run, tmp_path):
 def test_forecast_evaluation_in_original_units_beside_baselines(weather_run):
     report = evaluate(weather_run.run_dir)
     assert report["task"] == "forecasting" and report["steps_ahead"] == [1, 2]
-    assert set(report["baselines"]) == {"persistence", "seasonal_naive"}
+    assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear_ar"}
+    maes = {k: b["mae"] for k, b in report["baselines"].items()}
+    assert report["verdict"]["strongest"] == min(maes, key=maes.get)
+    assert report["verdict"]["beats"] == (report["mae"] < min(maes.values()))
     assert len(report["per_step"]) == 2 and report["data_matches_training"] is True
     # recompute persistence by hand from the raw series: the test windows' last observed temp_max
     from vega_datasets import local_data
@@ -94,6 +97,18 @@ def test_forecast_evaluation_in_original_units_beside_baselines(weather_run):
     assert report["windows"] == len(starts)
     assert report["baselines"]["persistence"]["mae"] == pytest.approx(np.abs(naive - truth).mean())
     assert report["beats_persistence"] == (report["mae"] < report["baselines"]["persistence"]["mae"])
+    # and the linear model, refitted here on the raw (unscaled) training windows: the same forecasts,
+    # since ridge on standardized inputs differs only by its penalty's scale (close, not equal)
+    from sklearn.linear_model import LinearRegression
+
+    n_val = int(round(1461 * 0.15))
+    train_rows = 1461 - n_test - n_val
+    tr = np.arange(0, train_rows - 16 + 1)
+    inputs = local_data.seattle_weather()[["temp_max", "temp_min", "precipitation", "wind"]].to_numpy()
+    windows = lambda at: np.stack([inputs[s : s + 14].ravel() for s in at])  # noqa: E731
+    fit = LinearRegression().fit(windows(tr), np.stack([temp[tr + 13 + h] for h in (1, 2)], axis=1))
+    ols = np.abs(fit.predict(windows(starts)) - truth).mean()
+    assert report["baselines"]["linear_ar"]["mae"] == pytest.approx(ols, rel=0.02)
 
 
 def test_forecasting_cli_output(weather_run):
