@@ -22,7 +22,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-SCRIPTS = ["overhead", "knobs", "sweep", "startup", "reader", "keras_compare"]
+SCRIPTS = ["overhead", "knobs", "sweep", "startup", "reader", "keras_compare", "keras_parity"]
 
 
 def _row(bench: str, measure: str, value: Any, goal: str, met: bool | None) -> dict[str, Any]:
@@ -111,6 +111,21 @@ def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 "> 1 (faster than before)",
                 r["speedup"] > 1.0,
             )
+        ]
+    if name == "keras_parity":
+        if r.get("skipped"):
+            return [_row(name, "Keras vs rnnexp defaults", "skipped", r["skipped"], None)]
+        return [
+            _row(name, x["setup"], "skipped", x["skipped"], None)
+            if x.get("skipped")
+            else _row(
+                name,
+                f"{x['setup']} ({r['seeds']} seeds, Keras on {r['backend']}): rnnexp / Keras",
+                f"{x['rnnexp']} / {x['keras']}",
+                ">= Keras mean - 1 std",
+                x["goal_met"],
+            )
+            for x in r["rows"]
         ]
     if name == "keras_compare":
         if r.get("skipped"):
