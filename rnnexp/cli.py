@@ -10,7 +10,7 @@ import json
 import os
 import signal
 import sys
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -208,7 +208,9 @@ def evaluate(
     with _guard():
         from .evaluate import evaluate as run_eval
 
-        report = run_eval(run_dir, which=checkpoint, split=split, data_file=data, predictions=predictions, baselines=baselines)
+        report = run_eval(
+            run_dir, which=checkpoint, split=split, data_file=data, predictions=predictions, fit_baselines=baselines
+        )
     if as_json:
         print(json.dumps(report))
     elif report["task"] == "forecasting":
@@ -753,6 +755,28 @@ def _show_results(console, res: dict[str, Any], as_json: bool, folder: Path | No
             console.print(f"train it: rnnexp train {res['best_config']}")
 
 
+class _Flag:
+    """threading.Event's set / is_set / wait without its lock. A signal handler runs on the main
+    thread between two bytecodes, possibly inside an Event.set or Event.wait of that thread (the
+    handler's own, when a second signal lands in the first one's set()): taking the Event's lock
+    there deadlocks. Setting one attribute cannot."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._set and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.02 if deadline is None else max(0.0, min(0.02, deadline - time.monotonic())))
+        return self._set
+
+
 class _Signals:
     """SIGINT and SIGTERM, handled from the command's first line to its last.
 
@@ -765,7 +789,7 @@ class _Signals:
     to be (a finalizer, a thread's shutdown) and prints "Exception ignored ... Traceback"."""
 
     def __init__(self) -> None:
-        self.stop = threading.Event()
+        self.stop = _Flag()
         self.graceful = False
 
     def install(self) -> None:
@@ -779,7 +803,7 @@ class _Signals:
         os.write(2, b"interrupted\n")
         os._exit(EXIT_INTERRUPTED)
 
-    def graceful_stop(self) -> threading.Event:
+    def graceful_stop(self) -> _Flag:
         """From now on the first signal only sets the returned event."""
         self.graceful = True
         return self.stop

@@ -247,3 +247,32 @@ def test_a_signal_during_evaluate_is_exit_130(signal_reference, forkrun, delay):
     _clean(out)
     if delay == 0.02:  # reading the data alone takes longer
         assert rc == 130, out
+
+
+def test_the_signal_handler_takes_no_lock_a_second_signal_could_find_held(monkeypatch):
+    """A second SIGINT/SIGTERM can land while the first one's handler is inside stop.set(), on the
+    same thread: a handler that needs a lock the interrupted code holds waits forever (seen: a
+    train hung after SIGTERM then SIGINT). Whatever lock the stop flag uses is held here while the
+    handler runs; it must still finish."""
+    import contextlib
+    import signal
+    import threading
+
+    from rnnexp import cli
+
+    signals = cli._Signals()
+    signals.graceful = True
+    exits: list[int] = []
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    monkeypatch.setattr(cli.os, "write", lambda fd, data: len(data))
+    held = getattr(signals.stop, "_cond", None) or contextlib.nullcontext()
+    with held:
+        first = threading.Thread(target=signals._handle, args=(signal.SIGTERM, None), daemon=True)
+        first.start()
+        first.join(timeout=5)
+        assert not first.is_alive(), "the handler waited on a lock"
+    assert signals.stop.is_set() and exits == []
+    signals._handle(signal.SIGINT, None)  # the second signal ends the process at once
+    assert exits == [cli.EXIT_INTERRUPTED]
+    assert signals.stop.wait(0.01) is True
+    assert cli._Flag().wait(0.05) is False
