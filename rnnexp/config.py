@@ -238,6 +238,13 @@ class ModelConfig(_Section):
         None, ge=1, le=LAYERS_MAX, description="Stacked recurrent layers (null: 1, or the length of a num_neurons list)."
     )
     bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
+    mask: bool = Field(
+        False,
+        description="Keras mask_zero for text: padded steps leave the state unchanged, and the mean/max heads ignore "
+        "them, whichever side data.padding puts them on (real tokens are moved to the front inside the model, "
+        "so the recurrent layers never read a padding step before a real one). Not with bidirectional or head "
+        "flatten. Off by default, as in Keras.",
+    )
     head: Literal["last", "mean", "max", "flatten"] = Field(
         "last",
         description="Sequence summary fed to the classifier: last state (forward state at the last real token, backward "
@@ -322,6 +329,15 @@ class ModelConfig(_Section):
             )
         if self.forget_bias is not None and self.cell != "lstm":
             raise ValueError(f"model.forget_bias applies to lstm only (model.cell is {self.cell})")
+        if self.mask and self.bidirectional:
+            raise ValueError(
+                "model.mask with model.bidirectional is not supported yet (the backward direction would start in the "
+                "padding); use data.padding and model.head last, which never read padding, or drop one of them"
+            )
+        if self.mask and self.head == "flatten":
+            raise ValueError(
+                "model.mask with model.head flatten: flatten reads every step, padded ones included; use last, mean or max"
+            )
         return self
 
 

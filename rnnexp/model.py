@@ -84,7 +84,7 @@ class RNNModel(nn.Module):
             )
         else:
             self.rnn = LayerStack(cfg.cell, input_size, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
-        self.weight_drop = cfg.weight_drop
+        self.weight_drop, self.mask = cfg.weight_drop, cfg.mask and input_spec["kind"] == "tokens"
         self.head_kind, self.bidirectional, self.hidden = cfg.head, cfg.bidirectional, sizes[-1]
         self.seq_len = seq_len
         self.output_drop = nn.Dropout(cfg.output_dropout)
@@ -94,6 +94,8 @@ class RNNModel(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
+            if self.mask:
+                inputs = front_aligned(inputs)
             x = self.embedding_drop(self.embedding(inputs))
             real = inputs != 0
         else:
@@ -141,6 +143,17 @@ class RNNModel(nn.Module):
     def regularized_weights(self) -> list[torch.Tensor]:
         """Weight matrices that train.l1 / train.l2 penalise: recurrent and head weights, not biases or embeddings."""
         return [p for name, p in self.named_parameters() if "weight" in name and not name.startswith("embedding")]
+
+
+def front_aligned(tokens: torch.Tensor) -> torch.Tensor:
+    """Each row's real tokens (not 0) moved to the front in their order, padding after them: a
+    recurrent layer then reaches every real token before any padding, so its state at the last
+    real token is the state of the unpadded text (Keras' mask_zero). A permutation by scatter
+    (cumsum, where), which TorchScript and ONNX export as they are."""
+    real = tokens != 0
+    before = real.long().cumsum(1) - 1  # where a real token goes: after the real tokens before it
+    pads = (~real).long().cumsum(1) - 1 + real.long().sum(1, keepdim=True)  # padding: after every real token
+    return torch.zeros_like(tokens).scatter(1, torch.where(real, before, pads), tokens)
 
 
 def _initialize(model: RNNModel, cfg: ModelConfig) -> None:

@@ -313,3 +313,30 @@ def test_the_estimate_counts_the_model_exactly_and_fits_what_trains(tiny_data):
     params = count_parameters(build_model(cfg.model, spec, 2))
     assert parts["embedding"] + parts["recurrent layers and head"] == params * 16  # weights, grads, 2 moments
     assert parts["the encoded data"] == 1000 and parts["a batch's activations"] > 0
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("head", ["last", "mean", "max"])
+@pytest.mark.parametrize("extra", [{}, {"num_neurons": [6, 5]}, {"recurrent_dropout": 0.3}, {"num_layers": 2}])
+def test_mask_gives_every_padded_text_the_unpadded_answer(cell, head, extra):
+    """Keras mask_zero: whatever padding surrounds a text, a masked model answers as for the text
+    alone; an unmasked one reads the padding."""
+    kw = {"num_neurons": 6, "init": "torch", **extra}  # PyTorch's biases: padding moves an unmasked state
+    masked = make(cell=cell, head=head, mask=True, embedding_dims=4, **kw).eval()
+    unmasked = make(cell=cell, head=head, embedding_dims=4, **kw).eval()
+    text = torch.tensor([[3, 4, 5, 1]])
+    alone = masked(text)
+    for padded in ([0, 0, 0, 3, 4, 5, 1], [3, 4, 5, 1, 0, 0, 0], [0, 3, 4, 5, 1, 0, 0]):
+        assert torch.allclose(masked(torch.tensor([padded])), alone, atol=1e-6), padded
+    assert torch.allclose(unmasked(text), alone, atol=1e-6)  # the same weights
+    if head != "max" or cell != "rnn":
+        assert not torch.allclose(unmasked(torch.tensor([[0, 0, 0, 3, 4, 5, 1]])), alone, atol=1e-4)
+    assert torch.equal(masked(torch.zeros(1, 5, dtype=torch.long)), unmasked(torch.zeros(1, 5, dtype=torch.long)))
+
+
+@pytest.mark.parametrize(
+    "bad, message", [({"bidirectional": True}, "not supported yet"), ({"head": "flatten"}, "flatten reads every step")]
+)
+def test_mask_refuses_what_it_cannot_do(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(mask=True, **bad)

@@ -149,7 +149,13 @@ def test_predict_forecast_from_a_csv(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean", "num_layers": 2}, {"cell": "rnn", "head": "max"}]
+    "model",
+    [
+        {},
+        {"cell": "lstm", "bidirectional": True, "head": "mean", "num_layers": 2},
+        {"cell": "rnn", "head": "max"},
+        {"mask": True, "head": "mean"},
+    ],
 )
 def test_torchscript_export_matches_the_checkpoint(tiny_data, tmp_path, model):
     from rnnexp.model import model_from_checkpoint
@@ -173,7 +179,7 @@ def test_torchscript_export_matches_the_checkpoint(tiny_data, tmp_path, model):
         assert (exported(tokens) - reference(tokens)).abs().max() <= 1e-6
 
 
-@pytest.mark.parametrize("model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean"}])
+@pytest.mark.parametrize("model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean"}, {"mask": True}])
 def test_onnx_export_matches_the_checkpoint(tiny_data, tmp_path, model):
     onnxruntime = pytest.importorskip("onnxruntime", reason="needs the onnx extra (make install)")
     pytest.importorskip("onnx", reason="needs the onnx extra (make install)")
