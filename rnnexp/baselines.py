@@ -19,6 +19,14 @@ from .data import tokenize
 SEED = 0  # the baselines are deterministic; the seed only fixes solver tie-breaking
 
 
+def majority(train_counts: dict[str, int], labels: list[str]) -> tuple[str, list[str]]:
+    """(the class the majority baseline predicts, the others tied with it in training): the most
+    frequent training class, the first in label order among equals."""
+    top = max(train_counts.get(label, 0) for label in labels)
+    tied = [label for label in labels if train_counts.get(label, 0) == top]
+    return tied[0], tied[1:]
+
+
 def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, texts: list[str], lowercase: bool) -> np.ndarray:
     """Class indices predicted by TF-IDF (words and word pairs, the run's tokenizer, sublinear tf)
     + logistic regression fitted on the training texts."""

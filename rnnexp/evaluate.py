@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import baselines as simple_models
 from . import checkpoint
 from .data import Preprocessor
 from .errors import DataError, RunDirError
@@ -36,11 +37,11 @@ def evaluate(
     split: str = "test",
     data_file: str | Path | None = None,
     predictions: str | Path | None = None,
-    baselines: bool | None = None,
+    fit_baselines: bool | None = None,
 ) -> dict[str, Any]:
     """Score a checkpoint of the run (best, last, or auto = as early_stopping.restore_best says),
     write eval_<split>.json (eval_file-<stem>.json for --data) and return the report. With
-    ``predictions``, also a CSV of every example's prediction (classification). ``baselines``
+    ``predictions``, also a CSV of every example's prediction (classification). ``fit_baselines``
     (default: train.baselines) fits the simple models of rnnexp/baselines.py on the training split."""
     run = RunDir.open(run_path)
     cfg = run.load_config()
@@ -52,7 +53,7 @@ def evaluate(
     task = restore_task(cfg, state["preprocessing"], device)
     model = model_from_checkpoint(state, device)
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"])}
-    fit = cfg.train.baselines if baselines is None else baselines
+    fit = cfg.train.baselines if fit_baselines is None else fit_baselines
     if isinstance(task, ForecastTask):
         if data_file is not None or predictions is not None:
             raise RunDirError(
@@ -269,11 +270,9 @@ def majority_baseline(train_counts: dict[str, int], labels: list[str], truth: np
     """What always predicting the training set's most frequent class scores on the same examples.
     Classes tied for most frequent are named: the baseline predicts the first of them in label
     order, and a tie is where that choice changes its score."""
-    top = max(train_counts.get(label, 0) for label in labels)
-    tied = [label for label in labels if train_counts.get(label, 0) == top]
-    majority = tied[0]
-    scores = classification_scores(truth, np.full_like(truth, labels.index(majority)), len(labels), positive)
-    return {"kind": "majority_class", "predicts": majority, "tied_with": tied[1:], **_headline(scores)}
+    predicts, tied = simple_models.majority(train_counts, labels)
+    scores = classification_scores(truth, np.full_like(truth, labels.index(predicts)), len(labels), positive)
+    return {"kind": "majority_class", "predicts": predicts, "tied_with": tied, **_headline(scores)}
 
 
 def stratified_baseline(train_counts: dict[str, int], labels: list[str], truth: np.ndarray) -> dict[str, Any]:

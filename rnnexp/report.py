@@ -188,11 +188,14 @@ def compare_runs(paths: list[str | Path]) -> dict[str, Any]:
     return {"runs": [r["path"] for r in rows], "differences": differences, "metrics": metrics}
 
 
-def plot_curves(paths: list[str | Path], out: str | Path) -> Path:
+def plot_curves(paths: list[str | Path], out: str | Path, baselines: list[dict] | None = None) -> Path:
     """Learning curves of one or more runs in one PNG: losses (train solid, val dashed) with the lr
-    on a second axis, and the validation metric; best epochs dotted, early stops marked. Several runs
-    are told apart by the config keys that differ between them."""
+    on a second axis, and the validation metric with each baseline's validation score as a
+    horizontal line (from summary.json, or ``baselines`` per run); best epochs dotted, early stops
+    marked. Several runs are told apart by the config keys that differ between them."""
     runs = [RunDir.open(p) for p in paths]
+    if baselines is None:
+        baselines = [(r.read_json(r.summary) if r.summary.is_file() else {}).get("baselines") or {} for r in runs]
     rows = [run_row(r.path) for r in runs]
     labels = _legend_labels(rows)
     forecasting = rows[0]["task"] == "forecasting"
@@ -218,6 +221,11 @@ def plot_curves(paths: list[str | Path], out: str | Path) -> Path:
             value = next((h.get(metric) for h in history if h["epoch"] == best), None)
             if value is not None:
                 ax_metric.plot([best], [value], marker="*", markersize=13, color=color, markeredgecolor="black", zorder=5)
+        for k, (name, value) in enumerate(sorted(baselines[i].get(metric, {}).items())):
+            style = ("--", ":", "-.")[k % 3]
+            ax_metric.axhline(
+                value, color=color, linestyle=style, linewidth=1, alpha=0.6, label=f"{label} {name.replace('_', ' ')}".strip()
+            )
         if row["status"] == "early_stopped":
             ax_loss.axvline(epochs[-1], color=color, linestyle="-.", linewidth=1, alpha=0.7)
             ax_loss.text(
@@ -236,7 +244,7 @@ def plot_curves(paths: list[str | Path], out: str | Path) -> Path:
     ax_loss.legend(fontsize=7, loc="upper right")
     ax_metric.set_xlabel("epoch")
     ax_metric.set_ylabel(metric)
-    ax_metric.set_title(f"{metric} (star: best epoch by {rows[0]['monitor']})")
+    ax_metric.set_title(f"{metric} (star: best epoch by {rows[0]['monitor']}; thin lines: baselines)")
     ax_metric.grid(True, alpha=0.3)
     if ax_metric.lines:
         ax_metric.legend(fontsize=7)

@@ -7,6 +7,7 @@ are pure functions of (seed, epoch, batch), which is what makes resume exact.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,10 @@ from .series import (
     load_sequence_sets,
     load_series,
     pad_sequences,
+    persistence,
     read_sequences,
     regression_scores,
+    seasonal_naive,
     split_bounds,
     target_steps,
     window_arrays,
@@ -144,6 +147,10 @@ class TextTask:
     def baseline_predict(self, table: Table) -> np.ndarray:
         """Class indices from TF-IDF + logistic regression fitted on this run's training split."""
         return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.lowercase)
+
+    def validation_baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        return {} if self.val is None else _classification_lines(self, self.splits.val, self.val[1])
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
@@ -293,6 +300,21 @@ class ForecastTask(_WholeTensors):
         )
         return self.to_units(baselines.linear_autoregressive(x.astype(np.float64), y.astype(np.float64), ex.astype(np.float64)))
 
+    def validation_baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' val_mae: the lines curves.png draws beside the model's."""
+        if self.val is None:
+            return {}
+        d, starts = self.cfg.data, self.windows["val"].starts
+        raw = self.series.values[:, self.series.target_index]
+        truth = self.to_units(self.val[1].cpu().numpy())
+        lines = {"persistence": regression_scores(truth, persistence(raw, starts, d.lookback, self.steps))["mae"]}
+        if d.season:
+            lines["seasonal_naive"] = regression_scores(truth, seasonal_naive(raw, starts, d.lookback, self.steps, d.season))[
+                "mae"
+            ]
+        lines[self.baseline] = regression_scores(truth, self.baseline_forecast("val"))["mae"]
+        return {"val_mae": lines}
+
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """Normalized target values back in the target column's own units."""
         return self.scaler.inverse_column(values.astype(np.float64), self.series.target_index)
@@ -407,6 +429,10 @@ class SequenceTask(_WholeTensors):
         """Class indices from logistic regression on per-channel summaries, fitted on this run's training split."""
         return baselines.summary_logreg(self.splits["train"].sequences, self.train_y.cpu().numpy(), examples.sequences)
 
+    def validation_baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        return {} if self.val is None else _classification_lines(self, self.splits["val"], self.val[1])
+
     def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
         x = sequence_inputs(examples, self.preprocessing, self.device)
         try:
@@ -452,6 +478,27 @@ class SequenceTask(_WholeTensors):
             "fingerprints": {k: v.fingerprint() for k, v in sets.items()},
             "notes": notes,
         }
+
+
+_FITTED: dict[tuple[str, str, str], dict[str, dict[str, float]]] = {}
+
+
+def validation_baselines(task) -> dict[str, dict[str, float]]:
+    """task.validation_baselines(), fitted once per process for the same data: a sweep's trials share
+    their data, so a worker fits the baselines once, not once per trial."""
+    key = (task.kind, task.train_fingerprint, json.dumps(task.cfg.data.model_dump(mode="json"), sort_keys=True))
+    if key not in _FITTED:
+        _FITTED[key] = task.validation_baselines()
+    return {metric: dict(lines) for metric, lines in _FITTED[key].items()}
+
+
+def _classification_lines(task, examples, truth: torch.Tensor) -> dict[str, dict[str, float]]:
+    truth = truth.cpu().numpy()
+    counts = np.bincount(task.train_y.cpu().numpy(), minlength=len(task.labels))
+    predicts, _ = baselines.majority({label: int(n) for label, n in zip(task.labels, counts)}, task.labels)
+    lines = {"majority_class": float((truth == task.labels.index(predicts)).mean())}
+    lines[task.baseline] = float((task.baseline_predict(examples) == truth).mean())
+    return {"val_accuracy": lines}
 
 
 def sequence_inputs(examples: SequenceSet, preprocessing: dict[str, Any], device: torch.device) -> torch.Tensor:

@@ -35,7 +35,7 @@ from .config import Config, dump_config, flatten
 from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, StorageError, TrainingError, clip, no_room
 from .model import build_model, count_parameters, model_spec, resolve_device
 from .rundir import RunDir, cannot, write_json, write_text
-from .tasks import create_task, restore_task
+from .tasks import create_task, restore_task, validation_baselines
 
 FINISHED = ("completed", "early_stopped")
 
@@ -52,6 +52,7 @@ class TrainResult:
     stop_reason: str
     last: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> baseline -> its validation score
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -437,6 +438,7 @@ class _Session:
         try:
             status, reason = self._fit()
             self.writer.wait()  # the last checkpoint is on disk before the run reports its end
+            self.baselines = validation_baselines(self.task) if self.cfg.train.baselines and self.history else {}
             self._plot_curves()  # before the summary: a run whose summary says it ended is complete
             faults.hit("end:curves")
             result = self._write_summary(status, reason)
@@ -482,7 +484,7 @@ class _Session:
         from .report import plot_curves
 
         try:
-            plot_curves([self.run_dir.path], self.run_dir.path / "curves.png")
+            plot_curves([self.run_dir.path], self.run_dir.path / "curves.png", baselines=[self.baselines])
         except Exception as e:
             self.reporter.note(f"could not draw curves.png: {type(e).__name__}: {e}")
 
@@ -656,6 +658,7 @@ class _Session:
             stop_reason=reason,
             last=self.history[-1] if self.history else {},
             warnings=[w for w in [self._plateau_warning() if hasattr(self, "task") else None] if w],
+            baselines=getattr(self, "baselines", {}),
         )
         write_json(self.run_dir.summary, {**result.to_dict(), "updated_at": _now()})
         return result

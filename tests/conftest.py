@@ -61,7 +61,15 @@ def tiny_config_dict(tiny_data: dict[str, Path], **sections) -> dict:
             "val_split": 0.2,
         },
         "model": {"cell": "gru", "embedding_dims": 16, "num_neurons": 16, "embedding_dropout": 0.2, "output_dropout": 0.2},
-        "train": {"epochs": 3, "batch_size": 16, "lr": 0.005, "seed": 7, "early_stopping": {"enabled": False}},
+        # baselines off: fitting them costs every run a scikit-learn import (~1.3 s); their own tests turn them on
+        "train": {
+            "epochs": 3,
+            "batch_size": 16,
+            "lr": 0.005,
+            "seed": 7,
+            "early_stopping": {"enabled": False},
+            "baselines": False,
+        },
     }
     for section, values in sections.items():
         if isinstance(values, dict):

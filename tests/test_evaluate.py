@@ -17,7 +17,7 @@ from rnnexp.model import build_model
 
 @pytest.fixture(scope="module")
 def run(tiny_data, tmp_path_factory):
-    cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 2}))
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 2, "baselines": True}))
     return training.train(cfg, tmp_path_factory.mktemp("runs")).run_dir
 
 
@@ -182,8 +182,12 @@ def test_gate_baseline_exits_1_when_a_simple_model_does_better(tmp_path):
     ), proc.stderr
     plain = run_cli("evaluate", run)
     assert plain.returncode == 0 and "does NOT beat the TF-IDF + logistic regression baseline (1)" in plain.stderr, plain.stderr
-    skipped = json.loads(run_cli("evaluate", run, "--no-baselines", "--json").stdout)
-    assert set(skipped["baselines"]) == {"majority_class", "stratified"}
+    from typer.testing import CliRunner
+
+    from rnnexp.cli import app
+
+    skipped = CliRunner().invoke(app, ["evaluate", run, "--no-baselines", "--json"])
+    assert skipped.exit_code == 0 and set(json.loads(skipped.stdout)["baselines"]) == {"majority_class", "stratified"}
 
 
 def test_forecast_gate_names_the_linear_model_when_it_wins(tmp_path):
@@ -206,3 +210,17 @@ def test_forecast_gate_names_the_linear_model_when_it_wins(tmp_path):
     assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear_ar"}
     assert report["verdict"]["strongest"] == "linear_ar" and report["baselines"]["linear_ar"]["mae"] < 0.01
     assert proc.returncode == 1 and "mae" in proc.stderr and "(--gate baseline)" in proc.stderr, proc.stderr
+
+
+def test_training_records_the_baselines_validation_scores_for_the_curves(run, tiny_data, tmp_path):
+    summary = json.loads(open(f"{run}/summary.json").read())
+    meta = json.loads(open(f"{run}/meta.json").read())
+    lines = summary["baselines"]["val_accuracy"]
+    train, val = meta["data"]["class_counts"]["train"], meta["data"]["class_counts"]["val"]
+    top = max(sorted(train), key=train.get)
+    assert set(lines) == {"majority_class", "tfidf_logreg"}
+    assert lines["majority_class"] == pytest.approx(val.get(top, 0) / sum(val.values()))
+    assert 0.0 <= lines["tfidf_logreg"] <= 1.0
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 1, "baselines": False}))
+    off = training.train(cfg, tmp_path)
+    assert json.loads(open(f"{off.run_dir}/summary.json").read())["baselines"] == {}
