@@ -33,16 +33,23 @@ def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, texts: list[str], 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    vectorizer = TfidfVectorizer(
-        tokenizer=lambda text: tokenize(text, lowercase),
-        lowercase=False,
-        token_pattern=None,
-        ngram_range=(1, 2),
-        min_df=2,
-        sublinear_tf=True,
-        dtype=np.float32,
-    )
-    train_x = vectorizer.fit_transform(train_texts)
+    for min_df in (2, 1):  # words seen twice; on a tiny training set where none is, every word
+        vectorizer = TfidfVectorizer(
+            tokenizer=lambda text: tokenize(text, lowercase),
+            lowercase=False,
+            token_pattern=None,
+            ngram_range=(1, 2),
+            min_df=min_df,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+        try:
+            train_x = vectorizer.fit_transform(train_texts)
+            break
+        except ValueError:  # "empty vocabulary" / "no terms remain"
+            continue
+    else:  # no word in any training text: the bag of words knows only the class frequencies
+        return np.full(len(texts), np.bincount(train_y).argmax(), dtype=np.int64)
     model = LogisticRegression(C=10.0, max_iter=1000, random_state=SEED)
     model.fit(train_x, train_y)
     return np.asarray(model.predict(vectorizer.transform(texts)), dtype=np.int64)

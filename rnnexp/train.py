@@ -438,7 +438,7 @@ class _Session:
         try:
             status, reason = self._fit()
             self.writer.wait()  # the last checkpoint is on disk before the run reports its end
-            self.baselines = validation_baselines(self.task) if self.cfg.train.baselines and self.history else {}
+            self.baselines = self._baselines()
             self._plot_curves()  # before the summary: a run whose summary says it ended is complete
             faults.hit("end:curves")
             result = self._write_summary(status, reason)
@@ -475,6 +475,17 @@ class _Session:
             self._write_summary(status, reason)
         except RnnexpError:
             pass
+
+    def _baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' validation scores for curves.png and summary.json. Like the plot, one that
+        cannot be fitted costs a note, never the run."""
+        if not (self.cfg.train.baselines and self.history):
+            return {}
+        try:
+            return validation_baselines(self.task)
+        except Exception as e:
+            self.reporter.note(f"could not fit the baselines: {type(e).__name__}: {e}")
+            return {}
 
     def _plot_curves(self) -> None:
         """curves.png: the run's learning curves, for a look without any command. A plot that fails

@@ -224,3 +224,30 @@ def test_training_records_the_baselines_validation_scores_for_the_curves(run, ti
     cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 1, "baselines": False}))
     off = training.train(cfg, tmp_path)
     assert json.loads(open(f"{off.run_dir}/summary.json").read())["baselines"] == {}
+
+
+def test_tfidf_baseline_fits_where_no_word_is_seen_twice_or_none_at_all():
+    from rnnexp.baselines import tfidf_logreg
+
+    four = ["good food", "good meal", "bad food", "bad meal"]
+    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], True).tolist() == [1, 0]
+    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], True)
+    assert once.tolist()[0] == 0 and len(once) == 2  # every word once: min_df 1
+    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], True).tolist() == [1, 1]  # no words: the majority
+
+
+def test_a_baseline_that_cannot_be_fitted_costs_a_note_not_the_run(tiny_data, tmp_path, monkeypatch):
+    def broken(task):
+        raise ValueError("no")
+
+    monkeypatch.setattr(training, "validation_baselines", broken)
+    notes = []
+
+    class Notes(training.Reporter):
+        def note(self, text):
+            notes.append(text)
+
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 1, "baselines": True}))
+    result = training.train(cfg, tmp_path, reporter=Notes())
+    assert result.status == "completed" and result.baselines == {}
+    assert any("could not fit the baselines: ValueError: no" in n for n in notes)
