@@ -416,10 +416,12 @@ class TrainConfig(_Section):
     )
     baselines: bool = Field(
         True,
-        description="evaluate fits simple models on the training split and scores them beside the run: TF-IDF of "
-        "words and word pairs + logistic regression (text), logistic regression on per-channel summaries "
-        "(sequences), ridge on the lookback window (forecasting). false skips them (evaluate --baselines/"
-        "--no-baselines overrides); the majority, stratified, persistence and seasonal-naive baselines are always there.",
+        description="Fit simple models on the training split and score them beside the run: TF-IDF of words and "
+        "word pairs + logistic regression (text), logistic regression on per-channel summaries (sequences), ridge "
+        "on the lookback window (forecasting); in evaluate, and on the validation split when training ends "
+        "(summary.json, curves.png; once per process for the same data, so a sweep worker fits them once). false "
+        "skips them (evaluate --baselines/--no-baselines overrides); the majority, stratified, persistence and "
+        "seasonal-naive baselines are always there.",
     )
     seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
