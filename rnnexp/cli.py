@@ -454,7 +454,7 @@ def _texts_to_predict(file: Path | None, data) -> list[str]:
     if file is not None and file.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json"):
         from .data import read_texts
 
-        return read_texts(file, data)
+        return read_texts(file, data.model_copy(update={"format": "auto"}))  # the file's own extension says its format
     if file is not None:
         from .readers import codec, decoding
 
