@@ -31,48 +31,36 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import print_table, write_result  # noqa: E402
+from keras_compare import arrays  # noqa: E402  (rnnexp's own token arrays, fed to both sides)
 
 ROOT = Path(__file__).resolve().parents[1]
 EMB = UNITS = 32
 BATCH = 128
+AMAZON_GRU = {
+    "dataset": "amazon-food",
+    "cell": "gru",
+    "optimizer": "adam",
+    "lr": 2e-3,
+    "epochs": 3,
+    "score": "test_accuracy",
+    "maxlen": 100,
+}
 SETUPS = {
     "uci-sentiment GRU, RMSprop 1e-3, 30 epochs: best val accuracy": {
+        **AMAZON_GRU,
         "dataset": "uci-sentiment",
-        "cell": "gru",
         "optimizer": "rmsprop",
         "lr": 1e-3,
         "epochs": 30,
         "score": "best_val_accuracy",
         "maxlen": 50,
     },
-    "amazon-food GRU, Adam 2e-3, 3 epochs: test accuracy": {
-        "dataset": "amazon-food",
-        "cell": "gru",
-        "optimizer": "adam",
-        "lr": 2e-3,
-        "epochs": 3,
-        "score": "test_accuracy",
-        "maxlen": 100,
-    },
+    "amazon-food GRU, Adam 2e-3, 3 epochs: test accuracy": AMAZON_GRU,
     "amazon-food GRU masked (Keras mask_zero, rnnexp model.mask), Adam 2e-3, 3 epochs: test accuracy": {
-        "dataset": "amazon-food",
-        "cell": "gru",
-        "optimizer": "adam",
-        "lr": 2e-3,
-        "epochs": 3,
-        "score": "test_accuracy",
-        "maxlen": 100,
+        **AMAZON_GRU,
         "mask": True,
     },
-    "amazon-food LSTM, Adam 2e-3, 3 epochs: test accuracy": {
-        "dataset": "amazon-food",
-        "cell": "lstm",
-        "optimizer": "adam",
-        "lr": 2e-3,
-        "epochs": 3,
-        "score": "test_accuracy",
-        "maxlen": 100,
-    },
+    "amazon-food LSTM, Adam 2e-3, 3 epochs: test accuracy": {**AMAZON_GRU, "cell": "lstm"},
 }
 
 
@@ -103,28 +91,16 @@ def config(setup: dict, seed: int):
     )
 
 
-def arrays(cfg):
-    """rnnexp's own train/val/test token arrays and labels, so both sides see identical inputs."""
-    import torch
-
-    from rnnexp.tasks import create_task
-
-    task = create_task(cfg, torch.device("cpu"))
-    vx, vy = task.val
-    tx, ty = task.tensors(task.split_examples("test"))
-    return (task.train_np, task.train_y.numpy()), (vx.numpy(), vy.numpy()), (tx.numpy(), ty.numpy()), task
-
-
 def keras_score(keras, setup: dict, data, seed: int) -> float:
-    (x, y), (vx, vy), (tx, ty), task = data
+    (x, y), (vx, vy), (tx, ty), vocab, classes = data
     keras.utils.set_random_seed(seed)
     layer = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[setup["cell"]]
     model = keras.Sequential(
         [
             keras.layers.Input((setup["maxlen"],), dtype="int32"),
-            keras.layers.Embedding(len(task.prep.vocab), EMB, mask_zero=setup.get("mask", False)),
+            keras.layers.Embedding(vocab, EMB, mask_zero=setup.get("mask", False)),
             layer(UNITS),
-            keras.layers.Dense(task.prep.num_classes),
+            keras.layers.Dense(classes),
         ]
     )
     optimizer = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[setup["optimizer"]](setup["lr"])

@@ -80,15 +80,13 @@ def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str]
     the columns unless ``columns`` does. Rows whose fields are all blank are skipped; any other row
     must have one field per column."""
     fmt = "CSV" if delimiter == "," else "TSV"
-    csv.field_size_limit(FIELD_LIMIT)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     rows: list[list[str]] = []
     lines: list[int] = []
     header = list(columns) if columns is not None else None
     if header is not None:
         check_header(path, header, 0)
     with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=delimiter == ",")
+        reader = _reader(f, delimiter)
         start = 1
         try:
             if header is None:
@@ -123,6 +121,14 @@ def read_delimited(path: Path, delimiter: str, encoding: str, columns: list[str]
     return Records(header, rows, lines)
 
 
+def _reader(f, delimiter: str):
+    """The csv module's reader for CSV (RFC 4180 quoting, strict about stray quotes) or TSV (no quoting)."""
+    csv.field_size_limit(FIELD_LIMIT)
+    if delimiter == ",":
+        return csv.reader(f, delimiter=",", quoting=csv.QUOTE_MINIMAL, strict=True)
+    return csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+
+
 def check_header(path: Path, header: list[str], line: int = 1) -> None:
     """Every column named once: a second column of the same name would silently replace the first.
     Line 0: the names come from data.columns, not from the file."""
@@ -136,11 +142,9 @@ def check_header(path: Path, header: list[str], line: int = 1) -> None:
 
 def read_header(path: Path, delimiter: str, encoding: str) -> list[str]:
     """The first record's fields, stripped, checked to name every column once."""
-    csv.field_size_limit(FIELD_LIMIT)
-    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
     with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
         try:
-            header = [name.strip() for name in next(csv.reader(f, delimiter=delimiter, quoting=quoting), [])]
+            header = [name.strip() for name in next(_reader(f, delimiter), [])]
         except csv.Error as e:
             raise DataError(f"{path}:1: cannot parse the header row ({e})") from None
     check_header(path, header)
