@@ -113,21 +113,40 @@ class VariationalRNN(nn.Module):
             f"inter_layer_dropout={self.inter_layer_dropout}"
         )
 
-    def forward(self, x: Tensor) -> tuple[Tensor, None]:
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, None]:
+        """``lengths`` [B]: each row's real steps come first and only those are read, as by a packed
+        nn.GRU: the backward direction starts at step lengths - 1, and the outputs after it are zero."""
         if x.dim() != 3:
             raise ValueError(f"expected input [batch, time, features], got shape {tuple(x.shape)}")
+        real = flip = None
+        if lengths is not None:
+            real = (torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)).unsqueeze(2)
+            flip = within_length_reversal(lengths, x.shape[1])
         layer_input = x
         for k, hidden in enumerate(self.hidden_sizes):
             if k > 0 and self.training and self.inter_layer_dropout > 0.0:
                 layer_input = F.dropout(layer_input, self.inter_layer_dropout, training=True)
-            outputs = [self._run_direction(layer_input, k, sfx, hidden) for sfx in self._suffixes]
+            outputs = []
+            for sfx in self._suffixes:
+                if sfx and flip is not None:
+                    # Backward over the real steps only: reverse each row within its length, run it
+                    # forwards with the backward weights, and put the outputs back in place (the
+                    # reversal is its own inverse).
+                    backward = self._run_direction(_gather_steps(layer_input, flip), k, "", hidden, weights=sfx)
+                    outputs.append(_gather_steps(backward, flip))
+                else:
+                    outputs.append(self._run_direction(layer_input, k, sfx, hidden))
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
+            if real is not None:
+                layer_input = layer_input * real
         return layer_input, None
 
-    def _run_direction(self, x: Tensor, k: int, sfx: str, hidden: int) -> Tensor:
-        """One layer, one direction: [B, T, in] -> [B, T, hidden]; output[:, t] is the state at position t."""
-        w_ih, w_hh = getattr(self, f"weight_ih_l{k}{sfx}"), getattr(self, f"weight_hh_l{k}{sfx}")
-        b_ih, b_hh = getattr(self, f"bias_ih_l{k}{sfx}"), getattr(self, f"bias_hh_l{k}{sfx}")
+    def _run_direction(self, x: Tensor, k: int, sfx: str, hidden: int, weights: str | None = None) -> Tensor:
+        """One layer, one direction: [B, T, in] -> [B, T, hidden]; output[:, t] is the state at position t.
+        ``sfx`` says which way it runs ("" forwards), ``weights`` whose weights it uses (default: sfx's)."""
+        own = sfx if weights is None else weights
+        w_ih, w_hh = getattr(self, f"weight_ih_l{k}{own}"), getattr(self, f"weight_hh_l{k}{own}")
+        b_ih, b_hh = getattr(self, f"bias_ih_l{k}{own}"), getattr(self, f"bias_hh_l{k}{own}")
         batch, steps = x.shape[0], x.shape[1]
         if steps == 0:
             return x.new_zeros(batch, 0, hidden)
@@ -166,6 +185,16 @@ class VariationalRNN(nn.Module):
             outs.reverse()  # collected from t = T-1 down to 0; put them back in time order
         # One stack at the end keeps backward linear in T (no tensor regrown per step).
         return torch.stack(outs, dim=1)
+
+
+def within_length_reversal(lengths: Tensor, steps: int) -> Tensor:
+    """[B, T] step indices that reverse each row's first lengths[b] steps and keep the rest in place."""
+    t = torch.arange(steps, device=lengths.device).unsqueeze(0)
+    return torch.where(t < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - t, t)
+
+
+def _gather_steps(x: Tensor, index: Tensor) -> Tensor:
+    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
 
 
 def _lstm_direction(x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, rec_mask: Tensor | None, reverse: bool) -> Tensor:

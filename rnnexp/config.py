@@ -242,8 +242,8 @@ class ModelConfig(_Section):
         False,
         description="Keras mask_zero for text: padded steps leave the state unchanged, and the mean/max heads ignore "
         "them, whichever side data.padding puts them on (real tokens are moved to the front inside the model, "
-        "so the recurrent layers never read a padding step before a real one). Not with bidirectional or head "
-        "flatten. Off by default, as in Keras.",
+        "so the recurrent layers never read a padding step before a real one; with bidirectional, the backward "
+        "direction reads the real tokens only, packed). Not with head flatten. Off by default, as in Keras.",
     )
     head: Literal["last", "mean", "max", "flatten"] = Field(
         "last",
@@ -329,11 +329,6 @@ class ModelConfig(_Section):
             )
         if self.forget_bias is not None and self.cell != "lstm":
             raise ValueError(f"model.forget_bias applies to lstm only (model.cell is {self.cell})")
-        if self.mask and self.bidirectional:
-            raise ValueError(
-                "model.mask with model.bidirectional is not supported yet (the backward direction would start in the "
-                "padding); use data.padding and model.head last, which never read padding, or drop one of them"
-            )
         if self.mask and self.head == "flatten":
             raise ValueError(
                 "model.mask with model.head flatten: flatten reads every step, padded ones included; use last, mean or max"

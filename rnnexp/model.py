@@ -34,18 +34,30 @@ class LayerStack(nn.Module):
         self.layers = nn.ModuleList(rnn_cls(i, h, batch_first=True, bidirectional=bidirectional) for i, h in zip(ins, sizes))
         self.dropout, self.input_dropout = dropout, input_dropout
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
         for k, layer in enumerate(self.layers):
             if k > 0:
                 x = nn.functional.dropout(x, self.dropout, self.training)
-            x, _ = layer(time_constant_dropout(x, self.input_dropout, self.training))
+            x = packed_run(layer, time_constant_dropout(x, self.input_dropout, self.training), lengths)
         return x, None
+
+
+def packed_run(rnn, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """``rnn`` (an nn.RNN/GRU/LSTM, or a call of one) over x [B, T, F] -> outputs [B, T, H * dirs].
+    With ``lengths``, x holds each row's real steps first (front_aligned) and only those are read:
+    packed, so the backward direction starts at the last real step, not in the padding after it;
+    the outputs at padding steps are zero."""
+    if lengths is None:
+        return rnn(x)[0]
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    return nn.utils.rnn.pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
 
 
 class RNNModel(nn.Module):
     """``input_spec`` says what comes in: {"kind": "tokens", "vocab_size", "seq_len"} (word ids, 0 =
-    padding) or {"kind": "features", "num_features", "seq_len"} (numbers per step, no padding).
-    ``output_size`` is the number of classes, or of values forecast."""
+    padding) or {"kind": "features", "num_features", "seq_len", "padded"} (numbers per step; with
+    padded, NaN steps after each sequence's own). ``output_size`` is the number of classes, or of
+    values forecast."""
 
     def __init__(self, cfg: ModelConfig, input_spec: dict, output_size: int):
         super().__init__()
@@ -85,6 +97,10 @@ class RNNModel(nn.Module):
         else:
             self.rnn = LayerStack(cfg.cell, input_size, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
         self.weight_drop, self.mask = cfg.weight_drop, cfg.mask and input_spec["kind"] == "tokens"
+        # Whether a backward direction must be told where each sequence ends: masked texts (front-
+        # aligned below) and padded numeric sequences (padded at the end). A checkpoint written
+        # before numeric sequences were padded-aware has no "padded" and is rebuilt as it trained.
+        self.read_real_only = cfg.bidirectional and (self.mask or bool(input_spec.get("padded")))
         self.head_kind, self.bidirectional, self.hidden = cfg.head, cfg.bidirectional, sizes[-1]
         self.seq_len = seq_len
         self.output_drop = nn.Dropout(cfg.output_dropout)
@@ -102,19 +118,26 @@ class RNNModel(nn.Module):
             # Numeric steps: NaN marks padding (variable-length sequences); real values are never NaN.
             real = ~torch.isnan(inputs[..., 0])
             x = torch.nan_to_num(inputs, nan=0.0)
+        # A backward direction must start at each sequence's last real step: it reads the real steps
+        # only (packed). The forward direction needs no lengths: it meets every real step before any
+        # padding, and the heads never look past the last real one.
+        lengths = real.sum(1).clamp_min(1) if self.read_real_only else None
+        module, params = self.rnn, None
         if self.weight_drop > 0 and self.training:
             # DropConnect (AWD-LSTM): a dropped copy of every hidden-to-hidden matrix for this batch,
             # swapped in for one call, so the fused kernel still runs.
-            dropped = {
+            params = {
                 name: nn.functional.dropout(p, self.weight_drop, True)
                 for name, p in self.rnn.named_parameters()
                 if "weight_hh" in name
             }
-            out, _ = functional_call(self.rnn, dropped, (x,))
         elif not self.training and hasattr(self, "_fused_eval"):
-            out, _ = functional_call(self._fused_eval[0], dict(self.rnn.named_parameters()), (x,))
-        else:
-            out, _ = self.rnn(x)  # [B, T, H * directions]
+            module, params = self._fused_eval[0], dict(self.rnn.named_parameters())
+        call = module if params is None else (lambda *args, **kw: functional_call(module, params, args, kw))
+        if lengths is None or isinstance(module, nn.RNNBase):
+            out = packed_run(call, x, lengths)  # [B, T, H * directions]
+        else:  # the stacked layers and the step loop take the lengths themselves
+            out = call(x, lengths=lengths)[0]
         return self.head(self.output_drop(self._summary(out, real)))
 
     def _summary(self, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -138,6 +161,8 @@ class RNNModel(nn.Module):
         if self.bidirectional:
             first = torch.where(real, steps, real.shape[1]).amin(dim=1).clamp_max(real.shape[1] - 1)
             features = torch.cat([features, out[batch, first, self.hidden :]], dim=1)
+        if self.mask:  # as in Keras, a text with no real token leaves the state where it starts: zero
+            features = features * real.any(1, keepdim=True)
         return features
 
     def regularized_weights(self) -> list[torch.Tensor]:

@@ -402,7 +402,8 @@ class SequenceTask(_WholeTensors):
 
     @property
     def input_spec(self) -> dict[str, Any]:
-        return {"kind": "features", "num_features": len(self.channels), "seq_len": self.seq_len}
+        # padded: NaN steps after each sequence's own (the model reads the real steps only).
+        return {"kind": "features", "num_features": len(self.channels), "seq_len": self.seq_len, "padded": True}
 
     @property
     def output_size(self) -> int:

@@ -310,7 +310,7 @@ class _Session:
             )
         if state is None:
             _seed_everything(cfg.train.seed)
-        self._build()
+        self._build(state.get("input") if state else None)
         if state is None:
             self._copy_pretrained(_load_pretrained(cfg, self.task))
         else:
@@ -366,11 +366,14 @@ class _Session:
             self.reporter.note(warning)
         return state
 
-    def _build(self) -> None:
+    def _build(self, input_spec: dict[str, Any] | None = None) -> None:
+        """The model, optimizer and training state objects; ``input_spec``: a checkpoint's, on resume,
+        so the model is rebuilt as it trained, whatever this version would build for a new run."""
         cfg = self.cfg
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        self.model = build_model(cfg.model, self.task.input_spec, self.task.output_size).to(self.device)
+        self.input_spec = input_spec or self.task.input_spec  # what every checkpoint records
+        self.model = build_model(cfg.model, self.input_spec, self.task.output_size).to(self.device)
         if cfg.model.embedding.freeze:
             self.model.embedding.weight.requires_grad_(False)
         self.optimizer = _make_optimizer(self.model, cfg)
@@ -630,7 +633,7 @@ class _Session:
         """What rebuilding and using the model needs, without the run folder."""
         return {
             "run_id": self.meta["run_id"],
-            **model_spec(self.model, self.cfg.model, self.task.input_spec, self.task.output_size),
+            **model_spec(self.model, self.cfg.model, self.input_spec, self.task.output_size),
             "preprocessing": self.task.preprocessing,
             "config": self.cfg.model_dump(mode="json"),
         }

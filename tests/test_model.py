@@ -317,26 +317,96 @@ def test_the_estimate_counts_the_model_exactly_and_fits_what_trains(tiny_data):
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("head", ["last", "mean", "max"])
-@pytest.mark.parametrize("extra", [{}, {"num_neurons": [6, 5]}, {"recurrent_dropout": 0.3}, {"num_layers": 2}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"num_neurons": [6, 5]},
+        {"recurrent_dropout": 0.3},
+        {"num_layers": 2},
+        {"bidirectional": True},
+        {"bidirectional": True, "num_layers": 2},
+        {"bidirectional": True, "num_neurons": [6, 5]},
+        {"bidirectional": True, "recurrent_dropout": 0.3, "num_layers": 2},
+        {"bidirectional": True, "recurrent_dropout": 0.3, "num_neurons": [6, 5]},
+    ],
+    ids=lambda extra: ",".join(f"{k}={v}" for k, v in extra.items()) or "plain",
+)
 def test_mask_gives_every_padded_text_the_unpadded_answer(cell, head, extra):
     """Keras mask_zero: whatever padding surrounds a text, a masked model answers as for the text
-    alone; an unmasked one reads the padding."""
+    alone, in a batch with texts of other lengths; an unmasked one reads the padding. Every layer
+    kind (fused, stacked, the recurrent-dropout step loop) and both directions."""
     kw = {"num_neurons": 6, "init": "torch", **extra}  # PyTorch's biases: padding moves an unmasked state
     masked = make(cell=cell, head=head, mask=True, embedding_dims=4, **kw).eval()
     unmasked = make(cell=cell, head=head, embedding_dims=4, **kw).eval()
-    text = torch.tensor([[3, 4, 5, 1]])
-    alone = masked(text)
-    for padded in ([0, 0, 0, 3, 4, 5, 1], [3, 4, 5, 1, 0, 0, 0], [0, 3, 4, 5, 1, 0, 0]):
-        assert torch.allclose(masked(torch.tensor([padded])), alone, atol=1e-6), padded
-    assert torch.allclose(unmasked(text), alone, atol=1e-6)  # the same weights
+    text, other = [3, 4, 5, 1], [7, 2]
+    alone = masked(torch.tensor([text]))
+    for before in range(4):
+        padded = [0] * before + text + [0] * (3 - before)
+        batch = torch.tensor([padded, [0] * 5 + other, other + [0] * 5])  # rows of other lengths beside it
+        assert torch.allclose(masked(batch)[0], alone[0], atol=1e-6), padded
+        assert torch.allclose(masked(batch)[1:], masked(torch.tensor([other])).expand(2, -1), atol=1e-6)
+    assert torch.allclose(unmasked(torch.tensor([text])), alone, atol=1e-6)  # the same weights
     if head != "max" or cell != "rnn":
         assert not torch.allclose(unmasked(torch.tensor([[0, 0, 0, 3, 4, 5, 1]])), alone, atol=1e-4)
-    assert torch.equal(masked(torch.zeros(1, 5, dtype=torch.long)), unmasked(torch.zeros(1, 5, dtype=torch.long)))
+    # No real token: the state stays at its zero start (Keras), whatever the padding and the head.
+    for steps in (1, 5):
+        assert torch.equal(masked(torch.zeros(1, steps, dtype=torch.long))[0], masked.head.bias)
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize(
-    "bad, message", [({"bidirectional": True}, "not supported yet"), ({"head": "flatten"}, "flatten reads every step")]
+    "extra",
+    [{"recurrent_dropout": 0.3}, {"weight_drop": 0.3}, {"input_dropout": 0.3}],
+    ids=["recurrent_dropout", "weight_drop", "input_dropout"],
 )
-def test_mask_refuses_what_it_cannot_do(bad, message):
-    with pytest.raises(ValueError, match=message):
-        ModelConfig(mask=True, **bad)
+def test_a_masked_model_trains_on_the_real_tokens_only(cell, bidirectional, extra):
+    """In training (dropout drawn from one seed: its masks do not depend on the length), the loss
+    and every gradient are those of the unpadded text: the padding, on either side, reaches nothing."""
+    kw = {"num_layers": 2, "embedding_dims": 4, "num_neurons": 5, "init": "torch", **extra}
+    model = make(cell=cell, mask=True, bidirectional=bidirectional, **kw)
+    model.train()
+
+    def grads(tokens):
+        model.zero_grad()
+        torch.manual_seed(3)
+        out = model(torch.tensor(tokens))
+        out.sum().backward()
+        return out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    alone, want = grads([[3, 4, 5, 1]])
+    for padded in ([[0, 0, 3, 4, 5, 1]], [[3, 4, 5, 1, 0, 0, 0]], [[0, 3, 4, 5, 1, 0]]):
+        out, got = grads(padded)
+        assert torch.allclose(out, alone, atol=1e-6), padded
+        assert want.keys() == got.keys()
+        for name in want:
+            assert torch.allclose(got[name], want[name], atol=1e-6), (padded, name)
+
+
+def test_mask_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="flatten reads every step"):
+        ModelConfig(mask=True, head="flatten")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("head", ["last", "mean", "max"])
+@pytest.mark.parametrize("extra", [{}, {"num_layers": 2}, {"recurrent_dropout": 0.3, "num_neurons": [5, 4]}], ids=str)
+def test_a_bidirectional_sequence_model_scores_a_sequence_the_same_whatever_it_is_padded_to(cell, head, extra):
+    """Numeric sequences are padded at the end with NaN steps: the backward direction starts at the
+    last real step, so the padding changes nothing, beside sequences of other lengths too."""
+    spec = {"kind": "features", "num_features": 3, "seq_len": 9, "padded": True}
+    torch.manual_seed(0)
+    cfg = ModelConfig(cell=cell, head=head, bidirectional=True, **{"num_neurons": 5, "init": "torch", **extra})
+    model = build_model(cfg, spec, 2).eval()
+    seq = torch.randn(1, 4, 3)
+    alone = model(seq)
+    for pad in (1, 5):
+        padded = torch.cat([seq, torch.full((1, pad, 3), float("nan"))], 1)
+        batch = torch.cat([padded, torch.randn(1, 4 + pad, 3)])
+        assert torch.allclose(model(batch)[0], alone[0], atol=1e-6), pad
+    # A checkpoint recorded before "padded" existed is rebuilt as it trained: it read the padding.
+    old = build_model(cfg, {k: v for k, v in spec.items() if k != "padded"}, 2).eval()
+    old.load_state_dict(model.state_dict())
+    assert torch.equal(old(seq), alone)
+    assert not torch.allclose(old(padded), alone, atol=1e-4)

@@ -154,7 +154,7 @@ def test_predict_forecast_from_a_csv(tmp_path):
         {},
         {"cell": "lstm", "bidirectional": True, "head": "mean", "num_layers": 2},
         {"cell": "rnn", "head": "max"},
-        {"mask": True, "head": "mean"},
+        {"mask": True, "head": "mean", "bidirectional": True},  # the front-aligning scatter and packing
     ],
 )
 def test_torchscript_export_matches_the_checkpoint(tiny_data, tmp_path, model):
@@ -179,7 +179,9 @@ def test_torchscript_export_matches_the_checkpoint(tiny_data, tmp_path, model):
         assert (exported(tokens) - reference(tokens)).abs().max() <= 1e-6
 
 
-@pytest.mark.parametrize("model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean"}, {"mask": True}])
+@pytest.mark.parametrize(
+    "model", [{}, {"cell": "lstm", "bidirectional": True, "head": "mean"}, {"mask": True}, {"mask": True, "bidirectional": True}]
+)
 def test_onnx_export_matches_the_checkpoint(tiny_data, tmp_path, model):
     onnxruntime = pytest.importorskip("onnxruntime", reason="needs the onnx extra (make install)")
     pytest.importorskip("onnx", reason="needs the onnx extra (make install)")
