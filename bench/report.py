@@ -22,7 +22,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-SCRIPTS = ["overhead", "knobs", "sweep", "startup", "reader", "keras_compare", "keras_parity"]
+SCRIPTS = ["overhead", "knobs", "sweep", "startup", "reader", "baselines", "keras_compare", "keras_parity"]
 
 
 def _row(bench: str, measure: str, value: Any, goal: str, met: bool | None) -> dict[str, Any]:
@@ -111,6 +111,17 @@ def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                 "> 1 (faster than before)",
                 r["speedup"] > 1.0,
             )
+        ]
+    if name == "baselines":
+        return [
+            _row(
+                name,
+                f"TF-IDF baseline on {r['texts']:,} training texts (fitted on {r['cap']:,}): seconds",
+                r["seconds"],
+                f"< {r['goal_s']}",
+                r["goal_met"],
+            ),
+            _row(name, "  held-out accuracy, full fit minus the sample's", r["sample_accuracy_cost"], "", None),
         ]
     if name == "keras_parity":
         if r.get("skipped"):

@@ -956,6 +956,12 @@ def _show_eval(console, report: dict[str, Any]) -> None:
     console.print(table)
     if report.get("truncated"):
         console.print(f"[yellow]note:[/] {report['truncated']['note']}")
+    for name, b in fitted:
+        if b.get("fitted_on", 0) < b.get("training_examples", 0):
+            console.print(
+                f"[yellow]note:[/] the {_BASELINE_NAMES.get(name, name)} baseline is fitted on {b['fitted_on']:,} of the "
+                f"{b['training_examples']:,} training examples (a fixed random sample), so that it takes seconds, not minutes"
+            )
     labels = report["confusion_matrix"]["labels"]
     console.print("confusion matrix (rows: true class, columns: predicted class)")
     cm = Table()

@@ -179,6 +179,9 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
     if fit:
         simple[task.baseline] = {
             "kind": task.baseline,
+            # A sample of the training split on very large data (baselines.fit_sample).
+            "training_examples": sum(train_counts.values()),
+            "fitted_on": len(simple_models.fit_sample(sum(train_counts.values()))),
             **_headline(classification_scores(truth, task.baseline_predict(table), len(labels), positive)),
         }
     rows = prediction_rows(example_ids(table), logits, labels)

@@ -251,3 +251,33 @@ def test_a_baseline_that_cannot_be_fitted_costs_a_note_not_the_run(tiny_data, tm
     result = training.train(cfg, tmp_path, reporter=Notes())
     assert result.status == "completed" and result.baselines == {}
     assert any("could not fit the baselines: ValueError: no" in n for n in notes)
+
+
+def test_a_large_training_set_fits_the_baseline_on_a_fixed_sample_and_says_so(run, monkeypatch):
+    """Over baselines.MAX_FIT_EXAMPLES training examples, the classification baselines are fitted on
+    that many, drawn by a fixed seed: the same rows every time, and the report and the table say it."""
+    from typer.testing import CliRunner
+
+    from rnnexp import baselines
+    from rnnexp.cli import app
+
+    monkeypatch.setattr(baselines, "MAX_FIT_EXAMPLES", 12)
+    rows = baselines.fit_sample(50)
+    assert len(rows) == len(set(rows.tolist())) == 12 and rows.tolist() == sorted(rows.tolist()) and rows.max() < 50
+    assert np.array_equal(rows, baselines.fit_sample(50)) and np.array_equal(baselines.fit_sample(12), np.arange(12))
+    texts = [f"good {i}" if i % 3 else f"bad {i}" for i in range(50)]
+    y = np.array([int(i % 3 != 0) for i in range(50)])
+    probe = ["good", "bad", "good 7", "bad 9"]
+    capped = baselines.tfidf_logreg(texts, y, probe, True)
+    monkeypatch.setattr(baselines, "MAX_FIT_EXAMPLES", 50)
+    assert np.array_equal(capped, baselines.tfidf_logreg([texts[i] for i in rows], y[rows], probe, True))
+
+    monkeypatch.setattr(baselines, "MAX_FIT_EXAMPLES", 20)
+    report = evaluate(run)
+    trained = sum(json.loads(open(f"{run}/meta.json").read())["data"]["class_counts"]["train"].values())
+    assert (
+        report["baselines"]["tfidf_logreg"] | {"fitted_on": 20, "training_examples": trained}
+        == report["baselines"]["tfidf_logreg"]
+    )
+    shown = CliRunner().invoke(app, ["evaluate", str(run)])
+    assert shown.exit_code == 0 and f"fitted on 20 of the {trained:,} training examples (a fixed random sample)" in shown.output
