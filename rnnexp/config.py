@@ -414,7 +414,8 @@ class TrainConfig(_Section):
         description="Fit simple models on the training split and score them beside the run: TF-IDF of words and "
         "word pairs + logistic regression (text), logistic regression on per-channel summaries (sequences), ridge "
         "on the lookback window (forecasting); in evaluate, and on the validation split when training ends "
-        "(summary.json, curves.png; once per process for the same data, so a sweep worker fits them once). false "
+        "(summary.json, curves.png; once per process for the same data, so a sweep worker fits them once). The "
+        "classification ones are fitted on at most 100,000 training examples (a fixed random sample beyond). false "
         "skips them (evaluate --baselines/--no-baselines overrides); the majority, stratified, persistence and "
         "seasonal-naive baselines are always there.",
     )
