@@ -289,7 +289,12 @@ def runs(
     filter_: list[str] = typer.Option(
         [], "--filter", help="KEY=VALUE on a column or dotted config key, e.g. model.cell=gru (repeatable)."
     ),
-    sort: str | None = typer.Option(None, "--sort", help="Column or config key to order by; a leading - for descending (-best)."),
+    sort: str | None = typer.Option(
+        None,
+        "--sort",
+        help="Column or config key to order by; a leading - for descending. best: the best runs first, by each "
+        "run's monitor (accuracy up, loss down; runs monitoring different metrics are grouped); -best: the worst first.",
+    ),
     trials: bool = typer.Option(False, "--trials", help="Also list the trial runs inside sweep folders."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as one JSON object on stdout."),
     as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV on stdout."),
@@ -314,8 +319,9 @@ def runs(
     from rich.table import Table
 
     # On screen the essentials; --json and --csv carry every column.
-    shown = ["run", "status", "cell", "units", "lr", "epochs", "best", *[c for c in columns if c.startswith("test_")]]
     monitors = sorted({r["monitor"] for r in rows if r.get("monitor")})
+    mixed = ["monitor"] if len(monitors) > 1 else []  # each best beside the metric it is a value of
+    shown = ["run", "status", "cell", "units", "lr", "epochs", *mixed, "best", *[c for c in columns if c.startswith("test_")]]
     table = Table(title=f"{len(rows)} runs in {runs_dir}" + (f" (best: {', '.join(monitors)})" if monitors else ""))
     for col in shown:
         table.add_column(col.replace("test_", "test "), no_wrap=col == "run")
@@ -360,7 +366,11 @@ def compare(
         scores.add_column(name, overflow="fold")
     metrics = res["metrics"]
     lines = [("status", [m["status"] for m in metrics]), ("epochs", [m["epochs"] for m in metrics])]
-    lines.append(("best " + (metrics[0]["monitor"] or ""), [m["best"] for m in metrics]))
+    monitors = {m["monitor"] for m in metrics}
+    if len(monitors) == 1:
+        lines.append((f"best {metrics[0]['monitor'] or ''}".strip(), [m["best"] for m in metrics]))
+    else:  # each run's best is a value of its own metric
+        lines += [("monitor", [m["monitor"] for m in metrics]), ("best (of its monitor)", [m["best"] for m in metrics])]
     lines += [("best epoch", [m["best_epoch"] for m in metrics]), ("last train_loss", [m["last_train_loss"] for m in metrics])]
     lines.append(("last val_loss", [m["last_val_loss"] for m in metrics]))
     for key in sorted({k for m in metrics for k in m["test"]}):

@@ -22,6 +22,16 @@ TEXT_DATASETS = ("amazon-food", "uci-sentiment")
 SERIES_DATASETS = ("vic-elec", "seattle-weather")
 VAL_METRICS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse")
 Monitor = Literal["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"]
+HIGHER_IS_BETTER = ("accuracy", "f1", "precision", "recall")
+
+
+def direction_of(metric: str) -> Literal["max", "min"]:
+    """Whether a metric improves upwards ("max": accuracy, F1, precision, recall) or downwards
+    ("min": losses and errors), with or without a val_/test_/train_ prefix. The one rule that early
+    stopping, the plateau schedule, sweep objectives, evaluate's verdict and the runs, compare and
+    plot tables all follow."""
+    name = metric.removeprefix("val_").removeprefix("test_").removeprefix("train_")
+    return "max" if name in HIGHER_IS_BETTER else "min"
 
 
 # Upper bounds that no machine can exceed (whether a config fits *this* machine's memory is checked
@@ -352,9 +362,7 @@ class EarlyStoppingConfig(_Section):
 
     @property
     def resolved_mode(self) -> str:
-        if self.mode != "auto":
-            return self.mode
-        return "max" if self.monitor in ("val_accuracy", "val_f1") else "min"
+        return self.mode if self.mode != "auto" else direction_of(self.monitor)
 
 
 class ScheduleConfig(_Section):
@@ -669,7 +677,7 @@ def objective_of(sweep: SweepConfig, base: Config) -> tuple[str, str]:
     metric = sweep.objective.metric or base.train.early_stopping.monitor
     direction = sweep.objective.direction
     if direction == "auto":
-        direction = "maximize" if metric in ("val_accuracy", "val_f1") else "minimize"
+        direction = "maximize" if direction_of(metric) == "max" else "minimize"
     return metric, direction
 
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from . import baselines as simple_models
 from . import checkpoint
+from .config import direction_of
 from .data import Preprocessor
 from .errors import DataError, RunDirError
 from .metrics import classification_scores
@@ -206,7 +207,7 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
         "baseline": majority,
         "stratified_baseline": stratified,
         "baselines": simple,
-        "verdict": verdict(scores["accuracy"], {k: b["accuracy"] for k, b in simple.items()}, "accuracy", higher_is_better=True),
+        "verdict": verdict(scores["accuracy"], {k: b["accuracy"] for k, b in simple.items()}, "accuracy"),
         "truncated": truncated(task, table),
     }
     return report, rows
@@ -287,8 +288,9 @@ def stratified_baseline(train_counts: dict[str, int], labels: list[str], truth: 
     return {"kind": "stratified", "expected_accuracy": expected}
 
 
-def verdict(value: float, baselines: dict[str, float], metric: str, higher_is_better: bool) -> dict[str, Any]:
+def verdict(value: float, baselines: dict[str, float], metric: str) -> dict[str, Any]:
     """Whether the model beats the strongest baseline on the main metric (a tie does not beat it)."""
+    higher_is_better = direction_of(metric) == "max"
     pick = max if higher_is_better else min
     strongest = pick(baselines, key=baselines.get)
     best = baselines[strongest]
@@ -334,5 +336,5 @@ def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]
         "per_step": per_step,
         "baselines": baselines,
         "beats_persistence": scores["mae"] < baselines["persistence"]["mae"],
-        "verdict": verdict(scores["mae"], {k: b["mae"] for k, b in baselines.items()}, "mae", higher_is_better=False),
+        "verdict": verdict(scores["mae"], {k: b["mae"] for k, b in baselines.items()}, "mae"),
     }

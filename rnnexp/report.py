@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from .config import Config, dump_config, flatten
+from .config import Config, direction_of, dump_config, flatten
 from .errors import ConfigError, RunDirError
 from .rundir import RunDir, write_json, write_text
 
@@ -150,9 +150,16 @@ def list_runs(
         present = [r for r in rows if _lookup(r, key) is not None]
         if rows and not present and key not in rows[0] and key not in rows[0]["config"]:
             raise ConfigError(f"--sort {sort!r}: no column or config key {key!r}")
-        present.sort(key=lambda r: _lookup(r, key), reverse=reverse)
+        present.sort(key=_best_first if key == "best" else lambda r: _lookup(r, key), reverse=reverse)
         rows = present + [r for r in rows if _lookup(r, key) is None]
     return rows
+
+
+def _best_first(row: dict[str, Any]) -> tuple[str, float]:
+    """Sort key of --sort best: runs grouped by the metric they monitor (a loss and an accuracy do
+    not compare), the best first within each, by that metric's direction."""
+    monitor = str(row["monitor"])
+    return monitor, -row["best"] if direction_of(monitor) == "max" else row["best"]
 
 
 def _lookup(row: dict[str, Any], key: str) -> Any:
@@ -244,7 +251,9 @@ def plot_curves(paths: list[str | Path], out: str | Path, baselines: list[dict] 
     ax_loss.legend(fontsize=7, loc="upper right")
     ax_metric.set_xlabel("epoch")
     ax_metric.set_ylabel(metric)
-    ax_metric.set_title(f"{metric} (star: best epoch by {rows[0]['monitor']}; thin lines: baselines)")
+    monitors = sorted({str(row["monitor"]) for row in rows})
+    by = monitors[0] if len(monitors) == 1 else "each run's own monitor (" + ", ".join(monitors) + ")"
+    ax_metric.set_title(f"{metric} (star: best epoch by {by}; thin lines: baselines)", fontsize=10 if len(monitors) == 1 else 8)
     ax_metric.grid(True, alpha=0.3)
     if ax_metric.lines:
         ax_metric.legend(fontsize=7)

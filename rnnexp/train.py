@@ -31,7 +31,7 @@ import torch
 from pydantic import ValidationError
 
 from . import __version__, checkpoint, faults
-from .config import Config, dump_config, flatten
+from .config import Config, direction_of, dump_config, flatten
 from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, StorageError, TrainingError, clip, no_room
 from .model import build_model, count_parameters, model_spec, resolve_device
 from .rundir import RunDir, cannot, write_json, write_text
@@ -752,7 +752,7 @@ class LRSchedule:
         c = self.cfg
         if c.kind != "plateau" or row.get(c.monitor) is None:
             return
-        value, minimize = row[c.monitor], c.monitor.endswith("loss")
+        value, minimize = row[c.monitor], direction_of(c.monitor) == "min"
         if self.best is None or (value < self.best if minimize else value > self.best):
             self.best, self.wait = value, 0
         else:

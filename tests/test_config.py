@@ -353,3 +353,23 @@ def test_thousands_of_problems_print_a_screenful(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(config)])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 21 and lines[-1] == "error: ... and 4980 more problems"
+
+
+def test_one_rule_decides_whether_a_metric_rises_or_falls():
+    """config.direction_of is the rule; early stopping's auto mode and a sweep's auto direction are it."""
+    from typing import get_args
+
+    from rnnexp.config import EarlyStoppingConfig, Monitor, SweepConfig, direction_of, objective_of
+
+    up = {"val_accuracy", "val_f1", "accuracy", "f1", "test_accuracy", "precision", "recall"}
+    for metric in up:
+        assert direction_of(metric) == "max", metric
+    for metric in ("val_loss", "train_loss", "val_mae", "val_rmse", "mae", "rmse", "loss"):
+        assert direction_of(metric) == "min", metric
+    base = Config.model_validate({"data": {"dataset": "amazon-food"}})
+    for monitor in get_args(Monitor):
+        assert EarlyStoppingConfig(monitor=monitor).resolved_mode == direction_of(monitor)
+        sweep = SweepConfig.model_validate(
+            {"base": "x.yaml", "space": {"train.lr": [0.1]}, "trials": 1, "objective": {"metric": monitor}}
+        )
+        assert objective_of(sweep, base)[1] == {"max": "maximize", "min": "minimize"}[direction_of(monitor)]

@@ -131,10 +131,10 @@ def test_multiclass_run_reports_macro_scores(tmp_path):
 def test_verdict_takes_the_metric_direction_and_a_tie_does_not_beat():
     from rnnexp.evaluate import verdict
 
-    assert verdict(0.8, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy", True)["strongest"] == "tfidf_logreg"
-    assert verdict(0.9, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy", True)["beats"] is True
-    assert verdict(0.85, {"tfidf_logreg": 0.85}, "accuracy", True)["beats"] is False
-    low = verdict(3.0, {"persistence": 4.0, "seasonal_naive": 2.5, "linear_ar": 2.9}, "mae", False)
+    assert verdict(0.8, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy")["strongest"] == "tfidf_logreg"
+    assert verdict(0.9, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy")["beats"] is True
+    assert verdict(0.85, {"tfidf_logreg": 0.85}, "accuracy")["beats"] is False
+    low = verdict(3.0, {"persistence": 4.0, "seasonal_naive": 2.5, "linear_ar": 2.9}, "mae")
     assert (low["strongest"], low["strongest_value"], low["beats"]) == ("seasonal_naive", 2.5, False)
 
 

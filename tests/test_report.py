@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,6 +70,42 @@ def test_compare_lists_only_the_keys_that_differ(three_runs, tiny_data, tmp_path
     other = _train(tiny_data, tmp_path, model={"cell": "lstm"}, train={"lr": 0.001, "epochs": 2}).run_dir
     assert set(json.loads(run_cli("compare", paths[0], other, "--json").stdout)["differences"]) == {"model.cell"}
     assert run_cli("compare", paths[0]).returncode == 2
+
+
+def test_runs_and_compare_keep_each_runs_metric_with_its_best(three_runs, tiny_data, tmp_path):
+    """Runs monitoring different metrics: --sort best groups them by metric and puts the best first
+    by that metric's direction; the table and compare name each run's own metric."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from rnnexp.cli import app
+
+    def cli(*args):
+        result = CliRunner().invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    runs, paths = three_runs
+    mixed = tmp_path / "mixed"
+    for path in paths:
+        shutil.copytree(path, mixed / Path(path).name)
+    accuracy = [
+        _train(tiny_data, mixed, train={"lr": lr, "epochs": 2, "early_stopping": {"monitor": "val_accuracy"}}).run_dir
+        for lr in (0.001, 0.02)
+    ]
+    listed = json.loads(cli("runs", mixed, "--sort", "best", "--json").stdout)["runs"]
+    assert [r["monitor"] for r in listed] == ["val_accuracy"] * 2 + ["val_loss"] * 3
+    by_accuracy, by_loss = [r["best"] for r in listed[:2]], [r["best"] for r in listed[2:]]
+    assert by_accuracy == sorted(by_accuracy, reverse=True) and by_loss == sorted(by_loss)  # the best first
+    worst_first = json.loads(cli("runs", mixed, "--sort", "-best", "--json").stdout)["runs"]
+    assert [(r["monitor"], r["best"]) for r in worst_first] == [(r["monitor"], r["best"]) for r in reversed(listed)]
+    table = cli("runs", mixed).output
+    assert "monitor" in table and "val_accuracy" in table, table
+    res = json.loads(cli("compare", paths[0], accuracy[0], "--json").stdout)
+    assert [m["monitor"] for m in res["metrics"]] == ["val_loss", "val_accuracy"]
+    text = cli("compare", paths[0], accuracy[0]).output
+    assert "best (of its monitor)" in text and "best val_loss" not in text, text
 
 
 def test_plot_of_three_runs_has_a_legend_naming_the_lr(three_runs, tmp_path):

@@ -91,6 +91,25 @@ def test_lr_schedule_values():
     assert warm.lr(2, 0, 4) == 1.0 and warm.active and not LRSchedule(ScheduleConfig(), 1.0, 3).active
 
 
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"])
+def test_plateau_schedule_cuts_the_lr_only_when_the_monitor_stops_improving(monitor):
+    """Every monitor by its own direction (config.direction_of). The schedule used to take every
+    monitor not ending in "loss" as one that should rise: on val_mae, an error falling 5 -> 1 cut
+    the lr from 1.0 to 0.0625 in 5 epochs."""
+    from rnnexp.config import direction_of
+
+    sign = 1 if direction_of(monitor) == "max" else -1
+    cfg = ScheduleConfig(kind="plateau", patience=1, gamma=0.5, monitor=monitor)
+    better = LRSchedule(cfg, 1.0, 10)
+    for value in (5, 4, 3, 2, 1):
+        better.epoch_end({monitor: float(6 + sign * (6 - value))})  # improving every epoch
+    assert better.lr(5, 0, 1) == 1.0
+    worse = LRSchedule(cfg, 1.0, 10)
+    for value in (5, 4, 3, 2, 1):
+        worse.epoch_end({monitor: float(6 - sign * (6 - value))})  # getting worse every epoch
+    assert worse.lr(5, 0, 1) == pytest.approx(1.0 * 0.5**4)
+
+
 def test_plateau_schedule_state_roundtrip():
     s = LRSchedule(ScheduleConfig(kind="plateau", patience=1, gamma=0.5, min_lr=0.2, monitor="val_loss"), 1.0, 10)
     for value in (1.0, 1.1, 0.9, 0.8):  # one epoch without improvement, patience 1: one halving
