@@ -70,7 +70,7 @@ def main() -> None:
             ("recurrent_dropout=0.2", {}, {"recurrent_dropout": 0.2}, 2.0),
             ("weight_drop=0.2", {}, {"weight_drop": 0.2}, 1.1),
             ("mask=True", {}, {"mask": True}, 1.3),
-            ("mask=True, bidirectional (packed)", {"bidirectional": True}, {"mask": True}, 1.3),
+            ("mask=True, bidirectional", {"bidirectional": True}, {"mask": True}, 1.3),
         )
         for knob, base, added, goal in knobs:
             for cell in ("lstm", "gru"):

@@ -132,8 +132,8 @@ class VariationalRNN(nn.Module):
                     # Backward over the real steps only: reverse each row within its length, run it
                     # forwards with the backward weights, and put the outputs back in place (the
                     # reversal is its own inverse).
-                    backward = self._run_direction(_gather_steps(layer_input, flip), k, "", hidden, weights=sfx)
-                    outputs.append(_gather_steps(backward, flip))
+                    backward = self._run_direction(gather_steps(layer_input, flip), k, "", hidden, weights=sfx)
+                    outputs.append(gather_steps(backward, flip))
                 else:
                     outputs.append(self._run_direction(layer_input, k, sfx, hidden))
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
@@ -193,7 +193,8 @@ def within_length_reversal(lengths: Tensor, steps: int) -> Tensor:
     return torch.where(t < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - t, t)
 
 
-def _gather_steps(x: Tensor, index: Tensor) -> Tensor:
+def gather_steps(x: Tensor, index: Tensor) -> Tensor:
+    """x [B, T, F] with its steps taken in each row's order ``index`` [B, T]."""
     return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
 
 

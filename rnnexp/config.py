@@ -253,7 +253,7 @@ class ModelConfig(_Section):
         description="Keras mask_zero for text: padded steps leave the state unchanged, and the mean/max heads ignore "
         "them, whichever side data.padding puts them on (real tokens are moved to the front inside the model, "
         "so the recurrent layers never read a padding step before a real one; with bidirectional, the backward "
-        "direction reads the real tokens only, packed). Not with head flatten. Off by default, as in Keras.",
+        "direction reads the real tokens only). Not with head flatten. Off by default, as in Keras.",
     )
     head: Literal["last", "mean", "max", "flatten"] = Field(
         "last",

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .cells import GATES, VariationalRNN
+from .cells import GATES, VariationalRNN, gather_steps, within_length_reversal
 from .config import Config, ModelConfig
 from .errors import ConfigError
 
@@ -32,25 +32,69 @@ class LayerStack(nn.Module):
         dirs = 2 if bidirectional else 1
         ins = [input_size] + [h * dirs for h in sizes[:-1]]
         self.layers = nn.ModuleList(rnn_cls(i, h, batch_first=True, bidirectional=bidirectional) for i, h in zip(ins, sizes))
-        self.dropout, self.input_dropout = dropout, input_dropout
+        self.cell, self.dropout, self.input_dropout = cell, dropout, input_dropout
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
         for k, layer in enumerate(self.layers):
             if k > 0:
                 x = nn.functional.dropout(x, self.dropout, self.training)
-            x = packed_run(layer, time_constant_dropout(x, self.input_dropout, self.training), lengths)
+            x = time_constant_dropout(x, self.input_dropout, self.training)
+            if lengths is None:
+                x = layer(x)[0]
+            else:
+                x = fused_stack(self.cell, x, weights_of(layer), 1, True, layer.hidden_size, lengths=lengths)
         return x, None
 
 
-def packed_run(rnn, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """``rnn`` (an nn.RNN/GRU/LSTM, or a call of one) over x [B, T, F] -> outputs [B, T, H * dirs].
-    With ``lengths``, x holds each row's real steps first (front_aligned) and only those are read:
-    packed, so the backward direction starts at the last real step, not in the padding after it;
-    the outputs at padding steps are zero."""
+def weights_of(module: nn.Module, stand_ins: dict[str, torch.Tensor] | None = None):
+    """A module's recurrent weights by name (weight_ih_l0, ...), with ``stand_ins`` (a weight-dropped
+    copy) in place of its own; read through getattr, so a functional_call's swapped weights show."""
+    return lambda name: stand_ins[name] if stand_ins and name in stand_ins else getattr(module, name)
+
+
+def fused_stack(
+    cell: str,
+    x: torch.Tensor,
+    weight,
+    layers: int,
+    bidirectional: bool,
+    hidden: int,
+    dropout: float = 0.0,
+    training: bool = False,
+    lengths: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """What nn.RNN/GRU/LSTM(batch_first=True) computes, by the functions they call themselves (the
+    fused kernel), with the weights ``weight(name)`` gives in PyTorch's names: a module's own, a
+    weight-dropped copy, or a VariationalRNN's (the same names). Traceable, unlike functional_call.
+    ``lengths`` (bidirectional): each row holds its real steps first (front_aligned) and only those
+    are read. Layer by layer, the forward direction runs as it is and the backward one as a forward
+    pass over each row reversed within its length (as the step loop does), outputs zero after it.
+    Packed sequences would do the same but cost 2.0x (GRU) and 5.9x (LSTM) the unmasked epoch on CPU
+    (bench/knobs.py, E32/T100/B128/H32), against about 1x this way."""
+    kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     if lengths is None:
-        return rnn(x)[0]
-    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    return nn.utils.rnn.pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+        dirs = ("", "_reverse") if bidirectional else ("",)
+        flat = [weight(f"{kind}_l{k}{sfx}") for k in range(layers) for sfx in dirs for kind in kinds]
+        return _fused(cell, x, flat, layers, bidirectional, hidden, dropout, training)
+    flip = within_length_reversal(lengths, x.shape[1])
+    real = (torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)).unsqueeze(2)
+    for k in range(layers):
+        if k > 0:
+            x = nn.functional.dropout(x, dropout, training)  # what nn.GRU(dropout=...) does between layers
+        forward, backward = (
+            _fused(cell, inputs, [weight(f"{kind}_l{k}{sfx}") for kind in kinds], 1, False, hidden)
+            for sfx, inputs in (("", x), ("_reverse", gather_steps(x, flip)))
+        )
+        x = torch.cat([forward, gather_steps(backward, flip)], dim=2) * real
+    return x
+
+
+def _fused(cell: str, x, flat: list[torch.Tensor], layers: int, bidirectional: bool, hidden: int, dropout=0.0, training=False):
+    h0 = x.new_zeros(layers * (2 if bidirectional else 1), x.shape[0], hidden)
+    args = (True, layers, dropout, training, bidirectional, True)  # biases, ..., batch_first
+    if cell == "lstm":
+        return torch.lstm(x, (h0, h0), flat, *args)[0]
+    return (torch.gru if cell == "gru" else torch.rnn_tanh)(x, h0, flat, *args)[0]
 
 
 class RNNModel(nn.Module):
@@ -75,14 +119,6 @@ class RNNModel(nn.Module):
             self.rnn: nn.Module = VariationalRNN(
                 cfg.cell, input_size, sizes, cfg.bidirectional, cfg.input_dropout, cfg.recurrent_dropout, cfg.dropout
             )
-            if len(set(sizes)) == 1:
-                # Without dropout (eval) the step loop computes exactly what the fused kernel does, with
-                # the same parameter names: evaluate and predict at fused speed. Kept out of the module
-                # tree (a tuple) so it adds nothing to the state dict; its own weights are never used.
-                fused = getattr(nn, cfg.cell.upper())(
-                    input_size, sizes[0], num_layers=len(sizes), batch_first=True, bidirectional=cfg.bidirectional
-                )
-                self._fused_eval = (fused,)
         elif len(set(sizes)) == 1 and cfg.input_dropout == 0:
             # The common case: one fused nn.RNN/GRU/LSTM (cuDNN on GPU, oneDNN on CPU).
             self.rnn = getattr(nn, cfg.cell.upper())(
@@ -96,12 +132,15 @@ class RNNModel(nn.Module):
             )
         else:
             self.rnn = LayerStack(cfg.cell, input_size, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
+        # Without dropout (eval) the step loop computes exactly what the fused kernel does, and has the
+        # same parameter names: evaluate and predict run at fused speed (layers of one size).
+        self.eval_fused = cfg.recurrent_dropout > 0 and len(set(sizes)) == 1
         self.weight_drop, self.mask = cfg.weight_drop, cfg.mask and input_spec["kind"] == "tokens"
         # Whether a backward direction must be told where each sequence ends: masked texts (front-
         # aligned below) and padded numeric sequences (padded at the end). A checkpoint written
         # before numeric sequences were padded-aware has no "padded" and is rebuilt as it trained.
         self.read_real_only = cfg.bidirectional and (self.mask or bool(input_spec.get("padded")))
-        self.head_kind, self.bidirectional, self.hidden = cfg.head, cfg.bidirectional, sizes[-1]
+        self.head_kind, self.bidirectional, self.hidden, self.cell = cfg.head, cfg.bidirectional, sizes[-1], cfg.cell
         self.seq_len = seq_len
         self.output_drop = nn.Dropout(cfg.output_dropout)
         features = sizes[-1] * dirs * (seq_len if cfg.head == "flatten" else 1)
@@ -119,10 +158,10 @@ class RNNModel(nn.Module):
             real = ~torch.isnan(inputs[..., 0])
             x = torch.nan_to_num(inputs, nan=0.0)
         # A backward direction must start at each sequence's last real step: it reads the real steps
-        # only (packed). The forward direction needs no lengths: it meets every real step before any
-        # padding, and the heads never look past the last real one.
+        # only (fused_stack, VariationalRNN: lengths). The forward direction needs no lengths: it meets
+        # every real step before any padding, and the heads never look past the last real one.
         lengths = real.sum(1).clamp_min(1) if self.read_real_only else None
-        module, params = self.rnn, None
+        params = None
         if self.weight_drop > 0 and self.training:
             # DropConnect (AWD-LSTM): a dropped copy of every hidden-to-hidden matrix for this batch,
             # swapped in for one call, so the fused kernel still runs.
@@ -131,13 +170,16 @@ class RNNModel(nn.Module):
                 for name, p in self.rnn.named_parameters()
                 if "weight_hh" in name
             }
-        elif not self.training and hasattr(self, "_fused_eval"):
-            module, params = self._fused_eval[0], dict(self.rnn.named_parameters())
-        call = module if params is None else (lambda *args, **kw: functional_call(module, params, args, kw))
-        if lengths is None or isinstance(module, nn.RNNBase):
-            out = packed_run(call, x, lengths)  # [B, T, H * directions]
-        else:  # the stacked layers and the step loop take the lengths themselves
-            out = call(x, lengths=lengths)[0]
+        rnn = self.rnn
+        if self.eval_fused and not self.training:
+            layers = len(rnn.hidden_sizes)
+            out = fused_stack(self.cell, x, weights_of(rnn), layers, self.bidirectional, self.hidden, lengths=lengths)
+        elif isinstance(rnn, nn.RNNBase) and lengths is not None:
+            weight = weights_of(rnn, params)
+            out = fused_stack(self.cell, x, weight, rnn.num_layers, True, self.hidden, rnn.dropout, self.training, lengths)
+        else:  # [B, T, H * directions]; the stacked layers and the step loop take the lengths themselves
+            kw = {} if lengths is None else {"lengths": lengths}
+            out = (rnn(x, **kw) if params is None else functional_call(rnn, params, (x,), kw))[0]
         return self.head(self.output_drop(self._summary(out, real)))
 
     def _summary(self, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
