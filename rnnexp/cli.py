@@ -970,7 +970,8 @@ def _show_eval(console, report: dict[str, Any]) -> None:
         if b.get("fitted_on", 0) < b.get("training_examples", 0):
             console.print(
                 f"[yellow]note:[/] the {_BASELINE_NAMES.get(name, name)} baseline is fitted on {b['fitted_on']:,} of the "
-                f"{b['training_examples']:,} training examples (a fixed random sample), so that it takes seconds, not minutes"
+                f"{b['training_examples']:,} training examples (a fixed random sample), so that it stays under a minute; "
+                "fitted on all of them it may score higher"
             )
     labels = report["confusion_matrix"]["labels"]
     console.print("confusion matrix (rows: true class, columns: predicted class)")
