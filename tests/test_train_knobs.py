@@ -28,7 +28,7 @@ KNOBS = {
     "schedule_step_warmup": {"train": {"lr_schedule": {"kind": "step", "step_size": 1, "gamma": 0.5, "warmup_epochs": 1}}},
     "schedule_plateau": {"train": {"lr_schedule": {"kind": "plateau", "patience": 0, "gamma": 0.5, "monitor": "val_accuracy"}}},
     "bucket": {"data": {"bucket": True}},
-    "mask": {"model": {"mask": True}},
+    # front_aligned and the backward direction over the real tokens only, with bucketed batches
     "mask_bidirectional_bucket": {"model": {"mask": True, "bidirectional": True, "num_layers": 2}, "data": {"bucket": True}},
     "augment": {"data": {"augment": {"insert": 0.1, "delete": 0.1, "swap": 0.1}}},
 }
