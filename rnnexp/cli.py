@@ -45,6 +45,14 @@ def _console(quiet: bool = False):
     return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True, width=width)
 
 
+def _runs_dir(where: str, argument: bool = False):
+    """The runs folder, for every command that writes or reads run folders: --runs-dir (or the
+    argument), else $RNNEXP_RUNS_DIR, else ./runs."""
+    make = typer.Argument if argument else typer.Option
+    names = () if argument else ("--runs-dir",)
+    return make(Path("runs"), *names, envvar="RNNEXP_RUNS_DIR", show_default=True, help=f"{where}.")
+
+
 # What one failure may print: a YAML file with thousands of mistakes, or a value of megabytes,
 # is still a screenful that names the first problems.
 _LINES_MAX, _LINE_MAX = 20, 1000
@@ -134,9 +142,7 @@ def validate(
 def train(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
-    runs_dir: Path = typer.Option(
-        Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where run folders go (env RNNEXP_RUNS_DIR)."
-    ),
+    runs_dir: Path = _runs_dir("Where run folders go"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (run dir, status, metrics) on stdout."),
@@ -240,9 +246,7 @@ def lr_find(
     steps: int = typer.Option(200, "--steps", help="Batches to train, one learning rate each."),
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
-    runs_dir: Path = typer.Option(
-        Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where the result folder goes."
-    ),
+    runs_dir: Path = _runs_dir("Where the result folder goes"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (suggested lr, folder) on stdout."),
 ) -> None:
@@ -285,7 +289,7 @@ def lr_find(
 
 @app.command()
 def runs(
-    runs_dir: Path = typer.Argument(Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), help="Folder of run folders."),
+    runs_dir: Path = _runs_dir("Folder of run folders", argument=True),
     filter_: list[str] = typer.Option(
         [], "--filter", help="KEY=VALUE on a column or dotted config key, e.g. model.cell=gru (repeatable)."
     ),
@@ -549,7 +553,7 @@ _STORAGE_HELP = (
     "Default: a journal file inside the sweep folder."
 )
 _storage_opt = typer.Option(os.environ.get("RNNEXP_STORAGE"), "--storage", help=_STORAGE_HELP, show_default=False)
-_runs_opt = typer.Option(Path(os.environ.get("RNNEXP_RUNS_DIR", "runs")), "--runs-dir", help="Where sweep folders go.")
+_runs_opt = _runs_dir("Where sweep folders go")
 
 
 @sweep_app.command("run")

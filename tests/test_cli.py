@@ -68,11 +68,13 @@ def test_data_error_is_one_line_exit_2(write_config, tmp_path):
 
 def test_train_json_evaluate_json_and_ci_gate(write_config, tmp_path):
     cfg = write_config(train={"epochs": 2})
-    proc = run_cli("train", cfg, "--runs-dir", tmp_path / "runs", "--json", "--set", "train.batch_size=32")
+    # RNNEXP_RUNS_DIR stands in for --runs-dir
+    proc = run_cli("train", cfg, "--json", "--set", "train.batch_size=32", env={"RNNEXP_RUNS_DIR": str(tmp_path / "runs")})
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     run = Path(result["run_dir"])
     assert run.is_absolute() and result["status"] == "completed" and result["epochs_run"] == 2
+    assert run.parent == tmp_path / "runs"
     assert "epoch   2" in proc.stderr  # human progress goes to stderr, not into the JSON
     assert "batch_size: 32" in (run / "config.yaml").read_text()
 

@@ -45,8 +45,8 @@ def test_each_run_draws_its_curves(three_runs):
 
 def test_runs_table_filters_sorts_and_exports(three_runs):
     runs, paths = three_runs
-    listed = json.loads(run_cli("runs", runs, "--json").stdout)["runs"]
-    assert [r["path"] for r in listed] == paths  # oldest first
+    listed = json.loads(run_cli("runs", "--json", env={"RNNEXP_RUNS_DIR": str(runs)}).stdout)["runs"]
+    assert [r["path"] for r in listed] == paths  # oldest first; the folder from RNNEXP_RUNS_DIR
     assert {r["lr"] for r in listed} == {0.001, 0.005, 0.02} and all(r["epochs"] == 2 for r in listed)
     one = json.loads(run_cli("runs", runs, "--filter", "train.lr=0.005", "--filter", "status=completed", "--json").stdout)
     assert [r["lr"] for r in one["runs"]] == [0.005]
