@@ -15,6 +15,7 @@ state_dict moves freely between this module and the corresponding nn.RNN / nn.GR
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -120,20 +121,16 @@ class VariationalRNN(nn.Module):
             raise ValueError(f"expected input [batch, time, features], got shape {tuple(x.shape)}")
         real = flip = None
         if lengths is not None:
-            real = (torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)).unsqueeze(2)
-            flip = within_length_reversal(lengths, x.shape[1])
+            real, flip = real_steps(lengths, x.shape[1]), within_length_reversal(lengths, x.shape[1])
         layer_input = x
         for k, hidden in enumerate(self.hidden_sizes):
             if k > 0 and self.training and self.inter_layer_dropout > 0.0:
                 layer_input = F.dropout(layer_input, self.inter_layer_dropout, training=True)
             outputs = []
             for sfx in self._suffixes:
-                if sfx and flip is not None:
-                    # Backward over the real steps only: reverse each row within its length, run it
-                    # forwards with the backward weights, and put the outputs back in place (the
-                    # reversal is its own inverse).
-                    backward = self._run_direction(gather_steps(layer_input, flip), k, "", hidden, weights=sfx)
-                    outputs.append(gather_steps(backward, flip))
+                if sfx and flip is not None:  # backward over the real steps only: forwards, with the backward weights
+                    run = partial(self._run_direction, k=k, sfx="", hidden=hidden, weights=sfx)
+                    outputs.append(backward_within_lengths(run, layer_input, flip))
                 else:
                     outputs.append(self._run_direction(layer_input, k, sfx, hidden))
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
@@ -193,9 +190,21 @@ def within_length_reversal(lengths: Tensor, steps: int) -> Tensor:
     return torch.where(t < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - t, t)
 
 
+def real_steps(lengths: Tensor, steps: int) -> Tensor:
+    """[B, T, 1]: True at each row's first lengths[b] steps (its real ones, front-aligned)."""
+    return (torch.arange(steps, device=lengths.device) < lengths.unsqueeze(1)).unsqueeze(2)
+
+
 def gather_steps(x: Tensor, index: Tensor) -> Tensor:
     """x [B, T, F] with its steps taken in each row's order ``index`` [B, T]."""
     return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))
+
+
+def backward_within_lengths(run_forwards, x: Tensor, flip: Tensor) -> Tensor:
+    """A backward direction over each row's real steps only: the row reversed within its length
+    (``flip``, from within_length_reversal), run forwards, and the outputs put back in place (the
+    reversal is its own inverse). The step loop and model.fused_stack both go through here."""
+    return gather_steps(run_forwards(gather_steps(x, flip)), flip)
 
 
 def _lstm_direction(x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, rec_mask: Tensor | None, reverse: bool) -> Tensor:

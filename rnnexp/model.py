@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from .cells import GATES, VariationalRNN, gather_steps, within_length_reversal
+from .cells import GATES, VariationalRNN, backward_within_lengths, real_steps, within_length_reversal
 from .config import Config, ModelConfig
 from .errors import ConfigError
 
@@ -76,16 +77,14 @@ def fused_stack(
         dirs = ("", "_reverse") if bidirectional else ("",)
         flat = [weight(f"{kind}_l{k}{sfx}") for k in range(layers) for sfx in dirs for kind in kinds]
         return _fused(cell, x, flat, layers, bidirectional, hidden, dropout, training)
-    flip = within_length_reversal(lengths, x.shape[1])
-    real = (torch.arange(x.shape[1], device=x.device) < lengths.unsqueeze(1)).unsqueeze(2)
+    flip, real = within_length_reversal(lengths, x.shape[1]), real_steps(lengths, x.shape[1])
     for k in range(layers):
         if k > 0:
             x = nn.functional.dropout(x, dropout, training)  # what nn.GRU(dropout=...) does between layers
-        forward, backward = (
-            _fused(cell, inputs, [weight(f"{kind}_l{k}{sfx}") for kind in kinds], 1, False, hidden)
-            for sfx, inputs in (("", x), ("_reverse", gather_steps(x, flip)))
-        )
-        x = torch.cat([forward, gather_steps(backward, flip)], dim=2) * real
+
+        forward, backward = ([weight(f"{kind}_l{k}{sfx}") for kind in kinds] for sfx in ("", "_reverse"))
+        run_backward = partial(_fused, cell, flat=backward, layers=1, bidirectional=False, hidden=hidden)
+        x = torch.cat([_fused(cell, x, forward, 1, False, hidden), backward_within_lengths(run_backward, x, flip)], dim=2) * real
     return x
 
 
