@@ -24,12 +24,17 @@ SEED = 0  # the baselines are deterministic; the seed fixes solver tie-breaking 
 MAX_FIT_EXAMPLES = 100_000
 
 
+def fit_size(n: int) -> int:
+    """How many of n training examples a classification baseline is fitted on."""
+    return min(n, MAX_FIT_EXAMPLES)
+
+
 def fit_sample(n: int) -> np.ndarray:
     """Indices of the training examples a classification baseline is fitted on: all n up to
     MAX_FIT_EXAMPLES, else that many drawn without replacement by a fixed seed (the same every time)."""
-    if n <= MAX_FIT_EXAMPLES:
+    if n <= fit_size(n):
         return np.arange(n)
-    return np.sort(np.random.default_rng(SEED).choice(n, MAX_FIT_EXAMPLES, replace=False))
+    return np.sort(np.random.default_rng(SEED).choice(n, fit_size(n), replace=False))
 
 
 def majority(train_counts: dict[str, int], labels: list[str]) -> tuple[str, list[str]]:

@@ -22,10 +22,8 @@ from .rundir import RunDir, write_json, write_text
 from .series import (
     Scaler,
     load_series,
-    persistence,
     read_sequences,
     regression_scores,
-    seasonal_naive,
     target_steps,
     window_arrays,
 )
@@ -178,11 +176,12 @@ def _classification_report(task, model, split: str, data_file, meta: dict[str, A
     stratified = stratified_baseline(train_counts, labels, truth)
     simple = {"majority_class": majority, "stratified": {**stratified, "accuracy": stratified["expected_accuracy"]}}
     if fit:
+        trained = sum(train_counts.values())
         simple[task.baseline] = {
             "kind": task.baseline,
             # A sample of the training split on very large data (baselines.fit_sample).
-            "training_examples": sum(train_counts.values()),
-            "fitted_on": len(simple_models.fit_sample(sum(train_counts.values()))),
+            "training_examples": trained,
+            "fitted_on": simple_models.fit_size(trained),
             **_headline(classification_scores(truth, task.baseline_predict(table), len(labels), positive)),
         }
     rows = prediction_rows(example_ids(table), logits, labels)
@@ -311,13 +310,7 @@ def _forecast_report(task: ForecastTask, model, split: str, meta: dict[str, Any]
     x, y = window_arrays(task.normalized, starts, d.lookback, task.steps, task.series.target_index)
     pred = task.predict(model, torch.from_numpy(x).to(task.device)).cpu().numpy()
     truth_units, pred_units = task.to_units(y), task.to_units(pred)
-    raw_target = task.series.values[:, task.series.target_index]
-    baselines = {"persistence": regression_scores(truth_units, persistence(raw_target, starts, d.lookback, task.steps))}
-    if d.season:
-        seasonal = seasonal_naive(raw_target, starts, d.lookback, task.steps, d.season)
-        baselines["seasonal_naive"] = {"season": d.season, **regression_scores(truth_units, seasonal)}
-    if fit:
-        baselines[task.baseline] = regression_scores(truth_units, task.baseline_forecast(split))
+    baselines = task.baseline_scores(split, truth_units, fit)
     scores = regression_scores(truth_units, pred_units)
     per_step = [
         {"steps_ahead": int(h), **regression_scores(truth_units[:, i], pred_units[:, i])} for i, h in enumerate(task.steps)

@@ -300,20 +300,28 @@ class ForecastTask(_WholeTensors):
         )
         return self.to_units(baselines.linear_autoregressive(x.astype(np.float64), y.astype(np.float64), ex.astype(np.float64)))
 
+    def baseline_scores(self, split: str, truth: np.ndarray, fit: bool = True) -> dict[str, dict[str, Any]]:
+        """Persistence, seasonal naive (with data.season) and, with ``fit``, the linear model, scored
+        against ``truth`` (the split's targets in their units): what evaluate reports and the
+        validation lines of curves.png show."""
+        d, starts = self.cfg.data, self.windows[split].starts
+        raw = self.series.values[:, self.series.target_index]
+        scores: dict[str, dict[str, Any]] = {
+            "persistence": regression_scores(truth, persistence(raw, starts, d.lookback, self.steps))
+        }
+        if d.season:
+            seasonal = seasonal_naive(raw, starts, d.lookback, self.steps, d.season)
+            scores["seasonal_naive"] = {"season": d.season, **regression_scores(truth, seasonal)}
+        if fit:
+            scores[self.baseline] = regression_scores(truth, self.baseline_forecast(split))
+        return scores
+
     def validation_baselines(self) -> dict[str, dict[str, float]]:
         """The baselines' val_mae: the lines curves.png draws beside the model's."""
         if self.val is None:
             return {}
-        d, starts = self.cfg.data, self.windows["val"].starts
-        raw = self.series.values[:, self.series.target_index]
-        truth = self.to_units(self.val[1].cpu().numpy())
-        lines = {"persistence": regression_scores(truth, persistence(raw, starts, d.lookback, self.steps))["mae"]}
-        if d.season:
-            lines["seasonal_naive"] = regression_scores(truth, seasonal_naive(raw, starts, d.lookback, self.steps, d.season))[
-                "mae"
-            ]
-        lines[self.baseline] = regression_scores(truth, self.baseline_forecast("val"))["mae"]
-        return {"val_mae": lines}
+        scores = self.baseline_scores("val", self.to_units(self.val[1].cpu().numpy()))
+        return {"val_mae": {name: s["mae"] for name, s in scores.items()}}
 
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """Normalized target values back in the target column's own units."""
