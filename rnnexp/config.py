@@ -535,6 +535,10 @@ class ParamSpec(_Section):
             return [round(self.low + k * self.step, 12) for k in range(count) if self.low + k * self.step <= self.high + 1e-12]
         return None
 
+    def largest(self) -> Any:
+        """The spec's largest value (hyperband's full resource when the key is train.epochs)."""
+        return max(self.values) if self.kind == "choice" else self.high
+
     def edges(self) -> list[Any]:
         """Values that together exercise the spec's range, for checking it against the base config."""
         return self.grid() if self.kind == "choice" else [int(self.low) if self.kind == "int" else self.low, self.high]
@@ -557,6 +561,11 @@ class SamplerConfig(_Section):
     startup_trials: int = Field(
         10, ge=1, le=COUNT_MAX, description="tpe: random trials before the model of good regions is used."
     )
+
+    @property
+    def exhaustive(self) -> bool:
+        """A grid: the trials are the space's points, enqueued up front, each run once."""
+        return self.kind == "grid"
 
 
 class PrunerConfig(_Section):

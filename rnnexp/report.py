@@ -101,7 +101,7 @@ def run_row(path: str | Path) -> dict[str, Any]:
     """One line about a run: what it was, how it ended, its best validation score and its test score."""
     run = RunDir(path)
     cfg = yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
-    summary = _json_or_empty(run.summary)
+    summary = run.read_summary()
     meta = _json_or_empty(run.meta)
     flat = flatten(cfg)
     test = _json_or_empty(run.eval_file("test"))
@@ -202,7 +202,7 @@ def plot_curves(paths: list[str | Path], out: str | Path, baselines: list[dict] 
     marked. Several runs are told apart by the config keys that differ between them."""
     runs = [RunDir.open(p) for p in paths]
     if baselines is None:
-        baselines = [(r.read_json(r.summary) if r.summary.is_file() else {}).get("baselines") or {} for r in runs]
+        baselines = [r.read_summary().get("baselines") or {} for r in runs]
     rows = [run_row(r.path) for r in runs]
     labels = _legend_labels(rows)
     forecasting = rows[0]["task"] == "forecasting"

@@ -15,11 +15,32 @@ import os
 import shutil
 import time
 import uuid
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
 from .errors import ConfigError, RunDirError, StorageError, clip, no_room
+
+
+class Status(StrEnum):
+    """A run's status in summary.json. A StrEnum: it is written and compared as its plain string."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    EARLY_STOPPED = "early_stopped"
+    PRUNED = "pruned"
+    INTERRUPTED = "interrupted"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """Trained to its end: a resume of it trains nothing unless its epochs are extended."""
+        return self in (Status.COMPLETED, Status.EARLY_STOPPED)
+
+
+LOCK_FILE = ".lock"
 
 
 def metric_columns(task_columns: list[str]) -> list[str]:
@@ -41,6 +62,21 @@ class RunDir:
     checkpoints = property(lambda self: self.path / "checkpoints")
     last = property(lambda self: self.path / "checkpoints" / "last.pt")
     best = property(lambda self: self.path / "checkpoints" / "best.pt")
+
+    def lock(self) -> RunLock:
+        """One process per run folder: a second `resume` of a run still training would corrupt it.
+        The flock goes with the process, so a killed run leaves no stale lock."""
+        return RunLock(self.path / LOCK_FILE)
+
+    def lock_held(self) -> bool:
+        return lock_held(self.path)
+
+    def read_summary(self) -> dict[str, Any]:
+        """summary.json, or {} while it is absent or torn (a run starting, or one a kill interrupted)."""
+        try:
+            return json.loads(self.summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
 
     def eval_file(self, split: str) -> Path:
         return self.path / f"eval_{split}.json"
@@ -160,13 +196,36 @@ def _candidates(runs_dir: Path, name: str, now: float | None, prefix: str):
         yield runs_dir / (f"{prefix}{stamp}_{name}" if n == 1 else f"{prefix}{stamp}_{name}-{n}")
 
 
+class RunLock:
+    """The exclusive flock on a run folder's .lock, held until `release`."""
+
+    def __init__(self, path: Path):
+        import fcntl
+
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise cannot(path, "create", e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunDirError(f"{path.parent}: another rnnexp process is training this run") from None
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def lock_held(folder: Path) -> bool:
     """Whether a process holds ``folder``'s .lock (the flock a training run takes; it goes with the
     process that held it). A folder whose lock cannot be opened counts as held: hands off."""
     import fcntl
 
     try:
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
         return True
     try:

@@ -11,7 +11,6 @@ Exact resume rests on three facts:
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import platform
@@ -34,7 +33,7 @@ from . import __version__, checkpoint, faults
 from .config import Config, direction_of, dump_config, flatten
 from .errors import ConfigError, DivergedError, RnnexpError, RunDirError, StorageError, TrainingError, clip, no_room
 from .model import build_model, count_parameters, model_spec, resolve_device
-from .rundir import RunDir, cannot, write_json, write_text
+from .rundir import RunDir, RunLock, write_json, write_text
 from .tasks import create_task, restore_task, validation_baselines
 
 FINISHED = ("completed", "early_stopped")
@@ -202,7 +201,7 @@ class _Session:
         self.loss_sum, self.seen, self.seconds = 0.0, 0, 0.0
         self.history: list[dict[str, Any]] = []
         self.end: tuple[str, str] | None = None  # (status, reason) once the run has ended; in every last.pt
-        self._lock_fd: int | None = None
+        self._lock_fd: RunLock | None = None
         self.writer = checkpoint.BackgroundWriter()
         self.board = None  # TensorBoard SummaryWriter, with train.tensorboard
 
@@ -400,17 +399,7 @@ class _Session:
         }
 
     def _lock(self) -> None:
-        """One process per run folder: a second `resume` of a run still training would corrupt it."""
-        try:
-            fd = os.open(self.run_dir.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise cannot(self.run_dir.path / ".lock", "create", e) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise RunDirError(f"{self.run_dir.path}: another rnnexp process is training this run") from None
-        self._lock_fd = fd
+        self._lock_fd = self.run_dir.lock()
 
     def _board(self, row: dict[str, Any]) -> None:
         if not self.cfg.train.tensorboard:
@@ -432,7 +421,7 @@ class _Session:
             self.board = None
         self.writer.close()
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            self._lock_fd.release()
             self._lock_fd = None
 
     # -- fit -----------------------------------------------------------------------------------
