@@ -1,0 +1,15 @@
+"""The config schema (the schema is the documentation) and loading YAML + overrides into it.
+
+This package must stay light: `rnnexp validate` and `rnnexp --help` import it and must not
+pull in torch.
+
+schema.py   data and model sections, shared bounds, direction_of (which way a metric improves)
+run.py      train sections and Config, the whole run config
+sweep.py    the sweep file's schema
+loading.py  YAML + overrides -> Config/SweepConfig, errors that name file, line and key
+"""
+
+from .loading import *  # noqa: F403
+from .run import *  # noqa: F403
+from .schema import *  # noqa: F403
+from .sweep import *  # noqa: F403

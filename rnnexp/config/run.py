@@ -1,0 +1,153 @@
+"""The training sections and the whole run config (`Config`), checked across sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .schema import COUNT_MAX, SEED_MAX, VAL_METRICS, DataConfig, ModelConfig, Monitor, _Section, direction_of
+
+
+class EarlyStoppingConfig(_Section):
+    """Stop when the monitored value stops improving; also decides which epoch is `best.pt`."""
+
+    enabled: bool = Field(True, description="Stop early; when false, training runs all epochs but best.pt is still tracked.")
+    monitor: Monitor = Field(
+        "val_loss",
+        description="Value that decides improvement and best.pt (val_accuracy/val_f1: classification; "
+        "val_mae/val_rmse: forecasting, in the target's units).",
+    )
+    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy/F1, min for the rest.")
+    patience: int = Field(3, ge=0, le=COUNT_MAX, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
+    restore_best: bool = Field(True, description="Evaluate the best epoch's weights (best.pt) by default instead of the last.")
+
+    @property
+    def resolved_mode(self) -> str:
+        return self.mode if self.mode != "auto" else direction_of(self.monitor)
+
+
+class ScheduleConfig(_Section):
+    """Learning rate over epochs, after an optional linear warmup."""
+
+    kind: Literal["none", "time", "step", "exponential", "cosine", "plateau"] = Field(
+        "none",
+        description="none: constant; time: lr/(1+decay*epoch) (Keras' decay); step: times gamma every step_size epochs; "
+        "exponential: times gamma each epoch; cosine: down to min_lr over the epochs after warmup; "
+        "plateau: times gamma when monitor has not improved for patience epochs.",
+    )
+    decay: float = Field(0.0, ge=0.0, description="time: the decay constant.")
+    step_size: int = Field(10, ge=1, le=COUNT_MAX, description="step: epochs between drops.")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="step, exponential, plateau: the factor.")
+    min_lr: float = Field(0.0, ge=0.0, description="cosine, plateau: the lowest learning rate.")
+    patience: int = Field(2, ge=0, le=COUNT_MAX, description="plateau: epochs without improvement before a drop.")
+    monitor: Monitor = Field("val_loss", description="plateau: value watched.")
+    warmup_epochs: int = Field(
+        0, ge=0, le=COUNT_MAX, description="Raise the lr linearly batch by batch from ~0 over this many epochs first."
+    )
+
+
+class TrainConfig(_Section):
+    """Optimization loop."""
+
+    epochs: int = Field(10, ge=1, le=COUNT_MAX, description="Maximum number of epochs.")
+    batch_size: int = Field(32, ge=1, le=10 * COUNT_MAX, description="Examples per training batch.")
+    lr: float = Field(1e-3, gt=0.0, le=1e6, description="Learning rate.")
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field("adam", description="Optimizer.")
+    loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
+        "auto", description="auto: cross_entropy for classification, mse for forecasting (on normalized values)."
+    )
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
+    weight_decay: float = Field(0.0, ge=0.0, description="Weight decay passed to the optimizer (decoupled for adamw).")
+    clip_norm: float | None = Field(
+        None,
+        gt=0.0,
+        description="Clip the global gradient norm to this value (null: no clipping); tames exploding RNN gradients.",
+    )
+    clip_value: float | None = Field(None, gt=0.0, description="Clip every gradient element to [-clip_value, clip_value].")
+    l1: float = Field(
+        0.0, ge=0.0, description="L1 penalty on the weight matrices (not biases, not embeddings), added to the loss."
+    )
+    l2: float = Field(
+        0.0, ge=0.0, description="L2 penalty (sum of squares) on the weight matrices, added to the loss; apart from weight_decay."
+    )
+    lr_schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="Learning-rate schedule.")
+    plateau_warning: int | None = Field(
+        3,
+        ge=1,
+        le=COUNT_MAX,
+        description="Warn when after this many epochs the training loss is still within 2% of the loss of predicting "
+        "the class frequencies (the model learned nothing yet: try a larger lr, see lr-find); null: never.",
+    )
+    baselines: bool = Field(
+        True,
+        description="Fit simple models on the training split and score them beside the run: TF-IDF of words and "
+        "word pairs + logistic regression (text), logistic regression on per-channel summaries (sequences), ridge "
+        "on the lookback window (forecasting); in evaluate, and on the validation split when training ends "
+        "(summary.json, curves.png; once per process for the same data, so a sweep worker fits them once). The "
+        "classification ones are fitted on at most 100,000 training examples (a fixed random sample beyond). false "
+        "skips them (evaluate --baselines/--no-baselines overrides); the majority, stratified, persistence and "
+        "seasonal-naive baselines are always there.",
+    )
+    seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
+    threads: int | None = Field(None, ge=1, le=4096, description="CPU threads for torch (null: torch's default).")
+    tensorboard: bool = Field(
+        False,
+        description="Also write each epoch's metrics.csv row as TensorBoard scalars in the run's tensorboard/ folder "
+        "(needs the tensorboard package: pip install 'rnnexp[tensorboard]').",
+    )
+    early_stopping: EarlyStoppingConfig = Field(
+        default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking."
+    )
+
+
+class Config(_Section):
+    """A whole experiment."""
+
+    name: str = Field(
+        "run",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="Run name, used in the run folder name (letters, digits, . _ -).",
+    )
+    data: DataConfig = Field(description="Data source and preprocessing.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Network.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        has_val = self.data.val_split > 0 or self.data.val_file is not None
+        schedule = self.train.lr_schedule
+        for key, monitor in (
+            ("train.early_stopping.monitor", self.train.early_stopping.monitor),
+            ("train.lr_schedule.monitor", schedule.monitor if schedule.kind == "plateau" else None),
+        ):
+            if monitor in VAL_METRICS and not has_val:
+                raise ValueError(
+                    f"{key} is {monitor!r} but there is no validation data; set data.val_split > 0, data.val_file, "
+                    "or monitor train_loss"
+                )
+        if self.model.head == "flatten" and self.data.bucket:
+            raise ValueError("model.head flatten needs every sequence at data.maxlen; it cannot be used with data.bucket")
+        forecasting = self.data.is_forecasting
+        wrong = ("val_accuracy", "val_f1") if forecasting else ("val_mae", "val_rmse")
+        for key, monitor in (
+            ("train.early_stopping.monitor", self.train.early_stopping.monitor),
+            ("train.lr_schedule.monitor", schedule.monitor),
+        ):
+            if monitor in wrong:
+                raise ValueError(f"{key} {monitor} does not apply to {self.data.task}")
+        if forecasting and self.train.loss == "cross_entropy":
+            raise ValueError("train.loss cross_entropy is for classification; forecasting takes mse, mae or huber")
+        if not forecasting and self.train.loss in ("mse", "mae", "huber"):
+            raise ValueError(f"train.loss {self.train.loss} is for forecasting; classification takes cross_entropy")
+        if self.data.task != "text_classification" and self.model.embedding.pretrained:
+            raise ValueError(f"model.embedding.pretrained is for text; {self.data.task} reads numbers directly")
+        return self
+
+    @property
+    def loss(self) -> str:
+        if self.train.loss != "auto":
+            return self.train.loss
+        return "mse" if self.data.is_forecasting else "cross_entropy"

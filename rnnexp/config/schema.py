@@ -1,0 +1,335 @@
+"""The run config's sections for data and model, the bounds every section shares, and the one rule
+for which way a metric improves."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TEXT_DATASETS = ("amazon-food", "uci-sentiment")
+SERIES_DATASETS = ("vic-elec", "seattle-weather")
+VAL_METRICS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse")
+Monitor = Literal["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"]
+HIGHER_IS_BETTER = ("accuracy", "f1", "precision", "recall")
+
+
+def direction_of(metric: str) -> Literal["max", "min"]:
+    """Whether a metric improves upwards ("max": accuracy, F1, precision, recall) or downwards
+    ("min": losses and errors), with or without a val_/test_/train_ prefix. The one rule that early
+    stopping, the plateau schedule, sweep objectives, evaluate's verdict and the runs, compare and
+    plot tables all follow."""
+    name = metric.removeprefix("val_").removeprefix("test_").removeprefix("train_")
+    return "max" if name in HIGHER_IS_BETTER else "min"
+
+
+# Upper bounds that no machine can exceed (whether a config fits *this* machine's memory is checked
+# when training starts, with the data in hand: model.check_memory). Seeds: what numpy and torch take.
+SEED_MAX = 2**32 - 1
+COUNT_MAX = 1_000_000  # epochs, patience, window rows, ...
+UNITS_MAX = 65_536  # hidden units, embedding dimensions
+LAYERS_MAX = 100
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors, not silently ignored: a typo must never train with a default.
+    # Floats must be finite: .inf or .nan in a config is always a mistake, and would surface only
+    # later as "loss is not finite".
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class AugmentConfig(_Section):
+    """Random word edits applied to training batches only (seeded; the same on resume)."""
+
+    insert: float = Field(
+        0.0, ge=0.0, le=1.0, description="Per word, probability of inserting a random vocabulary word after it."
+    )
+    delete: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Per word, probability of deleting it (a text never loses its last word)."
+    )
+    swap: float = Field(0.0, ge=0.0, le=1.0, description="Per word, probability of swapping it with the next word.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.insert > 0 or self.delete > 0 or self.swap > 0
+
+
+class DataConfig(_Section):
+    """Where the examples come from and how they become fixed-length sequences."""
+
+    task: Literal["text_classification", "forecasting", "sequence_classification"] = Field(
+        "text_classification",
+        description="text_classification: label each text. forecasting: predict a column of a time series "
+        "from the lookback window before it. sequence_classification: label each multichannel numeric sequence.",
+    )
+    dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather", "digits"] | None = Field(
+        None,
+        description="Built-in dataset. Text: amazon-food (4000 train / 1000 test Amazon fine-food reviews, label "
+        "great/other), uci-sentiment (3000 labelled sentences read from $RNNEXP_DATA_DIR/uci-sentiment). Series: "
+        "vic-elec (half-hourly electricity demand in MW and temperature, Victoria 2012-2014, 52,608 rows), "
+        "seattle-weather (daily, 1,461 rows). Sequences: digits (scikit-learn's 1,797 8x8 handwritten digits read "
+        "row by row: 8 steps of 8 channels, 10 classes). Give either this or train_file.",
+    )
+    train_file: str | None = Field(
+        None,
+        description="CSV, TSV or JSONL file with training examples (relative to the config file); for "
+        "sequence_classification a long-format CSV or a folder with one sub-folder of CSV files per class.",
+    )
+    val_file: str | None = Field(None, description="Optional validation file; otherwise val_split of training data is held out.")
+    test_file: str | None = Field(
+        None, description="Optional test file; otherwise test_split is held out when the data has no test set."
+    )
+    format: Literal["auto", "csv", "tsv", "jsonl"] = Field(
+        "auto", description="File format; auto picks from the extension (.csv, .tsv/.txt, .jsonl/.json)."
+    )
+    encoding: str = Field(
+        "utf-8",
+        description="Text encoding of the data files (any codec Python knows; latin-1 and cp1252 are common for "
+        "Western European text). A UTF-8 byte-order mark is skipped. A byte the encoding cannot decode is an "
+        "error naming its line and column.",
+    )
+    columns: list[str] | None = Field(
+        None, description="Column names for CSV/TSV files without a header row, e.g. [text, label]."
+    )
+    text_column: str = Field("text", description="Column holding the text.")
+    label_column: str = Field("label", description="Column holding the class label (any values; two or more classes).")
+    lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
+    max_vocab: int | None = Field(
+        20000,
+        ge=1,
+        le=2**31 - 1,
+        description="Keep only the most frequent words (null: keep all). Others map to the out-of-vocabulary token.",
+    )
+    min_freq: int = Field(1, ge=1, le=2**31 - 1, description="Drop words seen fewer times than this in the training split.")
+    maxlen: int = Field(
+        200,
+        ge=1,
+        le=COUNT_MAX,
+        description="Sequence length in tokens after padding/truncation (sequence_classification: at most this many steps).",
+    )
+    padding: Literal["pre", "post"] = Field(
+        "pre",
+        description="Pad short texts at the start (pre) or end (post), as Keras pad_sequences "
+        "(numeric sequences are always padded at the end and masked).",
+    )
+    truncating: Literal["pre", "post"] = Field(
+        "pre", description="Cut long sequences at the start (pre: keep the end) or end (post: keep the start)."
+    )
+    val_split: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of training examples held out for validation when there is no val_file."
+    )
+    test_split: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share held out for test, used only when the data has no test set of its own."
+    )
+    split_seed: int = Field(
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the stratified train/val/test split; separate from train.seed so that "
+        "seeds can vary over the same split.",
+    )
+    positive_label: str | None = Field(
+        None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
+    )
+    time_column: str | None = Field(None, description="forecasting: column of timestamps (kept for reports, not an input).")
+    target: str | None = Field(
+        None, description="forecasting: column to predict (built-ins: Demand for vic-elec, temp_max for seattle-weather)."
+    )
+    features: list[str] | None = Field(
+        None,
+        description="forecasting: input columns; the target's past is always one of them (null: built-in default, "
+        "or the target alone).",
+    )
+    sequence_column: str = Field("sequence", description="sequence_classification: column of sequence ids (long-format CSV).")
+    step_column: str | None = Field(
+        None, description="sequence_classification: column ordering the steps of a sequence (null: file order)."
+    )
+    lookback: int = Field(48, ge=1, le=COUNT_MAX, description="forecasting: rows in each input window.")
+    horizon: int = Field(
+        1, ge=1, le=COUNT_MAX, description="forecasting: how many rows ahead of the window's last row to predict."
+    )
+    multi_output: bool = Field(False, description="forecasting: predict every step 1..horizon, not only the horizon-th.")
+    stride: int = Field(1, ge=1, le=COUNT_MAX, description="forecasting: rows between the starts of consecutive windows.")
+    normalize: Literal["standard", "minmax", "none"] = Field(
+        "standard", description="forecasting and sequence_classification: per-column scaling, fitted on training data only."
+    )
+    season: int | None = Field(
+        None,
+        ge=1,
+        le=COUNT_MAX,
+        description="forecasting: season length in rows (48 for a day of half-hours); adds the seasonal-naive baseline.",
+    )
+    bucket: bool = Field(
+        False,
+        description="Batch examples of similar length together and pad each batch only to its longest example, "
+        "not to maxlen (faster epochs on data of mixed lengths). Evaluation then groups examples of equal "
+        "length, so a prediction never depends on the rest of its batch.",
+    )
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="Word-level text augmentation.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        import codecs
+
+        try:
+            info = codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}; expected a codec Python knows (utf-8, latin-1, cp1252, ...)") from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{value!r} is not a text encoding; expected utf-8, latin-1, cp1252, ...")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dataset is None) == (self.train_file is None):
+            raise ValueError("give exactly one of data.dataset or data.train_file")
+        if self.task == "forecasting":
+            if self.dataset in TEXT_DATASETS:
+                raise ValueError(
+                    f"data.dataset {self.dataset} is text; forecasting takes {' or '.join(SERIES_DATASETS)} or a CSV"
+                )
+            if self.val_file or self.test_file:
+                raise ValueError("forecasting splits one series by time: use data.val_split/test_split, not val_file/test_file")
+            if self.bucket or self.augment.enabled:
+                raise ValueError("data.bucket and data.augment are for text; forecasting windows all have lookback rows")
+        elif self.task == "sequence_classification":
+            if self.dataset is not None and self.dataset != "digits":
+                raise ValueError(f"data.dataset {self.dataset} is not a labelled sequence set; use digits or data.train_file")
+            if self.bucket or self.augment.enabled:
+                raise ValueError("data.bucket and data.augment are for text")
+        elif self.dataset in SERIES_DATASETS:
+            raise ValueError(f"data.dataset {self.dataset} is a time series: set data.task: forecasting")
+        elif self.dataset == "digits":
+            raise ValueError("data.dataset digits is a set of sequences: set data.task: sequence_classification")
+        return self
+
+    @property
+    def is_forecasting(self) -> bool:
+        return self.task == "forecasting"
+
+
+class EmbeddingConfig(_Section):
+    """Start the word vectors from a pretrained file."""
+
+    pretrained: str | None = Field(
+        None,
+        description="word2vec or GloVe vectors (text, .gz text, or word2vec .bin), relative to the config file. "
+        "model.embedding_dims must match the file (or be left null).",
+    )
+    freeze: bool = Field(False, description="Keep the pretrained vectors fixed during training.")
+
+
+class ModelConfig(_Section):
+    """Embedding -> recurrent layers -> head."""
+
+    cell: Literal["rnn", "gru", "lstm"] = Field("gru", description="Recurrent cell: rnn (Elman, tanh), gru or lstm.")
+    embedding_dims: int | None = Field(
+        None, ge=1, le=UNITS_MAX, description="Size of the word vectors (null: 32, or the pretrained file's dimension)."
+    )
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig, description="Pretrained word vectors.")
+    num_neurons: int | list[int] = Field(
+        32,
+        description="Hidden units per recurrent layer (per direction), 1 to 65536; a list gives each layer its own size, "
+        "e.g. [64, 32] (at most 100 layers).",
+    )
+    num_layers: int | None = Field(
+        None, ge=1, le=LAYERS_MAX, description="Stacked recurrent layers (null: 1, or the length of a num_neurons list)."
+    )
+    bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
+    mask: bool = Field(
+        False,
+        description="Keras mask_zero for text: padded steps leave the state unchanged, and the mean/max heads ignore "
+        "them, whichever side data.padding puts them on (real tokens are moved to the front inside the model, "
+        "so the recurrent layers never read a padding step before a real one; with bidirectional, the backward "
+        "direction reads the real tokens only). Not with head flatten. Off by default, as in Keras.",
+    )
+    head: Literal["last", "mean", "max", "flatten"] = Field(
+        "last",
+        description="Sequence summary fed to the classifier: last state (forward state at the last real token, backward "
+        "state at the first), mean or max over real tokens, or flatten (every step's output, as Keras "
+        "return_sequences + Flatten; needs a fixed length, so not with data.bucket).",
+    )
+    embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Ordinary dropout on the word vectors.")
+    input_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Keras `dropout`: on each layer's input, one mask per sequence for all steps."
+    )
+    recurrent_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Keras `recurrent_dropout` (Gal & Ghahramani): on the recurrent state h(t-1), one mask per sequence "
+        "for all steps. Runs a step loop instead of the fused kernel.",
+    )
+    weight_drop: float = Field(
+        0.0, ge=0.0, lt=1.0, description="DropConnect on the hidden-to-hidden weights (AWD-LSTM); keeps the fused kernel."
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between stacked recurrent layers (PyTorch's dropout).")
+    output_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the sequence summary, before the head.")
+    init: Literal["keras", "torch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"] = Field(
+        "keras",
+        description="Initialisation. keras: as Keras builds each layer: input-to-hidden and head weights Glorot "
+        "uniform over the whole matrix, recurrent weights orthogonal over the whole [H, gates x H] matrix, biases "
+        "zero, LSTM forget-gate bias 1, word vectors U(-0.05, 0.05). torch: PyTorch's own for everything (word "
+        "vectors N(0, 1)). Another scheme: that scheme on the input-to-hidden and head weights, per gate block, "
+        "biases zero, the rest PyTorch's. (default, in configs of older versions, reads as torch.)",
+    )
+    recurrent_init: Literal["orthogonal", "xavier_uniform", "xavier_normal", "torch"] | None = Field(
+        None,
+        description="Hidden-to-hidden weights: orthogonal over the whole matrix (as Keras), xavier per gate block, or "
+        "torch (PyTorch's); null: as model.init says (keras: orthogonal, otherwise PyTorch's).",
+    )
+    embedding_init: Literal["keras_uniform", "normal"] | None = Field(
+        None,
+        description="Word vectors: keras_uniform is U(-0.05, 0.05) as Keras' Embedding, normal is N(0, 1) as "
+        "PyTorch's (the padding row is zero either way; pretrained vectors replace the words they have); null: as "
+        "model.init says (keras: keras_uniform, otherwise normal).",
+    )
+    forget_bias: float | None = Field(
+        None,
+        description="LSTM only: start the forget-gate bias at this value (1.0 as Jozefowicz et al. and Keras' "
+        "unit_forget_bias); null: 1.0 with model.init keras, otherwise unchanged.",
+    )
+
+    @field_validator("init", "recurrent_init", mode="before")
+    @classmethod
+    def _older_default(cls, value: Any) -> Any:
+        return "torch" if value == "default" else value  # what "default" meant before keras became the default
+
+    @property
+    def sizes(self) -> list[int]:
+        """Hidden size of every layer."""
+        if isinstance(self.num_neurons, list):
+            return list(self.num_neurons)
+        return [self.num_neurons] * (self.num_layers or 1)
+
+    @property
+    def dims(self) -> int:
+        return self.embedding_dims or 32
+
+    @field_validator("num_neurons")
+    @classmethod
+    def _sizes(cls, value: int | list[int]) -> int | list[int]:
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes or any(n < 1 for n in sizes):
+            raise ValueError("a list needs one size >= 1 per layer" if isinstance(value, list) else "must be >= 1")
+        if max(sizes) > UNITS_MAX:
+            raise ValueError(f"at most {UNITS_MAX} units per layer, got {max(sizes)}")
+        if len(sizes) > LAYERS_MAX:
+            raise ValueError(f"at most {LAYERS_MAX} layers, got a list of {len(sizes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _layers(self) -> ModelConfig:
+        if isinstance(self.num_neurons, list) and self.num_layers is not None and self.num_layers != len(self.num_neurons):
+            raise ValueError(
+                f"model.num_layers is {self.num_layers} but model.num_neurons lists {len(self.num_neurons)} sizes; "
+                "drop num_layers or make them agree"
+            )
+        if self.forget_bias is not None and self.cell != "lstm":
+            raise ValueError(f"model.forget_bias applies to lstm only (model.cell is {self.cell})")
+        if self.mask and self.head == "flatten":
+            raise ValueError(
+                "model.mask with model.head flatten: flatten reads every step, padded ones included; use last, mean or max"
+            )
+        return self

@@ -1,0 +1,206 @@
+"""The sweep file's schema: the searched space, sampler, pruner, objective and workers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .run import Config
+from .schema import COUNT_MAX, SEED_MAX, Monitor, _Section, direction_of
+
+
+class ParamSpec(_Section):
+    """One searched key, written as a mapping. A plain YAML list is short for {kind: choice, values: LIST}."""
+
+    kind: Literal["choice", "int", "uniform", "loguniform"] = Field(
+        description="choice: one of values; int: an integer in [low, high] by step; uniform / loguniform: a float in "
+        "[low, high] (loguniform samples the exponent, for learning rates)."
+    )
+    values: list[Any] | None = Field(None, min_length=1, description="choice: the candidates (any YAML values).")
+    low: float | None = Field(None, description="int, uniform, loguniform: the lower bound (included).")
+    high: float | None = Field(None, description="int, uniform, loguniform: the upper bound (included).")
+    step: float | None = Field(None, gt=0, description="int: the step (default 1); uniform: an optional grid step.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpec:
+        if self.kind == "choice":
+            if self.values is None:
+                raise ValueError("kind choice needs values: [...]")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError(f"kind {self.kind} needs low and high")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        if self.kind == "loguniform" and self.low <= 0:
+            raise ValueError("loguniform needs low > 0")
+        if self.kind == "int" and (
+            self.low != int(self.low) or self.high != int(self.high) or (self.step or 1) != int(self.step or 1)
+        ):
+            raise ValueError("kind int needs whole numbers for low, high and step")
+        return self
+
+    def grid(self) -> list[Any] | None:
+        """Every value of a finite spec (choice, int, uniform with step), else None."""
+        if self.kind == "choice":
+            return list(self.values)
+        if self.kind == "int":
+            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.kind == "uniform" and self.step:
+            count = int(round((self.high - self.low) / self.step)) + 1
+            return [round(self.low + k * self.step, 12) for k in range(count) if self.low + k * self.step <= self.high + 1e-12]
+        return None
+
+    def largest(self) -> Any:
+        """The spec's largest value (hyperband's full resource when the key is train.epochs)."""
+        return max(self.values) if self.kind == "choice" else self.high
+
+    def edges(self) -> list[Any]:
+        """Values that together exercise the spec's range, for checking it against the base config."""
+        return self.grid() if self.kind == "choice" else [int(self.low) if self.kind == "int" else self.low, self.high]
+
+
+class SamplerConfig(_Section):
+    """How trials pick their parameters."""
+
+    kind: Literal["grid", "random", "tpe"] = Field(
+        "tpe",
+        description="grid: every combination of the space exactly once (each key a list, int or stepped uniform); "
+        "random: independent draws; tpe: Bayesian optimization (Optuna's TPE), random for the first startup_trials.",
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Sampler seed: one worker reproduces the same suggestions; with --workers N, worker i draws from seed + i.",
+    )
+    startup_trials: int = Field(
+        10, ge=1, le=COUNT_MAX, description="tpe: random trials before the model of good regions is used."
+    )
+
+    @property
+    def exhaustive(self) -> bool:
+        """A grid: the trials are the space's points, enqueued up front, each run once."""
+        return self.kind == "grid"
+
+
+class PrunerConfig(_Section):
+    """Stopping unpromising trials early, judged on the objective metric once per epoch."""
+
+    kind: Literal["none", "median", "hyperband", "successive_halving"] = Field(
+        "none",
+        description="none: every trial runs to its end; median: stop a trial whose best value so far is worse than "
+        "the median of earlier trials at the same epoch; successive_halving: at epochs min_epochs, "
+        "min_epochs*reduction_factor, ... a trial goes on only among the best 1/reduction_factor of the configurations "
+        "there, else it is paused and resumed from its checkpoint once later trials make it one of the best; hyperband: "
+        "the same in brackets that start halving at later epochs.",
+    )
+    warmup_epochs: int = Field(1, ge=0, le=COUNT_MAX, description="median: never prune before this many epochs.")
+    startup_trials: int = Field(3, ge=0, le=COUNT_MAX, description="median: trials that must finish before any pruning.")
+    min_epochs: int = Field(1, ge=1, le=COUNT_MAX, description="hyperband, successive_halving: epochs every trial gets.")
+    reduction_factor: int = Field(3, ge=2, le=1000, description="hyperband, successive_halving: how selective each rung is.")
+
+
+class ObjectiveConfig(_Section):
+    """What a trial is scored on: the best value of a metrics.csv column over its epochs."""
+
+    metric: Monitor | None = Field(
+        None, description="Column of metrics.csv to optimize; null: the base config's train.early_stopping.monitor."
+    )
+    direction: Literal["auto", "maximize", "minimize"] = Field(
+        "auto", description="auto: maximize accuracy and F1, minimize losses and errors."
+    )
+
+
+class HeartbeatConfig(_Section):
+    """How a worker that died (or hangs) is noticed, so that its trial is retried."""
+
+    interval: int = Field(10, ge=1, le=86_400, description="PostgreSQL: seconds between a running trial's heartbeats.")
+    grace: int = Field(
+        60, ge=2, le=COUNT_MAX, description="PostgreSQL: a trial without a heartbeat for this long is failed and retried."
+    )
+    max_retry: int = Field(3, ge=0, le=1000, description="How many times one trial is retried after its worker died.")
+
+
+class SweepConfig(_Section):
+    """A hyperparameter search over a base config: every trial is an ordinary run folder."""
+
+    name: str = Field(
+        "sweep", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Sweep name, used in the sweep folder name."
+    )
+    base: str = Field(description="The base config (a path relative to the sweep file); every trial starts from it.")
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed overrides of the base config for every trial, {dotted.key: value}."
+    )
+    space: dict[str, ParamSpec] = Field(
+        min_length=1,
+        description="Searched keys, each {dotted.key: [choices]} or {dotted.key: {kind, values}} or "
+        "{dotted.key: {kind, low, high, step}}.",
+    )
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig, description="The score of a trial.")
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="How parameters are chosen.")
+    pruner: PrunerConfig = Field(default_factory=PrunerConfig, description="Early stopping of bad trials.")
+    trials: int | None = Field(
+        None,
+        ge=1,
+        le=COUNT_MAX,
+        description="Trials in total (finished or pruned); null: the grid's size (grid sampler only). random and tpe "
+        "never train a configuration twice: a repeat takes its earlier result and does not count.",
+    )
+    epoch_budget: int | None = Field(
+        None,
+        ge=1,
+        le=1000 * COUNT_MAX,
+        description="random, tpe: training epochs the whole sweep may spend (all trials and workers together); when "
+        "they are spent, no trial starts and the one training stops, marked pruned. null: no limit.",
+    )
+    workers: int = Field(
+        1, ge=1, le=64, description="Local worker processes (--workers overrides); each gets cores/workers threads."
+    )
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig, description="Dead-worker detection and retry.")
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _lists_are_choices(cls, space: Any) -> Any:
+        if isinstance(space, dict):
+            return {k: {"kind": "choice", "values": v} if isinstance(v, list) else v for k, v in space.items()}
+        return space
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepConfig:
+        if self.sampler.kind == "grid":
+            infinite = [k for k, spec in self.specs().items() if spec.grid() is None]
+            if infinite:
+                raise ValueError(
+                    f"sampler grid needs a finite set of values for every key; {', '.join(infinite)} "
+                    "is continuous (give a list, kind int, or uniform with a step)"
+                )
+            if self.epoch_budget is not None:
+                raise ValueError("epoch_budget needs sampler random or tpe (a grid trains every point; give trials to cut it)")
+            if self.trials is not None and self.trials > self.grid_size():
+                raise ValueError(f"trials ({self.trials}) is more than the grid has points ({self.grid_size()})")
+        elif self.trials is None:
+            raise ValueError(f"trials is required with sampler {self.sampler.kind} (only a grid has a natural size)")
+        return self
+
+    def specs(self) -> dict[str, ParamSpec]:
+        return self.space
+
+    def grid_size(self) -> int:
+        size = 1
+        for spec in self.specs().values():
+            size *= len(spec.grid() or [])
+        return size
+
+    @property
+    def total_trials(self) -> int:
+        return self.trials if self.trials is not None else self.grid_size()
+
+
+def objective_of(sweep: SweepConfig, base: Config) -> tuple[str, str]:
+    """(metric, maximize|minimize) that the sweep optimizes."""
+    metric = sweep.objective.metric or base.train.early_stopping.monitor
+    direction = sweep.objective.direction
+    if direction == "auto":
+        direction = "maximize" if direction_of(metric) == "max" else "minimize"
+    return metric, direction
