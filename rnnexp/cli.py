@@ -219,11 +219,11 @@ def evaluate(
         )
     if as_json:
         print(json.dumps(report))
-    elif report["task"] == "forecasting":
+    elif "steps_ahead" in report:  # forecasts, scored in the target's units
         _show_forecast_eval(_console(), report)
     else:
         _show_eval(_console(), report)
-    if min_accuracy is not None and report["task"] == "forecasting":
+    if min_accuracy is not None and "accuracy" not in report:
         print("error: --min-accuracy is for classification runs", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT)
     if min_accuracy is not None and report["accuracy"] < min_accuracy:
@@ -436,7 +436,7 @@ def predict(
         from .rundir import RunDir
 
         cfg = RunDir.open(run_dir).load_config()
-        if cfg.data.task != "text_classification":
+        if not cfg.data.is_text:
             if texts:
                 raise typer.BadParameter(f"a {cfg.data.task} run predicts from --file, not from texts")
             res = run_predict(run_dir, series_file=file, which=checkpoint)
@@ -446,7 +446,7 @@ def predict(
             res = run_predict(run_dir, texts=list(texts), which=checkpoint)
     if as_json:
         print(json.dumps(res))
-    elif res["task"] == "forecasting":
+    elif "forecast" in res:
         print(f"{res['target']} after {res['last_time'] or 'the last row'}:", file=sys.stderr)
         for row in res["forecast"]:
             print(f"{row['steps_ahead']}\t{row['value']:.6g}")
@@ -894,30 +894,10 @@ def _show_setup(console, info: dict[str, Any]) -> None:
         console.print(f"resuming {where}, to {info['epochs']} epochs")
     for note in data.get("notes", []):
         console.print(f"[yellow]note:[/] {escape(note)}")
-    if data.get("task") == "forecasting":
-        rows = ", ".join(f"{k} {n} rows / {data['windows'][k]} windows" for k, n in data["rows"].items())
-        span = data.get("time_range") or {}
-        when = f"; train {span['train'][0]} .. {span['train'][1]}" if "train" in span else ""
-        console.print(f"series: {rows}; target {data['target']}, inputs {', '.join(data['columns'])}{when}")
-        return
-    if data.get("task") == "sequence_classification":
-        sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in data["class_counts"].items())
-        lengths = data["lengths"]["train"]
-        console.print(
-            f"sequences: {sizes}; {len(data['labels'])} classes; {len(data['channels'])} channels; "
-            f"train length {lengths['min']}..{lengths['max']} (median {lengths['median']}), padded to {data['seq_len']}"
-            + (f", {lengths['truncated']} truncated" if lengths["truncated"] else "")
-        )
-        return
-    counts = data["class_counts"]
-    sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in counts.items())
-    lengths = data["lengths"]["train"]
-    console.print(
-        f"data: {sizes}; {len(data['labels'])} classes; vocabulary {data['vocab_size']:,}; "
-        f"train length median {lengths['length_p50']}, p95 {lengths['length_p95']}, max {lengths['length_max']}; "
-        f"maxlen truncates {lengths['truncated']} of {lengths['examples']}, padding {lengths['padding_share']:.0%} of steps"
-        + (f" ({lengths['padding_share_bucketed']:.0%} with bucketing)" if "padding_share_bucketed" in lengths else "")
-    )
+    from .tasks import task_class  # torch is loaded by now: the run is set up
+
+    for line in task_class(data["task"]).describe(data):
+        console.print(escape(line))
     pretrained = info.get("pretrained")
     if pretrained:
         missing = ", ".join(pretrained["missing_examples"][:5])

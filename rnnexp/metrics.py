@@ -1,8 +1,13 @@
-"""Classification scores from labels and predictions (numpy only)."""
+"""Classification scores from labels and predictions (numpy only), and the verdict of a model
+against its baselines."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .config import direction_of
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -51,3 +56,18 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: i
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
     return float(per_class_scores(confusion_matrix(y_true, y_pred, num_classes))["f1"].mean())
+
+
+def verdict(value: float, baselines: dict[str, float], metric: str) -> dict[str, Any]:
+    """Whether the model beats the strongest baseline on the main metric (a tie does not beat it)."""
+    higher_is_better = direction_of(metric) == "max"
+    pick = max if higher_is_better else min
+    strongest = pick(baselines, key=baselines.get)
+    best = baselines[strongest]
+    return {
+        "metric": metric,
+        "model": value,
+        "strongest": strongest,
+        "strongest_value": best,
+        "beats": bool(value > best if higher_is_better else value < best),
+    }

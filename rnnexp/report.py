@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from .config import Config, direction_of, dump_config, flatten
+from .config import Config, direction_of, dump_config, flatten, headline_metric
 from .errors import ConfigError, RunDirError
-from .rundir import RunDir, write_json, write_text
+from .rundir import RunDir, Status, write_json, write_text
 
 
 def _pyplot():
@@ -105,8 +105,7 @@ def run_row(path: str | Path) -> dict[str, Any]:
     meta = _json_or_empty(run.meta)
     flat = flatten(cfg)
     test = _json_or_empty(run.eval_file("test"))
-    forecasting = flat.get("data.task") == "forecasting"
-    test_key = "mae" if forecasting else "accuracy"
+    test_key = headline_metric(flat.get("data.task", ""))
     return {
         "run": run.path.name,
         "path": str(run.path),
@@ -205,39 +204,12 @@ def plot_curves(paths: list[str | Path], out: str | Path, baselines: list[dict] 
         baselines = [r.read_summary().get("baselines") or {} for r in runs]
     rows = [run_row(r.path) for r in runs]
     labels = _legend_labels(rows)
-    forecasting = rows[0]["task"] == "forecasting"
-    metric = "val_mae" if forecasting else "val_accuracy"
+    metric = "val_" + headline_metric(rows[0]["task"])
     plt = _pyplot()
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(12, 4.6), dpi=110)
     ax_lr = ax_loss.twinx()
     for i, (run, row, label) in enumerate(zip(runs, rows, labels)):
-        color = f"C{i % 10}"
-        history = run.read_metrics()
-        if not history:
-            continue
-        epochs = [h["epoch"] for h in history]
-        ax_loss.plot(epochs, [h["train_loss"] for h in history], color=color, label=f"{label} train")
-        if any(h.get("val_loss") is not None for h in history):
-            ax_loss.plot(epochs, [h.get("val_loss") for h in history], color=color, linestyle="--", label=f"{label} val")
-        ax_lr.plot(epochs, [h["lr"] for h in history], color=color, linestyle=":", linewidth=1, alpha=0.6)
-        if any(h.get(metric) is not None for h in history):
-            ax_metric.plot(epochs, [h.get(metric) for h in history], color=color, marker="o", markersize=3, label=label)
-        best = row["best_epoch"]
-        if best:
-            ax_metric.axvline(best, color=color, linestyle=":", linewidth=1)
-            value = next((h.get(metric) for h in history if h["epoch"] == best), None)
-            if value is not None:
-                ax_metric.plot([best], [value], marker="*", markersize=13, color=color, markeredgecolor="black", zorder=5)
-        for k, (name, value) in enumerate(sorted(baselines[i].get(metric, {}).items())):
-            style = ("--", ":", "-.")[k % 3]
-            ax_metric.axhline(
-                value, color=color, linestyle=style, linewidth=1, alpha=0.6, label=f"{label} {name.replace('_', ' ')}".strip()
-            )
-        if row["status"] == "early_stopped":
-            ax_loss.axvline(epochs[-1], color=color, linestyle="-.", linewidth=1, alpha=0.7)
-            ax_loss.text(
-                epochs[-1], 0.02, " early stop", transform=ax_loss.get_xaxis_transform(), fontsize=7, color=color, rotation=90
-            )
+        _draw_run((ax_loss, ax_lr, ax_metric), run.read_metrics(), row, label, f"C{i % 10}", metric, baselines[i])
     from matplotlib.ticker import MaxNLocator
 
     for ax in (ax_loss, ax_metric):
@@ -262,6 +234,36 @@ def plot_curves(paths: list[str | Path], out: str | Path, baselines: list[dict] 
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def _draw_run(axes, history: list[dict[str, Any]], row: dict[str, Any], label: str, color: str, metric: str, lines: dict) -> None:
+    """One run's curves: losses and lr on the left, the metric, its best epoch and baselines on the right."""
+    ax_loss, ax_lr, ax_metric = axes
+    if not history:
+        return
+    epochs = [h["epoch"] for h in history]
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], color=color, label=f"{label} train")
+    if any(h.get("val_loss") is not None for h in history):
+        ax_loss.plot(epochs, [h.get("val_loss") for h in history], color=color, linestyle="--", label=f"{label} val")
+    ax_lr.plot(epochs, [h["lr"] for h in history], color=color, linestyle=":", linewidth=1, alpha=0.6)
+    if any(h.get(metric) is not None for h in history):
+        ax_metric.plot(epochs, [h.get(metric) for h in history], color=color, marker="o", markersize=3, label=label)
+    best = row["best_epoch"]
+    if best:
+        ax_metric.axvline(best, color=color, linestyle=":", linewidth=1)
+        value = next((h.get(metric) for h in history if h["epoch"] == best), None)
+        if value is not None:
+            ax_metric.plot([best], [value], marker="*", markersize=13, color=color, markeredgecolor="black", zorder=5)
+    for k, (name, value) in enumerate(sorted(lines.get(metric, {}).items())):
+        style = ("--", ":", "-.")[k % 3]
+        ax_metric.axhline(
+            value, color=color, linestyle=style, linewidth=1, alpha=0.6, label=f"{label} {name.replace('_', ' ')}".strip()
+        )
+    if row["status"] == Status.EARLY_STOPPED:
+        ax_loss.axvline(epochs[-1], color=color, linestyle="-.", linewidth=1, alpha=0.7)
+        ax_loss.text(
+            epochs[-1], 0.02, " early stop", transform=ax_loss.get_xaxis_transform(), fontsize=7, color=color, rotation=90
+        )
 
 
 def _legend_labels(rows: list[dict[str, Any]]) -> list[str]:

@@ -53,7 +53,7 @@ def test_majority_baseline_is_the_training_majority_on_the_same_split(run):
 def test_stratified_baseline_is_the_exact_expected_accuracy_of_frequency_guessing(run):
     import numpy as np
 
-    from rnnexp.evaluate import stratified_baseline
+    from rnnexp.tasks.classify import stratified_baseline
 
     report = evaluate(run, split="test")
     meta = json.loads(open(f"{run}/meta.json").read())
@@ -76,7 +76,7 @@ def test_stratified_baseline_is_the_exact_expected_accuracy_of_frequency_guessin
 def test_majority_baseline_names_classes_tied_in_training(counts, predicts, tied):
     import numpy as np
 
-    from rnnexp.evaluate import majority_baseline
+    from rnnexp.tasks.classify import majority_baseline
 
     labels = sorted(counts)
     base = majority_baseline(counts, labels, np.array([0, 1, 1]), None)
@@ -129,7 +129,7 @@ def test_multiclass_run_reports_macro_scores(tmp_path):
 
 
 def test_verdict_takes_the_metric_direction_and_a_tie_does_not_beat():
-    from rnnexp.evaluate import verdict
+    from rnnexp.metrics import verdict
 
     assert verdict(0.8, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy")["strongest"] == "tfidf_logreg"
     assert verdict(0.9, {"majority_class": 0.6, "tfidf_logreg": 0.85}, "accuracy")["beats"] is True

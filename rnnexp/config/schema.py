@@ -208,6 +208,17 @@ class DataConfig(_Section):
     def is_forecasting(self) -> bool:
         return self.task == "forecasting"
 
+    @property
+    def is_text(self) -> bool:
+        """Texts in, labels out: the one task whose inputs are texts (predict takes them as arguments)."""
+        return self.task == "text_classification"
+
+
+def headline_metric(task: str) -> str:
+    """The test score a run of ``task`` is listed by (runs, compare) and its curves are plotted beside:
+    accuracy for classification, MAE for forecasting."""
+    return "mae" if task == "forecasting" else "accuracy"
+
 
 class EmbeddingConfig(_Section):
     """Start the word vectors from a pretrained file."""

@@ -1,0 +1,231 @@
+"""Forecasting: windows of a numeric series, the next values of its target column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import baselines
+from ..config import Config
+from ..errors import DataError, RunDirError
+from ..metrics import verdict
+from ..model import check_memory, predict_logits
+from ..series import (
+    Scaler,
+    Series,
+    load_series,
+    persistence,
+    regression_scores,
+    seasonal_naive,
+    split_bounds,
+    target_steps,
+    window_arrays,
+    window_starts,
+)
+from .common import WholeTensors
+
+REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+
+
+class ForecastTask(WholeTensors):
+    kind = "forecasting"
+    metric_columns = ["val_mae", "val_rmse"]
+    prior_name = "the training mean"  # what prior_loss predicts
+
+    def __init__(self, cfg: Config, series: Series, scaler: Scaler, device: torch.device, fits: bool = False):
+        d = cfg.data
+        self.cfg, self.series, self.scaler, self.device = cfg, series, scaler, device
+        self.bounds = split_bounds(len(series.values), d.val_split, d.test_split)
+        self.windows = {name: window_starts(b, d.lookback, d.horizon, d.stride, name) for name, b in self.bounds.items()}
+        self.steps = target_steps(d.horizon, d.multi_output)
+        if fits:  # a new run: before the windows are cut (float64, then a float32 copy)
+            windows = sum(len(self.windows[k]) for k in ("train", "val") if k in self.windows)
+            check_memory(cfg, self.input_spec, self.output_size, windows * d.lookback * len(series.columns) * 12, device)
+        self.normalized = scaler.transform(series.values)
+        self.train_x, self.train_y = self.tensors("train")
+        self.val = self.tensors("val") if "val" in self.windows else None
+        self.loss_fn = REGRESSION_LOSSES[cfg.loss]
+        # The loss of always predicting the training mean: where a model that learned nothing sits.
+        self.prior_loss = float(self.loss_fn(torch.full_like(self.train_y, float(self.train_y.mean())), self.train_y))
+
+    @classmethod
+    def create(cls, cfg: Config, device: torch.device) -> ForecastTask:
+        series = load_series(cfg.data)
+        train_rows = split_bounds(len(series.values), cfg.data.val_split, cfg.data.test_split)["train"]
+        scaler = Scaler.fit(series.values[train_rows[0] : train_rows[1]], cfg.data.normalize)  # train rows only: no leakage
+        return cls(cfg, series, scaler, device, fits=True)
+
+    @classmethod
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> ForecastTask:
+        return cls(cfg, load_series(cfg.data), Scaler.from_dict(preprocessing["scaler"]), device)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        d = self.cfg.data
+        return {
+            "task": self.kind,
+            "columns": self.series.columns,
+            "target": self.series.target,
+            "lookback": d.lookback,
+            "horizon": d.horizon,
+            "multi_output": d.multi_output,
+            "scaler": self.scaler.to_dict(),
+        }
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        return {"kind": "features", "num_features": len(self.series.columns), "seq_len": self.cfg.data.lookback}
+
+    @property
+    def output_size(self) -> int:
+        return len(self.steps)
+
+    @property
+    def train_fingerprint(self) -> str:
+        return self.series.fingerprint()
+
+    def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = window_arrays(
+            self.normalized, self.windows[split].starts, self.cfg.data.lookback, self.steps, self.series.target_index
+        )
+        return torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(outputs, targets)
+
+    baseline = "linear_ar"
+
+    def baseline_forecast(self, split: str) -> np.ndarray:
+        """Forecasts in the target's units of a ridge regression on the lookback window, fitted on the training windows."""
+        x, y = (t.cpu().numpy() for t in (self.train_x, self.train_y))
+        ex, _ = window_arrays(
+            self.normalized, self.windows[split].starts, self.cfg.data.lookback, self.steps, self.series.target_index
+        )
+        return self.to_units(baselines.linear_autoregressive(x.astype(np.float64), y.astype(np.float64), ex.astype(np.float64)))
+
+    def baseline_scores(self, split: str, truth: np.ndarray, fit: bool = True) -> dict[str, dict[str, Any]]:
+        """Persistence, seasonal naive (with data.season) and, with ``fit``, the linear model, scored
+        against ``truth`` (the split's targets in their units): what evaluate reports and the
+        validation lines of curves.png show."""
+        d, starts = self.cfg.data, self.windows[split].starts
+        raw = self.series.values[:, self.series.target_index]
+        scores: dict[str, dict[str, Any]] = {
+            "persistence": regression_scores(truth, persistence(raw, starts, d.lookback, self.steps))
+        }
+        if d.season:
+            seasonal = seasonal_naive(raw, starts, d.lookback, self.steps, d.season)
+            scores["seasonal_naive"] = {"season": d.season, **regression_scores(truth, seasonal)}
+        if fit:
+            scores[self.baseline] = regression_scores(truth, self.baseline_forecast(split))
+        return scores
+
+    def validation_baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' val_mae: the lines curves.png draws beside the model's."""
+        if self.val is None:
+            return {}
+        scores = self.baseline_scores("val", self.to_units(self.val[1].cpu().numpy()))
+        return {"val_mae": {name: s["mae"] for name, s in scores.items()}}
+
+    def to_units(self, values: np.ndarray) -> np.ndarray:
+        """Normalized target values back in the target column's own units."""
+        return self.scaler.inverse_column(values.astype(np.float64), self.series.target_index)
+
+    def validate(self, model) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        vx, vy = self.val
+        pred = self.predict(model, vx)
+        scores = regression_scores(self.to_units(vy.cpu().numpy()), self.to_units(pred.cpu().numpy()))
+        return {"val_loss": float(self.loss_fn(pred, vy).item()), "val_mae": scores["mae"], "val_rmse": scores["rmse"]}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.kind,
+            "sources": {"series": self.series.source},
+            "columns": self.series.columns,
+            "target": self.series.target,
+            "rows": {name: b[1] - b[0] for name, b in self.bounds.items()},
+            "windows": {name: len(w) for name, w in self.windows.items()},
+            "time_range": {name: [self.series.time[b[0]], self.series.time[b[1] - 1]] for name, b in self.bounds.items()}
+            if self.series.time
+            else None,
+            "scaler": self.scaler.to_dict(),
+            "fingerprints": {"train": self.series.fingerprint()},
+        }
+
+    @staticmethod
+    def describe(summary: dict[str, Any]) -> list[str]:
+        """What the CLI shows of the data when a run starts (from summary())."""
+        rows = ", ".join(f"{k} {n} rows / {summary['windows'][k]} windows" for k, n in summary["rows"].items())
+        span = summary.get("time_range") or {}
+        when = f"; train {span['train'][0]} .. {span['train'][1]}" if "train" in span else ""
+        return [f"series: {rows}; target {summary['target']}, inputs {', '.join(summary['columns'])}{when}"]
+
+    def evaluate(self, model, split: str, meta: dict[str, Any], fit: bool, data_file=None, want_rows: bool = False):
+        """Scores on a split's windows, in the target's units, beside persistence, seasonal naive and,
+        with ``fit``, the linear model; no per-example rows."""
+        if data_file is not None or want_rows:
+            raise RunDirError(
+                "--data and --predictions are for classification runs; a forecasting run is scored on its own series' splits"
+            )
+        d = self.cfg.data
+        if split not in self.windows:
+            raise DataError(f"this run has no {split} split (set data.{split}_split > 0)")
+        starts = self.windows[split].starts
+        x, y = window_arrays(self.normalized, starts, d.lookback, self.steps, self.series.target_index)
+        pred = self.predict(model, torch.from_numpy(x).to(self.device)).cpu().numpy()
+        truth_units, pred_units = self.to_units(y), self.to_units(pred)
+        simple = self.baseline_scores(split, truth_units, fit)
+        scores = regression_scores(truth_units, pred_units)
+        per_step = [
+            {"steps_ahead": int(h), **regression_scores(truth_units[:, i], pred_units[:, i])} for i, h in enumerate(self.steps)
+        ]
+        recorded = meta.get("data", {}).get("fingerprints", {}).get("train")
+        report = {
+            "task": self.kind,
+            "split": split,
+            "source": self.series.source,
+            "target": self.series.target,
+            "windows": int(len(starts)),
+            "steps_ahead": self.steps.tolist(),
+            "data_matches_training": recorded == self.series.fingerprint() if recorded else None,
+            "loss": float(self.loss_fn(torch.from_numpy(pred), torch.from_numpy(y)).item()),
+            **scores,
+            "per_step": per_step,
+            "baselines": simple,
+            "beats_persistence": scores["mae"] < simple["persistence"]["mae"],
+            "verdict": verdict(scores["mae"], {k: b["mae"] for k, b in simple.items()}, "mae"),
+        }
+        return report, None
+
+    @staticmethod
+    def predict_inputs(cfg: Config, prep: dict[str, Any], model, device, texts=None, file=None) -> dict[str, Any]:
+        """The next horizon values after the last row of the CSV ``file``, from its last lookback rows."""
+        if file is None:
+            raise RunDirError("a forecasting run predicts from a CSV of the series: give it with --file")
+        path = Path(file)
+        columns, target = prep["columns"], prep["target"]
+        features = [c for c in columns if c != target] or None
+        data = cfg.data.model_copy(
+            update={"dataset": None, "train_file": str(path), "target": target, "features": [target, *(features or [])]}
+        )
+        series = load_series(data)
+        lookback = int(prep["lookback"])
+        if len(series.values) < lookback:
+            raise DataError(f"{path}: {len(series.values)} rows, but the model reads the last {lookback} (data.lookback)")
+        scaler = Scaler.from_dict(prep["scaler"])
+        window = scaler.transform(series.values[-lookback:])[None].astype(np.float32)
+        out = predict_logits(model, torch.from_numpy(window).to(device)).cpu().numpy().astype(np.float64)
+        values = scaler.inverse_column(out, columns.index(target))[0]
+        steps = target_steps(int(prep["horizon"]), bool(prep["multi_output"]))
+        return {
+            "source": str(path),
+            "target": target,
+            "last_time": series.time[-1] if series.time else None,
+            "rows_used": lookback,
+            "forecast": [{"steps_ahead": int(h), "value": float(v)} for h, v in zip(steps, values)],
+        }

@@ -1,0 +1,230 @@
+"""Sequence classification: whole multichannel numeric sequences, each with a label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import baselines
+from ..config import Config
+from ..data import _label_sort_key, positive_index, split_three
+from ..errors import DataError, RunDirError
+from ..model import check_memory, predict_logits
+from ..series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
+from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy
+from .common import WholeTensors
+
+
+class SequenceTask(Classifier, WholeTensors):
+    """Label whole multichannel numeric sequences (variable length: padded with NaN, which the model masks)."""
+
+    kind = "sequence_classification"
+
+    def __init__(
+        self,
+        cfg: Config,
+        splits: tuple,
+        labels: list[str],
+        seq_len: int,
+        scaler: Scaler,
+        device: torch.device,
+        fits: bool = False,
+    ):
+        self.cfg, self.device, self.labels, self.seq_len, self.scaler = cfg, device, labels, seq_len, scaler
+        self.splits = dict(zip(("train", "val", "test"), splits))
+        self._index = {y: i for i, y in enumerate(labels)}
+        self.channels = self.splits["train"].channels
+        if fits:  # a new run: before the padded arrays are made
+            examples = sum(len(self.splits[k]) for k in ("train", "val") if self.splits[k] is not None)
+            check_memory(cfg, self.input_spec, self.output_size, examples * seq_len * len(self.channels) * 4, device)
+        self.train_x, self.train_y = self.tensors(self.splits["train"])
+        self.val = self.tensors(self.splits["val"]) if self.splits["val"] is not None else None
+        self.prior_loss = prior_entropy(self.train_y, len(labels))
+
+    @classmethod
+    def create(cls, cfg: Config, device: torch.device) -> SequenceTask:
+        d = cfg.data
+        splits = _sequence_splits(cfg)
+        train = splits[0]
+        labels = sorted(set(train.labels), key=_label_sort_key)
+        if len(labels) < 2:
+            raise DataError(f"{train.source}: a single class {labels!r}; classification needs two or more")
+        seq_len = min(d.maxlen, max(len(s) for s in train.sequences))
+        scaler = Scaler.fit(np.concatenate(train.sequences), d.normalize)  # training steps only: no leakage
+        return cls(cfg, splits, labels, seq_len, scaler, device, fits=True)
+
+    @classmethod
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> SequenceTask:
+        p = preprocessing
+        return cls(cfg, _sequence_splits(cfg), list(p["labels"]), int(p["seq_len"]), Scaler.from_dict(p["scaler"]), device)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        d = self.cfg.data
+        return {
+            "task": self.kind,
+            "channels": self.channels,
+            "labels": self.labels,
+            "seq_len": self.seq_len,
+            "padding": "post",
+            "truncating": d.truncating,
+            "scaler": self.scaler.to_dict(),
+        }
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        # padded: NaN steps after each sequence's own (the model reads the real steps only).
+        return {"kind": "features", "num_features": len(self.channels), "seq_len": self.seq_len, "padded": True}
+
+    @property
+    def output_size(self) -> int:
+        return len(self.labels)
+
+    @property
+    def train_fingerprint(self) -> str:
+        return self.splits["train"].fingerprint()
+
+    def positive_index(self, positive_label: str | None) -> int | None:
+        return positive_index(self.labels, positive_label)
+
+    def split_examples(self, split: str) -> SequenceSet:
+        if self.splits.get(split) is None:
+            raise DataError(f"this run has no {split} split (set data.{split}_split > 0 or data.{split}_file)")
+        return self.splits[split]
+
+    def file_examples(self, path: Path) -> SequenceSet:
+        return read_sequences(path, self.cfg.data)
+
+    baseline = "summary_logreg"
+
+    def baseline_predict(self, examples: SequenceSet) -> np.ndarray:
+        """Class indices from logistic regression on per-channel summaries, fitted on this run's training split."""
+        return baselines.summary_logreg(self.splits["train"].sequences, self.train_y.cpu().numpy(), examples.sequences)
+
+    def validation_baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        return {} if self.val is None else self.validation_lines(self.splits["val"], self.val[1])
+
+    def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
+        x = sequence_inputs(examples, self.preprocessing, self.device)
+        try:
+            y = torch.tensor([self._index[label] for label in examples.labels], dtype=torch.long, device=self.device)
+        except KeyError as e:
+            raise DataError(
+                f"{examples.source}: label {e.args[0]!r} not seen in training (known: {', '.join(self.labels)})"
+            ) from None
+        return x, y
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets)
+
+    def validate(self, model) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        vx, vy = self.val
+        return classification_metrics(self.predict(model, vx), vy, len(self.labels))
+
+    def summary(self) -> dict[str, Any]:
+        sets = {k: v for k, v in self.splits.items() if v is not None}
+        notes = list(dict.fromkeys(note for v in sets.values() for note in v.notes))
+        lengths = {}
+        for name, v in sets.items():
+            n = np.array([len(seq) for seq in v.sequences])
+            cut = cut_sequences(v, self.preprocessing)
+            lengths[name] = {
+                "min": int(n.min()),
+                "median": int(np.median(n)),
+                "max": int(n.max()),
+                "truncated": cut["sequences"] if cut else 0,
+            }
+            if cut:
+                notes.append(f"{name} split: {cut['note']}")
+        return {
+            "task": self.kind,
+            "sources": {k: v.source for k, v in sets.items()},
+            "channels": self.channels,
+            "labels": self.labels,
+            "seq_len": self.seq_len,
+            "class_counts": {k: {y: v.labels.count(y) for y in self.labels if y in v.labels} for k, v in sets.items()},
+            "lengths": lengths,
+            "fingerprints": {k: v.fingerprint() for k, v in sets.items()},
+            "notes": notes,
+        }
+
+    @staticmethod
+    def describe(summary: dict[str, Any]) -> list[str]:
+        """What the CLI shows of the data when a run starts (from summary())."""
+        sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in summary["class_counts"].items())
+        lengths = summary["lengths"]["train"]
+        return [
+            f"sequences: {sizes}; {len(summary['labels'])} classes; {len(summary['channels'])} channels; "
+            f"train length {lengths['min']}..{lengths['max']} (median {lengths['median']}), padded to {summary['seq_len']}"
+            + (f", {lengths['truncated']} truncated" if lengths["truncated"] else "")
+        ]
+
+    def example_ids(self, examples: SequenceSet) -> list[str]:
+        """What names an example in a predictions file: the sequence's id."""
+        return list(examples.ids)
+
+    def truncated(self, examples: SequenceSet) -> dict[str, Any] | None:
+        return cut_sequences(examples, self.preprocessing)
+
+    @staticmethod
+    def predict_inputs(cfg: Config, prep: dict[str, Any], model, device, texts=None, file=None) -> dict[str, Any]:
+        """A label per sequence of a long-format CSV or a folder of CSV files (no label column needed)."""
+        if file is None:
+            raise RunDirError(
+                "a sequence classification run predicts sequences: give a long-format CSV or a folder of CSV files with --file"
+            )
+        examples = read_sequences(Path(file), cfg.data, labelled=False)
+        logits = predict_logits(model, sequence_inputs(examples, prep, device))
+        return {
+            "source": examples.source,
+            "labels": list(prep["labels"]),
+            "predictions": prediction_rows(examples.ids, logits, list(prep["labels"])),
+            "truncated": cut_sequences(examples, prep),
+            "notes": examples.notes,
+        }
+
+
+def sequence_inputs(examples: SequenceSet, preprocessing: dict[str, Any], device: torch.device) -> torch.Tensor:
+    """The model's input for sequences, made from the run's saved preprocessing alone: training,
+    evaluate and predict all make it here, so the same sequences get the same answers."""
+    channels = list(preprocessing["channels"])
+    if examples.channels != channels:
+        raise DataError(f"{examples.source}: channels {examples.channels} differ from the run's {channels}")
+    scaler = Scaler.from_dict(preprocessing["scaler"])
+    scaled = [scaler.transform(s) for s in examples.sequences]
+    # Padded at the end, always: the model masks padded steps, and with post-padding the forward
+    # state at a sequence's last real step is exactly the unpadded one.
+    padded = pad_sequences(scaled, int(preprocessing["seq_len"]), "post", preprocessing["truncating"])
+    return torch.from_numpy(padded).to(device)
+
+
+def cut_sequences(examples: SequenceSet, preprocessing: dict[str, Any]) -> dict[str, Any] | None:
+    """How many sequences are longer than the model's steps, and so were cut (data.truncating)."""
+    seq_len = int(preprocessing["seq_len"])
+    cut = sum(len(s) > seq_len for s in examples.sequences)
+    if not cut:
+        return None
+    keeps = "last" if preprocessing["truncating"] == "pre" else "first"
+    return {
+        "sequences": int(cut),
+        "of": len(examples),
+        "seq_len": seq_len,
+        "longest": max(len(s) for s in examples.sequences),
+        "note": f"{cut} of {len(examples)} sequences are longer than the model's {seq_len} steps: each was cut to "
+        f"its {keeps} {seq_len} (data.truncating {preprocessing['truncating']}; seq_len is the longest training "
+        "sequence, at most data.maxlen)",
+    }
+
+
+def _sequence_splits(cfg: Config) -> tuple:
+    d = cfg.data
+    train, test = load_sequence_sets(d)
+    read_val = (lambda: read_sequences(Path(d.val_file), d)) if d.val_file else None
+    return split_three(train, test, d, read_val)

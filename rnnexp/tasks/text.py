@@ -1,0 +1,199 @@
+"""Text classification: token sequences from a vocabulary fitted on the training split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import baselines
+from ..config import Config
+from ..data import (
+    Preprocessor,
+    Splits,
+    Table,
+    augment_batch,
+    bucket_batches,
+    class_counts,
+    epoch_batches,
+    load_splits,
+    padded_share,
+    read_table,
+    sequence_lengths,
+    trim_padding,
+)
+from ..errors import RunDirError
+from ..model import check_memory, predict_logits
+from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy
+
+
+class TextTask(Classifier):
+    kind = "text_classification"
+
+    def __init__(self, cfg: Config, splits: Splits, prep: Preprocessor, device: torch.device, fits: bool = False):
+        self.cfg, self.splits, self.prep, self.device = cfg, splits, prep, device
+        if fits:  # a new run: before the padded arrays are made
+            examples = len(splits.train) + (len(splits.val) if splits.val is not None else 0)
+            check_memory(cfg, self.input_spec, self.output_size, examples * prep.maxlen * 8, device)
+        self.train_np = prep.encode_texts(splits.train.texts)
+        self.train_lengths = sequence_lengths(self.train_np)
+        self.train_x = torch.from_numpy(self.train_np).to(device)
+        self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(device)
+        self.val = self.tensors(splits.val) if splits.val is not None else None
+        self.prior_loss = prior_entropy(self.train_y, prep.num_classes)
+
+    @classmethod
+    def create(cls, cfg: Config, device: torch.device) -> TextTask:
+        splits = load_splits(cfg.data)
+        prep = Preprocessor.fit(splits.train, cfg.data)
+        prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
+        return cls(cfg, splits, prep, device, fits=True)
+
+    @classmethod
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> TextTask:
+        return cls(cfg, load_splits(cfg.data), Preprocessor.from_dict(preprocessing), device)
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        return {"task": self.kind, **self.prep.to_dict()}
+
+    @property
+    def input_spec(self) -> dict[str, Any]:
+        return {"kind": "tokens", "vocab_size": len(self.prep.vocab), "seq_len": self.prep.maxlen}
+
+    @property
+    def output_size(self) -> int:
+        return self.prep.num_classes
+
+    @property
+    def train_fingerprint(self) -> str:
+        return self.splits.train.fingerprint()
+
+    @property
+    def labels(self) -> list[str]:
+        return self.prep.labels
+
+    def positive_index(self, positive_label: str | None) -> int | None:
+        return self.prep.positive_index(positive_label)
+
+    def split_examples(self, split: str) -> Table:
+        return self.splits.get(split)
+
+    def file_examples(self, path: Path) -> Table:
+        return read_table(path, self.cfg.data)
+
+    baseline = "tfidf_logreg"
+
+    def baseline_predict(self, table: Table) -> np.ndarray:
+        """Class indices from TF-IDF + logistic regression fitted on this run's training split."""
+        return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.lowercase)
+
+    def validation_baselines(self) -> dict[str, dict[str, float]]:
+        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        return {} if self.val is None else self.validation_lines(self.splits.val, self.val[1])
+
+    def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
+        return x, torch.from_numpy(self.prep.encode_labels(table)).to(self.device)
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        tc = self.cfg.train
+        if self.cfg.data.bucket:
+            return bucket_batches(self.train_lengths, tc.batch_size, tc.seed, epoch)
+        return epoch_batches(len(self.train_lengths), tc.batch_size, tc.seed, epoch)
+
+    def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of one training batch: augmented and, when bucketing, cut to its longest example."""
+        data, prep = self.cfg.data, self.prep
+        idx = torch.from_numpy(rows).to(self.device)
+        aug = data.augment
+        if aug.enabled:
+            rng = np.random.default_rng([self.cfg.train.seed, epoch, b, 2])  # a pure function of the position
+            arr = augment_batch(
+                self.train_np[rows], prep.padding, prep.truncating, len(prep.vocab), aug.insert, aug.delete, aug.swap, rng
+            )
+            if data.bucket:
+                arr = trim_padding(arr, sequence_lengths(arr).max(), prep.padding)
+            return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device), self.train_y[idx]
+        tokens = self.train_x[idx]
+        if data.bucket:
+            tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
+        return tokens, self.train_y[idx]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets)
+
+    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(model, x, padding=self.prep.padding if self.cfg.data.bucket else None)
+
+    def validate(self, model) -> dict[str, float]:
+        if self.val is None:
+            return {}
+        vx, vy = self.val
+        return classification_metrics(self.predict(model, vx), vy, self.prep.num_classes)
+
+    def summary(self) -> dict[str, Any]:
+        splits, prep, cfg = self.splits, self.prep, self.cfg
+        tables = {k: t for k, t in {"train": splits.train, "val": splits.val, "test": splits.test}.items() if t is not None}
+        lengths = {k: prep.summary(t) for k, t in tables.items()}
+        if cfg.data.bucket:
+            batches = bucket_batches(self.train_lengths, cfg.train.batch_size, cfg.train.seed, 0)
+            lengths["train"]["padding_share_bucketed"] = padded_share(self.train_lengths, batches, prep.maxlen)
+        return {
+            "task": self.kind,
+            "sources": {k: t.source for k, t in tables.items()},
+            "vocab_size": len(prep.vocab),
+            "labels": prep.labels,
+            "class_counts": {k: class_counts(t) for k, t in tables.items()},
+            "fingerprints": {k: t.fingerprint() for k, t in tables.items()},
+            "lengths": lengths,
+        }
+
+    @staticmethod
+    def describe(summary: dict[str, Any]) -> list[str]:
+        """What the CLI shows of the data when a run starts (from summary())."""
+        sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in summary["class_counts"].items())
+        lengths = summary["lengths"]["train"]
+        bucketed = lengths.get("padding_share_bucketed")
+        return [
+            f"data: {sizes}; {len(summary['labels'])} classes; vocabulary {summary['vocab_size']:,}; "
+            f"train length median {lengths['length_p50']}, p95 {lengths['length_p95']}, max {lengths['length_max']}; "
+            f"maxlen truncates {lengths['truncated']} of {lengths['examples']}, padding {lengths['padding_share']:.0%} of steps"
+            + (f" ({bucketed:.0%} with bucketing)" if bucketed is not None else "")
+        ]
+
+    def example_ids(self, table: Table) -> list[str]:
+        """What names an example in a predictions file: the text itself."""
+        return list(table.texts)
+
+    def truncated(self, table: Table) -> dict[str, Any] | None:
+        """How many of these texts are longer than the model reads, and were cut."""
+        lengths = self.prep.summary(table)
+        if not lengths["truncated"]:
+            return None
+        keeps = "last" if self.prep.truncating == "pre" else "first"
+        n, maxlen = lengths["truncated"], self.prep.maxlen
+        return {
+            "texts": n,
+            "of": lengths["examples"],
+            "maxlen": maxlen,
+            "note": f"{n} of {lengths['examples']} texts have more than data.maxlen = {maxlen} tokens: the model read only "
+            f"the {keeps} {maxlen} of each (data.truncating {self.prep.truncating})",
+        }
+
+    @staticmethod
+    def predict_inputs(cfg: Config, prep: dict[str, Any], model, device, texts=None, file=None) -> dict[str, Any]:
+        """Label and class probabilities per text, from the run's saved preprocessing alone."""
+        if texts is None:
+            raise RunDirError("a text classification run predicts texts: give them as arguments, with --file, or on stdin")
+        pre = Preprocessor.from_dict(prep)
+        x = torch.from_numpy(pre.encode_texts(texts)).to(device)
+        logits = predict_logits(model, x, padding=pre.padding if cfg.data.bucket else None)
+        rows = []
+        for row in prediction_rows(texts, logits, pre.labels):
+            text = row.pop("id")
+            rows.append({"text": text, **row, **pre.reading(text)})
+        return {"labels": pre.labels, "maxlen": pre.maxlen, "predictions": rows}
