@@ -19,6 +19,7 @@ import numpy as np
 from . import readers
 from .config import DataConfig
 from .errors import DataError
+from .padding import keep_real, pad
 
 PAD, OOV = "<pad>", "<oov>"
 
@@ -331,17 +332,8 @@ class Preprocessor:
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """[N, maxlen] int64 ids with Keras pad_sequences semantics (0 = padding, 1 = unknown word)."""
-        out = np.zeros((len(texts), self.maxlen), dtype=np.int64)
-        for row, text in enumerate(texts):
-            ids = [self._index.get(tok, 1) for tok in tokenize(text, self.lowercase)]
-            if len(ids) > self.maxlen:
-                ids = ids[-self.maxlen :] if self.truncating == "pre" else ids[: self.maxlen]
-            if ids:
-                if self.padding == "pre":
-                    out[row, self.maxlen - len(ids) :] = ids
-                else:
-                    out[row, : len(ids)] = ids
-        return out
+        ids = [[self._index.get(tok, 1) for tok in tokenize(text, self.lowercase)] for text in texts]
+        return pad(ids, self.maxlen, self.padding, self.truncating, 0, np.int64)
 
     def reading(self, text: str) -> dict[str, int]:
         """What the model reads of a text: its tokens, how many are unknown, how many maxlen cuts off."""
@@ -450,8 +442,7 @@ def bucket_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, 
 
 def trim_padding(tokens, length: int, padding: str):
     """Cut a padded batch (numpy or torch, [B, maxlen]) to ``length`` steps, keeping the real tokens."""
-    length = max(1, int(length))
-    return tokens[:, tokens.shape[1] - length :] if padding == "pre" else tokens[:, :length]
+    return keep_real(tokens, length, padding)
 
 
 def padded_share(lengths: np.ndarray, batches: list[np.ndarray], maxlen: int) -> float:
@@ -476,11 +467,11 @@ def augment_batch(
     Works on ids, after encoding, so it costs no re-tokenizing; inserted words are drawn uniformly from
     the vocabulary (ids 2..vocab_size-1). Sequences that grow past the width are cut as ``truncating`` says.
     """
-    out = np.zeros_like(tokens)
-    width = tokens.shape[1]
-    for row, seq in enumerate(tokens):
+    width, rows = tokens.shape[1], []
+    for seq in tokens:
         words = seq[seq != 0]
         if len(words) == 0:
+            rows.append(words)
             continue
         if delete > 0 and len(words) > 1:
             keep = rng.random(len(words)) >= delete
@@ -495,9 +486,5 @@ def augment_batch(
             where = np.flatnonzero(rng.random(len(words)) < insert)
             if len(where):
                 words = np.insert(words, where + 1, rng.integers(2, vocab_size, len(where)))
-        words = words[-width:] if truncating == "pre" else words[:width]
-        if padding == "pre":
-            out[row, width - len(words) :] = words
-        else:
-            out[row, : len(words)] = words
-    return out
+        rows.append(words)
+    return pad(rows, width, padding, truncating, 0, tokens.dtype)

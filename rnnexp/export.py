@@ -18,6 +18,7 @@ import torch
 from .errors import RnnexpError, RunDirError
 from .evaluate import load_checkpoint
 from .model import model_from_checkpoint
+from .padding import real_steps
 from .rundir import RunDir, write_json
 
 TOLERANCE = 1e-6
@@ -39,10 +40,9 @@ def sample_inputs(state: dict[str, Any], batch: int, seed: int) -> torch.Tensor:
         padding = state["preprocessing"].get("padding", "pre")
         for row in range(batch):  # texts of every length, padded as preprocessing pads them
             keep = int(torch.randint(1, length + 1, (1,), generator=g))
-            if padding == "pre":
-                x[row, : length - keep] = 0
-            else:
-                x[row, keep:] = 0
+            real = x[row, real_steps(length, keep, padding)].clone()
+            x[row] = 0
+            x[row, real_steps(length, keep, padding)] = real
         return x
     return torch.randn(batch, spec["seq_len"], spec["num_features"], generator=g)
 

@@ -13,6 +13,7 @@ from torch.func import functional_call
 from .cells import GATES, VariationalRNN, backward_within_lengths, real_steps, within_length_reversal
 from .config import Config, ModelConfig
 from .errors import ConfigError
+from .padding import keep_real
 
 
 def time_constant_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -328,7 +329,7 @@ def check_memory(cfg: Config, input_spec: dict, output_size: int, data_bytes: in
     dirs = 2 if m.bidirectional else 1
     per_step = width + sum(dirs * h * (GATES[m.cell] + 2) for h in m.sizes)
     activations = cfg.train.batch_size * steps * per_step * 4 * 2
-    seq_key = "data.lookback" if cfg.data.is_forecasting else "data.maxlen"
+    seq_key = cfg.data.steps_key
     parts = [  # (the key that sets it, what it is, bytes)
         ("model.embedding_dims", "embedding", embedding * 16),
         ("model.num_neurons", "recurrent layers and head", (params - embedding) * 16),
@@ -387,8 +388,7 @@ def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512
             rows = torch.nonzero(lengths == length).squeeze(1)
             for i in range(0, len(rows), batch_size):
                 chunk = tokens[rows[i : i + batch_size]]
-                chunk = chunk[:, chunk.shape[1] - length :] if padding == "pre" else chunk[:, :length]
-                out[rows[i : i + batch_size]] = model(chunk)
+                out[rows[i : i + batch_size]] = model(keep_real(chunk, length, padding))
         return out
     finally:
         model.train(was_training)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import DataConfig
 from .errors import DataError
+from .padding import pad
 from .readers import read_frame
 
 BUILTIN_SERIES = {
@@ -375,12 +376,4 @@ def pad_sequences(sequences: list[np.ndarray], seq_len: int, padding: str, trunc
     """[N, seq_len, channels] float32; padded steps are NaN, which the model reads as "no step here"
     (real values can never be NaN: loading rejects missing values)."""
     channels = sequences[0].shape[1] if sequences else 0
-    out = np.full((len(sequences), seq_len, channels), np.nan, dtype=np.float32)
-    for i, seq in enumerate(sequences):
-        if len(seq) > seq_len:
-            seq = seq[-seq_len:] if truncating == "pre" else seq[:seq_len]
-        if padding == "pre":
-            out[i, seq_len - len(seq) :] = seq
-        else:
-            out[i, : len(seq)] = seq
-    return out
+    return pad(sequences, seq_len, padding, truncating, np.nan, np.float32, (channels,))

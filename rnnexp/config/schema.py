@@ -209,6 +209,11 @@ class DataConfig(_Section):
         return self.task == "forecasting"
 
     @property
+    def steps_key(self) -> str:
+        """The key that sets how many steps the model reads."""
+        return "data.lookback" if self.is_forecasting else "data.maxlen"
+
+    @property
     def is_text(self) -> bool:
         """Texts in, labels out: the one task whose inputs are texts (predict takes them as arguments)."""
         return self.task == "text_classification"

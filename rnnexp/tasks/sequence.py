@@ -14,6 +14,7 @@ from ..config import Config
 from ..data import _label_sort_key, positive_index, split_three
 from ..errors import DataError, RunDirError
 from ..model import check_memory, predict_logits
+from ..padding import kept_part
 from ..series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
 from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy
 from .common import WholeTensors
@@ -211,7 +212,7 @@ def cut_sequences(examples: SequenceSet, preprocessing: dict[str, Any]) -> dict[
     cut = sum(len(s) > seq_len for s in examples.sequences)
     if not cut:
         return None
-    keeps = "last" if preprocessing["truncating"] == "pre" else "first"
+    keeps = kept_part(preprocessing["truncating"])
     return {
         "sequences": int(cut),
         "of": len(examples),

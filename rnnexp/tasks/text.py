@@ -27,6 +27,7 @@ from ..data import (
 )
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
+from ..padding import kept_part
 from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy
 
 
@@ -174,7 +175,7 @@ class TextTask(Classifier):
         lengths = self.prep.summary(table)
         if not lengths["truncated"]:
             return None
-        keeps = "last" if self.prep.truncating == "pre" else "first"
+        keeps = kept_part(self.prep.truncating)
         n, maxlen = lengths["truncated"], self.prep.maxlen
         return {
             "texts": n,
