@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data import epoch_batches
+from ..batches import epoch_batches
 from ..model import predict_logits
 
 

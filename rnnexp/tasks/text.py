@@ -10,21 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import baselines
+from ..batches import augment_batch, bucket_batches, epoch_batches, padded_share, sequence_lengths, trim_padding
 from ..config import Config
-from ..data import (
-    Preprocessor,
-    Splits,
-    Table,
-    augment_batch,
-    bucket_batches,
-    class_counts,
-    epoch_batches,
-    load_splits,
-    padded_share,
-    read_table,
-    sequence_lengths,
-    trim_padding,
-)
+from ..data import Preprocessor, Splits, Table, class_counts, load_splits, read_table
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
