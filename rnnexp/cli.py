@@ -14,12 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from . import __version__, views
 from .errors import RnnexpError, StorageError, clip, no_room
 
 app = typer.Typer(
@@ -43,6 +43,16 @@ def _console(quiet: bool = False):
     # off a terminal, tables get room for whole cells (they still take only the width they need)
     width = None if sys.stderr.isatty() else max(int(os.environ.get("COLUMNS", "0") or 0), 200)
     return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True, width=width)
+
+
+# Options that several commands share, declared once.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout (nothing else on stdout).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+_STORAGE_HELP = (
+    "Optuna storage URL for several machines: postgresql+psycopg2://USER:PASSWORD@HOST/DB (env RNNEXP_STORAGE). "
+    "Default: a journal file inside the sweep folder."
+)
+_storage_opt = typer.Option(None, "--storage", envvar="RNNEXP_STORAGE", help=_STORAGE_HELP, show_default=False)
 
 
 def _runs_dir(where: str, argument: bool = False):
@@ -144,8 +154,8 @@ def train(
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
     runs_dir: Path = _runs_dir("Where run folders go"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (run dir, status, metrics) on stdout."),
+    quiet: Quiet = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Train a new run from CONFIG into a new timestamped run folder."""
     from .config import load_config
@@ -160,7 +170,7 @@ def train(
             if as_json:
                 print(json.dumps(plan))
             else:
-                _show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None})
+                views.show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None})
             return
         stop = _SIGNALS.stop  # graceful once the run is set up (RichReporter.setup)
         result = training.train(
@@ -173,8 +183,8 @@ def train(
 def resume(
     run_dir: Path = typer.Argument(..., help="Run folder to continue."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="New total number of epochs (extends a finished run)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    quiet: Quiet = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Continue a stopped run exactly where it stopped (config comes from the run folder)."""
     console = _console(quiet)
@@ -202,7 +212,7 @@ def evaluate(
     baselines: bool | None = typer.Option(
         None, "--baselines/--no-baselines", help="Fit the simple baselines (default: train.baselines of the run)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Score a run on its test/val split or a file, beside simple baselines fitted on its training split."""
     if checkpoint not in ("auto", "best", "last"):
@@ -220,9 +230,9 @@ def evaluate(
     if as_json:
         print(json.dumps(report))
     elif "steps_ahead" in report:  # forecasts, scored in the target's units
-        _show_forecast_eval(_console(), report)
+        views.show_forecast_eval(_console(), report)
     else:
-        _show_eval(_console(), report)
+        views.show_eval(_console(), report)
     if min_accuracy is not None and "accuracy" not in report:
         print("error: --min-accuracy is for classification runs", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -232,7 +242,7 @@ def evaluate(
     if gate == "baseline" and not report["verdict"]["beats"]:
         v = report["verdict"]
         print(
-            f"error: {v['metric']} {v['model']:.4g} does not beat the {_BASELINE_NAMES.get(v['strongest'], v['strongest'])} "
+            f"error: {v['metric']} {v['model']:.4g} does not beat the {views.BASELINE_NAMES.get(v['strongest'], v['strongest'])} "
             f"baseline's {v['strongest_value']:.4g} (--gate baseline)",
             file=sys.stderr,
         )
@@ -247,8 +257,8 @@ def lr_find(
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
     runs_dir: Path = _runs_dir("Where the result folder goes"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (suggested lr, folder) on stdout."),
+    quiet: Quiet = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Learning-rate range test: plot loss against an exponentially growing lr and suggest one."""
     from .config import load_config
@@ -300,7 +310,7 @@ def runs(
         "run's monitor (accuracy up, loss down; runs monitoring different metrics are grouped); -best: the worst first.",
     ),
     trials: bool = typer.Option(False, "--trials", help="Also list the trial runs inside sweep folders."),
-    as_json: bool = typer.Option(False, "--json", help="Print the rows as one JSON object on stdout."),
+    as_json: JsonFlag = False,
     as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV on stdout."),
 ) -> None:
     """Table of runs: name, start, status, cell, units, lr, epochs, best validation score, test score."""
@@ -318,34 +328,15 @@ def runs(
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow([*columns, "path"])
-        writer.writerows([[_plain(r.get(c)) for c in [*columns, "path"]] for r in rows])
+        writer.writerows([[views.plain(r.get(c)) for c in [*columns, "path"]] for r in rows])
         return
-    from rich.table import Table
-
-    # On screen the essentials; --json and --csv carry every column.
-    monitors = sorted({r["monitor"] for r in rows if r.get("monitor")})
-    mixed = ["monitor"] if len(monitors) > 1 else []  # each best beside the metric it is a value of
-    shown = ["run", "status", "cell", "units", "lr", "epochs", *mixed, "best", *[c for c in columns if c.startswith("test_")]]
-    table = Table(title=f"{len(rows)} runs in {runs_dir}" + (f" (best: {', '.join(monitors)})" if monitors else ""))
-    for col in shown:
-        table.add_column(col.replace("test_", "test "), no_wrap=col == "run")
-    for r in rows:
-        table.add_row(*[_plain(r.get(c), 4) for c in shown])
-    _console().print(table)
-
-
-def _plain(value: Any, digits: int | None = None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and digits is not None:
-        return f"{value:.{digits}g}"
-    return str(value)
+    views.show_runs(_console(), rows, columns, runs_dir)
 
 
 @app.command()
 def compare(
     run_dirs: list[Path] = typer.Argument(..., help="Two or more run folders."),
-    as_json: bool = typer.Option(False, "--json", help="Print the comparison as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Side by side: the config keys that differ (the rest is shared) and each run's scores."""
     with _guard():
@@ -355,35 +346,7 @@ def compare(
     if as_json:
         print(json.dumps(res))
         return
-    from rich.table import Table
-
-    names = [Path(p).name for p in res["runs"]]
-    diff = Table(title=f"config keys that differ ({len(res['differences'])})")
-    diff.add_column("key")
-    for name in names:
-        diff.add_column(name, overflow="fold")
-    for key, values in res["differences"].items():
-        diff.add_row(key, *[json.dumps(v) for v in values])
-    scores = Table(title="scores")
-    scores.add_column("")
-    for name in names:
-        scores.add_column(name, overflow="fold")
-    metrics = res["metrics"]
-    lines = [("status", [m["status"] for m in metrics]), ("epochs", [m["epochs"] for m in metrics])]
-    monitors = {m["monitor"] for m in metrics}
-    if len(monitors) == 1:
-        lines.append((f"best {metrics[0]['monitor'] or ''}".strip(), [m["best"] for m in metrics]))
-    else:  # each run's best is a value of its own metric
-        lines += [("monitor", [m["monitor"] for m in metrics]), ("best (of its monitor)", [m["best"] for m in metrics])]
-    lines += [("best epoch", [m["best_epoch"] for m in metrics]), ("last train_loss", [m["last_train_loss"] for m in metrics])]
-    lines.append(("last val_loss", [m["last_val_loss"] for m in metrics]))
-    for key in sorted({k for m in metrics for k in m["test"]}):
-        lines.append((f"test {key}", [m["test"].get(key) for m in metrics]))
-    for label, values in lines:
-        scores.add_row(label, *[_plain(v, 4) for v in values])
-    console = _console()
-    console.print(diff)
-    console.print(scores)
+    views.show_compare(_console(), res)
 
 
 @app.command()
@@ -392,9 +355,7 @@ def plot(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="PNG to write (default: curves.png in the run, or sweep.png in the sweep)."
     ),
-    storage: str | None = typer.Option(
-        os.environ.get("RNNEXP_STORAGE"), "--storage", help="A sweep's PostgreSQL URL.", show_default=False
-    ),
+    storage: str | None = _storage_opt,
 ) -> None:
     """Learning curves of runs in one PNG; for a sweep folder, each parameter against the objective."""
     with _guard():
@@ -427,7 +388,7 @@ def predict(
         "series as CSV.",
     ),
     checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
-    as_json: bool = typer.Option(False, "--json", help="Print the predictions as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Predict with a run's model and saved preprocessing: label and probability per text or
     sequence (tab-separated on stdout), or the next values of a series."""
@@ -490,7 +451,7 @@ def export(
     fmt: str = typer.Option("torchscript", "--format", help="torchscript, or onnx (needs the onnx and onnxruntime packages)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: model.pt / model.onnx in the run)."),
     checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
-    as_json: bool = typer.Option(False, "--json", help="Print where it went as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Export the model, checked to give the checkpoint's outputs (within 1e-6) on sample inputs."""
     with _guard():
@@ -548,11 +509,6 @@ sweep_app = typer.Typer(
 )
 app.add_typer(sweep_app, name="sweep")
 
-_STORAGE_HELP = (
-    "Optuna storage URL for several machines: postgresql+psycopg2://USER:PASSWORD@HOST/DB (env RNNEXP_STORAGE). "
-    "Default: a journal file inside the sweep folder."
-)
-_storage_opt = typer.Option(os.environ.get("RNNEXP_STORAGE"), "--storage", help=_STORAGE_HELP, show_default=False)
 _runs_opt = _runs_dir("Where sweep folders go")
 
 
@@ -564,7 +520,7 @@ def sweep_run(
     runs_dir: Path = _runs_opt,
     set_: list[str] = typer.Option([], "--set", help="Override a sweep key, e.g. --set trials=20 (repeatable)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Create a sweep folder and study, run its trials with N local workers, print the results."""
     console = _console(quiet)
@@ -575,7 +531,7 @@ def sweep_run(
         console.print(f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers)")
         _run_workers(console, sw, sw.sweep.workers, storage)
         res = _sweep_results(sw)
-        _show_results(console, res, as_json, sw.path)
+        views.show_results(console, res, as_json, sw.path)
     _sweep_exit(res, sw.path)
 
 
@@ -585,7 +541,7 @@ def sweep_resume(
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local worker processes."),
     storage: str | None = _storage_opt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Continue a stopped sweep up to its total number of trials (not that many more)."""
     console = _console(quiet)
@@ -595,7 +551,7 @@ def sweep_resume(
         sw = sweeps.open_sweep(sweep_dir, storage)
         _run_workers(console, sw, workers, storage)
         res = _sweep_results(sw)
-        _show_results(console, res, as_json, sw.path)
+        views.show_results(console, res, as_json, sw.path)
     _sweep_exit(res, sw.path)
 
 
@@ -605,7 +561,7 @@ def sweep_create(
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
     set_: list[str] = typer.Option([], "--set", help="Override a sweep key (repeatable)."),
-    as_json: bool = typer.Option(False, "--json", help="Print {sweep_dir, study} on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Create the sweep folder and study without running trials (then start workers on each machine)."""
     with _guard():
@@ -630,7 +586,7 @@ def sweep_worker(
     number: int | None = typer.Option(
         None, "--number", min=0, help="This worker's number: its sampler draws from seed + number (default: a random stream)."
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: Quiet = False,
 ) -> None:
     """Pull and train trials until the sweep has its total (run one per machine or per core group)."""
     console = _console(quiet)
@@ -654,7 +610,7 @@ def sweep_status(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder."),
     storage: str | None = _storage_opt,
     study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """Table of trials (params, state, best metric, epochs) and the best so far."""
     with _guard():
@@ -662,7 +618,7 @@ def sweep_status(
 
         sw = sweeps.open_sweep(sweep_dir, storage, study)
         sw.path = None  # status only reads; results writes the files
-        _show_results(_console(), sweeps.results(sw), as_json, None)
+        views.show_results(_console(), sweeps.results(sw), as_json, None)
 
 
 @sweep_app.command("results")
@@ -670,14 +626,14 @@ def sweep_results(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder."),
     storage: str | None = _storage_opt,
     study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object on stdout."),
+    as_json: JsonFlag = False,
 ) -> None:
     """The status table, plus results.csv and best_config.yaml (ready for rnnexp train) in the sweep folder."""
     with _guard():
         from . import sweep as sweeps
 
         sw = sweeps.open_sweep(sweep_dir, storage, study)
-        _show_results(_console(), sweeps.results(sw), as_json, sw.path)
+        views.show_results(_console(), sweeps.results(sw), as_json, sw.path)
 
 
 def _sweep_results(sw) -> dict[str, Any]:
@@ -733,40 +689,6 @@ def _events(console):
             console.print(f"[{os.getpid()}] {text}")
 
     return ConsoleEvents()
-
-
-def _show_results(console, res: dict[str, Any], as_json: bool, folder: Path | None) -> None:
-    if as_json:
-        print(json.dumps(res, default=str))
-        return
-    from rich.table import Table
-
-    table = Table(title=f"{res['study']}: {res['metric']} ({res['direction']})")
-    for col in ["#", "state", res["metric"], "epochs", *res["params"], "note"]:
-        table.add_column(col)
-    best_number = res["best"]["number"] if res["best"] else None
-    for r in res["trials"]:
-        value = "" if r["value"] is None else f"{r['value']:.4f}"
-        style = "bold green" if r["number"] == best_number else None
-        cells = [str(r["number"]), r["state"].lower(), value, str(r["epochs"]), *[str(r.get(k)) for k in res["params"]]]
-        table.add_row(*cells, r["note"][:60], style=style)
-    console.print(table)
-    counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k not in ("REPEATED", "PROMOTED"))
-    spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
-    console.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
-    if repeated := res["counts"]["REPEATED"]:
-        console.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
-    if promoted := res["counts"]["PROMOTED"]:
-        console.print(f"{promoted} paused trials were promoted later: their runs resumed from their checkpoints")
-    if res["ended"]:
-        console.print(f"ended early: {res['ended']}")
-    if res["best"]:
-        params = ", ".join(f"{k}={res['best'][k]}" for k in res["params"])
-        console.print(f"best: trial {res['best']['number']} {res['metric']} {res['best']['value']:.4f} ({params})")
-    if folder is not None:
-        console.print(f"written: {res.get('results_csv')}" + (f", {res['best_config']}" if res.get("best_config") else ""))
-        if res.get("best_config"):
-            console.print(f"train it: rnnexp train {res['best_config']}")
 
 
 class _Flag:
@@ -839,7 +761,7 @@ def _reporter(console, show_setup: bool = True):
         def setup(self, info: dict[str, Any]) -> None:
             _SIGNALS.graceful_stop()  # the run folder is in place: a signal now checkpoints and stops
             if show_setup:
-                _show_setup(console, info)
+                views.show_setup(console, info)
 
         def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
             if not console.is_terminal or console.quiet:
@@ -883,30 +805,6 @@ def _reporter(console, show_setup: bool = True):
     return RichReporter()
 
 
-def _show_setup(console, info: dict[str, Any]) -> None:
-    from rich.markup import escape
-
-    data = info["data"]
-    console.print(f"[bold]run[/] {info['run_dir']}  (device {info['device']}, {info['parameters']:,} parameters)")
-    if info.get("resumed_from"):
-        epoch, batch = info["resumed_from"]
-        where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
-        console.print(f"resuming {where}, to {info['epochs']} epochs")
-    for note in data.get("notes", []):
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    from .tasks import task_class  # torch is loaded by now: the run is set up
-
-    for line in task_class(data["task"]).describe(data):
-        console.print(escape(line))
-    pretrained = info.get("pretrained")
-    if pretrained:
-        missing = ", ".join(pretrained["missing_examples"][:5])
-        console.print(
-            f"pretrained vectors: {pretrained['dim']}-d, cover {pretrained['coverage']:.1%} of the vocabulary "
-            f"({pretrained['found']:,} words)" + (f"; frequent words without one: {missing}" if missing else "")
-        )
-
-
 def _finish(console, result, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_dict()))
@@ -922,105 +820,6 @@ def _finish(console, result, as_json: bool) -> None:
             console.print(f"continue with: rnnexp resume {result.run_dir}")
     if result.status == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
-
-
-def _show_eval(console, report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    base = report["baseline"]
-    avg = "binary, positive " + repr(report["positive_label"]) if report["average"] == "binary" else "macro"
-    table = Table(
-        title=f"{report['split']} split: {report['examples']} examples, "
-        f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"
-    )
-    table.add_column("metric")
-    table.add_column("model", justify="right")
-    tie = f", tied in training with {', '.join(base['tied_with'])}" if base.get("tied_with") else ""
-    table.add_column(f"majority baseline ({base['predicts']}{tie})", justify="right")
-    table.add_column("stratified guess (expected)", justify="right")
-    fitted = [(k, b) for k, b in report["baselines"].items() if k not in ("majority_class", "stratified")]
-    for name, _ in fitted:
-        table.add_column(_BASELINE_NAMES.get(name, name), justify="right")
-    stratified = report["stratified_baseline"]["expected_accuracy"]
-    for key in ("accuracy", "precision", "recall", "f1"):
-        label = key if key == "accuracy" else f"{key} ({avg})"
-        cells = [f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "", *(f"{b[key]:.4f}" for _, b in fitted)]
-        table.add_row(label, f"{report[key]:.4f}", *cells)
-    table.add_row("loss", f"{report['loss']:.4f}", "", "", *("" for _ in fitted))
-    console.print(table)
-    if report.get("truncated"):
-        console.print(f"[yellow]note:[/] {report['truncated']['note']}")
-    for name, b in fitted:
-        if b.get("fitted_on", 0) < b.get("training_examples", 0):
-            console.print(
-                f"[yellow]note:[/] the {_BASELINE_NAMES.get(name, name)} baseline is fitted on {b['fitted_on']:,} of the "
-                f"{b['training_examples']:,} training examples (a fixed random sample), so that it stays under a minute; "
-                "fitted on all of them it may score higher"
-            )
-    labels = report["confusion_matrix"]["labels"]
-    console.print("confusion matrix (rows: true class, columns: predicted class)")
-    cm = Table()
-    cm.add_column("")
-    for label in labels:
-        cm.add_column(label, justify="right")
-    for label, row in zip(labels, report["confusion_matrix"]["rows_true_cols_pred"]):
-        cm.add_row(label, *map(str, row))
-    console.print(cm)
-    console.print(_verdict_line(report))
-    if report["data_matches_training"] is False:
-        console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
-    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
-    if report.get("predictions_file"):
-        console.print(f"written: {report['predictions_file']}")
-
-
-_BASELINE_NAMES = {
-    "tfidf_logreg": "TF-IDF + logistic regression",
-    "summary_logreg": "channel summaries + logistic regression",
-    "linear_ar": "linear autoregressive (ridge)",
-    "majority_class": "majority class",
-    "stratified": "stratified guess",
-    "persistence": "persistence (tomorrow = today)",
-    "seasonal_naive": "seasonal naive",
-}
-
-
-def _verdict_line(report: dict[str, Any]) -> str:
-    """The closing line: the model against the strongest baseline, plainly."""
-    v = report["verdict"]
-    name = _BASELINE_NAMES.get(v["strongest"], v["strongest"])
-    metric = v["metric"].upper() if v["metric"] == "mae" else v["metric"]
-    model, best = f"{v['model']:.4g}", f"{v['strongest_value']:.4g}"
-    if v["beats"]:
-        return f"{report['split']} {metric} {model} beats every baseline; the strongest is {name} at {best}"
-    return (
-        f"[bold]{report['split']} {metric} {model} does NOT beat the {name} baseline ({best})[/]: a simple model does better here"
-    )
-
-
-def _show_forecast_eval(console, report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    steps = report["steps_ahead"]
-    ahead = f"{steps[0]} step{'s' if steps[0] > 1 else ''} ahead" if len(steps) == 1 else f"1..{steps[-1]} steps ahead"
-    table = Table(
-        title=f"{report['split']} split: {report['windows']} windows, {report['target']} {ahead}, "
-        f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"
-    )
-    table.add_column(f"metric ({report['target']} units)")
-    table.add_column("model", justify="right")
-    for name in report["baselines"]:
-        label = _BASELINE_NAMES.get(name, name) + (
-            f" (season {report['baselines'][name]['season']})" if name == "seasonal_naive" else ""
-        )
-        table.add_column(label, justify="right")
-    for key in ("mae", "rmse", "mape"):
-        cells = [report[key], *(b[key] for b in report["baselines"].values())]
-        label = "MAPE %" if key == "mape" else key.upper()
-        table.add_row(label, *("-" if v is None else f"{v:.4g}" for v in cells))
-    console.print(table)
-    console.print(_verdict_line(report))
-    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
 
 
 def main() -> None:

@@ -1,0 +1,219 @@
+"""What the CLI shows: the tables and lines of each command's output on the console. Only cli.py
+imports this module; it returns nothing and decides nothing (exit codes stay in cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def show_setup(console, info: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    data = info["data"]
+    console.print(f"[bold]run[/] {info['run_dir']}  (device {info['device']}, {info['parameters']:,} parameters)")
+    if info.get("resumed_from"):
+        epoch, batch = info["resumed_from"]
+        where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
+        console.print(f"resuming {where}, to {info['epochs']} epochs")
+    for note in data.get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    from .tasks import task_class  # torch is loaded by now: the run is set up
+
+    for line in task_class(data["task"]).describe(data):
+        console.print(escape(line))
+    pretrained = info.get("pretrained")
+    if pretrained:
+        missing = ", ".join(pretrained["missing_examples"][:5])
+        console.print(
+            f"pretrained vectors: {pretrained['dim']}-d, cover {pretrained['coverage']:.1%} of the vocabulary "
+            f"({pretrained['found']:,} words)" + (f"; frequent words without one: {missing}" if missing else "")
+        )
+
+
+def show_eval(console, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    base = report["baseline"]
+    avg = "binary, positive " + repr(report["positive_label"]) if report["average"] == "binary" else "macro"
+    table = Table(
+        title=f"{report['split']} split: {report['examples']} examples, "
+        f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"
+    )
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    tie = f", tied in training with {', '.join(base['tied_with'])}" if base.get("tied_with") else ""
+    table.add_column(f"majority baseline ({base['predicts']}{tie})", justify="right")
+    table.add_column("stratified guess (expected)", justify="right")
+    fitted = [(k, b) for k, b in report["baselines"].items() if k not in ("majority_class", "stratified")]
+    for name, _ in fitted:
+        table.add_column(BASELINE_NAMES.get(name, name), justify="right")
+    stratified = report["stratified_baseline"]["expected_accuracy"]
+    for key in ("accuracy", "precision", "recall", "f1"):
+        label = key if key == "accuracy" else f"{key} ({avg})"
+        cells = [f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "", *(f"{b[key]:.4f}" for _, b in fitted)]
+        table.add_row(label, f"{report[key]:.4f}", *cells)
+    table.add_row("loss", f"{report['loss']:.4f}", "", "", *("" for _ in fitted))
+    console.print(table)
+    if report.get("truncated"):
+        console.print(f"[yellow]note:[/] {report['truncated']['note']}")
+    for name, b in fitted:
+        if b.get("fitted_on", 0) < b.get("training_examples", 0):
+            console.print(
+                f"[yellow]note:[/] the {BASELINE_NAMES.get(name, name)} baseline is fitted on {b['fitted_on']:,} of the "
+                f"{b['training_examples']:,} training examples (a fixed random sample), so that it stays under a minute; "
+                "fitted on all of them it may score higher"
+            )
+    labels = report["confusion_matrix"]["labels"]
+    console.print("confusion matrix (rows: true class, columns: predicted class)")
+    cm = Table()
+    cm.add_column("")
+    for label in labels:
+        cm.add_column(label, justify="right")
+    for label, row in zip(labels, report["confusion_matrix"]["rows_true_cols_pred"]):
+        cm.add_row(label, *map(str, row))
+    console.print(cm)
+    console.print(verdict_line(report))
+    if report["data_matches_training"] is False:
+        console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
+    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
+    if report.get("predictions_file"):
+        console.print(f"written: {report['predictions_file']}")
+
+
+BASELINE_NAMES = {
+    "tfidf_logreg": "TF-IDF + logistic regression",
+    "summary_logreg": "channel summaries + logistic regression",
+    "linear_ar": "linear autoregressive (ridge)",
+    "majority_class": "majority class",
+    "stratified": "stratified guess",
+    "persistence": "persistence (tomorrow = today)",
+    "seasonal_naive": "seasonal naive",
+}
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """The closing line: the model against the strongest baseline, plainly."""
+    v = report["verdict"]
+    name = BASELINE_NAMES.get(v["strongest"], v["strongest"])
+    metric = v["metric"].upper() if v["metric"] == "mae" else v["metric"]
+    model, best = f"{v['model']:.4g}", f"{v['strongest_value']:.4g}"
+    if v["beats"]:
+        return f"{report['split']} {metric} {model} beats every baseline; the strongest is {name} at {best}"
+    return (
+        f"[bold]{report['split']} {metric} {model} does NOT beat the {name} baseline ({best})[/]: a simple model does better here"
+    )
+
+
+def show_forecast_eval(console, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    steps = report["steps_ahead"]
+    ahead = f"{steps[0]} step{'s' if steps[0] > 1 else ''} ahead" if len(steps) == 1 else f"1..{steps[-1]} steps ahead"
+    table = Table(
+        title=f"{report['split']} split: {report['windows']} windows, {report['target']} {ahead}, "
+        f"{report['checkpoint']} checkpoint (epoch {report['checkpoint_epoch']})"
+    )
+    table.add_column(f"metric ({report['target']} units)")
+    table.add_column("model", justify="right")
+    for name in report["baselines"]:
+        label = BASELINE_NAMES.get(name, name) + (
+            f" (season {report['baselines'][name]['season']})" if name == "seasonal_naive" else ""
+        )
+        table.add_column(label, justify="right")
+    for key in ("mae", "rmse", "mape"):
+        cells = [report[key], *(b[key] for b in report["baselines"].values())]
+        label = "MAPE %" if key == "mape" else key.upper()
+        table.add_row(label, *("-" if v is None else f"{v:.4g}" for v in cells))
+    console.print(table)
+    console.print(verdict_line(report))
+    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
+
+
+def show_results(console, res: dict[str, Any], as_json: bool, folder: Path | None) -> None:
+    if as_json:
+        print(json.dumps(res, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{res['study']}: {res['metric']} ({res['direction']})")
+    for col in ["#", "state", res["metric"], "epochs", *res["params"], "note"]:
+        table.add_column(col)
+    best_number = res["best"]["number"] if res["best"] else None
+    for r in res["trials"]:
+        value = "" if r["value"] is None else f"{r['value']:.4f}"
+        style = "bold green" if r["number"] == best_number else None
+        cells = [str(r["number"]), r["state"].lower(), value, str(r["epochs"]), *[str(r.get(k)) for k in res["params"]]]
+        table.add_row(*cells, r["note"][:60], style=style)
+    console.print(table)
+    counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k not in ("REPEATED", "PROMOTED"))
+    spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
+    console.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
+    if repeated := res["counts"]["REPEATED"]:
+        console.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
+    if promoted := res["counts"]["PROMOTED"]:
+        console.print(f"{promoted} paused trials were promoted later: their runs resumed from their checkpoints")
+    if res["ended"]:
+        console.print(f"ended early: {res['ended']}")
+    if res["best"]:
+        params = ", ".join(f"{k}={res['best'][k]}" for k in res["params"])
+        console.print(f"best: trial {res['best']['number']} {res['metric']} {res['best']['value']:.4f} ({params})")
+    if folder is not None:
+        console.print(f"written: {res.get('results_csv')}" + (f", {res['best_config']}" if res.get("best_config") else ""))
+        if res.get("best_config"):
+            console.print(f"train it: rnnexp train {res['best_config']}")
+
+
+def plain(value: Any, digits: int | None = None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and digits is not None:
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def show_runs(console, rows: list[dict[str, Any]], columns: list[str], runs_dir) -> None:
+    from rich.table import Table
+
+    # On screen the essentials; --json and --csv carry every column.
+    monitors = sorted({r["monitor"] for r in rows if r.get("monitor")})
+    mixed = ["monitor"] if len(monitors) > 1 else []  # each best beside the metric it is a value of
+    shown = ["run", "status", "cell", "units", "lr", "epochs", *mixed, "best", *[c for c in columns if c.startswith("test_")]]
+    table = Table(title=f"{len(rows)} runs in {runs_dir}" + (f" (best: {', '.join(monitors)})" if monitors else ""))
+    for col in shown:
+        table.add_column(col.replace("test_", "test "), no_wrap=col == "run")
+    for r in rows:
+        table.add_row(*[plain(r.get(c), 4) for c in shown])
+    console.print(table)
+
+
+def show_compare(console, res: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    names = [Path(p).name for p in res["runs"]]
+    diff = Table(title=f"config keys that differ ({len(res['differences'])})")
+    diff.add_column("key")
+    for name in names:
+        diff.add_column(name, overflow="fold")
+    for key, values in res["differences"].items():
+        diff.add_row(key, *[json.dumps(v) for v in values])
+    scores = Table(title="scores")
+    scores.add_column("")
+    for name in names:
+        scores.add_column(name, overflow="fold")
+    metrics = res["metrics"]
+    lines = [("status", [m["status"] for m in metrics]), ("epochs", [m["epochs"] for m in metrics])]
+    monitors = {m["monitor"] for m in metrics}
+    if len(monitors) == 1:
+        lines.append((f"best {metrics[0]['monitor'] or ''}".strip(), [m["best"] for m in metrics]))
+    else:  # each run's best is a value of its own metric
+        lines += [("monitor", [m["monitor"] for m in metrics]), ("best (of its monitor)", [m["best"] for m in metrics])]
+    lines += [("best epoch", [m["best_epoch"] for m in metrics]), ("last train_loss", [m["last_train_loss"] for m in metrics])]
+    lines.append(("last val_loss", [m["last_val_loss"] for m in metrics]))
+    for key in sorted({k for m in metrics for k in m["test"]}):
+        lines.append((f"test {key}", [m["test"].get(key) for m in metrics]))
+    for label, values in lines:
+        scores.add_row(label, *[plain(v, 4) for v in values])
+    console.print(diff)
+    console.print(scores)
