@@ -106,3 +106,36 @@ def test_a_stage_left_by_a_dead_setup_is_cleared_once_old_and_unlocked(tmp_path)
     RunDir.stage(tmp_path, "d").discard()
     os.close(fd)
     assert not dead.exists() and held.exists() and young.exists()
+
+
+def test_lock_is_exclusive_and_goes_with_release(tmp_path):
+    run = RunDir.create(tmp_path, "locked")
+    held = run.lock()
+    assert run.lock_held()
+    with pytest.raises(RunDirError, match="another rnnexp process is training this run"):
+        run.lock()
+    held.release()
+    held.release()  # twice is harmless
+    assert not run.lock_held()
+    run.lock().release()
+
+
+WHOLE = {"status": "completed", "epochs_run": 3}
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [(None, {}), ("", {}), ('{"status": "runn', {}), ("[1, 2]x", {}), ('{"status": "completed", "epochs_run": 3}', WHOLE)],
+)
+def test_read_summary_is_empty_until_whole(tmp_path, text, expected):
+    run = RunDir.create(tmp_path, "summary")
+    if text is not None:
+        run.summary.write_text(text)
+    assert run.read_summary() == expected
+
+
+def test_status_strings_are_what_summary_json_holds():
+    from rnnexp.rundir import Status
+
+    assert Status.EARLY_STOPPED == "early_stopped" and f"{Status.COMPLETED}" == "completed"
+    assert {s for s in Status if s.finished} == {Status.COMPLETED, Status.EARLY_STOPPED}
