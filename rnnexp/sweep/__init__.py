@@ -40,7 +40,7 @@ Spending (random and TPE samplers):
 Modules, one job each: names (files, attribute names, limits), storage (journal and PostgreSQL),
 pruning (samplers, pruners, Halving), ledger (TrialLedger: what the trials say, read once per
 decision), study (create and open a sweep, the search space), held (a trial in a worker's hands),
-trial (one trial run), worker (the worker loop, reaping), results.
+trial (one trial run), worker (the worker loop, reaping, local worker processes), results.
 """
 
 from ..config import objective_of
@@ -65,7 +65,7 @@ from .results import compute_results, importances, results, write_results
 from .storage import open_storage, redact
 from .study import Sweep, create, grid_points, open_sweep
 from .trial import take_result as _take_result
-from .worker import WorkerResult, reap, work
+from .worker import WorkerResult, WorkersEnd, reap, run_workers, work
 
 __all__ = [
     "BRACKET_ATTR",
@@ -85,6 +85,7 @@ __all__ = [
     "SystemAttr",
     "TrialLedger",
     "WorkerResult",
+    "WorkersEnd",
     "compute_results",
     "create",
     "epochs_spent",
@@ -98,6 +99,7 @@ __all__ = [
     "reap",
     "redact",
     "results",
+    "run_workers",
     "work",
     "write_results",
     "_take_result",

@@ -1,12 +1,14 @@
 """A worker: pulls trials until the sweep has its total, first taking back the trials of workers
-that died."""
+that died; and run_workers, which starts local worker processes and waits for them."""
 
 from __future__ import annotations
 
 import copy
 import os
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,14 @@ class WorkerResult:
     trials: list[dict[str, Any]] = field(default_factory=list)  # what this worker did, one entry per trial
     reaped: list[int] = field(default_factory=list)  # trial numbers found dead and re-queued
     stopped_by: str = ""
+
+
+@dataclass
+class WorkersEnd:
+    """How run_workers' worker processes ended."""
+
+    interrupted: bool = False  # by a signal: each worker was told to hand its trial back, and has exited
+    failed: list[int] = field(default_factory=list)  # the exit codes of the workers that exited with errors
 
 
 def _alive(pid: int) -> bool:
@@ -185,3 +195,32 @@ def _surplus(sw: Sweep, trial: HeldTrial, stored) -> bool:
     return ledger.counted(below=trial.number) >= sw.total or (
         not from_queue and (sw.sweep.sampler.exhaustive or bool(ledger.ended()))
     )
+
+
+def run_workers(
+    sw: Sweep, workers: int, storage: str | None, graceful_stop: Callable[[], Any], quiet: bool = False
+) -> WorkersEnd:
+    """Start the local worker processes (threads split evenly among them) and wait for them.
+    graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
+    is set, each worker is sent SIGTERM and waited for. quiet: the workers print no progress."""
+    import signal
+    import subprocess
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
+    if quiet:
+        cmd.append("--quiet")
+    env = dict(os.environ)
+    if storage:
+        env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
+    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env) for i in range(workers)]
+    stop = graceful_stop()
+    while any(p.poll() is None for p in procs):
+        if stop.wait(0.5):
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
+            for p in procs:
+                p.wait()
+            return WorkersEnd(interrupted=True)
+    return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
