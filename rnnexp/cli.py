@@ -364,7 +364,7 @@ def plot(
             from .report import plot_sweep
 
             sw = sweeps.open_sweep(run_dirs[0], storage)
-            res = sweeps.results(sw)
+            res = sweeps.compute_results(sw)  # a plot writes only its PNG
             written = plot_sweep(res, sweeps.importances(sw), out or run_dirs[0] / "sweep.png")
         else:
             from .report import plot_curves
@@ -617,8 +617,7 @@ def sweep_status(
         from . import sweep as sweeps
 
         sw = sweeps.open_sweep(sweep_dir, storage, study)
-        sw.path = None  # status only reads; results writes the files
-        views.show_results(_console(), sweeps.results(sw), as_json, None)
+        views.show_results(_console(), sweeps.compute_results(sw), as_json, None)
 
 
 @sweep_app.command("results")
@@ -656,29 +655,14 @@ def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
 
 
 def _run_workers(console, sw, workers: int, storage: str | None) -> None:
-    """Start the local worker processes (threads split evenly among them) and wait for them."""
-    import subprocess
+    """Run the local worker processes; a signal hands their trials back and exits 130."""
+    from .sweep import run_workers
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
-    if console.quiet:
-        cmd.append("--quiet")
-    env = dict(os.environ)
-    if storage:
-        env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
-    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env) for i in range(workers)]
-    stop = _SIGNALS.graceful_stop()
-    while any(p.poll() is None for p in procs):
-        if stop.wait(0.5):
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
-            for p in procs:
-                p.wait()
-            raise typer.Exit(EXIT_INTERRUPTED)
-    failed = [p.returncode for p in procs if p.returncode != 0]
-    if failed:
-        console.print(f"[yellow]warning:[/] {len(failed)} of {workers} workers exited with errors ({failed})")
+    ended = run_workers(sw, workers, storage, _SIGNALS.graceful_stop, quiet=console.quiet)
+    if ended.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if ended.failed:
+        console.print(f"[yellow]warning:[/] {len(ended.failed)} of {workers} workers exited with errors ({ended.failed})")
 
 
 def _events(console):

@@ -1,0 +1,226 @@
+"""A worker: pulls trials until the sweep has its total, first taking back the trials of workers
+that died; and run_workers, which starts local worker processes and waits for them."""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StorageError
+from .held import Events, HeldTrial
+from .ledger import TrialLedger, promotes_of, retries_of
+from .names import Attr, SystemAttr
+from .storage import storage_of, stored_trial
+from .trial import run_trial
+
+if TYPE_CHECKING:
+    from .study import Sweep
+
+_WAIT = ""  # _before_asking: others run the last trials
+
+
+@dataclass
+class WorkerResult:
+    trials: list[dict[str, Any]] = field(default_factory=list)  # what this worker did, one entry per trial
+    reaped: list[int] = field(default_factory=list)  # trial numbers found dead and re-queued
+    stopped_by: str = ""
+
+
+@dataclass
+class WorkersEnd:
+    """How run_workers' worker processes ended."""
+
+    interrupted: bool = False  # by a signal: each worker was told to hand its trial back, and has exited
+    failed: list[int] = field(default_factory=list)  # the exit codes of the workers that exited with errors
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a reused PID belongs to some other program
+        return b"rnnexp" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def reap(sw: Sweep) -> list[int]:
+    """Fail and re-queue trials whose worker died. Returns the reaped trial numbers."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if sw.storage_url is not None:  # RDB: heartbeats decide, with Optuna's own check
+        before = {t.number for t in TrialLedger(sw).in_state(TrialState.FAIL)}
+        optuna.storages.fail_stale_trials(sw.study)
+        after = TrialLedger(sw).in_state(TrialState.FAIL)
+        return sorted(t.number for t in after if t.number not in before and not t.user_attrs.get(Attr.SURPLUS))
+    host = socket.gethostname()
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)
+    reaped = []
+    storage = storage_of(sw.study)
+    for t in TrialLedger(sw).in_state(TrialState.RUNNING):
+        pid = t.user_attrs.get(Attr.PID)
+        if t.user_attrs.get(Attr.HOST) != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            storage.set_trial_user_attr(t._trial_id, Attr.DIED, f"worker {host}:{pid} died")
+            storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker reaped it first
+        retry(sw.study, copy.deepcopy(stored_trial(sw.study, t)))
+        reaped.append(t.number)
+    return reaped
+
+
+def _requeue_orphans(sw: Sweep) -> list[int]:
+    """Handing a trial back (or reaping it) is two writes: fail it, then queue its retry. A process
+    killed between them, or a disk that filled up, leaves a failed trial that no retry continues and
+    that counts as done: queue its retry now. (A trial that failed on its own carries its error.
+    Two workers doing this at once queue two retries; the second one taken is surplus.)"""
+    import optuna
+
+    orphans = TrialLedger(sw).orphans()
+    max_retry = sw.sweep.heartbeat.max_retry
+    for t in orphans:
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(sw.study, copy.deepcopy(t))
+    return [t.number for t in orphans]
+
+
+def work(
+    sw: Sweep, runs_dir: Path | None = None, events: Events | None = None, stop: threading.Event | None = None
+) -> WorkerResult:
+    """Pull trials until the sweep has its total. Returns what this worker did. A full disk stops the
+    worker (StorageError): its trial is handed back, or left running for the next worker to reap,
+    and retried from its checkpoint once the sweep is resumed."""
+    try:
+        return _work(sw, runs_dir, events, stop)
+    except StorageError as e:
+        raise e.next_step(f"rnnexp sweep resume {sw.path}" if sw.path else "start the sweep's workers again") from None
+
+
+def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threading.Event | None) -> WorkerResult:
+    from .. import train as training
+
+    events = events or Events()
+    stop = stop or threading.Event()
+    trials_dir = runs_dir or (sw.path / "trials" if sw.path else Path("runs"))
+    result = WorkerResult()
+    while not stop.is_set():
+        reaped = reap(sw)
+        result.reaped += reaped
+        for number in reaped:
+            events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
+        for number in _requeue_orphans(sw):
+            result.reaped.append(number)
+            events.note(f"trial {number}: stopped without its retry queued; queued again, to resume from its last checkpoint")
+        done = _before_asking(sw)
+        if done == _WAIT:
+            # Others run the last trials: stay, to take over any of them whose worker dies.
+            stop.wait(1.0)
+            continue
+        if done is not None:
+            result.stopped_by = done
+            break
+        trial = _take(sw)
+        if trial is not None:
+            result.trials.append(run_trial(sw, trial, trials_dir, events, stop, training))
+    if stop.is_set() and not result.stopped_by:
+        result.stopped_by = "interrupted"
+    return result
+
+
+def _before_asking(sw: Sweep) -> str | None:
+    """Before this worker asks for a trial: queue a paused trial to promote, if there is one. None
+    when a trial may be asked for; _WAIT when nothing new may start but others still run trials;
+    else why this worker is done."""
+    from optuna.trial import TrialState
+
+    ledger = TrialLedger(sw)
+    over = ledger.ended()
+    nothing_new = not ledger.in_state(TrialState.WAITING) and (
+        sw.sweep.sampler.exhaustive or ledger.counted() >= sw.total or bool(over)
+    )
+    running = nothing_new and bool(ledger.in_state(TrialState.RUNNING))
+    paused = ledger.promotable(final=nothing_new and not running)
+    if paused is not None:  # before any new configuration, and also once the total is reached
+        sw.study.enqueue_trial(
+            paused.params, user_attrs={Attr.PROMOTES: paused.number, Attr.BRACKET: paused.user_attrs.get(Attr.BRACKET, 0)}
+        )
+        return None
+    if nothing_new:
+        return _WAIT if running else (over or "all trials done")
+    return None
+
+
+def _take(sw: Sweep) -> HeldTrial | None:
+    """Ask the study for a trial and make it this worker's; None when it is surplus (failed at once, never trained)."""
+    from optuna.trial import TrialState
+
+    trial = HeldTrial(sw, sw.study.ask())
+    # A retry starts with its dead predecessor's attributes: these are its own now.
+    trial.set_user_attr(Attr.HOST, socket.gethostname())
+    trial.set_user_attr(Attr.PID, os.getpid())
+    inherited = stored_trial(sw.study, trial).user_attrs
+    for stale in (Attr.DIED, Attr.ERROR, Attr.TRAINED, Attr.BUDGET, Attr.SAME):
+        if stale in inherited:
+            trial.set_user_attr(stale, None)
+    if _surplus(sw, trial, stored_trial(sw.study, trial)):
+        trial.set_user_attr(Attr.SURPLUS, True)  # lost the race for the last slot (or a promotion): never trained
+        trial.tell(state=TrialState.FAIL)
+        return None
+    return trial
+
+
+def _surplus(sw: Sweep, trial: HeldTrial, stored) -> bool:
+    """Whether a trial just asked for must not run (``stored``: its stored view): the total is reached,
+    the sweep has ended, or an earlier live trial already claims the trial it retries or promotes."""
+    ledger = TrialLedger(sw)
+    from_queue = SystemAttr.FIXED_PARAMS in stored.system_attrs  # a grid point, a retry or a promotion
+    promotes = promotes_of(stored)
+    retries = retries_of(stored)
+    if retries is not None and ledger.claimed_before(trial, stored, retries_of, retries):
+        return True
+    if promotes is not None:
+        return bool(ledger.budget_spent()) or ledger.claimed_before(trial, stored, promotes_of, promotes)
+    return ledger.counted(below=trial.number) >= sw.total or (
+        not from_queue and (sw.sweep.sampler.exhaustive or bool(ledger.ended()))
+    )
+
+
+def run_workers(
+    sw: Sweep, workers: int, storage: str | None, graceful_stop: Callable[[], Any], quiet: bool = False
+) -> WorkersEnd:
+    """Start the local worker processes (threads split evenly among them) and wait for them.
+    graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
+    is set, each worker is sent SIGTERM and waited for. quiet: the workers print no progress."""
+    import signal
+    import subprocess
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
+    if quiet:
+        cmd.append("--quiet")
+    env = dict(os.environ)
+    if storage:
+        env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
+    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env) for i in range(workers)]
+    stop = graceful_stop()
+    while any(p.poll() is None for p in procs):
+        if stop.wait(0.5):
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
+            for p in procs:
+                p.wait()
+            return WorkersEnd(interrupted=True)
+    return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
