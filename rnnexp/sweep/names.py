@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Any
 
 from ..errors import RnnexpError
-
-try:
-    from enum import StrEnum
-except ImportError:  # Python 3.10: the 3.11 class, as the standard library defines it
-
-    class StrEnum(str, Enum):
-        __str__ = str.__str__
-        __format__ = str.__format__
-
+from ..rundir import StrEnum
 
 SWEEP_FILE = "sweep.json"
 JOURNAL = "journal.log"
