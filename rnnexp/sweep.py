@@ -593,11 +593,15 @@ class _TrialReporter:
         if value is not None and value == value:  # NaN is never reported
             self.trial.report(float(value), int(row["epoch"]))
 
-    def epoch_end(self, row: dict[str, Any], improved: bool) -> str | None:
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
         epoch = int(row["epoch"])
         if epoch not in self.reported:
             self._report(row)
         self.trial.set_user_attr(TRAINED_ATTR, epoch - self.inherited)
+
+    def prune(self, row: dict[str, Any]) -> str | None:
+        """training's prune hook, called after epoch_end: a reason to stop the run, or None."""
+        epoch = int(row["epoch"])
         if self.trial.lost.is_set():
             return None  # not this worker's trial any more: its retry decides; the run stops now
         if self.trial.should_prune():
@@ -892,7 +896,7 @@ def work(
 def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threading.Event | None) -> WorkerResult:
     from optuna.trial import TrialState
 
-    from . import train as training
+    from . import training
 
     events = events or Events()
     stop = stop or threading.Event()
@@ -1002,9 +1006,9 @@ def _run_trial(sw: Sweep, trial: _Held, trials_dir: Path, events: Events, stop: 
                 where = f"after epoch {state['epoch']}" if state else "from its start (no checkpoint yet)"
                 events.note(f"trial {trial.number}: {why}, resuming {previous} {where}")
                 trial.set_user_attr("run_dir", str(previous))
-                run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=argv)
+                run = training.resume(previous, reporter=reporter, stop=trial_stop, argv=argv, prune=reporter.prune)
             else:
-                run = training.train(cfg, trials_dir, reporter=reporter, stop=trial_stop, argv=argv)
+                run = training.train(cfg, trials_dir, reporter=reporter, stop=trial_stop, argv=argv, prune=reporter.prune)
     except StorageError as e:
         # A full disk: the trial is not done, only stopped. Hand it back to be retried from its
         # checkpoint, and stop this worker: every trial it started would hit the same full disk.
