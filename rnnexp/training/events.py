@@ -8,7 +8,7 @@ from typing import Any
 # Called after each epoch with its metrics row, before its checkpoint (which records the decision).
 # Returning a reason stops the run there with status "pruned" (a sweep's pruner does this); early
 # stopping or the last epoch, when due as well, takes precedence.
-Prune = Callable[[dict[str, Any]], "str | None"]
+Prune = Callable[[dict[str, Any]], str | None]
 
 
 class Reporter:
