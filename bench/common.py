@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from rnnexp import train as training
+from rnnexp import training
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -115,7 +115,7 @@ def keras_score(keras, setup: dict, data, seed: int) -> float:
 
 
 def rnnexp_score(cfg, setup: dict, runs: Path) -> float:
-    from rnnexp import train as training
+    from rnnexp import training
     from rnnexp.evaluate import evaluate
 
     result = training.train(cfg, runs)

@@ -163,7 +163,7 @@ def train(
     console = _console(quiet)
     with _guard():
         cfg = load_config(config, set_)
-        from . import train as training
+        from . import training
 
         if dry_run:
             plan = training.dry_run(cfg)
@@ -189,7 +189,7 @@ def resume(
     """Continue a stopped run exactly where it stopped (config comes from the run folder)."""
     console = _console(quiet)
     with _guard():
-        from . import train as training
+        from . import training
 
         stop = _SIGNALS.stop
         result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=_reporter(console), stop=stop)
@@ -266,7 +266,7 @@ def lr_find(
     console = _console(quiet)
     with _guard():
         cfg = load_config(config, set_)
-        from . import train as training
+        from . import training
         from .report import save_lr_find
 
         result = training.lr_find(cfg, steps=steps, min_lr=min_lr, max_lr=max_lr, reporter=_reporter(console, show_setup=False))
@@ -733,7 +733,7 @@ _SIGNALS = _Signals()
 
 
 def _reporter(console, show_setup: bool = True):
-    from .train import Reporter
+    from .training import Reporter
 
     class RichReporter(Reporter):
         """Progress bar on a terminal; one line per epoch everywhere (CI logs included)."""

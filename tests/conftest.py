@@ -20,7 +20,7 @@ import yaml
 # models this small. Set before torch is imported; RNNEXP tests never depend on the thread count.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from rnnexp.train import Reporter  # noqa: E402  (after the thread setting, which torch reads on import)
+from rnnexp.training import Reporter  # noqa: E402  (after the thread setting, which torch reads on import)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -36,7 +36,7 @@ def main() -> None:
     import rnnexp.cli
     import rnnexp.evaluate  # noqa: F401
     import rnnexp.sweep  # noqa: F401
-    import rnnexp.train  # noqa: F401
+    import rnnexp.training  # noqa: F401
 
     for line in sys.stdin:
         job = json.loads(line)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA, tiny_config_dict
-from rnnexp import train as training
+from rnnexp import training
 from rnnexp.config import Config, ModelConfig
 from rnnexp.data import Preprocessor, load_splits
 from rnnexp.errors import DataError
@@ -240,7 +240,7 @@ def test_a_baseline_that_cannot_be_fitted_costs_a_note_not_the_run(tiny_data, tm
     def broken(task):
         raise ValueError("no")
 
-    monkeypatch.setattr(training, "validation_baselines", broken)
+    monkeypatch.setattr(training.record, "validation_baselines", broken)
     notes = []
 
     class Notes(training.Reporter):

@@ -124,7 +124,7 @@ def tweets(tmp_path_factory):
     """Reviews whose texts hold \\n, \\r\\n, U+0085 and U+2028, written by the csv module (which
     quotes the first two and leaves the others bare), and a run trained on them."""
     from conftest import _amazon_rows
-    from rnnexp import train as training
+    from rnnexp import training
     from rnnexp.config import Config
 
     folder = tmp_path_factory.mktemp("tweets")
@@ -259,7 +259,7 @@ def _write_sequences(path, sequences, labels=None, step=True):
 @pytest.fixture(scope="module")
 def sequence_run(tmp_path_factory):
     """A run on 2-channel sequences of 3..8 steps; new sequences of up to 12 steps to label."""
-    from rnnexp import train as training
+    from rnnexp import training
     from rnnexp.config import Config
 
     folder = tmp_path_factory.mktemp("sequences")

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from conftest import ROOT, run_cli, tiny_config_dict
-from rnnexp import train as training
+from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.evaluate import evaluate, predict
 from rnnexp.report import _legend_labels, run_row

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import StopAt, run_cli
-from rnnexp import train as training
+from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.errors import ConfigError
 from rnnexp.evaluate import evaluate

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import StopAt, tiny_config_dict
-from rnnexp import train as training
+from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.errors import DivergedError, RunDirError
-from rnnexp.train import EarlyStopping
+from rnnexp.training import EarlyStopping
 
 
 def make_cfg(tiny_data, **sections) -> Config:
@@ -366,7 +366,7 @@ def test_a_full_disk_met_by_a_librarys_write_is_a_storage_error_that_names_resum
     import json
 
     from rnnexp.errors import StorageError
-    from rnnexp.train import Reporter
+    from rnnexp.training import Reporter
 
     class FullDiskAtEpoch2(Reporter):
         def epoch_end(self, row, improved):

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conftest import ROOT, SHARED_DATA, StopAt, tiny_config_dict
-from rnnexp import train as training
+from rnnexp import training
 from rnnexp.config import Config, ScheduleConfig, load_config
-from rnnexp.train import LRSchedule, Reporter
+from rnnexp.training import LRSchedule, Reporter
 
 KNOBS = {
     "recurrent_dropout": {"model": {"recurrent_dropout": 0.3}},

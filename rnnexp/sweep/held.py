@@ -105,11 +105,16 @@ class TrialReporter:
         if value is not None and value == value:  # NaN is never reported
             self.trial.report(float(value), int(row["epoch"]))
 
-    def epoch_end(self, row: dict[str, Any], improved: bool) -> str | None:
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
         epoch = int(row["epoch"])
         if epoch not in self.reported:
             self._report(row)
         self.trial.set_user_attr(Attr.TRAINED, epoch - self.inherited)
+
+    def prune(self, row: dict[str, Any]) -> str | None:
+        """The training's prune hook, after epoch_end: a reason to stop the run here (the pruner's
+        verdict, or the sweep's spent epoch budget), or None to go on."""
+        epoch = int(row["epoch"])
         if self.trial.lost.is_set():
             return None  # not this worker's trial any more: its retry decides; the run stops now
         if self.trial.should_prune():

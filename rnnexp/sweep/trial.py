@@ -125,8 +125,8 @@ def _train(sw: Sweep, trial: HeldTrial, start: _Start, trials_dir: Path, events:
             where = f"after epoch {state['epoch']}" if state else "from its start (no checkpoint yet)"
             events.note(f"trial {trial.number}: {why}, resuming {previous} {where}")
             trial.set_user_attr(Attr.RUN_DIR, str(previous))
-            return training.resume(previous, reporter=reporter, stop=trial.stop, argv=argv)
-        return training.train(start.cfg, trials_dir, reporter=reporter, stop=trial.stop, argv=argv)
+            return training.resume(previous, reporter=reporter, prune=reporter.prune, stop=trial.stop, argv=argv)
+        return training.train(start.cfg, trials_dir, reporter=reporter, prune=reporter.prune, stop=trial.stop, argv=argv)
 
 
 def _unless_lost(trial: HeldTrial, entry: dict[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def work(
 
 
 def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threading.Event | None) -> WorkerResult:
-    from .. import train as training
+    from .. import training
 
     events = events or Events()
     stop = stop or threading.Event()

@@ -1,0 +1,111 @@
+"""The parts a run trains with, built in one place for train, resume, dry-run and lr-find."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..errors import ConfigError
+from ..model import build_model, model_spec
+from .policies import EarlyStopping, LRSchedule, make_optimizer
+
+
+@dataclass
+class Parts:
+    """The config and task, and the model, optimizer and policies built for them."""
+
+    cfg: Config
+    task: Any
+    input_spec: dict[str, Any]  # what every checkpoint records
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    params: list[torch.nn.Parameter]  # what clipping acts on
+    early: EarlyStopping
+    schedule: LRSchedule
+
+    @property
+    def device(self) -> torch.device:
+        return self.task.device
+
+    def model_entries(self, run_id: str) -> dict[str, Any]:
+        """What rebuilding and using the model needs, without the run folder."""
+        return {
+            "run_id": run_id,
+            **model_spec(self.model, self.cfg.model, self.input_spec, self.task.output_size),
+            "preprocessing": self.task.preprocessing,
+            "config": self.cfg.model_dump(mode="json"),
+        }
+
+
+def build_parts(cfg: Config, task, pretrained=None, input_spec: dict[str, Any] | None = None, fresh: bool = True) -> Parts:
+    """The model, optimizer and training state objects.
+
+    fresh: seed every RNG first, so the starting weights are a pure function of the config (a new
+    run, or a resume before the first checkpoint); a resume from a checkpoint restores the RNGs.
+    input_spec: a checkpoint's, on resume, so the model is rebuilt as it trained, whatever this
+    version would build for a new run. pretrained: vectors copied into the embedding."""
+    if fresh:
+        seed_everything(cfg.train.seed)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    input_spec = input_spec or task.input_spec
+    model = build_model(cfg.model, input_spec, task.output_size).to(task.device)
+    if cfg.model.embedding.freeze:
+        model.embedding.weight.requires_grad_(False)
+    optimizer = make_optimizer(model, cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    es = cfg.train.early_stopping
+    early = EarlyStopping(es.monitor, es.resolved_mode, es.patience, es.min_delta, es.enabled)
+    schedule = LRSchedule(cfg.train.lr_schedule, cfg.train.lr, cfg.train.epochs)
+    if pretrained is not None:
+        with torch.no_grad():
+            model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
+    return Parts(cfg, task, input_spec, model, optimizer, params, early, schedule)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def check_tensorboard(cfg: Config) -> None:
+    import importlib.util
+
+    if cfg.train.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError(
+            "train.tensorboard is true but the tensorboard package is not installed: "
+            "pip install 'rnnexp[tensorboard]' (or pip install tensorboard), or set train.tensorboard: false"
+        )
+
+
+def load_pretrained(cfg: Config, task):
+    """Read pretrained vectors for the fitted vocabulary; fixes model.embedding_dims from the file if unset."""
+    path = cfg.model.embedding.pretrained
+    if path is None:
+        return None
+    from ..embeddings import load_pretrained
+
+    prep = task.prep
+    found = load_pretrained(
+        path, prep.vocab, lowercase=prep.lowercase, seed=cfg.train.seed, expected_dim=cfg.model.embedding_dims
+    )
+    if cfg.model.embedding_dims is None:
+        cfg.model.embedding_dims = found.dim  # recorded in config.yaml, so resume and evaluate build the same model
+    return found
+
+
+def pretrained_summary(found) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "dim": found.dim,
+        "found": found.found,
+        "coverage": round(found.coverage, 4),
+        "missing_examples": found.missing_examples,
+    }
