@@ -217,3 +217,61 @@ def show_compare(console, res: dict[str, Any]) -> None:
         scores.add_row(label, *[plain(v, 4) for v in values])
     console.print(diff)
     console.print(scores)
+
+
+def rich_reporter(console, describe: bool, on_setup) -> Any:
+    """The training Reporter of the CLI: ``on_setup`` is called once the run is set up."""
+    from .training import Reporter
+
+    class RichReporter(Reporter):
+        """Progress bar on a terminal; one line per epoch everywhere (CI logs included)."""
+
+        def __init__(self) -> None:
+            self.progress = None
+            self.task = None
+
+        def setup(self, info: dict[str, Any]) -> None:
+            on_setup()
+            if describe:
+                show_setup(console, info)
+
+        def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
+            if not console.is_terminal or console.quiet:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn(f"epoch {epoch}/{epochs}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            self.task = self.progress.add_task("train", total=batches, completed=done, loss="-")
+            self.progress.start()
+
+        def batch_end(self, loss: float) -> None:
+            if self.progress is not None:
+                self.progress.update(self.task, advance=1, loss=f"{loss:.4f}")
+
+        def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
+            self._stop_bar()
+            parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
+            parts += [
+                f"{k} {row[k]:.4g}" if k in ("val_mae", "val_rmse") else f"{k} {row[k]:.4f}" for k in row if k.startswith("val_")
+            ]
+            parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
+            console.print("  ".join(parts) + ("  [green]*best[/]" if improved else ""))
+
+        def note(self, text: str) -> None:
+            self._stop_bar()
+            console.print(f"[yellow]warning:[/] {text}")
+
+        def _stop_bar(self) -> None:
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+    return RichReporter()
