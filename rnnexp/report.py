@@ -76,13 +76,7 @@ def find_runs(runs_dir: str | Path, trials: bool = False) -> list[Path]:
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunDirError(f"{runs_dir}: no such runs folder")
-    # A run folder is in place with config.yaml and meta.json in it (summary.json follows a moment
-    # later); hidden folders are runs still being built.
-    is_run = lambda p: (
-        not p.name.startswith(".")
-        and (p / "config.yaml").is_file()
-        and ((p / "meta.json").is_file() or (p / "summary.json").is_file())
-    )
+    is_run = lambda p: RunDir(p).in_place
     found = [p for p in runs_dir.iterdir() if is_run(p)]
     if trials:
         found += [p for p in runs_dir.glob("sweep_*/trials/*") if is_run(p)]

@@ -71,6 +71,12 @@ class RunDir:
     last = property(lambda self: self.path / "checkpoints" / "last.pt")
     best = property(lambda self: self.path / "checkpoints" / "best.pt")
 
+    @property
+    def in_place(self) -> bool:
+        """A run folder in place: config.yaml and meta.json in it (summary.json follows a moment
+        later), not hidden (hidden folders are runs still being built)."""
+        return not self.path.name.startswith(".") and self.config.is_file() and (self.meta.is_file() or self.summary.is_file())
+
     def lock(self) -> RunLock:
         """One process per run folder: a second `resume` of a run still training would corrupt it.
         The flock goes with the process, so a killed run leaves no stale lock."""

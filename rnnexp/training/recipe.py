@@ -97,7 +97,7 @@ def _setup_resume(record: Record, epochs: int | None, argv: list[str], settle: b
     run_dir, reporter = record.run_dir, record.reporter
     cfg = run_dir.load_config()
     record.meta = run_dir.read_json(run_dir.meta)
-    summary = run_dir.read_json(run_dir.summary) if run_dir.summary.is_file() else {}
+    summary = run_dir.read_json(run_dir.summary) if run_dir.summary.is_file() else {}  # a torn one is an error
     state = record.load_last()
     plan = plan_resume(run_dir, cfg, record.meta, state, summary, epochs, settle)
     check_tensorboard(cfg)
