@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import rnnexp.cells as cells
+import rnnexp.scans as scans
 from rnnexp.cells import VariationalRNN
 
 TORCH_RNNS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -275,7 +276,7 @@ def test_lstm_scan_gradients_match_autograd(masked, reverse):
     rec_mask = (torch.rand(batch, hidden, dtype=torch.double) > 0.3).double() / 0.7 if masked else None
 
     def scan(x, w_ih, w_hh, b_ih, b_hh):
-        return cells._lstm_direction(x, w_ih, w_hh, b_ih + b_hh, rec_mask, reverse)
+        return scans._lstm_direction(x, w_ih, w_hh, b_ih + b_hh, rec_mask, reverse)
 
     assert torch.autograd.gradcheck(scan, (x, *params))
     ones = torch.ones(size, dtype=torch.double)
