@@ -129,10 +129,11 @@ def _gru_direction(
 ) -> Tensor:
     """One GRU layer and direction, [B, T, in] -> [B, T, hidden], through _GRUScan.
 
-    The input projection's rows are reordered from PyTorch's r,z,n to n,r,z (W_hh keeps r,z,n): the
-    backward then holds the gradients of the projection and of the recurrent matmul in one buffer
-    with slots n,r,z,n' (n' the gradient of W_hn h + b_hn), as two overlapping contiguous views.
-    b_hr and b_hz go into the projection; b_hn cannot, since r multiplies it, so the scan adds it.
+    The input projection is computed time-major in one matmul, so each step reads a contiguous
+    slice, with its rows reordered from PyTorch's r,z,n to n,r,z (W_hh keeps r,z,n): the backward
+    then holds the gradients of the projection and of the recurrent matmul in one buffer with slots
+    n,r,z,n' (n' that of W_hn h + b_hn) as two overlapping views, without a concatenation. b_hr and
+    b_hz go into the projection; b_hn cannot, since r multiplies it, so the scan adds it.
     """
     hidden = w_hh.shape[1]
     w_proj = torch.cat([w_ih[2 * hidden :], w_ih[: 2 * hidden]])
@@ -149,97 +150,103 @@ class _GRUScan(torch.autograd.Function):
     Per step, as nn.GRU (reset gate applied after the matmul): with a = h_in W_hh^T + [0, 0, b_hn]
     (gates r,z,n), r, z = sigmoid(proj_rz + a_rz), n = tanh(proj_n + r * a_n), h = n + z (h(t-1) - n).
 
-    Inputs: proj [T, B, 3H] = x W_ih^T + b_ih + [b_hr, b_hz, 0] in gate order n,r,z; w_hh [3H, H] in
-    PyTorch's order r,z,n; b_hn [H]; mask [B, H] or None, applied to h(t-1) where it enters W_hh
+    Inputs: proj [T, B, 3H] = x W_ih^T + b_ih + [b_hr, b_hz, 0] in gate order n,r,z; w_hh [3H, H]
+    in PyTorch's order r,z,n; b_hn [H]; mask [B, H] or None, applied to h(t-1) where it enters W_hh
     only (h_in = h(t-1) * mask; the z * h(t-1) carry uses the undropped state, as in Keras); reverse
     runs from t = T-1 down to 0. Output: h(t) for every t, [T, B, H], in time order. Checked against
-    autograd by gradcheck in tests/test_cells.py.
+    autograd by gradcheck, and against nn.GRU, in tests/test_cells.py.
     """
 
     @staticmethod
     def forward(ctx, proj: Tensor, w_hh: Tensor, b_hn: Tensor, mask: Tensor | None, reverse: bool) -> Tensor:
         steps, batch, three_h = proj.shape
         hidden = three_h // 3
-        act = torch.empty_like(proj)  # activated gates n, r, z per step
-        rec = torch.empty_like(proj)  # the recurrent part a (r, z, n); the backward needs a_n
+        # gates[t] starts as [proj_r, proj_z, b_hn] (filled for all steps at once), so that one
+        # in-place addmm_ per step makes it [r~, z~, a_n] without a bias copy or an add. The sigmoid
+        # then turns r~, z~ into r, z in place; a_n stays (the backward needs it); n has its own buffer.
+        gates = torch.empty_like(proj)
+        gates[..., : 2 * hidden] = proj[..., hidden:]
+        gates[..., 2 * hidden :] = b_hn
+        ns = proj.new_empty(steps, batch, hidden)
         # h gets one extra slot holding the zero initial state (first slot forward, last slot in
         # reverse), so the backward reads h(t-1) as a plain view, without a copy.
         first = 0 if reverse else 1
         h_buf = proj.new_zeros(steps + 1, batch, hidden)
         hs = h_buf[first : first + steps]
         # Per-step views made once, outside the loop.
-        proj_n_t, proj_rz_t = proj[..., :hidden].unbind(0), proj[..., hidden:].unbind(0)
-        n_t, rz_t, r_t, z_t = (
-            act[..., a:b].unbind(0) for a, b in ((0, hidden), (hidden, three_h), (hidden, 2 * hidden), (2 * hidden, three_h))
-        )
-        rec_t, rec_rz_t, rec_n_t = rec.unbind(0), rec[..., : 2 * hidden].unbind(0), rec[..., 2 * hidden :].unbind(0)
-        h_t = hs.unbind(0)
-        bias = torch.cat([b_hn.new_zeros(2 * hidden), b_hn])  # b_hn is added with the matmul, before r
+        bounds = ((0, three_h), (0, 2 * hidden), (0, hidden), (hidden, 2 * hidden), (2 * hidden, three_h))
+        gates_t, rz_t, r_t, z_t, a_n_t = (gates[..., a:b].unbind(0) for a, b in bounds)
+        proj_n_t, n_t, h_t = proj[..., :hidden].unbind(0), ns.unbind(0), hs.unbind(0)
         w_hh_t = w_hh.t()
         h = proj.new_zeros(batch, hidden)
-        h_in, diff = proj.new_empty(batch, hidden), proj.new_empty(batch, hidden)
+        h_in = proj.new_empty(batch, hidden)
         for t in range(steps - 1, -1, -1) if reverse else range(steps):
             if mask is None:
                 h_in = h
             else:
                 torch.mul(h, mask, out=h_in)
-            torch.addmm(bias, h_in, w_hh_t, out=rec_t[t])
-            torch.add(proj_rz_t[t], rec_rz_t[t], out=rz_t[t])
+            gates_t[t].addmm_(h_in, w_hh_t)
             rz_t[t].sigmoid_()
-            torch.addcmul(proj_n_t[t], r_t[t], rec_n_t[t], out=n_t[t])
+            torch.addcmul(proj_n_t[t], r_t[t], a_n_t[t], out=n_t[t])
             n_t[t].tanh_()
-            torch.sub(h, n_t[t], out=diff)
-            h = torch.addcmul(n_t[t], z_t[t], diff, out=h_t[t])
-        ctx.save_for_backward(act, rec, h_buf, w_hh, mask)
+            h = torch.lerp(n_t[t], h, z_t[t], out=h_t[t])  # n + z (h(t-1) - n)
+        ctx.save_for_backward(gates, ns, h_buf, w_hh, mask)
         ctx.reverse = reverse
         return hs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_hs: Tensor) -> tuple[Tensor, Tensor, Tensor, None, None]:
-        act, rec, h_buf, w_hh, mask = ctx.saved_tensors
-        steps, batch, three_h = act.shape
+        gates, ns, h_buf, w_hh, mask = ctx.saved_tensors
+        steps, batch, three_h = gates.shape
         hidden = three_h // 3
         prev = 1 if ctx.reverse else 0  # where h(t-1) starts in the padded buffer
         h_prev = h_buf[prev : prev + steps]
         # Every pre-activation gradient is dh(t) times a factor that does not depend on dh: computed
-        # for all steps at once, then the loop only multiplies each step's factors by its dh.
-        factors = _gru_factors(act, rec[..., 2 * hidden :], h_prev)
-        flat = factors.view(steps, batch, 4 * hidden)
-        d_proj, d_rec = flat[..., :three_h], flat[..., hidden:]  # slots n,r,z and r,z,n'
-        factors_t, d_rec_t, grad_t = factors.unbind(0), d_rec.unbind(0), grad_hs.unbind(0)
-        z_t = act[..., 2 * hidden :].unbind(0)
+        # for all steps at once (slots n,r,z,n'); the loop multiplies each step's r,z,n' by its dh.
+        grads = _gru_factors(gates, ns, h_prev)
+        flat = grads.view(steps, batch, 4 * hidden)
+        d_proj, d_rec = flat[..., :three_h], flat[..., hidden:]
+        # dh(t) accumulates in place: its own output gradient, then what flows back from step t+1.
+        dh_buf = torch.empty_like(ns).copy_(grad_hs)
+        d_rec_t, d_rec3_t, dh_t = d_rec.unbind(0), grads[:, :, 1:].unbind(0), dh_buf.unbind(0)
+        z_t = gates[..., hidden : 2 * hidden].unbind(0)
         order = list(range(steps)) if ctx.reverse else list(range(steps - 1, -1, -1))
-        dh = grad_t[order[0]]
         for k, t in enumerate(order):
-            factors_t[t].mul_(dh.unsqueeze(1))
+            dh = dh_t[t]
+            d_rec3_t[t].mul_(dh.unsqueeze(1))
             if k + 1 == steps:
                 break  # h(-1) is the constant zero state: nothing flows further
-            # d h(t-1) = its own output gradient + z dh (the carry) + (d a W_hh) * mask (the matmul)
-            through_w = torch.mm(d_rec_t[t], w_hh)
-            nxt = torch.addcmul(grad_t[order[k + 1]], z_t[t], dh)
-            dh = nxt.add_(through_w) if mask is None else nxt.addcmul_(through_w, mask)
+            # d h(t-1) += z dh (the carry) + (d a W_hh) * mask (the recurrent matmul)
+            nxt = dh_t[order[k + 1]]
+            if mask is None:
+                nxt.addmm_(d_rec_t[t], w_hh)
+            else:
+                nxt.addcmul_(torch.mm(d_rec_t[t], w_hh), mask)
+            nxt.addcmul_(z_t[t], dh)
+        grads[:, :, 0].mul_(dh_buf)  # dn~ = dh (1 - z)(1 - n^2), left out of the loop
         h_in = h_prev if mask is None else h_prev * mask
         d_w_hh = d_rec.reshape(-1, three_h).t() @ h_in.reshape(-1, hidden)
-        return d_proj, d_w_hh, factors[:, :, 3].sum((0, 1)), None, None
+        return d_proj, d_w_hh, grads[:, :, 3].sum((0, 1)), None, None
 
 
-def _gru_factors(act: Tensor, rec_n: Tensor, h_prev: Tensor) -> Tensor:
-    """[T, B, 4, H]: d(pre-activation) / dh(t) of gates n, r, z and of a_n (slots n, r, z, n').
+def _gru_factors(gates: Tensor, ns: Tensor, h_prev: Tensor) -> Tensor:
+    """[T, B, 4, H]: d(pre-activation) / dh(t) for all steps, of n~, r~, z~ and a_n (slots n,r,z,n').
 
     From h = (1 - z) n + z h(t-1): dn~ = dh (1 - z)(1 - n^2); dz~ = dh (h(t-1) - n) z (1 - z);
     da_n = dn~ r; dr~ = dn~ a_n r (1 - r) = da_n a_n (1 - r). tanh' = 1 - tanh^2, sigmoid' = s - s^2.
+    Each factor x (1 - s) is written x - x s (one addcmul, no temporary 1 - s).
     """
-    steps, batch, three_h = act.shape
-    n, r, z = act.view(steps, batch, 3, three_h // 3).unbind(2)
-    factors = act.new_empty(steps, batch, 4, three_h // 3)
+    steps, batch, three_h = gates.shape
+    r, z, a_n = gates.view(steps, batch, 3, three_h // 3).unbind(2)
+    factors = gates.new_empty(steps, batch, 4, three_h // 3)
     f_n, f_r, f_z, f_an = factors.unbind(2)
-    one = act.new_ones(())
-    torch.addcmul(one, n, n, value=-1, out=f_n)
-    f_n.mul_(one - z)
+    torch.addcmul(gates.new_ones(()), ns, ns, value=-1, out=f_n)
+    f_n.addcmul_(f_n, z, value=-1)
     torch.mul(f_n, r, out=f_an)
-    torch.mul(f_an, rec_n, out=f_r)
-    f_r.mul_(one - r)
-    torch.sub(h_prev, n, out=f_z)
-    f_z.mul_(torch.addcmul(z, z, z, value=-1))
+    torch.mul(f_an, a_n, out=f_r)
+    f_r.addcmul_(f_r, r, value=-1)
+    torch.sub(h_prev, ns, out=f_z)
+    f_z.mul_(z)
+    f_z.addcmul_(f_z, z, value=-1)
     return factors
