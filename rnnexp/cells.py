@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .scans import _lstm_direction
+from .scans import _gru_direction, _lstm_direction
 
 # How many gate blocks each cell stacks in its weight matrices (rows = gates * hidden).
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -156,14 +156,16 @@ class VariationalRNN(nn.Module):
             rec_mask = _dropout_mask(x, hidden, self.recurrent_dropout)
         if in_mask is not None:
             x = x * in_mask.unsqueeze(1)  # [B, 1, in]: the same mask at every time step
-        # Input projection of all steps at once; the loop below only does the h(t-1) @ W_hh part.
-        # unbind gives per-step views without a slicing op per step in the autograd graph. The loop
-        # is bound by per-op overhead on small tensors, so each step uses as few ops as it can:
-        # for rnn/lstm both biases go into the projection and one addmm adds the recurrent part.
+        # Input projection of all steps at once; the loop (or scan) only does the h(t-1) @ W_hh part.
+        # LSTM and GRU go through hand-written scans (scans.py): a step loop recorded by autograd is
+        # bound by per-op overhead on small tensors.
         if self.cell == "lstm":
             return _lstm_direction(x, w_ih, w_hh, b_ih + b_hh, rec_mask, reverse=bool(sfx))
-        fold = self.cell != "gru"  # GRU keeps b_hn inside r * (W_hn h + b_hn)
-        proj = F.linear(x, w_ih, b_ih + b_hh if fold else b_ih).unbind(1)
+        if self.cell == "gru":
+            return _gru_direction(x, w_ih, w_hh, b_ih, b_hh, rec_mask, reverse=bool(sfx))
+        # The tanh RNN: unbind gives per-step views without a slicing op per step in the autograd
+        # graph; both biases go into the projection and one addmm per step adds the recurrent part.
+        proj = F.linear(x, w_ih, b_ih + b_hh).unbind(1)
         w_hh_t = w_hh.t()
 
         h = x.new_zeros(batch, hidden)
@@ -171,14 +173,7 @@ class VariationalRNN(nn.Module):
         outs: list[Tensor] = []
         for t in order:
             h_in = h if rec_mask is None else h * rec_mask
-            if self.cell == "rnn":
-                h = torch.addmm(proj[t], h_in, w_hh_t).tanh()
-            else:
-                # PyTorch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); h' = (1 - z) n + z h.
-                gx, gh = proj[t], torch.addmm(b_hh, h_in, w_hh_t)
-                r, z = torch.sigmoid(gx[:, : 2 * hidden] + gh[:, : 2 * hidden]).chunk(2, dim=1)
-                n = torch.tanh(gx[:, 2 * hidden :] + r * gh[:, 2 * hidden :])
-                h = n + z * (h - n)  # the carried-over h is the undropped one, as in Keras
+            h = torch.addmm(proj[t], h_in, w_hh_t).tanh()
             outs.append(h)
         if sfx:
             outs.reverse()  # collected from t = T-1 down to 0; put them back in time order

@@ -165,8 +165,9 @@ class _GRUScan(torch.autograd.Function):
         # in-place addmm_ per step makes it [r~, z~, a_n] without a bias copy or an add. The sigmoid
         # then turns r~, z~ into r, z in place; a_n stays (the backward needs it); n has its own buffer.
         gates = torch.empty_like(proj)
-        gates[..., : 2 * hidden] = proj[..., hidden:]
-        gates[..., 2 * hidden :] = b_hn
+        # copy_ broadcasts inside the op: a traced model (export) keeps no batch size here.
+        gates[..., : 2 * hidden].copy_(proj[..., hidden:])
+        gates[..., 2 * hidden :].copy_(b_hn)
         ns = proj.new_empty(steps, batch, hidden)
         # h gets one extra slot holding the zero initial state (first slot forward, last slot in
         # reverse), so the backward reads h(t-1) as a plain view, without a copy.
