@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__, views
-from .errors import RnnexpError, StorageError, clip, no_room
+from .errors import RnnexpError, StorageError, clip, no_room, one_line
 
 app = typer.Typer(
     name="rnnexp",
@@ -70,7 +70,7 @@ _LINES_MAX, _LINE_MAX = 20, 1000
 
 def _fail(lines: list[str], code: int) -> None:
     for line in lines[:_LINES_MAX]:
-        print(f"error: {clip(line, _LINE_MAX)}", file=sys.stderr)
+        print(f"error: {clip(one_line(line), _LINE_MAX)}", file=sys.stderr)
     if len(lines) > _LINES_MAX:
         print(f"error: ... and {len(lines) - _LINES_MAX} more problems", file=sys.stderr)
     raise typer.Exit(code)

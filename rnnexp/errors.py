@@ -22,6 +22,16 @@ def clip(text: object, limit: int = 80) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+# What str.splitlines breaks a line at: in an error line, each is shown as its escape, so that what
+# the user gave (a path, a value) can never split "error: ..." into a second line of its own.
+_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def one_line(text: object) -> str:
+    """``text`` with every line break escaped (``\\r``, ``\\u2028``, ...)."""
+    return str(text).translate(_LINE_BREAKS)
+
+
 class RnnexpError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""
 

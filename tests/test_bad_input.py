@@ -219,3 +219,18 @@ def test_run_names_cannot_escape_the_runs_folder(tmp_path_factory, name):
     runs = tmp_path_factory.mktemp("runs")
     folder = RunDir.create(runs, cfg.name).path
     assert folder.parent == runs.absolute() and Path(folder).resolve().parent == runs.resolve()
+
+
+@pytest.mark.parametrize("brk", list("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"), ids=repr)
+def test_a_line_break_in_what_the_user_gave_stays_inside_one_error_line(tiny_raw, tmp_path, brk):
+    """Every character str.splitlines breaks at, in a path the error names (hypothesis found "\\r")."""
+    import copy
+
+    raw = copy.deepcopy(tiny_raw)
+    raw["data"]["test_file"] = str(tmp_path / f"missing{brk}test.csv")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    code, output = _invoke("train", str(config), "--dry-run", "--quiet")
+    lines = output.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), output
+    assert repr(brk)[1:-1] in lines[0] and "data file not found" in lines[0]
