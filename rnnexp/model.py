@@ -97,6 +97,18 @@ def _fused(cell: str, x, flat: list[torch.Tensor], layers: int, bidirectional: b
     return (torch.gru if cell == "gru" else torch.rnn_tanh)(x, h0, flat, *args)[0]
 
 
+# Measured by bench/cells.py (one layer, forward + backward, 4 shapes, 1 and 2 threads): on CPU,
+# rnnexp's GRU scan (scans._GRUScan) took 0.49-0.75x nn.GRU's time at every shape, while its LSTM
+# scan took 0.97-1.9x nn.LSTM's (oneDNN fuses the LSTM's training, not the GRU's), and the tanh RNN
+# has no scan. So on CPU the GRU trains through the scan and the others through nn.*.
+SCAN_TRAINS_ON_CPU = frozenset({"gru"})
+
+
+def scan_trains(cell: str) -> bool:
+    """Whether ``cell`` trains through rnnexp's scan on CPU rather than PyTorch's fused kernel."""
+    return cell in SCAN_TRAINS_ON_CPU
+
+
 class RNNModel(nn.Module):
     """``input_spec`` says what comes in: {"kind": "tokens", "vocab_size", "seq_len"} (word ids, 0 =
     padding) or {"kind": "features", "num_features", "seq_len", "padded"} (numbers per step; with
@@ -114,12 +126,16 @@ class RNNModel(nn.Module):
         else:
             self.embedding, input_size = None, input_spec["num_features"]
         self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
-        if cfg.recurrent_dropout > 0:
+        uniform = len(set(sizes)) == 1 and cfg.input_dropout == 0
+        # Whether the layers train through rnnexp's own recurrence on CPU (cuDNN stays on CUDA, and
+        # evaluation runs the fused kernel): see scan_trains.
+        self.scans_on_cpu = cfg.recurrent_dropout == 0 and uniform and scan_trains(cfg.cell)
+        if cfg.recurrent_dropout > 0 or self.scans_on_cpu:
             # Recurrent dropout needs a mask on h(t-1) inside the step loop: no fused kernel can do it.
             self.rnn: nn.Module = VariationalRNN(
                 cfg.cell, input_size, sizes, cfg.bidirectional, cfg.input_dropout, cfg.recurrent_dropout, cfg.dropout
             )
-        elif len(set(sizes)) == 1 and cfg.input_dropout == 0:
+        elif uniform:
             # The common case: one fused nn.RNN/GRU/LSTM (cuDNN on GPU, oneDNN on CPU).
             self.rnn = getattr(nn, cfg.cell.upper())(
                 input_size,
@@ -134,7 +150,7 @@ class RNNModel(nn.Module):
             self.rnn = LayerStack(cfg.cell, input_size, sizes, cfg.bidirectional, cfg.dropout, cfg.input_dropout)
         # Without dropout (eval) the step loop computes exactly what the fused kernel does, and has the
         # same parameter names: evaluate and predict run at fused speed (layers of one size).
-        self.eval_fused = cfg.recurrent_dropout > 0 and len(set(sizes)) == 1
+        self.eval_fused = isinstance(self.rnn, VariationalRNN) and len(set(sizes)) == 1
         self.weight_drop, self.mask = cfg.weight_drop, cfg.mask and input_spec["kind"] == "tokens"
         # Whether a backward direction must be told where each sequence ends: masked texts (front-
         # aligned below) and padded numeric sequences (padded at the end). A checkpoint written
@@ -174,6 +190,10 @@ class RNNModel(nn.Module):
         if self.eval_fused and not self.training:
             layers = len(rnn.hidden_sizes)
             out = fused_stack(self.cell, x, weights_of(rnn), layers, self.bidirectional, self.hidden, lengths=lengths)
+        elif self.scans_on_cpu and x.device.type != "cpu":  # cuDNN trains faster than any scan
+            weight, layers = weights_of(rnn, params), len(rnn.hidden_sizes)
+            dropout = rnn.inter_layer_dropout
+            out = fused_stack(self.cell, x, weight, layers, self.bidirectional, self.hidden, dropout, True, lengths)
         elif isinstance(rnn, nn.RNNBase) and lengths is not None:
             weight = weights_of(rnn, params)
             out = fused_stack(self.cell, x, weight, rnn.num_layers, True, self.hidden, rnn.dropout, self.training, lengths)
@@ -206,6 +226,18 @@ class RNNModel(nn.Module):
         if self.mask:  # as in Keras, a text with no real token leaves the state where it starts: zero
             features = features * real.any(1, keepdim=True)
         return features
+
+    def recurrence(self, device: torch.device) -> dict[str, str]:
+        """What the recurrent layers run through on ``device``, in training and in evaluation (meta.json)."""
+        rnn = self.rnn
+        if not isinstance(rnn, VariationalRNN):
+            fused = "fused, one kernel per layer" if isinstance(rnn, LayerStack) else "fused"
+            return {"training": fused, "evaluation": fused}
+        if self.scans_on_cpu and torch.device(device).type != "cpu":
+            training = "fused"
+        else:
+            training = "rnnexp scan" if self.cell in ("gru", "lstm") else "rnnexp step loop"
+        return {"training": training, "evaluation": "fused" if self.eval_fused else training}
 
     def regularized_weights(self) -> list[torch.Tensor]:
         """Weight matrices that train.l1 / train.l2 penalise: recurrent and head weights, not biases or embeddings."""

@@ -42,14 +42,57 @@ X = torch.randint(2, 30, (4, 12))
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_shapes_and_cell_type(cell, bidirectional):
     model = make(cell=cell, embedding_dims=8, num_neurons=6, num_layers=2, bidirectional=bidirectional, dropout=0.1, classes=3)
-    assert type(model.rnn).__name__ == cell.upper()
-    assert model.rnn.num_layers == 2 and model.rnn.bidirectional == bidirectional and model.rnn.dropout == 0.1
+    assert model.rnn.num_layers == 2 and model.rnn.bidirectional == bidirectional
+    if cell == "gru":  # on CPU the GRU trains through rnnexp's scan (model.scan_trains), faster than nn.GRU
+        assert isinstance(model.rnn, VariationalRNN) and model.rnn.inter_layer_dropout == 0.1
+        assert model.recurrence(torch.device("cpu")) == {"training": "rnnexp scan", "evaluation": "fused"}
+        assert model.recurrence(torch.device("cuda")) == {"training": "fused", "evaluation": "fused"}
+    else:
+        assert type(model.rnn).__name__ == cell.upper() and model.rnn.dropout == 0.1
+        assert model.recurrence(torch.device("cpu")) == {"training": "fused", "evaluation": "fused"}
     assert model(X).shape == (4, 3)
 
 
-def test_inter_layer_dropout_only_between_layers():
-    assert make(dropout=0.5).rnn.dropout == 0.0  # one layer: nothing to drop between
-    model = make(dropout=0.5, num_layers=2).train()
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"num_layers": 2, "bidirectional": True},
+        {"num_neurons": 13, "head": "mean"},
+        {"bidirectional": True, "mask": True},
+        {"weight_drop": 0.3},
+    ],
+)
+def test_the_gru_scan_trains_what_nn_gru_trains_and_checkpoints_move_between_them(kw):
+    """The same weights in nn.GRU (as before the scan, and on CUDA) and in the scan: the same training
+    outputs and gradients within float32 noise, and one state_dict for both."""
+    scan = make(cell="gru", embedding_dims=8, num_neurons=kw.pop("num_neurons", 6), **kw).train()
+    fused = make(cell="gru", embedding_dims=8, num_neurons=scan.hidden, **kw)
+    fused.rnn = nn.GRU(8, scan.hidden, num_layers=scan.rnn.num_layers, batch_first=True, bidirectional=scan.bidirectional)
+    fused.scans_on_cpu = fused.eval_fused = False
+    assert isinstance(scan.rnn, VariationalRNN)
+    fused.load_state_dict(scan.state_dict())  # the same keys and shapes both ways
+    scan.load_state_dict(fused.state_dict())
+    fused.train()
+    x = torch.cat([X, torch.zeros(2, 12, dtype=X.dtype)])  # two empty texts too
+    x[0, :5] = 0  # and some padding
+    torch.manual_seed(3)
+    a = scan(x)
+    torch.manual_seed(3)
+    b = fused(x)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for (name, p), q in zip(scan.named_parameters(), fused.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])  # nn.LSTM, and the GRU's scan
+def test_inter_layer_dropout_only_between_layers(cell):
+    one = make(cell=cell, dropout=0.5).train()  # one layer: nothing to drop between
+    a, b = run_twice(one, X)
+    assert torch.equal(a, b)
+    model = make(cell=cell, dropout=0.5, num_layers=2).train()
     a, b = run_twice(model, X)
     assert not torch.equal(a, b)
     model.eval()
@@ -100,10 +143,11 @@ def test_input_dropout_mask_is_constant_over_time():
     assert (masked == 0).any()
 
 
-def test_weight_drop_keeps_fused_kernel_and_stored_weights():
-    model = make(weight_drop=0.5).train()
+@pytest.mark.parametrize("cell,module", [("lstm", nn.LSTM), ("gru", VariationalRNN)])
+def test_weight_drop_keeps_the_kernel_and_stored_weights(cell, module):
+    model = make(cell=cell, weight_drop=0.5).train()
     before = model.rnn.weight_hh_l0.detach().clone()
-    assert isinstance(model.rnn, nn.GRU)
+    assert isinstance(model.rnn, module)
     model(X).sum().backward()
     assert torch.equal(model.rnn.weight_hh_l0, before)  # the dropped copy never replaces the parameter
     assert model.rnn.weight_hh_l0.grad is not None and model.rnn.weight_hh_l0.grad.abs().sum() > 0

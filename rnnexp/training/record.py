@@ -316,7 +316,11 @@ def new_meta(cfg: Config, parts: Parts, pretrained, argv: list[str], config_dir:
         "started_at": _now(),
         "config": cfg.model_dump(mode="json"),  # what config.yaml must still say at resume
         "data": parts.task.summary(),
-        "model": {"parameters": count_parameters(parts.model), "pretrained": pretrained_summary(pretrained)},
+        "model": {
+            "parameters": count_parameters(parts.model),
+            "pretrained": pretrained_summary(pretrained),
+            "recurrence": parts.model.recurrence(parts.device),
+        },
         "resumes": [],
     }
 
