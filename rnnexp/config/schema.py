@@ -278,7 +278,11 @@ class ModelConfig(_Section):
         "for all steps. Runs a step loop instead of the fused kernel.",
     )
     weight_drop: float = Field(
-        0.0, ge=0.0, lt=1.0, description="DropConnect on the hidden-to-hidden weights (AWD-LSTM); keeps the fused kernel."
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="DropConnect on the hidden-to-hidden weights (AWD-LSTM); keeps the layers' kernel "
+        "(fused, or the GRU's scan on CPU).",
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between stacked recurrent layers (PyTorch's dropout).")
     output_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the sequence summary, before the head.")
