@@ -18,7 +18,8 @@ Points, in the order a run meets them:
   write:<best|last>:<e>  inside that checkpoint's write: temp file complete, not renamed (on the
                     writer thread; mid-epoch checkpoints are labelled <e>.<b>)
   saved:<best|last>:<e>  that checkpoint renamed into place (writer thread)
-  epoch:<e>         epoch e's decisions taken and its checkpoints handed to the writer; metrics.csv not yet
+  epoch:<e>         epoch e's decisions taken, earlier checkpoints on disk; its own not yet handed to
+                    the writer, metrics.csv not yet
   metrics:<e>       metrics.csv has epoch e's row
   summary:<e>       summary.json updated after epoch e (only when the run goes on)
   end:curves        training over, curves.png drawn; the final summary.json not yet written

@@ -137,10 +137,12 @@ class Record:
         """The files of the epoch just finished: its checkpoints, metrics.csv, TensorBoard, summary."""
         epoch_no = row["epoch"]
         self.writer.wait()  # at most one epoch's checkpoints in flight
+        # Before the hand-off, not after it: a kill here must find the same files on disk every time
+        # (after it, the writer thread may or may not have finished; write:/saved: cover that instant).
+        faults.hit(f"epoch:{epoch_no}")
         if improved:
             self.save_best(parts, row)
         self.save_last(parts, progress)
-        faults.hit(f"epoch:{epoch_no}")
         self.run_dir.write_metrics(progress.history, parts.task.metric_columns)
         faults.hit(f"metrics:{epoch_no}")
         self._board(parts.cfg, row)
