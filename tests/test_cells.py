@@ -147,6 +147,21 @@ def _reference_direction(cell, x, params, hidden, in_mask, rec_mask, reverse):
     return torch.stack(out, dim=1)
 
 
+def _check_against_reference(cell, scan, x, params, hidden, rec_mask, reverse):
+    """A scan against numerical gradients, then its output and every gradient against the textbook cell."""
+    assert torch.autograd.gradcheck(scan, (x, *params))
+    ones = torch.ones(x.shape[2], dtype=torch.double)
+    full = torch.ones(x.shape[0], hidden, dtype=torch.double) if rec_mask is None else rec_mask
+    ref = _reference_direction(cell, x, params, hidden, ones, full, reverse)
+    out = scan(x, *params)
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
+    weights = torch.randn_like(out)
+    grads = torch.autograd.grad((out * weights).sum(), (x, *params))
+    ref_grads = torch.autograd.grad((ref * weights).sum(), (x, *params))
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_matches_reference_with_recorded_masks(cell, monkeypatch):
     recorded = []
@@ -273,17 +288,7 @@ def test_lstm_scan_gradients_match_autograd(masked, reverse):
     def scan(x, w_ih, w_hh, b_ih, b_hh):
         return scans._lstm_direction(x, w_ih, w_hh, b_ih + b_hh, rec_mask, reverse)
 
-    assert torch.autograd.gradcheck(scan, (x, *params))
-    ones = torch.ones(size, dtype=torch.double)
-    full = torch.ones(batch, hidden, dtype=torch.double) if rec_mask is None else rec_mask
-    ref = _reference_direction("lstm", x, params, hidden, ones, full, reverse)
-    out = scan(x, *params)
-    torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
-    weights = torch.randn_like(out)
-    grads = torch.autograd.grad((out * weights).sum(), (x, *params))
-    ref_grads = torch.autograd.grad((ref * weights).sum(), (x, *params))
-    for got, want in zip(grads, ref_grads):
-        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    _check_against_reference("lstm", scan, x, params, hidden, rec_mask, reverse)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -305,17 +310,7 @@ def test_gru_scan_gradients_match_autograd(masked, reverse):
     def scan(x, w_ih, w_hh, b_ih, b_hh):
         return scans._gru_direction(x, w_ih, w_hh, b_ih, b_hh, rec_mask, reverse)
 
-    assert torch.autograd.gradcheck(scan, (x, *params))
-    ones = torch.ones(size, dtype=torch.double)
-    full = torch.ones(batch, hidden, dtype=torch.double) if rec_mask is None else rec_mask
-    ref = _reference_direction("gru", x, params, hidden, ones, full, reverse)
-    out = scan(x, *params)
-    torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
-    weights = torch.randn_like(out)
-    grads = torch.autograd.grad((out * weights).sum(), (x, *params))
-    ref_grads = torch.autograd.grad((ref * weights).sum(), (x, *params))
-    for got, want in zip(grads, ref_grads):
-        torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    _check_against_reference("gru", scan, x, params, hidden, rec_mask, reverse)
 
 
 @pytest.mark.parametrize(

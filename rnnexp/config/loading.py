@@ -52,12 +52,7 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     sweep file's line and key for every problem found.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: sweep file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read sweep file ({e})") from None
+    text = _read(path, "sweep file")
     node, raw = read_yaml(text, str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping (base, space, sampler, ...) at the top")
@@ -108,12 +103,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     Raises ConfigError listing every problem, each naming the dotted key and where it came from.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read config file ({e})") from None
+    text = _read(path, "config file")
     return parse_config(text, source=str(path), overrides=overrides, base_dir=path.parent)
 
 
@@ -201,6 +191,16 @@ def _merged(base: dict, changes: dict) -> dict:
 # A YAML alias may stand for a whole subtree, so a few hundred bytes of anchors can expand to
 # billions of values (the "billion laughs"); no config comes near this many.
 YAML_NODES_MAX = 100_000
+
+
+def _read(path: Path, what: str) -> str:
+    """A config or sweep file's text; ConfigError naming it when it is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read {what} ({e})") from None
 
 
 def read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:

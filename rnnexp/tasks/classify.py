@@ -30,6 +30,11 @@ def classification_metrics(logits: torch.Tensor, targets: torch.Tensor, num_clas
     }
 
 
+def split_sizes(summary: dict[str, Any]) -> str:
+    """ "train 160, val 40, test 50": each split's examples, from a summary's class counts."""
+    return ", ".join(f"{k} {sum(v.values())}" for k, v in summary["class_counts"].items())
+
+
 class Classifier:
     """The classification half of a task: evaluate() and the baselines' validation lines. A subclass
     gives labels, positive_index, split_examples, file_examples, tensors, predict, baseline,

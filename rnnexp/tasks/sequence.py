@@ -16,7 +16,7 @@ from ..errors import DataError, RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
 from ..series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
-from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy
+from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy, split_sizes
 from .common import WholeTensors
 
 
@@ -159,7 +159,7 @@ class SequenceTask(Classifier, WholeTensors):
     @staticmethod
     def describe(summary: dict[str, Any]) -> list[str]:
         """What the CLI shows of the data when a run starts (from summary())."""
-        sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in summary["class_counts"].items())
+        sizes = split_sizes(summary)
         lengths = summary["lengths"]["train"]
         return [
             f"sequences: {sizes}; {len(summary['labels'])} classes; {len(summary['channels'])} channels; "

@@ -16,7 +16,7 @@ from ..data import Preprocessor, Splits, Table, class_counts, load_splits, read_
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
-from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy
+from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy, split_sizes
 
 
 class TextTask(Classifier):
@@ -144,7 +144,7 @@ class TextTask(Classifier):
     @staticmethod
     def describe(summary: dict[str, Any]) -> list[str]:
         """What the CLI shows of the data when a run starts (from summary())."""
-        sizes = ", ".join(f"{k} {sum(v.values())}" for k, v in summary["class_counts"].items())
+        sizes = split_sizes(summary)
         lengths = summary["lengths"]["train"]
         bucketed = lengths.get("padding_share_bucketed")
         return [
