@@ -14,13 +14,13 @@ Points, in the order a run meets them:
   resume:metrics    (resume) metrics.csv rewritten from the checkpoint's history
   resume:meta       (resume) the resume recorded in meta.json
   resume:done       (resume) summary.json says running
-  batch:<e>:<b>     after batch b of epoch e (1-based)
+  batch:<e>:<b>     after batch b of epoch e (1-based); the checkpoints of epoch e-1 on disk
   write:<best|last>:<e>  inside that checkpoint's write: temp file complete, not renamed (on the
                     writer thread; mid-epoch checkpoints are labelled <e>.<b>)
   saved:<best|last>:<e>  that checkpoint renamed into place (writer thread)
   epoch:<e>         epoch e's decisions taken, earlier checkpoints on disk; its own not yet handed to
                     the writer, metrics.csv not yet
-  metrics:<e>       metrics.csv has epoch e's row
+  metrics:<e>       metrics.csv has epoch e's row; epoch e's checkpoints on disk
   summary:<e>       summary.json updated after epoch e (only when the run goes on)
   end:curves        training over, curves.png drawn; the final summary.json not yet written
   end:summary       the final summary.json written
@@ -31,12 +31,18 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 
-def hit(point: str) -> None:
+def hit(point: str, settle: Callable[[], None] | None = None) -> None:
+    """Record and, when it is the chosen point, SIGKILL. ``settle`` runs first, on a kill only: it
+    finishes what another thread has in flight (the checkpoint writer), so that a kill at a point
+    finds the same files on disk every time; write:/saved: are the instants inside that work."""
     trace = os.environ.get("RNNEXP_FAULT_TRACE")
     if trace:
         with open(trace, "a", encoding="utf-8") as f:
             f.write(point + "\n")
     if os.environ.get("RNNEXP_FAULT") == point:
+        if settle is not None:
+            settle()
         os.kill(os.getpid(), signal.SIGKILL)

@@ -152,6 +152,39 @@ def test_twenty_sigkills_at_random_points_then_bit_identical(reference, tmp_path
     assert len(json.loads((run / "meta.json").read_text())["resumes"]) == 20
 
 
+# A disk slow enough that the writer thread is still busy with an epoch's checkpoints when the
+# training thread reaches the next points: the instants where a kill's outcome would race the writer.
+SLOW_DISK = """
+import sys, time
+from rnnexp import checkpoint, cli
+write = checkpoint.write_bytes
+def slow(*args):
+    time.sleep(0.6)
+    return write(*args)
+checkpoint.write_bytes = slow
+sys.argv = ["rnnexp", *sys.argv[1:]]
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("point", ["metrics:1", "summary:1", "batch:2:1", "batch:2:12", "metrics:2"])
+def test_a_kill_after_a_hand_off_finds_that_checkpoint_on_disk_however_slow_the_disk(reference, tmp_path, point):  # noqa: F811
+    """A point on the training thread met after an epoch's checkpoints went to the writer: the kill
+    there finds them written (the writer is drained first), so the outcome of a kill at a point is
+    one state, not a race. The kills inside the write are write:/saved:."""
+    config, _ = reference
+    runs = tmp_path / "runs"
+    args = ["train", str(config), "--runs-dir", str(runs), "--quiet"]
+    env = {**os.environ, "RNNEXP_FAULT": point}
+    proc = subprocess.run([sys.executable, "-c", SLOW_DISK, *args], env=env, capture_output=True)
+    assert proc.returncode == KILLED, proc.stderr[-800:]
+    (run,) = visible(runs)
+    epoch = int(point.split(":")[1]) - (1 if point.startswith("batch") else 0)
+    last = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert (last["epoch"], last["batch"]) == (epoch, 0), point
+    assert torch.load(run / "checkpoints" / "best.pt", weights_only=True)["epoch"] <= epoch
+
+
 def _limited_fsize(limit: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

@@ -35,6 +35,7 @@ class Hooks:
     prune: Prune | None
     save_last: Callable[[], None]  # last.pt, when a stop comes mid-epoch
     epoch_saved: Callable[[dict[str, Any], bool], None]  # (row, improved): the epoch's checkpoints and files
+    settle: Callable[[], None]  # the checkpoints handed off are on disk (before a fault point's kill)
 
 
 def fit(parts: Parts, progress: Progress, hooks: Hooks) -> Ending:
@@ -95,7 +96,7 @@ def _epoch(parts: Parts, progress: Progress, hooks: Hooks) -> Ending | None:
         progress.seen += len(batches[b])
         progress.batch = b + 1
         hooks.reporter.batch_end(value)
-        faults.hit(f"batch:{epoch_no}:{progress.batch}")
+        faults.hit(f"batch:{epoch_no}:{progress.batch}", hooks.settle)
         if hooks.stop.is_set() and progress.batch < len(batches):
             progress.seconds += time.perf_counter() - started
             hooks.save_last()

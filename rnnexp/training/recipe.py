@@ -141,6 +141,7 @@ def _train(parts: Parts, progress: Progress, record: Record, stop: threading.Eve
         prune=prune,
         save_last=lambda: record.save_last(parts, progress),
         epoch_saved=lambda row, improved: record.epoch_saved(parts, progress, row, improved),
+        settle=record.writer.wait,
     )
     with record.ending(parts, progress):
         status, reason = fit(parts, progress, hooks)

@@ -144,11 +144,11 @@ class Record:
             self.save_best(parts, row)
         self.save_last(parts, progress)
         self.run_dir.write_metrics(progress.history, parts.task.metric_columns)
-        faults.hit(f"metrics:{epoch_no}")
+        faults.hit(f"metrics:{epoch_no}", self.writer.wait)
         self._board(parts.cfg, row)
         if progress.end is None:
             self.write_summary(Status.RUNNING, "", parts, progress)
-            faults.hit(f"summary:{epoch_no}")
+            faults.hit(f"summary:{epoch_no}", self.writer.wait)
 
     def _board(self, cfg: Config, row: dict[str, Any]) -> None:
         if not cfg.train.tensorboard:
