@@ -48,6 +48,14 @@ def _console(quiet: bool = False):
 # Options that several commands share, declared once.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout (nothing else on stdout).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Device = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="auto, cpu, cuda or cuda:N, over train.device (a run's recorded config is left as it is). "
+        "Default: train.device; for a run this machine cannot place there, auto.",
+    ),
+]
 _STORAGE_HELP = (
     "Optuna storage URL for several machines: postgresql+psycopg2://USER:PASSWORD@HOST/DB (env RNNEXP_STORAGE). "
     "Default: a journal file inside the sweep folder."
@@ -154,6 +162,7 @@ def train(
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
     runs_dir: Path = _runs_dir("Where run folders go"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
+    device: Device = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -162,7 +171,7 @@ def train(
 
     console = _console(quiet)
     with _guard():
-        cfg = load_config(config, set_)
+        cfg = load_config(config, _with_device(set_, device))
         from . import training
 
         if dry_run:
@@ -183,6 +192,7 @@ def train(
 def resume(
     run_dir: Path = typer.Argument(..., help="Run folder to continue."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="New total number of epochs (extends a finished run)."),
+    device: Device = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -192,7 +202,8 @@ def resume(
         from . import training
 
         stop = _SIGNALS.stop
-        result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=_reporter(console), stop=stop)
+        reporter = _reporter(console)
+        result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=reporter, stop=stop, device=device)
     _finish(console, result, as_json)
 
 
@@ -212,6 +223,7 @@ def evaluate(
     baselines: bool | None = typer.Option(
         None, "--baselines/--no-baselines", help="Fit the simple baselines (default: train.baselines of the run)."
     ),
+    device: Device = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Score a run on its test/val split or a file, beside simple baselines fitted on its training split."""
@@ -224,9 +236,10 @@ def evaluate(
     with _guard():
         from .evaluate import evaluate as run_eval
 
-        report = run_eval(
-            run_dir, which=checkpoint, split=split, data_file=data, predictions=predictions, fit_baselines=baselines
-        )
+        chosen = {"which": checkpoint, "split": split, "data_file": data, "predictions": predictions}
+        report = run_eval(run_dir, **chosen, fit_baselines=baselines, device=device)
+    for note in [] if as_json else report["notes"]:
+        print(f"note: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps(report))
     elif "steps_ahead" in report:  # forecasts, scored in the target's units
@@ -257,6 +270,7 @@ def lr_find(
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
     runs_dir: Path = _runs_dir("Where the result folder goes"),
+    device: Device = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -265,7 +279,7 @@ def lr_find(
 
     console = _console(quiet)
     with _guard():
-        cfg = load_config(config, set_)
+        cfg = load_config(config, _with_device(set_, device))
         from . import training
         from .report import save_lr_find
 
@@ -388,6 +402,7 @@ def predict(
         "series as CSV.",
     ),
     checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
+    device: Device = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Predict with a run's model and saved preprocessing: label and probability per text or
@@ -400,11 +415,14 @@ def predict(
         if not cfg.data.is_text:
             if texts:
                 raise typer.BadParameter(f"a {cfg.data.task} run predicts from --file, not from texts")
-            res = run_predict(run_dir, series_file=file, which=checkpoint)
+            res = run_predict(run_dir, series_file=file, which=checkpoint, device=device)
         else:
             if not texts:
                 texts = _texts_to_predict(file, cfg.data)
-            res = run_predict(run_dir, texts=list(texts), which=checkpoint)
+            res = run_predict(run_dir, texts=list(texts), which=checkpoint, device=device)
+    if not as_json:
+        for note in [*res.get("notes", []), *([res["truncated"]["note"]] if res.get("truncated") else [])]:
+            print(f"note: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps(res))
     elif "forecast" in res:
@@ -412,8 +430,6 @@ def predict(
         for row in res["forecast"]:
             print(f"{row['steps_ahead']}\t{row['value']:.6g}")
     else:
-        for note in [*res.get("notes", []), *([res["truncated"]["note"]] if res.get("truncated") else [])]:
-            print(f"note: {note}", file=sys.stderr)
         cut = sum(1 for row in res["predictions"] if row.get("cut"))
         if cut:
             print(
@@ -757,3 +773,8 @@ def _finish(console, result, as_json: bool) -> None:
 def main() -> None:
     _SIGNALS.install()
     app()
+
+
+def _with_device(overrides: list[str], device: str | None) -> list[str]:
+    """--device on a new run is the last --set train.device: the run's config records where it trained."""
+    return [*overrides, f"train.device={device}"] if device is not None else overrides

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint
+from .devices import run_device
 from .errors import RunDirError
-from .model import model_from_checkpoint, resolve_device
+from .model import model_from_checkpoint
 from .rundir import RunDir, write_json, write_text
 from .tasks import restore_task, task_class
 
@@ -21,24 +22,26 @@ def evaluate(
     data_file: str | Path | None = None,
     predictions: str | Path | None = None,
     fit_baselines: bool | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Score a checkpoint of the run (best, last, or auto = as early_stopping.restore_best says),
     write eval_<split>.json (eval_file-<stem>.json for --data) and return the report. With
     ``predictions``, also a CSV of every example's prediction (classification). ``fit_baselines``
-    (default: train.baselines) fits the simple models of rnnexp/baselines.py on the training split."""
+    (default: train.baselines) fits the simple models of rnnexp/baselines.py on the training split.
+    ``device`` (--device) overrides where it computes (devices.run_device)."""
     run = RunDir.open(run_path)
     cfg = run.load_config()
     meta = run.read_json(run.meta)
     which, state = load_checkpoint(run, cfg, which)
     if split not in ("test", "val"):
         raise RunDirError(f"--split {split!r}: expected test or val")
-    device = resolve_device(cfg.train.device)
+    device, note = run_device(cfg.train.device, device)
     task = restore_task(cfg, state["preprocessing"], device)
     model = model_from_checkpoint(state, device)
-    head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"])}
+    head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "device": str(device)}
     fit = cfg.train.baselines if fit_baselines is None else fit_baselines
     report, rows = task.evaluate(model, split, meta, fit, data_file=data_file, want_rows=predictions is not None)
-    report = {**head, **report}
+    report = {**head, **report, "notes": [*([note] if note else []), *report.get("notes", [])]}
     if predictions is not None:
         write_predictions(Path(predictions), rows, task.labels)
         report["predictions_file"] = str(predictions)
@@ -59,7 +62,11 @@ def load_checkpoint(run: RunDir, cfg, which: str) -> tuple[str, dict[str, Any]]:
 
 
 def predict(
-    run_path: str | Path, texts: list[str] | None = None, series_file: str | Path | None = None, which: str = "auto"
+    run_path: str | Path,
+    texts: list[str] | None = None,
+    series_file: str | Path | None = None,
+    which: str = "auto",
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Apply a run's checkpoint to new inputs with the run's saved preprocessing: texts -> label and
     class probabilities (text classification); a long-format CSV or a folder of CSV files ->
@@ -69,10 +76,13 @@ def predict(
     cfg = run.load_config()
     which, state = load_checkpoint(run, cfg, which)
     prep = state["preprocessing"]
-    device = resolve_device(cfg.train.device)
+    device, note = run_device(cfg.train.device, device)
     model = model_from_checkpoint(state, device)
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "task": prep["task"]}
-    return {**head, **task_class(prep["task"]).predict_inputs(cfg, prep, model, device, texts=texts, file=series_file)}
+    predicted = task_class(prep["task"]).predict_inputs(cfg, prep, model, device, texts=texts, file=series_file)
+    res = {**head, "device": str(device), **predicted}
+    res["notes"] = [*([note] if note else []), *res.get("notes", [])]
+    return res
 
 
 def write_predictions(path: Path, rows: list[dict[str, Any]], labels: list[str]) -> None:

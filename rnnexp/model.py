@@ -391,15 +391,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def resolve_device(name: str) -> torch.device:
-    """auto -> cuda when available, else cpu; asking for cuda without one is a config error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is 'cuda' but torch sees no CUDA device here; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
 @torch.no_grad()
 def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512, padding: str | None = None) -> torch.Tensor:
     """Outputs for every row of ``tokens`` (or feature windows) in eval mode (no dropout), in chunks to bound memory.

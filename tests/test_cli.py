@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from rnnexp import checkpoint
 
 
 def test_help_and_version_without_torch():
@@ -278,3 +279,50 @@ def test_the_signal_handler_takes_no_lock_a_second_signal_could_find_held(monkey
     assert exits == [cli.EXIT_INTERRUPTED]
     assert signals.stop.wait(0.01) is True
     assert cli._Flag().wait(0.05) is False
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="fakes a run trained on a GPU this machine lacks")
+def test_a_run_trained_on_cuda_evaluates_predicts_and_resumes_here_without_a_config_edit(write_config, tmp_path, forkrun):
+    rc, out = forkrun(
+        "train", write_config(train={"epochs": 1, "threads": 1}), "--runs-dir", tmp_path / "runs", "--device", "cpu", "-q"
+    )
+    assert rc == 0, out
+    (run,) = (p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
+    assert "device: cpu" in (run / "config.yaml").read_text()  # --device on train is the run's train.device
+    # Now pretend it was trained on a GPU: what config.yaml and meta.json say after a cuda run.
+    config = (run / "config.yaml").read_text().replace("device: cpu", "device: cuda")
+    (run / "config.yaml").write_text(config)
+    meta = json.loads((run / "meta.json").read_text())
+    meta["device"], meta["config"]["train"]["device"] = "cuda:0", "cuda"
+    (run / "meta.json").write_text(json.dumps(meta))
+    for name in ("last.pt", "best.pt"):  # each checkpoint carries the whole config too
+        state = checkpoint.load(run / "checkpoints" / name)
+        state["config"]["train"]["device"] = "cuda"
+        checkpoint.save(state, run / "checkpoints" / name)
+
+    for flag in ([], ["--device", "cpu"], ["--device", "auto"]):
+        rc, out = forkrun("evaluate", run, "--json", *flag)
+        assert rc == 0, out
+        report = json.loads(out.splitlines()[-1])
+        assert report["device"] == "cpu" and "accuracy" in report
+        assert report["notes"] == ([] if flag else [NOTE_LACKS])
+        rc, out = forkrun("predict", run, "a wonderful film", *flag)
+        assert rc == 0 and "\t" in out.splitlines()[-1], out
+        assert (NOTE_LACKS in out) == (not flag)
+    for bad, said in (
+        (["cuda"], "--device is 'cuda' but torch sees no CUDA device"),
+        (["cuda:3"], "no CUDA"),
+        (["gpu"], "expected auto"),
+    ):
+        rc, out = forkrun("evaluate", run, "--device", *bad)
+        assert rc == 2 and said in out and out.count("error:") == 1, out
+
+    rc, out = forkrun("resume", run, "--epochs", "2")
+    assert rc == 0, out
+    assert "trained on cuda:0 and resumes on cpu" in out and "not the same bits" in out
+    assert (run / "config.yaml").read_text() == config.replace("epochs: 1", "epochs: 2")  # the device stays recorded
+    resumes = json.loads((run / "meta.json").read_text())["resumes"]
+    assert [r["device"] for r in resumes] == ["cpu"]
+
+
+NOTE_LACKS = "this run's train.device is 'cuda', which this machine lacks: using cpu (--device chooses)"

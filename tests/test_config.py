@@ -373,3 +373,14 @@ def test_one_rule_decides_whether_a_metric_rises_or_falls():
             {"base": "x.yaml", "space": {"train.lr": [0.1]}, "trials": 1, "objective": {"metric": monitor}}
         )
         assert objective_of(sweep, base)[1] == {"max": "maximize", "min": "minimize"}[direction_of(monitor)]
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:0", "cuda:12"])
+def test_every_device_spelling_loads(device):
+    assert parse_config(MINIMAL, overrides=[f"train.device={device}"]).train.device == device
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:", "cuda:x", "CPU", "mps", "cpu:0"])
+def test_a_device_spelled_otherwise_names_the_key(device):
+    (msg,) = errors_of(MINIMAL + f"train:\n  device: '{device}'\n")
+    assert msg.startswith("c.yaml:4: train.device:"), msg

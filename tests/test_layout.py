@@ -13,7 +13,7 @@ LAYERS = [
     {"errors"},
     {"config", "faults"},
     {"padding", "readers"},
-    {"data", "batches", "series", "embeddings", "metrics", "baselines", "cells", "scans", "rundir", "checkpoint"},
+    {"data", "batches", "series", "embeddings", "metrics", "baselines", "cells", "scans", "rundir", "checkpoint", "devices"},
     {"model"},
     {"tasks"},
     {"training", "evaluate", "report"},

@@ -6,6 +6,7 @@ from torch import nn
 
 from rnnexp.cells import VariationalRNN
 from rnnexp.config import ModelConfig
+from rnnexp.devices import resolve_device
 from rnnexp.errors import ConfigError
 from rnnexp.model import (
     LayerStack,
@@ -14,7 +15,6 @@ from rnnexp.model import (
     model_from_checkpoint,
     model_spec,
     predict_logits,
-    resolve_device,
 )
 
 
@@ -486,3 +486,22 @@ def test_every_layer_kind_traces_to_the_model_it_is(kw):
         traced = torch.jit.trace(model, example, check_trace=False)
     with torch.no_grad():
         assert torch.allclose(traced(other), model(other), atol=1e-6)
+
+
+def test_device_rules_with_two_gpus_and_with_none(monkeypatch):
+    from rnnexp.devices import resolve_device, run_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert [str(resolve_device(d)) for d in ("auto", "cpu", "cuda", "cuda:1")] == ["cuda", "cpu", "cuda", "cuda:1"]
+    with pytest.raises(ConfigError, match=r"--device is 'cuda:2' but this machine has 2 CUDA device\(s\): cuda:0 to cuda:1"):
+        resolve_device("cuda:2", "--device")
+    assert run_device("cuda:1", None) == (torch.device("cuda:1"), None)  # the run's own device, when present
+    assert run_device("cuda:1", "cpu") == (torch.device("cpu"), None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    device, note = run_device("cuda:1", None)
+    assert device == torch.device("cpu") and "train.device is 'cuda:1', which this machine lacks: using cpu" in note
+    with pytest.raises(ConfigError, match="--device is 'cuda' but torch sees no CUDA device here"):
+        run_device("cpu", "cuda")
+    with pytest.raises(ConfigError, match="--device 'gpu': expected auto, cpu, cuda or cuda:N"):
+        run_device("cpu", "gpu")

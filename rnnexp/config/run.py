@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .schema import COUNT_MAX, SEED_MAX, VAL_METRICS, DataConfig, ModelConfig, Monitor, _Section, direction_of
+
+# One spelling of a device for the config and the --device flags (checked without importing torch).
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?)$"
 
 
 class EarlyStoppingConfig(_Section):
@@ -91,7 +95,11 @@ class TrainConfig(_Section):
         "seasonal-naive baselines are always there.",
     )
     seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available.")
+    device: str = Field(
+        "auto",
+        description="auto, cpu, cuda or cuda:N. auto picks cuda when available. The --device flag of train, resume, "
+        "evaluate, predict and lr-find overrides it without changing the run's config.",
+    )
     threads: int | None = Field(None, ge=1, le=4096, description="CPU threads for torch (null: torch's default).")
     tensorboard: bool = Field(
         False,
@@ -101,6 +109,13 @@ class TrainConfig(_Section):
     early_stopping: EarlyStoppingConfig = Field(
         default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking."
     )
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.match(DEVICE_PATTERN, value):
+            raise ValueError("expected auto, cpu, cuda or cuda:N")
+        return value
 
 
 class Config(_Section):

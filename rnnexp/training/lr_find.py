@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
+from ..devices import resolve_device
 from ..errors import ConfigError, TrainingError
-from ..model import resolve_device
 from ..tasks import create_task
 from .events import Reporter
 from .loop import step

@@ -14,8 +14,8 @@ import torch
 
 from .. import faults
 from ..config import Config
+from ..devices import resolve_device, run_device
 from ..errors import StorageError
-from ..model import resolve_device
 from ..rundir import RunDir, Status
 from ..tasks import create_task, restore_task
 from .checks import ResumePlan, check_same_data, plan_resume
@@ -65,15 +65,16 @@ def resume(
     stop: threading.Event | None = None,
     settle: bool = False,
     prune: Prune | None = None,
+    device: str | None = None,
 ) -> TrainResult:
     """Continue a stopped run (or extend a finished one to ``epochs`` in total) from last.pt.
 
     settle: the checkpoint records how the run ended (its process died before the files said so);
     write metrics.csv, curves.png and summary.json for that end and train nothing. A plain resume
     does this by itself for a completed or early-stopped run; a pruned one it trains on.
-    prune: as for train."""
+    prune: as for train. device: --device, over the run's train.device (devices.run_device)."""
     with Record.open(RunDir.open(run_path), reporter or Reporter()) as record:
-        parts, progress = _setup_resume(record, epochs, argv or [], settle)
+        parts, progress = _setup_resume(record, epochs, argv or [], settle, device)
         return _train(parts, progress, record, stop or threading.Event(), prune)
 
 
@@ -92,7 +93,9 @@ def dry_run(cfg: Config) -> dict[str, Any]:
     }
 
 
-def _setup_resume(record: Record, epochs: int | None, argv: list[str], settle: bool) -> tuple[Parts, Progress]:
+def _setup_resume(
+    record: Record, epochs: int | None, argv: list[str], settle: bool, device: str | None
+) -> tuple[Parts, Progress]:
     """Check everything a resume depends on, then write."""
     run_dir, reporter = record.run_dir, record.reporter
     cfg = run_dir.load_config()
@@ -101,7 +104,8 @@ def _setup_resume(record: Record, epochs: int | None, argv: list[str], settle: b
     state = record.load_last()
     plan = plan_resume(run_dir, cfg, record.meta, state, summary, epochs, settle)
     check_tensorboard(cfg)
-    task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), resolve_device(cfg.train.device))
+    where, device_note = run_device(cfg.train.device, device)
+    task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), where)
     check_same_data(run_dir, record.meta, task)
     parts, progress = _restore(cfg, task, state, plan)
     faults.hit("resume:checked")
@@ -110,6 +114,9 @@ def _setup_resume(record: Record, epochs: int | None, argv: list[str], settle: b
     if progress.end is None:
         record.write_summary(Status.RUNNING, "", parts, progress)
         faults.hit("resume:done")
+    for note in [device_note, _device_change(record.meta, where)]:
+        if note:
+            reporter.note(note)
     threads = record.meta.get("threads")
     if threads not in (None, torch.get_num_threads()):
         reporter.note(
@@ -118,6 +125,18 @@ def _setup_resume(record: Record, epochs: int | None, argv: list[str], settle: b
         )
     reporter.setup(record.info(parts, progress, resumed_from=(plan.done, progress.batch)))
     return parts, progress
+
+
+def _device_change(meta: dict[str, Any], device) -> str | None:
+    """A note when the run last trained on another kind of device: the kernels (cuDNN or the CPU's)
+    and random streams differ, so the bits do (a CPU-started run has no CUDA random state to restore)."""
+    trained = (meta["resumes"][-2] if len(meta["resumes"]) > 1 else meta).get("device")
+    if trained is None or torch.device(trained).type == device.type:
+        return None
+    return (
+        f"this run trained on {trained} and resumes on {device}: the same training from the same checkpoint, "
+        "but not the same bits as an uninterrupted run on one device"
+    )
 
 
 def _restore(cfg: Config, task, state: dict[str, Any] | None, plan: ResumePlan) -> tuple[Parts, Progress]:
