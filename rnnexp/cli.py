@@ -202,8 +202,7 @@ def resume(
         from . import training
 
         stop = _SIGNALS.stop
-        reporter = _reporter(console)
-        result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=reporter, stop=stop, device=device)
+        result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=_reporter(console), stop=stop, device=device)
     _finish(console, result, as_json)
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 import torch
 
-from .config.run import DEVICE_PATTERN
+from .config.run import check_device
 from .errors import ConfigError
 
 
 def resolve_device(name: str, source: str = "train.device") -> torch.device:
     """auto -> cuda when available, else cpu; a device this machine lacks is a ConfigError naming
     ``source`` (the config key or the --device flag)."""
-    if not re.match(DEVICE_PATTERN, name):
-        raise ConfigError(f"{source} {name!r}: expected auto, cpu, cuda or cuda:N")
+    try:
+        check_device(name)
+    except ValueError as e:
+        raise ConfigError(f"{source} {name!r}: {e}") from None
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)

@@ -9,8 +9,12 @@ from pydantic import Field, field_validator, model_validator
 
 from .schema import COUNT_MAX, SEED_MAX, VAL_METRICS, DataConfig, ModelConfig, Monitor, _Section, direction_of
 
-# One spelling of a device for the config and the --device flags (checked without importing torch).
-DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?)$"
+
+def check_device(name: str) -> str:
+    """The one spelling of a device, for train.device and the --device flags (no torch needed)."""
+    if not re.match(r"^(auto|cpu|cuda(:[0-9]+)?)$", name):
+        raise ValueError("expected auto, cpu, cuda or cuda:N")
+    return name
 
 
 class EarlyStoppingConfig(_Section):
@@ -113,9 +117,7 @@ class TrainConfig(_Section):
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
-        if not re.match(DEVICE_PATTERN, value):
-            raise ValueError("expected auto, cpu, cuda or cuda:N")
-        return value
+        return check_device(value)
 
 
 class Config(_Section):

@@ -105,6 +105,7 @@ def _setup_resume(
     plan = plan_resume(run_dir, cfg, record.meta, state, summary, epochs, settle)
     check_tensorboard(cfg)
     where, device_note = run_device(cfg.train.device, device)
+    notes = [device_note, _device_change(record.meta, where)]  # before this resume joins meta.json
     task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), where)
     check_same_data(run_dir, record.meta, task)
     parts, progress = _restore(cfg, task, state, plan)
@@ -114,7 +115,7 @@ def _setup_resume(
     if progress.end is None:
         record.write_summary(Status.RUNNING, "", parts, progress)
         faults.hit("resume:done")
-    for note in [device_note, _device_change(record.meta, where)]:
+    for note in notes:
         if note:
             reporter.note(note)
     threads = record.meta.get("threads")
@@ -130,7 +131,7 @@ def _setup_resume(
 def _device_change(meta: dict[str, Any], device) -> str | None:
     """A note when the run last trained on another kind of device: the kernels (cuDNN or the CPU's)
     and random streams differ, so the bits do (a CPU-started run has no CUDA random state to restore)."""
-    trained = (meta["resumes"][-2] if len(meta["resumes"]) > 1 else meta).get("device")
+    trained = (meta["resumes"][-1] if meta["resumes"] else meta).get("device")
     if trained is None or torch.device(trained).type == device.type:
         return None
     return (
