@@ -14,15 +14,111 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__, views
 from .errors import RnnexpError, StorageError, clip, no_room, one_line
 
+# Typer keeps its own copy of click; its error classes are reached through the one it exports.
+_UsageError = typer.BadParameter.__mro__[1]
+
+
+class _Argument(TyperArgument):
+    """An argument in --help and usage lines as Unix tools write it: RUN_DIR, [TEXTS]... (Typer's
+    own are {run_dir} and <list[str]>)."""
+
+    @property
+    def display_name_raw(self) -> str:
+        return self.metavar or (self.name or "").upper()
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx) -> str | None:
+        return None  # the name says what it is
+
+
+class _Option(TyperOption):
+    """An option's value in --help: its choices [auto|best|last], its metavar, or the type's click
+    name (TEXT, INTEGER, PATH); nothing for a flag (Typer writes <bool>)."""
+
+    def display_type_rich(self, ctx) -> str | None:
+        if self.is_flag:
+            return None
+        if self.metavar:
+            return self.metavar
+        desc = self.type_descriptor
+        if desc.is_choice and desc.choices:
+            return f"[{'|'.join(str(getattr(c, 'value', c)) for c in desc.choices)}]"
+        bare = self._bare_type(desc.annotation).removeprefix("list[").removesuffix("]")
+        return _TYPE_NAMES.get(bare, bare.upper())
+
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH", "Path": "PATH"}
+
+
+def _unix_params(params: list) -> list:
+    for p in params:
+        if type(p) is TyperArgument:
+            p.__class__ = _Argument
+        elif type(p) is TyperOption:
+            p.__class__ = _Option
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx) -> list:
+        return _unix_params(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    """The command tree: Unix-style help for every command in it, and a usage error (a missing
+    argument, an unknown option, a bad choice) as one `error:` line with exit 2, like every other
+    error (Typer draws a box of several lines)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for command in self.commands.values():
+            if type(command) is TyperCommand:
+                command.__class__ = _Command
+
+    def get_params(self, ctx) -> list:
+        return _unix_params(super().get_params(ctx))
+
+    def _path(self, args) -> str:
+        """The command an argument list names (rnnexp sweep status), for errors the parser raises
+        without saying which command it was parsing."""
+        names, group = ["rnnexp"], self
+        for arg in args:
+            command = getattr(group, "commands", {}).get(arg)
+            if command is None:
+                break
+            names.append(arg)
+            group = command
+        return " ".join(names)
+
+    def main(self, args=None, prog_name=None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except _UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare `rnnexp` or `rnnexp sweep`: the help
+                e.show()
+                sys.exit(e.exit_code)
+            where = e.ctx.command_path if e.ctx and e.ctx.parent else self._path(sys.argv[1:] if args is None else args)
+            message = one_line(e.format_message()).replace("Value error, ", "")  # Typer's wording of a bad choice
+            print(f"error: {where}: {message} (see {where} --help)", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="rnnexp",
     help="Train, resume and evaluate recurrent networks from YAML configs.",
     add_completion=False,
@@ -45,22 +141,37 @@ def _console(quiet: bool = False):
     return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True, width=width)
 
 
+def _output(quiet: bool = False) -> views.Output:
+    """The command's result on stdout (plain text off a terminal: views.wants_plain), the rest on stderr."""
+    from rich.console import Console
+
+    plain = views.wants_plain(sys.stdout)
+    width = 10_000 if plain else None  # plain rows are never wrapped; a terminal's own width otherwise
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width, color_system=None if plain else "auto")
+    return views.Output(out=out, err=_console(quiet), plain=plain)
+
+
 # Options that several commands share, declared once.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout (nothing else on stdout).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result line (on stdout).")]
 Device = Annotated[
     str | None,
     typer.Option(
         "--device",
+        metavar="DEVICE",
         help="auto, cpu, cuda or cuda:N, over train.device (a run's recorded config is left as it is). "
         "Default: train.device; for a run this machine cannot place there, auto.",
     ),
+]
+Checkpoint = Annotated[
+    Literal["auto", "best", "last"],
+    typer.Option("--checkpoint", help="Which checkpoint: auto is best when train.early_stopping.restore_best, else last."),
 ]
 _STORAGE_HELP = (
     "Optuna storage URL for several machines: postgresql+psycopg2://USER:PASSWORD@HOST/DB (env RNNEXP_STORAGE). "
     "Default: a journal file inside the sweep folder."
 )
-_storage_opt = typer.Option(None, "--storage", envvar="RNNEXP_STORAGE", help=_STORAGE_HELP, show_default=False)
+_storage_opt = typer.Option(None, "--storage", metavar="URL", envvar="RNNEXP_STORAGE", help=_STORAGE_HELP, show_default=False)
 
 
 def _runs_dir(where: str, argument: bool = False):
@@ -132,7 +243,7 @@ def _root(
 @app.command()
 def validate(
     config: Path = typer.Argument(..., help="YAML config file."),
-    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
     show: bool = typer.Option(False, "--print", help="Print the resolved config (all defaults filled in)."),
 ) -> None:
     """Check a config (or a sweep file) without training (fast: does not load torch or data)."""
@@ -159,9 +270,12 @@ def validate(
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML config file."),
-    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
     runs_dir: Path = _runs_dir("Where run folders go"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
+    name: str | None = typer.Option(
+        None, "--name", metavar="NAME", help="The run's name (config key name; {key} fields as there, e.g. uci-{cell})."
+    ),
     device: Device = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
@@ -171,7 +285,7 @@ def train(
 
     console = _console(quiet)
     with _guard():
-        cfg = load_config(config, _with_device(set_, device))
+        cfg = load_config(config, _with_flags(set_, device, name))
         from . import training
 
         if dry_run:
@@ -179,12 +293,16 @@ def train(
             if as_json:
                 print(json.dumps(plan))
             else:
-                views.show_setup(console, {**plan, "run_dir": "(dry run: no folder)", "resumed_from": None})
+                views.show_setup(
+                    console,
+                    {**plan, "run_dir": f"(dry run: no folder; a run would be <time>_{cfg.run_name})", "resumed_from": None},
+                )
             return
         stop = _SIGNALS.stop  # graceful once the run is set up (RichReporter.setup)
-        result = training.train(
-            cfg, runs_dir, argv=sys.argv, reporter=_reporter(console), stop=stop, config_dir=config.resolve().parent
-        )
+        with _reporter(console) as reporter:
+            result = training.train(
+                cfg, runs_dir, argv=sys.argv, reporter=reporter, stop=stop, config_dir=config.resolve().parent
+            )
     _finish(console, result, as_json)
 
 
@@ -202,21 +320,22 @@ def resume(
         from . import training
 
         stop = _SIGNALS.stop
-        result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=_reporter(console), stop=stop, device=device)
+        with _reporter(console) as reporter:
+            result = training.resume(run_dir, epochs=epochs, argv=sys.argv, reporter=reporter, stop=stop, device=device)
     _finish(console, result, as_json)
 
 
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="Run folder to score."),
-    checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto (best when early_stopping.restore_best)."),
-    split: str = typer.Option("test", "--split", help="test or val."),
+    checkpoint: Checkpoint = "auto",
+    split: Literal["test", "val"] = typer.Option("test", "--split", help="The run's split to score."),
     data: Path | None = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
     predictions: Path | None = typer.Option(
         None, "--predictions", help="Also write every example's prediction to this CSV (classification runs)."
     ),
     min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
-    gate: str | None = typer.Option(
+    gate: Literal["baseline"] | None = typer.Option(
         None, "--gate", help="baseline: exit 1 unless the model beats every baseline on accuracy (forecasting: MAE)."
     ),
     baselines: bool | None = typer.Option(
@@ -226,12 +345,6 @@ def evaluate(
     as_json: JsonFlag = False,
 ) -> None:
     """Score a run on its test/val split or a file, beside simple baselines fitted on its training split."""
-    if checkpoint not in ("auto", "best", "last"):
-        _fail([f"--checkpoint {checkpoint!r}: expected best, last or auto"], EXIT_BAD_INPUT)
-    if split not in ("test", "val"):
-        _fail([f"--split {split!r}: expected test or val"], EXIT_BAD_INPUT)
-    if gate not in (None, "baseline"):
-        _fail([f"--gate {gate!r}: expected baseline"], EXIT_BAD_INPUT)
     with _guard():
         from .evaluate import evaluate as run_eval
 
@@ -242,9 +355,9 @@ def evaluate(
     if as_json:
         print(json.dumps(report))
     elif "steps_ahead" in report:  # forecasts, scored in the target's units
-        views.show_forecast_eval(_console(), report)
+        views.show_forecast_eval(_output(), report)
     else:
-        views.show_eval(_console(), report)
+        views.show_eval(_output(), report)
     if min_accuracy is not None and "accuracy" not in report:
         print("error: --min-accuracy is for classification runs", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -264,7 +377,7 @@ def evaluate(
 @app.command("lr-find")
 def lr_find(
     config: Path = typer.Argument(..., help="YAML config file."),
-    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
     steps: int = typer.Option(200, "--steps", help="Batches to train, one learning rate each."),
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
@@ -278,11 +391,12 @@ def lr_find(
 
     console = _console(quiet)
     with _guard():
-        cfg = load_config(config, _with_device(set_, device))
+        cfg = load_config(config, _with_flags(set_, device))
         from . import training
         from .report import save_lr_find
 
-        result = training.lr_find(cfg, steps=steps, min_lr=min_lr, max_lr=max_lr, reporter=_reporter(console, show_setup=False))
+        with _reporter(console, show_setup=False) as reporter:
+            result = training.lr_find(cfg, steps=steps, min_lr=min_lr, max_lr=max_lr, reporter=reporter)
         folder = save_lr_find(result, cfg, runs_dir)
     summary = {
         "folder": str(folder.path),
@@ -292,11 +406,12 @@ def lr_find(
     if as_json:
         print(json.dumps(summary))
         return
-    console.print(
+    print(
         f"suggested lr {result['suggested_lr']:.3g} (lowest smoothed loss at {result['min_loss_lr']:.3g}, "
         f"steepest descent at {result['steepest_lr']:.3g}; {result['steps_run']} steps)"
         if result["steepest_lr"]
-        else f"suggested lr {result['suggested_lr']:.3g} (lowest smoothed loss at {result['min_loss_lr']:.3g})"
+        else f"suggested lr {result['suggested_lr']:.3g} (lowest smoothed loss at {result['min_loss_lr']:.3g})",
+        flush=True,
     )
     console.print(f"plot: {summary['plot']}")
     console.print(f"try: rnnexp train {config} --set train.lr={result['suggested_lr']:.2g}")
@@ -314,11 +429,12 @@ def lr_find(
 def runs(
     runs_dir: Path = _runs_dir("Folder of run folders", argument=True),
     filter_: list[str] = typer.Option(
-        [], "--filter", help="KEY=VALUE on a column or dotted config key, e.g. model.cell=gru (repeatable)."
+        [], "--filter", metavar="KEY=VALUE", help="KEY=VALUE on a column or dotted config key, e.g. model.cell=gru (repeatable)."
     ),
     sort: str | None = typer.Option(
         None,
         "--sort",
+        metavar="KEY",
         help="Column or config key to order by; a leading - for descending. best: the best runs first, by each "
         "run's monitor (accuracy up, loss down; runs monitoring different metrics are grouped); -best: the worst first.",
     ),
@@ -343,7 +459,7 @@ def runs(
         writer.writerow([*columns, "path"])
         writer.writerows([[views.plain(r.get(c)) for c in [*columns, "path"]] for r in rows])
         return
-    views.show_runs(_console(), rows, columns, runs_dir)
+    views.show_runs(_output(), rows, columns, runs_dir)
 
 
 @app.command()
@@ -359,7 +475,7 @@ def compare(
     if as_json:
         print(json.dumps(res))
         return
-    views.show_compare(_console(), res)
+    views.show_compare(_output(), res)
 
 
 @app.command()
@@ -400,7 +516,7 @@ def predict(
         "other file one text per line. Sequence runs: a long-format CSV or a folder of CSV files. Forecasting: the "
         "series as CSV.",
     ),
-    checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
+    checkpoint: Checkpoint = "auto",
     device: Device = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -463,9 +579,11 @@ def _texts_to_predict(file: Path | None, data) -> list[str]:
 @app.command()
 def export(
     run_dir: Path = typer.Argument(..., help="Run folder."),
-    fmt: str = typer.Option("torchscript", "--format", help="torchscript, or onnx (needs the onnx and onnxruntime packages)."),
+    fmt: Literal["torchscript", "onnx"] = typer.Option(
+        "torchscript", "--format", help="onnx needs the onnx and onnxruntime packages (the onnx extra)."
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: model.pt / model.onnx in the run)."),
-    checkpoint: str = typer.Option("auto", "--checkpoint", help="best, last, or auto."),
+    checkpoint: Checkpoint = "auto",
     as_json: JsonFlag = False,
 ) -> None:
     """Export the model, checked to give the checkpoint's outputs (within 1e-6) on sample inputs."""
@@ -507,7 +625,7 @@ def schema(
 # Sweeps
 
 
-class _SweepGroup(TyperGroup):
+class _SweepGroup(_Group):
     """`rnnexp sweep FILE ...` is short for `rnnexp sweep run FILE ...`."""
 
     def parse_args(self, ctx, args):
@@ -533,7 +651,9 @@ def sweep_run(
     workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Local worker processes (default: the file's)."),
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
-    set_: list[str] = typer.Option([], "--set", help="Override a sweep key, e.g. --set trials=20 (repeatable)."),
+    set_: list[str] = typer.Option(
+        [], "--set", metavar="KEY=VALUE", help="Override a sweep key, e.g. --set trials=20 (repeatable)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
     as_json: JsonFlag = False,
 ) -> None:
@@ -546,7 +666,7 @@ def sweep_run(
         console.print(f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers)")
         _run_workers(console, sw, sw.sweep.workers, storage)
         res = _sweep_results(sw)
-        views.show_results(console, res, as_json, sw.path)
+        views.show_results(_output(quiet), res, as_json, sw.path)
     _sweep_exit(res, sw.path)
 
 
@@ -566,7 +686,7 @@ def sweep_resume(
         sw = sweeps.open_sweep(sweep_dir, storage)
         _run_workers(console, sw, workers, storage)
         res = _sweep_results(sw)
-        views.show_results(console, res, as_json, sw.path)
+        views.show_results(_output(quiet), res, as_json, sw.path)
     _sweep_exit(res, sw.path)
 
 
@@ -575,7 +695,7 @@ def sweep_create(
     sweep_file: Path = typer.Argument(..., help="Sweep YAML."),
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
-    set_: list[str] = typer.Option([], "--set", help="Override a sweep key (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a sweep key (repeatable)."),
     as_json: JsonFlag = False,
 ) -> None:
     """Create the sweep folder and study without running trials (then start workers on each machine)."""
@@ -595,7 +715,7 @@ def sweep_create(
 def sweep_worker(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder (journal storage); or give --storage and --study."),
     storage: str | None = _storage_opt,
-    study: str | None = typer.Option(None, "--study", help="Study name (printed by sweep create)."),
+    study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (printed by sweep create)."),
     runs_dir: Path | None = typer.Option(None, "--runs-dir", help="Where this worker's trial folders go (default: the sweep's)."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
     number: int | None = typer.Option(
@@ -615,7 +735,7 @@ def sweep_worker(
         sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
-        console.print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}")
+        print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}", flush=True)
     if done.stopped_by == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -624,7 +744,7 @@ def sweep_worker(
 def sweep_status(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder."),
     storage: str | None = _storage_opt,
-    study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
+    study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (with --storage)."),
     as_json: JsonFlag = False,
 ) -> None:
     """Table of trials (params, state, best metric, epochs) and the best so far."""
@@ -632,14 +752,14 @@ def sweep_status(
         from . import sweep as sweeps
 
         sw = sweeps.open_sweep(sweep_dir, storage, study)
-        views.show_results(_console(), sweeps.compute_results(sw), as_json, None)
+        views.show_results(_output(), sweeps.compute_results(sw), as_json, None)
 
 
 @sweep_app.command("results")
 def sweep_results(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder."),
     storage: str | None = _storage_opt,
-    study: str | None = typer.Option(None, "--study", help="Study name (with --storage)."),
+    study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (with --storage)."),
     as_json: JsonFlag = False,
 ) -> None:
     """The status table, plus results.csv and best_config.yaml (ready for rnnexp train) in the sweep folder."""
@@ -647,7 +767,7 @@ def sweep_results(
         from . import sweep as sweeps
 
         sw = sweeps.open_sweep(sweep_dir, storage, study)
-        views.show_results(_console(), sweeps.results(sw), as_json, sw.path)
+        views.show_results(_output(), sweeps.results(sw), as_json, sw.path)
 
 
 def _sweep_results(sw) -> dict[str, Any]:
@@ -735,7 +855,9 @@ class _Signals:
         if self.graceful and not self.stop.is_set():
             self.stop.set()
             return
-        os.write(2, b"interrupted\n")
+        # A progress bar on the terminal is erased first (and the cursor it hid shown again): the
+        # process ends here, with nothing left to redraw it under this line.
+        os.write(2, (b"\r\x1b[2K\x1b[?25h" if sys.stderr.isatty() else b"") + b"interrupted\n")
         os._exit(EXIT_INTERRUPTED)
 
     def graceful_stop(self) -> _Flag:
@@ -747,22 +869,26 @@ class _Signals:
 _SIGNALS = _Signals()
 
 
-def _reporter(console, show_setup: bool = True):
-    # Once the run folder is in place, a signal checkpoints and stops (graceful_stop).
-    return views.rich_reporter(console, describe=show_setup, on_setup=_SIGNALS.graceful_stop)
+@contextmanager
+def _reporter(console, show_setup: bool = True) -> Iterator[Any]:
+    """The training's progress on the console. Once the run folder is in place, a signal
+    checkpoints and stops (graceful_stop). However training ends (done, stopped by a signal, an
+    error), its progress bar is gone before the final lines, so it is not drawn again under them."""
+    reporter = views.rich_reporter(console, describe=show_setup, on_setup=_SIGNALS.graceful_stop)
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 def _finish(console, result, as_json: bool) -> None:
+    """A training's end: its result line on stdout (with --quiet too: the one line it prints), how
+    it ended and what to do next on stderr."""
     if as_json:
         print(json.dumps(result.to_dict()))
     else:
-        best = (
-            f"best {result.monitor} {result.best_score:.4f} at epoch {result.best_epoch}"
-            if result.best_epoch
-            else "no epoch finished"
-        )
-        console.print(f"[bold]{result.status}[/]: {result.stop_reason}; {best}")
-        console.print(f"run folder: {result.run_dir}")
+        console.print(f"[bold]{result.status}[/]: {result.stop_reason}")
+        print(views.result_line(result), flush=True)
         if result.status == "interrupted":
             console.print(f"continue with: rnnexp resume {result.run_dir}")
     if result.status == "interrupted":
@@ -774,6 +900,9 @@ def main() -> None:
     app()
 
 
-def _with_device(overrides: list[str], device: str | None) -> list[str]:
-    """--device on a new run is the last --set train.device: the run's config records where it trained."""
-    return [*overrides, f"train.device={device}"] if device is not None else overrides
+def _with_flags(overrides: list[str], device: str | None, name: str | None = None) -> list[str]:
+    """--device and --name on a new run are the last --set train.device and --set name: the run's
+    config records where it trained and what it is called. (Values as JSON strings: YAML would read
+    a name such as {cell}-x as a mapping.)"""
+    flags = {"train.device": device, "name": name}
+    return [*overrides, *(f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None)]

@@ -11,7 +11,7 @@ from . import checkpoint
 from .devices import run_device
 from .errors import RunDirError
 from .model import model_from_checkpoint
-from .rundir import RunDir, write_json, write_text
+from .rundir import RunDir, Status, write_json, write_text
 from .tasks import restore_task, task_class
 
 
@@ -41,12 +41,27 @@ def evaluate(
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "device": str(device)}
     fit = cfg.train.baselines if fit_baselines is None else fit_baselines
     report, rows = task.evaluate(model, split, meta, fit, data_file=data_file, want_rows=predictions is not None)
-    report = {**head, **report, "notes": [*([note] if note else []), *report.get("notes", [])]}
+    unfinished = unfinished_note(run, cfg.train.epochs, which, int(state["epoch"]))
+    notes = [n for n in (note, unfinished) if n]
+    report = {**head, "run_status": str(run.status()), **report, "notes": [*notes, *report.get("notes", [])]}
     if predictions is not None:
         write_predictions(Path(predictions), rows, task.labels)
         report["predictions_file"] = str(predictions)
     write_json(run.eval_file(report["split"]), report)
     return report
+
+
+def unfinished_note(run: RunDir, epochs: int, which: str, epoch: int) -> str | None:
+    """What to know before reading the scores of a run that has not finished training (still
+    running, interrupted, stale, failed): None for a finished one."""
+    status = run.status()
+    if status in (Status.COMPLETED, Status.EARLY_STOPPED, Status.PRUNED):
+        return None
+    then = f"; continue it with: rnnexp resume {run.path}" if status in (Status.STALE, Status.INTERRUPTED) else ""
+    return (
+        f"this run is {status}, not finished ({epochs} epochs planned): these are the scores of its {which} "
+        f"checkpoint, from epoch {epoch}{then}"
+    )
 
 
 def load_checkpoint(run: RunDir, cfg, which: str) -> tuple[str, dict[str, Any]]:

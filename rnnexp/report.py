@@ -26,7 +26,7 @@ def _pyplot():
 
 def save_lr_find(result: dict[str, Any], cfg: Config, runs_dir: str | Path) -> RunDir:
     """Write lr_find.png, lr_find.csv, lr_find.json and config.yaml into a new folder under runs_dir."""
-    staged = RunDir.stage(runs_dir, f"{cfg.name}-lr-find", checkpoints=False)  # in place only when whole
+    staged = RunDir.stage(runs_dir, f"{cfg.run_name}-lr-find", checkpoints=False)  # in place only when whole
     folder = staged.run
     try:
         write_text(folder.config, dump_config(cfg))
@@ -104,7 +104,7 @@ def run_row(path: str | Path) -> dict[str, Any]:
         "run": run.path.name,
         "path": str(run.path),
         "started": meta.get("started_at", ""),
-        "status": summary.get("status", "?"),
+        "status": str(run.status(summary)),
         "task": flat.get("data.task", ""),
         "dataset": flat.get("data.dataset") or Path(str(flat.get("data.train_file") or "")).name,
         "cell": flat.get("model.cell"),

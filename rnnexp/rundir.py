@@ -41,6 +41,9 @@ class Status(StrEnum):
     INTERRUPTED = "interrupted"
     DIVERGED = "diverged"
     FAILED = "failed"
+    # Shown, never written: summary.json says running, but no process holds the run's lock (the
+    # process was killed, by SIGKILL, the OOM killer or a power cut); resume continues it.
+    STALE = "stale"
 
     @property
     def finished(self) -> bool:
@@ -84,6 +87,14 @@ class RunDir:
 
     def lock_held(self) -> bool:
         return lock_held(self.path)
+
+    def status(self, summary: dict[str, Any] | None = None) -> str:
+        """The run's status as rnnexp shows it (runs, compare, evaluate): summary.json's, except
+        that a run it calls running (or that has none yet) whose lock no process holds is stale."""
+        status = (self.read_summary() if summary is None else summary).get("status")
+        if status in (None, Status.RUNNING) and not self.lock_held():
+            return Status.STALE
+        return status or Status.RUNNING
 
     def read_summary(self) -> dict[str, Any]:
         """summary.json, or {} while it is absent or torn (a run starting, or one a kill interrupted)."""
@@ -235,11 +246,14 @@ class RunLock:
 
 def lock_held(folder: Path) -> bool:
     """Whether a process holds ``folder``'s .lock (the flock a training run takes; it goes with the
-    process that held it). A folder whose lock cannot be opened counts as held: hands off."""
+    process that held it). No .lock: no process ever took it. A lock that cannot be opened counts as
+    held: hands off. (Read only: asking writes nothing in the folder.)"""
     import fcntl
 
     try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
     except OSError:
         return True
     try:

@@ -1,11 +1,58 @@
 """What the CLI shows: the tables and lines of each command's output on the console. Only cli.py
-imports this module; it returns nothing and decides nothing (exit codes stay in cli.py)."""
+imports this module; it returns nothing and decides nothing (exit codes stay in cli.py).
+
+A command's result (its tables, its verdict, a training's result line) goes to stdout, so that
+`rnnexp runs | grep gru` and `rnnexp evaluate RUN | tee` work; progress, notes and hints go to
+stderr. Off a terminal, and wherever NO_COLOR or TERM=dumb asks, the result is plain text: no
+colour, no box lines, columns separated by spaces, no trailing blanks."""
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+def wants_plain(stream) -> bool:
+    """The one rule for plain text output: not a terminal, or NO_COLOR (no-color.org) or TERM=dumb."""
+    isatty = getattr(stream, "isatty", None)
+    return not (isatty and isatty()) or bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+
+
+@dataclass
+class Output:
+    """Where a command writes: ``out`` (stdout) its result, ``err`` (stderr) the rest."""
+
+    out: Any  # rich Console on stdout
+    err: Any  # rich Console on stderr (quiet with --quiet)
+    plain: bool
+
+    def table(self, table, caption: bool = False) -> None:
+        """A result table. Plain: the title as a line of its own (on stderr when it is only a
+        ``caption`` of a listing, so that `| head -3` shows the header and two rows), then the rows."""
+        if not self.plain:
+            self.out.print(table)
+            return
+        title, table.title = table.title, None
+        table.box, table.show_edge, table.pad_edge = None, False, False
+        if title:
+            (self.err if caption else self.out).print(title)
+        with self.out.capture() as captured:
+            self.out.print(table)
+        self.out.file.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+        self.out.file.flush()
+
+
+def result_line(result) -> str:
+    """A training's result in one line, the run folder first: what `train --quiet` prints."""
+    best = (
+        f"best {result.monitor} {result.best_score:.4f} at epoch {result.best_epoch}"
+        if result.best_epoch
+        else "no epoch finished"
+    )
+    return f"{result.run_dir}  {result.status}  {best}"
 
 
 def show_setup(console, info: dict[str, Any]) -> None:
@@ -32,7 +79,7 @@ def show_setup(console, info: dict[str, Any]) -> None:
         )
 
 
-def show_eval(console, report: dict[str, Any]) -> None:
+def show_eval(io: Output, report: dict[str, Any]) -> None:
     from rich.table import Table
 
     base = report["baseline"]
@@ -55,31 +102,30 @@ def show_eval(console, report: dict[str, Any]) -> None:
         cells = [f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "", *(f"{b[key]:.4f}" for _, b in fitted)]
         table.add_row(label, f"{report[key]:.4f}", *cells)
     table.add_row("loss", f"{report['loss']:.4f}", "", "", *("" for _ in fitted))
-    console.print(table)
+    io.table(table)
     if report.get("truncated"):
-        console.print(f"[yellow]note:[/] {report['truncated']['note']}")
+        io.err.print(f"[yellow]note:[/] {report['truncated']['note']}")
     for name, b in fitted:
         if b.get("fitted_on", 0) < b.get("training_examples", 0):
-            console.print(
+            io.err.print(
                 f"[yellow]note:[/] the {BASELINE_NAMES.get(name, name)} baseline is fitted on {b['fitted_on']:,} of the "
                 f"{b['training_examples']:,} training examples (a fixed random sample), so that it stays under a minute; "
                 "fitted on all of them it may score higher"
             )
     labels = report["confusion_matrix"]["labels"]
-    console.print("confusion matrix (rows: true class, columns: predicted class)")
-    cm = Table()
+    cm = Table(title="confusion matrix (rows: true class, columns: predicted class)")
     cm.add_column("")
     for label in labels:
         cm.add_column(label, justify="right")
     for label, row in zip(labels, report["confusion_matrix"]["rows_true_cols_pred"]):
         cm.add_row(label, *map(str, row))
-    console.print(cm)
-    console.print(verdict_line(report))
+    io.table(cm)
+    io.out.print(verdict_line(report))
     if report["data_matches_training"] is False:
-        console.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
-    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
+        io.err.print("[yellow]warning:[/] this split's data differs from what the run saw at training time")
+    io.err.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
     if report.get("predictions_file"):
-        console.print(f"written: {report['predictions_file']}")
+        io.err.print(f"written: {report['predictions_file']}")
 
 
 BASELINE_NAMES = {
@@ -106,7 +152,7 @@ def verdict_line(report: dict[str, Any]) -> str:
     )
 
 
-def show_forecast_eval(console, report: dict[str, Any]) -> None:
+def show_forecast_eval(io: Output, report: dict[str, Any]) -> None:
     from rich.table import Table
 
     steps = report["steps_ahead"]
@@ -126,12 +172,12 @@ def show_forecast_eval(console, report: dict[str, Any]) -> None:
         cells = [report[key], *(b[key] for b in report["baselines"].values())]
         label = "MAPE %" if key == "mape" else key.upper()
         table.add_row(label, *("-" if v is None else f"{v:.4g}" for v in cells))
-    console.print(table)
-    console.print(verdict_line(report))
-    console.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
+    io.table(table)
+    io.out.print(verdict_line(report))
+    io.err.print(f"written: {Path(report['run_dir']) / ('eval_' + report['split'] + '.json')}")
 
 
-def show_results(console, res: dict[str, Any], as_json: bool, folder: Path | None) -> None:
+def show_results(io: Output, res: dict[str, Any], as_json: bool, folder: Path | None) -> None:
     if as_json:
         print(json.dumps(res, default=str))
         return
@@ -146,7 +192,8 @@ def show_results(console, res: dict[str, Any], as_json: bool, folder: Path | Non
         style = "bold green" if r["number"] == best_number else None
         cells = [str(r["number"]), r["state"].lower(), value, str(r["epochs"]), *[str(r.get(k)) for k in res["params"]]]
         table.add_row(*cells, r["note"][:60], style=style)
-    console.print(table)
+    io.table(table)
+    console = io.out
     counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k not in ("REPEATED", "PROMOTED"))
     spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
     console.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
@@ -160,9 +207,9 @@ def show_results(console, res: dict[str, Any], as_json: bool, folder: Path | Non
         params = ", ".join(f"{k}={res['best'][k]}" for k in res["params"])
         console.print(f"best: trial {res['best']['number']} {res['metric']} {res['best']['value']:.4f} ({params})")
     if folder is not None:
-        console.print(f"written: {res.get('results_csv')}" + (f", {res['best_config']}" if res.get("best_config") else ""))
+        io.err.print(f"written: {res.get('results_csv')}" + (f", {res['best_config']}" if res.get("best_config") else ""))
         if res.get("best_config"):
-            console.print(f"train it: rnnexp train {res['best_config']}")
+            io.err.print(f"train it: rnnexp train {res['best_config']}")
 
 
 def plain(value: Any, digits: int | None = None) -> str:
@@ -173,7 +220,7 @@ def plain(value: Any, digits: int | None = None) -> str:
     return str(value)
 
 
-def show_runs(console, rows: list[dict[str, Any]], columns: list[str], runs_dir) -> None:
+def show_runs(io: Output, rows: list[dict[str, Any]], columns: list[str], runs_dir) -> None:
     from rich.table import Table
 
     # On screen the essentials; --json and --csv carry every column.
@@ -185,10 +232,10 @@ def show_runs(console, rows: list[dict[str, Any]], columns: list[str], runs_dir)
         table.add_column(col.replace("test_", "test "), no_wrap=col == "run")
     for r in rows:
         table.add_row(*[plain(r.get(c), 4) for c in shown])
-    console.print(table)
+    io.table(table, caption=True)
 
 
-def show_compare(console, res: dict[str, Any]) -> None:
+def show_compare(io: Output, res: dict[str, Any]) -> None:
     from rich.table import Table
 
     names = [Path(p).name for p in res["runs"]]
@@ -215,8 +262,8 @@ def show_compare(console, res: dict[str, Any]) -> None:
         lines.append((f"test {key}", [m["test"].get(key) for m in metrics]))
     for label, values in lines:
         scores.add_row(label, *[plain(v, 4) for v in values])
-    console.print(diff)
-    console.print(scores)
+    io.table(diff)
+    io.table(scores)
 
 
 def rich_reporter(console, describe: bool, on_setup) -> Any:
@@ -268,6 +315,10 @@ def rich_reporter(console, describe: bool, on_setup) -> Any:
         def note(self, text: str) -> None:
             self._stop_bar()
             console.print(f"[yellow]warning:[/] {text}")
+
+        def close(self) -> None:
+            """Training is over, however it ended: no bar left to redraw."""
+            self._stop_bar()
 
         def _stop_bar(self) -> None:
             if self.progress is not None:

@@ -86,7 +86,7 @@ def test_train_json_evaluate_json_and_ci_gate(write_config, tmp_path):
     assert (run / "eval_test.json").is_file()
 
     human = run_cli("evaluate", run)
-    assert "majority baseline" in human.stderr and "accuracy" in human.stderr
+    assert "majority baseline" in human.stdout and "accuracy" in human.stdout
 
     gate = run_cli("evaluate", run, "--min-accuracy", "1.01")
     assert gate.returncode == 1 and "below --min-accuracy" in gate.stderr
@@ -146,7 +146,7 @@ def test_lr_find_writes_plot_and_suggestion(write_config, tmp_path):
     assert (folder / "lr_find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((folder / "lr_find.csv").read_text().splitlines()) == out["steps_run"] + 1
     human = run_cli("lr-find", write_config(), "--steps", "40", "--runs-dir", tmp_path / "runs")
-    assert "suggested lr" in human.stderr and "--set train.lr=" in human.stderr
+    assert "suggested lr" in human.stdout and "--set train.lr=" in human.stderr
     bad = run_cli("lr-find", write_config(), "--min-lr", "1", "--max-lr", "0.1")
     assert bad.returncode == 2 and "--min-lr" in bad.stderr
 
@@ -326,3 +326,171 @@ def test_a_run_trained_on_cuda_evaluates_predicts_and_resumes_here_without_a_con
 
 
 NOTE_LACKS = "this run's train.device is 'cuda', which this machine lacks: using cpu (--device chooses)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Output where shells expect it: results on stdout, plain text in pipes, one-line usage errors
+
+
+def _shell(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "80"})
+
+
+def _on_a_terminal(*args, env: dict) -> str:
+    """What rnnexp writes to stdout when stdout is a terminal (a pseudo-terminal here)."""
+    import pty
+
+    master, slave = pty.openpty()
+    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"} | env
+    proc = subprocess.run([sys.executable, "-m", "rnnexp", *map(str, args)], stdout=slave, stderr=subprocess.PIPE, env=full_env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other end is closed and everything was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.returncode == 0, proc.stderr
+    return b"".join(chunks).decode()
+
+
+BOX = set("│─┃━┏┓┗┛┡┩┣┫╭╮╰╯")
+
+
+def test_quiet_train_prints_its_result_line_and_result_tables_pipe_as_plain_text(write_config, tmp_path, forkrun):
+    runs = tmp_path / "runs"
+    cfg = write_config(train={"epochs": 1, "threads": 1})
+    quiet = run_cli(
+        "train", cfg, "--runs-dir", runs, "--quiet", "--name", "tiny-{cell}-{num_neurons}", "--set", "model.cell=lstm"
+    )
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    [line] = quiet.stdout.splitlines()
+    folder, status, score = line.split("  ")
+    run = Path(folder)
+    assert run.parent == runs.absolute() and run.name.endswith("_tiny-lstm-16") and status == "completed"
+    summary = json.loads((run / "summary.json").read_text())
+    assert score == f"best {summary['monitor']} {summary['best_score']:.4f} at epoch {summary['best_epoch']}"
+    assert forkrun("train", cfg, "--runs-dir", runs, "--quiet")[0] == 0  # a second run, its config's name
+
+    listed = _shell(f"'{sys.executable}' -m rnnexp runs '{runs}' | head -3")
+    rows = listed.stdout.splitlines()
+    assert len(rows) == 3 and rows[0].split()[:4] == ["run", "status", "cell", "units"], listed.stdout
+    assert sorted(r.split()[0] for r in rows[1:]) == sorted(p.name for p in runs.iterdir() if not p.name.startswith("."))
+    assert "2 runs in" in listed.stderr
+    scored = _shell(f"'{sys.executable}' -m rnnexp evaluate '{run}' | grep accuracy")
+    report = json.loads((run / "eval_test.json").read_text())
+    assert scored.returncode == 0 and scored.stdout.split()[:2] == ["accuracy", f"{report['accuracy']:.4f}"], scored.stdout
+    for text in (listed.stdout, scored.stdout):
+        assert "\x1b" not in text and not BOX & set(text) and all(r == r.rstrip() for r in text.splitlines())
+
+    # A terminal gets a drawn, coloured table; NO_COLOR asks for the plain text a pipe gets.
+    drawn = _on_a_terminal("runs", runs, env={})
+    assert BOX & set(drawn) and "\x1b[" in drawn and run.name in drawn
+    plain = _on_a_terminal("runs", runs, env={"NO_COLOR": "1"})
+    assert not BOX & set(plain) and "\x1b[" not in plain.replace("\x1b[?25", "") and run.name in plain
+
+
+USAGE_ERRORS = [
+    ["evaluate"],  # a missing argument
+    ["train", "x.yaml", "--epochz", "3"],  # an unknown option
+    ["evaluate", "RUN", "--checkpoint", "newest"],  # not one of the choices
+    ["evaluate", "RUN", "--split", "train"],
+    ["export", "RUN", "--format", "tflite"],
+    ["resume", "RUN", "--epochs", "many"],  # not a number
+    ["resume", "RUN", "--epochs", "0"],  # out of range
+    ["tran", "x.yaml"],  # an unknown command
+    ["sweep", "status", "--study"],  # an option without its value
+    ["sweep", "worker", "--number", "-1"],
+    ["plot", "RUN1", "RUN2"],  # the command's own check (several runs need --out)
+]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda a: " ".join(a))
+def test_a_usage_error_is_one_error_line_and_exit_2(forkrun, args):
+    rc, out = forkrun(*args)
+    assert rc == 2 and out.count("\n") == 1 and out.startswith("error: rnnexp") and "--help)" in out, out
+    assert "Usage:" not in out and not BOX & set(out)
+
+
+def _command_paths(group, prefix=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _command_paths(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def test_help_shows_choices_and_no_type_placeholders(forkrun):
+    import re
+
+    import typer
+
+    from rnnexp.cli import app
+
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert ("sweep", "worker") in paths and ("evaluate",) in paths and len(paths) >= 17
+    for path in [(), *paths]:
+        rc, out = forkrun(*path, "--help")
+        assert rc == 0, out
+        usage = next(line for line in out.splitlines() if "Usage:" in line)
+        assert "{" not in usage and "<" not in usage, usage
+        assert not re.search(r"<(str|bool|int|float|path|list\[[^>]*\])>", out), (path, out)
+        if path in (("evaluate",), ("predict",), ("export",)):
+            assert "[auto|best|last]" in out, out
+    assert "[test|val]" in forkrun("evaluate", "--help")[1]
+
+
+KILLED = -signal.SIGKILL
+
+
+@pytest.mark.parametrize("point", ["setup:published", "setup:done", "metrics:1", "summary:1"])
+def test_a_killed_run_lists_as_stale_and_evaluate_says_it_scores_an_unfinished_run(write_config, tmp_path, forkrun, point):
+    runs = tmp_path / "runs"
+    cfg = write_config(train={"epochs": 2, "threads": 1})
+    assert forkrun("train", cfg, "--runs-dir", runs, "--quiet", env={"RNNEXP_FAULT": point})[0] == KILLED
+    [run] = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    status = lambda: json.loads(forkrun("runs", runs, "--json")[1])["runs"][0]["status"]  # noqa: E731
+    assert status() == "stale"
+    if (run / "checkpoints" / "last.pt").is_file():
+        rc, out = forkrun("evaluate", run)
+        assert rc == 0 and "note: this run is stale, not finished (2 epochs planned)" in out and "from epoch 1" in out, out
+        assert f"rnnexp resume {run}" in out
+        assert json.loads((run / "eval_test.json").read_text())["run_status"] == "stale"
+    assert forkrun("resume", run, "--quiet")[0] == 0
+    assert status() == "completed"
+    rc, out = forkrun("evaluate", run)
+    assert rc == 0 and "not finished" not in out
+
+
+def test_ctrl_c_on_a_terminal_leaves_no_progress_bar_under_the_final_lines(write_config, tmp_path):
+    import pty
+
+    cfg = write_config(train={"epochs": 200, "threads": 1})
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
+    cmd = [sys.executable, "-m", "rnnexp", "train", str(cfg), "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    chunks, deadline = [], time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "runs").glob("*/checkpoints/last.pt")):
+        time.sleep(0.05)
+    time.sleep(0.3)  # well into a later epoch: its bar is on the screen
+    proc.send_signal(signal.SIGINT)
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=60) == 130
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "continue with: rnnexp resume" in screen, screen[-2000:]
+    after = screen.rsplit("continue with: rnnexp resume", 1)[1]
+    assert "━" not in after and "loss" not in after, after

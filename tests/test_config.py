@@ -384,3 +384,62 @@ def test_every_device_spelling_loads(device):
 def test_a_device_spelled_otherwise_names_the_key(device):
     (msg,) = errors_of(MINIMAL + f"train:\n  device: '{device}'\n")
     assert msg.startswith("c.yaml:4: train.device:"), msg
+
+
+# ---------------------------------------------------------------------------------------------
+# The run name: {key} fields
+
+
+def _named(name, **sections) -> Config:
+    return Config.model_validate({"name": name, "data": {"dataset": "amazon-food"}, **sections})
+
+
+@pytest.mark.parametrize(
+    "template, sections, expected",
+    [
+        ("uci-{cell}", {"model": {"cell": "gru"}}, "uci-gru"),
+        ("{model.cell}-{num_neurons}", {"model": {"cell": "rnn", "num_neurons": 48}}, "rnn-48"),
+        ("lr{lr}", {"train": {"lr": 0.0005}}, "lr0.0005"),
+        ("lr{ lr }", {"train": {"lr": 1e-05}}, "lr1e-05"),  # spaces inside the braces are ignored
+        ("b{bidirectional}", {"model": {"bidirectional": True}}, "btrue"),
+        ("t{threads}", {}, "tnone"),
+        ("{dataset}_{seed}", {"train": {"seed": 3}}, "amazon-food_3"),
+        ("plain", {}, "plain"),
+    ],
+)
+def test_a_name_template_fills_in_config_values(template, sections, expected):
+    assert _named(template, **sections).run_name == expected
+
+
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("x-{monitor}", "{monitor} is several keys; write one of {train.lr_schedule.monitor}, {train.early_stopping.monitor}"),
+        ("x-{celll}", "{celll} is not a config key"),
+        ("x-{name}", "{name} is not a config key"),  # the name cannot hold itself
+        ("x-{model}", "{model} is not a config key"),
+        ("x-{space}", "{space} is not a config key"),
+        ("{cell}" + "x" * 70, "a run name is 1 to 64 letters"),  # too long once expanded
+        ("-{cell}", "a run name is 1 to 64 letters"),
+        ("a b", "a run name is 1 to 64 letters"),
+    ],
+)
+def test_a_name_template_that_cannot_be_filled_is_a_config_error_naming_the_key(template, message):
+    with pytest.raises(ValidationError) as e:
+        _named(template)
+    assert "name: " in str(e.value) and message in str(e.value)
+
+
+def test_a_value_with_characters_a_folder_cannot_hold_becomes_dashes(tmp_path):
+    cfg = Config.model_validate({"name": "f-{train_file}", "data": {"train_file": "data/my reviews.csv"}})
+    assert cfg.run_name == "f-data-my-reviews.csv"
+
+
+def test_an_unquoted_template_in_yaml_says_to_quote_it(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: {cell}\ndata:\n  dataset: amazon-food\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert 'must be quoted in YAML: name: "{cell}-run"' in str(e.value)
+    path.write_text('name: "{cell}-run"\ndata:\n  dataset: amazon-food\n')
+    assert load_config(path).run_name == "gru-run" and load_config(path).name == "{cell}-run"

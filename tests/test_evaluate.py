@@ -181,7 +181,7 @@ def test_gate_baseline_exits_1_when_a_simple_model_does_better(tmp_path):
         proc.returncode == 1 and "does not beat the TF-IDF + logistic regression baseline's 1 (--gate baseline)" in proc.stderr
     ), proc.stderr
     plain = run_cli("evaluate", run)
-    assert plain.returncode == 0 and "does NOT beat the TF-IDF + logistic regression baseline (1)" in plain.stderr, plain.stderr
+    assert plain.returncode == 0 and "does NOT beat the TF-IDF + logistic regression baseline (1)" in plain.stdout, plain.stdout
     from typer.testing import CliRunner
 
     from rnnexp.cli import app

@@ -55,7 +55,7 @@ def test_runs_table_filters_sorts_and_exports(three_runs):
     rows = list(csv.DictReader(io.StringIO(run_cli("runs", runs, "--csv").stdout)))
     assert len(rows) == 3 and rows[0]["path"] == paths[0] and rows[0]["monitor"] == "val_loss"
     table = run_cli("runs", runs)
-    assert table.returncode == 0 and "3 runs in" in table.stderr and "completed" in table.stderr
+    assert table.returncode == 0 and "3 runs in" in table.stderr and "completed" in table.stdout
     bad = run_cli("runs", runs, "--sort", "nosuchkey")
     assert bad.returncode == 2 and "no column or config key 'nosuchkey'" in bad.stderr
 
@@ -66,7 +66,7 @@ def test_compare_lists_only_the_keys_that_differ(three_runs, tiny_data, tmp_path
     assert res["differences"] == {"train.lr": [0.001, 0.005]}
     assert [m["epochs"] for m in res["metrics"]] == [2, 2] and all(m["best"] is not None for m in res["metrics"])
     text = run_cli("compare", *paths)
-    assert text.returncode == 0 and "train.lr" in text.stderr and "best val_loss" in text.stderr
+    assert text.returncode == 0 and "train.lr" in text.stdout and "best val_loss" in text.stdout
     other = _train(tiny_data, tmp_path, model={"cell": "lstm"}, train={"lr": 0.001, "epochs": 2}).run_dir
     assert set(json.loads(run_cli("compare", paths[0], other, "--json").stdout)["differences"]) == {"model.cell"}
     assert run_cli("compare", paths[0]).returncode == 2

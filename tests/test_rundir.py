@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import json
 import multiprocessing
 import re
 from pathlib import Path
@@ -139,3 +140,32 @@ def test_status_strings_are_what_summary_json_holds():
 
     assert Status.EARLY_STOPPED == "early_stopped" and f"{Status.COMPLETED}" == "completed"
     assert {s for s in Status if s.finished} == {Status.COMPLETED, Status.EARLY_STOPPED}
+
+
+def _folder(tmp_path, summary: dict | None) -> RunDir:
+    run = RunDir(tmp_path / "20260101-000000_run")
+    run.path.mkdir()
+    run.config.write_text("name: run\n")
+    run.meta.write_text("{}")
+    if summary is not None:
+        run.summary.write_text(json.dumps(summary))
+    return run
+
+
+@pytest.mark.parametrize("summary", [{"status": "running"}, None])
+def test_a_running_run_that_no_process_holds_is_stale(tmp_path, summary):
+    from rnnexp.rundir import RunLock, Status
+
+    run = _folder(tmp_path, summary)
+    assert run.status() == Status.STALE == "stale"  # never locked (no .lock at all)
+    lock = RunLock(run.path / ".lock")
+    assert run.status() == "running" and run.lock_held()
+    lock.release()
+    assert run.status() == "stale" and (run.path / ".lock").is_file()  # the kill leaves the file, not the lock
+
+
+@pytest.mark.parametrize("status", ["completed", "early_stopped", "pruned", "interrupted", "diverged", "failed"])
+def test_an_ended_run_keeps_its_status_with_or_without_its_lock(tmp_path, status):
+    run = _folder(tmp_path, {"status": status})
+    assert run.status() == status
+    assert not (run.path / ".lock").exists()  # asking writes nothing in the folder

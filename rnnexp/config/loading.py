@@ -379,17 +379,6 @@ def _literal_values(loc: list[str], root: type[BaseModel] | None = None) -> list
     return list(typing.get_args(annotation)) if typing.get_origin(annotation) is Literal else []
 
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}: a config as dotted keys."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def dump_config(cfg: Config) -> str:
     """The resolved config as YAML, loadable by load_config."""
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .schema import COUNT_MAX, SEED_MAX, VAL_METRICS, DataConfig, ModelConfig, Monitor, _Section, direction_of
+from .schema import COUNT_MAX, SEED_MAX, VAL_METRICS, DataConfig, ModelConfig, Monitor, _Section, direction_of, flatten
 
 
 def check_device(name: str) -> str:
@@ -125,15 +125,30 @@ class Config(_Section):
 
     name: str = Field(
         "run",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-        description="Run name, used in the run folder name (letters, digits, . _ -).",
+        max_length=200,
+        description="Run name, used in the run folder name (letters, digits, . _ -; at most 64 once expanded). "
+        "{key} puts a config value in it: a key's last part where no other key ends so ({cell}, {num_neurons}, "
+        "{lr}), else its dotted name ({model.dropout}); e.g. uci-{cell}-{num_neurons}. train --name sets it.",
     )
     data: DataConfig = Field(description="Data source and preprocessing.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Network.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop.")
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_is_text(cls, value):
+        if isinstance(value, dict):  # YAML reads name: {cell}-x as a mapping
+            raise ValueError('a name that starts with { must be quoted in YAML: name: "{cell}-run"')
+        return value
+
+    @property
+    def run_name(self) -> str:
+        """The name of this run's folder: `name` with its {key} fields filled in."""
+        return expand_name(self.name, self.model_dump(mode="json"))
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
+        self.run_name  # noqa: B018 (a name that cannot be expanded is a config error, not a failed run)
         has_val = self.data.val_split > 0 or self.data.val_file is not None
         schedule = self.train.lr_schedule
         for key, monitor in (
@@ -168,3 +183,36 @@ class Config(_Section):
         if self.train.loss != "auto":
             return self.train.loss
         return "mse" if self.data.is_forecasting else "cross_entropy"
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def expand_name(template: str, tree: dict) -> str:
+    """`name` with each {key} replaced by that config value (the one reading of the template):
+    a dotted key, or a last part that only one key has. Characters a folder name cannot hold
+    become '-'."""
+    flat = flatten({k: v for k, v in tree.items() if k != "name"})
+    ends: dict[str, list[str]] = {}
+    for key in flat:
+        ends.setdefault(key.rsplit(".", 1)[-1], []).append(key)
+
+    def value(match: re.Match) -> str:
+        key = match.group(1).strip()
+        found = [key] if key in flat else ends.get(key, [])
+        if len(found) > 1:
+            raise ValueError(f"name: {{{key}}} is several keys; write one of " + ", ".join(f"{{{k}}}" for k in found))
+        if not found:
+            raise ValueError(f"name: {{{key}}} is not a config key; e.g. {{cell}}, {{num_neurons}} or {{train.lr}}")
+        v = flat[found[0]]
+        if isinstance(v, list | dict):
+            raise ValueError(f"name: {{{key}}} is {found[0]}, which holds several values; name a single key in it")
+        text = str(v).lower() if isinstance(v, bool) or v is None else str(v)
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "-"
+
+    name = _FIELD.sub(value, template)
+    if not _NAME.match(name):
+        shown = f"{template!r} gives {name!r}" if name != template else repr(name)
+        raise ValueError(f"name: {shown}; a run name is 1 to 64 letters, digits, . _ or -, starting with a letter or digit")
+    return name

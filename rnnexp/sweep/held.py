@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import SweepConfig
 from ..rundir import lock_held
 from .ledger import TrialLedger
-from .names import BUDGET_REASON, Attr
+from .names import BUDGET_REASON, Attr, best_of, shown
 from .pruning import Halving
 from .storage import storage_of, stored_trial
 from .study import suggest
@@ -77,6 +77,7 @@ class TrialReporter:
         self.inherited = 0
         self.epochs = 0
         self.reported: set[int] = set(replayed)  # epochs a repeat already showed the pruner
+        self.best: float | None = None  # this trial's best objective so far
 
     def setup(self, info: dict[str, Any]) -> None:
         self.epochs = int(info["epochs"])
@@ -87,6 +88,7 @@ class TrialReporter:
         history = info.get("history") or []
         self.inherited = len(history)
         for row in history:
+            self._keep_best(row)
             if int(row["epoch"]) not in self.reported:
                 self._report(row)
                 self.reported.add(int(row["epoch"]))
@@ -105,11 +107,24 @@ class TrialReporter:
         if value is not None and value == value:  # NaN is never reported
             self.trial.report(float(value), int(row["epoch"]))
 
+    def _keep_best(self, row: dict[str, Any]) -> float | None:
+        value = row.get(self.sw.metric)
+        if value is not None and value == value:
+            self.best = value if self.best is None else best_of(self.sw.direction)(self.best, value)
+        return value
+
     def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
         epoch = int(row["epoch"])
         if epoch not in self.reported:
             self._report(row)
         self.trial.set_user_attr(Attr.TRAINED, epoch - self.inherited)
+        value = self._keep_best(row)
+        leader = TrialLedger(self.sw).best_complete()
+        sweep_best = f"sweep best {shown(leader[1])} (trial {leader[0]})" if leader else "no trial complete yet"
+        self.events.note(
+            f"trial {self.trial.number} epoch {epoch}/{self.epochs}: {self.sw.metric} {shown(value)}, "
+            f"trial best {shown(self.best)}, {sweep_best}"
+        )
 
     def prune(self, row: dict[str, Any]) -> str | None:
         """The training's prune hook, after epoch_end: a reason to stop the run here (the pruner's
@@ -121,10 +136,10 @@ class TrialReporter:
             value = row.get(self.sw.metric)
             if isinstance(self.sw.study.pruner, Halving):
                 return (
-                    f"paused by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {value}); "
+                    f"paused by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {shown(value)}); "
                     "the sweep resumes it if later trials rank it among the best"
                 )
-            return f"pruned by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {value})"
+            return f"pruned by the {self.sw.sweep.pruner.kind} pruner after epoch {epoch} ({self.sw.metric} {shown(value)})"
         budget = self.sw.sweep.epoch_budget
         if budget is not None and epoch < self.epochs and TrialLedger(self.sw).epochs_spent() >= budget:
             self.trial.set_user_attr(Attr.BUDGET, True)

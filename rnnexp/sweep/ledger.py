@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .names import REPEAT_LIMIT, Attr, SystemAttr
+from .names import REPEAT_LIMIT, Attr, SystemAttr, best_of
 from .pruning import Halving, promoted_as
 
 if TYPE_CHECKING:
@@ -68,6 +68,13 @@ class TrialLedger:
             and t.number not in self.retried_as
             and (below is None or t.number < below)
         )
+
+    def best_complete(self) -> tuple[int, float] | None:
+        """The best completed trial so far: (its number, its value), or None before any completed."""
+        from optuna.trial import TrialState
+
+        done = [(t.number, t.value) for t in self.trials if t.state == TrialState.COMPLETE and t.value is not None]
+        return best_of(self.sw.direction)(done, key=lambda nv: nv[1]) if done else None
 
     def epochs_spent(self) -> int:
         """Epochs the sweep's trials have trained, all workers together (repeats trained none; a queued

@@ -15,6 +15,17 @@ REPEAT_LIMIT = 20
 BUDGET_REASON = "the sweep's epoch budget"  # in the stop reason a run's checkpoint records
 
 
+def best_of(direction: str):
+    """max or min: the better end of the objective (``maximize`` or ``minimize``), for every pick of a best."""
+    return max if direction == "maximize" else min
+
+
+def shown(value: float | None) -> str:
+    """An objective value in a progress line or a stop reason: 4 significant digits (the stored
+    values keep every digit)."""
+    return "-" if value is None else f"{value:.4g}"
+
+
 class Attr(StrEnum):
     """The user attributes rnnexp writes: the study's spec, and per trial. The values are the keys
     in the storage, so journals and databases written before keep reading."""

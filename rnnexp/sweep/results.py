@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import dump_config, trial_config
 from ..rundir import RunDir, write_text
 from .ledger import TrialLedger
-from .names import FINISHED_STATES, Attr, SystemAttr
+from .names import FINISHED_STATES, Attr, SystemAttr, best_of
 from .study import decode
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def best_value(history: list[dict[str, Any]], metric: str, direction: str) -> fl
     values = [r[metric] for r in history if r.get(metric) is not None and r[metric] == r[metric]]
     if not values:
         return None
-    return max(values) if direction == "maximize" else min(values)
+    return best_of(direction)(values)
 
 
 def results(sw: Sweep) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def compute_results(sw: Sweep) -> dict[str, Any]:
     complete = [r for r in counted if r["state"] == "COMPLETE" and r["value"] is not None]
     best = None
     if complete:
-        best = (max if sw.direction == "maximize" else min)(complete, key=lambda r: r["value"])
+        best = best_of(sw.direction)(complete, key=lambda r: r["value"])
     counts = {s: sum(1 for r in counted if r["state"] == s) for s in ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")}
     counts["RETRIED"] = len(retried_as)
     counts["REPEATED"] = len(repeats)

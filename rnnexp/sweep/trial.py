@@ -13,7 +13,7 @@ from ..config import Config, trial_config
 from ..errors import RnnexpError, StorageError
 from .held import Events, Heartbeat, HeldTrial, TrialReporter, wait_for_lock
 from .ledger import TrialLedger, local_run
-from .names import BUDGET_REASON, Attr, SystemAttr
+from .names import BUDGET_REASON, Attr, SystemAttr, shown
 from .pruning import Halving
 from .results import best_value, history
 from .storage import stored_trial
@@ -189,5 +189,5 @@ def _conclude(sw: Sweep, trial, entry: dict[str, Any], run: Path, status: str, e
     else:
         entry["state"] = "COMPLETE"
         trial.tell(values=value)
-    events.note(f"trial {trial.number}: {entry['state'].lower()} after {epochs} epochs, best {sw.metric} {value}")
+    events.note(f"trial {trial.number}: {entry['state'].lower()} after {epochs} epochs, best {sw.metric} {shown(value)}")
     return entry

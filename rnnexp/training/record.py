@@ -74,7 +74,7 @@ class Record:
         # The folder is built aside and renamed into place with its identity files in it, so that at
         # every instant it is either absent or resumable (a kill or a full disk mid-setup leaves
         # nothing behind but a hidden folder, cleared by a later run).
-        staged = RunDir.stage(runs_dir, cfg.name)
+        staged = RunDir.stage(runs_dir, cfg.run_name)
         record = cls(staged.run, reporter, meta)
         try:
             record._lock = record.run_dir.lock()
