@@ -140,7 +140,11 @@ class DataConfig(_Section):
     positive_label: str | None = Field(
         None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
     )
-    time_column: str | None = Field(None, description="forecasting: column of timestamps (kept for reports, not an input).")
+    time_column: str | None = Field(
+        None,
+        description="forecasting: column of timestamps (not an input: kept for reports, and predict prints the "
+        "timestamp of each step it forecasts).",
+    )
     target: str | None = Field(
         None, description="forecasting: column to predict (built-ins: Demand for vic-elec, temp_max for seattle-weather)."
     )
