@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import print_table, write_result  # noqa: E402
 
 from rnnexp import baselines  # noqa: E402
-from rnnexp.data import _amazon_food  # noqa: E402
+from rnnexp.data import _amazon_food, tokenize  # noqa: E402
 
 HELD_OUT = 20_000
 
@@ -55,7 +55,7 @@ def corpus(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
 
 def timed(train_texts: list[str], train_y: np.ndarray, texts: list[str], y: np.ndarray) -> tuple[float, float]:
     start = time.perf_counter()
-    pred = baselines.tfidf_logreg(train_texts, train_y, texts, lowercase=True)
+    pred = baselines.tfidf_logreg(train_texts, train_y, texts, tokenize)
     return time.perf_counter() - start, float((pred == y).mean())
 
 

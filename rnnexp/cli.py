@@ -521,7 +521,8 @@ def predict(
     as_json: JsonFlag = False,
 ) -> None:
     """Predict with a run's model and saved preprocessing: label and probability per text or
-    sequence (tab-separated on stdout), or the next values of a series."""
+    sequence (tab-separated on stdout), or the next values of a series (each with its timestamp
+    when the run has a time column)."""
     with _guard():
         from .evaluate import predict as run_predict
         from .rundir import RunDir
@@ -543,7 +544,8 @@ def predict(
     elif "forecast" in res:
         print(f"{res['target']} after {res['last_time'] or 'the last row'}:", file=sys.stderr)
         for row in res["forecast"]:
-            print(f"{row['steps_ahead']}\t{row['value']:.6g}")
+            stamp = f"{row['timestamp']}\t" if "timestamp" in row else ""  # when the run has a time column
+            print(f"{stamp}{row['steps_ahead']}\t{row['value']:.6g}")
     else:
         cut = sum(1 for row in res["predictions"] if row.get("cut"))
         if cut:

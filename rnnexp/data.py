@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,9 @@ from . import readers
 from .config import DataConfig
 from .errors import DataError
 from .padding import pad
+from .tokenizer import OOV_ID, PAD_ID, tokenize, tokenizer_rule
 
-PAD, OOV = "<pad>", "<oov>"
+PAD, OOV = "<pad>", "<oov>"  # vocab[PAD_ID] and vocab[OOV_ID]
 
 UCI_FILES = {
     "amazon_cells_labelled.txt": "47003fc0a0d4840b00e96e715b6189bad09e7443a3da41c4cbe12ffc79f86ae3",
@@ -288,13 +288,6 @@ def _label_str(value) -> str:
 # ---------------------------------------------------------------------------------------------
 # Preprocessing
 
-_WORD = re.compile(r"\w+(?:'\w+)*")
-
-
-def tokenize(text: str, lowercase: bool = True) -> list[str]:
-    """Words and numbers; punctuation dropped, inner apostrophes kept (don't), as Keras' Tokenizer."""
-    return _WORD.findall(text.lower() if lowercase else text)
-
 
 @dataclass
 class Preprocessor:
@@ -306,6 +299,7 @@ class Preprocessor:
     padding: str = "pre"
     truncating: str = "pre"
     lowercase: bool = True
+    strip_html: bool = False
     _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -314,7 +308,7 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, train: Table, cfg: DataConfig) -> Preprocessor:
-        counts = Counter(tok for text in train.texts for tok in tokenize(text, cfg.lowercase))
+        counts = Counter(tok for text in train.texts for tok in tokenize(text, cfg.lowercase, cfg.strips_html))
         # Sort by frequency, then alphabetically, so the vocabulary does not depend on data order.
         words = sorted((w for w, c in counts.items() if c >= cfg.min_freq), key=lambda w: (-counts[w], w))
         if cfg.max_vocab is not None:
@@ -324,20 +318,25 @@ class Preprocessor:
             raise DataError(
                 f"{train.source}: column {cfg.label_column!r} has a single class {labels!r}; classification needs two or more"
             )
-        return cls([PAD, OOV, *words], labels, cfg.maxlen, cfg.padding, cfg.truncating, cfg.lowercase)
+        return cls([PAD, OOV, *words], labels, cfg.maxlen, cfg.padding, cfg.truncating, cfg.lowercase, cfg.strips_html)
 
     @property
     def num_classes(self) -> int:
         return len(self.labels)
 
+    def tokens(self, text: str) -> list[str]:
+        """The words of a text as this run reads them (the one tokenizing of training, evaluate,
+        predict and the baselines)."""
+        return tokenize(text, self.lowercase, self.strip_html)
+
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """[N, maxlen] int64 ids with Keras pad_sequences semantics (0 = padding, 1 = unknown word)."""
-        ids = [[self._index.get(tok, 1) for tok in tokenize(text, self.lowercase)] for text in texts]
-        return pad(ids, self.maxlen, self.padding, self.truncating, 0, np.int64)
+        ids = [[self._index.get(tok, OOV_ID) for tok in self.tokens(text)] for text in texts]
+        return pad(ids, self.maxlen, self.padding, self.truncating, PAD_ID, np.int64)
 
     def reading(self, text: str) -> dict[str, int]:
         """What the model reads of a text: its tokens, how many are unknown, how many maxlen cuts off."""
-        tokens = tokenize(text, self.lowercase)
+        tokens = self.tokens(text)
         return {
             "tokens": len(tokens),
             "unknown": sum(1 for tok in tokens if tok not in self._index),
@@ -359,7 +358,7 @@ class Preprocessor:
 
     def summary(self, table: Table) -> dict:
         """How maxlen fits this data: how many are truncated, how much of the batch is padding."""
-        tokenized = [tokenize(t, self.lowercase) for t in table.texts]
+        tokenized = [self.tokens(t) for t in table.texts]
         lengths = np.array([len(toks) for toks in tokenized], dtype=np.int64)
         kept = np.minimum(lengths, self.maxlen)
         oov = sum(1 for toks in tokenized for tok in toks if tok not in self._index)
@@ -382,11 +381,17 @@ class Preprocessor:
             "padding": self.padding,
             "truncating": self.truncating,
             "lowercase": self.lowercase,
+            "strip_html": self.strip_html,
+            "tokenizer": tokenizer_rule(),  # read by people and serving code; from_dict needs only the keys above
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> Preprocessor:
-        return cls(list(d["vocab"]), list(d["labels"]), int(d["maxlen"]), d["padding"], d["truncating"], bool(d["lowercase"]))
+        """From to_dict's dict; one of a run made before data.strip_html (no "strip_html") read texts with their HTML."""
+        strip = bool(d.get("strip_html", False))
+        return cls(
+            list(d["vocab"]), list(d["labels"]), int(d["maxlen"]), d["padding"], d["truncating"], bool(d["lowercase"]), strip
+        )
 
 
 def positive_index(labels: list[str], positive_label: str | None) -> int | None:

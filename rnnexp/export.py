@@ -3,7 +3,7 @@
 The exported model takes what rnnexp's model takes: token ids [batch, maxlen] padded as the run's
 preprocessing says (text), or float windows [batch, lookback, features] scaled by the run's scaler
 (forecasting), or [batch, steps, channels] (sequences); it returns logits or scaled forecasts. The
-preprocessing (vocabulary, labels, scaler) is written beside it as JSON. Every export is checked:
+preprocessing (vocabulary, labels, the tokenizer rule, scaler) is written beside it as JSON. Every export is checked:
 the exported model must give the checkpoint's outputs on sample inputs, or the export is an error.
 """
 
@@ -15,11 +15,13 @@ from typing import Any
 
 import torch
 
+from .data import Preprocessor
 from .errors import RnnexpError, RunDirError
 from .evaluate import load_checkpoint
 from .model import model_from_checkpoint
 from .padding import real_steps
 from .rundir import RunDir, write_json
+from .tokenizer import PAD_ID
 
 TOLERANCE = 1e-6
 
@@ -41,7 +43,7 @@ def sample_inputs(state: dict[str, Any], batch: int, seed: int) -> torch.Tensor:
         for row in range(batch):  # texts of every length, padded as preprocessing pads them
             keep = int(torch.randint(1, length + 1, (1,), generator=g))
             real = x[row, real_steps(length, keep, padding)].clone()
-            x[row] = 0
+            x[row] = PAD_ID
             x[row, real_steps(length, keep, padding)] = real
         return x
     return torch.randn(batch, spec["seq_len"], spec["num_features"], generator=g)
@@ -69,7 +71,7 @@ def export(run_path: str | Path, fmt: str = "torchscript", out: str | Path | Non
         path.unlink(missing_ok=True)
         raise ExportError(f"the exported model differs from the checkpoint by {diff:.3g} (> {TOLERANCE}); nothing written")
     sidecar = path.with_name(path.stem + ".preprocessing.json")
-    write_json(sidecar, {"input": _input_note(state), **state["preprocessing"]})
+    write_json(sidecar, serving_preprocessing(state))
     return {
         "run_dir": str(run.path),
         "checkpoint": which,
@@ -124,8 +126,18 @@ def _onnx_export(model, example: torch.Tensor, path: Path) -> None:
     )
 
 
+def serving_preprocessing(state: dict[str, Any]) -> dict[str, Any]:
+    """model.preprocessing.json: what the exported model takes, and the run's preprocessing. A text
+    run's is written as this version writes it (strip_html and the tokenizer rule: tokenizer.py),
+    also for a checkpoint made before it had them."""
+    prep = state["preprocessing"]
+    if state["input"]["kind"] == "tokens":
+        prep = {**prep, **Preprocessor.from_dict(prep).to_dict()}
+    return {"input": _input_note(state), **prep}
+
+
 def _input_note(state: dict[str, Any]) -> str:
     spec = state["input"]
     if spec["kind"] == "tokens":
-        return f"int64 token ids [batch, {spec['seq_len']}] (vocab below; 0 pads, 1 unknown) -> logits per label"
+        return f"int64 token ids [batch, {spec['seq_len']}] (tokenizer below: from a text to them) -> logits per label"
     return f"float32 [batch, {spec['seq_len']}, {spec['num_features']}] scaled by the scaler below -> outputs"

@@ -45,10 +45,16 @@ class Series:
         return h.hexdigest()
 
 
-def load_series(cfg: DataConfig) -> Series:
-    """Read the configured series; every value numeric and present, or a DataError naming column and row."""
+def time_column_of(cfg: DataConfig) -> str | None:
+    """The column of a run's timestamps: the built-in series' own, or data.time_column."""
+    return BUILTIN_SERIES[cfg.dataset][3] if cfg.dataset in BUILTIN_SERIES else cfg.time_column
+
+
+def load_series(cfg: DataConfig, time_optional: bool = False) -> Series:
+    """Read the configured series; every value numeric and present, or a DataError naming column and
+    row. With ``time_optional``, a file without data.time_column is a series without timestamps."""
     if cfg.dataset in BUILTIN_SERIES:
-        df, time_column, source, first_row = _builtin(cfg.dataset), BUILTIN_SERIES[cfg.dataset][3], cfg.dataset, 1
+        df, time_column, source, first_row = _builtin(cfg.dataset), time_column_of(cfg), cfg.dataset, 1
         target = cfg.target or BUILTIN_SERIES[cfg.dataset][1]
         features = cfg.features or BUILTIN_SERIES[cfg.dataset][2]
     else:
@@ -57,6 +63,8 @@ def load_series(cfg: DataConfig) -> Series:
             raise DataError(f"{path}: data file not found")
         df = read_frame(path, cfg.encoding, "\t" if path.suffix.lower() in (".tsv", ".txt") else ",")
         time_column, source, first_row = cfg.time_column, str(path), 2  # data row 1 is line 2, after the header
+        if time_optional and time_column not in df.columns:
+            time_column = None
         if cfg.target is None:
             raise DataError(f"{path}: set data.target to the column to forecast (columns: {', '.join(map(str, df.columns))})")
         target, features = cfg.target, cfg.features or [cfg.target]

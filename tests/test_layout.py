@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rnnexp"
 LAYERS = [
     {"errors"},
     {"config", "faults"},
-    {"padding", "readers"},
+    {"padding", "readers", "tokenizer", "timestamps"},
     {"data", "batches", "series", "embeddings", "metrics", "baselines", "cells", "scans", "rundir", "checkpoint", "devices"},
     {"model"},
     {"tasks"},

@@ -179,10 +179,36 @@ def test_predict_forecast_from_a_csv(tmp_path):
     x, _ = window_arrays(task.normalized, np.array([start]), cfg.data.lookback, task.steps, task.series.target_index)
     expected = task.to_units(task.predict(model_from_checkpoint(state), torch.from_numpy(x)).numpy())[0]
     np.testing.assert_allclose([f["value"] for f in res["forecast"]], expected, rtol=1e-6)
+    last = frame["date"].iloc[-1]
+    days = [str((last + np.timedelta64(h, "D")).date()) for h in (1, 2)]  # a daily series: the next days
+    assert [f["timestamp"] for f in res["forecast"]] == days and res["last_time"] == str(last.date())
+    assert res["time_step"] == {"column": "date", "step": "D", "inferred_by": "infer_freq"}
+    _forecast_timestamps_follow_the_file(run.path, frame, days, tmp_path)
     short = tmp_path / "short.csv"
     frame.head(5).to_csv(short, index=False)
     proc = run_cli("predict", run.path, "--file", short)
     assert proc.returncode == 2 and "reads the last 14 (data.lookback)" in proc.stderr
+
+
+def _forecast_timestamps_follow_the_file(run, frame, days, tmp_path):
+    """With gaps in its dates, the median step and a note; without its time column, no timestamps."""
+    from typer.testing import CliRunner
+
+    from rnnexp.cli import app
+
+    gapped, plain = tmp_path / "gapped.csv", tmp_path / "plain.csv"
+    frame.drop(index=frame.index[[3, 10, 11, 40]]).to_csv(gapped, index=False)  # dates missing here and there
+    frame.drop(columns=["date"]).to_csv(plain, index=False)
+    out = CliRunner().invoke(app, ["predict", str(run), "--file", str(gapped), "--checkpoint", "last"])
+    assert out.exit_code == 0, out.output
+    assert [line.split("\t")[:2] for line in out.stdout.splitlines()] == [[days[0], "1"], [days[1], "2"]]
+    assert "not evenly spaced (3 of " in out.stderr and "median, 24h" in out.stderr
+    out = CliRunner().invoke(app, ["predict", str(run), "--file", str(plain), "--checkpoint", "last"])
+    assert out.exit_code == 0, out.output
+    assert [line.split("\t")[0] for line in out.stdout.splitlines()] == ["1", "2"]  # steps_ahead<TAB>value, as before
+    assert all(len(line.split("\t")) == 2 for line in out.stdout.splitlines())
+    res = predict(run, series_file=plain, which="last")
+    assert "time_step" not in res and all("timestamp" not in f for f in res["forecast"]) and res["last_time"] is None
 
 
 @pytest.mark.parametrize(

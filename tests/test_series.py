@@ -138,3 +138,53 @@ def test_builtin_series():
     assert elec.values.shape == (52608, 2) and elec.columns == ["Demand", "Temperature"]
     weather = load_series(DataConfig(task="forecasting", dataset="seattle-weather"))
     assert weather.values.shape == (1461, 4) and weather.target == "temp_max"
+
+
+@pytest.mark.parametrize(
+    "times, steps, expected, step, by",
+    [
+        (["2012-01-01", "2012-01-02", "2012-01-03"], [1, 2], ["2012-01-04", "2012-01-05"], "D", "infer_freq"),
+        (["2012-01-01", "2012-02-01", "2012-03-01"], [1, 3], ["2012-04-01", "2012-06-01"], "MS", "infer_freq"),  # months
+        (["2012-02-27 22:00", "2012-02-27 23:00", "2012-02-28 00:00"], [25], ["2012-02-29T01:00:00"], "h", "infer_freq"),
+        (["2012-03-01 08:00", "2012-03-01 08:15"], [2], ["2012-03-01T08:45:00"], "15min", "median difference"),
+        (["2001", "2002", "2003"], [1, 2], ["2004", "2005"], "1", "median difference"),  # numbers: years, counters
+        (["0.5", "1.0", "1.5"], [2], ["2.5"], "0.5", "median difference"),
+    ],
+)
+def test_forecast_steps_are_timed_by_the_series_step(times, steps, expected, step, by):
+    from rnnexp.timestamps import step_times
+
+    got = step_times(times, steps, "s.csv column 't'")
+    assert (got.times, got.step, got.inferred_by, got.note) == (expected, step, by, None)
+
+
+@pytest.mark.parametrize("dropped, uneven", [([100], 1), ([5, 6, 7, 300], 2), (list(range(200, 260)), 1)])
+def test_forecast_steps_of_a_series_with_gaps_take_the_median_step(dropped, uneven):
+    fpp3 = pytest.importorskip("tsdata.fpp3", reason="needs the datasets extra (make install)")
+    from rnnexp.timestamps import step_times
+
+    times = fpp3.raw["vic_elec"]["Time"].astype(str).tolist()[-480:]  # its last 10 days, half-hourly
+    whole = step_times(times, [1, 2], "vic-elec")
+    assert whole.times == ["2014-12-31T13:00:00+00:00", "2014-12-31T13:30:00+00:00"]  # UTC, as the series is
+    assert (whole.step, whole.inferred_by, whole.note) == ("30min", "infer_freq", None)
+    gapped = [t for i, t in enumerate(times) if i not in dropped]  # a reading missing, a few, a whole day
+    got = step_times(gapped, [1, 2], "vic-elec")
+    assert (got.times, got.step, got.inferred_by) == (whole.times, "30min", "median difference")
+    assert f"not evenly spaced ({uneven} of {len(gapped) - 1} differences are not the median" in got.note
+
+
+@pytest.mark.parametrize(
+    "times, why",
+    [
+        (["2012-01-01"], "one row"),
+        (["mon", "tue", "wed"], "neither dates nor numbers"),
+        (["2012-01-03", "2012-01-02", "2012-01-01"], "do not increase"),
+        (["2012-01-01", "2012-01-01", "2012-01-02"], "do not increase"),
+        (["3", "2", "1"], "do not increase"),
+    ],
+)
+def test_forecast_steps_without_a_step_have_no_timestamps(times, why):
+    from rnnexp.timestamps import step_times
+
+    got = step_times(times, [1], "s.csv column 't'")
+    assert got.times is None and got.note.startswith("s.csv column 't': ") and why in got.note

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TEXT_DATASETS = ("amazon-food", "uci-sentiment")
+HTML_DATASETS = ("amazon-food",)  # built-in texts holding HTML (its reviews' <br /> tags): data.strip_html's default
 SERIES_DATASETS = ("vic-elec", "seattle-weather")
 VAL_METRICS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse")
 Monitor = Literal["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"]
@@ -94,6 +95,14 @@ class DataConfig(_Section):
     text_column: str = Field("text", description="Column holding the text.")
     label_column: str = Field("label", description="Column holding the class label (any values; two or more classes).")
     lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
+    strip_html: bool | None = Field(
+        None,
+        description="Remove HTML from texts before tokenizing: each tag (<br />, <p>, </a>) becomes a space, so "
+        "'good.<br />Great' stays two words, and entities (&amp;, &quot;, &#39;) become their characters. null: "
+        "true for amazon-food (its reviews hold <br /> tags), false for other data. Training, evaluate, predict "
+        "and the baselines read texts the same way (preprocessing.json records it; a run without it in "
+        "preprocessing.json read texts with their HTML).",
+    )
     max_vocab: int | None = Field(
         20000,
         ge=1,
@@ -131,7 +140,11 @@ class DataConfig(_Section):
     positive_label: str | None = Field(
         None, description="Positive class for binary precision/recall/F1; default the second label in sorted order."
     )
-    time_column: str | None = Field(None, description="forecasting: column of timestamps (kept for reports, not an input).")
+    time_column: str | None = Field(
+        None,
+        description="forecasting: column of timestamps (not an input: kept for reports, and predict prints the "
+        "timestamp of each step it forecasts).",
+    )
     target: str | None = Field(
         None, description="forecasting: column to predict (built-ins: Demand for vic-elec, temp_max for seattle-weather)."
     )
@@ -184,6 +197,8 @@ class DataConfig(_Section):
     def _one_source(self) -> DataConfig:
         if (self.dataset is None) == (self.train_file is None):
             raise ValueError("give exactly one of data.dataset or data.train_file")
+        if self.strip_html and not self.is_text:
+            raise ValueError(f"data.strip_html is for text; a {self.task} run reads no texts (remove the key)")
         if self.task == "forecasting":
             if self.dataset in TEXT_DATASETS:
                 raise ValueError(
@@ -212,6 +227,11 @@ class DataConfig(_Section):
     def steps_key(self) -> str:
         """The key that sets how many steps the model reads."""
         return "data.lookback" if self.is_forecasting else "data.maxlen"
+
+    @property
+    def strips_html(self) -> bool:
+        """Whether texts are read without their HTML: data.strip_html, or when null the dataset's default."""
+        return self.strip_html if self.strip_html is not None else self.dataset in HTML_DATASETS
 
     @property
     def is_text(self) -> bool:

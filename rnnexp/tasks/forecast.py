@@ -23,9 +23,11 @@ from ..series import (
     seasonal_naive,
     split_bounds,
     target_steps,
+    time_column_of,
     window_arrays,
     window_starts,
 )
+from ..timestamps import step_times
 from .common import WholeTensors
 
 REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
@@ -204,16 +206,18 @@ class ForecastTask(WholeTensors):
 
     @staticmethod
     def predict_inputs(cfg: Config, prep: dict[str, Any], model, device, texts=None, file=None) -> dict[str, Any]:
-        """The next horizon values after the last row of the CSV ``file``, from its last lookback rows."""
+        """The next horizon values after the last row of the CSV ``file``, from its last lookback rows,
+        each with its timestamp when the run has a time column (timestamps.step_times)."""
         if file is None:
             raise RunDirError("a forecasting run predicts from a CSV of the series: give it with --file")
         path = Path(file)
         columns, target = prep["columns"], prep["target"]
         features = [c for c in columns if c != target] or None
-        data = cfg.data.model_copy(
-            update={"dataset": None, "train_file": str(path), "target": target, "features": [target, *(features or [])]}
-        )
-        series = load_series(data)
+        time_column = time_column_of(cfg.data)
+        update = {"dataset": None, "train_file": str(path), "target": target, "features": [target, *(features or [])]}
+        data = cfg.data.model_copy(update={**update, "time_column": time_column})
+        # A built-in series' run never asked for a time column: a file without one has no timestamps.
+        series = load_series(data, time_optional=cfg.data.dataset is not None)
         lookback = int(prep["lookback"])
         if len(series.values) < lookback:
             raise DataError(f"{path}: {len(series.values)} rows, but the model reads the last {lookback} (data.lookback)")
@@ -221,11 +225,18 @@ class ForecastTask(WholeTensors):
         window = scaler.transform(series.values[-lookback:])[None].astype(np.float32)
         out = predict_logits(model, torch.from_numpy(window).to(device)).cpu().numpy().astype(np.float64)
         values = scaler.inverse_column(out, columns.index(target))[0]
-        steps = target_steps(int(prep["horizon"]), bool(prep["multi_output"]))
-        return {
+        steps = [int(h) for h in target_steps(int(prep["horizon"]), bool(prep["multi_output"]))]
+        res = {
             "source": str(path),
             "target": target,
             "last_time": series.time[-1] if series.time else None,
             "rows_used": lookback,
-            "forecast": [{"steps_ahead": int(h), "value": float(v)} for h, v in zip(steps, values)],
+            "forecast": [{"steps_ahead": h, "value": float(v)} for h, v in zip(steps, values)],
         }
+        if series.time:
+            when = step_times(series.time, steps, f"{path} column {time_column!r}")
+            res["notes"] = [when.note] if when.note else []
+            if when.times is not None:
+                res["time_step"] = {"column": time_column, "step": when.step, "inferred_by": when.inferred_by}
+                res["forecast"] = [{"timestamp": t, **row} for t, row in zip(when.times, res["forecast"])]
+        return res

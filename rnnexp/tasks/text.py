@@ -78,7 +78,7 @@ class TextTask(Classifier):
 
     def baseline_predict(self, table: Table) -> np.ndarray:
         """Class indices from TF-IDF + logistic regression fitted on this run's training split."""
-        return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.lowercase)
+        return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.tokens)
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
         """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
