@@ -792,10 +792,12 @@ def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
 
 
 def _run_workers(console, sw, workers: int, storage: str | None) -> None:
-    """Run the local worker processes; a signal hands their trials back and exits 130."""
+    """Run the local worker processes; a signal hands their trials back and exits 130. On a
+    terminal, a progress bar over the trials, the workers' lines printed above it."""
     from .sweep import run_workers
 
-    ended = run_workers(sw, workers, storage, _SIGNALS.graceful_stop, quiet=console.quiet)
+    with views.sweep_progress(console, sw) as watch:
+        ended = run_workers(sw, workers, storage, _SIGNALS.graceful_stop, quiet=console.quiet, watch=watch)
     if ended.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if ended.failed:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -326,3 +329,45 @@ def rich_reporter(console, describe: bool, on_setup) -> Any:
                 self.progress = None
 
     return RichReporter()
+
+
+@contextmanager
+def sweep_progress(console, sw) -> Iterator[Any]:
+    """While a sweep's local workers run: on a terminal, a bar over its trials (done of total, the
+    best so far), with every line the workers print above it; elsewhere, or quiet, nothing (the
+    workers print their lines themselves). The bar is gone before the command's final lines."""
+    if not console.is_terminal or console.quiet:
+        yield None
+        return
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .sweep import TrialLedger, Watch
+    from .sweep.names import shown
+
+    bar = Progress(
+        TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[best]}"), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+    task = bar.add_task("trials", total=sw.total, best="")
+
+    class Bar(Watch):
+        due = 0.0
+
+        def line(self, text: str) -> None:
+            bar.console.print(escape(text))
+
+        def tick(self) -> None:
+            if time.monotonic() < self.due:
+                return
+            self.due = time.monotonic() + 2.0  # the trials are read from the storage: not every half second
+            ledger = TrialLedger(sw)
+            leader = ledger.best_complete()
+            best = f"best {sw.metric} {shown(leader[1])} (trial {leader[0]})" if leader else ""
+            bar.update(task, completed=ledger.done(), best=best)
+
+    bar.start()
+    try:
+        yield Bar()
+    finally:
+        bar.stop()

@@ -146,7 +146,8 @@ def test_sqlite_is_refused_for_several_workers(write_sweep, tmp_path):
 def test_grid_with_two_workers_runs_each_point_once(write_sweep, tmp_path):
     space = {"model.cell": ["gru", "lstm"], "train.lr": [0.003, 0.01]}
     path = write_sweep(space=space, sampler={"kind": "grid"}, base_train={"epochs": 2})
-    res = _json(run_cli("sweep", path, "--workers", "2", "--runs-dir", tmp_path / "runs", "--json"))
+    proc = run_cli("sweep", path, "--workers", "2", "--runs-dir", tmp_path / "runs", "--json")
+    res = _json(proc)
     assert res["counts"]["COMPLETE"] == 4 and res["duplicates"] == 0
     assert sorted((t["model.cell"], t["train.lr"]) for t in res["trials"]) == sorted(
         (c, lr) for c in space["model.cell"] for lr in space["train.lr"]
@@ -155,9 +156,16 @@ def test_grid_with_two_workers_runs_each_point_once(write_sweep, tmp_path):
     for t in res["trials"]:
         summary = json.loads(Path(t["run_dir"], "summary.json").read_text())
         assert summary["status"] == "completed" and summary["epochs_run"] == 2
-        assert t["value"] == pytest.approx(
-            max(float(r["val_accuracy"]) for r in csv.DictReader(open(Path(t["run_dir"], "metrics.csv"))))
-        )
+        rows = list(csv.DictReader(open(Path(t["run_dir"], "metrics.csv"))))
+        assert t["value"] == pytest.approx(max(float(r["val_accuracy"]) for r in rows))
+        # the workers' progress: one line per epoch per trial, its objective at 4 significant digits
+        best = None
+        for r in rows:
+            value = float(r["val_accuracy"])
+            best = value if best is None else max(best, value)
+            line = f"trial {t['number']} epoch {r['epoch']}/2: val_accuracy {value:.4g}, trial best {best:.4g}, "
+            assert proc.stderr.count(line) == 1, (line, proc.stderr)
+    assert proc.stderr.count(" epoch ") == 8 and "sweep best" in proc.stderr
     folder = Path(res["results_csv"]).parent
     assert folder.name.startswith("sweep_") and (folder / "journal.log").is_file()
     rows = list(csv.DictReader(open(res["results_csv"])))
@@ -238,7 +246,7 @@ def test_stopped_sweep_resumes_to_its_total(write_sweep, tmp_path):
     repeats = [t for t in res["trials"] if t["same_as"] is not None]
     assert all(t["epochs"] == 0 and t["value"] == res["trials"][t["same_as"]]["value"] for t in repeats)
     status = run_cli("sweep", "status", sw.path)
-    assert status.returncode == 0 and "3 complete of 3 trials" in status.stderr
+    assert status.returncode == 0 and "3 complete of 3 trials" in status.stdout
 
 
 def test_pruned_trials_are_pruned_and_early_stopped_ones_complete(write_sweep, tmp_path):
@@ -298,9 +306,9 @@ def test_repeats_take_earlier_results_and_a_converged_sampler_ends_the_sweep(wri
     again = _json(run_cli("sweep", "resume", sw.path, "--json"))
     assert len(again["trials"]) == len(res["trials"])
     status = run_cli("sweep", "status", sw.path)
-    assert "1 complete, 1 pruned of 3 trials; 3 epochs trained" in status.stderr, status.stderr
-    assert f"{sweeps.REPEAT_LIMIT} repeated configurations took their earlier results" in status.stderr
-    assert "ended early: converged" in status.stderr
+    assert "1 complete, 1 pruned of 3 trials; 3 epochs trained" in status.stdout, status.stdout
+    assert f"{sweeps.REPEAT_LIMIT} repeated configurations took their earlier results" in status.stdout
+    assert "ended early: converged" in status.stdout
 
 
 def test_a_pruned_configuration_the_pruner_now_lets_through_trains_again():
@@ -423,7 +431,7 @@ def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_swee
     proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "trial 2: promotes paused trial 0" in proc.stderr
-    assert "1 paused trials were promoted later" in proc.stderr and "1 complete, 1 pruned of 2 trials" in proc.stderr
+    assert "1 paused trials were promoted later" in proc.stdout and "1 complete, 1 pruned of 2 trials" in proc.stdout
     sweep_dir = next((tmp_path / "runs").iterdir())
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
     paused, worse, promoted = res["trials"]
@@ -494,7 +502,7 @@ def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, t
     )
     proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "4 epochs trained (budget 4)" in proc.stderr and "ended early: epoch budget spent (4 of 4 epochs)" in proc.stderr
+    assert "4 epochs trained (budget 4)" in proc.stdout and "ended early: epoch budget spent (4 of 4 epochs)" in proc.stdout
     sweep_dir = next((tmp_path / "runs").iterdir())
     assert json.loads((sweep_dir / "sweep.json").read_text())["epoch_budget"] == 4
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
@@ -841,3 +849,34 @@ def test_a_sweep_folder_is_absent_or_whole(write_sweep, tmp_path, forkrun):
     assert rc == 0, out
     folder = Path(json.loads(out.splitlines()[-1])["sweep_dir"])
     assert sweeps.results(sweeps.open_sweep(folder))["counts"]["WAITING"] == 2
+
+
+def test_a_sweep_on_a_terminal_draws_a_bar_over_its_trials_and_prints_the_workers_lines_above_it(write_sweep, tmp_path):
+    import pty
+
+    path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 2})
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"}
+    cmd = [sys.executable, "-m", "rnnexp", "sweep", str(path), "--workers", "1", "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    table, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, table
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "trials" in screen and "━" in screen, screen[-3000:]  # the bar
+    for number in (0, 1):
+        for epoch in (1, 2):
+            assert f"trial {number} epoch {epoch}/2: val_accuracy " in screen  # each worker line, once printed above it
+    after = screen.rsplit("written: ", 1)[1]
+    assert "━" not in after, after  # gone before the final lines
+    assert "2 complete of 2 trials" in table and "━" not in table  # the result on stdout, plain in a pipe

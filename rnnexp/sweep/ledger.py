@@ -59,15 +59,22 @@ class TrialLedger:
     def counted(self, below: int | None = None) -> int:
         """Trials that count toward the total: all but surplus ones, repeats, and dead ones that were
         re-queued (their retry counts instead), and promotions. A trial that failed on its own (diverged, say) counts as done."""
-        return sum(
-            1
-            for t in self.trials
-            if not _surplus(t)
+        return sum(1 for t in self.trials if self._counts(t) and (below is None or t.number < below))
+
+    def _counts(self, t) -> bool:
+        return (
+            not _surplus(t)
             and t.user_attrs.get(Attr.SAME) is None
             and t.user_attrs.get(Attr.PROMOTES) is None  # continues a configuration already counted
             and t.number not in self.retried_as
-            and (below is None or t.number < below)
         )
+
+    def done(self) -> int:
+        """Counted trials that have ended (complete, pruned or failed on their own): a sweep's progress."""
+        from optuna.trial import TrialState
+
+        ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        return sum(1 for t in self.trials if self._counts(t) and t.state in ended)
 
     def best_complete(self) -> tuple[int, float] | None:
         """The best completed trial so far: (its number, its value), or None before any completed."""

@@ -197,12 +197,36 @@ def _surplus(sw: Sweep, trial: HeldTrial, stored) -> bool:
     )
 
 
+class Watch:
+    """What the process that started the workers shows while they run (the CLI's subclass draws a
+    progress bar over the trials): each line a worker prints, and a tick every half second."""
+
+    def line(self, text: str) -> None: ...
+    def tick(self) -> None: ...
+
+
+def _relay(stream, watch: Watch) -> threading.Thread:
+    def pump() -> None:
+        for text in stream:
+            watch.line(text.rstrip("\n"))
+
+    thread = threading.Thread(target=pump, name="rnnexp-worker-lines", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_workers(
-    sw: Sweep, workers: int, storage: str | None, graceful_stop: Callable[[], Any], quiet: bool = False
+    sw: Sweep,
+    workers: int,
+    storage: str | None,
+    graceful_stop: Callable[[], Any],
+    quiet: bool = False,
+    watch: Watch | None = None,
 ) -> WorkersEnd:
     """Start the local worker processes (threads split evenly among them) and wait for them.
     graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
-    is set, each worker is sent SIGTERM and waited for. quiet: the workers print no progress."""
+    is set, each worker is sent SIGTERM and waited for. quiet: the workers print no progress.
+    watch: the workers' lines go through it (else straight to this process's stderr)."""
     import signal
     import subprocess
 
@@ -213,14 +237,25 @@ def run_workers(
     env = dict(os.environ)
     if storage:
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
-    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env) for i in range(workers)]
+    # A worker's output, its result line included, is this process's progress: stderr (stdout is
+    # for this command's own result), or through the watch.
+    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "errors": "replace"}
+    out = {"stdout": sys.stderr.fileno()} if watch is None else piped
+    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env, **out) for i in range(workers)]
+    relays = [_relay(p.stdout, watch) for p in procs] if watch is not None else []
     stop = graceful_stop()
-    while any(p.poll() is None for p in procs):
-        if stop.wait(0.5):
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
-            for p in procs:
-                p.wait()
-            return WorkersEnd(interrupted=True)
-    return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
+    try:
+        while any(p.poll() is None for p in procs):
+            if stop.wait(0.5):
+                for p in procs:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
+                for p in procs:
+                    p.wait()
+                return WorkersEnd(interrupted=True)
+            if watch is not None:
+                watch.tick()
+        return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
+    finally:
+        for relay in relays:
+            relay.join(timeout=5)  # the workers' last lines, before anything else is printed
