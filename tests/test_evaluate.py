@@ -221,6 +221,10 @@ def test_training_records_the_baselines_validation_scores_for_the_curves(run, ti
     assert set(lines) == {"majority_class", "tfidf_logreg"}
     assert lines["majority_class"] == pytest.approx(val.get(top, 0) / sum(val.values()))
     assert 0.0 <= lines["tfidf_logreg"] <= 1.0
+    # ... and their val_f1 (macro, as the run's own), for the curve of a run that monitors it
+    share, f1 = lines["majority_class"], summary["baselines"]["val_f1"]
+    assert set(f1) == set(lines) and f1["majority_class"] == pytest.approx(2 * share / (1 + share) / len(train))
+    assert 0.0 <= f1["tfidf_logreg"] <= 1.0
     cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 1, "baselines": False}))
     off = training.train(cfg, tmp_path)
     assert json.loads(open(f"{off.run_dir}/summary.json").read())["baselines"] == {}
