@@ -393,7 +393,7 @@ def lr_find(
     with _guard():
         cfg = load_config(config, _with_flags(set_, device))
         from . import training
-        from .report import save_lr_find
+        from .plots import save_lr_find
 
         with _reporter(console, show_setup=False) as reporter:
             result = training.lr_find(cfg, steps=steps, min_lr=min_lr, max_lr=max_lr, reporter=reporter)
@@ -490,13 +490,13 @@ def plot(
     with _guard():
         if len(run_dirs) == 1 and (run_dirs[0] / "sweep.json").is_file():
             from . import sweep as sweeps
-            from .report import plot_sweep
+            from .sweep_plot import plot_sweep
 
             sw = sweeps.open_sweep(run_dirs[0], storage)
             res = sweeps.compute_results(sw)  # a plot writes only its PNG
             written = plot_sweep(res, sweeps.importances(sw), out or run_dirs[0] / "sweep.png")
         else:
-            from .report import plot_curves
+            from .plots import plot_curves
 
             if out is None and len(run_dirs) > 1:
                 raise typer.BadParameter("give --out for a plot of several runs")

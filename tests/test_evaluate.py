@@ -221,6 +221,10 @@ def test_training_records_the_baselines_validation_scores_for_the_curves(run, ti
     assert set(lines) == {"majority_class", "tfidf_logreg"}
     assert lines["majority_class"] == pytest.approx(val.get(top, 0) / sum(val.values()))
     assert 0.0 <= lines["tfidf_logreg"] <= 1.0
+    # ... and their val_f1 (macro, as the run's own), for the curve of a run that monitors it
+    share, f1 = lines["majority_class"], summary["baselines"]["val_f1"]
+    assert set(f1) == set(lines) and f1["majority_class"] == pytest.approx(2 * share / (1 + share) / len(train))
+    assert 0.0 <= f1["tfidf_logreg"] <= 1.0
     cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 1, "baselines": False}))
     off = training.train(cfg, tmp_path)
     assert json.loads(open(f"{off.run_dir}/summary.json").read())["baselines"] == {}
@@ -228,12 +232,13 @@ def test_training_records_the_baselines_validation_scores_for_the_curves(run, ti
 
 def test_tfidf_baseline_fits_where_no_word_is_seen_twice_or_none_at_all():
     from rnnexp.baselines import tfidf_logreg
+    from rnnexp.tokenizer import tokenize
 
     four = ["good food", "good meal", "bad food", "bad meal"]
-    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], True).tolist() == [1, 0]
-    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], True)
+    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], tokenize).tolist() == [1, 0]
+    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], tokenize)
     assert once.tolist()[0] == 0 and len(once) == 2  # every word once: min_df 1
-    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], True).tolist() == [1, 1]  # no words: the majority
+    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], tokenize).tolist() == [1, 1]  # no words: the majority
 
 
 def test_a_baseline_that_cannot_be_fitted_costs_a_note_not_the_run(tiny_data, tmp_path, monkeypatch):
@@ -268,9 +273,11 @@ def test_a_large_training_set_fits_the_baseline_on_a_fixed_sample_and_says_so(ru
     texts = [f"good {i}" if i % 3 else f"bad {i}" for i in range(50)]
     y = np.array([int(i % 3 != 0) for i in range(50)])
     probe = ["good", "bad", "good 7", "bad 9"]
-    capped = baselines.tfidf_logreg(texts, y, probe, True)
+    from rnnexp.tokenizer import tokenize
+
+    capped = baselines.tfidf_logreg(texts, y, probe, tokenize)
     monkeypatch.setattr(baselines, "MAX_FIT_EXAMPLES", 50)
-    assert np.array_equal(capped, baselines.tfidf_logreg([texts[i] for i in rows], y[rows], probe, True))
+    assert np.array_equal(capped, baselines.tfidf_logreg([texts[i] for i in rows], y[rows], probe, tokenize))
 
     monkeypatch.setattr(baselines, "MAX_FIT_EXAMPLES", 20)
     report = evaluate(run)

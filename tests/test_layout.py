@@ -16,7 +16,7 @@ LAYERS = [
     {"data", "batches", "series", "embeddings", "metrics", "baselines", "cells", "scans", "rundir", "checkpoint", "devices"},
     {"model"},
     {"tasks"},
-    {"training", "evaluate", "report"},
+    {"training", "evaluate", "report", "plots", "sweep_plot"},
     {"sweep", "export"},
     {"views"},
     {"cli", "__main__"},

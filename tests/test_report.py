@@ -19,7 +19,8 @@ from conftest import ROOT, run_cli, tiny_config_dict
 from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.evaluate import evaluate, predict
-from rnnexp.report import _legend_labels, run_row
+from rnnexp.plots import legend_labels
+from rnnexp.report import run_row
 
 
 def _train(tiny_data, runs, **sections):
@@ -116,8 +117,170 @@ def test_plot_of_three_runs_has_a_legend_naming_the_lr(three_runs, tmp_path):
     proc = run_cli("plot", *paths, "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert matplotlib.image.imread(out).shape[1] > 800
-    assert _legend_labels([run_row(p) for p in paths]) == ["train.lr=0.001", "train.lr=0.005", "train.lr=0.02"]
+    rows = [run_row(p) for p in paths]
+    assert legend_labels(rows) == ["train.lr=0.001", "train.lr=0.005", "train.lr=0.02"]
+    assert legend_labels(rows[:1]) == [""]  # one run: its title names it, the legend names the lines
     assert run_cli("plot", *paths).returncode == 2  # several runs need --out
+
+
+def _row(run: str, task: str = "text_classification", **config) -> dict:
+    """A run_row as the plot decisions read it."""
+    return {"run": run, "task": task, "monitor": config.get("train.early_stopping.monitor"), "config": {"name": "x", **config}}
+
+
+@pytest.mark.parametrize(
+    "configs, expected",
+    [
+        # two GRU runs differing only in train.lr (the first three keys alphabetically hold them equal)
+        (
+            [{"model.cell": "gru", "train.lr": 0.001}, {"model.cell": "gru", "train.lr": 0.005}],
+            ["train.lr=0.001", "train.lr=0.005"],
+        ),
+        # the fourth differing key alone tells the last two apart
+        (
+            [
+                {"a.a": 1, "a.b": 1, "a.c": 1, "a.d": 1},
+                {"a.a": 2, "a.b": 2, "a.c": 2, "a.d": 1},
+                {"a.a": 2, "a.b": 2, "a.c": 2, "a.d": 2},
+            ],
+            ["a.a=1, a.b=1, a.c=1, a.d=1", "a.a=2, a.b=2, a.c=2, a.d=1", "a.a=2, a.b=2, a.c=2, a.d=2"],
+        ),
+        # the same config (the name aside): folder names
+        ([{"train.lr": 0.001}, {"train.lr": 0.001}], ["r0", "r1"]),
+        # two alike and one not: the alike are named by their folders too
+        ([{"train.seed": 1}, {"train.seed": 1}, {"train.seed": 2}], ["r0: train.seed=1", "r1: train.seed=1", "train.seed=2"]),
+        # values as --set spells them; a key one run lacks is null
+        (
+            [{"data.bucket": True, "x.l": [1, 2]}, {"data.bucket": False}],
+            ["data.bucket=true, x.l=[1, 2]", "data.bucket=false, x.l=null"],
+        ),
+    ],
+)
+def test_legend_labels_tell_every_run_apart_by_every_differing_key(configs, expected):
+    rows = [_row(f"r{i}", **c) | {"config": {"name": f"n{i}", **c}} for i, c in enumerate(configs)]
+    labels = legend_labels(rows)
+    assert labels == expected and len(set(labels)) == len(rows)
+
+
+@pytest.mark.parametrize(
+    "monitor, mode, task, metric, why",
+    [
+        ("val_f1", "auto", "text_classification", "val_f1", "the monitored metric\n★ best epoch: highest val_f1"),
+        (
+            "val_accuracy",
+            "auto",
+            "sequence_classification",
+            "val_accuracy",
+            "monitored metric\n★ best epoch: highest val_accuracy",
+        ),
+        ("val_accuracy", "min", "text_classification", "val_accuracy", "best epoch: lowest val_accuracy"),
+        (
+            "val_loss",
+            "auto",
+            "text_classification",
+            "val_accuracy",
+            "main validation metric\n★ best epoch: lowest val_loss (the monitor, starred in the loss panel)",
+        ),
+        (
+            "train_loss",
+            "auto",
+            "text_classification",
+            "val_accuracy",
+            "lowest train_loss (the monitor, starred in the loss panel)",
+        ),
+        ("val_loss", "auto", "forecasting", "val_mae", "main validation metric\n★ best epoch: lowest val_loss"),
+        ("val_rmse", "auto", "forecasting", "val_rmse", "the monitored metric\n★ best epoch: lowest val_rmse"),
+    ],
+)
+def test_the_metric_panel_shows_the_monitor_or_when_it_is_a_loss_the_tasks_main_metric(monitor, mode, task, metric, why):
+    from rnnexp.plots import metric_panel
+
+    row = _row("r", task, **{"train.early_stopping.monitor": monitor, "train.early_stopping.mode": mode})
+    shown, title = metric_panel([row])
+    assert shown == metric and title.startswith(metric) and why in title
+
+
+def test_the_metric_panel_of_runs_with_different_monitors_names_each():
+    from rnnexp.plots import metric_panel
+
+    rows = lambda *monitors: [_row(f"r{i}", **{"train.early_stopping.monitor": m}) for i, m in enumerate(monitors)]
+    # val_loss runs draw val_accuracy: one metric for all, each star by its own monitor
+    assert metric_panel(rows("val_loss", "val_accuracy")) == (
+        "val_accuracy",
+        "val_accuracy\n★ each run's best epoch by its own monitor (val_accuracy, val_loss)",
+    )
+    assert metric_panel(rows("val_f1", "val_loss"))[0] == "val_accuracy"  # no one metric of theirs: the task's
+    assert metric_panel(rows("val_f1", "val_f1"))[0] == "val_f1"
+
+
+def test_the_real_runs_plot_their_monitor_and_the_baselines_of_the_metric_drawn(three_runs):
+    from rnnexp.plots import baseline_lines, lr_changes, metric_panel
+    from rnnexp.rundir import RunDir
+
+    _, paths = three_runs
+    rows = [run_row(p) for p in paths]
+    assert metric_panel(rows)[0] == "val_accuracy"  # they monitor val_loss, drawn in the loss panel
+    assert not lr_changes([RunDir(p).read_metrics() for p in paths])
+    accuracy = {"val_accuracy": {"majority_class": 0.6, "tfidf_logreg": 0.8}, "val_f1": {"majority_class": 0.37}}
+    assert baseline_lines([accuracy, accuracy], "val_f1") == [(None, "majority_class", 0.37)]  # same data: drawn once
+    assert baseline_lines([accuracy, accuracy], "val_accuracy") == [(None, "majority_class", 0.6), (None, "tfidf_logreg", 0.8)]
+    other = {"val_accuracy": {"majority_class": 0.5}}
+    assert baseline_lines([accuracy, other], "val_accuracy") == [
+        (0, "majority_class", 0.6),
+        (0, "tfidf_logreg", 0.8),
+        (1, "majority_class", 0.5),
+    ]
+    assert baseline_lines([accuracy], "val_mae") == []  # never a line of another metric
+
+
+@pytest.mark.parametrize(
+    "lrs, changes, note",
+    [
+        ([[0.001] * 4], False, "lr 0.001, constant"),
+        ([[0.001] * 3, [0.005] * 3], False, "lr 0.001, 0.005, constant in each run"),
+        ([[0.001, 0.0005, 0.00025]], True, None),  # step / exponential
+        ([[0.0004, 0.001, 0.001]], True, None),  # a warmup
+        ([[0.001] * 3, [0.001, 0.001, 0.0001]], True, None),  # one run of several with a schedule
+        ([[0.001]], False, "lr 0.001, constant"),
+    ],
+)
+def test_the_lr_is_drawn_only_when_it_changes(lrs, changes, note):
+    from rnnexp.plots import constant_lr_note, lr_changes
+
+    histories = [[{"epoch": i + 1, "lr": lr} for i, lr in enumerate(run)] for run in lrs]
+    assert lr_changes(histories) is changes
+    if note:
+        assert constant_lr_note(histories) == note
+
+
+def test_sweep_plot_decisions():
+    from rnnexp.sweep_plot import IMPORTANCE_MIN_TRIALS, best_so_far, complete_trials, importance_title, param_axis, sweep_grid
+
+    assert IMPORTANCE_MIN_TRIALS == 20
+    for n in (0, 1, 2, 8, 19):
+        title, warning = importance_title(n)
+        assert f"from {n} complete trial" in title and f"only {n} trials" in warning and "20" in warning
+    for n in (20, 21, 200):
+        title, warning = importance_title(n)
+        assert f"from {n} complete trials" in title and warning is None
+    trials = [
+        {"number": 0, "state": "PRUNED", "value": 0.9},  # pruned: not a result, even when high
+        {"number": 1, "state": "COMPLETE", "value": 0.6},
+        {"number": 2, "state": "COMPLETE", "value": 0.7},
+        {"number": 3, "state": "PRUNED", "value": 0.1},
+        {"number": 4, "state": "COMPLETE", "value": 0.65},
+        {"number": 5, "state": "COMPLETE", "value": 0.5, "same_as": 1},  # a repeat: a complete trial to Optuna
+        {"number": 6, "state": "FAIL", "value": None},
+    ]
+    assert best_so_far(trials, "maximize") == [(1, 0.6), (2, 0.7), (3, 0.7), (4, 0.7), (5, 0.7), (6, 0.7)]
+    assert best_so_far(trials, "minimize") == [(1, 0.6), (2, 0.6), (3, 0.6), (4, 0.6), (5, 0.5), (6, 0.5)]
+    assert complete_trials({"trials": trials}) == 4
+    assert param_axis(["gru", "lstm"]) == param_axis([16, 32, 16]) == param_axis([True, False]) == "category"
+    assert param_axis([1e-4, 3e-4, 1e-3, 5e-3, 1e-2, 2e-2]) == "log"
+    assert param_axis([0.1, 0.2, 0.25, 0.3, 0.4, 0.45]) == "linear"
+    for panels in range(1, 16):  # a grid, never a strip
+        rows, cols = sweep_grid(panels)
+        assert rows * cols >= panels and cols <= 4 and (rows - 1) * cols < panels and (panels < 4 or rows >= 2)
 
 
 @pytest.mark.parametrize("bucket", [False, True])
@@ -313,3 +476,16 @@ def test_runs_started_in_the_same_second_list_in_creation_order(tmp_path):
         (path / "config.yaml").write_text("{}")
         (path / "summary.json").write_text("{}")
     assert find_runs(tmp_path) == made  # ..._same-name, -2, ..., -10, -11 (not -10 before -2)
+
+
+def test_curves_png_is_drawn_from_how_the_run_ended(tiny_data, tmp_path, monkeypatch):
+    """The end of training draws curves.png before it writes summary.json: the picture reads the
+    summary it is about to write (early stopped, all its epochs, its best), not the last epoch's."""
+    from rnnexp import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "run_row", lambda path, summary=None: drawn.append(run_row(path, summary)) or drawn[-1])
+    es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 10.0}
+    result = _train(tiny_data, tmp_path, train={"epochs": 4, "early_stopping": es})
+    (row,) = drawn
+    assert (row["status"], row["epochs"], row["best_epoch"]) == ("early_stopped", 2, 1) == (result.status, 2, result.best_epoch)

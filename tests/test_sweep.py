@@ -267,6 +267,14 @@ def test_pruned_trials_are_pruned_and_early_stopped_ones_complete(write_sweep, t
         summary = json.loads(Path(by_lr[lr]["run_dir"], "summary.json").read_text())
         assert summary["status"] == "pruned" and summary["epochs_run"] < 3 and "median pruner" in summary["stop_reason"]
     assert res["epochs_trained"] < 9
+    # sweep.png of these complete and pruned trials: a grid of panels, not a strip
+    import matplotlib.image
+
+    sweep_dir = Path(by_lr[0.02]["run_dir"]).parents[1]
+    plotted = run_cli("plot", sweep_dir)
+    assert plotted.returncode == 0, plotted.stderr
+    height, width = matplotlib.image.imread(sweep_dir / "sweep.png").shape[:2]
+    assert height > 600 and width < 2 * height
 
     # Early stopping ends a trial as complete, never as pruned.
     es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 10.0}

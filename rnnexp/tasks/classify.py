@@ -49,13 +49,19 @@ class Classifier:
         return _classification_report(self, model, split, data_file, meta, fit)
 
     def validation_lines(self, examples, truth: torch.Tensor) -> dict[str, dict[str, float]]:
-        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        """The baselines' val_accuracy and val_f1 (macro, as the run's own): the lines curves.png
+        draws beside the model's curve of the same metric."""
         truth = truth.cpu().numpy()
         counts = np.bincount(self.train_y.cpu().numpy(), minlength=len(self.labels))
         predicts, _ = baselines.majority({label: int(n) for label, n in zip(self.labels, counts)}, self.labels)
-        lines = {"majority_class": float((truth == self.labels.index(predicts)).mean())}
-        lines[self.baseline] = float((self.baseline_predict(examples) == truth).mean())
-        return {"val_accuracy": lines}
+        guesses = {
+            "majority_class": np.full_like(truth, self.labels.index(predicts)),
+            self.baseline: self.baseline_predict(examples),
+        }
+        return {
+            "val_accuracy": {name: float((pred == truth).mean()) for name, pred in guesses.items()},
+            "val_f1": {name: macro_f1(truth, pred, len(self.labels)) for name, pred in guesses.items()},
+        }
 
 
 def _classification_report(task, model, split: str, data_file, meta: dict[str, Any], fit: bool) -> tuple[dict[str, Any], list]:

@@ -126,11 +126,12 @@ class ForecastTask(WholeTensors):
         return scores
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
-        """The baselines' val_mae: the lines curves.png draws beside the model's."""
+        """The baselines' val_mae and val_rmse: the lines curves.png draws beside the model's curve of
+        the same metric."""
         if self.val is None:
             return {}
         scores = self.baseline_scores("val", self.to_units(self.val[1].cpu().numpy()))
-        return {"val_mae": {name: s["mae"] for name, s in scores.items()}}
+        return {f"val_{m}": {name: s[m] for name, s in scores.items()} for m in ("mae", "rmse")}
 
     def to_units(self, values: np.ndarray) -> np.ndarray:
         """Normalized target values back in the target column's own units."""

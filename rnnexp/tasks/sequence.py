@@ -107,7 +107,7 @@ class SequenceTask(Classifier, WholeTensors):
         return baselines.summary_logreg(self.splits["train"].sequences, self.train_y.cpu().numpy(), examples.sequences)
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
-        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        """The baselines' val_accuracy and val_f1: the lines curves.png draws beside the model's."""
         return {} if self.val is None else self.validation_lines(self.splits["val"], self.val[1])
 
     def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:

@@ -81,7 +81,7 @@ class TextTask(Classifier):
         return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.tokens)
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
-        """The baselines' val_accuracy: the lines curves.png draws beside the model's."""
+        """The baselines' val_accuracy and val_f1: the lines curves.png draws beside the model's."""
         return {} if self.val is None else self.validation_lines(self.splits.val, self.val[1])
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:

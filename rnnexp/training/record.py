@@ -203,8 +203,15 @@ class Record:
         }
 
     def write_summary(self, status: Status, reason: str, parts: Parts, progress: Progress) -> TrainResult:
+        return self._write_summary(self._result(status, reason, parts, progress))
+
+    def _write_summary(self, result: TrainResult) -> TrainResult:
+        write_json(self.run_dir.summary, {**result.to_dict(), "updated_at": _now()})
+        return result
+
+    def _result(self, status: Status, reason: str, parts: Parts, progress: Progress) -> TrainResult:
         warning = plateau_warning(parts, progress.history)
-        result = TrainResult(
+        return TrainResult(
             run_dir=str(self.run_dir.path),
             status=status,
             epochs_run=progress.epoch,
@@ -217,8 +224,6 @@ class Record:
             warnings=[warning] if warning else [],
             baselines=self.baselines,
         )
-        write_json(self.run_dir.summary, {**result.to_dict(), "updated_at": _now()})
-        return result
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -226,9 +231,10 @@ class Record:
         """The files of a run that has ended: baselines and curves.png, then the summary."""
         self.writer.wait()  # the last checkpoint is on disk before the run reports its end
         self.baselines = self._baselines(parts, progress)
-        self._plot_curves(progress)  # before the summary: a run whose summary says it ended is complete
+        result = self._result(status, reason, parts, progress)
+        self._plot_curves(progress, result)  # before the summary: a run whose summary says it ended is complete
         faults.hit("end:curves")
-        return self.write_summary(status, reason, parts, progress)
+        return self._write_summary(result)
 
     def _baselines(self, parts: Parts, progress: Progress) -> dict[str, dict[str, float]]:
         """The baselines' validation scores for curves.png and summary.json. Like the plot, one that
@@ -241,15 +247,16 @@ class Record:
             self.reporter.note(f"could not fit the baselines: {type(e).__name__}: {e}")
             return {}
 
-    def _plot_curves(self, progress: Progress) -> None:
-        """curves.png: the run's learning curves, for a look without any command. A plot that fails
-        (no disk space, a broken font cache) costs a warning, never the run."""
+    def _plot_curves(self, progress: Progress, result: TrainResult) -> None:
+        """curves.png: the run's learning curves, for a look without any command, drawn from the
+        summary about to be written (how the run ended, its best epoch, the baselines). A plot that
+        fails (no disk space, a broken font cache) costs a warning, never the run."""
         if not progress.history:
             return
-        from ..report import plot_curves
+        from ..plots import plot_curves
 
         try:
-            plot_curves([self.run_dir.path], self.run_dir.path / "curves.png", baselines=[self.baselines])
+            plot_curves([self.run_dir.path], self.run_dir.path / "curves.png", summaries=[result.to_dict()])
         except Exception as e:
             self.reporter.note(f"could not draw curves.png: {type(e).__name__}: {e}")
 
