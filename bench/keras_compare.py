@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import print_table, timed_run, write_result  # noqa: E402
 
 from rnnexp.config import Config  # noqa: E402
-from rnnexp.evaluate import evaluate  # noqa: E402
+from rnnexp.scoring import evaluate  # noqa: E402
 
 EMB, UNITS, BATCH, LR, MAXLEN = 32, 32, 128, 2e-3, 100
 

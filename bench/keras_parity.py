@@ -116,7 +116,7 @@ def keras_score(keras, setup: dict, data, seed: int) -> float:
 
 def rnnexp_score(cfg, setup: dict, runs: Path) -> float:
     from rnnexp import training
-    from rnnexp.evaluate import evaluate
+    from rnnexp.scoring import evaluate
 
     result = training.train(cfg, runs)
     if setup["score"] == "best_val_accuracy":

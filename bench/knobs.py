@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import print_table, timed_run, write_result  # noqa: E402
 
 from rnnexp.config import Config  # noqa: E402
-from rnnexp.evaluate import evaluate  # noqa: E402
+from rnnexp.scoring import evaluate  # noqa: E402
 
 
 def config(cell: str, maxlen: int, batch: int, epochs: int, seed: int = 0, **model_or_data) -> Config:

@@ -346,7 +346,7 @@ def evaluate(
 ) -> None:
     """Score a run on its test/val split or a file, beside simple baselines fitted on its training split."""
     with _guard():
-        from .evaluate import evaluate as run_eval
+        from .scoring import evaluate as run_eval
 
         chosen = {"which": checkpoint, "split": split, "data_file": data, "predictions": predictions}
         report = run_eval(run_dir, **chosen, fit_baselines=baselines, device=device)
@@ -444,11 +444,10 @@ def runs(
 ) -> None:
     """Table of runs: name, start, status, cell, units, lr, epochs, best validation score, test score."""
     with _guard():
-        from .report import list_runs
+        from .report import list_runs, table_columns
 
         rows = list_runs(runs_dir, filter_, sort, trials)
-    columns = ["run", "started", "status", "task", "dataset", "cell", "units", "lr", "epochs", "monitor", "best", "best_epoch"]
-    columns += sorted({k for r in rows for k in r if k.startswith("test_")})
+    columns = table_columns(rows)
     if as_json:
         print(json.dumps({"runs_dir": str(runs_dir), "runs": [{k: r.get(k) for k in [*columns, "path"]} for r in rows]}))
         return
@@ -524,8 +523,8 @@ def predict(
     sequence (tab-separated on stdout), or the next values of a series (each with its timestamp
     when the run has a time column)."""
     with _guard():
-        from .evaluate import predict as run_predict
         from .rundir import RunDir
+        from .scoring import predict as run_predict
 
         cfg = RunDir.open(run_dir).load_config()
         if not cfg.data.is_text:

@@ -17,10 +17,10 @@ import torch
 
 from .data import Preprocessor
 from .errors import RnnexpError, RunDirError
-from .evaluate import load_checkpoint
 from .model import model_from_checkpoint
 from .padding import real_steps
 from .rundir import RunDir, write_json
+from .scoring import load_checkpoint
 from .tokenizer import PAD_ID
 
 TOLERANCE = 1e-6

@@ -62,6 +62,15 @@ def run_row(path: str | Path, summary: dict[str, Any] | None = None) -> dict[str
     }
 
 
+RUN_COLUMNS = ["run", "started", "status", "task", "dataset", "cell", "units", "lr", "epochs", "monitor", "best", "best_epoch"]
+
+
+def table_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The runs table's columns (`runs --json`, `--csv`, `rnnexp.runs()`): RUN_COLUMNS, then each
+    test score some run has."""
+    return [*RUN_COLUMNS, *sorted({k for r in rows for k in r if k.startswith("test_")})]
+
+
 def list_runs(
     runs_dir: str | Path, filters: list[str] = (), sort: str | None = None, trials: bool = False
 ) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ def main() -> None:
     import matplotlib.pyplot  # noqa: F401
 
     import rnnexp.cli
-    import rnnexp.evaluate  # noqa: F401
+    import rnnexp.scoring  # noqa: F401
     import rnnexp.sweep  # noqa: F401
     import rnnexp.training  # noqa: F401
 

@@ -11,8 +11,8 @@ from rnnexp import training
 from rnnexp.config import Config, ModelConfig
 from rnnexp.data import Preprocessor, load_splits
 from rnnexp.errors import DataError
-from rnnexp.evaluate import evaluate
 from rnnexp.model import build_model
+from rnnexp.scoring import evaluate
 
 
 @pytest.fixture(scope="module")

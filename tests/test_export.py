@@ -19,8 +19,8 @@ from conftest import tiny_config_dict
 from rnnexp import checkpoint, training
 from rnnexp.config import Config
 from rnnexp.data import Preprocessor
-from rnnexp.evaluate import evaluate, predict
 from rnnexp.export import export
+from rnnexp.scoring import evaluate, predict
 
 LONG = " ".join(f"word{i} Great" for i in range(30))  # 60 words: more than maxlen
 TEXTS = [

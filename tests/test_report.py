@@ -18,9 +18,9 @@ import yaml
 from conftest import ROOT, run_cli, tiny_config_dict
 from rnnexp import training
 from rnnexp.config import Config
-from rnnexp.evaluate import evaluate, predict
 from rnnexp.plots import legend_labels
 from rnnexp.report import run_row
+from rnnexp.scoring import evaluate, predict
 
 
 def _train(tiny_data, runs, **sections):

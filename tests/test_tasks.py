@@ -14,7 +14,7 @@ from conftest import StopAt, run_cli
 from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.errors import ConfigError
-from rnnexp.evaluate import evaluate
+from rnnexp.scoring import evaluate
 
 pytest.importorskip("vega_datasets", reason="needs the datasets extra (make install)")
 

@@ -76,6 +76,35 @@ def load_checkpoint(run: RunDir, cfg, which: str) -> tuple[str, dict[str, Any]]:
     return which, checkpoint.load(run.best if which == "best" else run.last, run_id)
 
 
+class Predictor:
+    """A run's checkpoint loaded once, with its saved preprocessing, to predict new inputs as often
+    as asked (the training data is not needed): texts -> label and class probabilities (text
+    classification); a long-format CSV or a folder of CSV files -> label per sequence (sequence
+    classification; no label column needed); a CSV of the series -> the next values after its last
+    row (forecasting)."""
+
+    def __init__(self, run_path: str | Path, which: str = "auto", device: str | None = None):
+        run = RunDir.open(run_path)
+        self.cfg = run.load_config()
+        self.which, state = load_checkpoint(run, self.cfg, which)
+        self.prep = state["preprocessing"]
+        self.device, note = run_device(self.cfg.train.device, device)
+        self.model = model_from_checkpoint(state, self.device)
+        self.task = task_class(self.prep["task"])
+        self.notes = [note] if note else []
+        self.head = {
+            "run_dir": str(run.path),
+            "checkpoint": self.which,
+            "checkpoint_epoch": int(state["epoch"]),
+            "task": self.prep["task"],
+            "device": str(self.device),
+        }
+
+    def predict(self, texts: list[str] | None = None, series_file: str | Path | None = None) -> dict[str, Any]:
+        predicted = self.task.predict_inputs(self.cfg, self.prep, self.model, self.device, texts=texts, file=series_file)
+        return {**self.head, **predicted, "notes": [*self.notes, *predicted.get("notes", [])]}
+
+
 def predict(
     run_path: str | Path,
     texts: list[str] | None = None,
@@ -83,21 +112,8 @@ def predict(
     which: str = "auto",
     device: str | None = None,
 ) -> dict[str, Any]:
-    """Apply a run's checkpoint to new inputs with the run's saved preprocessing: texts -> label and
-    class probabilities (text classification); a long-format CSV or a folder of CSV files ->
-    label per sequence (sequence classification; no label column needed); a CSV of the series ->
-    the next values after its last row (forecasting). The training data is not needed."""
-    run = RunDir.open(run_path)
-    cfg = run.load_config()
-    which, state = load_checkpoint(run, cfg, which)
-    prep = state["preprocessing"]
-    device, note = run_device(cfg.train.device, device)
-    model = model_from_checkpoint(state, device)
-    head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "task": prep["task"]}
-    predicted = task_class(prep["task"]).predict_inputs(cfg, prep, model, device, texts=texts, file=series_file)
-    res = {**head, "device": str(device), **predicted}
-    res["notes"] = [*([note] if note else []), *res.get("notes", [])]
-    return res
+    """One prediction with a run's checkpoint (see Predictor)."""
+    return Predictor(run_path, which, device).predict(texts=texts, series_file=series_file)
 
 
 def write_predictions(path: Path, rows: list[dict[str, Any]], labels: list[str]) -> None:
