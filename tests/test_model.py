@@ -452,7 +452,9 @@ def test_a_bidirectional_sequence_model_scores_a_sequence_the_same_whatever_it_i
     # A checkpoint recorded before "padded" existed is rebuilt as it trained: it read the padding.
     old = build_model(cfg, {k: v for k, v in spec.items() if k != "padded"}, 2).eval()
     old.load_state_dict(model.state_dict())
-    assert torch.equal(old(seq), alone)
+    # the same numbers on an unpadded sequence, to float32 rounding: the two models take different
+    # kernels (whose last bits differ on some CPUs: exact on one machine, 1 ulp apart on another)
+    assert torch.allclose(old(seq), alone, atol=1e-6, rtol=0)
     assert not torch.allclose(old(padded), alone, atol=1e-4)
 
 
