@@ -505,3 +505,78 @@ def test_device_rules_with_two_gpus_and_with_none(monkeypatch):
         run_device("cpu", "cuda")
     with pytest.raises(ConfigError, match="--device 'gpu': expected auto, cpu, cuda or cuda:N"):
         run_device("cpu", "gpu")
+
+
+def test_precision_rules_per_device(monkeypatch):
+    from rnnexp.devices import check_precision
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda:0")
+    for precision in ("fp32", "bf16"):
+        check_precision(precision, cpu)
+    with pytest.raises(
+        ConfigError, match="train.precision fp16 needs a CUDA device, and this run computes on cpu: use bf16 on CPU"
+    ):
+        check_precision("fp16", cpu)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    for precision in ("fp32", "fp16"):
+        check_precision(precision, gpu)
+    with pytest.raises(ConfigError, match="train.precision bf16: Tesla T4 has no bfloat16; use fp16 or fp32"):
+        check_precision("bf16", gpu)
+
+
+def test_numerics_are_set_both_ways_and_recorded(monkeypatch):
+    from rnnexp.devices import CUBLAS_DETERMINISTIC, set_numerics
+
+    cpu = torch.device("cpu")
+    try:
+        for deterministic in (True, False, True, False):  # one process, several runs: nothing carries over
+            record = set_numerics("bf16", deterministic, cpu)
+            assert torch.are_deterministic_algorithms_enabled() is deterministic
+            assert torch.backends.cudnn.deterministic is deterministic and torch.backends.cudnn.benchmark is False
+            assert record["deterministic_algorithms"] is deterministic
+            assert record["cudnn"]["deterministic"] is deterministic and record["cudnn"]["benchmark"] is False
+            assert (record["precision"], record["autocast"], record["grad_scaler"]) == ("bf16", "bfloat16", False)
+        assert set_numerics("fp32", False, cpu)["autocast"] is None
+        # On a GPU, deterministic cuBLAS needs its workspace setting before CUDA starts.
+        gpu = torch.device("cuda:0")
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+        assert set_numerics("fp32", True, gpu)["cublas_workspace_config"] == CUBLAS_DETERMINISTIC == ":4096:8"
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # the user's own deterministic setting stays
+        assert set_numerics("fp32", True, gpu)["cublas_workspace_config"] == ":16:8"
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+        with pytest.raises(ConfigError, match="set CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment"):
+            set_numerics("fp32", True, gpu)
+        assert set_numerics("fp32", False, gpu)["cublas_workspace_config"] is None  # only asked for with deterministic
+    finally:
+        set_numerics("fp32", False, cpu)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("mask", [False, True])
+def test_the_scans_run_under_bf16_autocast_in_float32(cell, bidirectional, mask):
+    """Under autocast the input projection is bf16 and the scan runs in float32: outputs and
+    gradients stay near full precision's (bf16 rounds to 3 digits), never a dtype error."""
+    kw = {"cell": cell, "bidirectional": bidirectional, "mask": mask, "embedding_dims": 8, "num_neurons": 8}
+    for dropout in (0.0, 0.25):  # the scan without and with a dropout mask (lstm: only with one)
+        model = make(**kw, recurrent_dropout=dropout)
+        if not isinstance(model.rnn, VariationalRNN):
+            continue
+        x = torch.randint(1, 30, (5, 12), generator=torch.Generator().manual_seed(1))
+        x[:2, :4] = 0
+        grads = []
+        for precision in (None, torch.bfloat16):
+            torch.manual_seed(3)  # the same dropout masks
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision is not None):
+                out = model(x)
+            assert out.dtype == (precision or torch.float32)
+            out.float().pow(2).sum().backward()
+            grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        for name, full in grads[0].items():
+            assert grads[1][name].dtype == torch.float32
+            assert torch.allclose(grads[1][name], full, rtol=0.05, atol=0.02 * full.abs().max().item()), name
