@@ -1,5 +1,6 @@
-"""Where and how a command computes: the one reading of train.device and the --device flags, and
-the numerics a run trains with (train.precision, train.deterministic)."""
+"""Where and how a command computes: the one reading of train.device and the --device flags, a
+task's data on the device or moved per batch, and the numerics a run trains with (train.precision,
+train.deterministic)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import torch
 
+from .batches import moves_per_batch
 from .config.run import check_device
 from .errors import ConfigError
 
@@ -47,6 +49,24 @@ def run_device(recorded: str, override: str | None) -> tuple[torch.device, str |
     except ConfigError:
         device = resolve_device("auto")
         return device, f"this run's train.device is {recorded!r}, which this machine lacks: using {device} (--device chooses)"
+
+
+def data_home(device: torch.device, data_bytes: int) -> torch.device:
+    """Where a task keeps its encoded data: on ``device`` whole, or on the host when it moves each
+    batch there as it is drawn (batches.moves_per_batch: more than a quarter of the GPU's memory)."""
+    if device.type != "cuda":
+        return device
+    total = torch.cuda.get_device_properties(device).total_memory
+    return torch.device("cpu") if moves_per_batch(data_bytes, total) else device
+
+
+def to_compute(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch gathered where the data lives, on ``device``: the tensor itself when it is there
+    already (always on CPU); from the host through pinned memory, copied without blocking (the
+    kernels that read it run after the copy on the same stream)."""
+    if tensor.device.type == device.type:
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def set_numerics(precision: str, deterministic: bool, device: torch.device) -> dict[str, Any]:

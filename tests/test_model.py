@@ -507,6 +507,40 @@ def test_device_rules_with_two_gpus_and_with_none(monkeypatch):
         run_device("cpu", "gpu")
 
 
+def test_data_moves_per_batch_once_it_would_take_a_quarter_of_the_gpu(monkeypatch, tiny_data):
+    from types import SimpleNamespace
+
+    from conftest import tiny_config_dict
+    from rnnexp.batches import moves_per_batch
+    from rnnexp.config import Config
+    from rnnexp.devices import data_home, to_compute
+    from rnnexp.model import check_memory
+
+    for memory in (2**20, 16 * 2**30, 141 * 10**9):
+        quarter = memory // 4
+        assert [moves_per_batch(n, memory) for n in (0, quarter - 1, quarter, quarter + 1, memory)] == [
+            False,
+            False,
+            False,
+            True,
+            True,
+        ]
+    gpu, cpu = torch.device("cuda:0"), torch.device("cpu")
+    props = SimpleNamespace(total_memory=16 * 2**30)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=None: props)
+    assert data_home(gpu, 4 * 2**30) == gpu and data_home(gpu, 4 * 2**30 + 1) == cpu
+    assert data_home(cpu, 10**15) == cpu  # on CPU the data is where it computes, whatever its size
+    batch = torch.arange(6)
+    assert to_compute(batch, cpu) is batch  # nothing moves (or is copied) on CPU
+    # Data kept on the host costs the GPU nothing in the memory check; on the GPU it counts.
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 16 * 2**30))
+    cfg = Config.model_validate(tiny_config_dict(tiny_data))
+    spec = {"kind": "tokens", "vocab_size": 2000, "seq_len": 40}
+    assert check_memory(cfg, spec, 2, 5 * 2**30, gpu, home=cpu)["the encoded data"] == 0
+    with pytest.raises(ConfigError, match="free on cuda:0"):
+        check_memory(cfg, spec, 2, 5 * 2**30, gpu, home=gpu)
+
+
 def test_precision_rules_per_device(monkeypatch):
     from rnnexp.devices import check_precision
 
