@@ -1,6 +1,6 @@
-"""Where and how a command computes: the one reading of train.device and the --device flags, a
-task's data on the device or moved per batch, and the numerics a run trains with (train.precision,
-train.deterministic)."""
+"""Where and how a command computes: the one reading of train.device and the --device flags, the
+placement of sweep workers on GPUs, a task's data on the device or moved per batch, and the
+numerics a run trains with (train.precision, train.deterministic)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ AUTOCAST = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 CUBLAS_DETERMINISTIC = ":4096:8"  # the workspace setting cuBLAS needs for deterministic results
 
 
+def gpu_count() -> int:
+    """CUDA devices torch sees here (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def resolve_device(name: str, source: str = "train.device") -> torch.device:
     """auto -> cuda when available, else cpu; a device this machine lacks is a ConfigError naming
     ``source`` (the config key or the --device flag)."""
@@ -30,7 +35,7 @@ def resolve_device(name: str, source: str = "train.device") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        count = gpu_count()
         if count == 0:
             raise ConfigError(f"{source} is {name!r} but torch sees no CUDA device here; use auto or cpu (--device cpu)")
         if device.index is not None and device.index >= count:
@@ -49,6 +54,19 @@ def run_device(recorded: str, override: str | None) -> tuple[torch.device, str |
     except ConfigError:
         device = resolve_device("auto")
         return device, f"this run's train.device is {recorded!r}, which this machine lacks: using {device} (--device chooses)"
+
+
+def worker_device(configured: str, worker: int | None, gpus: int, override: str | None = None) -> str:
+    """The train.device sweep worker number ``worker`` trains a trial with, on a machine with ``gpus``
+    CUDA devices, when the trial's config says ``configured``: the worker's --device (``override``)
+    when given; else auto and cuda spread the workers over the GPUs, worker i on cuda:(i mod gpus)
+    (a worker without a number on cuda:0); cpu and cuda:N are kept as written, and so is everything
+    on a machine without GPUs (auto: the CPU)."""
+    if override is not None:
+        return override
+    if configured in ("auto", "cuda") and gpus > 0:
+        return f"cuda:{(worker or 0) % gpus}"
+    return configured
 
 
 def data_home(device: torch.device, data_bytes: int) -> torch.device:

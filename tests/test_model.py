@@ -507,6 +507,39 @@ def test_device_rules_with_two_gpus_and_with_none(monkeypatch):
         run_device("cpu", "gpu")
 
 
+@pytest.mark.parametrize("gpus", [0, 1, 2, 3])
+def test_sweep_workers_spread_over_the_gpus_and_explicit_devices_stay(gpus):
+    from rnnexp.devices import worker_device
+
+    for worker in range(7):
+        # auto and cuda: worker i on GPU i mod G; without GPUs they stay (auto: the CPU)
+        for configured in ("auto", "cuda"):
+            expected = f"cuda:{worker % gpus}" if gpus else configured
+            assert worker_device(configured, worker, gpus) == expected
+        for configured in ("cpu", "cuda:0", "cuda:5"):  # written out: respected, whatever the machine
+            assert worker_device(configured, worker, gpus) == configured
+        for override in ("cpu", "cuda:1", "auto"):  # the worker's --device wins over everything
+            for configured in ("auto", "cpu", "cuda:0"):
+                assert worker_device(configured, worker, gpus, override) == override
+    assert worker_device("auto", None, gpus) == ("cuda:0" if gpus else "auto")  # a worker without a number
+
+
+def test_the_placement_sweep_run_shows_is_each_workers_device(monkeypatch):
+    from types import SimpleNamespace
+
+    from rnnexp.sweep import worker_devices
+
+    sw = lambda device: SimpleNamespace(base=SimpleNamespace(train=SimpleNamespace(device=device)))  # noqa: E731
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert worker_devices(sw("auto"), 3) == ["cuda:0", "cuda:1", "cuda:0"]
+    assert worker_devices(sw("cuda"), 2) == ["cuda:0", "cuda:1"]
+    assert worker_devices(sw("cuda:1"), 2) == ["cuda:1", "cuda:1"]
+    assert worker_devices(sw("cpu"), 2) == ["cpu", "cpu"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert worker_devices(sw("auto"), 2) == ["cpu", "cpu"]
+
+
 def test_data_moves_per_batch_once_it_would_take_a_quarter_of_the_gpu(monkeypatch, tiny_data):
     from types import SimpleNamespace
 

@@ -102,7 +102,9 @@ class TrainConfig(_Section):
     device: str = Field(
         "auto",
         description="auto, cpu, cuda or cuda:N. auto picks cuda when available. The --device flag of train, resume, "
-        "evaluate, predict and lr-find overrides it without changing the run's config.",
+        "evaluate, predict and lr-find overrides it without changing the run's config. In a sweep, auto and cuda put "
+        "worker i's trials on cuda:(i mod GPUs), and each trial's config records the device (sweep worker --device "
+        "overrides).",
     )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32",
