@@ -1,5 +1,6 @@
 """Which rows make each training batch (pure functions of seed and epoch, so a resume draws the
-same batches), and the batch-level transforms of encoded texts: bucketing, trimming, augmentation."""
+same batches), the batch-level transforms of encoded texts: bucketing, trimming, augmentation, and
+whether batches are moved to the GPU one by one (moves_per_batch)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.nda
     """The shuffled batches of one epoch: a pure function of (seed, epoch), so resume needs no RNG state for it."""
     order = np.random.default_rng([seed, epoch]).permutation(n)
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def moves_per_batch(data_bytes: int, device_memory: int) -> bool:
+    """Whether a task's encoded data stays in host memory, each batch moved to the GPU as it is
+    drawn (through pinned memory), rather than moved there whole once: when it would take more than
+    a quarter of the GPU's ``device_memory`` (bytes), which the model, the activations of a batch
+    and cuDNN's workspace need. The same bits either way: only where the rows are gathered differs."""
+    return data_bytes > device_memory // 4
 
 
 def sequence_lengths(tokens: np.ndarray) -> np.ndarray:

@@ -664,7 +664,11 @@ def sweep_run(
         from . import sweep as sweeps
 
         sw = sweeps.create(sweep_file, runs_dir, set_, storage, workers)
-        console.print(f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers)")
+        placed = sweeps.worker_devices(sw, sw.sweep.workers)
+        where = placed[0] if len(set(placed)) == 1 else ", ".join(placed)
+        console.print(
+            f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers on {where})"
+        )
         _run_workers(console, sw, sw.sweep.workers, storage)
         res = _sweep_results(sw)
         views.show_results(_output(quiet), res, as_json, sw.path)
@@ -720,7 +724,17 @@ def sweep_worker(
     runs_dir: Path | None = typer.Option(None, "--runs-dir", help="Where this worker's trial folders go (default: the sweep's)."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
     number: int | None = typer.Option(
-        None, "--number", min=0, help="This worker's number: its sampler draws from seed + number (default: a random stream)."
+        None,
+        "--number",
+        min=0,
+        help="This worker's number: its sampler draws from seed + number (default: a random stream), and with "
+        "train.device auto or cuda it trains on cuda:(number mod GPUs).",
+    ),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="auto, cpu, cuda or cuda:N: where this worker's trials train, over their train.device (each trial's "
+        "config records it). Default: cuda:(number mod GPUs) when train.device is auto or cuda, else train.device.",
     ),
     quiet: Quiet = False,
 ) -> None:
@@ -733,7 +747,7 @@ def sweep_worker(
             import torch
 
             torch.set_num_threads(threads)
-        sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number)
+        sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number, device=device)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
         print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}", flush=True)

@@ -12,6 +12,7 @@ from torch.func import functional_call
 
 from .cells import GATES, VariationalRNN, backward_within_lengths, real_steps, within_length_reversal
 from .config import Config, ModelConfig
+from .devices import to_compute
 from .errors import ConfigError
 from .padding import keep_real
 
@@ -341,7 +342,9 @@ def available_memory(device: torch.device) -> int | None:
         return None
 
 
-def check_memory(cfg: Config, input_spec: dict, output_size: int, data_bytes: int, device: torch.device | str) -> dict[str, int]:
+def check_memory(
+    cfg: Config, input_spec: dict, output_size: int, data_bytes: int, device: torch.device | str, home: torch.device | None = None
+) -> dict[str, int]:
     """Estimate what training ``cfg`` needs in memory, before any of it is allocated, and refuse a
     config that cannot fit on ``device`` (ConfigError naming the key behind the largest part). A
     size the schema allows may still be far beyond one machine: without this, torch dies later in an
@@ -350,8 +353,11 @@ def check_memory(cfg: Config, input_spec: dict, output_size: int, data_bytes: in
     The parts (bytes): the model (its parameters counted exactly on the meta device, x4: weights,
     gradients and two optimizer moments), one training batch's activations (every step's input and
     gate values of every layer and direction, kept for the backward pass, and their gradients), and
-    the encoded data (``data_bytes``, from the task). Returns the estimate."""
-    m = cfg.model
+    the encoded data (``data_bytes``, from the task; none when the task keeps it on the host,
+    ``home``, and moves it to the GPU per batch: devices.data_home). Returns the estimate."""
+    m, device = cfg.model, torch.device(device)
+    if home is not None and home != device:
+        data_bytes = 0
     with torch.device("meta"):  # shapes only: nothing allocated
         model = build_model(m, input_spec, output_size)
     embedding = model.embedding.weight.numel() if model.embedding is not None else 0
@@ -368,7 +374,7 @@ def check_memory(cfg: Config, input_spec: dict, output_size: int, data_bytes: in
         (f"train.batch_size or {seq_key}", "a batch's activations", activations),
         (seq_key, "the encoded data", data_bytes),
     ]
-    need, free = sum(p[2] for p in parts), available_memory(torch.device(device))
+    need, free = sum(p[2] for p in parts), available_memory(device)
     if free is not None and need > free:
         key = max(parts, key=lambda p: p[2])[0]
         shown = ", ".join(f"{what} {_size(n)}" for _, what, n in parts)
@@ -396,22 +402,28 @@ def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512
     """Outputs for every row of ``tokens`` (or feature windows) in eval mode (no dropout), in chunks to bound memory.
 
     With ``padding`` given (bucketed runs), rows are grouped by exact length and fed without any
-    padding, so each row's result is independent of the other rows.
+    padding, so each row's result is independent of the other rows. Inputs kept on the host for a
+    model on the GPU (devices.data_home) go there chunk by chunk; the outputs are where the inputs are.
     """
     was_training = model.training
     model.eval()
+    device = model.head.weight.device
+
+    def run(chunk: torch.Tensor) -> torch.Tensor:
+        return model(to_compute(chunk, device)).to(tokens.device)
+
     try:
         if len(tokens) == 0:
             return torch.zeros((0, model.head.out_features), device=tokens.device)
         if padding is None:
-            return torch.cat([model(tokens[i : i + batch_size]) for i in range(0, len(tokens), batch_size)])
+            return torch.cat([run(tokens[i : i + batch_size]) for i in range(0, len(tokens), batch_size)])
         lengths = (tokens != 0).sum(1).clamp_min(1)
         out = torch.empty((len(tokens), model.head.out_features), device=tokens.device)
         for length in torch.unique(lengths).tolist():
             rows = torch.nonzero(lengths == length).squeeze(1)
             for i in range(0, len(rows), batch_size):
                 chunk = tokens[rows[i : i + batch_size]]
-                out[rows[i : i + batch_size]] = model(keep_real(chunk, length, padding))
+                out[rows[i : i + batch_size]] = run(keep_real(chunk, length, padding))
         return out
     finally:
         model.train(was_training)

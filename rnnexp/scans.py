@@ -3,6 +3,11 @@
 Each scan is a torch.autograd.Function over input projections computed for all steps beforehand:
 the forward runs the recurrence into preallocated buffers without recording autograd, and the
 backward is written by hand, so a step costs a few ops instead of the dozens autograd would record.
+
+Under autocast (train.precision bf16 or fp16) the input projection runs in the low precision, as
+any matmul does, and the scan itself in float32 (full_precision): its preallocated buffers and
+out= ops take no autocasting, and a recurrent state kept in bf16 would lose the small updates a
+long sequence adds up. The gradient reaches the projection in its own dtype.
 """
 
 from __future__ import annotations
@@ -24,8 +29,20 @@ def _lstm_direction(x: Tensor, w_ih: Tensor, w_hh: Tensor, bias: Tensor, rec_mas
     order = torch.cat([torch.arange(2 * hidden, 3 * hidden), torch.arange(0, 2 * hidden), torch.arange(3 * hidden, 4 * hidden)])
     order = order.to(w_hh.device)
     proj = F.linear(x.transpose(0, 1), w_ih.index_select(0, order), bias.index_select(0, order))
-    states = _LSTMScan.apply(proj.contiguous(), w_hh.index_select(0, order), rec_mask, reverse)
+    states = full_precision(_LSTMScan.apply, proj.contiguous(), w_hh.index_select(0, order), rec_mask, reverse)
     return states.transpose(0, 1)
+
+
+def full_precision(scan, proj: Tensor, w_hh: Tensor, *rest):
+    """``scan(proj, w_hh, *rest)`` in the weights' precision: a projection that autocast made in a
+    lower one is cast up, and the scan runs with autocast off. A projection in the weights' dtype
+    (no autocast) goes in as it is, so full-precision runs and traced models (export) compute
+    exactly what they did without this."""
+    if proj.dtype == w_hh.dtype:
+        return scan(proj, w_hh, *rest)
+    dtype = w_hh.dtype
+    with torch.autocast(proj.device.type, enabled=False):
+        return scan(proj.to(dtype), w_hh, *(t.to(dtype) if isinstance(t, Tensor) else t for t in rest))
 
 
 class _LSTMScan(torch.autograd.Function):
@@ -139,7 +156,7 @@ def _gru_direction(
     w_proj = torch.cat([w_ih[2 * hidden :], w_ih[: 2 * hidden]])
     b_proj = torch.cat([b_ih[2 * hidden :], b_ih[: 2 * hidden] + b_hh[: 2 * hidden]])
     proj = F.linear(x.transpose(0, 1), w_proj, b_proj)
-    states = _GRUScan.apply(proj.contiguous(), w_hh, b_hh[2 * hidden :], rec_mask, reverse)
+    states = full_precision(_GRUScan.apply, proj.contiguous(), w_hh, b_hh[2 * hidden :], rec_mask, reverse)
     return states.transpose(0, 1)
 
 

@@ -507,3 +507,145 @@ def test_device_rules_with_two_gpus_and_with_none(monkeypatch):
         run_device("cpu", "cuda")
     with pytest.raises(ConfigError, match="--device 'gpu': expected auto, cpu, cuda or cuda:N"):
         run_device("cpu", "gpu")
+
+
+@pytest.mark.parametrize("gpus", [0, 1, 2, 3])
+def test_sweep_workers_spread_over_the_gpus_and_explicit_devices_stay(gpus):
+    from rnnexp.devices import worker_device
+
+    for worker in range(7):
+        # auto and cuda: worker i on GPU i mod G; without GPUs they stay (auto: the CPU)
+        for configured in ("auto", "cuda"):
+            expected = f"cuda:{worker % gpus}" if gpus else configured
+            assert worker_device(configured, worker, gpus) == expected
+        for configured in ("cpu", "cuda:0", "cuda:5"):  # written out: respected, whatever the machine
+            assert worker_device(configured, worker, gpus) == configured
+        for override in ("cpu", "cuda:1", "auto"):  # the worker's --device wins over everything
+            for configured in ("auto", "cpu", "cuda:0"):
+                assert worker_device(configured, worker, gpus, override) == override
+    assert worker_device("auto", None, gpus) == ("cuda:0" if gpus else "auto")  # a worker without a number
+
+
+def test_the_placement_sweep_run_shows_is_each_workers_device(monkeypatch):
+    from types import SimpleNamespace
+
+    from rnnexp.sweep import worker_devices
+
+    sw = lambda device: SimpleNamespace(base=SimpleNamespace(train=SimpleNamespace(device=device)))  # noqa: E731
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert worker_devices(sw("auto"), 3) == ["cuda:0", "cuda:1", "cuda:0"]
+    assert worker_devices(sw("cuda"), 2) == ["cuda:0", "cuda:1"]
+    assert worker_devices(sw("cuda:1"), 2) == ["cuda:1", "cuda:1"]
+    assert worker_devices(sw("cpu"), 2) == ["cpu", "cpu"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert worker_devices(sw("auto"), 2) == ["cpu", "cpu"]
+
+
+def test_data_moves_per_batch_once_it_would_take_a_quarter_of_the_gpu(monkeypatch, tiny_data):
+    from types import SimpleNamespace
+
+    from conftest import tiny_config_dict
+    from rnnexp.batches import moves_per_batch
+    from rnnexp.config import Config
+    from rnnexp.devices import data_home, to_compute
+    from rnnexp.model import check_memory
+
+    for memory in (2**20, 16 * 2**30, 141 * 10**9):
+        quarter = memory // 4
+        assert [moves_per_batch(n, memory) for n in (0, quarter - 1, quarter, quarter + 1, memory)] == [
+            False,
+            False,
+            False,
+            True,
+            True,
+        ]
+    gpu, cpu = torch.device("cuda:0"), torch.device("cpu")
+    props = SimpleNamespace(total_memory=16 * 2**30)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=None: props)
+    assert data_home(gpu, 4 * 2**30) == gpu and data_home(gpu, 4 * 2**30 + 1) == cpu
+    assert data_home(cpu, 10**15) == cpu  # on CPU the data is where it computes, whatever its size
+    batch = torch.arange(6)
+    assert to_compute(batch, cpu) is batch  # nothing moves (or is copied) on CPU
+    # Data kept on the host costs the GPU nothing in the memory check; on the GPU it counts.
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 16 * 2**30))
+    cfg = Config.model_validate(tiny_config_dict(tiny_data))
+    spec = {"kind": "tokens", "vocab_size": 2000, "seq_len": 40}
+    assert check_memory(cfg, spec, 2, 5 * 2**30, gpu, home=cpu)["the encoded data"] == 0
+    with pytest.raises(ConfigError, match="free on cuda:0"):
+        check_memory(cfg, spec, 2, 5 * 2**30, gpu, home=gpu)
+
+
+def test_precision_rules_per_device(monkeypatch):
+    from rnnexp.devices import check_precision
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda:0")
+    for precision in ("fp32", "bf16"):
+        check_precision(precision, cpu)
+    with pytest.raises(
+        ConfigError, match="train.precision fp16 needs a CUDA device, and this run computes on cpu: use bf16 on CPU"
+    ):
+        check_precision("fp16", cpu)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    for precision in ("fp32", "fp16"):
+        check_precision(precision, gpu)
+    with pytest.raises(ConfigError, match="train.precision bf16: Tesla T4 has no bfloat16; use fp16 or fp32"):
+        check_precision("bf16", gpu)
+
+
+def test_numerics_are_set_both_ways_and_recorded(monkeypatch):
+    from rnnexp.devices import CUBLAS_DETERMINISTIC, set_numerics
+
+    cpu = torch.device("cpu")
+    try:
+        for deterministic in (True, False, True, False):  # one process, several runs: nothing carries over
+            record = set_numerics("bf16", deterministic, cpu)
+            assert torch.are_deterministic_algorithms_enabled() is deterministic
+            assert torch.backends.cudnn.deterministic is deterministic and torch.backends.cudnn.benchmark is False
+            assert record["deterministic_algorithms"] is deterministic
+            assert record["cudnn"]["deterministic"] is deterministic and record["cudnn"]["benchmark"] is False
+            assert (record["precision"], record["autocast"], record["grad_scaler"]) == ("bf16", "bfloat16", False)
+        assert set_numerics("fp32", False, cpu)["autocast"] is None
+        # On a GPU, deterministic cuBLAS needs its workspace setting before CUDA starts.
+        gpu = torch.device("cuda:0")
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+        assert set_numerics("fp32", True, gpu)["cublas_workspace_config"] == CUBLAS_DETERMINISTIC == ":4096:8"
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # the user's own deterministic setting stays
+        assert set_numerics("fp32", True, gpu)["cublas_workspace_config"] == ":16:8"
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+        with pytest.raises(ConfigError, match="set CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment"):
+            set_numerics("fp32", True, gpu)
+        assert set_numerics("fp32", False, gpu)["cublas_workspace_config"] is None  # only asked for with deterministic
+    finally:
+        set_numerics("fp32", False, cpu)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("mask", [False, True])
+def test_the_scans_run_under_bf16_autocast_in_float32(cell, bidirectional, mask):
+    """Under autocast the input projection is bf16 and the scan runs in float32: outputs and
+    gradients stay near full precision's (bf16 rounds to 3 digits), never a dtype error."""
+    kw = {"cell": cell, "bidirectional": bidirectional, "mask": mask, "embedding_dims": 8, "num_neurons": 8}
+    for dropout in (0.0, 0.25):  # the scan without and with a dropout mask (lstm: only with one)
+        model = make(**kw, recurrent_dropout=dropout)
+        if not isinstance(model.rnn, VariationalRNN):
+            continue
+        x = torch.randint(1, 30, (5, 12), generator=torch.Generator().manual_seed(1))
+        x[:2, :4] = 0
+        grads = []
+        for precision in (None, torch.bfloat16):
+            torch.manual_seed(3)  # the same dropout masks
+            model.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision is not None):
+                out = model(x)
+            assert out.dtype == (precision or torch.float32)
+            out.float().pow(2).sum().backward()
+            grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        for name, full in grads[0].items():
+            assert grads[1][name].dtype == torch.float32
+            assert torch.allclose(grads[1][name], full, rtol=0.05, atol=0.02 * full.abs().max().item()), name

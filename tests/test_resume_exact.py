@@ -75,3 +75,25 @@ def test_two_crashes_in_one_run(reference, tmp_path, forkrun):
     rc, out = forkrun("resume", run, "--quiet")
     assert rc == 0, out
     assert_same_run(ref_run, run)
+
+
+def test_a_bf16_deterministic_run_killed_and_resumed_is_bit_identical(tmp_path, tiny_data, forkrun):
+    """Mixed precision through the LSTM's scan (recurrent dropout), with train.deterministic: the
+    resume applies the run's numerics again and ends with the uninterrupted run's bits."""
+    config = tmp_path / "config.yaml"
+    sections = tiny_config_dict(
+        tiny_data,
+        model={"cell": "lstm", "recurrent_dropout": 0.2},
+        train={"threads": 1, "precision": "bf16", "deterministic": True},
+    )
+    config.write_text(yaml.safe_dump(sections))
+    rc, out, ref_run = train(forkrun, config, tmp_path / "ref")
+    assert rc == 0, out
+    rc, out, run = train(forkrun, config, tmp_path / "runs", "batch:2:5")
+    assert rc == KILLED, (rc, out)
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
+    assert_same_run(ref_run, run)
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["numerics"]["precision"] == "bf16" and meta["numerics"]["deterministic_algorithms"] is True
+    assert meta["resumes"][0]["numerics"] == meta["numerics"]  # the run's own settings, set again

@@ -888,3 +888,43 @@ def test_a_sweep_on_a_terminal_draws_a_bar_over_its_trials_and_prints_the_worker
     after = screen.rsplit("written: ", 1)[1]
     assert "━" not in after, after  # gone before the final lines
     assert "2 complete of 2 trials" in table and "━" not in table  # the result on stdout, plain in a pipe
+
+
+def test_each_worker_places_its_trials_and_the_run_records_where(write_sweep, tmp_path, monkeypatch):
+    """Worker i's trials on cuda:(i mod GPUs) when train.device is auto or cuda (two GPUs faked:
+    the rule only), the worker's --device over it, a written-out device kept."""
+    import torch
+
+    from rnnexp.config import trial_config
+    from rnnexp.sweep.trial import _place
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for base_device, worker, flag, expected in [
+        ("auto", 0, None, "cuda:0"),
+        ("auto", 3, None, "cuda:1"),
+        ("cuda", 2, None, "cuda:0"),
+        ("auto", 1, "cpu", "cpu"),
+        ("cpu", 1, None, None),  # kept: the config's own device
+        ("cuda:1", 0, None, None),
+        ("cpu", 0, "cuda:1", "cuda:1"),
+    ]:
+        sweep_file = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"device": base_device})
+        _, base_raw, _ = load_sweep(sweep_file)
+        cfg = trial_config(base_raw, {"train.lr": 0.01})
+        assert _place(types.SimpleNamespace(worker=worker, device=flag), cfg) == expected
+        assert cfg.train.device == (expected or base_device)  # what the trial's config.yaml records
+
+
+def test_a_worker_trains_its_trials_on_its_device(write_sweep, tmp_path, forkrun):
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 1})
+    rc, out = forkrun("sweep", "create", path, "--runs-dir", tmp_path / "runs", "--json")
+    assert rc == 0, out
+    folder = Path(json.loads(out.splitlines()[-1])["sweep_dir"])
+    rc, out = forkrun("sweep", "worker", folder, "--device", "cuda:7", "--threads", "1")  # this machine has no GPU
+    assert rc == 2 and "error: --device is 'cuda:7' but torch sees no CUDA device here" in out, out
+    rc, out = forkrun("sweep", "worker", folder, "--device", "cpu", "--number", "1", "--threads", "1", "--quiet")
+    assert rc == 0, out
+    (run,) = (folder / "trials").iterdir()
+    assert load_config(run / "config.yaml").train.device == "cpu"  # the base said auto; the worker chose
+    assert json.loads((run / "meta.json").read_text())["device"] == "cpu"

@@ -31,6 +31,7 @@ KNOBS = {
     # front_aligned and the backward direction over the real tokens only, with bucketed batches
     "mask_bidirectional_bucket": {"model": {"mask": True, "bidirectional": True, "num_layers": 2}, "data": {"bucket": True}},
     "augment": {"data": {"augment": {"insert": 0.1, "delete": 0.1, "swap": 0.1}}},
+    "precision_bf16": {"train": {"precision": "bf16"}},  # the GRU's scan under autocast
 }
 
 
@@ -217,3 +218,29 @@ def test_tutorial_gru_plateau_warns_and_lr_find_cures_it(tmp_path, monkeypatch):
     fast = training.train(load_config(ROOT / "configs" / "uci_gru_plateau.yaml", [f"train.lr={found['suggested_lr']}"]), tmp_path)
     assert fast.warnings == []
     assert fast.last["train_loss"] < 0.5 * slow.last["train_loss"] and fast.last["val_accuracy"] > 0.7
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"cell": "gru"},  # rnnexp's scan on CPU
+        {"cell": "lstm", "bidirectional": True, "mask": True},  # nn.LSTM, and the backward direction over real tokens
+        {"cell": "lstm", "recurrent_dropout": 0.2},  # the LSTM's scan
+        {"cell": "rnn", "num_neurons": [16, 8]},  # stacked layers of their own sizes
+    ],
+)
+def test_a_bf16_run_trains_records_its_numerics_and_evaluates(model, tiny_data, tmp_path):
+    from rnnexp.evaluate import evaluate
+
+    sections = {"model": model, "train": {"precision": "bf16"}}
+    result = training.train(Config.model_validate(tiny_config_dict(tiny_data, **sections)), tmp_path / "bf16")
+    assert result.status == "completed"
+    state = torch.load(f"{result.run_dir}/checkpoints/last.pt", weights_only=True)
+    losses = [row["train_loss"] for row in state["history"]]
+    assert losses[-1] < 0.9 * losses[0], losses  # it learns
+    assert all(w.dtype == torch.float32 for w in state["model"].values() if w.is_floating_point())  # weights stay fp32
+    assert state["grad_scaler"] is None  # bf16 needs no loss scaling
+    numerics = json.loads(Path(result.run_dir, "meta.json").read_text())["numerics"]
+    assert (numerics["precision"], numerics["autocast"], numerics["grad_scaler"]) == ("bf16", "bfloat16", False)
+    report = evaluate(result.run_dir)
+    assert report["device"] == "cpu" and 0.0 <= report["accuracy"] <= 1.0 and math.isfinite(report["loss"])

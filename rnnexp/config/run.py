@@ -102,7 +102,21 @@ class TrainConfig(_Section):
     device: str = Field(
         "auto",
         description="auto, cpu, cuda or cuda:N. auto picks cuda when available. The --device flag of train, resume, "
-        "evaluate, predict and lr-find overrides it without changing the run's config.",
+        "evaluate, predict and lr-find overrides it without changing the run's config. In a sweep, auto and cuda put "
+        "worker i's trials on cuda:(i mod GPUs), and each trial's config records the device (sweep worker --device "
+        "overrides).",
+    )
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32",
+        description="fp32: full precision. bf16, fp16: mixed precision, the forward pass and loss under torch.autocast "
+        "(weights, optimizer state and the recurrent state of rnnexp's scans stay float32); fp16 adds a gradient "
+        "scaler, saved in last.pt, and needs CUDA (on CPU use bf16). Evaluation runs in float32.",
+    )
+    deterministic: bool = Field(
+        False,
+        description="Ask torch for deterministic kernels: cuDNN deterministic, cuDNN benchmark off, "
+        "torch.use_deterministic_algorithms and CUBLAS_WORKSPACE_CONFIG=:4096:8 (an op without a deterministic "
+        "kernel then fails the run, naming it). meta.json records what was set.",
     )
     threads: int | None = Field(None, ge=1, le=4096, description="CPU threads for torch (null: torch's default).")
     tensorboard: bool = Field(

@@ -65,7 +65,7 @@ from .results import compute_results, importances, results, write_results
 from .storage import open_storage, redact
 from .study import Sweep, create, grid_points, open_sweep
 from .trial import take_result as _take_result
-from .worker import Watch, WorkerResult, WorkersEnd, reap, run_workers, work
+from .worker import Watch, WorkerResult, WorkersEnd, reap, run_workers, work, worker_devices
 
 __all__ = [
     "BRACKET_ATTR",
@@ -102,6 +102,7 @@ __all__ = [
     "results",
     "run_workers",
     "work",
+    "worker_devices",
     "write_results",
     "_take_result",
 ]

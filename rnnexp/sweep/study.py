@@ -65,6 +65,8 @@ class Sweep:
     study: Any
     storage_url: str | None
     path: Path | None  # the sweep folder, where this machine has one
+    worker: int | None = 0  # this worker's number (None: none given); it places trials on a GPU
+    device: str | None = None  # this worker's --device, over the placement (devices.worker_device)
     metric: str = ""
     direction: str = ""
 
@@ -146,12 +148,21 @@ def _write_info(folder: Path, study_name: str, sweep: SweepConfig, base: Config,
 
 
 def open_sweep(
-    path: str | Path | None = None, storage_url: str | None = None, study_name: str | None = None, worker: int | None = 0
+    path: str | Path | None = None,
+    storage_url: str | None = None,
+    study_name: str | None = None,
+    worker: int | None = 0,
+    device: str | None = None,
 ) -> Sweep:
     """An existing sweep, from its folder (journal storage) or from --storage and --study, for worker
-    number ``worker`` (its sampler's stream; see make_sampler)."""
+    number ``worker`` (its sampler's stream, see make_sampler, and its GPU) computing on ``device``
+    (--device; None: where devices.worker_device places it)."""
     import optuna
 
+    if device is not None:
+        from ..devices import resolve_device
+
+        resolve_device(device, "--device")  # a device this machine lacks fails now, before any trial
     quiet_optuna()
     folder = Path(path) if path is not None else None
     if folder is not None:
@@ -184,4 +195,4 @@ def open_sweep(
     study = optuna.load_study(
         study_name=study_name, storage=storage, sampler=make_sampler(sweep, worker), pruner=make_pruner(sweep, base)
     )
-    return Sweep(sweep, spec["base"], base, study, storage_url, folder)
+    return Sweep(sweep, spec["base"], base, study, storage_url, folder, worker, device)

@@ -28,6 +28,7 @@ class _Start:
 
     cfg: Config
     stored: Any  # the trial's stored view when it started
+    device: str | None = None  # where this worker places the run, when not its config's train.device
     previous: Path | None = None  # the run folder it continues
     promotes: int | None = None  # the paused trial it promotes
     paused_at: int = 0  # ... and the epoch that trial was paused after
@@ -79,6 +80,7 @@ def _start(sw: Sweep, trial: HeldTrial, params: dict[str, Any], entry: dict[str,
     ledger = TrialLedger(sw)
     stored = stored_trial(sw.study, trial)
     start = _Start(cfg, stored, previous=ledger.previous_run(stored), promotes=stored.user_attrs.get(Attr.PROMOTES))
+    start.device = _place(sw, cfg)
     entry["resumed_from"] = str(start.previous) if start.previous else None
     original = ledger.same_configuration(trial) if start.previous is None and not sw.sweep.sampler.exhaustive else None
     pruner = sw.study.pruner
@@ -100,6 +102,19 @@ def _start(sw: Sweep, trial: HeldTrial, params: dict[str, Any], entry: dict[str,
     return start
 
 
+def _place(sw: Sweep, cfg: Config) -> str | None:
+    """Put the trial's run on this worker's device: its config's train.device says it (the run
+    records where it trained, as train --device does). Returns that device when the worker chose it
+    (a resumed run computes there too, whatever it trained on before), None when the config's own."""
+    from ..devices import gpu_count, worker_device
+
+    placed = worker_device(cfg.train.device, sw.worker, gpu_count(), sw.device)
+    if placed == cfg.train.device:
+        return None
+    cfg.train.device = placed
+    return placed
+
+
 def _train(sw: Sweep, trial: HeldTrial, start: _Start, trials_dir: Path, events: Events, stop: threading.Event, training):
     """Train the trial's run (or end it, if it had ended) while its heartbeat runs; the run's result."""
     reporter = TrialReporter(sw, trial, events, start.replayed)
@@ -118,14 +133,15 @@ def _train(sw: Sweep, trial: HeldTrial, start: _Start, trials_dir: Path, events:
             # for that end (training nothing) and conclude as the run did.
             if end["status"] == "pruned" and BUDGET_REASON in end["reason"]:
                 trial.set_user_attr(Attr.BUDGET, True)
-            return training.resume(previous, reporter=reporter, stop=trial.stop, argv=argv, settle=True)
+            return training.resume(previous, reporter=reporter, stop=trial.stop, argv=argv, settle=True, device=start.device)
         if previous is not None:
             retry = start.stored.system_attrs.get(SystemAttr.RETRY_HISTORY) is not None
             why = "retry of a dead trial" if retry or promotes is None else f"promotes paused trial {promotes}"
             where = f"after epoch {state['epoch']}" if state else "from its start (no checkpoint yet)"
             events.note(f"trial {trial.number}: {why}, resuming {previous} {where}")
             trial.set_user_attr(Attr.RUN_DIR, str(previous))
-            return training.resume(previous, reporter=reporter, prune=reporter.prune, stop=trial.stop, argv=argv)
+            kw = {"prune": reporter.prune, "stop": trial.stop, "argv": argv, "device": start.device}
+            return training.resume(previous, reporter=reporter, **kw)
         return training.train(start.cfg, trials_dir, reporter=reporter, prune=reporter.prune, stop=trial.stop, argv=argv)
 
 

@@ -215,6 +215,16 @@ def _relay(stream, watch: Watch) -> threading.Thread:
     return thread
 
 
+def worker_devices(sw: Sweep, workers: int) -> list[str]:
+    """Where each of ``workers`` local workers (numbers 0 to workers - 1, as run_workers starts them)
+    trains trials of the base config's train.device: devices.worker_device, auto shown resolved."""
+    from ..devices import gpu_count, resolve_device, worker_device
+
+    gpus = gpu_count()
+    placed = [worker_device(sw.base.train.device, i, gpus) for i in range(workers)]
+    return [str(resolve_device("auto")) if name == "auto" else name for name in placed]
+
+
 def run_workers(
     sw: Sweep,
     workers: int,
@@ -223,7 +233,8 @@ def run_workers(
     quiet: bool = False,
     watch: Watch | None = None,
 ) -> WorkersEnd:
-    """Start the local worker processes (threads split evenly among them) and wait for them.
+    """Start the local worker processes (threads split evenly among them; worker i is number i,
+    which places its trials on GPU i mod the GPU count: worker_devices) and wait for them.
     graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
     is set, each worker is sent SIGTERM and waited for. quiet: the workers print no progress.
     watch: the workers' lines go through it (else straight to this process's stderr)."""

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ..batches import epoch_batches
+from ..devices import to_compute
 from ..model import predict_logits
 
 
@@ -17,8 +18,9 @@ class WholeTensors:
         return epoch_batches(len(self.train_y), self.cfg.train.batch_size, self.cfg.train.seed, epoch)
 
     def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.from_numpy(rows).to(self.device)
-        return self.train_x[idx], self.train_y[idx]
+        """Rows gathered where the task keeps its data (``home``: devices.data_home), then moved to the device."""
+        idx = torch.from_numpy(rows).to(self.home)
+        return to_compute(self.train_x[idx], self.device), to_compute(self.train_y[idx], self.device)
 
     def predict(self, model, x: torch.Tensor) -> torch.Tensor:
         return predict_logits(model, x)

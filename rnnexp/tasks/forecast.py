@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from .. import baselines
 from ..config import Config
+from ..devices import data_home
 from ..errors import DataError, RunDirError
 from ..metrics import verdict
 from ..model import check_memory, predict_logits
@@ -44,9 +45,13 @@ class ForecastTask(WholeTensors):
         self.bounds = split_bounds(len(series.values), d.val_split, d.test_split)
         self.windows = {name: window_starts(b, d.lookback, d.horizon, d.stride, name) for name, b in self.bounds.items()}
         self.steps = target_steps(d.horizon, d.multi_output)
+        windows = sum(len(self.windows[k]) for k in ("train", "val") if k in self.windows)
+        # what the device holds: the float32 windows (a new run's check: the float64 ones as well)
+        self.home = data_home(device, windows * d.lookback * len(series.columns) * 4)
         if fits:  # a new run: before the windows are cut (float64, then a float32 copy)
-            windows = sum(len(self.windows[k]) for k in ("train", "val") if k in self.windows)
-            check_memory(cfg, self.input_spec, self.output_size, windows * d.lookback * len(series.columns) * 12, device)
+            check_memory(
+                cfg, self.input_spec, self.output_size, windows * d.lookback * len(series.columns) * 12, device, self.home
+            )
         self.normalized = scaler.transform(series.values)
         self.train_x, self.train_y = self.tensors("train")
         self.val = self.tensors("val") if "val" in self.windows else None
@@ -94,7 +99,7 @@ class ForecastTask(WholeTensors):
         x, y = window_arrays(
             self.normalized, self.windows[split].starts, self.cfg.data.lookback, self.steps, self.series.target_index
         )
-        return torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+        return torch.from_numpy(x).to(self.home), torch.from_numpy(y).to(self.home)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(outputs, targets)
@@ -180,7 +185,7 @@ class ForecastTask(WholeTensors):
             raise DataError(f"this run has no {split} split (set data.{split}_split > 0)")
         starts = self.windows[split].starts
         x, y = window_arrays(self.normalized, starts, d.lookback, self.steps, self.series.target_index)
-        pred = self.predict(model, torch.from_numpy(x).to(self.device)).cpu().numpy()
+        pred = self.predict(model, torch.from_numpy(x).to(self.home)).cpu().numpy()
         truth_units, pred_units = self.to_units(y), self.to_units(pred)
         simple = self.baseline_scores(split, truth_units, fit)
         scores = regression_scores(truth_units, pred_units)

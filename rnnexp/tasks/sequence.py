@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from .. import baselines
 from ..config import Config
 from ..data import _label_sort_key, positive_index, split_three
+from ..devices import data_home
 from ..errors import DataError, RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
@@ -39,9 +40,11 @@ class SequenceTask(Classifier, WholeTensors):
         self.splits = dict(zip(("train", "val", "test"), splits))
         self._index = {y: i for i, y in enumerate(labels)}
         self.channels = self.splits["train"].channels
+        examples = sum(len(self.splits[k]) for k in ("train", "val") if self.splits[k] is not None)
+        data_bytes = examples * seq_len * len(self.channels) * 4
+        self.home = data_home(device, data_bytes)  # where the encoded data lives
         if fits:  # a new run: before the padded arrays are made
-            examples = sum(len(self.splits[k]) for k in ("train", "val") if self.splits[k] is not None)
-            check_memory(cfg, self.input_spec, self.output_size, examples * seq_len * len(self.channels) * 4, device)
+            check_memory(cfg, self.input_spec, self.output_size, data_bytes, device, self.home)
         self.train_x, self.train_y = self.tensors(self.splits["train"])
         self.val = self.tensors(self.splits["val"]) if self.splits["val"] is not None else None
         self.prior_loss = prior_entropy(self.train_y, len(labels))
@@ -111,9 +114,9 @@ class SequenceTask(Classifier, WholeTensors):
         return {} if self.val is None else self.validation_lines(self.splits["val"], self.val[1])
 
     def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
-        x = sequence_inputs(examples, self.preprocessing, self.device)
+        x = sequence_inputs(examples, self.preprocessing, self.home)
         try:
-            y = torch.tensor([self._index[label] for label in examples.labels], dtype=torch.long, device=self.device)
+            y = torch.tensor([self._index[label] for label in examples.labels], dtype=torch.long, device=self.home)
         except KeyError as e:
             raise DataError(
                 f"{examples.source}: label {e.args[0]!r} not seen in training (known: {', '.join(self.labels)})"

@@ -13,6 +13,7 @@ from .. import baselines
 from ..batches import augment_batch, bucket_batches, epoch_batches, padded_share, sequence_lengths, trim_padding
 from ..config import Config
 from ..data import Preprocessor, Splits, Table, class_counts, load_splits, read_table
+from ..devices import data_home, to_compute
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
@@ -24,13 +25,15 @@ class TextTask(Classifier):
 
     def __init__(self, cfg: Config, splits: Splits, prep: Preprocessor, device: torch.device, fits: bool = False):
         self.cfg, self.splits, self.prep, self.device = cfg, splits, prep, device
+        examples = len(splits.train) + (len(splits.val) if splits.val is not None else 0)
+        data_bytes = examples * prep.maxlen * 8
+        self.home = data_home(device, data_bytes)  # where the encoded data lives
         if fits:  # a new run: before the padded arrays are made
-            examples = len(splits.train) + (len(splits.val) if splits.val is not None else 0)
-            check_memory(cfg, self.input_spec, self.output_size, examples * prep.maxlen * 8, device)
+            check_memory(cfg, self.input_spec, self.output_size, data_bytes, device, self.home)
         self.train_np = prep.encode_texts(splits.train.texts)
         self.train_lengths = sequence_lengths(self.train_np)
-        self.train_x = torch.from_numpy(self.train_np).to(device)
-        self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(device)
+        self.train_x = torch.from_numpy(self.train_np).to(self.home)
+        self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(self.home)
         self.val = self.tensors(splits.val) if splits.val is not None else None
         self.prior_loss = prior_entropy(self.train_y, prep.num_classes)
 
@@ -85,8 +88,8 @@ class TextTask(Classifier):
         return {} if self.val is None else self.validation_lines(self.splits.val, self.val[1])
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.device)
-        return x, torch.from_numpy(self.prep.encode_labels(table)).to(self.device)
+        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.home)
+        return x, torch.from_numpy(self.prep.encode_labels(table)).to(self.home)
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         tc = self.cfg.train
@@ -97,7 +100,8 @@ class TextTask(Classifier):
     def batch(self, rows: np.ndarray, epoch: int, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets of one training batch: augmented and, when bucketing, cut to its longest example."""
         data, prep = self.cfg.data, self.prep
-        idx = torch.from_numpy(rows).to(self.device)
+        idx = torch.from_numpy(rows).to(self.home)
+        y = to_compute(self.train_y[idx], self.device)
         aug = data.augment
         if aug.enabled:
             rng = np.random.default_rng([self.cfg.train.seed, epoch, b, 2])  # a pure function of the position
@@ -106,11 +110,11 @@ class TextTask(Classifier):
             )
             if data.bucket:
                 arr = trim_padding(arr, sequence_lengths(arr).max(), prep.padding)
-            return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device), self.train_y[idx]
+            return to_compute(torch.from_numpy(np.ascontiguousarray(arr)), self.device), y
         tokens = self.train_x[idx]
         if data.bucket:
             tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
-        return tokens, self.train_y[idx]
+        return to_compute(tokens, self.device), y
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(outputs, targets)

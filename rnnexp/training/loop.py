@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .. import faults
-from ..errors import DivergedError
+from ..errors import DivergedError, TrainingError
 from ..rundir import Status
 from .events import Prune, Reporter
 from .parts import Parts
@@ -44,17 +44,32 @@ def fit(parts: Parts, progress: Progress, hooks: Hooks) -> Ending:
         return progress.end
     epochs = parts.cfg.train.epochs
     while progress.epoch < epochs:
-        ended = _epoch(parts, progress, hooks)
+        try:
+            ended = _epoch(parts, progress, hooks)
+        except RuntimeError as e:
+            if parts.cfg.train.deterministic and "deterministic" in str(e):
+                raise _no_deterministic_kernel(e) from None
+            raise
         if ended is not None:
             return ended
     return Status.COMPLETED, f"trained all {epochs} epochs"
 
 
+def _no_deterministic_kernel(e: RuntimeError) -> TrainingError:
+    """torch's refusal of an op without a deterministic kernel, as a run's error naming the key that asked for one."""
+    return TrainingError(
+        f"train.deterministic is true, but {str(e).splitlines()[0]}; to train this model on this device, "
+        "train again with train.deterministic: false"
+    )
+
+
 def step(parts: Parts, inputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """One optimizer step; returns the batch's loss (without l1/l2 penalties)."""
-    tc, model = parts.cfg.train, parts.model
+    """One optimizer step; returns the batch's loss (without l1/l2 penalties). With
+    train.precision bf16/fp16 the forward pass runs under autocast, the loss on float32 outputs."""
+    tc, model, scaler = parts.cfg.train, parts.model, parts.scaler
     parts.optimizer.zero_grad(set_to_none=True)
-    loss = parts.task.loss(model(inputs), targets)
+    with parts.autocast():
+        loss = parts.task.loss(model(inputs).float(), targets)
     total = loss
     if tc.l1 or tc.l2:
         # Penalties join the gradient but not the reported loss, which stays comparable to val_loss.
@@ -63,13 +78,21 @@ def step(parts: Parts, inputs: torch.Tensor, targets: torch.Tensor) -> float:
             total = total + tc.l1 * sum(w.abs().sum() for w in weights)
         if tc.l2:
             total = total + tc.l2 * sum(w.pow(2).sum() for w in weights)
-    total.backward()
+    if scaler is None:
+        total.backward()
+    else:  # fp16: a scaled loss, so small gradients do not vanish; unscaled again before clipping
+        scaler.scale(total).backward()
+        scaler.unscale_(parts.optimizer)
     if tc.clip_value is not None:
         torch.nn.utils.clip_grad_value_(parts.params, tc.clip_value)
     if tc.clip_norm is not None:
         # RNN gradients can explode over long sequences; cap their global norm.
         torch.nn.utils.clip_grad_norm_(parts.params, tc.clip_norm)
-    parts.optimizer.step()
+    if scaler is None:
+        parts.optimizer.step()
+    else:  # skips the step when a gradient overflowed, and adapts the scale
+        scaler.step(parts.optimizer)
+        scaler.update()
     return loss.item()
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..devices import resolve_device
+from ..devices import resolve_device, set_numerics
 from ..errors import ConfigError, TrainingError
 from ..tasks import create_task
 from .events import Reporter
@@ -35,7 +35,9 @@ def lr_find(
     if steps < 10:
         raise ConfigError(f"lr-find: --steps {steps} is too few for a range test; use 100 or more")
     reporter = reporter or Reporter()
-    task = create_task(cfg, resolve_device(cfg.train.device))
+    device = resolve_device(cfg.train.device)
+    set_numerics(cfg.train.precision, cfg.train.deterministic, device)  # as training would compute
+    task = create_task(cfg, device)
     parts = build_parts(cfg, task, load_pretrained(cfg, task))
     lrs, losses, smoothed = _range_test(parts, steps, min_lr, max_lr, reporter)
     if len(smoothed) < 5:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..config import Config
+from ..devices import autocast
 from ..errors import ConfigError
 from ..model import build_model, model_spec
 from .policies import EarlyStopping, LRSchedule, make_optimizer
@@ -27,10 +28,15 @@ class Parts:
     params: list[torch.nn.Parameter]  # what clipping acts on
     early: EarlyStopping
     schedule: LRSchedule
+    scaler: Any = None  # torch.amp.GradScaler with train.precision fp16 (its state is in last.pt)
 
     @property
     def device(self) -> torch.device:
         return self.task.device
+
+    def autocast(self):
+        """The context of the forward pass and loss: autocast for train.precision bf16 and fp16."""
+        return autocast(self.cfg.train.precision, self.device)
 
     def model_entries(self, run_id: str) -> dict[str, Any]:
         """What rebuilding and using the model needs, without the run folder."""
@@ -65,7 +71,15 @@ def build_parts(cfg: Config, task, pretrained=None, input_spec: dict[str, Any] |
     if pretrained is not None:
         with torch.no_grad():
             model.embedding.weight.copy_(torch.from_numpy(pretrained.matrix))
-    return Parts(cfg, task, input_spec, model, optimizer, params, early, schedule)
+    scaler = grad_scaler(task.device) if cfg.train.precision == "fp16" else None
+    return Parts(cfg, task, input_spec, model, optimizer, params, early, schedule, scaler)
+
+
+def grad_scaler(device: torch.device):
+    """fp16's loss scaling (fp16 runs on CUDA only: devices.check_precision)."""
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler(device.type)
+    return torch.cuda.amp.GradScaler()  # torch < 2.3
 
 
 def seed_everything(seed: int) -> None:

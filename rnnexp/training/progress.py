@@ -1,8 +1,8 @@
 """Where training stands, and the one shape of a checkpoint's training state (last.pt).
 
 Exact resume rests on last.pt holding everything the next batch depends on: model, optimizer,
-early stopping, schedule, every RNG state, the position inside the epoch and the running loss
-sums. Progress.state_dict writes those entries and Progress.load_state_dict reads them back."""
+early stopping, schedule, fp16's gradient scaler, every RNG state, the position inside the epoch
+and the running loss sums. Progress.state_dict writes those entries and Progress.load_state_dict reads them back."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ class Progress:
             "seconds": self.seconds,
             "history": self.history,
             "rng": _get_rng_state(),
+            "grad_scaler": parts.scaler.state_dict() if parts.scaler is not None else None,
             "end": None if self.end is None else {"status": str(self.end[0]), "reason": self.end[1]},
         }
 
@@ -52,6 +53,8 @@ class Progress:
         parts.optimizer.load_state_dict(state["optimizer"])
         parts.early.load_state_dict(state["early_stopping"])
         parts.schedule.load_state_dict(state["schedule"])
+        if parts.scaler is not None and state.get("grad_scaler"):
+            parts.scaler.load_state_dict(state["grad_scaler"])  # fp16: the loss scale it had reached
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
         self.loss_sum, self.seen, self.seconds = float(state["loss_sum"]), int(state["seen"]), float(state["seconds"])
         self.history = [dict(r) for r in state["history"]]

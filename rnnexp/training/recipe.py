@@ -14,7 +14,7 @@ import torch
 
 from .. import faults
 from ..config import Config
-from ..devices import resolve_device, run_device
+from ..devices import resolve_device, run_device, set_numerics
 from ..errors import StorageError
 from ..rundir import RunDir, Status
 from ..tasks import create_task, restore_task
@@ -41,11 +41,13 @@ def train(
     status "pruned" (early stopping or the last epoch, when due as well, takes precedence)."""
     reporter = reporter or Reporter()
     check_tensorboard(cfg)
-    task = create_task(cfg, resolve_device(cfg.train.device))
+    device = resolve_device(cfg.train.device)
+    numerics = numerics_of(cfg, device)
+    task = create_task(cfg, device)
     pretrained = load_pretrained(cfg, task)
     parts = build_parts(cfg, task, pretrained)
     progress = Progress()
-    meta = new_meta(cfg, parts, pretrained, argv or [], config_dir)
+    meta = new_meta(cfg, parts, pretrained, argv or [], config_dir, numerics)
     with Record.create(cfg, task, meta, runs_dir, reporter) as record:
         faults.hit("setup:published")
         try:
@@ -80,11 +82,14 @@ def resume(
 
 def dry_run(cfg: Config) -> dict[str, Any]:
     """Everything a run would set up (data, preprocessing, model), without a run folder or training."""
-    task = create_task(cfg, resolve_device(cfg.train.device))
+    device = resolve_device(cfg.train.device)
+    numerics = numerics_of(cfg, device)
+    task = create_task(cfg, device)
     pretrained = load_pretrained(cfg, task)
     parts = build_parts(cfg, task, pretrained, fresh=False)
     return {
         "device": str(parts.device),
+        "numerics": numerics,
         "data": task.summary(),
         "pretrained": pretrained_summary(pretrained),
         # every weight, frozen ones too, as the dry run has always counted (meta.json counts what trains)
@@ -105,13 +110,14 @@ def _setup_resume(
     plan = plan_resume(run_dir, cfg, record.meta, state, summary, epochs, settle)
     check_tensorboard(cfg)
     where, device_note = run_device(cfg.train.device, device)
+    numerics = numerics_of(cfg, where)  # the run's own settings again, before its first CUDA call
     notes = [device_note, _device_change(record.meta, where)]  # before this resume joins meta.json
     task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), where)
     check_same_data(run_dir, record.meta, task)
     parts, progress = _restore(cfg, task, state, plan)
     faults.hit("resume:checked")
     # Every check has passed: only now is anything in the folder written.
-    record.resumed(parts, progress, argv, write_config=epochs is not None)
+    record.resumed(parts, progress, argv, numerics, write_config=epochs is not None)
     if progress.end is None:
         record.write_summary(Status.RUNNING, "", parts, progress)
         faults.hit("resume:done")
@@ -126,6 +132,11 @@ def _setup_resume(
         )
     reporter.setup(record.info(parts, progress, resumed_from=(plan.done, progress.batch)))
     return parts, progress
+
+
+def numerics_of(cfg: Config, device: torch.device) -> dict[str, Any]:
+    """Set train.precision and train.deterministic for computing on ``device``; what is in effect (meta.json)."""
+    return set_numerics(cfg.train.precision, cfg.train.deterministic, device)
 
 
 def _device_change(meta: dict[str, Any], device) -> str | None:

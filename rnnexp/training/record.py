@@ -166,9 +166,9 @@ class Record:
 
     # -- setup and summary ---------------------------------------------------------------------
 
-    def resumed(self, parts: Parts, progress: Progress, argv: list[str], write_config: bool) -> None:
+    def resumed(self, parts: Parts, progress: Progress, argv: list[str], numerics: dict[str, Any], write_config: bool) -> None:
         """The files a resume rewrites once every check has passed: config.yaml (given a new
-        train.epochs), metrics.csv and meta.json."""
+        train.epochs), metrics.csv and meta.json (``numerics``: devices.set_numerics' record)."""
         if write_config:
             write_text(self.run_dir.config, dump_config(parts.cfg))
         # The checkpoint's history is the truth: drop any row written after it.
@@ -183,6 +183,8 @@ class Record:
                 "hostname": socket.gethostname(),
                 "pid": os.getpid(),
                 "device": str(parts.device),
+                "threads": torch.get_num_threads(),
+                "numerics": numerics,
                 "epochs": parts.cfg.train.epochs,
             }
         )
@@ -307,8 +309,11 @@ class Record:
             pass
 
 
-def new_meta(cfg: Config, parts: Parts, pretrained, argv: list[str], config_dir: Path | None) -> dict[str, Any]:
-    """meta.json of a new run: who trained it where, with what, on which data."""
+def new_meta(
+    cfg: Config, parts: Parts, pretrained, argv: list[str], config_dir: Path | None, numerics: dict[str, Any]
+) -> dict[str, Any]:
+    """meta.json of a new run: who trained it where, with what (``numerics``: devices.set_numerics'
+    record), on which data."""
     return {
         "run_id": uuid.uuid4().hex,  # every checkpoint carries it: another run's last.pt is refused
         "argv": argv,
@@ -320,6 +325,7 @@ def new_meta(cfg: Config, parts: Parts, pretrained, argv: list[str], config_dir:
         "pid": os.getpid(),
         "device": str(parts.device),
         "threads": torch.get_num_threads(),
+        "numerics": numerics,
         "seed": cfg.train.seed,
         "git": _git_state(config_dir or Path.cwd()),
         "started_at": _now(),
