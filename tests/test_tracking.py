@@ -127,7 +127,7 @@ def test_mlflow_down_costs_a_warning_not_the_run(write_config, tmp_path, forkrun
     assert summary["status"] == "completed" and summary["epochs_run"] == 2
 
 
-def test_a_sweep_is_one_parent_run_with_a_nested_run_per_trial(write_config, tmp_path):
+def test_a_sweep_is_one_parent_run_with_a_nested_run_per_trial(write_config, tmp_path, forkrun):
     from rnnexp import sweep as sweeps
 
     client = client_of(tmp_path / "runs")
@@ -144,6 +144,8 @@ def test_a_sweep_is_one_parent_run_with_a_nested_run_per_trial(write_config, tmp
     assert len(trials) == 2 and all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trials)
     assert sorted(r.data.params["model.num_neurons"] for r in trials) == ["12", "8"]
     assert parent.info.status == "FINISHED" and all(r.info.status == "FINISHED" for r in trials)
+    rc, out = forkrun("sweep", "status", sw.path, "--json")
+    assert rc == 0 and f"optuna-dashboard {sw.path / 'journal.log'}" in out  # the hint, for journal storage
 
 
 # -- the config and where a run logs (no mlflow needed) --------------------------------------------
