@@ -11,7 +11,7 @@ install: $(STAMP)
 # Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,postgres,tensorboard,onnx,dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,postgres,tensorboard,onnx,dev,mlflow]'
 	touch $(STAMP)
 
 # Train the quickstart config on real data (amazon-food), evaluate it on the test split.

@@ -669,6 +669,8 @@ def sweep_run(
         console.print(
             f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers on {where})"
         )
+        for note in sw.notes:
+            console.print(f"[yellow]warning:[/] {note}")
         _run_workers(console, sw, sw.sweep.workers, storage)
         res = _sweep_results(sw)
         views.show_results(_output(quiet), res, as_json, sw.path)
@@ -708,6 +710,8 @@ def sweep_create(
         from . import sweep as sweeps
 
         sw = sweeps.create(sweep_file, runs_dir, set_, storage)
+    for note in sw.notes:
+        print(f"warning: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps({"sweep_dir": str(sw.path), "study": sw.study.study_name, "trials": sw.total}))
     else:
@@ -767,7 +771,10 @@ def sweep_status(
         from . import sweep as sweeps
 
         sw = sweeps.open_sweep(sweep_dir, storage, study)
-        views.show_results(_output(), sweeps.compute_results(sw), as_json, None)
+        out = _output()
+        views.show_results(out, sweeps.compute_results(sw), as_json, None)
+        if sw.path is not None and storage is None:  # the journal file: optuna-dashboard reads it as it is
+            out.err.print(f"see it in a browser: optuna-dashboard {sw.path / sweeps.JOURNAL}", markup=False, highlight=False)
 
 
 @sweep_app.command("results")

@@ -22,6 +22,16 @@ def clip(text: object, limit: int = 80) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def redact(url: str) -> str:
+    """A URL (a storage's, a tracking server's) without its password, for files and screens."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
 # What str.splitlines breaks a line at: in an error line, each is shown as its escape, so that what
 # the user gave (a path, a value) can never split "error: ..." into a second line of its own.
 _LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})

@@ -10,6 +10,8 @@ Points, in the order a run meets them:
   setup:files       the staged folder holds config.yaml, preprocessing.json, meta.json; not yet in place
   setup:published   the folder is in place; summary.json not yet written
   setup:done        summary.json says running; no batch trained
+  mlflow:start      (train.mlflow) the MLflow run made or reopened, its id in meta.json; the epochs
+                    it lacked not yet logged
   resume:checked    (resume) every check passed; nothing written yet
   resume:metrics    (resume) metrics.csv rewritten from the checkpoint's history
   resume:meta       (resume) the resume recorded in meta.json
@@ -21,6 +23,7 @@ Points, in the order a run meets them:
   epoch:<e>         epoch e's decisions taken, earlier checkpoints on disk; its own not yet handed to
                     the writer, metrics.csv not yet
   metrics:<e>       metrics.csv has epoch e's row; epoch e's checkpoints on disk
+  mlflow:<e>        (train.mlflow) epoch e's metrics logged to MLflow; summary.json not yet updated
   summary:<e>       summary.json updated after epoch e (only when the run goes on)
   end:curves        training over, curves.png drawn; the final summary.json not yet written
   end:summary       the final summary.json written

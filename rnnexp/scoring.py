@@ -13,6 +13,7 @@ from .errors import RunDirError
 from .model import model_from_checkpoint
 from .rundir import RunDir, Status, write_json, write_text
 from .tasks import restore_task, task_class
+from .tracking import open_run, scores_of
 
 
 def evaluate(
@@ -48,7 +49,18 @@ def evaluate(
         write_predictions(Path(predictions), rows, task.labels)
         report["predictions_file"] = str(predictions)
     write_json(run.eval_file(report["split"]), report)
+    _track(cfg, meta, run, report)
     return report
+
+
+def _track(cfg, meta: dict[str, Any], run: RunDir, report: dict[str, Any]) -> None:
+    """With train.mlflow: the scores and the baselines' (tracking.scores_of) at the checkpoint's
+    epoch, and eval_<split>.json, logged to the run's MLflow run. MLflow failing costs a note."""
+    tracker = open_run(cfg.train.mlflow, meta, run.path, report["notes"].append, training=False)
+    if tracker is None:
+        return
+    tracker.log_scores(scores_of(report), report["checkpoint_epoch"])
+    tracker.log_artifacts([run.eval_file(report["split"])])
 
 
 def unfinished_note(run: RunDir, epochs: int, which: str, epoch: int) -> str | None:

@@ -188,8 +188,8 @@ def assert_same_run(a: Path, b: Path) -> None:
 
 
 class ForkRun:
-    """forkrun(*args, env={}, unset=(), signals=[(seconds, signum)], after=glob) -> (exit code or
-    -signal, output): an rnnexp command run in a process forked from one that has imported
+    """forkrun(*args, env={}, unset=(), signals=[(seconds, signum)], after=glob, imports=[module]) -> (exit
+    code or -signal, output): an rnnexp command run in a process forked from one that has imported
     everything already (tests/forkrun.py), sent those signals when asked.
 
     forkrun.each(case, items): case(run, item) for every item, on two such servers side by side
@@ -211,12 +211,14 @@ class ForkRun:
                 )
             return self.servers[k]
 
-    def run_on(self, k: int, *args, env: dict | None = None, unset=(), signals=(), after: str | None = None) -> tuple[int, str]:
+    def run_on(
+        self, k: int, *args, env: dict | None = None, unset=(), signals=(), after: str | None = None, imports=()
+    ) -> tuple[int, str]:
         server = self._server(k)
         with self.lock:
             log = self.logs / f"{next(self.count)}.log"
         job = {"args": [str(a) for a in args], "env": env or {}, "unset": list(unset), "log": str(log)}
-        job.update(signals=[list(s) for s in signals], after=after)
+        job.update(signals=[list(s) for s in signals], after=after, imports=list(imports))
         server.stdin.write(json.dumps(job) + "\n")
         server.stdin.flush()
         line = server.stdout.readline()

@@ -5,7 +5,9 @@ imports a fresh interpreter pays (torch, torch._dynamo via the optimizer, matplo
 
 Protocol: one JSON object per line on stdin, {"args": [...], "env": {...}, "log": path}; for each,
 one line on stdout, {"rc": exit code, or -signal}. The child's stdout and stderr go to ``log``.
-Optional: "signals": [[seconds, signum], ...] sends those signals to the child that many seconds
+Optional: "imports": [module, ...] imported here first, once, so that every later child has them
+(a slow optional import, e.g. mlflow, paid once by the tests that ask for it).
+"signals": [[seconds, signum], ...] sends those signals to the child that many seconds
 after it started, or (with "after": a glob pattern) after a file matching it first appears.
 
 Torch runs single-threaded here (no OpenMP pool exists before a fork, so none is inherited broken);
@@ -15,6 +17,7 @@ the configs used with it pin train.threads: 1, so every run, forked or not, comp
 from __future__ import annotations
 
 import glob
+import importlib
 import json
 import os
 import sys
@@ -40,6 +43,8 @@ def main() -> None:
 
     for line in sys.stdin:
         job = json.loads(line)
+        for name in job.get("imports", []):
+            importlib.import_module(name)
         pid = os.fork()
         if pid == 0:
             code = 99

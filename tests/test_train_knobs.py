@@ -230,7 +230,7 @@ def test_tutorial_gru_plateau_warns_and_lr_find_cures_it(tmp_path, monkeypatch):
     ],
 )
 def test_a_bf16_run_trains_records_its_numerics_and_evaluates(model, tiny_data, tmp_path):
-    from rnnexp.evaluate import evaluate
+    from rnnexp.scoring import evaluate
 
     sections = {"model": model, "train": {"precision": "bf16"}}
     result = training.train(Config.model_validate(tiny_config_dict(tiny_data, **sections)), tmp_path / "bf16")

@@ -56,6 +56,25 @@ class ScheduleConfig(_Section):
     )
 
 
+class MlflowConfig(_Section):
+    """MLflow tracking of a run (train.mlflow: true is short for enabled: true)."""
+
+    enabled: bool = Field(
+        False,
+        description="Also log the run to MLflow: the flattened config as params, each metrics.csv row as metrics at its "
+        "epoch, tags (run folder, git commit, status), curves.png and eval_*.json as artifacts, evaluate's scores "
+        "with their baselines; a resume continues the same MLflow run (needs the mlflow package: "
+        "pip install 'rnnexp[mlflow]').",
+    )
+    tracking_uri: str | None = Field(
+        None,
+        description="Where to log: a tracking server (http://host:5000) or any MLflow store URI. null: the "
+        "MLFLOW_TRACKING_URI environment variable if set, else the runs folder's own store (mlflow.db and "
+        "mlartifacts/ in the runs folder; no server). Set here, it wins over the environment variable.",
+    )
+    experiment: str = Field("rnnexp", min_length=1, max_length=500, description="MLflow experiment the runs are logged under.")
+
+
 class TrainConfig(_Section):
     """Optimization loop."""
 
@@ -124,9 +143,17 @@ class TrainConfig(_Section):
         description="Also write each epoch's metrics.csv row as TensorBoard scalars in the run's tensorboard/ folder "
         "(needs the tensorboard package: pip install 'rnnexp[tensorboard]').",
     )
+    mlflow: MlflowConfig = Field(
+        default_factory=MlflowConfig, description="MLflow tracking; true or false is short for {enabled: true|false}."
+    )
     early_stopping: EarlyStoppingConfig = Field(
         default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking."
     )
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _mlflow_switch(cls, value):
+        return {"enabled": value} if isinstance(value, bool) else value
 
     @field_validator("device")
     @classmethod

@@ -31,6 +31,7 @@ class Attr(StrEnum):
     in the storage, so journals and databases written before keep reading."""
 
     SPEC = "rnnexp_sweep"  # the study's: the sweep spec and resolved base config
+    MLFLOW = "mlflow_run_id"  # the study's, with train.mlflow: the sweep's MLflow run, the trials' parent
     TRAINED = "epochs_trained"  # epochs a trial trained itself (a retry's inherited ones are its predecessor's)
     SAME = "same_as"  # a repeat: the number of the trial whose result it took
     BUDGET = "budget_stop"  # stopped because the sweep's epoch_budget was spent

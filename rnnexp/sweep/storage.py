@@ -1,5 +1,5 @@
 """Where a study lives: the journal file in the sweep folder (appended to safely when the disk fills
-up), or PostgreSQL; storage URLs without their passwords."""
+up), or PostgreSQL (errors.redact keeps their passwords off files and screens)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import RnnexpError, clip
+from ..errors import RnnexpError, clip, redact
 from ..rundir import cannot
 from .names import JOURNAL, SweepError
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password, for files and screens."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
 def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, heartbeat=None):

@@ -7,7 +7,7 @@ import itertools
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 from .. import faults
 from ..config import Config, SweepConfig, load_sweep, objective_of
 from ..rundir import RunDir, write_json, write_text
+from ..tracking import Parent, Tracker, new_entry
 from .names import SWEEP_FILE, Attr, SweepError
 from .pruning import make_pruner, make_sampler
 from .storage import open_storage, quiet_optuna, redact
@@ -69,6 +70,7 @@ class Sweep:
     device: str | None = None  # this worker's --device, over the placement (devices.worker_device)
     metric: str = ""
     direction: str = ""
+    notes: list[str] = field(default_factory=list)  # for the person who made it (MLflow unreachable)
 
     def __post_init__(self) -> None:
         self.metric, self.direction = objective_of(self.sweep, self.base)
@@ -124,7 +126,47 @@ def create(
     except BaseException:
         staged.discard()
         raise
-    return open_sweep(folder, storage_url)
+    sw = open_sweep(folder, storage_url)
+    _track_sweep(sw)
+    return sw
+
+
+def _track_sweep(sw: Sweep) -> None:
+    """With train.mlflow in the base config: the sweep's MLflow run, in the store of the runs folder
+    holding the sweep folder; its id goes in the study, so that every worker's trials nest under it.
+    MLflow unreachable: a note, and the trials are MLflow runs of their own."""
+    settings = sw.base.train.mlflow
+    if not settings.enabled or sw.path is None:
+        return
+    context = {
+        "run_id": sw.study.study_name,
+        "config": {"sweep": sw.sweep.model_dump(mode="json"), "base": sw.base.model_dump(mode="json")},
+        "tags": {"rnnexp.sweep_dir": str(sw.path), "rnnexp.kind": "sweep"},
+    }
+    entry = new_entry(settings, sw.path.parent, sw.path.parent)
+    tracker = Tracker.start(settings, entry, sw.path, context, sw.notes.append)
+    if tracker is not None:
+        sw.study.set_user_attr(Attr.MLFLOW, tracker.run_id)
+
+
+def mlflow_parent(sw: Sweep, trials_dir: Path) -> Parent | None:
+    """What a trial's run nests under in MLflow: the sweep's run (made by create), in the store of
+    the runs folder holding the sweep folder (a worker without one: its own runs folder)."""
+    if not sw.base.train.mlflow.enabled:
+        return None
+    return Parent(sw.study.user_attrs.get(Attr.MLFLOW), sw.path.parent if sw.path else trials_dir)
+
+
+def end_sweep_run(sw: Sweep, trials_dir: Path, events) -> None:
+    """The sweep has ended (nothing left to run): its MLflow run is finished."""
+    parent = mlflow_parent(sw, trials_dir)
+    if parent is None or parent.run_id is None:
+        return
+    folder = sw.path or trials_dir / sw.study.study_name  # where the sweep's folder is, or would be
+    entry = {**new_entry(sw.base.train.mlflow, parent.store, folder.parent), "run_id": parent.run_id}
+    tracker = Tracker.start(sw.base.train.mlflow, entry, folder, {"run_id": ""}, events.note, training=False)
+    if tracker is not None:
+        tracker.end("completed")
 
 
 def _write_info(folder: Path, study_name: str, sweep: SweepConfig, base: Config, sweep_file, storage_url: str | None) -> None:

@@ -17,6 +17,7 @@ from .names import BUDGET_REASON, Attr, SystemAttr, shown
 from .pruning import Halving
 from .results import best_value, history
 from .storage import stored_trial
+from .study import mlflow_parent
 
 if TYPE_CHECKING:
     from .study import Sweep
@@ -142,7 +143,10 @@ def _train(sw: Sweep, trial: HeldTrial, start: _Start, trials_dir: Path, events:
             trial.set_user_attr(Attr.RUN_DIR, str(previous))
             kw = {"prune": reporter.prune, "stop": trial.stop, "argv": argv, "device": start.device}
             return training.resume(previous, reporter=reporter, **kw)
-        return training.train(start.cfg, trials_dir, reporter=reporter, prune=reporter.prune, stop=trial.stop, argv=argv)
+        parent = mlflow_parent(sw, trials_dir)
+        return training.train(
+            start.cfg, trials_dir, reporter=reporter, prune=reporter.prune, stop=trial.stop, argv=argv, parent=parent
+        )
 
 
 def _unless_lost(trial: HeldTrial, entry: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from .held import Events, HeldTrial
 from .ledger import TrialLedger, promotes_of, retries_of
 from .names import Attr, SystemAttr
 from .storage import storage_of, stored_trial
+from .study import end_sweep_run
 from .trial import run_trial
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threadi
             result.trials.append(run_trial(sw, trial, trials_dir, events, stop, training))
     if stop.is_set() and not result.stopped_by:
         result.stopped_by = "interrupted"
+    elif result.stopped_by:
+        end_sweep_run(sw, trials_dir, events)  # with train.mlflow: the sweep's MLflow run is finished
     return result
 
 

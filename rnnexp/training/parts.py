@@ -88,14 +88,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_tensorboard(cfg: Config) -> None:
+def check_packages(cfg: Config) -> None:
+    """A config switch whose optional package is missing is a config error, before any folder is made."""
     import importlib.util
 
-    if cfg.train.tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise ConfigError(
-            "train.tensorboard is true but the tensorboard package is not installed: "
-            "pip install 'rnnexp[tensorboard]' (or pip install tensorboard), or set train.tensorboard: false"
-        )
+    needs = ((cfg.train.tensorboard, "train.tensorboard", "tensorboard"), (cfg.train.mlflow.enabled, "train.mlflow", "mlflow"))
+    for on, key, package in needs:
+        if on and importlib.util.find_spec(package) is None:
+            raise ConfigError(
+                f"{key} is true but the {package} package is not installed: "
+                f"pip install 'rnnexp[{package}]' (or pip install {package}), or set {key}: false"
+            )
 
 
 def load_pretrained(cfg: Config, task):

@@ -18,10 +18,11 @@ from ..devices import resolve_device, run_device, set_numerics
 from ..errors import StorageError
 from ..rundir import RunDir, Status
 from ..tasks import create_task, restore_task
+from ..tracking import Parent, new_entry
 from .checks import ResumePlan, check_same_data, plan_resume
 from .events import Prune, Reporter
 from .loop import Hooks, fit
-from .parts import Parts, build_parts, check_tensorboard, load_pretrained, pretrained_summary
+from .parts import Parts, build_parts, check_packages, load_pretrained, pretrained_summary
 from .progress import Progress
 from .record import Record, TrainResult, new_meta
 
@@ -34,13 +35,16 @@ def train(
     stop: threading.Event | None = None,
     config_dir: Path | None = None,
     prune: Prune | None = None,
+    parent: Parent | None = None,
 ) -> TrainResult:
     """Start a new run folder under ``runs_dir`` and train it.
 
     prune: called after each epoch with its row; a reason it returns stops the run there with
-    status "pruned" (early stopping or the last epoch, when due as well, takes precedence)."""
+    status "pruned" (early stopping or the last epoch, when due as well, takes precedence).
+    parent: with train.mlflow, the MLflow run this one nests under, and the runs folder whose
+    store holds it (a sweep's); by default the run logs to the store of ``runs_dir``."""
     reporter = reporter or Reporter()
-    check_tensorboard(cfg)
+    check_packages(cfg)
     device = resolve_device(cfg.train.device)
     numerics = numerics_of(cfg, device)
     task = create_task(cfg, device)
@@ -48,6 +52,9 @@ def train(
     parts = build_parts(cfg, task, pretrained)
     progress = Progress()
     meta = new_meta(cfg, parts, pretrained, argv or [], config_dir, numerics)
+    tracking = new_entry(cfg.train.mlflow, parent.store if parent else Path(runs_dir), Path(runs_dir))
+    if tracking is not None:
+        meta["mlflow"] = tracking
     with Record.create(cfg, task, meta, runs_dir, reporter) as record:
         faults.hit("setup:published")
         try:
@@ -55,6 +62,7 @@ def train(
         except StorageError as e:
             raise e.next_step(f"rnnexp resume {record.run_dir.path}") from None  # the folder is whole: it resumes
         faults.hit("setup:done")
+        record.track(parts, progress, parent.run_id if parent else None)
         reporter.setup(record.info(parts, progress))
         return _train(parts, progress, record, stop or threading.Event(), prune)
 
@@ -108,7 +116,7 @@ def _setup_resume(
     summary = run_dir.read_json(run_dir.summary) if run_dir.summary.is_file() else {}  # a torn one is an error
     state = record.load_last()
     plan = plan_resume(run_dir, cfg, record.meta, state, summary, epochs, settle)
-    check_tensorboard(cfg)
+    check_packages(cfg)
     where, device_note = run_device(cfg.train.device, device)
     numerics = numerics_of(cfg, where)  # the run's own settings again, before its first CUDA call
     notes = [device_note, _device_change(record.meta, where)]  # before this resume joins meta.json
@@ -121,6 +129,7 @@ def _setup_resume(
     if progress.end is None:
         record.write_summary(Status.RUNNING, "", parts, progress)
         faults.hit("resume:done")
+    record.track(parts, progress)
     for note in notes:
         if note:
             reporter.note(note)

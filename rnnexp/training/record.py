@@ -1,6 +1,6 @@
 """The run folder's life while this process trains it: its lock, meta.json, the checkpoints
-(written in the background), metrics.csv, TensorBoard, curves.png, and summary.json, including
-the status an error ends the run with.
+(written in the background), metrics.csv, TensorBoard, MLflow, curves.png, and summary.json,
+including the status an error ends the run with.
 
 metrics.csv is rewritten from the history stored in the checkpoint, so a crash between writing the
 checkpoint and the CSV can neither lose nor duplicate a row."""
@@ -27,6 +27,7 @@ from ..errors import DivergedError, RnnexpError, StorageError, no_room
 from ..model import count_parameters
 from ..rundir import RunDir, RunLock, Status, write_json, write_text
 from ..tasks import validation_baselines
+from ..tracking import Tracker, open_run
 from .events import Reporter
 from .loop import plateau_warning
 from .parts import Parts, pretrained_summary
@@ -59,6 +60,7 @@ class Record:
         self.baselines: dict[str, dict[str, float]] = {}  # fitted when the run ends
         self.writer = checkpoint.BackgroundWriter()
         self.board = None  # TensorBoard SummaryWriter, with train.tensorboard
+        self.tracker: Tracker | None = None  # the MLflow run, with train.mlflow
         self._lock: RunLock | None = None
 
     @classmethod
@@ -146,6 +148,10 @@ class Record:
         self.run_dir.write_metrics(progress.history, parts.task.metric_columns)
         faults.hit(f"metrics:{epoch_no}", self.writer.wait)
         self._board(parts.cfg, row)
+        if self.tracker is not None:
+            self.writer.wait()  # MLflow gets an epoch once its checkpoint is on disk: never one a resume drops
+            self.tracker.log_epochs(progress.history)
+            faults.hit(f"mlflow:{epoch_no}")
         if progress.end is None:
             self.write_summary(Status.RUNNING, "", parts, progress)
             faults.hit(f"summary:{epoch_no}", self.writer.wait)
@@ -163,6 +169,35 @@ class Record:
             if key != "epoch" and value is not None:
                 self.board.add_scalar(key, value, int(row["epoch"]))
         self.board.flush()
+
+    def track(self, parts: Parts, progress: Progress, parent: str | None = None) -> None:
+        """With train.mlflow: the run's MLflow run (a new one nested under ``parent``, or the one it
+        continues), its id kept in meta.json, and every epoch of the checkpoint's history it lacks
+        logged (what a kill kept from it)."""
+        self.tracker = open_run(parts.cfg.train.mlflow, self.meta, self.run_dir.path, self.reporter.note, parent)
+        if self.tracker is None:
+            return
+        if self.meta.get("mlflow") != self.tracker.entry:
+            self.meta["mlflow"] = self.tracker.entry
+            write_json(self.run_dir.meta, self.meta)
+        faults.hit("mlflow:start")
+        self.tracker.log_epochs(progress.history)
+
+    def _track_end(self, result: TrainResult, progress: Progress) -> None:
+        """The MLflow run's end: the last epochs, the baselines' validation scores at the last epoch
+        (val_baseline_<name>_<metric>), curves.png and config.yaml, and its status."""
+        if self.tracker is None:
+            return
+        self.tracker.log_epochs(progress.history)
+        scores = {
+            metric.replace("val_", f"val_baseline_{name}_", 1): value
+            for metric, by_name in result.baselines.items()
+            for name, value in by_name.items()
+        }
+        if scores:
+            self.tracker.log_scores(scores, result.epochs_run)
+        self.tracker.log_artifacts([self.run_dir.path / "curves.png", self.run_dir.config])
+        self.tracker.end(result.status)
 
     # -- setup and summary ---------------------------------------------------------------------
 
@@ -235,6 +270,7 @@ class Record:
         self.baselines = self._baselines(parts, progress)
         result = self._result(status, reason, parts, progress)
         self._plot_curves(progress, result)  # before the summary: a run whose summary says it ended is complete
+        self._track_end(result, progress)
         faults.hit("end:curves")
         return self._write_summary(result)
 
@@ -300,6 +336,8 @@ class Record:
             self.write_summary(status, reason, parts, progress)
         except RnnexpError:
             pass
+        if self.tracker is not None:
+            self.tracker.end(status)
 
     def _drain(self) -> None:
         """Finish pending checkpoint writes while another error is on its way out (it matters more)."""
