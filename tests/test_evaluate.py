@@ -235,10 +235,13 @@ def test_tfidf_baseline_fits_where_no_word_is_seen_twice_or_none_at_all():
     from rnnexp.tokenizer import tokenize
 
     four = ["good food", "good meal", "bad food", "bad meal"]
-    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], tokenize).tolist() == [1, 0]
-    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], tokenize)
+    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], tokenize).argmax(1).tolist() == [1, 0]
+    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], tokenize).argmax(1)
     assert once.tolist()[0] == 0 and len(once) == 2  # every word once: min_df 1
-    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], tokenize).tolist() == [1, 1]  # no words: the majority
+    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], tokenize).argmax(1).tolist() == [
+        1,
+        1,
+    ]  # no words: the majority
 
 
 def test_a_baseline_that_cannot_be_fitted_costs_a_note_not_the_run(tiny_data, tmp_path, monkeypatch):
