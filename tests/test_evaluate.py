@@ -59,14 +59,25 @@ def test_stratified_baseline_is_the_exact_expected_accuracy_of_frequency_guessin
     meta = json.loads(open(f"{run}/meta.json").read())
     train, test = meta["data"]["class_counts"]["train"], meta["data"]["class_counts"]["test"]
     expected = sum(train[c] / sum(train.values()) * test.get(c, 0) / sum(test.values()) for c in train)
-    assert report["stratified_baseline"] == {"kind": "stratified", "expected_accuracy": pytest.approx(expected)}
-    # against guessing by simulation: 20,000 draws of the same guesser land on the expectation
     labels = sorted(train)
+    share = {c: train[c] / sum(train.values()) for c in labels}
+    assert report["stratified_baseline"] == {
+        "kind": "stratified",
+        "expected_accuracy": pytest.approx(expected),
+        "expected_balanced_accuracy": pytest.approx(np.mean([share[c] for c in labels if test.get(c)])),
+        # its probabilities are the training frequencies, the same for every example: no ranking
+        "roc_auc": 0.5,
+        "pr_auc": pytest.approx(test[labels[1]] / sum(test.values())),
+    }
+    # against guessing by simulation: 20,000 draws of the same guesser land on the expectation
     truth = np.array([labels.index(c) for c in labels for _ in range(test.get(c, 0))])
     rng = np.random.default_rng(0)
     p = np.array([train[c] for c in labels]) / sum(train.values())
-    simulated = np.mean([(rng.choice(len(labels), size=len(truth), p=p) == truth).mean() for _ in range(20_000)])
-    assert stratified_baseline(train, labels, truth)["expected_accuracy"] == pytest.approx(simulated, abs=0.003)
+    guesses = rng.choice(len(labels), size=(20_000, len(truth)), p=p)
+    recalls = [(guesses[:, truth == k] == k).mean(axis=1) for k in range(len(labels)) if (truth == k).any()]
+    simulated = stratified_baseline(train, labels, truth)
+    assert simulated["expected_accuracy"] == pytest.approx((guesses == truth).mean(), abs=0.003)
+    assert simulated["expected_balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=0.003)
 
 
 @pytest.mark.parametrize(

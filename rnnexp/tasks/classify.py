@@ -99,14 +99,13 @@ class Classifier:
     metric_columns = list(CLASSIFICATION_METRICS)
     prior_name = "the class frequencies"  # what prior_loss predicts
 
-    def fit_weights(self) -> None:
+    def fit_weights(self) -> list[float] | None:
         """train.class_weight's weights (from the training split alone: the same on every resume),
-        and the loss of predicting the (weighted) class frequencies. Refuses a ROC-AUC or PR-AUC
-        monitor on a validation split of one class, where they are undefined."""
+        once train_y and val are set. Refuses a ROC-AUC or PR-AUC monitor on a validation split of
+        one class, where they are undefined."""
         train_y = self.train_y.cpu().numpy()
         self.weights = class_weights(self.cfg.train.class_weight, self.labels, train_y)
         self._weight = None if self.weights is None else torch.tensor(self.weights, dtype=torch.float32, device=self.device)
-        self.prior_loss = prior_entropy(self.train_y, len(self.labels), self.weights)
         if self.weights is not None:
             self.prior_name = "the class frequencies, weighted by train.class_weight"
         tc = self.cfg.train
@@ -119,6 +118,7 @@ class Classifier:
                     f"train.{key} is {monitor}, but every validation example is of one class, where it is "
                     "undefined; monitor val_loss or val_accuracy, or give a validation split with several classes"
                 )
+        return self.weights
 
     def weights_summary(self) -> dict[str, Any]:
         """What summary() (meta.json's data) records of the class weights: {label: weight}, or nothing."""
@@ -213,8 +213,7 @@ def _baselines(task, table, truth: np.ndarray, train_counts: dict[str, int], pos
     predict_proba), and the stratified guess's expected scores. The stratified guess's
     probabilities are the majority's, the training frequencies: the same ROC-AUC and PR-AUC."""
     labels = task.labels
-    frequencies = constant_probs(train_counts, labels, len(truth))
-    majority = majority_baseline(train_counts, labels, truth, positive, frequencies)
+    majority = majority_baseline(train_counts, labels, truth, positive)
     stratified = {**stratified_baseline(train_counts, labels, truth), **{k: majority[k] for k in ("roc_auc", "pr_auc")}}
     expected = {"accuracy": stratified["expected_accuracy"], "balanced_accuracy": stratified["expected_balanced_accuracy"]}
     simple = {"majority_class": majority, "stratified": {**stratified, **expected}}
@@ -250,14 +249,13 @@ def _headline(scores: dict[str, Any]) -> dict[str, float]:
     return {k: scores.get(k) for k in HEADLINE}
 
 
-def majority_baseline(
-    train_counts: dict[str, int], labels: list[str], truth: np.ndarray, positive: int | None, probs: np.ndarray
-) -> dict[str, Any]:
+def majority_baseline(train_counts: dict[str, int], labels: list[str], truth: np.ndarray, positive: int | None) -> dict[str, Any]:
     """What always predicting the training set's most frequent class scores on the same examples
-    (its probabilities: the training frequencies, ``probs``). Classes tied for most frequent are
-    named: the baseline predicts the first of them in label order, and a tie is where that choice
-    changes its score."""
+    (its probabilities: the training frequencies). Classes tied for most frequent are named: the
+    baseline predicts the first of them in label order, and a tie is where that choice changes its
+    score."""
     predicts, tied = baselines.majority(train_counts, labels)
+    probs = constant_probs(train_counts, labels, len(truth))
     scores = classification_scores(truth, np.full_like(truth, labels.index(predicts)), len(labels), positive, probs)
     return {"kind": "majority_class", "predicts": predicts, "tied_with": tied, **_headline(scores)}
 

@@ -15,7 +15,7 @@ from ..errors import DataError, RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
 from ..series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
-from .classify import Classifier, prediction_rows, split_sizes, weights_line
+from .classify import Classifier, prediction_rows, prior_entropy, split_sizes, weights_line
 from .common import WholeTensors
 
 
@@ -43,7 +43,7 @@ class SequenceTask(Classifier, WholeTensors):
             check_memory(cfg, self.input_spec, self.output_size, examples * seq_len * len(self.channels) * 4, device)
         self.train_x, self.train_y = self.tensors(self.splits["train"])
         self.val = self.tensors(self.splits["val"]) if self.splits["val"] is not None else None
-        self.fit_weights()
+        self.prior_loss = prior_entropy(self.train_y, len(labels), self.fit_weights())
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device) -> SequenceTask:

@@ -15,7 +15,7 @@ from ..data import Preprocessor, Splits, Table, class_counts, load_splits, read_
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
-from .classify import Classifier, prediction_rows, split_sizes, weights_line
+from .classify import Classifier, prediction_rows, prior_entropy, split_sizes, weights_line
 
 
 class TextTask(Classifier):
@@ -31,7 +31,7 @@ class TextTask(Classifier):
         self.train_x = torch.from_numpy(self.train_np).to(device)
         self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(device)
         self.val = self.tensors(splits.val) if splits.val is not None else None
-        self.fit_weights()
+        self.prior_loss = prior_entropy(self.train_y, prep.num_classes, self.fit_weights())
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device) -> TextTask:
