@@ -7,7 +7,8 @@ is evaluated (they take seconds), with scikit-learn:
 
 A score beside only the majority class or persistence flatters the model: on amazon-food the
 TF-IDF model scores 0.810 where the demo's tuned LSTM scores 0.786 and the majority class 0.658.
-Each function returns predictions for the evaluated examples; scoring is the caller's.
+Each function returns predictions for the evaluated examples (class probabilities [N, classes] for
+classification, so that ROC-AUC and PR-AUC can be scored too); scoring is the caller's.
 """
 
 from __future__ import annotations
@@ -45,12 +46,22 @@ def majority(train_counts: dict[str, int], labels: list[str]) -> tuple[str, list
     return tied[0], tied[1:]
 
 
+def class_probabilities(model, x, classes: int) -> np.ndarray:
+    """[N, classes] from a fitted classifier's predict_proba, a column for every class of the
+    training split (one the fitting sample lacked gets 0)."""
+    probs = np.zeros((x.shape[0], classes))
+    probs[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
+    return probs
+
+
 def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, texts: list[str], tokens: Callable[[str], list[str]]) -> np.ndarray:
-    """Class indices predicted by TF-IDF (words and word pairs, sublinear tf) + logistic regression
-    fitted on the training texts; ``tokens`` gives a text's words (the run's Preprocessor.tokens)."""
+    """Class probabilities [N, classes] of TF-IDF (words and word pairs, sublinear tf) + logistic
+    regression fitted on the training texts (class indices train_y); ``tokens`` gives a text's
+    words (the run's Preprocessor.tokens)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    classes = int(train_y.max()) + 1
     rows = fit_sample(len(train_texts))
     train_texts, train_y = [train_texts[i] for i in rows], train_y[rows]
     for min_df in (2, 1):  # words seen twice; on a tiny training set where none is, every word
@@ -69,10 +80,10 @@ def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, texts: list[str], 
         except ValueError:  # "empty vocabulary" / "no terms remain"
             continue
     else:  # no word in any training text: the bag of words knows only the class frequencies
-        return np.full(len(texts), np.bincount(train_y).argmax(), dtype=np.int64)
+        return np.tile(np.bincount(train_y, minlength=classes) / len(train_y), (len(texts), 1))
     model = LogisticRegression(C=10.0, max_iter=1000, random_state=SEED)
     model.fit(train_x, train_y)
-    return np.asarray(model.predict(vectorizer.transform(texts)), dtype=np.int64)
+    return class_probabilities(model, vectorizer.transform(texts), classes)
 
 
 def summary_features(sequences: list[np.ndarray]) -> np.ndarray:
@@ -82,7 +93,7 @@ def summary_features(sequences: list[np.ndarray]) -> np.ndarray:
 
 
 def summary_logreg(train_sequences: list[np.ndarray], train_y: np.ndarray, sequences: list[np.ndarray]) -> np.ndarray:
-    """Class indices predicted by logistic regression on standardized per-channel summaries."""
+    """Class probabilities [N, classes] of logistic regression on standardized per-channel summaries."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -90,7 +101,7 @@ def summary_logreg(train_sequences: list[np.ndarray], train_y: np.ndarray, seque
     rows = fit_sample(len(train_sequences))
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=SEED))
     model.fit(summary_features([train_sequences[i] for i in rows]), train_y[rows])
-    return np.asarray(model.predict(summary_features(sequences)), dtype=np.int64)
+    return class_probabilities(model, summary_features(sequences), int(train_y.max()) + 1)
 
 
 def linear_autoregressive(train_x: np.ndarray, train_y: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import readers
-from .config import DataConfig
+from .config import DataConfig, label_text
 from .errors import DataError
 from .padding import pad
 from .tokenizer import OOV_ID, PAD_ID, tokenize, tokenizer_rule
@@ -210,7 +210,7 @@ def _label(path: Path, line: int, raw, column: str) -> str:
         raise DataError(f"{path}:{line}: empty label in column {column!r}")
     if isinstance(raw, (dict, list)):
         raise DataError(f"{path}:{line}: label in column {column!r} must be a single value")
-    label = _label_str(raw)
+    label = label_text(raw)
     if _fractional(label):
         raise DataError(
             f"{path}:{line}: label {label} in column {column!r} is a fractional number; classification "
@@ -275,14 +275,6 @@ def _fractional(label: str) -> bool:
     except ValueError:
         return False
     return number == number and not number.is_integer() and abs(number) != float("inf")
-
-
-def _label_str(value) -> str:
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -82,6 +82,15 @@ def show_setup(console, info: dict[str, Any]) -> None:
         )
 
 
+# The rows of evaluate's classification table, each a key of eval_<split>.json and of its baselines.
+EVAL_ROWS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+
+
+def score(value: float | None) -> str:
+    """A score in a table: 4 decimals, "-" where there is none (an undefined ROC-AUC)."""
+    return "-" if value is None else f"{value:.4f}"
+
+
 def show_eval(io: Output, report: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -99,11 +108,12 @@ def show_eval(io: Output, report: dict[str, Any]) -> None:
     fitted = [(k, b) for k, b in report["baselines"].items() if k not in ("majority_class", "stratified")]
     for name, _ in fitted:
         table.add_column(BASELINE_NAMES.get(name, name), justify="right")
-    stratified = report["stratified_baseline"]["expected_accuracy"]
-    for key in ("accuracy", "precision", "recall", "f1"):
-        label = key if key == "accuracy" else f"{key} ({avg})"
-        cells = [f"{base[key]:.4f}", f"{stratified:.4f}" if key == "accuracy" else "", *(f"{b[key]:.4f}" for _, b in fitted)]
-        table.add_row(label, f"{report[key]:.4f}", *cells)
+    stratified = report["baselines"]["stratified"]
+    for key in EVAL_ROWS:
+        ovr = ", one-vs-rest" if key in ("roc_auc", "pr_auc") and report["average"] != "binary" else ""
+        label = key.replace("_", " ") if key in ("accuracy", "balanced_accuracy") else f"{key.replace('_', '-')} ({avg}{ovr})"
+        cells = [score(base.get(key)), score(stratified.get(key)) if key not in ("precision", "recall", "f1") else ""]
+        table.add_row(label, score(report.get(key)), *cells, *(score(b.get(key)) for _, b in fitted))
     table.add_row("loss", f"{report['loss']:.4f}", "", "", *("" for _ in fitted))
     io.table(table)
     if report.get("truncated"):
@@ -269,6 +279,14 @@ def show_compare(io: Output, res: dict[str, Any]) -> None:
     io.table(scores)
 
 
+def epoch_line(row: dict[str, Any]) -> str:
+    """An epoch's metrics.csv row on one line; "-" for a value that is undefined (a ROC-AUC on one class)."""
+    parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
+    for k in (k for k in row if k.startswith("val_")):
+        parts.append(f"{k} -" if row[k] is None else f"{k} {row[k]:.4g}" if k in ("val_mae", "val_rmse") else f"{k} {row[k]:.4f}")
+    return "  ".join([*parts, f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"])
+
+
 def rich_reporter(console, describe: bool, on_setup) -> Any:
     """The training Reporter of the CLI: ``on_setup`` is called once the run is set up."""
     from .training import Reporter
@@ -308,12 +326,7 @@ def rich_reporter(console, describe: bool, on_setup) -> Any:
 
         def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
             self._stop_bar()
-            parts = [f"epoch {row['epoch']:>3}", f"train_loss {row['train_loss']:.4f}"]
-            parts += [
-                f"{k} {row[k]:.4g}" if k in ("val_mae", "val_rmse") else f"{k} {row[k]:.4f}" for k in row if k.startswith("val_")
-            ]
-            parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
-            console.print("  ".join(parts) + ("  [green]*best[/]" if improved else ""))
+            console.print(epoch_line(row) + ("  [green]*best[/]" if improved else ""))
 
         def note(self, text: str) -> None:
             self._stop_bar()

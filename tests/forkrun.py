@@ -1,7 +1,8 @@
 """Run many short rnnexp commands cheaply: one process imports torch and rnnexp once, then forks a
 child per command. The children are real processes, started with their own environment and argv,
 and SIGKILLed at a fault point they die with whatever files the kill left; only the ~5 s of
-imports a fresh interpreter pays (torch, torch._dynamo via the optimizer, matplotlib) are shared.
+imports a fresh interpreter pays (torch, torch._dynamo via the optimizer, matplotlib, scikit-learn's
+metrics) are shared.
 
 Protocol: one JSON object per line on stdin, {"args": [...], "env": {...}, "log": path}; for each,
 one line on stdout, {"rc": exit code, or -signal}. The child's stdout and stderr go to ``log``.
@@ -35,6 +36,7 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
+    import sklearn.metrics  # noqa: F401  (every classification epoch scores with it)
 
     import rnnexp.cli
     import rnnexp.scoring  # noqa: F401

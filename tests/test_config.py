@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from rnnexp.config import Config, ParamSpec, SweepConfig, dump_config, iter_keys, load_config, load_sweep, parse_config
@@ -362,6 +364,7 @@ def test_one_rule_decides_whether_a_metric_rises_or_falls():
     from rnnexp.config import EarlyStoppingConfig, Monitor, SweepConfig, direction_of, objective_of
 
     up = {"val_accuracy", "val_f1", "accuracy", "f1", "test_accuracy", "precision", "recall"}
+    up |= {"val_balanced_accuracy", "val_roc_auc", "val_pr_auc", "balanced_accuracy", "roc_auc", "pr_auc", "test_roc_auc"}
     for metric in up:
         assert direction_of(metric) == "max", metric
     for metric in ("val_loss", "train_loss", "val_mae", "val_rmse", "mae", "rmse", "loss"):
@@ -443,3 +446,35 @@ def test_an_unquoted_template_in_yaml_says_to_quote_it(tmp_path):
     assert 'must be quoted in YAML: name: "{cell}-run"' in str(e.value)
     path.write_text('name: "{cell}-run"\ndata:\n  dataset: amazon-food\n')
     assert load_config(path).run_name == "gru-run" and load_config(path).name == "{cell}-run"
+
+
+@pytest.mark.parametrize(
+    "task_data, train, message",
+    [
+        (
+            {"dataset": "vic-elec", "task": "forecasting"},
+            {"class_weight": "balanced"},
+            "train.class_weight is for classification",
+        ),
+        (
+            {"dataset": "vic-elec", "task": "forecasting"},
+            {"class_weight": {"a": 2.0}},
+            "train.class_weight is for classification",
+        ),
+        ({"dataset": "amazon-food"}, {"class_weight": {"great": 0.0}}, "every weight must be > 0, got great: 0.0"),
+        ({"dataset": "amazon-food"}, {"class_weight": {}}, "an empty mapping"),
+        ({"dataset": "amazon-food"}, {"class_weight": "heavy"}, "train.class_weight"),
+        ({"dataset": "vic-elec", "task": "forecasting"}, {"early_stopping": {"monitor": "val_roc_auc"}}, "does not apply"),
+        ({"dataset": "amazon-food"}, {"lr_schedule": {"monitor": "val_rmse"}}, "it has val_accuracy, val_f1"),
+    ],
+)
+def test_class_weight_and_metric_monitors_are_checked_with_the_config(task_data, train, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(yaml.safe_dump({"data": task_data, "train": train}), source="c.yaml")
+
+
+def test_class_weight_keys_read_as_the_data_reads_labels():
+    """YAML {0: 1, 1: 3} names the labels '0' and '1', as a CSV's or JSON's 0/1/true/1.0 become."""
+    for keys, labels in (({0: 1.0, 1: 3.0}, ["0", "1"]), ({True: 2.0}, ["1"]), ({1.0: 2.0, "great ": 1.5}, ["1", "great"])):
+        cfg = parse_config(yaml.safe_dump({"data": {"dataset": "amazon-food"}, "train": {"class_weight": keys}}), source="c")
+        assert sorted(cfg.train.class_weight) == labels

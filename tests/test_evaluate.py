@@ -59,14 +59,25 @@ def test_stratified_baseline_is_the_exact_expected_accuracy_of_frequency_guessin
     meta = json.loads(open(f"{run}/meta.json").read())
     train, test = meta["data"]["class_counts"]["train"], meta["data"]["class_counts"]["test"]
     expected = sum(train[c] / sum(train.values()) * test.get(c, 0) / sum(test.values()) for c in train)
-    assert report["stratified_baseline"] == {"kind": "stratified", "expected_accuracy": pytest.approx(expected)}
-    # against guessing by simulation: 20,000 draws of the same guesser land on the expectation
     labels = sorted(train)
+    share = {c: train[c] / sum(train.values()) for c in labels}
+    assert report["stratified_baseline"] == {
+        "kind": "stratified",
+        "expected_accuracy": pytest.approx(expected),
+        "expected_balanced_accuracy": pytest.approx(np.mean([share[c] for c in labels if test.get(c)])),
+        # its probabilities are the training frequencies, the same for every example: no ranking
+        "roc_auc": 0.5,
+        "pr_auc": pytest.approx(test[labels[1]] / sum(test.values())),
+    }
+    # against guessing by simulation: 20,000 draws of the same guesser land on the expectation
     truth = np.array([labels.index(c) for c in labels for _ in range(test.get(c, 0))])
     rng = np.random.default_rng(0)
     p = np.array([train[c] for c in labels]) / sum(train.values())
-    simulated = np.mean([(rng.choice(len(labels), size=len(truth), p=p) == truth).mean() for _ in range(20_000)])
-    assert stratified_baseline(train, labels, truth)["expected_accuracy"] == pytest.approx(simulated, abs=0.003)
+    guesses = rng.choice(len(labels), size=(20_000, len(truth)), p=p)
+    recalls = [(guesses[:, truth == k] == k).mean(axis=1) for k in range(len(labels)) if (truth == k).any()]
+    simulated = stratified_baseline(train, labels, truth)
+    assert simulated["expected_accuracy"] == pytest.approx((guesses == truth).mean(), abs=0.003)
+    assert simulated["expected_balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=0.003)
 
 
 @pytest.mark.parametrize(
@@ -235,10 +246,13 @@ def test_tfidf_baseline_fits_where_no_word_is_seen_twice_or_none_at_all():
     from rnnexp.tokenizer import tokenize
 
     four = ["good food", "good meal", "bad food", "bad meal"]
-    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], tokenize).tolist() == [1, 0]
-    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], tokenize)
+    assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], tokenize).argmax(1).tolist() == [1, 0]
+    once = tfidf_logreg(["alpha", "beta", "gamma"], np.array([0, 1, 1]), ["alpha", "zeta"], tokenize).argmax(1)
     assert once.tolist()[0] == 0 and len(once) == 2  # every word once: min_df 1
-    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], tokenize).tolist() == [1, 1]  # no words: the majority
+    assert tfidf_logreg(["!!", "..", "?"], np.array([0, 1, 1]), ["a", "b"], tokenize).argmax(1).tolist() == [
+        1,
+        1,
+    ]  # no words: the majority
 
 
 def test_a_baseline_that_cannot_be_fitted_costs_a_note_not_the_run(tiny_data, tmp_path, monkeypatch):

@@ -26,3 +26,72 @@ def test_macro_for_multiclass_and_zero_division():
     assert s["per_class"]["f1"] == pytest.approx([2 / 3, 0.0, 1.0])
     assert s["f1"] == pytest.approx((2 / 3 + 0 + 1) / 3) and s["average"] == "macro"
     assert macro_f1(y, p, 3) == pytest.approx(s["macro_f1"])
+
+
+def test_ranking_and_balanced_accuracy_binary_by_hand_of_either_positive_class():
+    """ROC-AUC: the share of (positive, negative) pairs ranked right; PR-AUC: average precision at
+    each positive's rank. Of the positive class (data.positive_label), which PR-AUC depends on."""
+    y = np.array([1, 1, 1, 0, 0])
+    p1 = np.array([0.9, 0.8, 0.3, 0.6, 0.2])
+    probs = np.stack([1 - p1, p1], axis=1)
+    s = classification_scores(y, probs.argmax(1), 2, positive=1, probs=probs)
+    assert s["roc_auc"] == pytest.approx(5 / 6) and s["pr_auc"] == pytest.approx((1 + 1 + 3 / 4) / 3)
+    assert s["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2) and s["note"] is None
+    other = classification_scores(y, probs.argmax(1), 2, positive=0, probs=probs)
+    assert other["roc_auc"] == pytest.approx(5 / 6) and other["pr_auc"] == pytest.approx((1 + 2 / 3) / 2)
+    without = classification_scores(y, probs.argmax(1), 2, positive=1)  # no probabilities: no ranking scores
+    assert "roc_auc" not in without and without["balanced_accuracy"] == s["balanced_accuracy"]
+
+
+def test_ranking_scores_are_macro_one_vs_rest_for_three_classes():
+    from sklearn.metrics import roc_auc_score
+
+    y = np.array([0, 1, 2, 2])
+    probs = np.array([[0.7, 0.2, 0.1], [0.3, 0.4, 0.3], [0.2, 0.3, 0.5], [0.5, 0.3, 0.2]])
+    s = classification_scores(y, probs.argmax(1), 3, probs=probs)
+    assert s["roc_auc"] == pytest.approx((1 + 1 + 3 / 4) / 3)  # class 2: 3 of its 4 pairs ranked right
+    assert s["roc_auc"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
+    assert s["pr_auc"] == pytest.approx((1 + 1 + (1 + 2 / 3) / 2) / 3)
+    assert s["balanced_accuracy"] == pytest.approx((1 + 1 + 1 / 2) / 3)
+
+
+@pytest.mark.parametrize("positive", [0, 1, None])
+def test_ranking_scores_of_a_split_of_one_class_are_undefined_never_a_crash(positive):
+    from rnnexp.metrics import ranking_scores
+
+    probs = np.array([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]])
+    for y in (np.zeros(3, dtype=int), np.ones(3, dtype=int)):
+        s = ranking_scores(y, probs, positive)
+        assert s["roc_auc"] is None and s["pr_auc"] is None and "undefined" in s["note"]
+    # three classes, one absent: the mean over the two that are there, and a note naming it
+    y = np.array([0, 0, 1, 1])
+    probs = np.array([[0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [0.2, 0.7, 0.1], [0.4, 0.3, 0.3]])
+    s = ranking_scores(y, probs, None)
+    # class 0: its 4 pairs right; class 1: 0.7 above both, 0.3 tied with one (half) and below 0.4
+    assert s["roc_auc"] == pytest.approx((1 + 2.5 / 4) / 2) and "classes [2] are absent" in s["note"]
+
+
+@pytest.mark.parametrize("counts", [[66, 34], [42, 35, 23], [5, 5], [1, 98, 1]])
+def test_balanced_class_weights_are_scikit_learns_from_the_training_counts(counts):
+    import torch
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from rnnexp.tasks.classify import class_weights, prior_entropy
+
+    labels = [f"c{i}" for i in range(len(counts))]
+    y = np.repeat(np.arange(len(counts)), counts)
+    weights = class_weights("balanced", labels, y)
+    assert weights == pytest.approx(compute_class_weight("balanced", classes=np.arange(len(counts)), y=y).tolist())
+    assert weights == pytest.approx([len(y) / (len(counts) * n) for n in counts])
+    assert class_weights("none", labels, y) is None
+    assert class_weights({"c1": 3.0}, labels, y) == [1.0, 3.0, *[1.0] * (len(counts) - 2)]  # left out: 1
+    # balanced weights make every class weigh the same: the best constant guess is uniform
+    assert prior_entropy(torch.from_numpy(y), len(counts), weights) == pytest.approx(np.log(len(counts)))
+
+
+def test_class_weights_naming_a_label_the_data_lacks_is_a_config_error_listing_the_labels():
+    from rnnexp.errors import ConfigError
+    from rnnexp.tasks.classify import class_weights
+
+    with pytest.raises(ConfigError, match=r"names 'grate', not a class .*\(classes: great, other\)"):
+        class_weights({"grate": 2.0, "other": 1.0}, ["great", "other"], np.array([0, 1]))

@@ -97,3 +97,17 @@ def test_a_bf16_deterministic_run_killed_and_resumed_is_bit_identical(tmp_path, 
     meta = json.loads((run / "meta.json").read_text())
     assert meta["numerics"]["precision"] == "bf16" and meta["numerics"]["deterministic_algorithms"] is True
     assert meta["resumes"][0]["numerics"] == meta["numerics"]  # the run's own settings, set again
+
+
+def test_sigkill_then_resume_with_class_weights_is_bit_identical(tmp_path, tiny_data, forkrun):
+    """The weights are computed again from the training split on resume: the same weights, the same run."""
+    config = write_tiny(tmp_path, tiny_data, class_weight="balanced")
+    rc, out, ref_run = train(forkrun, config, tmp_path / "ref")
+    assert rc == 0, out
+    rc, out, run = train(forkrun, config, tmp_path / "runs", "batch:2:5")
+    assert rc == KILLED, (rc, out)
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
+    assert_same_run(ref_run, run)
+    weights = [json.loads((r / "meta.json").read_text())["data"]["class_weights"] for r in (ref_run, run)]
+    assert weights[0] == weights[1] and set(weights[0]) == {"great", "other"}

@@ -29,3 +29,13 @@ def test_each_task_class_has_every_member_of_the_protocol(kind):
 def test_an_unknown_task_in_a_checkpoint_is_a_clear_error():
     with pytest.raises(RunDirError, match="'speech' is not one this version of rnnexp knows"):
         task_class("speech")
+
+
+@pytest.mark.parametrize("kind", sorted(TASKS))
+def test_each_task_writes_the_validation_columns_the_config_checks_monitors_against(kind):
+    from rnnexp.config import VAL_METRICS, metric_applies, task_metrics
+
+    cls = task_class(kind)
+    assert cls.metric_columns == list(task_metrics(kind))
+    for metric in VAL_METRICS:
+        assert metric_applies(metric, kind) == (metric == "val_loss" or metric in cls.metric_columns), metric

@@ -32,6 +32,8 @@ KNOBS = {
     "mask_bidirectional_bucket": {"model": {"mask": True, "bidirectional": True, "num_layers": 2}, "data": {"bucket": True}},
     "augment": {"data": {"augment": {"insert": 0.1, "delete": 0.1, "swap": 0.1}}},
     "precision_bf16": {"train": {"precision": "bf16"}},  # the GRU's scan under autocast
+    "class_weight_balanced": {"train": {"class_weight": "balanced"}},
+    "class_weight_mapping": {"train": {"class_weight": {"other": 3.0}}},
 }
 
 
@@ -244,3 +246,66 @@ def test_a_bf16_run_trains_records_its_numerics_and_evaluates(model, tiny_data, 
     assert (numerics["precision"], numerics["autocast"], numerics["grad_scaler"]) == ("bf16", "bfloat16", False)
     report = evaluate(result.run_dir)
     assert report["device"] == "cpu" and 0.0 <= report["accuracy"] <= 1.0 and math.isfinite(report["loss"])
+
+
+def _val_file(tiny_data, folder: Path, keep) -> Path:
+    """A validation file of the tiny test reviews whose label ``keep`` accepts."""
+    import csv
+
+    with open(tiny_data["test"], newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if keep(r["label"])]
+    path = folder / "val.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["text", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_balanced_class_weights_come_from_the_training_split_and_raise_minority_recall(tiny_data, tmp_path):
+    """amazon-food is 2:1 great/other; the validation file here is mostly 'other', which must not
+    move the weights. Weighted, the model finds more of the minority class (the positive one)."""
+    from rnnexp.scoring import evaluate
+    from rnnexp.tasks import TextTask
+
+    val = _val_file(tiny_data, tmp_path, lambda label, seen=[]: label == "other" or seen.append(1) or len(seen) <= 5)
+    runs, rows = {}, {}
+    for weight in ("none", "balanced"):
+        cfg = Config.model_validate(tiny_config_dict(tiny_data, data={"val_file": str(val)}, train={"class_weight": weight}))
+        result = training.train(cfg, tmp_path / weight)
+        runs[weight], rows[weight] = result.run_dir, final(result)[1]
+    meta = json.loads(Path(runs["balanced"], "meta.json").read_text())["data"]
+    train, held = meta["class_counts"]["train"], meta["class_counts"]["val"]
+    assert held["other"] > held["great"] and train["great"] > train["other"]
+    n = sum(train.values())
+    assert meta["class_weights"] == pytest.approx({label: n / (2 * c) for label, c in train.items()})
+    assert "class_weights" not in json.loads(Path(runs["none"], "meta.json").read_text())["data"]
+    assert any(line.startswith("class weights (train.class_weight") for line in TextTask.describe(meta))
+    assert rows["none"][0]["train_loss"] != rows["balanced"][0]["train_loss"]
+    recall = {w: evaluate(run, split="val")["recall"] for w, run in runs.items()}
+    assert recall["balanced"] > recall["none"], recall
+
+
+@pytest.mark.parametrize("monitor", ["val_roc_auc", "val_pr_auc", "val_balanced_accuracy"])
+def test_early_stopping_on_a_new_metric_keeps_its_highest_epoch(monitor, tiny_data, tmp_path):
+    es = {"enabled": True, "monitor": monitor, "patience": 1}
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 5, "lr": 0.02, "early_stopping": es}))
+    result = training.train(cfg, tmp_path)
+    values = [row[monitor] for row in final(result)[1]]
+    assert result.best_epoch == 1 + values.index(max(values)) and result.best_score == max(values)
+    assert all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_a_ranking_monitor_on_a_validation_split_of_one_class_is_refused(tiny_data, tmp_path):
+    from rnnexp.errors import ConfigError
+
+    val = _val_file(tiny_data, tmp_path, lambda label: label == "great")
+    for key in ("early_stopping", "lr_schedule"):
+        section = {"monitor": "val_roc_auc", **({"kind": "plateau"} if key == "lr_schedule" else {})}
+        cfg = Config.model_validate(tiny_config_dict(tiny_data, data={"val_file": str(val)}, train={key: section}))
+        with pytest.raises(ConfigError, match=f"train.{key}.monitor is val_roc_auc, but every validation example is of one"):
+            training.train(cfg, tmp_path)
+    # monitored elsewhere, the run trains and its undefined scores are empty, never NaN
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, data={"val_file": str(val)}, train={"epochs": 1}))
+    row = final(training.train(cfg, tmp_path))[1][0]
+    assert row["val_roc_auc"] is None and row["val_pr_auc"] is None and row["val_accuracy"] is not None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, clip
 from .run import Config
+from .schema import metric_applies
 from .sweep import SweepConfig, objective_of
 
 
@@ -85,8 +86,7 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     if problems:
         raise ConfigError(problems)
     metric, _ = objective_of(sweep, base)
-    forecasting = base.data.is_forecasting
-    if metric in (("val_accuracy", "val_f1") if forecasting else ("val_mae", "val_rmse")):
+    if not metric_applies(metric, base.data.task):
         raise ConfigError(
             f"{path}:{_line_of(node, ['objective', 'metric'])}: objective.metric {metric} does not apply to {base.data.task}"
         )

@@ -7,7 +7,20 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .schema import COUNT_MAX, SEED_MAX, VAL_METRICS, DataConfig, ModelConfig, Monitor, _Section, direction_of, flatten
+from .schema import (
+    COUNT_MAX,
+    SEED_MAX,
+    VAL_METRICS,
+    DataConfig,
+    ModelConfig,
+    Monitor,
+    _Section,
+    direction_of,
+    flatten,
+    label_text,
+    metric_applies,
+    task_metrics,
+)
 
 
 def check_device(name: str) -> str:
@@ -23,10 +36,13 @@ class EarlyStoppingConfig(_Section):
     enabled: bool = Field(True, description="Stop early; when false, training runs all epochs but best.pt is still tracked.")
     monitor: Monitor = Field(
         "val_loss",
-        description="Value that decides improvement and best.pt (val_accuracy/val_f1: classification; "
-        "val_mae/val_rmse: forecasting, in the target's units).",
+        description="Value that decides improvement and best.pt (val_accuracy, val_f1 (macro), "
+        "val_balanced_accuracy, val_roc_auc, val_pr_auc: classification; val_mae/val_rmse: forecasting, in the "
+        "target's units).",
     )
-    mode: Literal["auto", "min", "max"] = Field("auto", description="auto: max for accuracy/F1, min for the rest.")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="auto: max for accuracy, balanced accuracy, F1, ROC-AUC and PR-AUC, min for the rest."
+    )
     patience: int = Field(3, ge=0, le=COUNT_MAX, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement.")
     restore_best: bool = Field(True, description="Evaluate the best epoch's weights (best.pt) by default instead of the last.")
@@ -117,6 +133,16 @@ class TrainConfig(_Section):
         "skips them (evaluate --baselines/--no-baselines overrides); the majority, stratified, persistence and "
         "seasonal-naive baselines are always there.",
     )
+    class_weight: Literal["none", "balanced"] | dict[str, float] = Field(
+        "none",
+        description="Classification: weigh each training example's loss by its class, as Keras' class_weight. "
+        "balanced: n_examples / (n_classes x n_examples_of_the_class), counted on the training split only "
+        "(scikit-learn's compute_class_weight); or a mapping {label: weight} naming labels as the data has them "
+        "(a label the mapping leaves out weighs 1). The weighted mean is PyTorch's CrossEntropyLoss(weight): the "
+        "sum of weighted losses over the sum of the batch's weights. Only the training loss is weighted (and so "
+        "train_loss); val_loss and evaluate's loss are not, as in Keras. The weights are in meta.json "
+        "(data.class_weights) and the run's first lines.",
+    )
     seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
     device: str = Field(
         "auto",
@@ -159,6 +185,25 @@ class TrainConfig(_Section):
     @classmethod
     def _device(cls, value: str) -> str:
         return check_device(value)
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _labels_are_text(cls, value):
+        # YAML reads {0: 1.0, 1: 3.0} with number keys; labels are text, read as the data's are
+        if isinstance(value, dict):
+            return {label_text(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("class_weight")
+    @classmethod
+    def _positive_weights(cls, value):
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("an empty mapping; give {label: weight, ...}, balanced or none")
+            wrong = [f"{k}: {w}" for k, w in value.items() if not w > 0]
+            if wrong:
+                raise ValueError(f"every weight must be > 0, got {', '.join(wrong)}")
+        return value
 
 
 class Config(_Section):
@@ -204,13 +249,16 @@ class Config(_Section):
         if self.model.head == "flatten" and self.data.bucket:
             raise ValueError("model.head flatten needs every sequence at data.maxlen; it cannot be used with data.bucket")
         forecasting = self.data.is_forecasting
-        wrong = ("val_accuracy", "val_f1") if forecasting else ("val_mae", "val_rmse")
         for key, monitor in (
             ("train.early_stopping.monitor", self.train.early_stopping.monitor),
             ("train.lr_schedule.monitor", schedule.monitor),
         ):
-            if monitor in wrong:
-                raise ValueError(f"{key} {monitor} does not apply to {self.data.task}")
+            if not metric_applies(monitor, self.data.task):
+                raise ValueError(
+                    f"{key} {monitor} does not apply to {self.data.task} (it has {', '.join(task_metrics(self.data.task))})"
+                )
+        if forecasting and self.train.class_weight != "none":
+            raise ValueError("train.class_weight is for classification; a forecasting run has no classes (remove the key)")
         if forecasting and self.train.loss == "cross_entropy":
             raise ValueError("train.loss cross_entropy is for classification; forecasting takes mse, mae or huber")
         if not forecasting and self.train.loss in ("mse", "mae", "huber"):

@@ -10,13 +10,30 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 TEXT_DATASETS = ("amazon-food", "uci-sentiment")
 HTML_DATASETS = ("amazon-food",)  # built-in texts holding HTML (its reviews' <br /> tags): data.strip_html's default
 SERIES_DATASETS = ("vic-elec", "seattle-weather")
-VAL_METRICS = ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse")
-Monitor = Literal["val_loss", "val_accuracy", "val_f1", "val_mae", "val_rmse", "train_loss"]
-HIGHER_IS_BETTER = ("accuracy", "f1", "precision", "recall")
+# The validation columns of metrics.csv of each kind of task (besides val_loss): the one list that
+# the tasks write, the monitors and sweep objectives are checked against, and the README shows.
+# val_f1 is macro F1; val_roc_auc and val_pr_auc are of data.positive_label when binary, macro
+# one-vs-rest otherwise.
+CLASSIFICATION_METRICS = ("val_accuracy", "val_f1", "val_balanced_accuracy", "val_roc_auc", "val_pr_auc")
+FORECASTING_METRICS = ("val_mae", "val_rmse")
+VAL_METRICS = ("val_loss", *CLASSIFICATION_METRICS, *FORECASTING_METRICS)
+Monitor = Literal[(*VAL_METRICS, "train_loss")]
+HIGHER_IS_BETTER = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "pr_auc")
+
+
+def task_metrics(task: str) -> tuple[str, ...]:
+    """The validation columns (besides val_loss) that a run of data.task ``task`` writes."""
+    return FORECASTING_METRICS if task == "forecasting" else CLASSIFICATION_METRICS
+
+
+def metric_applies(metric: str, task: str) -> bool:
+    """Whether a run of ``task`` has the metrics.csv column ``metric`` (a monitor, an objective)."""
+    return metric not in VAL_METRICS or metric == "val_loss" or metric in task_metrics(task)
 
 
 def direction_of(metric: str) -> Literal["max", "min"]:
-    """Whether a metric improves upwards ("max": accuracy, F1, precision, recall) or downwards
+    """Whether a metric improves upwards ("max": accuracy, balanced accuracy, F1, precision, recall,
+    ROC-AUC, PR-AUC) or downwards
     ("min": losses and errors), with or without a val_/test_/train_ prefix. The one rule that early
     stopping, the plateau schedule, sweep objectives, evaluate's verdict and the runs, compare and
     plot tables all follow."""
@@ -237,6 +254,15 @@ class DataConfig(_Section):
     def is_text(self) -> bool:
         """Texts in, labels out: the one task whose inputs are texts (predict takes them as arguments)."""
         return self.task == "text_classification"
+
+
+def label_text(value: Any) -> str:
+    """A class label as rnnexp holds it, text: 1, 1.0 and True from JSON or YAML read as '1', as from a CSV."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def headline_metric(task: str) -> str:

@@ -108,7 +108,7 @@ class ObjectiveConfig(_Section):
         None, description="Column of metrics.csv to optimize; null: the base config's train.early_stopping.monitor."
     )
     direction: Literal["auto", "maximize", "minimize"] = Field(
-        "auto", description="auto: maximize accuracy and F1, minimize losses and errors."
+        "auto", description="auto: maximize accuracy, balanced accuracy, F1, ROC-AUC and PR-AUC, minimize losses and errors."
     )
 
 

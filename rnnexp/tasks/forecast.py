@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import baselines
-from ..config import Config
+from ..config import FORECASTING_METRICS, Config
 from ..devices import data_home
 from ..errors import DataError, RunDirError
 from ..metrics import verdict
@@ -36,7 +36,7 @@ REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 class ForecastTask(WholeTensors):
     kind = "forecasting"
-    metric_columns = ["val_mae", "val_rmse"]
+    metric_columns = list(FORECASTING_METRICS)
     prior_name = "the training mean"  # what prior_loss predicts
 
     def __init__(self, cfg: Config, series: Series, scaler: Scaler, device: torch.device, fits: bool = False):

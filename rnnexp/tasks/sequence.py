@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .. import baselines
 from ..config import Config
@@ -17,7 +16,7 @@ from ..errors import DataError, RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
 from ..series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
-from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy, split_sizes
+from .classify import Classifier, prediction_rows, prior_entropy, split_sizes, weights_line
 from .common import WholeTensors
 
 
@@ -47,7 +46,7 @@ class SequenceTask(Classifier, WholeTensors):
             check_memory(cfg, self.input_spec, self.output_size, data_bytes, device, self.home)
         self.train_x, self.train_y = self.tensors(self.splits["train"])
         self.val = self.tensors(self.splits["val"]) if self.splits["val"] is not None else None
-        self.prior_loss = prior_entropy(self.train_y, len(labels))
+        self.prior_loss = prior_entropy(self.train_y, len(labels), self.fit_weights())
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device) -> SequenceTask:
@@ -106,11 +105,12 @@ class SequenceTask(Classifier, WholeTensors):
     baseline = "summary_logreg"
 
     def baseline_predict(self, examples: SequenceSet) -> np.ndarray:
-        """Class indices from logistic regression on per-channel summaries, fitted on this run's training split."""
+        """Class probabilities [N, classes] from logistic regression on per-channel summaries, fitted on
+        this run's training split."""
         return baselines.summary_logreg(self.splits["train"].sequences, self.train_y.cpu().numpy(), examples.sequences)
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
-        """The baselines' val_accuracy and val_f1: the lines curves.png draws beside the model's."""
+        """The baselines' validation scores: the lines curves.png draws beside the model's."""
         return {} if self.val is None else self.validation_lines(self.splits["val"], self.val[1])
 
     def tensors(self, examples: SequenceSet) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,15 +122,6 @@ class SequenceTask(Classifier, WholeTensors):
                 f"{examples.source}: label {e.args[0]!r} not seen in training (known: {', '.join(self.labels)})"
             ) from None
         return x, y
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(outputs, targets)
-
-    def validate(self, model) -> dict[str, float]:
-        if self.val is None:
-            return {}
-        vx, vy = self.val
-        return classification_metrics(self.predict(model, vx), vy, len(self.labels))
 
     def summary(self) -> dict[str, Any]:
         sets = {k: v for k, v in self.splits.items() if v is not None}
@@ -157,6 +148,7 @@ class SequenceTask(Classifier, WholeTensors):
             "lengths": lengths,
             "fingerprints": {k: v.fingerprint() for k, v in sets.items()},
             "notes": notes,
+            **self.weights_summary(),
         }
 
     @staticmethod
@@ -167,7 +159,8 @@ class SequenceTask(Classifier, WholeTensors):
         return [
             f"sequences: {sizes}; {len(summary['labels'])} classes; {len(summary['channels'])} channels; "
             f"train length {lengths['min']}..{lengths['max']} (median {lengths['median']}), padded to {summary['seq_len']}"
-            + (f", {lengths['truncated']} truncated" if lengths["truncated"] else "")
+            + (f", {lengths['truncated']} truncated" if lengths["truncated"] else ""),
+            *weights_line(summary),
         ]
 
     def example_ids(self, examples: SequenceSet) -> list[str]:

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .. import baselines
 from ..batches import augment_batch, bucket_batches, epoch_batches, padded_share, sequence_lengths, trim_padding
@@ -17,7 +16,7 @@ from ..devices import data_home, to_compute
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
 from ..padding import kept_part
-from .classify import Classifier, classification_metrics, prediction_rows, prior_entropy, split_sizes
+from .classify import Classifier, prediction_rows, prior_entropy, split_sizes, weights_line
 
 
 class TextTask(Classifier):
@@ -35,7 +34,7 @@ class TextTask(Classifier):
         self.train_x = torch.from_numpy(self.train_np).to(self.home)
         self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(self.home)
         self.val = self.tensors(splits.val) if splits.val is not None else None
-        self.prior_loss = prior_entropy(self.train_y, prep.num_classes)
+        self.prior_loss = prior_entropy(self.train_y, prep.num_classes, self.fit_weights())
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device) -> TextTask:
@@ -80,11 +79,11 @@ class TextTask(Classifier):
     baseline = "tfidf_logreg"
 
     def baseline_predict(self, table: Table) -> np.ndarray:
-        """Class indices from TF-IDF + logistic regression fitted on this run's training split."""
+        """Class probabilities [N, classes] from TF-IDF + logistic regression fitted on this run's training split."""
         return baselines.tfidf_logreg(self.splits.train.texts, self.train_y.cpu().numpy(), table.texts, self.prep.tokens)
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
-        """The baselines' val_accuracy and val_f1: the lines curves.png draws beside the model's."""
+        """The baselines' validation scores: the lines curves.png draws beside the model's."""
         return {} if self.val is None else self.validation_lines(self.splits.val, self.val[1])
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,17 +115,8 @@ class TextTask(Classifier):
             tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
         return to_compute(tokens, self.device), y
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(outputs, targets)
-
     def predict(self, model, x: torch.Tensor) -> torch.Tensor:
         return predict_logits(model, x, padding=self.prep.padding if self.cfg.data.bucket else None)
-
-    def validate(self, model) -> dict[str, float]:
-        if self.val is None:
-            return {}
-        vx, vy = self.val
-        return classification_metrics(self.predict(model, vx), vy, self.prep.num_classes)
 
     def summary(self) -> dict[str, Any]:
         splits, prep, cfg = self.splits, self.prep, self.cfg
@@ -143,6 +133,7 @@ class TextTask(Classifier):
             "class_counts": {k: class_counts(t) for k, t in tables.items()},
             "fingerprints": {k: t.fingerprint() for k, t in tables.items()},
             "lengths": lengths,
+            **self.weights_summary(),
         }
 
     @staticmethod
@@ -155,7 +146,8 @@ class TextTask(Classifier):
             f"data: {sizes}; {len(summary['labels'])} classes; vocabulary {summary['vocab_size']:,}; "
             f"train length median {lengths['length_p50']}, p95 {lengths['length_p95']}, max {lengths['length_max']}; "
             f"maxlen truncates {lengths['truncated']} of {lengths['examples']}, padding {lengths['padding_share']:.0%} of steps"
-            + (f" ({bucketed:.0%} with bucketing)" if bucketed is not None else "")
+            + (f" ({bucketed:.0%} with bucketing)" if bucketed is not None else ""),
+            *weights_line(summary),
         ]
 
     def example_ids(self, table: Table) -> list[str]:
