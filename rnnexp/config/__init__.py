@@ -12,6 +12,7 @@ grid.py     `sweep CONFIG --grid KEY=V1,V2`: the equivalent grid sweep, built in
 yamlio.py   reading YAML files: node trees for line numbers, repeated keys and alias bombs refused
 """
 
+from .grid import grid_sweep, parse_grid  # noqa: F401
 from .inherit import BASE_DESCRIPTION, BASE_KEY, config_json_schema  # noqa: F401
 from .loading import *  # noqa: F403
 from .run import *  # noqa: F403

@@ -58,30 +58,49 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     node, raw = read_yaml(text, str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping (base, space, sampler, ...) at the top")
+    if "space" not in raw and raw.keys() & {"data", "model", "train"}:
+        raise ConfigError(
+            f"{path}: a config, not a sweep file (it has no space): give the values to try with --grid KEY=V1,V2,... "
+            f"(e.g. --grid model.cell=gru,lstm), or write a sweep file with base: {path.name} and a space"
+        )
     # `set` and `space` are keyed by dotted config keys: --set set.train.epochs=1 is the key train.epochs of `set`
     overridden = apply_overrides(raw, overrides, flat=("set", "space"))
     try:
         sweep = SweepConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError([_describe(err, str(path), node, overridden, SweepConfig) for err in e.errors()]) from None
-    base_path = (path.parent / sweep.base).resolve()
-    base = load_config(base_path)
+    base = load_config((path.parent / sweep.base).resolve())
+
+    def where(section: str, key: str | None) -> str:
+        line = line_of(node, [section, key]) if key is not None else None
+        return f"{path}:{line}: {section}" if line else f"{path}: {section}"
+
+    objective_at = f"{path}:{line_of(node, ['objective', 'metric'])}"
+    base_raw, base = check_sweep(sweep, base, where, objective_at)
+    return sweep, base_raw, base
+
+
+def check_sweep(
+    sweep: SweepConfig, base: Config, where: typing.Callable[[str, str | None], str], objective_at: str
+) -> tuple[dict, Config]:
+    """Check a sweep's `set` and every searched value against its base config. Returns the config
+    every trial starts from (base with `set` applied), as a raw dict and a Config. ConfigError names
+    each problem by ``where(section, key)`` (a sweep file's line, or the --grid that gave it)."""
     base_raw = base.model_dump(mode="json")
     problems = []
     for key, value in sweep.set.items():
         try:
-            trial_config(base_raw, {key: value}, source=f"{path}:{line_of(node, ['set', key])}: set")
+            trial_config(base_raw, {key: value}, source=where("set", key))
         except ConfigError as e:
             problems.extend(e.messages)
     if problems:
         raise ConfigError(problems)
-    base = trial_config(base_raw, sweep.set, source=f"{path}: set")  # what every trial starts from
+    base = trial_config(base_raw, sweep.set, source=where("set", None))  # what every trial starts from
     base_raw = base.model_dump(mode="json")
     for key, spec in sweep.specs().items():
-        line = line_of(node, ["space", key])
         for value in spec.edges():
             try:
-                trial_config(base_raw, {key: value}, source=f"{path}:{line}: space")
+                trial_config(base_raw, {key: value}, source=where("space", key))
             except ConfigError as e:
                 problems.extend(m for m in e.messages if m not in problems)
     if problems:
@@ -89,10 +108,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     metric, _ = objective_of(sweep, base)
     forecasting = base.data.is_forecasting
     if metric in (("val_accuracy", "val_f1") if forecasting else ("val_mae", "val_rmse")):
-        raise ConfigError(
-            f"{path}:{line_of(node, ['objective', 'metric'])}: objective.metric {metric} does not apply to {base.data.task}"
-        )
-    return sweep, base_raw, base
+        raise ConfigError(f"{objective_at}: objective.metric {metric} does not apply to {base.data.task}")
+    return base_raw, base
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,22 +175,38 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], flat: tup
         if not sep or not key or any(not p for p in key.split(".")):
             problems.append(f"{shown}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.01")
             continue
-        try:
-            _, value = read_yaml(value_text, shown) if value_text.strip() else (None, None)
-        except ConfigError as e:
-            if "invalid YAML" not in e.messages[0]:
-                raise  # an alias bomb or a repeated key in the value
-            value = value_text  # not YAML: keep the text as a string and let validation judge it
+        value = parse_value(value_text, shown)
         first, _, rest = key.partition(".")
         parts = [first, rest] if first in flat and rest else key.split(".")
         problem = set_path(raw, parts, value)
         if problem:
             problems.append(f"{shown}: {problem}")
         else:
-            done[key] = f"--set {clip(item)}"
+            # a mapping merges key by key (set_path): it set only the keys in it
+            done.update(dict.fromkeys(_leaves(key, value), f"--set {clip(item)}"))
     if problems:
         raise ConfigError(problems)
     return done
+
+
+def parse_value(text: str, shown: str) -> Any:
+    """A value given on the command line, read as YAML (empty: null); text that is not YAML stays a
+    string, for validation to judge. ConfigError naming ``shown`` for an alias bomb or a repeated key."""
+    if not text.strip():
+        return None
+    try:
+        return read_yaml(text, shown)[1]
+    except ConfigError as e:
+        if "invalid YAML" not in e.messages[0]:
+            raise
+        return text
+
+
+def _leaves(key: str, value: Any) -> list[str]:
+    """The dotted keys a value set at ``key`` writes: each leaf of a (non-empty) mapping, else the key."""
+    if not isinstance(value, dict) or not value:
+        return [key]
+    return [leaf for sub, inner in value.items() for leaf in _leaves(f"{key}.{sub}", inner)]
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> str | None:
