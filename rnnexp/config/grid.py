@@ -4,6 +4,7 @@ built in memory and checked as a sweep file is."""
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def parse_grid(items: list[str] | tuple[str, ...]) -> dict[str, list[Any]]:
             hint = f"did you mean {guess[0]}?" if guess else "rnnexp schema lists the keys"
             problems.append(f"--grid {clip(key)}: unknown key ({hint})")
         else:
-            values = [parse_value(value, f"--grid {clip(key)}") for value in text.split(",")]
+            values = [_number(parse_value(value, f"--grid {clip(key)}")) for value in text.split(",")]
             twice = [v for i, v in enumerate(values) if v in values[:i]]
             if twice:
                 problems.append(f"--grid {clip(key)}: {clip(repr(twice[0]))} given twice (each value once)")
@@ -71,6 +72,15 @@ def grid_sweep(
     command = shlex.join(["rnnexp", "sweep", str(path), *(f"--grid={g}" for g in grid), *(f"--set={o}" for o in overrides)])
     text = f"# {command}, as a sweep file\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
     return sweep, base_raw, base, text
+
+
+# YAML 1.1 (PyYAML) reads 1e-3 as a string (its floats need a dot: 1.0e-3); a learning rate on the
+# command line is a number
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, str) and _EXPONENT.fullmatch(value) else value
 
 
 def _get(raw: dict, key: str) -> Any:
