@@ -244,10 +244,15 @@ def _root(
 def validate(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
-    show: bool = typer.Option(False, "--print", help="Print the resolved config (all defaults filled in)."),
+    show: bool = typer.Option(
+        False,
+        "--print",
+        help="Print the resolved config (all defaults filled in), each value commented with where it came from: "
+        "FILE:LINE (the config or one of its bases), --set, or default.",
+    ),
 ) -> None:
     """Check a config (or a sweep file) without training (fast: does not load torch or data)."""
-    from .config import dump_config, is_sweep_file, load_config, load_sweep
+    from .config import dump_config, explain_config, is_sweep_file, load_config, load_sweep
 
     with _guard():
         if is_sweep_file(config):
@@ -260,11 +265,11 @@ def validate(
             if show:
                 print(dump_config(base), end="")
             return
+        if show:
+            print(explain_config(config, set_), end="")
+            return
         cfg = load_config(config, set_)
-    if show:
-        print(dump_config(cfg), end="")
-    else:
-        print(f"ok: {config} is a valid config ({cfg.model.cell}, {cfg.model.num_neurons} neurons, {cfg.train.epochs} epochs)")
+    print(f"ok: {config} is a valid config ({cfg.model.cell}, {cfg.model.num_neurons} neurons, {cfg.train.epochs} epochs)")
 
 
 @app.command()
@@ -608,10 +613,10 @@ def schema(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
 ) -> None:
     """Print the JSON schema of config files (or sweep files), for editor completion and checks."""
-    from .config import Config, SweepConfig
+    from .config import SweepConfig, config_json_schema
 
-    model = SweepConfig if sweep else Config
-    text = json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}, indent=2)
+    found = SweepConfig.model_json_schema() if sweep else config_json_schema()
+    text = json.dumps({"$schema": "https://json-schema.org/draft/2020-12/schema", **found}, indent=2)
     if out is None:
         print(text)
     else:
@@ -646,24 +651,42 @@ app.add_typer(sweep_app, name="sweep")
 _runs_opt = _runs_dir("Where sweep folders go")
 
 
+def _grid_opt():
+    return typer.Option(
+        [],
+        "--grid",
+        metavar="KEY=V1,V2",
+        help="Run SWEEP_FILE, here a config, once for every combination of these values, as a grid sweep: "
+        "KEY=V1,V2,... (repeatable; values are YAML scalars split at commas, so a list value needs a sweep file). "
+        "--set then changes the config every trial starts from.",
+    )
+
+
+_SWEEP_SET_HELP = (
+    "Override a sweep key, e.g. --set trials=20; with --grid, a key of the config (--set train.epochs=1) (repeatable)."
+)
+
+
 @sweep_app.command("run")
 def sweep_run(
-    sweep_file: Path = typer.Argument(..., help="Sweep YAML (base config, space, objective, sampler, pruner, trials)."),
+    sweep_file: Path = typer.Argument(
+        ..., help="Sweep YAML (base config, space, objective, sampler, pruner, trials), or a config with --grid."
+    ),
+    grid: list[str] = _grid_opt(),
     workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Local worker processes (default: the file's)."),
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
-    set_: list[str] = typer.Option(
-        [], "--set", metavar="KEY=VALUE", help="Override a sweep key, e.g. --set trials=20 (repeatable)."
-    ),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SWEEP_SET_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
     as_json: JsonFlag = False,
 ) -> None:
-    """Create a sweep folder and study, run its trials with N local workers, print the results."""
+    """Create a sweep folder and study, run its trials with N local workers, print the results.
+    rnnexp sweep CONFIG --grid model.cell=gru,lstm runs a config's grid without a sweep file."""
     console = _console(quiet)
     with _guard():
         from . import sweep as sweeps
 
-        sw = sweeps.create(sweep_file, runs_dir, set_, storage, workers)
+        sw = sweeps.create(sweep_file, runs_dir, set_, storage, workers, grid)
         placed = sweeps.worker_devices(sw, sw.sweep.workers)
         where = placed[0] if len(set(placed)) == 1 else ", ".join(placed)
         console.print(
@@ -699,17 +722,18 @@ def sweep_resume(
 
 @sweep_app.command("create")
 def sweep_create(
-    sweep_file: Path = typer.Argument(..., help="Sweep YAML."),
+    sweep_file: Path = typer.Argument(..., help="Sweep YAML, or a config with --grid."),
+    grid: list[str] = _grid_opt(),
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a sweep key (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SWEEP_SET_HELP),
     as_json: JsonFlag = False,
 ) -> None:
     """Create the sweep folder and study without running trials (then start workers on each machine)."""
     with _guard():
         from . import sweep as sweeps
 
-        sw = sweeps.create(sweep_file, runs_dir, set_, storage)
+        sw = sweeps.create(sweep_file, runs_dir, set_, storage, grid=grid)
     for note in sw.notes:
         print(f"warning: {note}", file=sys.stderr)
     if as_json:

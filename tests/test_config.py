@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -478,3 +479,177 @@ def test_class_weight_keys_read_as_the_data_reads_labels():
     for keys, labels in (({0: 1.0, 1: 3.0}, ["0", "1"]), ({True: 2.0}, ["1"]), ({1.0: 2.0, "great ": 1.5}, ["1", "great"])):
         cfg = parse_config(yaml.safe_dump({"data": {"dataset": "amazon-food"}, "train": {"class_weight": keys}}), source="c")
         assert sorted(cfg.train.class_weight) == labels
+
+
+# -- base: config inheritance ----------------------------------------------------------------------
+
+
+def _chain(tmp_path: Path, child: str, base: str, root: str) -> list[Path]:
+    """child.yaml (in a/) on ../b/base.yaml on root.yaml beside it: three files in two folders."""
+    (tmp_path / "a").mkdir(exist_ok=True)
+    (tmp_path / "b").mkdir(exist_ok=True)
+    paths = [tmp_path / "a" / "child.yaml", tmp_path / "b" / "base.yaml", tmp_path / "b" / "root.yaml"]
+    for path, text in zip(paths, (child, base, root)):
+        path.write_text(text)
+    return paths
+
+
+CHILD = "base: ../b/base.yaml\nname: child\ntrain:\n  lr: 0.01\n"
+BASE = "base: root.yaml\nmodel:\n  cell: lstm\n  num_neurons: [16, 8]\ntrain:\n  lr: 0.5\n  epochs: 4\n"
+ROOT_CFG = "data:\n  dataset: amazon-food\n  maxlen: 50\nmodel:\n  cell: rnn\n  bidirectional: true\n"
+
+
+def test_a_chain_of_bases_merges_below_each_file_and_set_wins(tmp_path, monkeypatch):
+    child, _, _ = _chain(tmp_path, CHILD, BASE, ROOT_CFG)
+    monkeypatch.chdir(tmp_path / "b")  # bases are found relative to the file naming them, never the cwd
+    cfg = load_config(child, ["train.epochs=2"])
+    assert (cfg.name, cfg.train.lr, cfg.train.epochs) == ("child", 0.01, 2)  # the child's lr, --set's epochs
+    assert (cfg.model.cell, cfg.model.num_neurons, cfg.model.bidirectional) == ("lstm", [16, 8], True)
+    assert (cfg.data.dataset, cfg.data.maxlen) == ("amazon-food", 50)  # only in the base's base
+    # a list replaces the base's whole (never merged item by item); a section merges key by key
+    child.write_text(CHILD + "model:\n  num_neurons: [4]\n")
+    cfg = load_config(child)
+    assert cfg.model.num_neurons == [4] and cfg.model.cell == "lstm" and cfg.model.bidirectional
+    # the run folder's config.yaml is the merged config: it loads without any base
+    dumped = tmp_path / "run.yaml"
+    dumped.write_text(dump_config(cfg))
+    assert "base" not in yaml.safe_load(dumped.read_text()) and load_config(dumped) == cfg
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2], ids=["child", "base", "base-of-base"])
+@pytest.mark.parametrize(
+    "section, bad, message",
+    [
+        ("train", "epochz: 3", "unknown key train.epochz (did you mean train.epochs?)"),
+        ("train", "batch_size: 0", "train.batch_size: Input should be greater than or equal to 1, got 0"),
+        ("model", "head: avg", "model.head: Input should be 'last', 'mean', 'max' or 'flatten', got 'avg'"),
+    ],
+)
+def test_an_error_names_the_file_and_line_of_the_chain_that_wrote_the_key(tmp_path, layer, section, bad, message):
+    texts = [CHILD, BASE, ROOT_CFG]
+    text = texts[layer]
+    header = f"{section}:\n"
+    texts[layer] = text.replace(header, f"{header}  {bad}\n") if header in text else f"{text}{header}  {bad}\n"
+    line = texts[layer].splitlines().index(f"  {bad}") + 1
+    paths = _chain(tmp_path, *texts)
+    with pytest.raises(ConfigError) as e:
+        load_config(paths[0])
+    shown = [str(paths[0]), *(os.path.normpath(p) for p in (paths[0].parent / "../b/base.yaml", paths[1].parent / "root.yaml"))]
+    assert e.value.messages == [f"{shown[layer]}:{line}: {message}"]
+
+
+def test_a_value_a_base_wrote_and_the_child_overrides_is_judged_as_the_child_wrote_it(tmp_path):
+    child, base, _ = _chain(tmp_path, CHILD.replace("0.01", "-1"), BASE, ROOT_CFG)
+    with pytest.raises(ConfigError) as e:
+        load_config(child)
+    assert e.value.messages == [f"{child}:4: train.lr: Input should be greater than 0, got -1"]
+    with pytest.raises(ConfigError) as e:
+        load_config(child, ["train.lr=-2"])
+    assert e.value.messages == ["--set train.lr=-2: train.lr: Input should be greater than 0, got -2"]
+
+
+@pytest.mark.parametrize(
+    "bases",
+    [["a.yaml"], ["b.yaml", "a.yaml"], ["b.yaml", "c.yaml", "a.yaml"]],
+    ids=["itself", "cycle-of-2", "cycle-of-3"],
+)
+def test_a_cycle_of_bases_is_refused_naming_every_file(tmp_path, bases):
+    names = ["a.yaml", *bases[:-1]]
+    for name, base in zip(names, bases):
+        (tmp_path / name).write_text(f"base: {base}\n{MINIMAL}")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "a.yaml")
+    (msg,) = e.value.messages
+    cycle = " -> ".join(str(tmp_path / n) for n in [*names, "a.yaml"])
+    assert f"makes a cycle: {cycle} (remove one of these bases)" in msg, msg
+    assert msg.startswith(f"{tmp_path / names[-1]}:1: base a.yaml")
+
+
+@pytest.mark.parametrize(
+    "base, message",
+    [
+        ("nope.yaml", "{dir}/c.yaml:1: base: {dir}/nope.yaml: base config not found"),
+        ("5", "{dir}/c.yaml:1: base: expected a config path (relative to this file) or null, got 5"),
+        (
+            "[a.yaml, b.yaml]",
+            "{dir}/c.yaml:1: base: expected a config path (relative to this file) or null, got ['a.yaml', 'b.yaml']",
+        ),
+        (
+            "sweep.yaml",
+            "{dir}/c.yaml:1: base sweep.yaml: {dir}/sweep.yaml is a sweep file (it has space); a config's base must be a config",
+        ),
+    ],
+)
+def test_a_base_that_is_missing_not_a_path_or_a_sweep_file_is_an_error_at_its_line(tmp_path, base, message):
+    (tmp_path / "sweep.yaml").write_text("base: c.yaml\nspace:\n  model.cell: [gru]\n")
+    (tmp_path / "c.yaml").write_text(f"base: {base}\n{MINIMAL}")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "c.yaml")
+    assert e.value.messages == [message.format(dir=tmp_path)]
+
+
+def test_base_null_is_no_base_and_data_paths_are_relative_to_the_file_that_wrote_them(tmp_path):
+    (tmp_path / "c.yaml").write_text(f"base: null\n{MINIMAL}")
+    assert load_config(tmp_path / "c.yaml") == parse_config(MINIMAL)
+    child, _, _ = _chain(tmp_path, CHILD + "data:\n  test_file: test.csv\n", BASE, "data:\n  train_file: data/train.csv\n")
+    cfg = load_config(child, ["data.val_file=val.csv"])
+    assert cfg.data.train_file == str(tmp_path / "b" / "data" / "train.csv")  # the base's, beside the base
+    assert cfg.data.test_file == str(tmp_path / "a" / "test.csv")
+    assert cfg.data.val_file == str(tmp_path / "a" / "val.csv")  # --set: relative to the config given
+
+
+def test_a_sweep_s_base_config_may_have_a_base(tmp_path):
+    child, _, _ = _chain(tmp_path, CHILD, BASE, ROOT_CFG)
+    sweep = tmp_path / "a" / "s.yaml"
+    sweep.write_text("base: child.yaml\nset:\n  train.epochs: 1\nspace:\n  model.cell: [gru, lstm]\nsampler:\n  kind: grid\n")
+    _, raw, cfg = load_sweep(sweep)
+    assert cfg == load_config(child, ["train.epochs=1"]) and raw["data"]["maxlen"] == 50
+
+
+def test_the_shipped_uci_gru_plateau_resolves_as_it_did_before_it_had_a_base():
+    before = """name: uci-gru
+data:
+  dataset: uci-sentiment
+  maxlen: 40
+  test_split: 0.15
+model:
+  cell: gru
+  embedding_dims: 32
+  num_neurons: 32
+train:
+  epochs: 6
+  batch_size: 32
+  lr: 0.0001
+  plateau_warning: 3
+  early_stopping:
+    enabled: false
+"""  # configs/uci_gru_plateau.yaml's keys before it used base: uci_sentiment.yaml
+    path = ROOT / "configs" / "uci_gru_plateau.yaml"
+    assert "base: uci_sentiment.yaml" in path.read_text()
+    assert load_config(path) == parse_config(before, base_dir=path.parent)
+
+
+def test_validate_print_names_where_each_value_came_from_and_loads_back(tmp_path):
+    from rnnexp.config import explain_config
+
+    child, base, _ = _chain(tmp_path, CHILD, BASE, ROOT_CFG)
+    text = explain_config(child, ["train.epochs=2", "model={dropout: 0.5}"])
+    shown_base = os.path.normpath(tmp_path / "a" / ".." / "b")  # as the child names it, made plain
+    origins = {line.split(":")[0].strip(): line.rsplit("# ", 1)[1] for line in text.splitlines() if "#" in line}
+    assert origins["name"] == f"{child}:2" and origins["lr"] == f"{child}:4"
+    assert origins["epochs"] == "--set" and origins["dropout"] == "--set"
+    assert origins["num_neurons"] == f"{shown_base}/base.yaml:4" and origins["cell"] == f"{shown_base}/base.yaml:3"
+    assert origins["maxlen"] == f"{shown_base}/root.yaml:3" and origins["bidirectional"] == f"{shown_base}/root.yaml:6"
+    assert origins["batch_size"] == "default" and origins["patience"] == "default"
+    assert all(line.endswith(":") or "  # " in line for line in text.splitlines())  # every value says
+    again = tmp_path / "printed.yaml"
+    again.write_text(text)
+    assert load_config(again) == load_config(child, ["train.epochs=2", "model={dropout: 0.5}"])
+
+
+def test_the_json_schema_accepts_base():
+    from rnnexp.config import config_json_schema
+
+    schema = config_json_schema()
+    assert schema["additionalProperties"] is False and "string" in str(schema["properties"]["base"])
+    assert set(schema["properties"]) == {"base", *Config.model_fields}

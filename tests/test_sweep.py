@@ -20,7 +20,7 @@ import yaml
 
 from conftest import ROOT, assert_same_run, fill_disk, run_cli
 from rnnexp import sweep as sweeps
-from rnnexp.config import load_config, load_sweep
+from rnnexp.config import grid_sweep, load_config, load_sweep
 from rnnexp.errors import ConfigError
 
 
@@ -138,6 +138,83 @@ def test_sqlite_is_refused_for_several_workers(write_sweep, tmp_path):
     proc = run_cli("sweep", path, "--workers", "2", "--storage", f"sqlite:///{tmp_path}/s.db", "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 2
     assert "SQLite runs queued trials twice" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- sweep CONFIG --grid KEY=V1,V2 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("monitor, direction", [("val_loss", "minimize"), ("val_accuracy", "maximize")])
+def test_a_grid_is_the_sweep_file_it_writes(write_config, tmp_path, monitor, direction):
+    config = write_config(train={"early_stopping": {"enabled": False, "monitor": monitor}})
+    grid = ["model.cell=gru,lstm", "train.lr=1e-3, 0.01", "model.bidirectional=true,false"]  # 1e-3: a number
+    sweep, raw, base, text = grid_sweep(config, grid, ["train.epochs=1", "data.val_file=val.csv"])
+    assert sweep.sampler.kind == "grid" and sweep.total_trials == 8 and sweep.name == "tiny"
+    assert sweep.space["train.lr"].values == [0.001, 0.01] and sweep.space["model.bidirectional"].values == [True, False]
+    assert sweeps.objective_of(sweep, base) == (monitor, direction)  # the config's own monitor
+    # --set is the sweep's set: the config every trial starts from (a data path relative to the config)
+    assert base.train.epochs == 1 and base.data.val_file == str(config.parent / "val.csv")
+    written = tmp_path / "elsewhere" / "sweep.yaml"
+    written.parent.mkdir()
+    written.write_text(text)
+    again, raw_again, _ = load_sweep(written)
+    assert again == sweep and raw_again == raw
+
+
+@pytest.mark.parametrize(
+    "grid, overrides, message",
+    [
+        (["model.cel=gru,lstm"], [], "--grid model.cel: unknown key (did you mean model.cell?)"),
+        (["model=gru"], [], "--grid model: a section, not a key; give one of its keys, e.g. model.cell"),
+        (["model.cell"], [], "--grid 'model.cell': expected KEY=V1,V2,..., e.g. --grid model.cell=gru,lstm"),
+        (["model.cell="], [], "--grid 'model.cell=': expected KEY=V1,V2,..., e.g. --grid model.cell=gru,lstm"),
+        (["model.cell=gru", "model.cell=lstm"], [], "--grid model.cell: given twice; give all its values in one"),
+        (["model.cell=gru,gru"], [], "--grid model.cell: 'gru' given twice (each value once)"),
+        (["model.cell=gru,xyz"], [], "--grid model.cell='xyz': model.cell: Input should be 'rnn', 'gru' or 'lstm'"),
+        (["train.lr=0.1,0"], [], "--grid train.lr=0: train.lr: Input should be greater than 0, got 0"),
+        (["train.lr=0.1"], ["train.epochz=1"], "--set train.epochz=1: unknown key train.epochz (did you mean"),
+    ],
+)
+def test_a_bad_grid_is_one_line_naming_it(write_config, grid, overrides, message):
+    with pytest.raises(ConfigError) as e:
+        grid_sweep(write_config(), grid, overrides)
+    (msg,) = e.value.messages
+    assert msg.startswith(message), msg
+
+
+def test_grid_on_a_sweep_file_and_a_config_without_grid_are_refused(write_sweep, write_config, tmp_path):
+    sweep = write_sweep(space={"model.cell": ["gru"]}, sampler={"kind": "grid"})
+    with pytest.raises(ConfigError, match="is a sweep file; --grid takes a config"):
+        grid_sweep(sweep, ["train.lr=0.1"])
+    config = write_config()
+    with pytest.raises(ConfigError, match=r"a config, not a sweep file \(it has no space\): give the values to try with --grid"):
+        load_sweep(config)
+
+
+def test_sweep_config_grid_runs_the_grid_as_a_sweep_and_resumes_as_one(write_config, tmp_path):
+    (tmp_path / "child").mkdir()
+    config = tmp_path / "child" / "c.yaml"  # a config with a base trains as its merged self
+    config.write_text(f"base: ../{write_config().name}\nname: child\nmodel:\n  num_neurons: 8\n")
+    runs = tmp_path / "runs"
+    proc = run_cli(
+        "sweep", config, "--grid", "model.cell=gru,lstm", "--set", "train.epochs=1", "--workers", "2", "--runs-dir", runs
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (folder,) = runs.iterdir()
+    rows = list(csv.DictReader(open(folder / "results.csv")))
+    assert sorted((r["state"], r["model.cell"]) for r in rows) == [("COMPLETE", "gru"), ("COMPLETE", "lstm")]
+    table = proc.stdout.splitlines()  # the results table on stdout, the workers' lines on stderr
+    assert any(line.split()[1:2] == ["complete"] and "gru" in line for line in table), proc.stdout
+    assert "2 complete of 2 trials" in proc.stdout and "worker" not in proc.stdout and "epoch 1/1" in proc.stderr
+    for row in rows:
+        assert json.loads(Path(row["run_dir"], "summary.json").read_text())["epochs_run"] == 1  # --set train.epochs=1
+        saved = Path(row["run_dir"], "config.yaml")  # the merged config: the run never needs the base again
+        assert "base" not in yaml.safe_load(saved.read_text())
+        trial = load_config(saved)  # named after its trial
+        assert trial == load_config(config, ["train.epochs=1", f"model.cell={row['model.cell']}", f"name={trial.name}"])
+    sweep, raw, _ = load_sweep(folder / "sweep.yaml")  # the equivalent sweep file
+    assert sweep.space["model.cell"].values == ["gru", "lstm"] and raw["train"]["epochs"] == 1 and sweep.name == "child"
+    resumed = sweeps.work(sweeps.open_sweep(folder))  # what sweep resume's workers do: here, nothing
+    assert resumed.trials == [] and resumed.stopped_by == "all trials done" and len(list((folder / "trials").iterdir())) == 2
 
 
 # -- running -------------------------------------------------------------------------------------

@@ -7,8 +7,13 @@ schema.py   data and model sections, shared bounds, direction_of (which way a me
 run.py      train sections and Config, the whole run config
 sweep.py    the sweep file's schema
 loading.py  YAML + overrides -> Config/SweepConfig, errors that name file, line and key
+inherit.py  `base:` chains of config files merged into one, and which file wrote each key
+grid.py     `sweep CONFIG --grid KEY=V1,V2`: the equivalent grid sweep, built in memory
+yamlio.py   reading YAML files: node trees for line numbers, repeated keys and alias bombs refused
 """
 
+from .grid import grid_sweep, parse_grid  # noqa: F401
+from .inherit import BASE_DESCRIPTION, BASE_KEY, config_json_schema  # noqa: F401
 from .loading import *  # noqa: F403
 from .run import *  # noqa: F403
 from .schema import *  # noqa: F403

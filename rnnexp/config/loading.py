@@ -14,9 +14,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, clip
+from .inherit import Layer, annotated_yaml, layer_of, merge_layers, merged, read_layers, resolve_paths
 from .run import Config
 from .schema import metric_applies
 from .sweep import SweepConfig, objective_of
+from .yamlio import YAML_NODES_MAX, line_of, read_file, read_yaml  # noqa: F401  (YAML_NODES_MAX: part of the API)
 
 
 def trial_config(base_raw: dict, params: dict[str, Any], source: str = "") -> Config:
@@ -53,44 +55,61 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     sweep file's line and key for every problem found.
     """
     path = Path(path)
-    text = _read(path, "sweep file")
+    text = read_file(path, "sweep file")
     node, raw = read_yaml(text, str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping (base, space, sampler, ...) at the top")
+    if "space" not in raw and raw.keys() & {"data", "model", "train"}:
+        raise ConfigError(
+            f"{path}: a config, not a sweep file (it has no space): give the values to try with --grid KEY=V1,V2,... "
+            f"(e.g. --grid model.cell=gru,lstm), or write a sweep file with base: {path.name} and a space"
+        )
     # `set` and `space` are keyed by dotted config keys: --set set.train.epochs=1 is the key train.epochs of `set`
     overridden = apply_overrides(raw, overrides, flat=("set", "space"))
     try:
         sweep = SweepConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError([_describe(err, str(path), node, overridden, SweepConfig) for err in e.errors()]) from None
-    base_path = (path.parent / sweep.base).resolve()
-    base = load_config(base_path)
+    base = load_config((path.parent / sweep.base).resolve())
+
+    def where(section: str, key: str | None) -> str:
+        line = line_of(node, [section, key]) if key is not None else None
+        return f"{path}:{line}: {section}" if line else f"{path}: {section}"
+
+    objective_at = f"{path}:{line_of(node, ['objective', 'metric'])}"
+    base_raw, base = check_sweep(sweep, base, where, objective_at)
+    return sweep, base_raw, base
+
+
+def check_sweep(
+    sweep: SweepConfig, base: Config, where: typing.Callable[[str, str | None], str], objective_at: str
+) -> tuple[dict, Config]:
+    """Check a sweep's `set` and every searched value against its base config. Returns the config
+    every trial starts from (base with `set` applied), as a raw dict and a Config. ConfigError names
+    each problem by ``where(section, key)`` (a sweep file's line, or the --grid that gave it)."""
     base_raw = base.model_dump(mode="json")
     problems = []
     for key, value in sweep.set.items():
         try:
-            trial_config(base_raw, {key: value}, source=f"{path}:{_line_of(node, ['set', key])}: set")
+            trial_config(base_raw, {key: value}, source=where("set", key))
         except ConfigError as e:
             problems.extend(e.messages)
     if problems:
         raise ConfigError(problems)
-    base = trial_config(base_raw, sweep.set, source=f"{path}: set")  # what every trial starts from
+    base = trial_config(base_raw, sweep.set, source=where("set", None))  # what every trial starts from
     base_raw = base.model_dump(mode="json")
     for key, spec in sweep.specs().items():
-        line = _line_of(node, ["space", key])
         for value in spec.edges():
             try:
-                trial_config(base_raw, {key: value}, source=f"{path}:{line}: space")
+                trial_config(base_raw, {key: value}, source=where("space", key))
             except ConfigError as e:
                 problems.extend(m for m in e.messages if m not in problems)
     if problems:
         raise ConfigError(problems)
     metric, _ = objective_of(sweep, base)
     if not metric_applies(metric, base.data.task):
-        raise ConfigError(
-            f"{path}:{_line_of(node, ['objective', 'metric'])}: objective.metric {metric} does not apply to {base.data.task}"
-        )
-    return sweep, base_raw, base
+        raise ConfigError(f"{objective_at}: objective.metric {metric} does not apply to {base.data.task}")
+    return base_raw, base
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,30 +117,50 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Read a YAML config, apply ``key.path=value`` overrides and validate.
+    """Read a YAML config (and the chain of its `base` configs), apply ``key.path=value`` overrides
+    and validate.
 
-    Raises ConfigError listing every problem, each naming the dotted key and where it came from.
+    Raises ConfigError listing every problem, each naming the dotted key and where it came from:
+    the file (of the chain) and line that wrote it, or the --set.
     """
-    path = Path(path)
-    text = _read(path, "config file")
-    return parse_config(text, source=str(path), overrides=overrides, base_dir=path.parent)
+    return _resolve(Path(path), overrides)[0]
+
+
+def explain_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
+    """The resolved config as loadable YAML, each value commented with its origin: the file and
+    line of the chain that wrote it, --set, or default (validate --print)."""
+    cfg, layers, overridden = _resolve(Path(path), overrides)
+    return annotated_yaml(cfg.model_dump(mode="json"), layers, overridden)
 
 
 def parse_config(
     text: str, source: str = "<config>", overrides: list[str] | tuple[str, ...] = (), base_dir: Path | None = None
 ) -> Config:
-    node, raw = read_yaml(text, source)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections (data, model, train) at the top, got {type(raw).__name__}")
+    """A config from its text; data paths and a `base` relative to ``base_dir`` (None: the working
+    directory, data paths left as written)."""
+    return _validate(read_layers(text, source, base_dir), overrides, base_dir)[0]
+
+
+def _resolve(path: Path, overrides: list[str] | tuple[str, ...]) -> tuple[Config, list[Layer], dict[str, str]]:
+    layers = read_layers(read_file(path, "config file"), str(path), path.parent, path)
+    return _validate(layers, overrides, path.parent)
+
+
+def _validate(
+    layers: list[Layer], overrides: list[str] | tuple[str, ...], base_dir: Path | None
+) -> tuple[Config, list[Layer], dict[str, str]]:
+    raw = merge_layers(layers)
     overridden = apply_overrides(raw, overrides)
     if base_dir is not None:
-        _resolve_paths(raw, base_dir)
+        resolve_paths(raw, base_dir)  # a path given by --set, relative to the config file as one in it
     try:
-        return Config.model_validate(raw)
+        return Config.model_validate(raw), layers, overridden
     except ValidationError as e:
-        raise ConfigError([_describe(err, source, node, overridden) for err in e.errors()]) from None
+        problems = []
+        for err in e.errors():
+            layer = layer_of(layers, [str(p) for p in err["loc"]])
+            problems.append(_describe(err, layer.source, layer.node, overridden))
+        raise ConfigError(problems) from None
 
 
 def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], flat: tuple[str, ...] = ()) -> dict[str, str]:
@@ -136,22 +175,38 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], flat: tup
         if not sep or not key or any(not p for p in key.split(".")):
             problems.append(f"{shown}: expected KEY.PATH=VALUE, e.g. --set train.lr=0.01")
             continue
-        try:
-            _, value = read_yaml(value_text, shown) if value_text.strip() else (None, None)
-        except ConfigError as e:
-            if "invalid YAML" not in e.messages[0]:
-                raise  # an alias bomb or a repeated key in the value
-            value = value_text  # not YAML: keep the text as a string and let validation judge it
+        value = parse_value(value_text, shown)
         first, _, rest = key.partition(".")
         parts = [first, rest] if first in flat and rest else key.split(".")
         problem = set_path(raw, parts, value)
         if problem:
             problems.append(f"{shown}: {problem}")
         else:
-            done[key] = f"--set {clip(item)}"
+            # a mapping merges key by key (set_path): it set only the keys in it
+            done.update(dict.fromkeys(_leaves(key, value), f"--set {clip(item)}"))
     if problems:
         raise ConfigError(problems)
     return done
+
+
+def parse_value(text: str, shown: str) -> Any:
+    """A value given on the command line, read as YAML (empty: null); text that is not YAML stays a
+    string, for validation to judge. ConfigError naming ``shown`` for an alias bomb or a repeated key."""
+    if not text.strip():
+        return None
+    try:
+        return read_yaml(text, shown)[1]
+    except ConfigError as e:
+        if "invalid YAML" not in e.messages[0]:
+            raise
+        return text
+
+
+def _leaves(key: str, value: Any) -> list[str]:
+    """The dotted keys a value set at ``key`` writes: each leaf of a (non-empty) mapping, else the key."""
+    if not isinstance(value, dict) or not value:
+        return [key]
+    return [leaf for sub, inner in value.items() for leaf in _leaves(f"{key}.{sub}", inner)]
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> str | None:
@@ -173,123 +228,10 @@ def set_path(raw: dict, parts: list[str], value: Any) -> str | None:
         target = nxt
     last = parts[-1]
     if isinstance(value, dict) and isinstance(target.get(last), dict):
-        target[last] = _merged(target[last], value)
+        target[last] = merged(target[last], value)
     else:
         target[last] = copy.deepcopy(value)
     return None
-
-
-def _merged(base: dict, changes: dict) -> dict:
-    out = dict(base)
-    for key, value in changes.items():
-        out[key] = (
-            _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
-        )
-    return out
-
-
-# A YAML alias may stand for a whole subtree, so a few hundred bytes of anchors can expand to
-# billions of values (the "billion laughs"); no config comes near this many.
-YAML_NODES_MAX = 100_000
-
-
-def _read(path: Path, what: str) -> str:
-    """A config or sweep file's text; ConfigError naming it when it is missing or unreadable."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read {what} ({e})") from None
-
-
-def read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
-    """Parse a YAML document: (its node tree, for line numbers; its value). ConfigError, naming
-    ``source`` and lines, when it is not YAML, repeats a key in a mapping (YAML forbids it, and
-    PyYAML would silently keep the last one), or expands past YAML_NODES_MAX values by aliases."""
-    loader = None
-    try:
-        loader = yaml.SafeLoader(text)  # duplicate keys and alias expansion are checked on its node tree
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        _check_tree(node, source)
-        return node, loader.construct_document(node)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {clip(problem)}") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-def _check_tree(root: yaml.Node, source: str) -> None:
-    problems: list[str] = []
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node, path: list[str]) -> int:
-        """Values under ``node`` once every alias is expanded (an alias is a shared node object)."""
-        if id(node) in sizes:
-            return sizes[id(node)]
-        if id(node) in active:
-            raise ConfigError(f"{source}:{node.start_mark.line + 1}: invalid YAML: an alias refers to its own anchor")
-        active.add(id(node))
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[tuple[str, str], int] = {}
-            for key_node, value_node in node.value:
-                key = (key_node.tag, str(key_node.value))
-                line = key_node.start_mark.line + 1
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    if key in seen:
-                        dotted = ".".join([*path, str(key_node.value)])
-                        problems.append(
-                            f"{source}:{line}: duplicate key {clip(dotted)} (first at line {seen[key]}); "
-                            "YAML keeps only one: merge the two into one"
-                        )
-                    else:
-                        seen[key] = line
-                total += size(key_node, path) + size(value_node, [*path, clip(str(key_node.value), 40)])
-                if total > YAML_NODES_MAX:
-                    break
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                total += size(item, [*path, str(i)])
-                if total > YAML_NODES_MAX:
-                    break
-        active.discard(id(node))
-        sizes[id(node)] = total
-        if total > YAML_NODES_MAX:
-            raise ConfigError(
-                f"{source}:{node.start_mark.line + 1}: YAML aliases expand this document past {YAML_NODES_MAX:,} values; "
-                "refusing it (no config needs that many: use fewer anchors and aliases)"
-            )
-        return total
-
-    size(root, [])
-    if problems:
-        raise ConfigError(problems)
-
-
-def _resolve_paths(raw: dict, base_dir: Path) -> None:
-    """Data file paths in a config are relative to the config file, not to the working directory."""
-    model = raw.get("model")
-    places = [(raw.get("data"), ("train_file", "val_file", "test_file"))]
-    if isinstance(model, dict):
-        places.append((model.get("embedding"), ("pretrained",)))
-    for section, keys in places:
-        if not isinstance(section, dict):
-            continue
-        for key in keys:
-            value = section.get(key)
-            if isinstance(value, str) and value:
-                path = Path(value).expanduser()
-                section[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
 
 
 def _describe(
@@ -303,7 +245,7 @@ def _describe(
     if culprit is not None:
         where = overridden[culprit]
     else:
-        line = _line_of(node, loc)
+        line = line_of(node, loc)
         where = f"{source}:{line}" if line else source
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -324,22 +266,6 @@ def _describe(
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
     shown = clip(repr(got)) if not isinstance(got, (dict, list)) else type(got).__name__
     return f"{where}: {dotted}: {msg}, got {shown}{hint}"
-
-
-def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
-    """1-based line of the deepest key of ``loc`` present in the YAML document."""
-    line = None
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if str(key_node.value) == part:
-                line = key_node.start_mark.line + 1
-                node = value_node
-                break
-        else:
-            break
-    return line
 
 
 def _model_at(loc: list[str], root: type[BaseModel] | None = None) -> type[BaseModel] | None:

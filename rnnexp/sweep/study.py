@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from .. import faults
-from ..config import Config, SweepConfig, load_sweep, objective_of
+from ..config import Config, SweepConfig, grid_sweep, load_sweep, objective_of
 from ..rundir import RunDir, write_json, write_text
 from ..tracking import Parent, Tracker, new_entry
 from .names import SWEEP_FILE, Attr, SweepError
@@ -86,13 +86,20 @@ def create(
     overrides: list[str] | tuple[str, ...] = (),
     storage_url: str | None = None,
     workers: int | None = None,
+    grid: list[str] | tuple[str, ...] = (),
 ) -> Sweep:
     """Make the sweep folder and its study, named after the folder (unique), with the grid enqueued.
-    Workers never create anything, so fresh workers cannot race to make the schema or the study."""
+    Workers never create anything, so fresh workers cannot race to make the schema or the study.
+    With ``grid`` (--grid KEY=V1,V2 items), ``sweep_file`` is a config and ``overrides`` its --set:
+    the grid sweep they stand for, whose sweep.yaml is the equivalent sweep file."""
     import optuna
 
     quiet_optuna()
-    sweep, base_raw, base = load_sweep(sweep_file, overrides)
+    if grid:
+        sweep, base_raw, base, text = grid_sweep(sweep_file, grid, overrides)
+    else:
+        sweep, base_raw, base = load_sweep(sweep_file, overrides)
+        text = Path(sweep_file).read_text(encoding="utf-8")
     if workers is not None:
         sweep.workers = workers
     # A server that cannot be reached is found out before any folder is made.
@@ -103,7 +110,7 @@ def create(
     folder = staged.run.path
     try:
         (folder / "trials").mkdir()
-        write_text(folder / "sweep.yaml", Path(sweep_file).read_text(encoding="utf-8"))
+        write_text(folder / "sweep.yaml", text)
         write_text(folder / "base.yaml", yaml.safe_dump(base_raw, sort_keys=False))
         study_name = staged.intended_name()  # the folder's name, unless another takes it in the same second
         try:
