@@ -114,7 +114,7 @@ def test_forecast_evaluation_in_original_units_beside_baselines(weather_run):
 def test_forecasting_cli_output(weather_run):
     proc = run_cli("evaluate", weather_run.run_dir)
     assert proc.returncode == 0, proc.stderr
-    assert "persistence" in proc.stderr and "seasonal naive (season 7)" in proc.stderr and "MAE" in proc.stderr
+    assert "persistence" in proc.stdout and "seasonal naive (season 7)" in proc.stdout and "MAE" in proc.stdout
     assert run_cli("evaluate", weather_run.run_dir, "--min-accuracy", "0.5").returncode == 2
 
 
