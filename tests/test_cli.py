@@ -206,9 +206,12 @@ def test_a_signal_during_start_up(signal_reference, tmp_path, forkrun, delay, si
     config, ref = signal_reference
     runs = tmp_path / "runs"
     rc, out = forkrun("train", config, "--runs-dir", runs, "--quiet", signals=[(delay, sig)])
-    assert rc == 130, out
     _clean(out)
     folders = [p for p in runs.iterdir() if not p.name.startswith(".")] if runs.exists() else []
+    if rc == 0:  # the whole run was over before the signal came (the later delays, on a fast machine)
+        assert_same_run(ref, folders[0])
+        return
+    assert rc == 130, out
     if folders:
         rc, out = forkrun("resume", folders[0], "--quiet")
         assert rc == 0, out

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from rnnexp.cli import app
 from rnnexp.config import DataConfig
-from rnnexp.data import _label_str, file_format, read_table, read_texts
+from rnnexp.config import label_text as _label_str
+from rnnexp.data import file_format, read_table, read_texts
 from rnnexp.errors import DataError
 
 

@@ -189,9 +189,9 @@ def test_divergence_is_reported_with_epoch_and_batch(tiny_data, tmp_path, monkey
 
     real_loss, calls = F.cross_entropy, []
 
-    def loss_that_blows_up(logits, target):  # the 15th training batch (epoch 2, batch 3) turns NaN
+    def loss_that_blows_up(logits, target, **kwargs):  # the 15th training batch (epoch 2, batch 3) turns NaN
         calls.append(1)
-        loss = real_loss(logits, target)
+        loss = real_loss(logits, target, **kwargs)
         return loss * float("nan") if len(calls) == 15 + 1 else loss  # +1: epoch 1's validation call
 
     monkeypatch.setattr(F, "cross_entropy", loss_that_blows_up)
