@@ -281,3 +281,28 @@ def fill_disk(folder: Path, leave: int = 0) -> Path:
     if leave:
         os.truncate(filler, max(0, filler.stat().st_size - leave))
     return filler
+
+
+def open_pty() -> tuple[int, int]:
+    """A pseudo-terminal (master, slave) for the tests of what a terminal gets; skips where none can be opened."""
+    import pty
+
+    try:
+        return pty.openpty()
+    except OSError as e:
+        pytest.skip(f"no pseudo-terminal here ({e})")
+
+
+def read_pty(master: int) -> str:
+    """Everything written to the terminal until its other end closed (then EIO), decoded."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")

@@ -341,24 +341,15 @@ def _shell(command: str) -> subprocess.CompletedProcess:
 
 def _on_a_terminal(*args, env: dict) -> str:
     """What rnnexp writes to stdout when stdout is a terminal (a pseudo-terminal here)."""
-    import pty
+    from conftest import open_pty, read_pty
 
-    master, slave = pty.openpty()
+    master, slave = open_pty()
     full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"} | env
     proc = subprocess.run([sys.executable, "-m", "rnnexp", *map(str, args)], stdout=slave, stderr=subprocess.PIPE, env=full_env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the terminal's other end is closed and everything was read
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    screen = read_pty(master)
     assert proc.returncode == 0, proc.stderr
-    return b"".join(chunks).decode()
+    return screen
 
 
 BOX = set("│─┃━┏┓┗┛┡┩┣┫╭╮╰╯")
@@ -470,30 +461,21 @@ def test_a_killed_run_lists_as_stale_and_evaluate_says_it_scores_an_unfinished_r
 
 
 def test_ctrl_c_on_a_terminal_leaves_no_progress_bar_under_the_final_lines(write_config, tmp_path):
-    import pty
+    from conftest import open_pty, read_pty
 
     cfg = write_config(train={"epochs": 200, "threads": 1})
-    master, slave = pty.openpty()
+    master, slave = open_pty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"}
     cmd = [sys.executable, "-m", "rnnexp", "train", str(cfg), "--runs-dir", str(tmp_path / "runs")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env)
     os.close(slave)
-    chunks, deadline = [], time.time() + 120
+    deadline = time.time() + 120
     while time.time() < deadline and not list((tmp_path / "runs").glob("*/checkpoints/last.pt")):
         time.sleep(0.05)
     time.sleep(0.3)  # well into a later epoch: its bar is on the screen
     proc.send_signal(signal.SIGINT)
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    screen = read_pty(master)
     assert proc.wait(timeout=60) == 130
-    screen = b"".join(chunks).decode(errors="replace")
     assert "continue with: rnnexp resume" in screen, screen[-2000:]
     after = screen.rsplit("continue with: rnnexp resume", 1)[1]
     assert "━" not in after and "loss" not in after, after

@@ -937,27 +937,17 @@ def test_a_sweep_folder_is_absent_or_whole(write_sweep, tmp_path, forkrun):
 
 
 def test_a_sweep_on_a_terminal_draws_a_bar_over_its_trials_and_prints_the_workers_lines_above_it(write_sweep, tmp_path):
-    import pty
+    from conftest import open_pty, read_pty
 
     path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 2})
-    master, slave = pty.openpty()
+    master, slave = open_pty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"}
     cmd = [sys.executable, "-m", "rnnexp", "sweep", str(path), "--workers", "1", "--runs-dir", str(tmp_path / "runs")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env, text=True)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    screen = read_pty(master)
     table, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, table
-    screen = b"".join(chunks).decode(errors="replace")
     assert "trials" in screen and "━" in screen, screen[-3000:]  # the bar
     for number in (0, 1):
         for epoch in (1, 2):
