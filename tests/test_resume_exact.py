@@ -28,10 +28,22 @@ def train(forkrun, config: Path, runs: Path, fault: str | None = None, *extra) -
     return rc, out, folders[-1] if folders else None
 
 
-def write_tiny(folder: Path, tiny_data, **train) -> Path:
+def write_tiny(folder: Path, tiny_data, model: dict | None = None, **train) -> Path:
     config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, train={"threads": 1, **train})))
+    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, model=model or {}, train={"threads": 1, **train})))
     return config
+
+
+def killed_mid_epoch_and_resumed(forkrun, config: Path, folder: Path) -> tuple[Path, Path]:
+    """An uninterrupted run of ``config``, and one SIGKILLed mid-epoch then resumed, proven the same."""
+    rc, out, ref_run = train(forkrun, config, folder / "ref")
+    assert rc == 0, out
+    rc, out, run = train(forkrun, config, folder / "runs", "batch:2:5")
+    assert rc == KILLED, (rc, out)
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
+    assert_same_run(ref_run, run)
+    return ref_run, run
 
 
 @pytest.fixture(scope="module")
@@ -80,20 +92,10 @@ def test_two_crashes_in_one_run(reference, tmp_path, forkrun):
 def test_a_bf16_deterministic_run_killed_and_resumed_is_bit_identical(tmp_path, tiny_data, forkrun):
     """Mixed precision through the LSTM's scan (recurrent dropout), with train.deterministic: the
     resume applies the run's numerics again and ends with the uninterrupted run's bits."""
-    config = tmp_path / "config.yaml"
-    sections = tiny_config_dict(
-        tiny_data,
-        model={"cell": "lstm", "recurrent_dropout": 0.2},
-        train={"threads": 1, "precision": "bf16", "deterministic": True},
+    config = write_tiny(
+        tmp_path, tiny_data, model={"cell": "lstm", "recurrent_dropout": 0.2}, precision="bf16", deterministic=True
     )
-    config.write_text(yaml.safe_dump(sections))
-    rc, out, ref_run = train(forkrun, config, tmp_path / "ref")
-    assert rc == 0, out
-    rc, out, run = train(forkrun, config, tmp_path / "runs", "batch:2:5")
-    assert rc == KILLED, (rc, out)
-    rc, out = forkrun("resume", run, "--quiet")
-    assert rc == 0, out
-    assert_same_run(ref_run, run)
+    ref_run, run = killed_mid_epoch_and_resumed(forkrun, config, tmp_path)
     meta = json.loads((run / "meta.json").read_text())
     assert meta["numerics"]["precision"] == "bf16" and meta["numerics"]["deterministic_algorithms"] is True
     assert meta["resumes"][0]["numerics"] == meta["numerics"]  # the run's own settings, set again
@@ -102,12 +104,6 @@ def test_a_bf16_deterministic_run_killed_and_resumed_is_bit_identical(tmp_path, 
 def test_sigkill_then_resume_with_class_weights_is_bit_identical(tmp_path, tiny_data, forkrun):
     """The weights are computed again from the training split on resume: the same weights, the same run."""
     config = write_tiny(tmp_path, tiny_data, class_weight="balanced")
-    rc, out, ref_run = train(forkrun, config, tmp_path / "ref")
-    assert rc == 0, out
-    rc, out, run = train(forkrun, config, tmp_path / "runs", "batch:2:5")
-    assert rc == KILLED, (rc, out)
-    rc, out = forkrun("resume", run, "--quiet")
-    assert rc == 0, out
-    assert_same_run(ref_run, run)
+    ref_run, run = killed_mid_epoch_and_resumed(forkrun, config, tmp_path)
     weights = [json.loads((r / "meta.json").read_text())["data"]["class_weights"] for r in (ref_run, run)]
     assert weights[0] == weights[1] and set(weights[0]) == {"great", "other"}
