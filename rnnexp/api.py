@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import Config, load_config, parse_config
+from .config import Config, load_config, override, parse_config
 from .errors import ConfigError
 from .rundir import RunDir
 
@@ -58,10 +58,9 @@ class Run(os.PathLike):
 
 
 def _overrides(overrides: Mapping[str, Any] | None) -> list[str]:
-    # Each value as JSON, which YAML reads back as the same value (a string stays a string).
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides: expected a mapping of dotted keys to values, got {type(overrides).__name__}")
-    return [f"{key}={json.dumps(value)}" for key, value in (overrides or {}).items()]
+    return [override(key, value) for key, value in (overrides or {}).items()]
 
 
 def _config(config: str | os.PathLike | Mapping | Config, overrides: Mapping[str, Any] | None) -> tuple[Config, Path | None]:
@@ -208,6 +207,6 @@ def runs(
     from .report import list_runs, table_columns
 
     where = runs_dir or os.environ.get("RNNEXP_RUNS_DIR") or "runs"
-    rows = list_runs(where, [f"{k}={json.dumps(v)}" for k, v in (filters or {}).items()], sort, trials)
+    rows = list_runs(where, [override(k, v) for k, v in (filters or {}).items()], sort, trials)
     columns = [*table_columns(rows), "path"]
     return pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)

@@ -761,6 +761,7 @@ def sweep_worker(
     device: str | None = typer.Option(
         None,
         "--device",
+        metavar="DEVICE",
         help="auto, cpu, cuda or cuda:N: where this worker's trials train, over their train.device (each trial's "
         "config records it). Default: cuda:(number mod GPUs) when train.device is auto or cuda, else train.device.",
     ),
@@ -950,7 +951,8 @@ def main() -> None:
 
 def _with_flags(overrides: list[str], device: str | None, name: str | None = None) -> list[str]:
     """--device and --name on a new run are the last --set train.device and --set name: the run's
-    config records where it trained and what it is called. (Values as JSON strings: YAML would read
-    a name such as {cell}-x as a mapping.)"""
+    config records where it trained and what it is called."""
+    from .config import override
+
     flags = {"train.device": device, "name": name}
-    return [*overrides, *(f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None)]
+    return [*overrides, *(override(key, value) for key, value in flags.items() if value is not None)]

@@ -42,9 +42,10 @@ def evaluate(
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "device": str(device)}
     fit = cfg.train.baselines if fit_baselines is None else fit_baselines
     report, rows = task.evaluate(model, split, meta, fit, data_file=data_file, want_rows=predictions is not None)
-    unfinished = unfinished_note(run, cfg.train.epochs, which, int(state["epoch"]))
+    status = run.status()
+    unfinished = unfinished_note(status, run.path, cfg.train.epochs, which, int(state["epoch"]))
     notes = [n for n in (note, unfinished) if n]
-    report = {**head, "run_status": str(run.status()), **report, "notes": [*notes, *report.get("notes", [])]}
+    report = {**head, "run_status": str(status), **report, "notes": [*notes, *report.get("notes", [])]}
     if predictions is not None:
         write_predictions(Path(predictions), rows, task.labels)
         report["predictions_file"] = str(predictions)
@@ -63,13 +64,12 @@ def _track(cfg, meta: dict[str, Any], run: RunDir, report: dict[str, Any]) -> No
     tracker.log_artifacts([run.eval_file(report["split"])])
 
 
-def unfinished_note(run: RunDir, epochs: int, which: str, epoch: int) -> str | None:
-    """What to know before reading the scores of a run that has not finished training (still
-    running, interrupted, stale, failed): None for a finished one."""
-    status = run.status()
+def unfinished_note(status: str, path: Path, epochs: int, which: str, epoch: int) -> str | None:
+    """What to know before reading the scores of a run (its RunDir.status) that has not finished
+    training (still running, interrupted, stale, failed): None for a finished one."""
     if status in (Status.COMPLETED, Status.EARLY_STOPPED, Status.PRUNED):
         return None
-    then = f"; continue it with: rnnexp resume {run.path}" if status in (Status.STALE, Status.INTERRUPTED) else ""
+    then = f"; continue it with: rnnexp resume {path}" if status in (Status.STALE, Status.INTERRUPTED) else ""
     return (
         f"this run is {status}, not finished ({epochs} epochs planned): these are the scores of its {which} "
         f"checkpoint, from epoch {epoch}{then}"

@@ -206,19 +206,18 @@ def show_results(io: Output, res: dict[str, Any], as_json: bool, folder: Path | 
         cells = [str(r["number"]), r["state"].lower(), value, str(r["epochs"]), *[str(r.get(k)) for k in res["params"]]]
         table.add_row(*cells, r["note"][:60], style=style)
     io.table(table)
-    console = io.out
     counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k not in ("REPEATED", "PROMOTED"))
     spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
-    console.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
+    io.out.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
     if repeated := res["counts"]["REPEATED"]:
-        console.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
+        io.out.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
     if promoted := res["counts"]["PROMOTED"]:
-        console.print(f"{promoted} paused trials were promoted later: their runs resumed from their checkpoints")
+        io.out.print(f"{promoted} paused trials were promoted later: their runs resumed from their checkpoints")
     if res["ended"]:
-        console.print(f"ended early: {res['ended']}")
+        io.out.print(f"ended early: {res['ended']}")
     if res["best"]:
         params = ", ".join(f"{k}={res['best'][k]}" for k in res["params"])
-        console.print(f"best: trial {res['best']['number']} {res['metric']} {res['best']['value']:.4f} ({params})")
+        io.out.print(f"best: trial {res['best']['number']} {res['metric']} {res['best']['value']:.4f} ({params})")
     if folder is not None:
         io.err.print(f"written: {res.get('results_csv')}" + (f", {res['best_config']}" if res.get("best_config") else ""))
         if res.get("best_config"):

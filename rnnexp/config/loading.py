@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import types
 import typing
 from pathlib import Path
@@ -161,6 +162,13 @@ def _validate(
             layer = layer_of(layers, [str(p) for p in err["loc"]])
             problems.append(_describe(err, layer.source, layer.node, overridden))
         raise ConfigError(problems) from None
+
+
+def override(key: str, value: Any) -> str:
+    """The KEY=VALUE form of a value set from code (--device, --name, the Python API's overrides and
+    filters): the value as JSON, which YAML reads back as that same value (a name such as {cell}-x
+    stays a string, where YAML would read a mapping)."""
+    return f"{key}={json.dumps(value)}"
 
 
 def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...], flat: tuple[str, ...] = ()) -> dict[str, str]:
