@@ -4,14 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench docs docs-figures clean
 
 install: $(STAMP)
 
 # Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,postgres,tensorboard,onnx,dev,mlflow]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,postgres,tensorboard,onnx,dev,mlflow,docs]'
 	touch $(STAMP)
 
 # Train the quickstart config on real data (amazon-food), evaluate it on the test split.
@@ -26,12 +26,23 @@ test: install
 	$(BIN)/python -m pytest -q -n auto
 
 lint: install
-	$(BIN)/ruff check rnnexp tests bench
-	$(BIN)/ruff format --check rnnexp tests bench
+	$(BIN)/ruff check rnnexp tests bench docs/gen
+	$(BIN)/ruff format --check rnnexp tests bench docs/gen
 
 bench: install
 	$(BIN)/python bench/report.py
 
+# The documentation site in site/ (offline). The generated pages are refreshed first.
+docs: install
+	$(BIN)/python docs/gen/gen.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Rerun what the docs show from real runs (the tuning guide's figures, the demo's output): slow.
+docs-figures: install
+	$(BIN)/python docs/gen/figures.py
+	$(BIN)/python docs/gen/gen.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache bench/results
+	rm -rf $(VENV) site build dist *.egg-info .pytest_cache .ruff_cache
+	find bench/results -type f ! -name latest.json -delete 2>/dev/null || true
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -189,12 +189,19 @@ def main() -> None:
     parser.add_argument("--only-report", action="store_true", help="do not run the benchmarks; report bench/results as it is")
     args = parser.parse_args()
     runs: dict[str, dict[str, Any]] = {}
+    if args.only_report and (RESULTS / "latest.json").is_file():  # when and how each result was measured
+        runs = json.loads((RESULTS / "latest.json").read_text()).get("runs", {})
     if not args.only_report:
         for name in SCRIPTS:
             print(f"\n=== bench/{name}.py", flush=True)
             started = time.perf_counter()
             proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py")])
-            runs[name] = {"exit_code": proc.returncode, "seconds": round(time.perf_counter() - started, 1)}
+            runs[name] = {
+                "exit_code": proc.returncode,
+                "seconds": round(time.perf_counter() - started, 1),
+                "measured_at": time.strftime("%Y-%m-%d", time.gmtime()),
+                "command": f"python bench/{name}.py",
+            }
     rows, results = [], {}
     for name in SCRIPTS:
         path = RESULTS / f"{name}.json"

@@ -359,10 +359,8 @@ def evaluate(
         print(f"note: {note}", file=sys.stderr)
     if as_json:
         print(json.dumps(report))
-    elif "steps_ahead" in report:  # forecasts, scored in the target's units
-        views.show_forecast_eval(_output(), report)
     else:
-        views.show_eval(_output(), report)
+        views.show_evaluation(_output(), report)
     if min_accuracy is not None and "accuracy" not in report:
         print("error: --min-accuracy is for classification runs", file=sys.stderr)
         raise typer.Exit(EXIT_BAD_INPUT)

@@ -91,6 +91,14 @@ def score(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def show_evaluation(io: Output, report: dict[str, Any]) -> None:
+    """What `rnnexp evaluate` shows for a report of any task."""
+    if "steps_ahead" in report:  # forecasts, scored in the target's units
+        show_forecast_eval(io, report)
+    else:
+        show_eval(io, report)
+
+
 def show_eval(io: Output, report: dict[str, Any]) -> None:
     from rich.table import Table
 
