@@ -135,13 +135,9 @@ class TrainConfig(_Section):
     )
     class_weight: Literal["none", "balanced"] | dict[str, float] = Field(
         "none",
-        description="Classification: weigh each training example's loss by its class, as Keras' class_weight. "
-        "balanced: n_examples / (n_classes x n_examples_of_the_class), counted on the training split only "
-        "(scikit-learn's compute_class_weight); or a mapping {label: weight} naming labels as the data has them "
-        "(a label the mapping leaves out weighs 1). The weighted mean is PyTorch's CrossEntropyLoss(weight): the "
-        "sum of weighted losses over the sum of the batch's weights. Only the training loss is weighted (and so "
-        "train_loss); val_loss and evaluate's loss are not, as in Keras. The weights are in meta.json "
-        "(data.class_weights) and the run's first lines.",
+        description="Classification: weigh each training example's loss by its class, as Keras' class_weight: "
+        "none, balanced (n_examples / (n_classes x the class's examples) in the training split), or {label: weight} "
+        "(a label left out weighs 1). Only the training loss is weighted.",
     )
     seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
     device: str = Field(

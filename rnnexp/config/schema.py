@@ -11,7 +11,7 @@ TEXT_DATASETS = ("amazon-food", "uci-sentiment")
 HTML_DATASETS = ("amazon-food",)  # built-in texts holding HTML (its reviews' <br /> tags): data.strip_html's default
 SERIES_DATASETS = ("vic-elec", "seattle-weather")
 # The validation columns of metrics.csv of each kind of task (besides val_loss): the one list that
-# the tasks write, the monitors and sweep objectives are checked against, and the README shows.
+# the tasks write, the monitors and sweep objectives are checked against, and docs/reference/config.md shows.
 # val_f1 is macro F1; val_roc_auc and val_pr_auc are of data.positive_label when binary, macro
 # one-vs-rest otherwise.
 CLASSIFICATION_METRICS = ("val_accuracy", "val_f1", "val_balanced_accuracy", "val_roc_auc", "val_pr_auc")
