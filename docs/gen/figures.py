@@ -1,7 +1,7 @@
 """`make docs-figures`: run what the docs show from real runs, and keep the results.
 
-    python docs/gen/figures.py                  # everything (slow: trains for several minutes)
-    python docs/gen/figures.py --only demo      # one recording (demo, forecast, tuning)
+    python docs/gen/figures.py                  # everything (slow: trains for many minutes)
+    python docs/gen/figures.py --only demo      # one recorder (see --help for their names)
 
 Each recording is the JSON the real commands printed (`rnnexp train --json`, `rnnexp evaluate
 --json`), kept in docs/gen/recordings/NAME.json with the commands and the date; the pages draw it
@@ -90,18 +90,28 @@ def forecast(runs: Path) -> None:
     train_and_evaluate("forecast", "configs/electricity.yaml", runs)
 
 
-RECORDERS = {"demo": demo, "forecast": forecast}
+def recorders() -> dict[str, Any]:
+    """This module's recorders, then those of every docs/gen/rec_*.py (its RECORDERS mapping): one
+    module per part of the docs, so each part's recording code lives beside no other."""
+    import importlib
+
+    found = {"demo": demo, "forecast": forecast}
+    sys.path.insert(0, str(HERE))
+    for module in sorted(HERE.glob("rec_*.py")):
+        found.update(importlib.import_module(module.stem).RECORDERS)
+    return found
 
 
 def main(argv: list[str]) -> int:
+    found = recorders()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=sorted(RECORDERS), help="record only these (repeatable)")
+    parser.add_argument("--only", action="append", choices=sorted(found), help="record only these (repeatable)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rnnexp-docs-") as tmp:
-        for name in args.only or RECORDERS:
+        for name in args.only or found:
             print(f"=== {name}", flush=True)
             started = time.perf_counter()
-            RECORDERS[name](Path(tmp) / name)
+            found[name](Path(tmp) / name)
             print(f"    {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 
