@@ -269,7 +269,10 @@ def validate(
             print(explain_config(config, set_), end="")
             return
         cfg = load_config(config, set_)
-    print(f"ok: {config} is a valid config ({cfg.model.cell}, {cfg.model.num_neurons} neurons, {cfg.train.epochs} epochs)")
+    print(
+        f"ok: {config} is a valid config (run name {cfg.run_name}: {cfg.model.cell}, {cfg.model.num_neurons} neurons, "
+        f"{cfg.train.epochs} epochs)"
+    )
 
 
 @app.command()
