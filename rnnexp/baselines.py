@@ -6,7 +6,7 @@ is evaluated (they take seconds), with scikit-learn:
   * forecasting: ridge regression on the lookback window (the linear autoregressive model).
 
 A score beside only the majority class or persistence flatters the model: on amazon-food the
-TF-IDF model scores 0.810 where the demo's tuned LSTM scores 0.786 and the majority class 0.658.
+TF-IDF model beats the demo's tuned LSTM (docs/index.md shows the demo's scores).
 Each function returns predictions for the evaluated examples (class probabilities [N, classes] for
 classification, so that ROC-AUC and PR-AUC can be scored too); scoring is the caller's.
 """
@@ -18,10 +18,9 @@ from collections.abc import Callable
 import numpy as np
 
 SEED = 0  # the baselines are deterministic; the seed fixes solver tie-breaking and the sample below
-# The classification baselines are fitted on at most this many training examples. TF-IDF with word
-# pairs + logistic regression, fitted on 100,000 reviews and predicting 20,000, takes about 30 s on
-# 2 cores, and 200,000 take 59 s: all of 1,000,000 would take minutes. The sample costs accuracy
-# (0.850 against 0.871 fitted on all 200,000); bench/baselines.py measures both.
+# The classification baselines are fitted on at most this many training examples: TF-IDF with word
+# pairs + logistic regression on all of 1,000,000 texts would take minutes, and the sample costs a
+# little accuracy (bench/baselines.py measures both; docs/explanation/baselines.md).
 MAX_FIT_EXAMPLES = 100_000
 
 

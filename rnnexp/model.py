@@ -72,8 +72,8 @@ def fused_stack(
     ``lengths`` (bidirectional): each row holds its real steps first (front_aligned) and only those
     are read. Layer by layer, the forward direction runs as it is and the backward one as a forward
     pass over each row reversed within its length (as the step loop does), outputs zero after it.
-    Packed sequences would do the same but cost 2.0x (GRU) and 5.9x (LSTM) the unmasked epoch on CPU
-    (bench/knobs.py, E32/T100/B128/H32), against about 1x this way."""
+    Packed sequences would do the same at several times the unmasked epoch's time on CPU, where this
+    way costs about nothing (docs/explanation/model.md; bench/knobs.py measures masking's cost)."""
     kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     if lengths is None:
         dirs = ("", "_reverse") if bidirectional else ("",)
@@ -258,8 +258,8 @@ def front_aligned(tokens: torch.Tensor) -> torch.Tensor:
 
 def _initialize(model: RNNModel, cfg: ModelConfig) -> None:
     """model.init and its companions. keras is the default because PyTorch's word vectors start at
-    N(0, 1), about 35 times Keras' U(-0.05, 0.05): with them a small GRU on 3,000 sentences reaches
-    0.73 validation accuracy where Keras' reaches 0.81 (issue 15; bench/keras_parity.py)."""
+    N(0, 1), about 35 times Keras' U(-0.05, 0.05), and with them small models on a few thousand texts
+    scored clearly below Keras' (docs/explanation/model.md; bench/keras_parity.py compares the two)."""
     gates, init = GATES[cfg.cell], cfg.init
     recurrent = cfg.recurrent_init or ("orthogonal" if init == "keras" else "torch")
     embedding = cfg.embedding_init or ("keras_uniform" if init == "keras" else "normal")

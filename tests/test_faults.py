@@ -64,7 +64,7 @@ def test_a_kill_at_every_fault_point_of_an_early_stopping_run(early_stopped, tmp
     config, ref, points = early_stopped
     kinds = {p.split(":")[0] for p in points}
     assert kinds == {"setup", "batch", "write", "saved", "epoch", "metrics", "summary", "end"}, points
-    assert len(points) == 27, points  # as README says
+    assert len(points) == 27, points  # as docs/explanation/faults.md says
 
     def case(run_cli, point: str) -> None:
         rc, out, run = train(run_cli, config, tmp_path / point.replace(":", "-"), point)
@@ -107,7 +107,7 @@ def test_a_kill_at_every_point_of_an_extension(early_stopped, tmp_path, forkrun)
     points = trace_of(forkrun, tmp_path, "resume", extended, "--epochs", "4", "--quiet")
     assert json.loads((extended / "summary.json").read_text())["epochs_run"] == 4
     assert {p.split(":")[0] for p in points} >= {"resume", "batch", "epoch", "metrics", "end"}
-    assert len(points) == 12, points  # as README says
+    assert len(points) == 12, points  # as docs/explanation/faults.md says
 
     def case(run_cli, point: str) -> None:
         run = shutil.copytree(pristine, tmp_path / point.replace(":", "-"))

@@ -904,7 +904,7 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
         "promoted #0: resumed its run after epoch 1",
     ]
     points = list(dict.fromkeys(trace.read_text().split()))  # a kill is at a point's first pass
-    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2"} <= set(points) and len(points) == 23, points  # README
+    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2"} <= set(points) and len(points) == 23, points  # faults.md
 
     def case(run_cli, point: str) -> None:
         folder = sweep_copy(point.replace(":", "-"))
