@@ -39,6 +39,30 @@ def write_sweep(tmp_path, write_config):
     return write
 
 
+def _assert_rows_are_their_runs(sweep_dir: Path, res: dict, cut: dict[int, int]) -> None:
+    """Each trial's value and epochs, in the results (``res``), results.csv and the status table, are
+    its run's metrics.csv as the trial left it: the whole file, or its first ``cut[number]`` epochs
+    (a trial whose run another one went on with, a repeat that took a result there). A repeat's run is
+    the earlier trial's, and it trained no epochs itself."""
+    pick = max if res["direction"] == "maximize" else min
+    by_number = {t["number"]: t for t in res["trials"]}
+    expected = {}
+    for t in res["trials"]:
+        run = by_number[t["same_as"]]["run_dir"] if t["same_as"] is not None else t["run_dir"]
+        with open(Path(run, "metrics.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))[: cut.get(t["number"])]
+        expected[t["number"]] = (pick(float(r[res["metric"]]) for r in rows), 0 if t["same_as"] is not None else len(rows))
+    assert {n: (t["value"], t["epochs"]) for n, t in by_number.items()} == expected
+    with open(sweep_dir / "results.csv", newline="") as f:
+        written = {int(r["number"]): (float(r["value"]), int(r["epochs"])) for r in csv.DictReader(f)}
+    assert written == expected
+    status = run_cli("sweep", "status", sweep_dir)
+    assert status.returncode == 0, status.stderr
+    states = ("complete", "pruned", "fail", "running", "waiting")
+    shown = {int(c[0]): c[2:4] for c in (line.split() for line in status.stdout.splitlines()) if c[1:2] and c[1] in states}
+    assert shown == {n: [f"{value:.4f}", str(epochs)] for n, (value, epochs) in expected.items()}, status.stdout
+
+
 def _json(proc: subprocess.CompletedProcess) -> dict:
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -273,6 +297,8 @@ def test_killed_worker_trial_resumes_from_its_checkpoint(write_sweep, tmp_path):
     dead = next(t for t in res["trials"] if "retried as" in t["note"])
     retry = next(t for t in res["trials"] if t["retry_of"] == dead["number"])
     assert retry["state"] == "COMPLETE" and retry["run_dir"] == dead["run_dir"]  # the same folder, resumed
+    assert (dead["state"], dead["epochs"]) == ("FAIL", 1)  # as it died: after epoch 1
+    _assert_rows_are_their_runs(folder, res, {dead["number"]: 1})
     meta = json.loads(Path(retry["run_dir"], "meta.json").read_text())
     assert [r["from_epoch"] for r in meta["resumes"]] == [1]
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(Path(retry["run_dir"], "metrics.csv")))]
@@ -387,6 +413,8 @@ def test_repeats_take_earlier_results_and_a_converged_sampler_ends_the_sweep(wri
     assert res["epochs_trained"] == 3 and res["counts"]["COMPLETE"] == 1 and res["counts"]["PRUNED"] == 1
     assert res["counts"]["REPEATED"] == sweeps.REPEAT_LIMIT and res["ended"] == done.stopped_by
     assert res["best"]["number"] == 0 and len(list((sw.path / "trials").iterdir())) == 2  # two run folders, no more
+    # A repeat of the pruned configuration shows its value where it was pruned again, after epoch 1.
+    _assert_rows_are_their_runs(sw.path, res, {t["number"]: 1 for t in res["trials"] if t["same_as"] == second["number"]})
     # Resuming asks the sampler nothing more: it has converged.
     again = _json(run_cli("sweep", "resume", sw.path, "--json"))
     assert len(again["trials"]) == len(res["trials"])
@@ -501,6 +529,57 @@ def test_hyperband_brackets_and_their_shares():
     assert pruner.prune(study, _frozen_trial(9, {1: 0.1}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})) is False
 
 
+def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_path):
+    """Every state a trial's row can show, over run folders written by hand: its value (the best
+    val_accuracy) and epochs as of its end, never those of a later trial that went on with its run."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    lrs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    sweep, base_raw, base = load_sweep(write_sweep(space={"train.lr": lrs}, sampler={"kind": "grid"}))
+    sw = sweeps.Sweep(sweep, base_raw, base, optuna.create_study(direction="maximize"), None, None)
+    runs = {"A": [0.5, 0.7, 0.6], "B": [0.4, 0.5, 0.8, 0.9], "C": [0.3, 0.35, 0.45], "D": [0.2, "nan"], "E": [0.1, 0.15]}
+    for name, values in runs.items():
+        (tmp_path / name).mkdir()
+        lines = [f"{epoch},{value}" for epoch, value in enumerate(values, 1)]
+        (tmp_path / name / "metrics.csv").write_text("epoch,val_accuracy\n" + "\n".join(lines) + "\n")
+    upto = lambda run, n: dict(enumerate(runs[run][:n], 1))
+    # (state, run, reported values, value, user attrs, system attrs) -> the row's (value, epochs)
+    trials = [
+        (("COMPLETE", "A", upto("A", 3), 0.7, {}, {}), (0.7, 3)),
+        (("PRUNED", "B", upto("B", 1), None, {}, {}), (0.4, 1)),  # paused, promoted as 3
+        (("FAIL", "C", upto("C", 2), None, {}, {}), (0.35, 2)),  # its worker died; retried as 7
+        (("PRUNED", "B", upto("B", 3), None, {"promotes": 1}, {}), (0.8, 3)),  # paused again, promoted as 5
+        (("FAIL", "D", upto("D", 1), None, {"error": "diverged"}, {}), (0.2, 2)),  # failed on its own
+        (("COMPLETE", "B", upto("B", 4), 0.9, {"promotes": 3}, {}), (0.9, 4)),
+        (("COMPLETE", None, {}, 0.7, {"same_as": 0}, {}), (0.7, 0)),  # a repeat of a complete one
+        (("RUNNING", "C", upto("C", 3), None, {}, {"retry_history": [2], "failed_trial": 2}), (0.45, 3)),
+        (("PRUNED", "E", upto("E", 2), None, {}, {}), (0.15, 2)),
+        (("PRUNED", None, upto("E", 1), None, {"same_as": 8}, {}), (0.1, 0)),  # pruned again after epoch 1
+        (("WAITING", None, {}, None, {}, {}), (None, 0)),
+    ]
+    for i, ((state, run, reported, value, attrs, system), _) in enumerate(trials):
+        attrs = {**attrs, "run_dir": str(tmp_path / run)} if run else attrs
+        sw.study.add_trial(
+            optuna.trial.create_trial(
+                state=getattr(optuna.trial.TrialState, state),
+                value=value,
+                params={"train.lr": lrs[i % len(lrs)]},
+                distributions={"train.lr": CategoricalDistribution(lrs)},
+                intermediate_values=reported,
+                user_attrs=attrs,
+                system_attrs=system,
+            )
+        )
+    rows = sweeps.compute_results(sw)["trials"]
+    assert [(r["value"], r["epochs"]) for r in rows] == [shown for _, shown in trials]
+    assert [r["note"] for r in rows][1:4] == [
+        "paused after epoch 1; promoted as #3",
+        "stopped; retried as #7",
+        "paused after epoch 3; promoted as #5",
+    ]
+
+
 def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_sweep, tmp_path):
     # Successive halving with one rung, at epoch 1 of 2, keeping the best half. Trial 0 (lr 0.02,
     # learns) is alone at the rung: too few to tell, paused. Trial 1 (lr 1e-6, does not learn) is
@@ -520,7 +599,8 @@ def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_swee
     sweep_dir = next((tmp_path / "runs").iterdir())
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
     paused, worse, promoted = res["trials"]
-    assert paused["state"] == "PRUNED" and paused["epochs"] == 0 and paused["note"] == "paused after epoch 1; promoted as #2"
+    assert paused["state"] == "PRUNED" and paused["epochs"] == 1 and paused["note"] == "paused after epoch 1; promoted as #2"
+    _assert_rows_are_their_runs(sweep_dir, res, {paused["number"]: 1})  # the paused trial: as of its pause
     assert worse["state"] == "PRUNED" and worse["epochs"] == 1 and worse["promoted_from"] is None
     reason = json.loads(Path(worse["run_dir"], "summary.json").read_text())["stop_reason"]
     assert reason.startswith("paused by the successive_halving pruner after epoch 1") and "resumes it" in reason
