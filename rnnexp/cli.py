@@ -252,7 +252,7 @@ def validate(
     ),
 ) -> None:
     """Check a config (or a sweep file) without training (fast: does not load torch or data)."""
-    from .config import dump_config, explain_config, is_sweep_file, load_config, load_sweep
+    from .config import explain_config, explain_sweep, is_sweep_file, load_config, load_sweep
 
     with _guard():
         if is_sweep_file(config):
@@ -263,7 +263,7 @@ def validate(
                 f"{sweep.total_trials} trials{budget}; base {sweep.base}, {base.train.epochs} epochs)"
             )
             if show:
-                print(dump_config(base), end="")
+                print(explain_sweep(config, set_), end="")
             return
         if show:
             print(explain_config(config, set_), end="")

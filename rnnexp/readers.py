@@ -181,7 +181,8 @@ def _json_line(path: Path, line: int, text: str, rows: list[tuple[int, dict]]) -
 
 def read_frame(path: Path, encoding: str, delimiter: str = ","):
     """A numeric table (series, sequences) as a pandas DataFrame, its header checked first. pandas
-    reads quoted fields as RFC 4180 does; its speed matters here and its errors are rare."""
+    reads quoted fields as RFC 4180 does; its speed matters here and its errors are rare. An error
+    about one of its rows names the row's file line through ``row_place``."""
     import pandas as pd
 
     read_header(path, delimiter, encoding)
@@ -192,3 +193,40 @@ def read_frame(path: Path, encoding: str, delimiter: str = ","):
             raise
         except ValueError as e:
             raise DataError(f"{path}: cannot read as CSV ({str(e).splitlines()[0]})") from None
+
+
+def row_place(path: Path, encoding: str, delimiter: str = ","):
+    """``place(i)``: "PATH:LINE", the file line where row i of read_frame's table starts. The lines
+    are counted on the first call only (an error is being reported), as pandas reads the file."""
+    lines: list[int] = []
+
+    def place(row: int) -> str:
+        if not lines:
+            lines.extend(frame_lines(path, encoding, delimiter))
+        return f"{path}:{lines[row]}"
+
+    return place
+
+
+def frame_lines(path: Path, encoding: str, delimiter: str = ",") -> list[int]:
+    """The file line where each row of read_frame's table starts, records read as pandas reads them:
+    quoted in CSV and TSV alike (a quoted field may hold line breaks, so a record may span lines),
+    a blank line (nothing, or only spaces, unquoted) is no row, the first other record is the header."""
+    starts: list[int] = []
+    last = [""]  # the physical line the reader took last: a blank record is a blank line unless quoted
+
+    def pieces(f):
+        for piece in f:
+            last[0] = piece
+            yield piece
+
+    csv.field_size_limit(FIELD_LIMIT)
+    with decoding(path, encoding), open(path, encoding=codec(encoding), newline="") as f:
+        reader = csv.reader(pieces(f), delimiter=delimiter, quotechar='"', strict=False)
+        start = 1
+        for values in reader:
+            blank = not values or (len(values) == 1 and not values[0].strip() and '"' not in last[0])
+            if not blank:
+                starts.append(start)
+            start = reader.line_num + 1
+    return starts[1:]  # the rows after the header

@@ -18,7 +18,7 @@ import numpy as np
 from .config import DataConfig
 from .errors import DataError
 from .padding import pad
-from .readers import read_frame
+from .readers import read_frame, row_place
 
 BUILTIN_SERIES = {
     # name: (loader, default target, default features, time column)
@@ -52,17 +52,20 @@ def time_column_of(cfg: DataConfig) -> str | None:
 
 def load_series(cfg: DataConfig, time_optional: bool = False) -> Series:
     """Read the configured series; every value numeric and present, or a DataError naming column and
-    row. With ``time_optional``, a file without data.time_column is a series without timestamps."""
+    file line (a built-in series: row). With ``time_optional``, a file without data.time_column is a
+    series without timestamps."""
     if cfg.dataset in BUILTIN_SERIES:
-        df, time_column, source, first_row = _builtin(cfg.dataset), time_column_of(cfg), cfg.dataset, 1
+        df, time_column, source = _builtin(cfg.dataset), time_column_of(cfg), cfg.dataset
+        place = lambda row: f"{cfg.dataset} row {row + 1}"
         target = cfg.target or BUILTIN_SERIES[cfg.dataset][1]
         features = cfg.features or BUILTIN_SERIES[cfg.dataset][2]
     else:
         path = Path(cfg.train_file)
         if not path.is_file():
             raise DataError(f"{path}: data file not found")
-        df = read_frame(path, cfg.encoding, "\t" if path.suffix.lower() in (".tsv", ".txt") else ",")
-        time_column, source, first_row = cfg.time_column, str(path), 2  # data row 1 is line 2, after the header
+        delimiter = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+        df, place = read_frame(path, cfg.encoding, delimiter), row_place(path, cfg.encoding, delimiter)
+        time_column, source = cfg.time_column, str(path)
         if time_optional and time_column not in df.columns:
             time_column = None
         if cfg.target is None:
@@ -76,30 +79,34 @@ def load_series(cfg: DataConfig, time_optional: bool = False) -> Series:
         raise DataError(f"{source}: no data rows")
     values = np.empty((len(df), len(columns)), dtype=np.float64)
     for j, col in enumerate(columns):
-        values[:, j] = _numeric(df[col], col, source, first_row)
+        values[:, j] = _numeric(df[col], col, place)
     time = df[time_column].astype(str).tolist() if time_column else None
     return Series(values, columns, target, source, time)
 
 
-def _numeric(column, name: str, source: str, first_row: int) -> np.ndarray:
+def _numeric(column, name: str, place) -> np.ndarray:
+    """A column's values as floats; a DataError naming ``place(row)`` (the file line) of the first
+    missing, non-numeric or infinite value, and how many rows have one."""
     import pandas as pd
 
     if column.dtype == bool:
         return column.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(column, errors="coerce")
-    bad = numbers.isna().to_numpy()
+    out = numbers.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(out)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raw = column.iloc[row]
-        what = "missing value" if pd.isna(raw) or str(raw).strip() == "" else f"non-numeric value {str(raw)[:40]!r}"
-        where = f"line {row + first_row}" if first_row > 1 else f"row {row + 1}"
+        if pd.isna(raw) or str(raw).strip() == "":
+            what = "missing value"
+        elif np.isinf(out[row]):
+            what = f"infinite value {str(raw)[:40]!r}"
+        else:
+            what = f"non-numeric value {str(raw)[:40]!r}"
         raise DataError(
-            f"{source}: {what} in column {name!r} at {where} ({int(bad.sum())} such rows); fill or drop them before training"
+            f"{place(row)}: {what} in column {name!r} ({int(bad.sum())} missing, non-numeric or infinite in it); "
+            "fill or drop them before training"
         )
-    out = numbers.to_numpy(dtype=np.float64)
-    if not np.isfinite(out).all():
-        row = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise DataError(f"{source}: infinite value in column {name!r} at row {row + 1}")
     return out
 
 
@@ -296,7 +303,7 @@ def read_sequences(path: Path, cfg: DataConfig, labelled: bool = True) -> Sequen
         return _read_sequence_folder(path, cfg, labelled)
     if not path.is_file():
         raise DataError(f"{path}: data file or folder not found")
-    df = read_frame(path, cfg.encoding)
+    df, place = read_frame(path, cfg.encoding), row_place(path, cfg.encoding)
     id_col, step_col = cfg.sequence_column, cfg.step_column
     label_col = cfg.label_column if labelled else None
     for key, col in (("sequence_column", id_col), ("label_column", label_col), ("step_column", step_col)):
@@ -309,22 +316,19 @@ def read_sequences(path: Path, cfg: DataConfig, labelled: bool = True) -> Sequen
         raise DataError(f"{path}: no column {missing[0]!r} (data.features); columns are: {', '.join(map(str, df.columns))}")
     if label_col is not None and df[label_col].isna().any():
         row = int(np.flatnonzero(df[label_col].isna().to_numpy())[0])
-        raise DataError(f"{path}: empty label in column {label_col!r} at line {row + 2}")
-    values = np.column_stack([_numeric(df[c], c, str(path), 2) for c in channels]) if len(df) else np.empty((0, len(channels)))
+        raise DataError(f"{place(row)}: empty label in column {label_col!r}")
+    values = np.column_stack([_numeric(df[c], c, place) for c in channels]) if len(df) else np.empty((0, len(channels)))
     groups: dict[str, list[int]] = {}  # sequence id -> its rows, sequences in order of first appearance
     for i, key in enumerate(df[id_col].astype(str)):
         groups.setdefault(key, []).append(i)
     if step_col is not None:
-        steps = _numeric(df[step_col], step_col, str(path), 2)
+        steps = _numeric(df[step_col], step_col, place)
         for rows in groups.values():
             rows.sort(key=lambda r: steps[r])  # stable: equal steps keep file order
     sequences, labels = [], []
     for key, rows in groups.items():
         if label_col is not None:
-            found = {str(df[label_col].iloc[r]) for r in rows}
-            if len(found) > 1:
-                raise DataError(f"{path}: sequence {key!r} has several labels ({', '.join(sorted(found))}); one per sequence")
-            labels.append(_label_text(df[label_col].iloc[rows[0]]))
+            labels.append(_one_label(df[label_col], rows, key, place))
         sequences.append(values[rows])
     if not sequences:
         raise DataError(f"{path}: no data rows")
@@ -356,6 +360,7 @@ def _read_sequence_folder(folder: Path, cfg: DataConfig, labelled: bool = True) 
         files = [(None, f) for f in sorted(folder.rglob("*.csv"))]
     for label, file in files:
         df = read_frame(file, cfg.encoding)
+        place = row_place(file, cfg.encoding)
         cols = cfg.features or list(df.columns)
         if channels is None:
             channels = cols
@@ -364,7 +369,7 @@ def _read_sequence_folder(folder: Path, cfg: DataConfig, labelled: bool = True) 
             raise DataError(f"{file}: no column {missing[0]!r}; every sequence file needs the channels {', '.join(channels)}")
         if len(df) == 0:
             raise DataError(f"{file}: no data rows")
-        sequences.append(np.column_stack([_numeric(df[c], c, str(file), 2) for c in channels]))
+        sequences.append(np.column_stack([_numeric(df[c], c, place) for c in channels]))
         labels.append(label)
         ids.append(str(file.relative_to(folder)))
     if not sequences:
@@ -372,6 +377,20 @@ def _read_sequence_folder(folder: Path, cfg: DataConfig, labelled: bool = True) 
         raise DataError(f"{folder}: no sequences found; expected {layout}")
     notes = _step_counters(folder, list(channels), sequences)
     return SequenceSet(sequences, labels if labelled else None, list(channels), str(folder), ids, notes)
+
+
+def _one_label(column, rows: list[int], key: str, place) -> str:
+    """The label of the sequence on ``rows``; a DataError naming the line of the first row that gives
+    it another."""
+    first = str(column.iloc[rows[0]])
+    other = next((r for r in rows if str(column.iloc[r]) != first), None)
+    if other is not None:
+        found = sorted({str(column.iloc[r]) for r in rows})
+        raise DataError(
+            f"{place(other)}: sequence {key!r} has several labels ({', '.join(found)}): {str(column.iloc[other])!r} here, "
+            f"{first!r} on line {place(rows[0]).rpartition(':')[2]}; one per sequence"
+        )
+    return _label_text(column.iloc[rows[0]])
 
 
 def _label_text(value) -> str:

@@ -68,9 +68,12 @@ def test_broken_text_files_are_one_line_exit_2(tmp_path, case):
 SERIES_CASES = {
     "nan": (
         "t,load\n1,5\n2,nan\n3,7\n" + "".join(f"{i},{i}\n" for i in range(4, 60)),
-        "missing value in column 'load' at line 3",
+        "series.csv:3: missing value in column 'load'",
     ),
-    "blank": ("t,load\n1,5\n2,\n3,7\n" + "".join(f"{i},{i}\n" for i in range(4, 60)), "missing value in column 'load' at line 3"),
+    "blank": (
+        "t,load\n1,5\n2,\n3,7\n" + "".join(f"{i},{i}\n" for i in range(4, 60)),
+        "series.csv:3: missing value in column 'load'",
+    ),
     "text": ("t,load\n1,5\n2,high\n3,7\n" + "".join(f"{i},{i}\n" for i in range(4, 60)), "'load'"),
     "too_short": ("t,load\n" + "".join(f"{i},{i}\n" for i in range(1, 12)), "lookback"),
 }

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from conftest import run_cli
 from rnnexp.config import Config, ParamSpec, SweepConfig, dump_config, iter_keys, load_config, load_sweep, parse_config
 from rnnexp.errors import ConfigError
 
@@ -642,6 +643,79 @@ def test_validate_print_names_where_each_value_came_from_and_loads_back(tmp_path
     again = tmp_path / "printed.yaml"
     again.write_text(text)
     assert load_config(again) == load_config(child, ["train.epochs=2", "model={dropout: 0.5}"])
+
+
+def _origins(text: str) -> dict[str, str]:
+    """{dotted key: its origin comment} of validate --print's output."""
+    out, path = {}, []
+    for line in text.splitlines():
+        depth = (len(line) - len(line.lstrip())) // 2
+        key = line.strip().split(":")[0]
+        path = [*path[:depth], key]
+        if "  # " in line:
+            out[".".join(path)] = line.rsplit("  # ", 1)[1]
+    return out
+
+
+@pytest.mark.parametrize(
+    "child, overrides, expected",
+    [
+        # a scalar that a validator expands into a section: it gives only what it says (enabled)
+        ("", ["train.mlflow=true"], {"enabled": "--set", "tracking_uri": "default", "experiment": "default"}),
+        ("train:\n  mlflow: true\n", [], {"enabled": "c:4", "tracking_uri": "default", "experiment": "default"}),
+        ("train:\n  mlflow: true\n", ["train.mlflow=false"], {"enabled": "--set", "experiment": "default"}),
+        # a mapping over a file's scalar replaces it: enabled is no longer given
+        ("train:\n  mlflow: true\n", ["train.mlflow={experiment: x}"], {"enabled": "default", "experiment": "--set"}),
+        ("train:\n  mlflow: {experiment: x}\n", ["train.mlflow=true"], {"enabled": "--set", "experiment": "default"}),
+        # a mapping merges: only the keys in it are its own
+        ("train:\n  mlflow:\n    experiment: x\n", ["train.mlflow={}"], {"enabled": "default", "experiment": "c:5"}),
+        ("train:\n  mlflow:\n    experiment: x\n", ["train.mlflow={enabled: true}"], {"enabled": "--set", "experiment": "c:5"}),
+    ],
+)
+def test_validate_print_credits_each_value_to_what_gave_it(tmp_path, child, overrides, expected):
+    from rnnexp.config import explain_config
+
+    path = tmp_path / "c"
+    path.write_text(MINIMAL + child)
+    origins = _origins(explain_config(path, overrides))
+    assert {k: origins[f"train.mlflow.{k}"] for k in expected} == {k: v.replace("c:", f"{path}:") for k, v in expected.items()}
+
+
+def test_validate_print_credits_a_mapping_set_and_a_set_over_a_base_key(tmp_path):
+    from rnnexp.config import explain_config
+
+    child, base, root = _chain(tmp_path, CHILD, BASE, ROOT_CFG)
+    base_file, root_file = os.path.normpath(base), os.path.normpath(root)
+    origins = _origins(explain_config(child, ["train={lr: 0.1}", "model.cell=gru", "model.embedding={freeze: true}"]))
+    assert origins["train.lr"] == "--set" and origins["train.epochs"] == f"{base_file}:7"  # only what the mapping holds
+    assert origins["train.batch_size"] == "default" and origins["train.mlflow.enabled"] == "default"
+    assert origins["model.cell"] == "--set" and origins["model.num_neurons"] == f"{base_file}:4"  # over the base's key
+    assert origins["model.bidirectional"] == f"{root_file}:6" and origins["data.maxlen"] == f"{root_file}:3"
+    assert origins["model.embedding.freeze"] == "--set" and origins["model.embedding.pretrained"] == "default"
+
+
+def test_validate_print_of_a_sweep_file_credits_set_entries_to_their_lines(tmp_path):
+    from rnnexp.config import explain_sweep
+
+    child, base, root = _chain(tmp_path, CHILD, BASE, ROOT_CFG)
+    base_file = os.path.normpath(base)
+    sweep = tmp_path / "a" / "s.yaml"
+    sweep.write_text(
+        "base: child.yaml\nset:\n  train.epochs: 1\n  train.mlflow: true\n  model:\n    dropout: 0.25\n"
+        "space:\n  model.cell: [gru, lstm]\nsampler: {kind: grid}\n"
+    )
+    text = explain_sweep(sweep, ["set.data.maxlen=30", "set.train.early_stopping={patience: 9}"])
+    origins = _origins(text)
+    assert origins["train.epochs"] == f"{sweep}:3" and origins["model.dropout"] == f"{sweep}:6"
+    assert origins["train.mlflow.enabled"] == f"{sweep}:4" and origins["train.mlflow.experiment"] == "default"
+    assert origins["data.maxlen"] == "--set" and origins["train.early_stopping.patience"] == "--set"
+    assert origins["train.early_stopping.enabled"] == "default" and origins["train.lr"] == f"{child}:4"
+    assert origins["model.cell"] == f"{base_file}:3" and origins["name"] == f"{child}:2"
+    printed = tmp_path / "printed.yaml"  # what every trial starts from, loadable
+    printed.write_text(text)
+    assert load_config(printed) == load_sweep(sweep, ["set.data.maxlen=30", "set.train.early_stopping={patience: 9}"])[2]
+    proc = run_cli("validate", sweep, "--print", "--set", "set.data.maxlen=30")
+    assert proc.returncode == 0 and "  maxlen: 30  # --set" in proc.stdout and f"  epochs: 1  # {sweep}:3" in proc.stdout
 
 
 def test_the_json_schema_accepts_base():

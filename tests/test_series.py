@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from rnnexp.series import (
     Scaler,
     load_series,
     persistence,
+    read_sequences,
     regression_scores,
     seasonal_naive,
     split_bounds,
@@ -109,12 +112,84 @@ def test_baselines_by_hand():
 
 @pytest.mark.parametrize(
     "cell,message",
-    [("", r"missing value in column 'y' at line 4"), ("abc", r"non-numeric value 'abc' in column 'y' at line 4")],
+    [("", r"s.csv:4: missing value in column 'y'"), ("abc", r"s.csv:4: non-numeric value 'abc' in column 'y'")],
 )
 def test_missing_and_non_numeric_values_name_column_and_line(tmp_path, cell, message):
     path = write_csv(tmp_path, ["0,1,2", "1,2,3", f"2,{cell},4", "3,4,5"])
     with pytest.raises(DataError, match=message):
         load_series(series_cfg(path, features=["y", "x"]))
+
+
+# A bad value, and what the error calls it.
+BAD_VALUES = {
+    "nan": ("NaN", "missing value"),
+    "blank": ("", "missing value"),
+    "inf": ("inf", "infinite value 'inf'"),
+    "-inf": ("-inf", "infinite value '-inf'"),
+    "text": ("high", "non-numeric value 'high'"),
+}
+# How the lines before the bad row look: (records before it, line end). A record is a list of fields;
+# None is a blank line. Every layout has a header; the note column is text that no check reads.
+LAYOUTS = {
+    "plain, line 10": ([["t", "note", "y"]] + [[str(i), "ok", str(i)] for i in range(8)], "\n"),
+    "plain, line 3": ([["t", "note", "y"], ["0", "ok", "1"]], "\n"),
+    "blank lines": ([None, ["t", "note", "y"], ["0", "ok", "1"], None, ["  "], ["1", "ok", "2"], None], "\n"),
+    "quoted line break": ([["t", "note", "y"], ["0", '"two\nlines"', "1"], ["1", '"three\n\nlines"', "2"]], "\n"),
+    "crlf": ([["t", "note", "y"], ["0", '"two\r\nlines"', "1"], None, ["1", "ok", "2"]], "\r\n"),
+}
+
+
+def write_series(path, layout: str, bad: str, after: int = 3) -> int:
+    """A series file of ``layout`` whose next row holds ``bad`` in column y; the file line of that row."""
+    records, end = LAYOUTS[layout]
+    texts = ["" if r is None else ",".join(r) for r in records]
+    line = 1 + sum(t.count("\n") + 1 for t in texts)  # the line the bad row starts on
+    rows = [f"{len(records) + i},ok,{i}" for i in range(after)]
+    text = end.join([*texts, f"9,ok,{bad}", *rows]) + end
+    path.write_bytes(text.replace("\n", end).replace("\r\r", "\r").encode())
+    return line
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("bad", sorted(BAD_VALUES))
+def test_every_bad_series_value_names_its_file_line(tmp_path, layout, bad):
+    value, what = BAD_VALUES[bad]
+    path = tmp_path / "s.csv"
+    line = write_series(path, layout, value)
+    with pytest.raises(DataError) as e:
+        load_series(series_cfg(path, features=["y"]))
+    assert str(e.value).startswith(f"{path}:{line}: {what} in column 'y' (1 missing, non-numeric or infinite in it)")
+    tsv = tmp_path / "s.tsv"  # tab-separated, quoted as pandas reads it
+    tsv.write_bytes(path.read_bytes().replace(b",", b"\t"))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tsv))}:{line}: {re.escape(what)} in column 'y'"):
+        load_series(series_cfg(tsv, features=["y"]))
+    # A bad step of a sequence and a bad channel value in a long-format file and in a sequence's own file.
+    long = tmp_path / "long.csv"
+    line = write_series(long, layout, value)
+    text = long.read_bytes().decode()
+    long.write_bytes(text.replace("t,note,y", "sequence,label,y").encode())
+    seq_cfg = DataConfig(task="sequence_classification", train_file=str(long), label_column="label")
+    with pytest.raises(DataError, match=rf"^{re.escape(str(long))}:{line}: {re.escape(what)} in column 'y'"):
+        read_sequences(long, seq_cfg)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(long))}:{line}: {re.escape(what)} in column 'y'"):
+        read_sequences(long, seq_cfg.model_copy(update={"step_column": "y", "features": ["sequence"]}), labelled=False)
+    folder = tmp_path / "seqs" / "up"
+    folder.mkdir(parents=True)
+    line = write_series(folder / "0.csv", layout, value)
+    with pytest.raises(DataError, match=rf"^{re.escape(str(folder / '0.csv'))}:{line}: {re.escape(what)} in column 'y'"):
+        read_sequences(tmp_path / "seqs", seq_cfg.model_copy(update={"features": ["y"]}))
+
+
+def test_label_errors_of_long_sequence_files_name_their_line(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text('sequence,v,label\nq,1,a\n\nq,2,"a"\nr,"3\n",b\nr,4,\n')
+    cfg = DataConfig(task="sequence_classification", train_file=str(path))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:7: empty label in column 'label'"):
+        read_sequences(path, cfg)
+    path.write_text('sequence,v,label\nq,1,a\n\nr,"3\n",b\nq,2,c\n')
+    several = r"sequence 'q' has several labels \(a, c\): 'c' here, 'a' on line 2"
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}:6: {several}"):
+        read_sequences(path, cfg)
 
 
 def test_series_column_errors(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, assert_same_run, fill_disk, run_cli
+from conftest import ROOT, assert_same_run, fill_disk, run_cli, tiny_config_dict
 from rnnexp import sweep as sweeps
 from rnnexp.config import grid_sweep, load_config, load_sweep
 from rnnexp.errors import ConfigError
@@ -37,6 +37,30 @@ def write_sweep(tmp_path, write_config):
         return path
 
     return write
+
+
+def _assert_rows_are_their_runs(sweep_dir: Path, res: dict, cut: dict[int, int]) -> None:
+    """Each trial's value and epochs, in the results (``res``), results.csv and the status table, are
+    its run's metrics.csv as the trial left it: the whole file, or its first ``cut[number]`` epochs
+    (a trial whose run another one went on with, a repeat that took a result there). A repeat's run is
+    the earlier trial's, and it trained no epochs itself."""
+    pick = max if res["direction"] == "maximize" else min
+    by_number = {t["number"]: t for t in res["trials"]}
+    expected = {}
+    for t in res["trials"]:
+        run = by_number[t["same_as"]]["run_dir"] if t["same_as"] is not None else t["run_dir"]
+        with open(Path(run, "metrics.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))[: cut.get(t["number"])]
+        expected[t["number"]] = (pick(float(r[res["metric"]]) for r in rows), 0 if t["same_as"] is not None else len(rows))
+    assert {n: (t["value"], t["epochs"]) for n, t in by_number.items()} == expected
+    with open(sweep_dir / "results.csv", newline="") as f:
+        written = {int(r["number"]): (float(r["value"]), int(r["epochs"])) for r in csv.DictReader(f)}
+    assert written == expected
+    status = run_cli("sweep", "status", sweep_dir)
+    assert status.returncode == 0, status.stderr
+    states = ("complete", "pruned", "fail", "running", "waiting")
+    shown = {int(c[0]): c[2:4] for c in (line.split() for line in status.stdout.splitlines()) if c[1:2] and c[1] in states}
+    assert shown == {n: [f"{value:.4f}", str(epochs)] for n, (value, epochs) in expected.items()}, status.stdout
 
 
 def _json(proc: subprocess.CompletedProcess) -> dict:
@@ -81,14 +105,98 @@ def test_sweep_file_errors_name_file_line_and_key(tmp_path, write_config):
     assert "bad.yaml:6: space model.cell='lstmm'" in text and "did you mean 'lstm'" in text
 
 
+# Sweep files with problems in several parts (sweep keys, set, space keys and values, the base
+# config), each line of the file and every error it must give: {line} is the line, {base} the base.
+SEVERAL_PROBLEMS = {
+    "trials and a space key": (
+        ["base: {base}", "sampler: {{kind: tpe}}", "space:", "  model.celll: [gru]"],
+        [],
+        ["s.yaml: trials: required with sampler tpe", "s.yaml:4: space model.celll='gru': unknown key model.celll (did you"],
+    ),
+    "a sweep key, a set entry, a space value": (
+        ["base: {base}", "sampeler: {{kind: grid}}", "set:", "  train.epoch: 2", "space:", "  model.cell: [gru, lstmm]"],
+        [],
+        [
+            "s.yaml:2: unknown key sampeler (did you mean sampler?)",
+            "s.yaml: trials: required with sampler tpe",  # the default sampler, as the key is misspelled
+            "s.yaml:4: set train.epoch=2: unknown key train.epoch (did you mean train.epochs?)",
+            "s.yaml:6: space model.cell='lstmm': model.cell: Input should be",
+        ],
+    ),
+    "a spec, a set value, the objective": (
+        [
+            "base: {base}",
+            "set: {{train.lr: -1}}",
+            "space:",
+            "  train.dropout: {{kind: uniform, low: 0.5, high: 0.1}}",
+            "  model.num_neurons: [8, 16]",
+            "objective: {{metric: val_mae}}",
+            "sampler: {{kind: grid}}",
+        ],
+        [],
+        [
+            "s.yaml:4: space.train.dropout: low (0.5) is above high (0.1)",
+            "s.yaml:2: set train.lr=-1: train.lr: Input should be greater than 0",
+            "s.yaml:6: objective.metric val_mae does not apply to text_classification",
+        ],
+    ),
+    "the base config, a space key, trials": (
+        ["base: bad_base.yaml", "trials: 0", "space:", "  model.celll: [gru]", "  model.cell: [gru]"],
+        [],
+        [
+            "s.yaml:2: trials: Input should be greater than or equal to 1, got 0",
+            "bad_base.yaml:3: unknown key model.cel (did you mean model.cell?)",
+            "s.yaml:4: space model.celll='gru': unknown key model.celll (did you mean model.cell?)",
+        ],
+    ),
+    "a missing base, set and space keys": (
+        ["base: nowhere.yaml", "set: {{train: {{epochz: 1}}}}", "space:", "  model.celll: [gru]", "sampler: {{kind: grid}}"],
+        [],
+        [
+            "nowhere.yaml: config file not found",
+            "s.yaml:2: set train={{'epochz': 1}}: unknown key train.epochz (did you mean train.epochs?)",
+            "s.yaml:4: space model.celll='gru': unknown key model.celll (did you mean model.cell?)",
+        ],
+    ),
+    "--set of a sweep key, a set entry and a space key": (
+        ["base: {base}", "sampler: {{kind: grid}}", "space:", "  model.cell: [gru]"],
+        ["trials=0", "set.train.epochz=1", "space.model.celll=[gru]"],
+        [
+            "--set trials=0: trials: Input should be greater than or equal to 1, got 0",
+            "--set set.train.epochz=1: set train.epochz=1: unknown key train.epochz (did you mean train.epochs?)",
+            "--set space.model.celll=[gru]: space model.celll='gru': unknown key model.celll (did you mean model.cell?)",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SEVERAL_PROBLEMS))
+@pytest.mark.parametrize("command", ["validate", "sweep"])
+def test_every_problem_of_a_sweep_file_is_reported_at_once(tmp_path, write_config, case, command):
+    lines, overrides, expected = SEVERAL_PROBLEMS[case]
+    base = write_config()
+    (tmp_path / "bad_base.yaml").write_text(f"base: {base.name}\nmodel:\n  cel: gru\n")
+    path = tmp_path / "s.yaml"
+    path.write_text("\n".join(lines).format(base=base.name) + "\n")
+    extra = ["--runs-dir", tmp_path / "runs"] if command == "sweep" else []
+    proc = run_cli(*([command] if command == "validate" else ["sweep"]), path, *extra, *(f"--set={o}" for o in overrides))
+    errors = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and all(line.startswith("error: ") for line in errors), proc.stderr
+    for message in expected:
+        message = message.format().replace("s.yaml", str(path)).replace("bad_base.yaml", str(tmp_path / "bad_base.yaml"))
+        message = message.replace("nowhere.yaml", str(tmp_path / "nowhere.yaml"))
+        assert any(line.startswith(f"error: {message}") for line in errors), (message, errors)
+    assert len(errors) == len(expected) and not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(
     "top, expected",
     [
         (
             {"space": {"train.lr": {"kind": "loguniform", "low": 1e-4, "high": 1e-2}}, "sampler": {"kind": "grid"}},
-            "sampler grid needs",
+            "sampler: grid needs",
         ),
-        ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "tpe"}}, "trials is required with sampler tpe"),
+        ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "tpe"}}, "trials: required with sampler tpe"),
         ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "grid"}, "trials": 3}, "more than the grid has points (2)"),
         ({"space": {"train.lr": [0.1]}, "objective": {"metric": "val_mae"}}, "objective.metric val_mae does not apply"),
         ({"space": {"train.lr": [0.1]}, "set": {"train.epoch": 2}}, "unknown key train.epoch (did you mean train.epochs?)"),
@@ -147,17 +255,81 @@ def test_sqlite_is_refused_for_several_workers(write_sweep, tmp_path):
 def test_a_grid_is_the_sweep_file_it_writes(write_config, tmp_path, monitor, direction):
     config = write_config(train={"early_stopping": {"enabled": False, "monitor": monitor}})
     grid = ["model.cell=gru,lstm", "train.lr=1e-3, 0.01", "model.bidirectional=true,false"]  # 1e-3: a number
-    sweep, raw, base, text = grid_sweep(config, grid, ["train.epochs=1", "data.val_file=val.csv"])
+    overrides = ["train.epochs=1", "data.val_file=val.csv"]
+    sweep, raw, base = grid_sweep(config, grid, overrides)
     assert sweep.sampler.kind == "grid" and sweep.total_trials == 8 and sweep.name == "tiny"
     assert sweep.space["train.lr"].values == [0.001, 0.01] and sweep.space["model.bidirectional"].values == [True, False]
     assert sweeps.objective_of(sweep, base) == (monitor, direction)  # the config's own monitor
     # --set is the sweep's set: the config every trial starts from (a data path relative to the config)
     assert base.train.epochs == 1 and base.data.val_file == str(config.parent / "val.csv")
-    written = tmp_path / "elsewhere" / "sweep.yaml"
-    written.parent.mkdir()
-    written.write_text(text)
-    again, raw_again, _ = load_sweep(written)
-    assert again == sweep and raw_again == raw
+    folder = sweeps.create(config, tmp_path / "runs", overrides, grid=grid).path
+    (tmp_path / "elsewhere").mkdir()
+    _assert_folder_holds_the_sweep_that_ran(folder, tmp_path / "elsewhere")
+    again, raw_again, _ = load_sweep(folder / "sweep.yaml")
+    assert again.model_copy(update={"base": sweep.base}) == sweep and raw_again == raw
+
+
+def _assert_folder_holds_the_sweep_that_ran(folder: Path, elsewhere: Path) -> None:
+    """A sweep folder's sweep.yaml, from another working folder, is valid and is the sweep its study
+    runs (the sweep and the config every trial starts from); `rnnexp sweep` on it makes that sweep again."""
+    ran = sweeps.open_sweep(folder)  # the study's own spec
+    checked = run_cli("validate", folder / "sweep.yaml", cwd=elsewhere)
+    assert checked.returncode == 0, checked.stderr
+    but_base = lambda sweep: {**sweep.model_dump(mode="json"), "base": None}
+    written, base_raw, _ = load_sweep(folder / "sweep.yaml")
+    assert but_base(written) == but_base(ran.sweep) and base_raw == ran.base_raw
+    made = run_cli("sweep", "create", folder / "sweep.yaml", "--runs-dir", "again", "--json", cwd=elsewhere)
+    again = sweeps.open_sweep(_json(made)["sweep_dir"])
+    assert but_base(again.sweep) == but_base(ran.sweep) and again.base_raw == ran.base_raw
+    queued = lambda sw: [t.system_attrs.get("fixed_params") for t in sw.study.get_trials(deepcopy=False)]
+    assert queued(again) == queued(ran)  # a grid: the same points, in the same order
+    # ... and it writes the same sweep.yaml, but for the command in its first line
+    assert yaml.safe_load((again.path / "sweep.yaml").read_text()) == yaml.safe_load((folder / "sweep.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["trials=2"],
+        ["set.train.epochs=1", "space.model.cell=[gru]", "set.data.val_file=../data/val.csv"],
+        ["sampler={kind: random, seed: 3}", "trials=3", "space.train.lr={kind: loguniform, low: 0.001, high: 0.1}"],
+    ],
+    ids=["as written", "trials", "set and space", "sampler and space"],
+)
+def test_a_sweep_folder_holds_the_sweep_as_it_ran(tmp_path, tiny_data, overrides):
+    # A sweep file over a chain of configs in other folders, each naming the next and its data by
+    # relative paths, run from yet another working folder.
+    for folder in ("sweeps", "conf", "shared", "data", "elsewhere/deeper"):
+        (tmp_path / folder).mkdir(parents=True)
+    shutil.copy(tiny_data["train"], tmp_path / "data" / "train.csv")
+    shutil.copy(tiny_data["test"], tmp_path / "data" / "val.csv")
+    root = {k: v for k, v in tiny_config_dict(tiny_data).items() if k != "data"}
+    root["data"] = {"train_file": "../data/train.csv", "maxlen": 40, "max_vocab": 2000, "val_split": 0.2}
+    (tmp_path / "shared" / "root.yaml").write_text(yaml.safe_dump(root))
+    (tmp_path / "conf" / "child.yaml").write_text("base: ../shared/root.yaml\nname: child\ntrain:\n  epochs: 2\n")
+    (tmp_path / "sweeps" / "s.yaml").write_text(
+        "name: s\nbase: ../conf/child.yaml\nset:\n  train.lr: 0.01\nspace:\n  model.cell: [gru, lstm]\n"
+        "  model.num_neurons: [8, 16]\nsampler: {kind: grid}\n"
+    )
+    made = run_cli(
+        "sweep",
+        "create",
+        "../../sweeps/s.yaml",
+        "--runs-dir",
+        "runs",
+        "--json",
+        *(f"--set={o}" for o in overrides),
+        cwd=tmp_path / "elsewhere" / "deeper",
+    )
+    folder = Path(_json(made)["sweep_dir"])
+    ran = sweeps.open_sweep(folder)
+    assert ran.base.data.train_file == str(tmp_path / "data" / "train.csv") and ran.base.train.lr == 0.01
+    if overrides[:1] == ["set.train.epochs=1"]:  # a data path in the sweep file's set: relative to the sweep file
+        assert ran.base.train.epochs == 1 and ran.base.data.val_file == str(tmp_path / "data" / "val.csv")
+    other = tmp_path / "other"
+    other.mkdir()
+    _assert_folder_holds_the_sweep_that_ran(folder, other)
 
 
 @pytest.mark.parametrize(
@@ -179,6 +351,12 @@ def test_a_bad_grid_is_one_line_naming_it(write_config, grid, overrides, message
         grid_sweep(write_config(), grid, overrides)
     (msg,) = e.value.messages
     assert msg.startswith(message), msg
+
+
+def test_bad_grids_and_sets_are_reported_together(write_config):
+    with pytest.raises(ConfigError) as e:
+        grid_sweep(write_config(), ["model.cel=gru,lstm", "train.lr=0.1,0.1"], ["train.epochz=1"])
+    assert [m.split(":")[0] for m in e.value.messages] == ["--set train.epochz=1", "--grid model.cel", "--grid train.lr"]
 
 
 def test_grid_on_a_sweep_file_and_a_config_without_grid_are_refused(write_sweep, write_config, tmp_path):
@@ -273,6 +451,8 @@ def test_killed_worker_trial_resumes_from_its_checkpoint(write_sweep, tmp_path):
     dead = next(t for t in res["trials"] if "retried as" in t["note"])
     retry = next(t for t in res["trials"] if t["retry_of"] == dead["number"])
     assert retry["state"] == "COMPLETE" and retry["run_dir"] == dead["run_dir"]  # the same folder, resumed
+    assert (dead["state"], dead["epochs"]) == ("FAIL", 1)  # as it died: after epoch 1
+    _assert_rows_are_their_runs(folder, res, {dead["number"]: 1})
     meta = json.loads(Path(retry["run_dir"], "meta.json").read_text())
     assert [r["from_epoch"] for r in meta["resumes"]] == [1]
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(Path(retry["run_dir"], "metrics.csv")))]
@@ -387,6 +567,8 @@ def test_repeats_take_earlier_results_and_a_converged_sampler_ends_the_sweep(wri
     assert res["epochs_trained"] == 3 and res["counts"]["COMPLETE"] == 1 and res["counts"]["PRUNED"] == 1
     assert res["counts"]["REPEATED"] == sweeps.REPEAT_LIMIT and res["ended"] == done.stopped_by
     assert res["best"]["number"] == 0 and len(list((sw.path / "trials").iterdir())) == 2  # two run folders, no more
+    # A repeat of the pruned configuration shows its value where it was pruned again, after epoch 1.
+    _assert_rows_are_their_runs(sw.path, res, {t["number"]: 1 for t in res["trials"] if t["same_as"] == second["number"]})
     # Resuming asks the sampler nothing more: it has converged.
     again = _json(run_cli("sweep", "resume", sw.path, "--json"))
     assert len(again["trials"]) == len(res["trials"])
@@ -501,6 +683,57 @@ def test_hyperband_brackets_and_their_shares():
     assert pruner.prune(study, _frozen_trial(9, {1: 0.1}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})) is False
 
 
+def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_path):
+    """Every state a trial's row can show, over run folders written by hand: its value (the best
+    val_accuracy) and epochs as of its end, never those of a later trial that went on with its run."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    lrs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    sweep, base_raw, base = load_sweep(write_sweep(space={"train.lr": lrs}, sampler={"kind": "grid"}))
+    sw = sweeps.Sweep(sweep, base_raw, base, optuna.create_study(direction="maximize"), None, None)
+    runs = {"A": [0.5, 0.7, 0.6], "B": [0.4, 0.5, 0.8, 0.9], "C": [0.3, 0.35, 0.45], "D": [0.2, "nan"], "E": [0.1, 0.15]}
+    for name, values in runs.items():
+        (tmp_path / name).mkdir()
+        lines = [f"{epoch},{value}" for epoch, value in enumerate(values, 1)]
+        (tmp_path / name / "metrics.csv").write_text("epoch,val_accuracy\n" + "\n".join(lines) + "\n")
+    upto = lambda run, n: dict(enumerate(runs[run][:n], 1))
+    # (state, run, reported values, value, user attrs, system attrs) -> the row's (value, epochs)
+    trials = [
+        (("COMPLETE", "A", upto("A", 3), 0.7, {}, {}), (0.7, 3)),
+        (("PRUNED", "B", upto("B", 1), None, {}, {}), (0.4, 1)),  # paused, promoted as 3
+        (("FAIL", "C", upto("C", 2), None, {}, {}), (0.35, 2)),  # its worker died; retried as 7
+        (("PRUNED", "B", upto("B", 3), None, {"promotes": 1}, {}), (0.8, 3)),  # paused again, promoted as 5
+        (("FAIL", "D", upto("D", 1), None, {"error": "diverged"}, {}), (0.2, 2)),  # failed on its own
+        (("COMPLETE", "B", upto("B", 4), 0.9, {"promotes": 3}, {}), (0.9, 4)),
+        (("COMPLETE", None, {}, 0.7, {"same_as": 0}, {}), (0.7, 0)),  # a repeat of a complete one
+        (("RUNNING", "C", upto("C", 3), None, {}, {"retry_history": [2], "failed_trial": 2}), (0.45, 3)),
+        (("PRUNED", "E", upto("E", 2), None, {}, {}), (0.15, 2)),
+        (("PRUNED", None, upto("E", 1), None, {"same_as": 8}, {}), (0.1, 0)),  # pruned again after epoch 1
+        (("WAITING", None, {}, None, {}, {}), (None, 0)),
+    ]
+    for i, ((state, run, reported, value, attrs, system), _) in enumerate(trials):
+        attrs = {**attrs, "run_dir": str(tmp_path / run)} if run else attrs
+        sw.study.add_trial(
+            optuna.trial.create_trial(
+                state=getattr(optuna.trial.TrialState, state),
+                value=value,
+                params={"train.lr": lrs[i % len(lrs)]},
+                distributions={"train.lr": CategoricalDistribution(lrs)},
+                intermediate_values=reported,
+                user_attrs=attrs,
+                system_attrs=system,
+            )
+        )
+    rows = sweeps.compute_results(sw)["trials"]
+    assert [(r["value"], r["epochs"]) for r in rows] == [shown for _, shown in trials]
+    assert [r["note"] for r in rows][1:4] == [
+        "paused after epoch 1; promoted as #3",
+        "stopped; retried as #7",
+        "paused after epoch 3; promoted as #5",
+    ]
+
+
 def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_sweep, tmp_path):
     # Successive halving with one rung, at epoch 1 of 2, keeping the best half. Trial 0 (lr 0.02,
     # learns) is alone at the rung: too few to tell, paused. Trial 1 (lr 1e-6, does not learn) is
@@ -520,7 +753,8 @@ def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_swee
     sweep_dir = next((tmp_path / "runs").iterdir())
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
     paused, worse, promoted = res["trials"]
-    assert paused["state"] == "PRUNED" and paused["epochs"] == 0 and paused["note"] == "paused after epoch 1; promoted as #2"
+    assert paused["state"] == "PRUNED" and paused["epochs"] == 1 and paused["note"] == "paused after epoch 1; promoted as #2"
+    _assert_rows_are_their_runs(sweep_dir, res, {paused["number"]: 1})  # the paused trial: as of its pause
     assert worse["state"] == "PRUNED" and worse["epochs"] == 1 and worse["promoted_from"] is None
     reason = json.loads(Path(worse["run_dir"], "summary.json").read_text())["stop_reason"]
     assert reason.startswith("paused by the successive_halving pruner after epoch 1") and "resumes it" in reason
@@ -609,7 +843,7 @@ def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, t
 
 def test_epoch_budget_is_refused_for_a_grid(write_sweep):
     path = write_sweep(space={"train.lr": [0.01, 0.02]}, sampler={"kind": "grid"}, epoch_budget=3)
-    with pytest.raises(ConfigError, match="epoch_budget needs sampler random or tpe"):
+    with pytest.raises(ConfigError, match="epoch_budget: needs sampler random or tpe"):
         load_sweep(path)
 
 

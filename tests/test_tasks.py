@@ -246,9 +246,9 @@ def test_sequence_folder_and_errors(tmp_path):
     seqs = read_sequences(tmp_path / "seqs", cfg.data)
     assert sorted(seqs.labels) == ["down", "down", "up", "up", "up"] and seqs.channels == ["a", "b"]
     (tmp_path / "seqs" / "up" / "bad.csv").write_text("a,b\n1,x\n")
-    with pytest.raises(DataError, match=r"bad.csv: non-numeric value 'x' in column 'b' at line 2"):
+    with pytest.raises(DataError, match=r"bad.csv:2: non-numeric value 'x' in column 'b'"):
         read_sequences(tmp_path / "seqs", cfg.data)
     clash = tmp_path / "clash.csv"
     clash.write_text("sequence,v,label\nq,1,a\nq,2,b\n")
-    with pytest.raises(DataError, match="sequence 'q' has several labels"):
+    with pytest.raises(DataError, match=r"clash.csv:3: sequence 'q' has several labels \(a, b\): 'b' here, 'a' on line 2"):
         read_sequences(clash, cfg.data)

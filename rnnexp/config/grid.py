@@ -1,15 +1,12 @@
-"""Quick multiruns: `rnnexp sweep CONFIG --grid KEY=V1,V2 ...` as the grid sweep file it stands for,
-built in memory and checked as a sweep file is."""
+"""Quick multiruns: `rnnexp sweep CONFIG --grid KEY=V1,V2 ...` as the grid sweep it stands for,
+built in memory and checked as a sweep file is (its sweep folder's sweep.yaml is that sweep file)."""
 
 from __future__ import annotations
 
 import difflib
 import re
-import shlex
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..errors import ConfigError, clip
 from .inherit import resolve_paths
@@ -49,16 +46,25 @@ def parse_grid(items: list[str] | tuple[str, ...]) -> dict[str, list[Any]]:
 
 def grid_sweep(
     config: str | Path, grid: list[str] | tuple[str, ...], overrides: list[str] | tuple[str, ...] = ()
-) -> tuple[SweepConfig, dict, Config, str]:
+) -> tuple[SweepConfig, dict, Config]:
     """The grid sweep over ``config`` that --grid items describe, with --set ``overrides`` as its `set`.
 
-    Returns (sweep, the config every trial starts from as a raw dict, the same as a Config, the
-    equivalent sweep file's text). ConfigError names the --grid, the --set or the config's line."""
+    Returns (sweep, the config every trial starts from as a raw dict, the same as a Config).
+    ConfigError lists every problem at once, each naming the --grid, the --set or the config's line."""
     path = Path(config)
     if is_sweep_file(path):
         raise ConfigError(f"--grid: {path} is a sweep file; --grid takes a config (add the values to the file's space)")
-    named = load_config(path, overrides)  # every --set and the config's own keys checked, each error where it was
-    space = parse_grid(grid)
+    problems: list[str] = []
+    try:
+        named = load_config(path, overrides)  # every --set and the config's own keys checked, each error where it was
+    except ConfigError as e:
+        problems.extend(e.messages)
+    try:
+        space = parse_grid(grid)
+    except ConfigError as e:
+        problems.extend(e.messages)
+    if problems:
+        raise ConfigError(problems)
     scratch: dict = {}
     keys = apply_overrides(scratch, overrides)
     resolve_paths(scratch, path.parent)  # a data path given by --set is relative to the config, as in load_config
@@ -69,9 +75,7 @@ def grid_sweep(
     sweep = SweepConfig.model_validate(doc)
     flag = {"set": "--set", "space": "--grid"}
     base_raw, base = check_sweep(sweep, load_config(path), lambda section, key: flag[section], str(path))
-    command = shlex.join(["rnnexp", "sweep", str(path), *(f"--grid={g}" for g in grid), *(f"--set={o}" for o in overrides)])
-    text = f"# {command}, as a sweep file\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
-    return sweep, base_raw, base, text
+    return sweep, base_raw, base
 
 
 # YAML 1.1 (PyYAML) reads 1e-3 as a string (its floats need a dot: 1.0e-3); a learning rate on the

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from ..errors import ConfigError, clip
 from .run import Config
@@ -55,6 +56,33 @@ def resolve_paths(raw: dict, base_dir: Path) -> None:
             if isinstance(value, str) and value:
                 path = Path(value).expanduser()
                 section[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
+
+
+def resolve_entry_paths(sweep_raw: dict, folder: Path) -> None:
+    """Data paths that a sweep file's `set` entries and `space` choices give (as a whole key, or inside
+    a section's mapping) made absolute against the sweep file's folder, as a config's are against its own."""
+    fixed, space = sweep_raw.get("set"), sweep_raw.get("space")
+    if isinstance(fixed, dict):
+        for key, value in fixed.items():
+            fixed[key] = _resolved_entry(key, value, folder)
+    for key, spec in space.items() if isinstance(space, dict) else ():
+        choices = spec if isinstance(spec, list) else spec.get("values") if isinstance(spec, dict) else None
+        if isinstance(choices, list):
+            choices[:] = [_resolved_entry(key, value, folder) for value in choices]
+
+
+def _resolved_entry(key: Any, value: Any, folder: Path) -> Any:
+    """``value`` given at the dotted ``key``, its data paths made absolute against ``folder``."""
+    if not isinstance(key, str):
+        return value
+    parts = key.split(".")
+    nested = copy.deepcopy(value)
+    for part in reversed(parts):
+        nested = {part: nested}
+    resolve_paths(nested, folder)
+    for part in parts:
+        nested = nested[part]
+    return nested
 
 
 def read_layers(text: str, source: str, folder: Path | None, path: Path | None = None) -> list[Layer]:
@@ -115,19 +143,73 @@ def layer_of(layers: list[Layer], loc: list[str]) -> Layer:
     return found
 
 
-def origin_of(loc: list[str], layers: list[Layer], overridden: dict[str, str]) -> str:
-    """Where a resolved key's value came from: --set, FILE:LINE, or default."""
+@dataclass(frozen=True)
+class Stage:
+    """One step of building a config, for telling where each value came from: the keys it wrote in
+    order, each as (dotted key, its origin: FILE:LINE or --set), and the raw keys and the validated
+    config after it. A config file and its --set are one stage; a sweep's `set` is a second, over the
+    base config as it resolved."""
+
+    cfg: BaseModel
+    raw: dict
+    writes: list[tuple[str, str]]
+
+
+def layer_writes(layers: list[Layer]) -> list[tuple[str, str]]:
+    """Every key the chain's files write, base-most first, each as (dotted key, FILE:LINE)."""
+    return [(".".join(path), f"{layer.source}:{line_of(layer.node, path)}") for layer in layers for path in leaf_paths(layer.raw)]
+
+
+def leaf_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The keys a value writes: each leaf of a (non-empty) mapping, else the value's own key."""
+    if isinstance(value, dict) and value:
+        return [leaf for key, inner in value.items() for leaf in leaf_paths(inner, (*path, str(key)))]
+    return [path] if path else []
+
+
+def origin_of(loc: list[str], stages: list[Stage]) -> str:
+    """Where a resolved key's value came from: the origin of the latest write that gave it (the key
+    itself, or a value above it that a validator expanded into a section, such as train.mlflow: true),
+    or default. A key the schema filled in (absent from the validated config's explicitly set fields,
+    as train.mlflow.tracking_uri under train.mlflow: true) is default, whatever wrote above it."""
     dotted = ".".join(loc)
-    if any(dotted == key or dotted.startswith(key + ".") for key in overridden):
-        return "--set"
-    for layer in reversed(layers):
-        depth, line = depth_of(layer.node, loc)
-        if depth == len(loc):
-            return f"{layer.source}:{line}"
+    for stage in reversed(stages):
+        if not _explicit(stage.cfg, loc):
+            return "default"
+        for key, origin in reversed(stage.writes):
+            if key == dotted:
+                return origin
+            if dotted.startswith(key + "."):
+                above = _raw_at(stage.raw, loc[: key.count(".") + 1])
+                if above is not _ABSENT and not isinstance(above, dict):  # a mapping written there merged
+                    return origin
     return "default"
 
 
-def annotated_yaml(resolved: dict, layers: list[Layer], overridden: dict[str, str]) -> str:
+_ABSENT = object()
+
+
+def _explicit(cfg: BaseModel, loc: list[str]) -> bool:
+    """Whether the config's value at ``loc`` was given (by some write), not filled in by the schema."""
+    node: Any = cfg
+    for part in loc:
+        if not isinstance(node, BaseModel):
+            return True  # inside a value such as a mapping of class weights: given with it
+        if part not in node.model_fields_set:
+            return False
+        node = getattr(node, part)
+    return True
+
+
+def _raw_at(raw: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if not isinstance(raw, dict):
+            return _ABSENT
+        raw = next((v for k, v in raw.items() if str(k) == part), _ABSENT)
+    return raw
+
+
+def annotated_yaml(cfg: BaseModel, stages: list[Stage]) -> str:
     """The resolved config as loadable YAML, each value's line ending in a comment naming its origin."""
     lines: list[str] = []
 
@@ -139,9 +221,9 @@ def annotated_yaml(resolved: dict, layers: list[Layer], overridden: dict[str, st
                 walk(value, loc, indent + "  ")
             else:
                 flow = yaml.safe_dump({key: value}, default_flow_style=True, width=2**31, sort_keys=False).strip()
-                lines.append(f"{indent}{flow[1:-1]}  # {origin_of(loc, layers, overridden)}")
+                lines.append(f"{indent}{flow[1:-1]}  # {origin_of(loc, stages)}")
 
-    walk(resolved, [], "")
+    walk(cfg.model_dump(mode="json"), [], "")
     return "\n".join(lines) + "\n"
 
 

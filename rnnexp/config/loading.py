@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import os
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,10 +17,22 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, clip
-from .inherit import Layer, annotated_yaml, layer_of, merge_layers, merged, read_layers, resolve_paths
+from .inherit import (
+    Layer,
+    Stage,
+    annotated_yaml,
+    layer_of,
+    layer_writes,
+    leaf_paths,
+    merge_layers,
+    merged,
+    read_layers,
+    resolve_entry_paths,
+    resolve_paths,
+)
 from .run import Config
 from .schema import metric_applies
-from .sweep import SweepConfig, objective_of
+from .sweep import SweepConfig, SweepParts, objective_of, sweep_parts
 from .yamlio import YAML_NODES_MAX, line_of, read_file, read_yaml  # noqa: F401  (YAML_NODES_MAX: part of the API)
 
 
@@ -49,15 +63,31 @@ def is_sweep_file(path: str | Path) -> bool:
     return isinstance(raw, dict) and "space" in raw
 
 
-def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[SweepConfig, dict, Config]:
-    """Read a sweep file and its base config; check every searched value against the base schema.
+@dataclass
+class _SweepFile:
+    """A sweep file as read, --set applied: its YAML nodes (lines), keys, and the keys --set gave."""
 
-    Returns (sweep, base config with `set` applied as a raw dict, the same as a Config). Raises ConfigError naming the
-    sweep file's line and key for every problem found.
-    """
-    path = Path(path)
-    text = read_file(path, "sweep file")
-    node, raw = read_yaml(text, str(path))
+    path: Path
+    node: Any
+    raw: dict
+    overridden: dict[str, str]
+
+    def where(self, section: str, key: str | None) -> str:
+        """Where an entry of `set` or `space` was given, for errors: the file's line, or the --set."""
+        given = self.overridden.get(f"{section}.{key}")
+        if given is not None:
+            return f"{given}: {section}"
+        line = line_of(self.node, [section, key]) if key is not None else None
+        return f"{self.path}:{line}: {section}" if line else f"{self.path}: {section}"
+
+    def base_file(self) -> Path | None:
+        """The base config it names (relative to the sweep file), or None where it names none."""
+        base = self.raw.get("base")
+        return Path(os.path.normpath(self.path.parent / base)) if isinstance(base, str) and base.strip() else None
+
+
+def _read_sweep(path: Path, overrides: list[str] | tuple[str, ...]) -> _SweepFile:
+    node, raw = read_yaml(read_file(path, "sweep file"), str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping (base, space, sampler, ...) at the top")
     if "space" not in raw and raw.keys() & {"data", "model", "train"}:
@@ -67,37 +97,82 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         )
     # `set` and `space` are keyed by dotted config keys: --set set.train.epochs=1 is the key train.epochs of `set`
     overridden = apply_overrides(raw, overrides, flat=("set", "space"))
+    resolve_entry_paths(raw, path.parent)  # data paths in set and space: relative to the sweep file, as in a config
+    return _SweepFile(path, node, raw, overridden)
+
+
+def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[SweepConfig, dict, Config]:
+    """Read a sweep file and its base config; check every searched value against the base schema.
+
+    Returns (sweep, base config with `set` applied as a raw dict, the same as a Config). Raises ConfigError listing
+    every problem at once: of the sweep keys, the base config, `set` and `space` entries (checked against the base,
+    or against the schema's keys when the base cannot be read), each naming its file's line and key.
+    """
+    f = _read_sweep(Path(path), overrides)
+    problems: list[str] = []
     try:
-        sweep = SweepConfig.model_validate(raw)
+        sweep: SweepConfig | None = SweepConfig.model_validate(f.raw)
     except ValidationError as e:
-        raise ConfigError([_describe(err, str(path), node, overridden, SweepConfig) for err in e.errors()]) from None
-    base = load_config((path.parent / sweep.base).resolve())
-
-    def where(section: str, key: str | None) -> str:
-        line = line_of(node, [section, key]) if key is not None else None
-        return f"{path}:{line}: {section}" if line else f"{path}: {section}"
-
-    objective_at = f"{path}:{line_of(node, ['objective', 'metric'])}"
-    base_raw, base = check_sweep(sweep, base, where, objective_at)
+        sweep = None
+        problems = [_describe(err, str(f.path), f.node, f.overridden, SweepConfig) for err in e.errors()]
+    base = None
+    if (base_file := f.base_file()) is not None:
+        try:
+            base = load_config(base_file)
+        except ConfigError as e:
+            problems.extend(e.messages)
+    parts = sweep if sweep is not None else sweep_parts(f.raw)  # what can be checked of an invalid sweep
+    if base is None:
+        raise ConfigError(problems + _unknown_keys(parts, f.where))
+    line = line_of(f.node, ["objective", "metric"])
+    base_raw, base = check_sweep(parts, base, f.where, f"{f.path}:{line}" if line else str(f.path), problems)
+    assert sweep is not None  # check_sweep raised every problem otherwise
     return sweep, base_raw, base
 
 
+def explain_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
+    """What every trial of a sweep starts from (its base config with `set` applied) as explain_config
+    shows a config: each value commented with its origin, a `set` entry's being the sweep file's line
+    (or --set)."""
+    sweep, _, cfg = load_sweep(path, overrides)  # every problem, before anything is explained
+    f = _read_sweep(Path(path), overrides)
+    _, base_stage = _resolve(f.base_file(), ())
+    raw = base_stage.cfg.model_dump(mode="json")  # a sweep's set applies to its base as resolved
+    writes = []
+    for key, value in sweep.set.items():
+        set_dotted(raw, key, value)
+        for leaf in leaf_paths(value, tuple(key.split("."))):
+            dotted = ".".join(leaf)
+            inner = list(leaf[len(key.split(".")) :])  # inside a mapping value: its own line
+            given = f"set.{dotted}" in f.overridden
+            writes.append((dotted, "--set" if given else f"{f.path}:{line_of(f.node, ['set', key, *inner])}"))
+    return annotated_yaml(cfg, [base_stage, Stage(cfg, raw, writes)])
+
+
 def check_sweep(
-    sweep: SweepConfig, base: Config, where: typing.Callable[[str, str | None], str], objective_at: str
+    sweep: SweepConfig | SweepParts,
+    base: Config,
+    where: typing.Callable[[str, str | None], str],
+    objective_at: str,
+    problems: list[str] | tuple[str, ...] = (),
 ) -> tuple[dict, Config]:
     """Check a sweep's `set` and every searched value against its base config. Returns the config
-    every trial starts from (base with `set` applied), as a raw dict and a Config. ConfigError names
-    each problem by ``where(section, key)`` (a sweep file's line, or the --grid that gave it)."""
+    every trial starts from (base with `set` applied), as a raw dict and a Config. ConfigError lists
+    ``problems`` (found before) and each problem found here, named by ``where(section, key)`` (a sweep
+    file's line, or the --grid that gave it)."""
+    problems = list(problems)
     base_raw = base.model_dump(mode="json")
-    problems = []
+    fixed = {}
     for key, value in sweep.set.items():
         try:
             trial_config(base_raw, {key: value}, source=where("set", key))
+            fixed[key] = value
         except ConfigError as e:
             problems.extend(e.messages)
-    if problems:
-        raise ConfigError(problems)
-    base = trial_config(base_raw, sweep.set, source=where("set", None))  # what every trial starts from
+    try:
+        base = trial_config(base_raw, fixed, source=where("set", None))  # what every trial starts from
+    except ConfigError as e:  # entries fine one by one, not together
+        raise ConfigError(problems + e.messages) from None
     base_raw = base.model_dump(mode="json")
     for key, spec in sweep.specs().items():
         for value in spec.edges():
@@ -105,12 +180,27 @@ def check_sweep(
                 trial_config(base_raw, {key: value}, source=where("space", key))
             except ConfigError as e:
                 problems.extend(m for m in e.messages if m not in problems)
+    if sweep.objective is not None:
+        metric, _ = objective_of(sweep, base)
+        if not metric_applies(metric, base.data.task):
+            problems.append(f"{objective_at}: objective.metric {metric} does not apply to {base.data.task}")
     if problems:
         raise ConfigError(problems)
-    metric, _ = objective_of(sweep, base)
-    if not metric_applies(metric, base.data.task):
-        raise ConfigError(f"{objective_at}: objective.metric {metric} does not apply to {base.data.task}")
     return base_raw, base
+
+
+def _unknown_keys(sweep: SweepConfig | SweepParts, where: typing.Callable[[str, str | None], str]) -> list[str]:
+    """Keys of `set` and `space` that no config has, found without a base config (it cannot be read)."""
+    entries = [("set", key, value) for key, value in sweep.set.items()]
+    entries += [("space", key, spec.edges()[0]) for key, spec in sweep.specs().items() if spec.edges()]
+    problems = []
+    for section, key, value in entries:
+        for leaf in leaf_paths(value, tuple(key.split("."))):
+            unknown = _unknown_key(list(leaf))
+            if unknown:
+                problems.append(f"{where(section, key)} {key}={value!r}: unknown key {clip(unknown[0], 120)} ({unknown[1]})")
+                break
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,8 +220,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 def explain_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
     """The resolved config as loadable YAML, each value commented with its origin: the file and
     line of the chain that wrote it, --set, or default (validate --print)."""
-    cfg, layers, overridden = _resolve(Path(path), overrides)
-    return annotated_yaml(cfg.model_dump(mode="json"), layers, overridden)
+    cfg, stage = _resolve(Path(path), overrides)
+    return annotated_yaml(cfg, [stage])
 
 
 def parse_config(
@@ -142,20 +232,21 @@ def parse_config(
     return _validate(read_layers(text, source, base_dir), overrides, base_dir)[0]
 
 
-def _resolve(path: Path, overrides: list[str] | tuple[str, ...]) -> tuple[Config, list[Layer], dict[str, str]]:
+def _resolve(path: Path, overrides: list[str] | tuple[str, ...]) -> tuple[Config, Stage]:
     layers = read_layers(read_file(path, "config file"), str(path), path.parent, path)
     return _validate(layers, overrides, path.parent)
 
 
-def _validate(
-    layers: list[Layer], overrides: list[str] | tuple[str, ...], base_dir: Path | None
-) -> tuple[Config, list[Layer], dict[str, str]]:
+def _validate(layers: list[Layer], overrides: list[str] | tuple[str, ...], base_dir: Path | None) -> tuple[Config, Stage]:
+    """The chain's keys merged, --set applied, validated: the config, and the stage that made it
+    (what each file and --set wrote, for origins)."""
     raw = merge_layers(layers)
     overridden = apply_overrides(raw, overrides)
     if base_dir is not None:
         resolve_paths(raw, base_dir)  # a path given by --set, relative to the config file as one in it
     try:
-        return Config.model_validate(raw), layers, overridden
+        cfg = Config.model_validate(raw)
+        return cfg, Stage(cfg, raw, layer_writes(layers) + [(key, "--set") for key in overridden])
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -212,9 +303,7 @@ def parse_value(text: str, shown: str) -> Any:
 
 def _leaves(key: str, value: Any) -> list[str]:
     """The dotted keys a value set at ``key`` writes: each leaf of a (non-empty) mapping, else the key."""
-    if not isinstance(value, dict) or not value:
-        return [key]
-    return [leaf for sub, inner in value.items() for leaf in _leaves(f"{key}.{sub}", inner)]
+    return [".".join(leaf) for leaf in leaf_paths(value, (key,))]
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> str | None:
@@ -257,10 +346,7 @@ def _describe(
         where = f"{source}:{line}" if line else source
     kind = err["type"]
     if kind == "extra_forbidden":
-        known = _fields_at(loc[:-1], root)
-        guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
-        hint = f"did you mean {'.'.join(loc[:-1] + [guess[0]])}?" if guess else f"known keys here: {', '.join(known)}"
-        return f"{where}: unknown key {dotted} ({hint})"
+        return f"{where}: unknown key {dotted} ({_key_hint(loc, root)})"
     if kind == "missing":
         return f"{where}: missing required key {dotted}"
     if kind == "value_error":
@@ -274,6 +360,26 @@ def _describe(
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
     shown = clip(repr(got)) if not isinstance(got, (dict, list)) else type(got).__name__
     return f"{where}: {dotted}: {msg}, got {shown}{hint}"
+
+
+def _key_hint(loc: list[str], root: type[BaseModel] | None = None) -> str:
+    """For an unknown key: the known key it most likely means, or the keys of its section."""
+    known = _fields_at(loc[:-1], root)
+    guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+    return f"did you mean {'.'.join(loc[:-1] + [guess[0]])}?" if guess else f"known keys here: {', '.join(known)}"
+
+
+def _unknown_key(loc: list[str]) -> tuple[str, str] | None:
+    """(the unknown key, a hint) where ``loc`` leaves the config schema's keys; None where it does not
+    (or cannot be told: inside a value of free form, such as class weights)."""
+    model: type[BaseModel] | None = Config
+    for i, part in enumerate(loc):
+        if model is None:
+            return None
+        if part not in model.model_fields:
+            return ".".join(loc[: i + 1]), _key_hint(loc[: i + 1])
+        model = _unwrap_model(model.model_fields[part].annotation)
+    return None
 
 
 def _model_at(loc: list[str], root: type[BaseModel] | None = None) -> type[BaseModel] | None:

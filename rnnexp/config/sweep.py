@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .run import Config
 from .schema import COUNT_MAX, SEED_MAX, Monitor, _Section, direction_of
@@ -142,6 +143,7 @@ class SweepConfig(_Section):
     pruner: PrunerConfig = Field(default_factory=PrunerConfig, description="Early stopping of bad trials.")
     trials: int | None = Field(
         None,
+        validate_default=True,
         ge=1,
         le=COUNT_MAX,
         description="Trials in total (finished or pruned); null: the grid's size (grid sampler only). random and tpe "
@@ -149,6 +151,7 @@ class SweepConfig(_Section):
     )
     epoch_budget: int | None = Field(
         None,
+        validate_default=True,
         ge=1,
         le=1000 * COUNT_MAX,
         description="random, tpe: training epochs the whole sweep may spend (all trials and workers together); when "
@@ -166,38 +169,106 @@ class SweepConfig(_Section):
             return {k: {"kind": "choice", "values": v} if isinstance(v, list) else v for k, v in space.items()}
         return space
 
-    @model_validator(mode="after")
-    def _consistent(self) -> SweepConfig:
-        if self.sampler.kind == "grid":
-            infinite = [k for k, spec in self.specs().items() if spec.grid() is None]
+    # Each check of keys against each other is a validator of the later key (the earlier ones are in
+    # info.data when valid), so that it is reported with every other problem of the file, at that key.
+    @field_validator("sampler")
+    @classmethod
+    def _finite_grid(cls, sampler: SamplerConfig, info: ValidationInfo) -> SamplerConfig:
+        space = info.data.get("space")
+        if sampler.kind == "grid" and space is not None:
+            infinite = [k for k, spec in space.items() if spec.grid() is None]
             if infinite:
                 raise ValueError(
-                    f"sampler grid needs a finite set of values for every key; {', '.join(infinite)} "
+                    f"grid needs a finite set of values for every key; {', '.join(infinite)} "
                     "is continuous (give a list, kind int, or uniform with a step)"
                 )
-            if self.epoch_budget is not None:
-                raise ValueError("epoch_budget needs sampler random or tpe (a grid trains every point; give trials to cut it)")
-            if self.trials is not None and self.trials > self.grid_size():
-                raise ValueError(f"trials ({self.trials}) is more than the grid has points ({self.grid_size()})")
-        elif self.trials is None:
-            raise ValueError(f"trials is required with sampler {self.sampler.kind} (only a grid has a natural size)")
-        return self
+        return sampler
+
+    @field_validator("trials")
+    @classmethod
+    def _trials_fit_sampler(cls, trials: int | None, info: ValidationInfo) -> int | None:
+        sampler, space = info.data.get("sampler"), info.data.get("space")
+        if sampler is None:
+            return trials  # invalid: reported on its own
+        if sampler.kind != "grid":
+            if trials is None:
+                raise ValueError(f"required with sampler {sampler.kind} (only a grid has a natural size)")
+        elif trials is not None and space is not None and trials > (size := _grid_size(space)):
+            raise ValueError(f"{trials} is more than the grid has points ({size})")
+        return trials
+
+    @field_validator("epoch_budget")
+    @classmethod
+    def _budget_needs_a_search(cls, budget: int | None, info: ValidationInfo) -> int | None:
+        sampler = info.data.get("sampler")
+        if budget is not None and sampler is not None and sampler.kind == "grid":
+            raise ValueError("needs sampler random or tpe (a grid trains every point; give trials to cut it)")
+        return budget
 
     def specs(self) -> dict[str, ParamSpec]:
         return self.space
 
     def grid_size(self) -> int:
-        size = 1
-        for spec in self.specs().values():
-            size *= len(spec.grid() or [])
-        return size
+        return _grid_size(self.space)
 
     @property
     def total_trials(self) -> int:
         return self.trials if self.trials is not None else self.grid_size()
 
 
-def objective_of(sweep: SweepConfig, base: Config) -> tuple[str, str]:
+def sweep_document(sweep: SweepConfig, base: str) -> dict[str, Any]:
+    """The sweep as the keys of a sweep file that loads back to it, over the config at ``base``:
+    every key written out, defaults included (a later default cannot change it); a choice as its
+    list, any other spec without the bounds it does not use."""
+    doc = sweep.model_dump(mode="json")
+    doc["base"] = base
+    doc["space"] = {
+        key: spec.values if spec.kind == "choice" else spec.model_dump(mode="json", exclude_none=True)
+        for key, spec in sweep.space.items()
+    }
+    return doc
+
+
+def _grid_size(space: dict[str, ParamSpec]) -> int:
+    size = 1
+    for spec in space.values():
+        size *= len(spec.grid() or [])
+    return size
+
+
+@dataclass
+class SweepParts:
+    """What can be checked against the base config of a sweep file that is invalid as a whole: its
+    `set`, each valid entry of its `space`, its objective (None when invalid)."""
+
+    set: dict[str, Any]
+    space: dict[str, ParamSpec]
+    objective: ObjectiveConfig | None
+
+    def specs(self) -> dict[str, ParamSpec]:
+        return self.space
+
+
+def sweep_parts(raw: dict) -> SweepParts:
+    """The parts of a sweep file's keys (``raw``) that are valid on their own (each invalid one is
+    among the errors of validating the whole)."""
+    fixed = raw.get("set")
+    fixed = {k: v for k, v in fixed.items() if isinstance(k, str)} if isinstance(fixed, dict) else {}
+    space = SweepConfig._lists_are_choices(raw.get("space"))
+    specs = {}
+    for key, spec in space.items() if isinstance(space, dict) else ():
+        try:
+            specs[str(key)] = ParamSpec.model_validate(spec)
+        except ValidationError:
+            pass
+    try:
+        objective = ObjectiveConfig.model_validate(raw.get("objective") or {})
+    except ValidationError:
+        objective = None
+    return SweepParts(fixed, specs, objective)
+
+
+def objective_of(sweep: SweepConfig | SweepParts, base: Config) -> tuple[str, str]:
     """(metric, maximize|minimize) that the sweep optimizes."""
     metric = sweep.objective.metric or base.train.early_stopping.monitor
     direction = sweep.objective.direction

@@ -2,7 +2,8 @@
 
 Layout of a sweep folder ``runs/sweep_<UTC stamp>_<name>/``:
   sweep.json      study name, storage (password removed), objective, total trials, epoch budget, creation time
-  sweep.yaml      the sweep file as given; base.yaml: the resolved base config
+  sweep.yaml      the sweep as it runs (--set applied, every key), over base: base.yaml, the config every
+                  trial starts from (its base config resolved, `set` applied); it runs again from anywhere
   journal.log     Optuna's journal (the default storage: a file, safe for several local processes)
   trials/         one run folder per trial, <UTC stamp>_trial-<number>
   results.csv, best_config.yaml   written by `rnnexp sweep results`

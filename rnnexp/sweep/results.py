@@ -69,7 +69,8 @@ def compute_results(sw: Sweep) -> dict[str, Any]:
         "total": sw.total,
         "counts": counts,
         "duplicates": grid_dupes,
-        "epochs_trained": sum(r["epochs"] for r in rows if r["state"] in FINISHED_STATES),
+        # each epoch once: a paused trial's and its promotion's rows both show the epochs before the pause
+        "epochs_trained": ledger.epochs_spent(),
         "epoch_budget": sw.sweep.epoch_budget,
         "ended": ledger.ended(),
         "trials": rows,
@@ -79,11 +80,10 @@ def compute_results(sw: Sweep) -> dict[str, Any]:
 
 
 def _row(sw: Sweep, ledger: TrialLedger, t) -> dict[str, Any]:
-    """One trial's row of the results table."""
+    """One trial's row of the results table: its value and epochs as the trial left its run (see as_left)."""
     specs = sw.sweep.specs()
     run = t.user_attrs.get(Attr.RUN_DIR)
-    moved_on = t.number in ledger.retried_as or t.number in ledger.promoted_as  # its run continues in another trial
-    metrics = history(Path(run)) if run and not moved_on else []
+    metrics = as_left(ledger, t)
     same_as = t.user_attrs.get(Attr.SAME)
     params = t.params or t.system_attrs.get(SystemAttr.FIXED_PARAMS, {})
     return {
@@ -91,7 +91,7 @@ def _row(sw: Sweep, ledger: TrialLedger, t) -> dict[str, Any]:
         "state": t.state.name,
         "value": t.value if t.state.name == "COMPLETE" else best_value(metrics, sw.metric, sw.direction),
         "same_as": same_as,
-        "epochs": len(metrics),
+        "epochs": 0 if same_as is not None else len(metrics),  # a repeat trained none
         **{k: decode(v, specs[k].values or []) for k, v in params.items()},
         "retry_of": t.system_attrs.get(SystemAttr.FAILED_TRIAL),
         "promoted_from": t.user_attrs.get(Attr.PROMOTES),
@@ -99,6 +99,23 @@ def _row(sw: Sweep, ledger: TrialLedger, t) -> dict[str, Any]:
         "host": t.user_attrs.get(Attr.HOST),
         "note": _note(ledger, t),
     }
+
+
+def as_left(ledger: TrialLedger, t) -> list[dict[str, Any]]:
+    """The rows of metrics.csv of a trial's run as the trial left it. A run that another trial went on
+    with (a paused trial's promotion, a dead trial's retry) is cut at the last epoch this trial
+    reported; a repeat shows the earlier trial's run up to where it took its result; a trial not
+    started yet has none."""
+    from optuna.trial import TrialState
+
+    if t.state == TrialState.WAITING:
+        return []
+    same_as = t.user_attrs.get(Attr.SAME)
+    run = (ledger[same_as] if same_as is not None else t).user_attrs.get(Attr.RUN_DIR)
+    rows = history(Path(run)) if run else []
+    if same_as is not None or t.number in ledger.retried_as or t.number in ledger.promoted_as:
+        rows = [r for r in rows if r["epoch"] <= (t.last_step or 0)]
+    return rows
 
 
 def _note(ledger: TrialLedger, t) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import yaml
 
 from .. import faults
-from ..config import Config, SweepConfig, grid_sweep, load_sweep, objective_of
+from ..config import Config, SweepConfig, grid_sweep, load_sweep, objective_of, sweep_document
 from ..rundir import RunDir, write_json, write_text
 from ..tracking import Parent, Tracker, new_entry
 from .names import SWEEP_FILE, Attr, SweepError
@@ -91,15 +92,15 @@ def create(
     """Make the sweep folder and its study, named after the folder (unique), with the grid enqueued.
     Workers never create anything, so fresh workers cannot race to make the schema or the study.
     With ``grid`` (--grid KEY=V1,V2 items), ``sweep_file`` is a config and ``overrides`` its --set:
-    the grid sweep they stand for, whose sweep.yaml is the equivalent sweep file."""
+    the grid sweep they stand for. Either way the folder's sweep.yaml is the sweep as it runs (see
+    _write_sweep_files)."""
     import optuna
 
     quiet_optuna()
     if grid:
-        sweep, base_raw, base, text = grid_sweep(sweep_file, grid, overrides)
+        sweep, base_raw, base = grid_sweep(sweep_file, grid, overrides)
     else:
         sweep, base_raw, base = load_sweep(sweep_file, overrides)
-        text = Path(sweep_file).read_text(encoding="utf-8")
     if workers is not None:
         sweep.workers = workers
     # A server that cannot be reached is found out before any folder is made.
@@ -110,8 +111,8 @@ def create(
     folder = staged.run.path
     try:
         (folder / "trials").mkdir()
-        write_text(folder / "sweep.yaml", text)
-        write_text(folder / "base.yaml", yaml.safe_dump(base_raw, sort_keys=False))
+        command = ["rnnexp", "sweep", str(sweep_file), *(f"--grid={g}" for g in grid), *(f"--set={o}" for o in overrides)]
+        _write_sweep_files(folder, sweep, base_raw, command + ([f"--workers={workers}"] if workers is not None else []))
         study_name = staged.intended_name()  # the folder's name, unless another takes it in the same second
         try:
             study = optuna.create_study(
@@ -136,6 +137,25 @@ def create(
     sw = open_sweep(folder, storage_url)
     _track_sweep(sw)
     return sw
+
+
+BASE_COPY = "base.yaml"
+
+
+def _write_sweep_files(folder: Path, sweep: SweepConfig, base_raw: dict, command: list[str]) -> None:
+    """A sweep folder's sweep.yaml and base.yaml, for a sweep file and for --grid alike: base.yaml is
+    the config every trial starts from (the base config resolved, `set` applied, data paths absolute);
+    sweep.yaml is the sweep as it runs (--set and --workers applied), every key written out, over
+    base: base.yaml. So the folder holds the whole sweep, whatever happens to the files it was made
+    from, and `rnnexp sweep FOLDER/sweep.yaml` runs the same sweep again from any working folder
+    (its `set` is in base.yaml already; applying it again changes nothing)."""
+    write_text(folder / BASE_COPY, yaml.safe_dump(base_raw, sort_keys=False))
+    header = (
+        f"# {shlex.join(command)}\n"
+        f"# The sweep as it ran: every key, --set applied; {BASE_COPY} beside it is its base config resolved, `set` applied.\n"
+    )
+    doc = sweep_document(sweep, BASE_COPY)
+    write_text(folder / "sweep.yaml", header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
 
 
 def _track_sweep(sw: Sweep) -> None:
