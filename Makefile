@@ -18,7 +18,8 @@ python_refusal = $(shell set -- $(INSTALL_PYTHON); out=$$("$$1" tools/python_ok.
 	(requires-python in pyproject.toml): make install PYTHON=/path/to/python3"; fi)
 stop_if = $(if $(1),$(error $(1)))
 
-# Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build).
+# Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build where pip finds
+# it, here Python 3.11's in /opt/wheels; else PyPI's CUDA build, its CUDA packages pinned too).
 $(STAMP): pyproject.toml constraints.txt
 	$(call stop_if,$(python_refusal))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
