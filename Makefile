@@ -8,8 +8,20 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build).
+# Before a venv or pip: is the Python that installs (the venv's own once it exists, else $(PYTHON)) one
+# that requires-python in pyproject.toml admits? tools/python_ok.py says so in one line if not, and
+# make stops there (exit 2). requires-python is the one place the supported versions are stated.
+INSTALL_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python --venv $(VENV),$(PYTHON) --as $(PYTHON))
+python_refusal = $(shell set -- $(INSTALL_PYTHON); out=$$("$$1" tools/python_ok.py "$$2" "$$3" 2>/dev/null); status=$$?; \
+	if [ $$status = 1 ] && [ -n "$$out" ]; then echo "$$out"; elif [ $$status != 0 ]; then \
+	echo "$$1 did not run (exit $$status), and rnnexp needs Python $$(sed -n 's/^requires-python *= *"\(.*\)"/\1/p' pyproject.toml) \
+	(requires-python in pyproject.toml): make install PYTHON=/path/to/python3"; fi)
+stop_if = $(if $(1),$(error $(1)))
+
+# Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build where pip finds
+# it, here Python 3.11's in /opt/wheels; else PyPI's CUDA build, its CUDA packages pinned too).
 $(STAMP): pyproject.toml constraints.txt
+	$(call stop_if,$(python_refusal))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[datasets,postgres,tensorboard,onnx,dev,mlflow,docs]'
 	touch $(STAMP)

@@ -15,20 +15,12 @@ import os
 import shutil
 import time
 import uuid
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
 from .errors import ConfigError, RunDirError, StorageError, clip, no_room
-
-try:
-    from enum import StrEnum
-except ImportError:  # Python 3.10: the 3.11 class, as the standard library defines it
-
-    class StrEnum(str, Enum):
-        __str__ = str.__str__
-        __format__ = str.__format__
 
 
 class Status(StrEnum):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any
 
 from ..errors import RnnexpError
-from ..rundir import StrEnum
 
 SWEEP_FILE = "sweep.json"
 JOURNAL = "journal.log"
