@@ -247,29 +247,31 @@ def validate(
     show: bool = typer.Option(
         False,
         "--print",
-        help="Print the resolved config (all defaults filled in), each value commented with where it came from: "
-        "FILE:LINE (the config or one of its bases), --set, or default.",
+        help="Print the resolved config (all defaults filled in) on stdout as YAML that loads back as a config, each "
+        "value commented with where it came from: FILE:LINE (the config or one of its bases), --set, or default. "
+        "For a sweep file, the config every trial starts from (its base with its set). The ok line goes to stderr.",
     ),
 ) -> None:
     """Check a config (or a sweep file) without training (fast: does not load torch or data)."""
-    from .config import dump_config, explain_config, is_sweep_file, load_config, load_sweep
+    from .config import explain_config, explain_sweep, is_sweep_file, load_config, load_sweep
 
     with _guard():
         if is_sweep_file(config):
             sweep, _, base = load_sweep(config, set_)
             budget = f", epoch budget {sweep.epoch_budget}" if sweep.epoch_budget else ""
-            print(
+            ok = (
                 f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {len(sweep.space)} searched keys, "
                 f"{sweep.total_trials} trials{budget}; base {sweep.base}, {base.train.epochs} epochs)"
             )
-            if show:
-                print(dump_config(base), end="")
-            return
-        if show:
-            print(explain_config(config, set_), end="")
-            return
-        cfg = load_config(config, set_)
-    print(f"ok: {config} is a valid config ({cfg.model.cell}, {cfg.model.num_neurons} neurons, {cfg.train.epochs} epochs)")
+            printed = explain_sweep(config, set_) if show else None
+        else:
+            cfg = load_config(config, set_)
+            ok = f"ok: {config} is a valid config ({cfg.model.cell}, {cfg.model.num_neurons} neurons, {cfg.train.epochs} epochs)"
+            printed = explain_config(config, set_) if show else None
+    # With --print, stdout is exactly the YAML (it loads back as the config); the verdict goes to stderr.
+    if printed is not None:
+        print(printed, end="")
+    print(ok, file=sys.stderr if printed is not None else sys.stdout)
 
 
 @app.command()

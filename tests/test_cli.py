@@ -51,6 +51,59 @@ def test_validate_ok_and_print(tmp_path):
     assert proc.returncode == 0 and "lr: 0.01" in proc.stdout
 
 
+def _configs_to_print(tmp_path: Path) -> dict[str, Path]:
+    """A config, a config on a chain of bases in other folders (a data path relative to its file),
+    and sweep files on each."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = {
+        "config": "data:\n  dataset: amazon-food\nmodel:\n  cell: gru\n",
+        "a/child": "base: ../b/base.yaml\nname: child\ntrain:\n  lr: 0.01\n",
+        "b/base": "base: root.yaml\nmodel:\n  cell: lstm\ntrain:\n  epochs: 4\n",
+        "b/root": "data:\n  train_file: data/train.csv\n  maxlen: 50\nmodel:\n  bidirectional: true\n",
+        "sweep": "base: config.yaml\nset:\n  train.epochs: 2\nspace:\n  train.lr: [0.01, 0.02]\ntrials: 4\n",
+        "a/sweep": "base: child.yaml\nset:\n  data.maxlen: 30\nspace:\n  model.cell: [gru, lstm]\ntrials: 4\n",
+    }
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    return {name: tmp_path / f"{name}.yaml" for name in files}
+
+
+VALIDATE_PRINT = {
+    "config": ("config", []),
+    "config --set": ("config", ["--set", "train.lr=0.02", "--set", "model={dropout: 0.5}"]),
+    "config on a base chain": ("a/child", []),
+    "config on a base chain --set": ("a/child", ["--set", "data.val_file=val.csv"]),
+    "sweep": ("sweep", []),
+    "sweep --set": ("sweep", ["--set", "set.train.epochs=3", "--set", "trials=5"]),
+    "sweep on a base chain": ("a/sweep", []),
+    "sweep on a base chain --set": ("a/sweep", ["--set", "set.train.lr=0.5"]),
+}
+
+
+@pytest.mark.parametrize("case", VALIDATE_PRINT, ids=str)
+def test_validate_print_writes_only_the_yaml_on_stdout_and_it_loads_back_as_the_resolved_config(tmp_path, case):
+    from rnnexp.config import load_config, load_sweep
+
+    name, sets = VALIDATE_PRINT[case]
+    given = _configs_to_print(tmp_path)[name]
+    proc = run_cli("validate", given, *sets, "--print")
+    assert proc.returncode == 0, proc.stderr
+    [ok] = proc.stderr.splitlines()  # the verdict, on stderr
+    assert ok.startswith(f"ok: {given} is a valid ") and "ok:" not in proc.stdout
+    printed = tmp_path / "elsewhere" / "printed.yaml"  # read from another folder: its paths stand alone
+    printed.parent.mkdir()
+    printed.write_text(proc.stdout)
+    values = sets[1::2]  # the --set values
+    resolved = load_sweep(given, values)[2] if "sweep" in name else load_config(given, values)
+    assert load_config(printed) == resolved
+    assert all(line.endswith(":") or "  # " in line for line in proc.stdout.splitlines())  # every value says where from
+    if case == "sweep":  # a key of the sweep's set: its line there
+        assert f"  epochs: 2  # {given}:3\n" in proc.stdout
+    without = run_cli("validate", given, *sets)
+    assert without.returncode == 0 and without.stdout == ok + "\n" and without.stderr == ""  # no --print: the verdict
+
+
 def test_bad_arguments_exit_2(tmp_path):
     assert run_cli("train").returncode == 2
     assert run_cli("evaluate", tmp_path, "--split", "bogus").returncode == 2

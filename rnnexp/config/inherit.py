@@ -116,10 +116,12 @@ def layer_of(layers: list[Layer], loc: list[str]) -> Layer:
 
 
 def origin_of(loc: list[str], layers: list[Layer], overridden: dict[str, str]) -> str:
-    """Where a resolved key's value came from: --set, FILE:LINE, or default."""
+    """Where a resolved key's value came from: ``overridden``'s origin for a key set over the files
+    (--set, a sweep file's set line), else the FILE:LINE of the chain that wrote it, else default."""
     dotted = ".".join(loc)
-    if any(dotted == key or dotted.startswith(key + ".") for key in overridden):
-        return "--set"
+    for key, origin in overridden.items():
+        if dotted == key or dotted.startswith(key + "."):
+            return origin
     for layer in reversed(layers):
         depth, line = depth_of(layer.node, loc)
         if depth == len(loc):
@@ -128,7 +130,8 @@ def origin_of(loc: list[str], layers: list[Layer], overridden: dict[str, str]) -
 
 
 def annotated_yaml(resolved: dict, layers: list[Layer], overridden: dict[str, str]) -> str:
-    """The resolved config as loadable YAML, each value's line ending in a comment naming its origin."""
+    """The resolved config as loadable YAML, each value's line ending in a comment naming its origin
+    (``overridden``: {dotted key set over the files: the origin to show})."""
     lines: list[str] = []
 
     def walk(section: dict, path: list[str], indent: str) -> None:

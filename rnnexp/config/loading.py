@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import os
 import types
 import typing
 from pathlib import Path
@@ -55,7 +56,30 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     Returns (sweep, base config with `set` applied as a raw dict, the same as a Config). Raises ConfigError naming the
     sweep file's line and key for every problem found.
     """
-    path = Path(path)
+    return _read_sweep(Path(path), overrides).loaded
+
+
+def explain_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
+    """validate --print of a sweep file: the config every trial starts from (its base with the sweep's
+    `set`) as loadable YAML, each value commented with its origin as explain_config does; a key of
+    `set` names the sweep file's line (or --set, when --set set.KEY gave it)."""
+    read = _read_sweep(Path(path), overrides)
+    sweep, _, base = read.loaded
+    layers = _resolve(read.base_path, ())[1]
+    line = lambda key: read.where("set", key).removesuffix(": set")  # noqa: E731  (the sweep file's FILE:LINE)
+    origins = {key: "--set" if f"set.{key}" in read.overridden else line(key) for key in sweep.set}
+    return annotated_yaml(base.model_dump(mode="json"), layers, origins)
+
+
+class _SweepRead(typing.NamedTuple):
+    loaded: tuple[SweepConfig, dict, Config]
+    node: Any
+    overridden: dict[str, str]
+    base_path: Path
+    where: typing.Callable[[str, str | None], str]  # "FILE:LINE: section" of a sweep file's key
+
+
+def _read_sweep(path: Path, overrides: list[str] | tuple[str, ...]) -> _SweepRead:
     text = read_file(path, "sweep file")
     node, raw = read_yaml(text, str(path))
     if not isinstance(raw, dict):
@@ -71,7 +95,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         sweep = SweepConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError([_describe(err, str(path), node, overridden, SweepConfig) for err in e.errors()]) from None
-    base = load_config((path.parent / sweep.base).resolve())
+    base_path = Path(os.path.normpath(path.parent / sweep.base))  # as the sweep file names it, made plain
+    base = load_config(base_path.resolve())
 
     def where(section: str, key: str | None) -> str:
         line = line_of(node, [section, key]) if key is not None else None
@@ -79,7 +104,7 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
 
     objective_at = f"{path}:{line_of(node, ['objective', 'metric'])}"
     base_raw, base = check_sweep(sweep, base, where, objective_at)
-    return sweep, base_raw, base
+    return _SweepRead((sweep, base_raw, base), node, overridden, base_path, where)
 
 
 def check_sweep(
@@ -131,7 +156,7 @@ def explain_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()
     """The resolved config as loadable YAML, each value commented with its origin: the file and
     line of the chain that wrote it, --set, or default (validate --print)."""
     cfg, layers, overridden = _resolve(Path(path), overrides)
-    return annotated_yaml(cfg.model_dump(mode="json"), layers, overridden)
+    return annotated_yaml(cfg.model_dump(mode="json"), layers, dict.fromkeys(overridden, "--set"))
 
 
 def parse_config(
