@@ -182,6 +182,13 @@ def _runs_dir(where: str, argument: bool = False):
     return make(Path("runs"), *names, envvar="RNNEXP_RUNS_DIR", show_default=True, help=f"{where}.")
 
 
+def _runs_folder(runs_dir: Path) -> None:
+    """--runs-dir checked (and created) before a command's work, by the rule of every path a command writes at."""
+    from .rundir import output_folder
+
+    output_folder(runs_dir, "--runs-dir")
+
+
 # What one failure may print: a YAML file with thousands of mistakes, or a value of megabytes,
 # is still a screenful that names the first problems.
 _LINES_MAX, _LINE_MAX = 20, 1000
@@ -278,7 +285,7 @@ def validate(
 def train(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
-    runs_dir: Path = _runs_dir("Where run folders go"),
+    runs_dir: Path = _runs_dir("Where run folders go (created when missing)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
     name: str | None = typer.Option(
         None, "--name", metavar="NAME", help="The run's name (config key name; {key} fields as there, e.g. uci-{cell})."
@@ -293,6 +300,8 @@ def train(
     console = _console(quiet)
     with _guard():
         cfg = load_config(config, _with_flags(set_, device, name))
+        if not dry_run:  # a runs folder that cannot be written is found out before the data is loaded
+            _runs_folder(runs_dir)
         from . import training
 
         if dry_run:
@@ -339,7 +348,9 @@ def evaluate(
     split: Literal["test", "val"] = typer.Option("test", "--split", help="The run's split to score."),
     data: Path | None = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
     predictions: Path | None = typer.Option(
-        None, "--predictions", help="Also write every example's prediction to this CSV (classification runs)."
+        None,
+        "--predictions",
+        help="Also write every example's prediction to this CSV (classification runs; missing folders are created).",
     ),
     min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
     gate: Literal["baseline"] | None = typer.Option(
@@ -388,7 +399,7 @@ def lr_find(
     steps: int = typer.Option(200, "--steps", help="Batches to train, one learning rate each."),
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
-    runs_dir: Path = _runs_dir("Where the result folder goes"),
+    runs_dir: Path = _runs_dir("Where the result folder goes (created when missing)"),
     device: Device = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
@@ -399,6 +410,7 @@ def lr_find(
     console = _console(quiet)
     with _guard():
         cfg = load_config(config, _with_flags(set_, device))
+        _runs_folder(runs_dir)
         from . import training
         from .plots import save_lr_find
 
@@ -488,25 +500,32 @@ def compare(
 def plot(
     run_dirs: list[Path] = typer.Argument(..., help="Run folders (curves overlaid), or one sweep folder."),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="PNG to write (default: curves.png in the run, or sweep.png in the sweep)."
+        None,
+        "--out",
+        "-o",
+        help="PNG to write, missing folders created (default: curves.png in the run, or sweep.png in the sweep).",
     ),
     storage: str | None = _storage_opt,
 ) -> None:
     """Learning curves of runs in one PNG; for a sweep folder, each parameter against the objective."""
     with _guard():
+        from .rundir import output_file
+
         if len(run_dirs) == 1 and (run_dirs[0] / "sweep.json").is_file():
             from . import sweep as sweeps
             from .sweep_plot import plot_sweep
 
+            out = output_file(out or run_dirs[0] / "sweep.png", "--out", "sweep.png")
             sw = sweeps.open_sweep(run_dirs[0], storage)
             res = sweeps.compute_results(sw)  # a plot writes only its PNG
-            written = plot_sweep(res, sweeps.importances(sw), out or run_dirs[0] / "sweep.png")
+            written = plot_sweep(res, sweeps.importances(sw), out)
         else:
             from .plots import plot_curves
 
             if out is None and len(run_dirs) > 1:
                 raise typer.BadParameter("give --out for a plot of several runs")
-            written = plot_curves(run_dirs, out or run_dirs[0] / "curves.png")
+            out = output_file(out or run_dirs[0] / "curves.png", "--out", "curves.png")
+            written = plot_curves(run_dirs, out)
     print(f"written: {written}", file=sys.stderr)
 
 
@@ -590,7 +609,9 @@ def export(
     fmt: Literal["torchscript", "onnx"] = typer.Option(
         "torchscript", "--format", help="onnx needs the onnx and onnxruntime packages (the onnx extra)."
     ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: model.pt / model.onnx in the run)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="File to write, missing folders created (default: model.pt / model.onnx in the run)."
+    ),
     checkpoint: Checkpoint = "auto",
     as_json: JsonFlag = False,
 ) -> None:
@@ -612,7 +633,9 @@ def export(
 @app.command()
 def schema(
     sweep: bool = typer.Option(False, "--sweep", help="The sweep file's schema instead of the config's."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write to this file instead of stdout (missing folders are created)."
+    ),
 ) -> None:
     """Print the JSON schema of config files (or sweep files), for editor completion and checks."""
     from .config import SweepConfig, config_json_schema
@@ -623,9 +646,9 @@ def schema(
         print(text)
     else:
         with _guard():
-            from .rundir import write_text
+            from .rundir import output_file, write_text
 
-            write_text(out, text + "\n")
+            write_text(output_file(out, "--out", "schema.json"), text + "\n")
         print(f"written: {out}", file=sys.stderr)
 
 
@@ -650,7 +673,7 @@ sweep_app = typer.Typer(
 )
 app.add_typer(sweep_app, name="sweep")
 
-_runs_opt = _runs_dir("Where sweep folders go")
+_runs_opt = _runs_dir("Where sweep folders go (created when missing)")
 
 
 def _grid_opt():
@@ -751,7 +774,9 @@ def sweep_worker(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder (journal storage); or give --storage and --study."),
     storage: str | None = _storage_opt,
     study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (printed by sweep create)."),
-    runs_dir: Path | None = typer.Option(None, "--runs-dir", help="Where this worker's trial folders go (default: the sweep's)."),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Where this worker's trial folders go (created when missing; default: the sweep's)."
+    ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
     number: int | None = typer.Option(
         None,
@@ -779,6 +804,8 @@ def sweep_worker(
 
             torch.set_num_threads(threads)
         sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number, device=device)
+        if runs_dir is not None:
+            _runs_folder(runs_dir)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
         print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}", flush=True)

@@ -532,3 +532,125 @@ def test_ctrl_c_on_a_terminal_leaves_no_progress_bar_under_the_final_lines(write
     assert "continue with: rnnexp resume" in screen, screen[-2000:]
     after = screen.rsplit("continue with: rnnexp resume", 1)[1]
     assert "━" not in after and "loss" not in after, after
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths the user chose to write at: one rule (rundir.output_file / output_folder) for every command
+
+
+@pytest.fixture(scope="module")
+def to_write(tiny_data, tmp_path_factory, forkrun):
+    """What the commands that write at a chosen path need: a config, a finished run, a sweep file,
+    a finished sweep (one trial) and a read-only folder."""
+    import yaml
+
+    from conftest import tiny_config_dict
+
+    home = tmp_path_factory.mktemp("to_write")
+    config = home / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, train={"epochs": 1, "threads": 1})))
+    sweep = home / "sweep.yaml"
+    sweep.write_text(f"base: {config}\nspace:\n  model.cell: [gru]\nsampler: {{kind: grid}}\n")
+    assert forkrun("train", config, "--runs-dir", home / "runs", "--quiet")[0] == 0
+    rc, out = forkrun("sweep", sweep, "--runs-dir", home / "sweeps", "--json", "--quiet")
+    assert rc == 0, out
+    [run] = (home / "runs").iterdir()
+    [swept] = (home / "sweeps").iterdir()
+    return {"config": config, "run": run, "sweep_file": sweep, "sweep": swept, "read_only": _read_only(home)}
+
+
+def _read_only(home: Path) -> Path:
+    """A folder this process cannot write in: one made read-only, or (as root, who writes in
+    those anyway) /sys, which refuses new files even to root."""
+    if os.geteuid() != 0:
+        folder = home / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    try:
+        os.close(os.open("/sys/rnnexp-probe", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except OSError:
+        return Path("/sys")
+    os.unlink("/sys/rnnexp-probe")
+    pytest.skip("no read-only folder for root here")
+
+
+# Each command's option that names a file to write, the name it writes by default, and its command line.
+FILE_OUTPUTS = {
+    "export --out": ("--out", "model.pt", lambda w: ["export", w["run"]]),
+    "export --format onnx --out": ("--out", "model.onnx", lambda w: ["export", w["run"], "--format", "onnx"]),
+    "plot RUN --out": ("--out", "curves.png", lambda w: ["plot", w["run"]]),
+    "plot SWEEP --out": ("--out", "sweep.png", lambda w: ["plot", w["sweep"]]),
+    "schema --out": ("--out", "schema.json", lambda w: ["schema"]),
+    "evaluate --predictions": ("--predictions", "predictions.csv", lambda w: ["evaluate", w["run"]]),
+}
+# A bad place for a file, from a scratch folder (holding the file `a-file`) and the read-only folder.
+BAD_FILE_PLACES = {
+    "an existing folder": (lambda tmp, ro, name: tmp, "is a folder, not a file"),
+    "under a file": (lambda tmp, ro, name: tmp / "a-file" / name, "a-file is a file, not a folder"),
+    "a read-only folder": (lambda tmp, ro, name: ro / name, "cannot write in "),
+    "a missing folder in a read-only one": (lambda tmp, ro, name: ro / "new" / name, "cannot create the folder "),
+}
+
+
+def _one_error_line(rc: int, out: str, option: str, path: Path, problem: str) -> None:
+    assert rc == 2, out
+    [line] = out.splitlines()
+    assert line.startswith(f"error: {option} {path}: ") and problem in line and "; give " in line, line
+
+
+@pytest.mark.parametrize("place", BAD_FILE_PLACES, ids=str)
+@pytest.mark.parametrize("command", FILE_OUTPUTS, ids=str)
+def test_a_file_at_a_bad_chosen_path_is_one_error_line_naming_the_option_and_exit_2(to_write, forkrun, tmp_path, command, place):
+    option, name, args = FILE_OUTPUTS[command]
+    if "onnx" in command:
+        pytest.importorskip("onnxruntime")
+    (tmp_path / "a-file").write_text("")
+    where, problem = BAD_FILE_PLACES[place]
+    path = where(tmp_path, to_write["read_only"], name)
+    rc, out = forkrun(*args(to_write), option, path)
+    _one_error_line(rc, out, option, path, problem)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing written beside it (no folder.png)
+
+
+@pytest.mark.parametrize("command", FILE_OUTPUTS, ids=str)
+def test_a_file_in_missing_folders_is_written_there_creating_them(to_write, forkrun, tmp_path, command):
+    option, name, args = FILE_OUTPUTS[command]
+    if "onnx" in command:
+        pytest.importorskip("onnxruntime")
+    path = tmp_path / "new" / "deeper" / name
+    rc, out = forkrun(*args(to_write), option, path)
+    assert rc == 0 and path.is_file() and path.stat().st_size > 0, out
+    assert f"written: {path}" in out
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp file or probe left
+
+
+# Each command that writes in a folder the user chose (--runs-dir).
+FOLDER_OUTPUTS = {
+    "train": lambda w: ["train", w["config"], "--quiet"],
+    "lr-find": lambda w: ["lr-find", w["config"], "--quiet"],
+    "sweep run": lambda w: ["sweep", "run", w["sweep_file"], "--quiet"],
+    "sweep create": lambda w: ["sweep", "create", w["sweep_file"]],
+    "sweep worker": lambda w: ["sweep", "worker", w["sweep"]],
+}
+BAD_FOLDER_PLACES = {
+    "an existing file": (lambda tmp, ro: tmp / "a-file", "is a file, not a folder"),
+    "under a file": (lambda tmp, ro: tmp / "a-file" / "runs", "a-file is a file, not a folder"),
+    "a read-only folder": (lambda tmp, ro: ro, "cannot write in "),
+    "a missing folder in a read-only one": (lambda tmp, ro: ro / "runs", "cannot create the folder "),
+}
+
+
+@pytest.mark.parametrize("place", BAD_FOLDER_PLACES, ids=str)
+@pytest.mark.parametrize("command", FOLDER_OUTPUTS, ids=str)
+def test_a_runs_dir_at_a_bad_place_is_one_error_line_and_exit_2(to_write, forkrun, tmp_path, command, place):
+    (tmp_path / "a-file").write_text("")
+    where, problem = BAD_FOLDER_PLACES[place]
+    path = where(tmp_path, to_write["read_only"])
+    rc, out = forkrun(*FOLDER_OUTPUTS[command](to_write), "--runs-dir", path)
+    _one_error_line(rc, out, "--runs-dir", path, problem)
+
+
+def test_a_runs_dir_in_missing_folders_is_created(to_write, forkrun, tmp_path):
+    rc, out = forkrun("sweep", "create", to_write["sweep_file"], "--runs-dir", tmp_path / "new" / "sweeps")
+    assert rc == 0 and len(list((tmp_path / "new" / "sweeps").iterdir())) == 1, out
