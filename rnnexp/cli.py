@@ -153,7 +153,7 @@ def _output(quiet: bool = False) -> views.Output:
 
 # Options that several commands share, declared once.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout (nothing else on stdout).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result line (on stdout).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors (on stderr) and the result (on stdout).")]
 Device = Annotated[
     str | None,
     typer.Option(
@@ -702,7 +702,7 @@ def sweep_run(
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SWEEP_SET_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a sweep folder and study, run its trials with N local workers, print the results.
@@ -730,7 +730,7 @@ def sweep_resume(
     sweep_dir: Path = typer.Argument(..., help="Sweep folder to continue."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local worker processes."),
     storage: str | None = _storage_opt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Continue a stopped sweep up to its total number of trials (not that many more)."""
