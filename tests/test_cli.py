@@ -392,16 +392,25 @@ def _shell(command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "80"})
 
 
-def _on_a_terminal(*args, env: dict) -> str:
-    """What rnnexp writes to stdout when stdout is a terminal (a pseudo-terminal here)."""
+def _on_a_terminal(*args, env: dict, columns: int = 160, stderr: list | None = None) -> str:
+    """What rnnexp writes to stdout when stdout is a terminal (a pseudo-terminal here) ``columns``
+    wide; its stderr appended to ``stderr`` when given."""
+    import fcntl
+    import struct
+    import termios
+
     from conftest import open_pty, read_pty
 
     master, slave = open_pty()
-    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"} | env
-    proc = subprocess.run([sys.executable, "-m", "rnnexp", *map(str, args)], stdout=slave, stderr=subprocess.PIPE, env=full_env)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": str(columns)}
+    cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
+    proc = subprocess.run(cmd, stdout=slave, stderr=subprocess.PIPE, env=full_env | env, text=True)
     os.close(slave)
     screen = read_pty(master)
     assert proc.returncode == 0, proc.stderr
+    if stderr is not None:
+        stderr.append(proc.stderr)
     return screen
 
 
@@ -654,3 +663,33 @@ def test_a_runs_dir_at_a_bad_place_is_one_error_line_and_exit_2(to_write, forkru
 def test_a_runs_dir_in_missing_folders_is_created(to_write, forkrun, tmp_path):
     rc, out = forkrun("sweep", "create", to_write["sweep_file"], "--runs-dir", tmp_path / "new" / "sweeps")
     assert rc == 0 and len(list((tmp_path / "new" / "sweeps").iterdir())) == 1, out
+
+
+def test_result_tables_fit_an_80_column_terminal_without_cutting_a_value(to_write, forkrun, tmp_path):
+    """runs, compare, sweep status and evaluate on a terminal 80 columns wide: values whole (none cut
+    to an ellipsis), the runs table leaving out its least important columns and saying which."""
+    import re
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(to_write["run"], runs / to_write["run"].name)
+    rc, out = forkrun("train", to_write["config"], "--runs-dir", runs, "--name", "a-rather-long-run-name-{cell}", "--quiet")
+    assert rc == 0, out
+    long = next(p for p in runs.iterdir() if "long" in p.name)
+    assert forkrun("evaluate", long)[0] == 0  # test scores: more columns
+    screens = {}
+    for args in (["runs", runs], ["compare", to_write["run"], long], ["sweep", "status", to_write["sweep"]], ["evaluate", long]):
+        notes: list[str] = []
+        screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", _on_a_terminal(*args, env={}, columns=80, stderr=notes))
+        assert "…" not in screen, screen
+        assert max(len(line) for line in screen.splitlines() if BOX & set(line)) <= 80, screen  # (a long title wraps as text)
+        screens[args[0]] = (screen, notes[0])
+    screen, notes = screens["runs"]
+    rows = json.loads(run_cli("runs", runs, "--json").stdout)["runs"]
+    for row in rows:
+        assert row["run"] in screen and row["status"] in screen  # whole
+    left_out = re.search(r"note: left out to fit 80 columns: (.*) \(a wider terminal, or --json, shows them\)", notes)
+    assert left_out and "run" not in left_out[1].split(", "), notes
+    for column in left_out[1].split(", "):
+        assert not re.search(rf"┃ {re.escape(column)} +┃", screen)
+    assert long.name in screens["compare"][0]
