@@ -154,15 +154,17 @@ def _output(quiet: bool = False) -> views.Output:
 # Options that several commands share, declared once.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout (nothing else on stdout).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors (on stderr) and the result (on stdout).")]
-Device = Annotated[
-    str | None,
-    typer.Option(
-        "--device",
-        metavar="DEVICE",
-        help="auto, cpu, cuda or cuda:N, over train.device (a run's recorded config is left as it is). "
-        "Default: train.device; for a run this machine cannot place there, auto.",
-    ),
-]
+# --device: on a new run (train, lr-find) it is the config's train.device, recorded in the config.yaml
+# written (_with_flags); on an existing run (resume, evaluate, predict) only where this command
+# computes (devices.run_device): the run's config.yaml is left as it is.
+DEVICE_HELP = {
+    "new": "auto, cpu, cuda or cuda:N: where it trains; the same as --set train.device=DEVICE, so the config.yaml "
+    "it writes records it. Default: train.device.",
+    "run": "auto, cpu, cuda or cuda:N: where this command computes, over the run's train.device (the run's "
+    "config.yaml is left as it is). Default: the run's train.device; auto where this machine lacks it.",
+}
+NewDevice = Annotated[str | None, typer.Option("--device", metavar="DEVICE", help=DEVICE_HELP["new"])]
+Device = Annotated[str | None, typer.Option("--device", metavar="DEVICE", help=DEVICE_HELP["run"])]
 Checkpoint = Annotated[
     Literal["auto", "best", "last"],
     typer.Option("--checkpoint", help="Which checkpoint: auto is best when train.early_stopping.restore_best, else last."),
@@ -249,8 +251,14 @@ def _root(
 
 @app.command()
 def validate(
-    config: Path = typer.Argument(..., help="YAML config file."),
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
+    config: Path = typer.Argument(..., help="YAML config file, or sweep file."),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        help=_SET_HELP.removesuffix(" (repeatable).") + "; for a sweep file, a sweep key as sweep run takes it "
+        "(--set trials=20, --set set.train.epochs=1) (repeatable).",
+    ),
     show: bool = typer.Option(
         False,
         "--print",
@@ -290,7 +298,7 @@ def train(
     name: str | None = typer.Option(
         None, "--name", metavar="NAME", help="The run's name (config key name; {key} fields as there, e.g. uci-{cell})."
     ),
-    device: Device = None,
+    device: NewDevice = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -400,7 +408,7 @@ def lr_find(
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
     runs_dir: Path = _runs_dir("Where the result folder goes (created when missing)"),
-    device: Device = None,
+    device: NewDevice = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -444,7 +452,15 @@ def lr_find(
 # Looking at runs
 
 
-@app.command()
+RUNS_HELP = (
+    "Table of runs, oldest first, columns: "
+    + ", ".join(f"{name} ({what})" if what else name for name, what in views.RUNS_SHOWN.items())
+    + ". --json and --csv carry every column (also started, task, dataset, best_epoch). On a terminal too narrow "
+    "for the table, the least important columns are left out, and named."
+)
+
+
+@app.command(help=RUNS_HELP)
 def runs(
     runs_dir: Path = _runs_dir("Folder of run folders", argument=True),
     filter_: list[str] = typer.Option(
@@ -461,7 +477,6 @@ def runs(
     as_json: JsonFlag = False,
     as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV on stdout."),
 ) -> None:
-    """Table of runs: name, start, status, cell, units, lr, epochs, best validation score, test score."""
     with _guard():
         from .report import list_runs, table_columns
 
@@ -503,7 +518,8 @@ def plot(
         None,
         "--out",
         "-o",
-        help="PNG to write, missing folders created (default: curves.png in the run, or sweep.png in the sweep).",
+        help="Image to write: PNG, or the format its suffix names (.svg, .pdf); missing folders are created "
+        "(default: curves.png in the run, or sweep.png in the sweep).",
     ),
     storage: str | None = _storage_opt,
 ) -> None:

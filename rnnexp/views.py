@@ -246,10 +246,20 @@ def plain(value: Any, digits: int | None = None) -> str:
     return str(value)
 
 
-# The runs table on screen (--json and --csv carry every column): these, "monitor" only where the
-# runs monitor different metrics (each best beside the metric it is a value of), then each test score
-# some run has. `rnnexp runs --help` lists them from here.
-RUNS_SHOWN = ("run", "status", "cell", "units", "lr", "epochs", "monitor", "best", "test scores")
+# The runs table on screen (--json and --csv carry every column), each with what `rnnexp runs --help`
+# says of it (the help lists them from here): "monitor" only where the runs monitor different metrics
+# (each best beside the metric it is a value of); "test scores" stands for each test_* column.
+RUNS_SHOWN = {
+    "run": "its folder's name",
+    "status": "",
+    "cell": "",
+    "units": "",
+    "lr": "",
+    "epochs": "epochs run",
+    "monitor": "only when the runs monitor different metrics",
+    "best": "the best validation score",
+    "test scores": "from evaluate, one column per headline metric: test accuracy, test mae for forecasting",
+}
 # On a terminal too narrow for all of them, the ones kept longest, in this order (the first test
 # score: accuracy, else MAE, else the first there is); the other test scores go first.
 RUNS_KEPT = ("run", "status", "best", "monitor", "test score", "cell", "units", "lr", "epochs")

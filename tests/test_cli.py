@@ -693,3 +693,69 @@ def test_result_tables_fit_an_80_column_terminal_without_cutting_a_value(to_writ
     for column in left_out[1].split(", "):
         assert not re.search(rf"┃ {re.escape(column)} +┃", screen)
     assert long.name in screens["compare"][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# --help says what the commands do
+
+
+def _help_of(*path: str) -> dict[str, str]:
+    """A command's help text and each option's, by option name (as `--help` prints them, unwrapped)."""
+    import typer
+
+    from rnnexp.cli import app
+
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return {"": command.help or "", **{p.opts[0]: p.help or "" for p in command.params if p.opts[0].startswith("-")}}
+
+
+def test_runs_help_lists_the_columns_the_table_shows(to_write, tmp_path):
+    import re
+    import shutil
+
+    from rnnexp.report import RUN_COLUMNS
+
+    runs = tmp_path / "runs"
+    first, second = runs / "a", runs / "b"
+    shutil.copytree(to_write["run"], first)
+    shutil.copytree(to_write["run"], second)
+    summary = json.loads((second / "summary.json").read_text())
+    (second / "summary.json").write_text(json.dumps({**summary, "monitor": "val_accuracy"}))  # the monitor column
+    (second / "eval_test.json").write_text(json.dumps({"accuracy": 0.5}))  # a test score column
+    header = run_cli("runs", runs).stdout.splitlines()[0].split()
+    text = _help_of("runs")[""]
+    listed = re.sub(r" \([^)]*\)", "", text.split("columns: ", 1)[1].split(". ", 1)[0]).split(", ")
+    assert " ".join(listed).replace("test scores", "test accuracy").split() == header, (listed, header)
+    also = re.search(r"also ([^)]*)\)", text)[1].split(", ")
+    assert sorted(also) == sorted(set(RUN_COLUMNS) - set(listed))  # what --json and --csv add
+
+
+def test_device_help_of_each_command_says_whether_the_config_records_it(to_write, forkrun, tmp_path):
+    """train and lr-find write the --device into the config.yaml they write; resume, evaluate and
+    predict compute there and leave the run's config.yaml as it is. Each --help says which."""
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(to_write["run"], run)
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["device"] == "auto"
+    recorded = {}
+    for command, args, folder in [
+        ("train", ["train", to_write["config"], "--runs-dir", tmp_path / "trained"], tmp_path / "trained"),
+        ("lr-find", ["lr-find", to_write["config"], "--runs-dir", tmp_path / "lr", "--steps", "100"], tmp_path / "lr"),
+        ("resume", ["resume", run, "--epochs", "2"], None),  # rewrites config.yaml (its epochs)
+        ("evaluate", ["evaluate", run], None),
+        ("predict", ["predict", run, "great taste"], None),
+    ]:
+        rc, out = forkrun(*args, "--device", "cpu", "--quiet" if command in ("train", "lr-find", "resume") else "--json")
+        assert rc == 0, out
+        written = next(folder.iterdir()) if folder else run
+        recorded[command] = yaml.safe_load((written / "config.yaml").read_text())["train"]["device"] == "cpu"
+    assert recorded == {"train": True, "lr-find": True, "resume": False, "evaluate": False, "predict": False}
+    for command, records in recorded.items():
+        text = _help_of(command)["--device"]
+        assert ("config.yaml it writes records it" in text) == records, (command, text)
+        assert ("config.yaml is left as it is" in text) == (not records), (command, text)
