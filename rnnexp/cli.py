@@ -153,16 +153,18 @@ def _output(quiet: bool = False) -> views.Output:
 
 # Options that several commands share, declared once.
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout (nothing else on stdout).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result line (on stdout).")]
-Device = Annotated[
-    str | None,
-    typer.Option(
-        "--device",
-        metavar="DEVICE",
-        help="auto, cpu, cuda or cuda:N, over train.device (a run's recorded config is left as it is). "
-        "Default: train.device; for a run this machine cannot place there, auto.",
-    ),
-]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors (on stderr) and the result (on stdout).")]
+# --device: on a new run (train, lr-find) it is the config's train.device, recorded in the config.yaml
+# written (_with_flags); on an existing run (resume, evaluate, predict) only where this command
+# computes (devices.run_device): the run's config.yaml is left as it is.
+DEVICE_HELP = {
+    "new": "auto, cpu, cuda or cuda:N: where it trains; the same as --set train.device=DEVICE, so the config.yaml "
+    "it writes records it. Default: train.device.",
+    "run": "auto, cpu, cuda or cuda:N: where this command computes, over the run's train.device (the run's "
+    "config.yaml is left as it is). Default: the run's train.device; auto where this machine lacks it.",
+}
+NewDevice = Annotated[str | None, typer.Option("--device", metavar="DEVICE", help=DEVICE_HELP["new"])]
+Device = Annotated[str | None, typer.Option("--device", metavar="DEVICE", help=DEVICE_HELP["run"])]
 Checkpoint = Annotated[
     Literal["auto", "best", "last"],
     typer.Option("--checkpoint", help="Which checkpoint: auto is best when train.early_stopping.restore_best, else last."),
@@ -180,6 +182,13 @@ def _runs_dir(where: str, argument: bool = False):
     make = typer.Argument if argument else typer.Option
     names = () if argument else ("--runs-dir",)
     return make(Path("runs"), *names, envvar="RNNEXP_RUNS_DIR", show_default=True, help=f"{where}.")
+
+
+def _runs_folder(runs_dir: Path) -> None:
+    """--runs-dir checked (and created) before a command's work, by the rule of every path a command writes at."""
+    from .rundir import output_folder
+
+    output_folder(runs_dir, "--runs-dir")
 
 
 # What one failure may print: a YAML file with thousands of mistakes, or a value of megabytes,
@@ -242,13 +251,20 @@ def _root(
 
 @app.command()
 def validate(
-    config: Path = typer.Argument(..., help="YAML config file."),
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
+    config: Path = typer.Argument(..., help="YAML config file, or sweep file."),
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        metavar="KEY=VALUE",
+        help=_SET_HELP.removesuffix(" (repeatable).") + "; for a sweep file, a sweep key as sweep run takes it "
+        "(--set trials=20, --set set.train.epochs=1) (repeatable).",
+    ),
     show: bool = typer.Option(
         False,
         "--print",
-        help="Print the resolved config (all defaults filled in), each value commented with where it came from: "
-        "FILE:LINE (the config or one of its bases), --set, or default.",
+        help="Print the resolved config (all defaults filled in) on stdout as YAML that loads back as a config, each "
+        "value commented with where it came from: FILE:LINE (the config or one of its bases), --set, or default. "
+        "For a sweep file, the config every trial starts from (its base with its set). The ok line goes to stderr.",
     ),
 ) -> None:
     """Check a config (or a sweep file) without training (fast: does not load torch or data)."""
@@ -258,33 +274,34 @@ def validate(
         if is_sweep_file(config):
             sweep, _, base = load_sweep(config, set_)
             budget = f", epoch budget {sweep.epoch_budget}" if sweep.epoch_budget else ""
-            print(
+            ok = (
                 f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {len(sweep.space)} searched keys, "
                 f"{sweep.total_trials} trials{budget}; base {sweep.base}, {base.train.epochs} epochs)"
             )
-            if show:
-                print(explain_sweep(config, set_), end="")
-            return
-        if show:
-            print(explain_config(config, set_), end="")
-            return
-        cfg = load_config(config, set_)
-    print(
-        f"ok: {config} is a valid config (run name {cfg.run_name}: {cfg.model.cell}, {cfg.model.num_neurons} neurons, "
-        f"{cfg.train.epochs} epochs)"
-    )
+            printed = explain_sweep(config, set_) if show else None
+        else:
+            cfg = load_config(config, set_)
+            ok = (
+                f"ok: {config} is a valid config (run name {cfg.run_name}: {cfg.model.cell}, {cfg.model.num_neurons} "
+                f"neurons, {cfg.train.epochs} epochs)"
+            )
+            printed = explain_config(config, set_) if show else None
+    # With --print, stdout is exactly the YAML (it loads back as the config); the verdict goes to stderr.
+    if printed is not None:
+        print(printed, end="")
+    print(ok, file=sys.stderr if printed is not None else sys.stdout)
 
 
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="YAML config file."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
-    runs_dir: Path = _runs_dir("Where run folders go"),
+    runs_dir: Path = _runs_dir("Where run folders go (created when missing)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Load data, fit the vocabulary and build the model, then stop."),
     name: str | None = typer.Option(
         None, "--name", metavar="NAME", help="The run's name (config key name; {key} fields as there, e.g. uci-{cell})."
     ),
-    device: Device = None,
+    device: NewDevice = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -294,6 +311,8 @@ def train(
     console = _console(quiet)
     with _guard():
         cfg = load_config(config, _with_flags(set_, device, name))
+        if not dry_run:  # a runs folder that cannot be written is found out before the data is loaded
+            _runs_folder(runs_dir)
         from . import training
 
         if dry_run:
@@ -340,7 +359,9 @@ def evaluate(
     split: Literal["test", "val"] = typer.Option("test", "--split", help="The run's split to score."),
     data: Path | None = typer.Option(None, "--data", help="Score this CSV/TSV/JSONL file instead of a split."),
     predictions: Path | None = typer.Option(
-        None, "--predictions", help="Also write every example's prediction to this CSV (classification runs)."
+        None,
+        "--predictions",
+        help="Also write every example's prediction to this CSV (classification runs; missing folders are created).",
     ),
     min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Exit 1 when accuracy is below this (CI gate)."),
     gate: Literal["baseline"] | None = typer.Option(
@@ -387,8 +408,8 @@ def lr_find(
     steps: int = typer.Option(200, "--steps", help="Batches to train, one learning rate each."),
     min_lr: float = typer.Option(1e-7, "--min-lr", help="First learning rate."),
     max_lr: float = typer.Option(10.0, "--max-lr", help="Last learning rate (the test stops earlier if the loss explodes)."),
-    runs_dir: Path = _runs_dir("Where the result folder goes"),
-    device: Device = None,
+    runs_dir: Path = _runs_dir("Where the result folder goes (created when missing)"),
+    device: NewDevice = None,
     quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -398,6 +419,7 @@ def lr_find(
     console = _console(quiet)
     with _guard():
         cfg = load_config(config, _with_flags(set_, device))
+        _runs_folder(runs_dir)
         from . import training
         from .plots import save_lr_find
 
@@ -431,7 +453,15 @@ def lr_find(
 # Looking at runs
 
 
-@app.command()
+RUNS_HELP = (
+    "Table of runs, oldest first, columns: "
+    + ", ".join(f"{name} ({what})" if what else name for name, what in views.RUNS_SHOWN.items())
+    + ". --json and --csv carry every column (also started, task, dataset, best_epoch). On a terminal too narrow "
+    "for the table, the least important columns are left out, and named."
+)
+
+
+@app.command(help=RUNS_HELP)
 def runs(
     runs_dir: Path = _runs_dir("Folder of run folders", argument=True),
     filter_: list[str] = typer.Option(
@@ -448,7 +478,6 @@ def runs(
     as_json: JsonFlag = False,
     as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV on stdout."),
 ) -> None:
-    """Table of runs: name, start, status, cell, units, lr, epochs, best validation score, test score."""
     with _guard():
         from .report import list_runs, table_columns
 
@@ -487,25 +516,33 @@ def compare(
 def plot(
     run_dirs: list[Path] = typer.Argument(..., help="Run folders (curves overlaid), or one sweep folder."),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="PNG to write (default: curves.png in the run, or sweep.png in the sweep)."
+        None,
+        "--out",
+        "-o",
+        help="Image to write: PNG, or the format its suffix names (.svg, .pdf); missing folders are created "
+        "(default: curves.png in the run, or sweep.png in the sweep).",
     ),
     storage: str | None = _storage_opt,
 ) -> None:
     """Learning curves of runs in one PNG; for a sweep folder, each parameter against the objective."""
     with _guard():
+        from .rundir import output_file
+
         if len(run_dirs) == 1 and (run_dirs[0] / "sweep.json").is_file():
             from . import sweep as sweeps
             from .sweep_plot import plot_sweep
 
+            out = output_file(out or run_dirs[0] / "sweep.png", "--out", "sweep.png")
             sw = sweeps.open_sweep(run_dirs[0], storage)
             res = sweeps.compute_results(sw)  # a plot writes only its PNG
-            written = plot_sweep(res, sweeps.importances(sw), out or run_dirs[0] / "sweep.png")
+            written = plot_sweep(res, sweeps.importances(sw), out)
         else:
             from .plots import plot_curves
 
             if out is None and len(run_dirs) > 1:
                 raise typer.BadParameter("give --out for a plot of several runs")
-            written = plot_curves(run_dirs, out or run_dirs[0] / "curves.png")
+            out = output_file(out or run_dirs[0] / "curves.png", "--out", "curves.png")
+            written = plot_curves(run_dirs, out)
     print(f"written: {written}", file=sys.stderr)
 
 
@@ -589,7 +626,9 @@ def export(
     fmt: Literal["torchscript", "onnx"] = typer.Option(
         "torchscript", "--format", help="onnx needs the onnx and onnxruntime packages (the onnx extra)."
     ),
-    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: model.pt / model.onnx in the run)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="File to write, missing folders created (default: model.pt / model.onnx in the run)."
+    ),
     checkpoint: Checkpoint = "auto",
     as_json: JsonFlag = False,
 ) -> None:
@@ -611,7 +650,9 @@ def export(
 @app.command()
 def schema(
     sweep: bool = typer.Option(False, "--sweep", help="The sweep file's schema instead of the config's."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write to this file instead of stdout (missing folders are created)."
+    ),
 ) -> None:
     """Print the JSON schema of config files (or sweep files), for editor completion and checks."""
     from .config import SweepConfig, config_json_schema
@@ -622,9 +663,9 @@ def schema(
         print(text)
     else:
         with _guard():
-            from .rundir import write_text
+            from .rundir import output_file, write_text
 
-            write_text(out, text + "\n")
+            write_text(output_file(out, "--out", "schema.json"), text + "\n")
         print(f"written: {out}", file=sys.stderr)
 
 
@@ -649,7 +690,7 @@ sweep_app = typer.Typer(
 )
 app.add_typer(sweep_app, name="sweep")
 
-_runs_opt = _runs_dir("Where sweep folders go")
+_runs_opt = _runs_dir("Where sweep folders go (created when missing)")
 
 
 def _grid_opt():
@@ -678,7 +719,7 @@ def sweep_run(
     storage: str | None = _storage_opt,
     runs_dir: Path = _runs_opt,
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SWEEP_SET_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a sweep folder and study, run its trials with N local workers, print the results.
@@ -706,7 +747,7 @@ def sweep_resume(
     sweep_dir: Path = typer.Argument(..., help="Sweep folder to continue."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local worker processes."),
     storage: str | None = _storage_opt,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the final table."),
+    quiet: Quiet = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Continue a stopped sweep up to its total number of trials (not that many more)."""
@@ -750,7 +791,9 @@ def sweep_worker(
     sweep_dir: Path | None = typer.Argument(None, help="Sweep folder (journal storage); or give --storage and --study."),
     storage: str | None = _storage_opt,
     study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (printed by sweep create)."),
-    runs_dir: Path | None = typer.Option(None, "--runs-dir", help="Where this worker's trial folders go (default: the sweep's)."),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Where this worker's trial folders go (created when missing; default: the sweep's)."
+    ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
     number: int | None = typer.Option(
         None,
@@ -778,6 +821,8 @@ def sweep_worker(
 
             torch.set_num_threads(threads)
         sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number, device=device)
+        if runs_dir is not None:
+            _runs_folder(runs_dir)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
         print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}", flush=True)

@@ -70,6 +70,13 @@ class RunDirError(RnnexpError):
     exit_code = 2
 
 
+class OutputPathError(RnnexpError):
+    """A path the user chose for a file or folder to write (--out, --predictions, --runs-dir) cannot
+    be written there: a folder where a file goes, a file where a folder goes, no permission."""
+
+    exit_code = 2
+
+
 class StorageError(RnnexpError):
     """A file could not be written because the disk is full or a size limit was hit: the run
     failed, the input was fine. ``then`` is what to do once space is freed."""

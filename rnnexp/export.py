@@ -19,7 +19,7 @@ from .data import Preprocessor
 from .errors import RnnexpError, RunDirError
 from .model import model_from_checkpoint
 from .padding import real_steps
-from .rundir import RunDir, write_json
+from .rundir import RunDir, output_file, replacing, write_json
 from .scoring import load_checkpoint
 from .tokenizer import PAD_ID
 
@@ -56,20 +56,17 @@ def export(run_path: str | Path, fmt: str = "torchscript", out: str | Path | Non
     which, state = load_checkpoint(run, cfg, which)
     if fmt not in ("torchscript", "onnx"):
         raise RunDirError(f"--format {fmt!r}: expected torchscript or onnx")
-    suffix = ".pt" if fmt == "torchscript" else ".onnx"
-    path = Path(out) if out is not None else run.path / f"model{suffix}"
+    name = "model.pt" if fmt == "torchscript" else "model.onnx"
+    path = output_file(run.path / name if out is None else out, "--out", name)
     model = model_from_checkpoint(state, "cpu").eval()
     example, check = sample_inputs(state, 4, 0), sample_inputs(state, 7, 1)
     with torch.no_grad():
         expected = model(check)
-    if fmt == "torchscript":
-        got = _torchscript(model, example, check, path)
-    else:
-        got = _onnx(model, example, check, path)
-    diff = float((got - expected).abs().max())
-    if not diff <= TOLERANCE:
-        path.unlink(missing_ok=True)
-        raise ExportError(f"the exported model differs from the checkpoint by {diff:.3g} (> {TOLERANCE}); nothing written")
+    with replacing(path) as written:  # in place only once checked: a failed check leaves an earlier file as it was
+        got = (_torchscript if fmt == "torchscript" else _onnx)(model, example, check, written)
+        diff = float((got - expected).abs().max())
+        if not diff <= TOLERANCE:
+            raise ExportError(f"the exported model differs from the checkpoint by {diff:.3g} (> {TOLERANCE}); nothing written")
     sidecar = path.with_name(path.stem + ".preprocessing.json")
     write_json(sidecar, serving_preprocessing(state))
     return {

@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import Config, EarlyStoppingConfig, dump_config, headline_metric
 from .report import differing_keys, run_row
-from .rundir import RunDir, Status, write_json, write_text
+from .rundir import RunDir, Status, replacing, write_json, write_text
 
 LOSS_COLUMNS = ("train_loss", "val_loss")  # the loss panel's curves
 ENDINGS = {Status.EARLY_STOPPED: "early stop", Status.PRUNED: "pruned"}  # marked on the loss panel
@@ -31,6 +31,19 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a figure whole at ``path`` (rundir.replacing): a PNG, unless the suffix names another
+    format matplotlib writes (.svg, .pdf); then close it."""
+    path = Path(path)
+    kind = path.suffix[1:].lower()
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp, format=kind if kind in fig.canvas.get_supported_filetypes() else "png")
+    finally:
+        pyplot().close(fig)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,10 +171,7 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
         else f"{len(rows)} runs, told apart by the config keys that differ (legend below)",
         fontsize=11,
     )
-    out = Path(out)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def schedule_words(rows: list[dict[str, Any]]) -> str:
@@ -309,5 +319,4 @@ def plot_lr_find(result: dict[str, Any], path: Path, title: str = "") -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -15,12 +15,14 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
-from .errors import ConfigError, RunDirError, StorageError, clip, no_room
+from .errors import ConfigError, OutputPathError, RunDirError, StorageError, clip, no_room
 
 
 class Status(StrEnum):
@@ -199,12 +201,7 @@ class Staged:
 def _runs_folder(runs_dir: str | Path, name: str) -> Path:
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
         raise RunDirError(f"run name {clip(name)!r} must be a plain folder name (letters, digits, . _ -)")
-    runs_dir = Path(runs_dir).absolute()  # scripts get a path that works from any directory
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise cannot(runs_dir, "create the runs folder", e) from None
-    return runs_dir
+    return output_folder(Path(runs_dir).absolute(), "--runs-dir")  # scripts get a path that works from any directory
 
 
 def _candidates(runs_dir: Path, name: str, now: float | None, prefix: str):
@@ -304,15 +301,86 @@ def cannot(path: Path, what: str, e: OSError) -> StorageError | RunDirError:
     return RunDirError(f"{path}: cannot {what} ({e.strerror or e})")
 
 
-def write_text(path: Path, text: str) -> None:
-    """Atomic small-file write: temp file, then rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+# ---------------------------------------------------------------------------------------------
+# Paths the user chose to write at: one rule for every command
+
+
+def output_file(path: str | Path, option: str, example: str) -> Path:
+    """Check, before any work, a file path a command writes at (--out, --predictions, or its default
+    in a run folder): the folders up to it are created when missing (as --runs-dir's always were; the
+    command's `written:` line says where it went). A folder at the path, a file where a folder should
+    be, or a place this process cannot write is an OutputPathError (exit 2): one line naming
+    ``option``, the path, what is wrong and what to do (``example``: a file name to suggest inside a
+    folder given by mistake). A full disk is a StorageError (exit 1)."""
+    path = Path(path)
+    if path.is_dir():
+        raise _bad_output(option, path, "is a folder, not a file", f"give a file path, e.g. {option} {path / example}")
+    _writable_folder(path.parent, option, path, "give a path in a folder you can write to")
+    return path
+
+
+def output_folder(path: str | Path, option: str) -> Path:
+    """output_file's rule for a folder a command writes in (--runs-dir): created when missing; a file
+    there, or a place this process cannot write, is an OutputPathError naming ``option``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise _bad_output(option, path, "is a file, not a folder", "give a folder (it is created when missing)")
+    _writable_folder(path, option, path, "give a folder you can write to")
+    return path
+
+
+def _writable_folder(folder: Path, option: str, given: Path, elsewhere: str) -> None:
+    """``folder`` exists (created when missing) and this process can create a file in it: tried, as
+    permissions alone do not say it (root, read-only mounts, ACLs). ``elsewhere``: what to do instead."""
     try:
-        tmp.write_text(text, encoding="utf-8")
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if no_room(e):
+            raise StorageError(folder, "create the folder", e.strerror or str(e)) from None
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise _bad_output(option, given, f"{blocker} is a file, not a folder", elsewhere) from None
+        raise _bad_output(option, given, f"cannot create the folder {folder} ({e.strerror or e})", elsewhere) from None
+    probe = folder / f".rnnexp-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as e:
+        if no_room(e):
+            raise StorageError(given, "write", e.strerror or str(e)) from None
+        raise _bad_output(option, given, f"cannot write in {folder} ({e.strerror or e})", elsewhere) from None
+    _remove(probe)
+
+
+def _bad_output(option: str, path: Path, problem: str, todo: str) -> OutputPathError:
+    return OutputPathError(f"{option} {path}: {problem}; {todo}")
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A file written whole or not at all: the block writes the yielded temp path beside ``path``
+    (with its suffix, for writers that read the format from the name), renamed over ``path`` when the
+    block ends, removed when it raises (nothing half written; an earlier file there stays)."""
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise cannot(path, "write", e) from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    with suppress(OSError):  # already gone, or its folder never was
+        path.unlink()
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomic small-file write: temp file, then rename."""
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json(path: Path, obj: Any) -> None:

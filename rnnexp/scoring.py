@@ -11,7 +11,7 @@ from . import checkpoint
 from .devices import run_device
 from .errors import RunDirError
 from .model import model_from_checkpoint
-from .rundir import RunDir, Status, write_json, write_text
+from .rundir import RunDir, Status, output_file, write_json, write_text
 from .tasks import restore_task, task_class
 from .tracking import open_run, scores_of
 
@@ -31,6 +31,8 @@ def evaluate(
     (default: train.baselines) fits the simple models of rnnexp/baselines.py on the training split.
     ``device`` (--device) overrides where it computes (devices.run_device)."""
     run = RunDir.open(run_path)
+    if predictions is not None:
+        predictions = output_file(predictions, "--predictions", "predictions.csv")  # before the work
     cfg = run.load_config()
     meta = run.read_json(run.meta)
     which, state = load_checkpoint(run, cfg, which)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .plots import pyplot
+from .plots import pyplot, save_figure
 from .rundir import RunDir
 
 IMPORTANCE_MIN_TRIALS = 20  # fewer complete trials than this: importances are mostly noise
@@ -60,10 +60,7 @@ def plot_sweep(res: dict[str, Any], importance: dict[str, float] | None, out: st
         "trials; filled: complete, hollow/faded: pruned, star: best",
         fontsize=10,
     )
-    out = Path(out)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 def _is_best(res: dict[str, Any], t: dict[str, Any]) -> bool:

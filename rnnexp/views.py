@@ -32,11 +32,22 @@ class Output:
     err: Any  # rich Console on stderr (quiet with --quiet)
     plain: bool
 
-    def table(self, table, caption: bool = False) -> None:
-        """A result table. Plain: the title as a line of its own (on stderr when it is only a
-        ``caption`` of a listing, so that `| head -3` shows the header and two rows), then the rows."""
+    def table(self, table, caption: bool = False, priority: tuple[str, ...] = ()) -> None:
+        """A result table. On a terminal, fitted to its width without cutting a value (tables.fit:
+        columns left out, the least important first by ``priority``, are named in a note on
+        stderr). Plain: the title as a line of its own (on stderr when it is only a ``caption`` of a
+        listing, so that `| head -3` shows the header and two rows), then the rows, never wrapped."""
         if not self.plain:
+            from .tables import fit
+
+            dropped = fit(table, self.out.width, priority)
             self.out.print(table)
+            if dropped:
+                self.err.print(
+                    f"note: left out to fit {self.out.width} columns: {', '.join(dropped)} "
+                    "(a wider terminal, or --json, shows them)",
+                    markup=False,
+                )
             return
         title, table.title = table.title, None
         table.box, table.show_edge, table.pad_edge = None, False, False
@@ -205,8 +216,11 @@ def show_results(io: Output, res: dict[str, Any], as_json: bool, folder: Path | 
     from rich.table import Table
 
     table = Table(title=f"{res['study']}: {res['metric']} ({res['direction']})")
-    for col in ["#", "state", res["metric"], "epochs", *res["params"], "note"]:
+    for col in ["#", "state", res["metric"], "epochs"]:
         table.add_column(col)
+    for col in res["params"]:
+        table.add_column(col, overflow="fold")  # a long key may fold over lines, its values never
+    table.add_column("note")
     best_number = res["best"]["number"] if res["best"] else None
     for r in res["trials"]:
         value = "" if r["value"] is None else f"{r['value']:.4f}"
@@ -240,19 +254,47 @@ def plain(value: Any, digits: int | None = None) -> str:
     return str(value)
 
 
+# The runs table on screen (--json and --csv carry every column), each with what `rnnexp runs --help`
+# says of it (the help lists them from here): "monitor" only where the runs monitor different metrics
+# (each best beside the metric it is a value of); "test scores" stands for each test_* column.
+RUNS_SHOWN = {
+    "run": "its folder's name",
+    "status": "",
+    "cell": "",
+    "units": "",
+    "lr": "",
+    "epochs": "epochs run",
+    "monitor": "only when the runs monitor different metrics",
+    "best": "the best validation score",
+    "test scores": "from evaluate, one column per headline metric: test accuracy, test mae for forecasting",
+}
+# On a terminal too narrow for all of them, the ones kept longest, in this order (the first test
+# score: accuracy, else MAE, else the first there is); the other test scores go first.
+RUNS_KEPT = ("run", "status", "best", "monitor", "test score", "cell", "units", "lr", "epochs")
+
+
+def runs_shown(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    """The runs table's columns for these rows (RUNS_SHOWN), as keys of their run_row."""
+    monitors = {r["monitor"] for r in rows if r.get("monitor")}
+    named = [c for c in RUNS_SHOWN if c != "test scores" and (c != "monitor" or len(monitors) > 1)]
+    return [*named, *[c for c in columns if c.startswith("test_")]]
+
+
 def show_runs(io: Output, rows: list[dict[str, Any]], columns: list[str], runs_dir) -> None:
     from rich.table import Table
 
-    # On screen the essentials; --json and --csv carry every column.
     monitors = sorted({r["monitor"] for r in rows if r.get("monitor")})
-    mixed = ["monitor"] if len(monitors) > 1 else []  # each best beside the metric it is a value of
-    shown = ["run", "status", "cell", "units", "lr", "epochs", *mixed, "best", *[c for c in columns if c.startswith("test_")]]
+    shown = runs_shown(rows, columns)
+    tests = [c for c in shown if c.startswith("test_")]
+    first = next((c for c in ("test_accuracy", "test_mae", *tests) if c in tests), None)
+    kept = [first if c == "test score" else c for c in RUNS_KEPT if c != "test score" or first]
     table = Table(title=f"{len(rows)} runs in {runs_dir}" + (f" (best: {', '.join(monitors)})" if monitors else ""))
+    header = lambda col: col.replace("test_", "test ")  # noqa: E731
     for col in shown:
-        table.add_column(col.replace("test_", "test "), no_wrap=col == "run")
+        table.add_column(header(col))
     for r in rows:
         table.add_row(*[plain(r.get(c), 4) for c in shown])
-    io.table(table, caption=True)
+    io.table(table, caption=True, priority=tuple(header(c) for c in kept))
 
 
 def show_compare(io: Output, res: dict[str, Any]) -> None:

@@ -51,6 +51,59 @@ def test_validate_ok_and_print(tmp_path):
     assert proc.returncode == 0 and "lr: 0.01" in proc.stdout
 
 
+def _configs_to_print(tmp_path: Path) -> dict[str, Path]:
+    """A config, a config on a chain of bases in other folders (a data path relative to its file),
+    and sweep files on each."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = {
+        "config": "data:\n  dataset: amazon-food\nmodel:\n  cell: gru\n",
+        "a/child": "base: ../b/base.yaml\nname: child\ntrain:\n  lr: 0.01\n",
+        "b/base": "base: root.yaml\nmodel:\n  cell: lstm\ntrain:\n  epochs: 4\n",
+        "b/root": "data:\n  train_file: data/train.csv\n  maxlen: 50\nmodel:\n  bidirectional: true\n",
+        "sweep": "base: config.yaml\nset:\n  train.epochs: 2\nspace:\n  train.lr: [0.01, 0.02]\ntrials: 4\n",
+        "a/sweep": "base: child.yaml\nset:\n  data.maxlen: 30\nspace:\n  model.cell: [gru, lstm]\ntrials: 4\n",
+    }
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    return {name: tmp_path / f"{name}.yaml" for name in files}
+
+
+VALIDATE_PRINT = {
+    "config": ("config", []),
+    "config --set": ("config", ["--set", "train.lr=0.02", "--set", "model={dropout: 0.5}"]),
+    "config on a base chain": ("a/child", []),
+    "config on a base chain --set": ("a/child", ["--set", "data.val_file=val.csv"]),
+    "sweep": ("sweep", []),
+    "sweep --set": ("sweep", ["--set", "set.train.epochs=3", "--set", "trials=5"]),
+    "sweep on a base chain": ("a/sweep", []),
+    "sweep on a base chain --set": ("a/sweep", ["--set", "set.train.lr=0.5"]),
+}
+
+
+@pytest.mark.parametrize("case", VALIDATE_PRINT, ids=str)
+def test_validate_print_writes_only_the_yaml_on_stdout_and_it_loads_back_as_the_resolved_config(tmp_path, case):
+    from rnnexp.config import load_config, load_sweep
+
+    name, sets = VALIDATE_PRINT[case]
+    given = _configs_to_print(tmp_path)[name]
+    proc = run_cli("validate", given, *sets, "--print")
+    assert proc.returncode == 0, proc.stderr
+    [ok] = proc.stderr.splitlines()  # the verdict, on stderr
+    assert ok.startswith(f"ok: {given} is a valid ") and "ok:" not in proc.stdout
+    printed = tmp_path / "elsewhere" / "printed.yaml"  # read from another folder: its paths stand alone
+    printed.parent.mkdir()
+    printed.write_text(proc.stdout)
+    values = sets[1::2]  # the --set values
+    resolved = load_sweep(given, values)[2] if "sweep" in name else load_config(given, values)
+    assert load_config(printed) == resolved
+    assert all(line.endswith(":") or "  # " in line for line in proc.stdout.splitlines())  # every value says where from
+    if case == "sweep":  # a key of the sweep's set: its line there
+        assert f"  epochs: 2  # {given}:3\n" in proc.stdout
+    without = run_cli("validate", given, *sets)
+    assert without.returncode == 0 and without.stdout == ok + "\n" and without.stderr == ""  # no --print: the verdict
+
+
 def test_bad_arguments_exit_2(tmp_path):
     assert run_cli("train").returncode == 2
     assert run_cli("evaluate", tmp_path, "--split", "bogus").returncode == 2
@@ -339,16 +392,25 @@ def _shell(command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "80"})
 
 
-def _on_a_terminal(*args, env: dict) -> str:
-    """What rnnexp writes to stdout when stdout is a terminal (a pseudo-terminal here)."""
+def _on_a_terminal(*args, env: dict, columns: int = 160, stderr: list | None = None) -> str:
+    """What rnnexp writes to stdout when stdout is a terminal (a pseudo-terminal here) ``columns``
+    wide; its stderr appended to ``stderr`` when given."""
+    import fcntl
+    import struct
+    import termios
+
     from conftest import open_pty, read_pty
 
     master, slave = open_pty()
-    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"} | env
-    proc = subprocess.run([sys.executable, "-m", "rnnexp", *map(str, args)], stdout=slave, stderr=subprocess.PIPE, env=full_env)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": str(columns)}
+    cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
+    proc = subprocess.run(cmd, stdout=slave, stderr=subprocess.PIPE, env=full_env | env, text=True)
     os.close(slave)
     screen = read_pty(master)
     assert proc.returncode == 0, proc.stderr
+    if stderr is not None:
+        stderr.append(proc.stderr)
     return screen
 
 
@@ -479,3 +541,221 @@ def test_ctrl_c_on_a_terminal_leaves_no_progress_bar_under_the_final_lines(write
     assert "continue with: rnnexp resume" in screen, screen[-2000:]
     after = screen.rsplit("continue with: rnnexp resume", 1)[1]
     assert "━" not in after and "loss" not in after, after
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths the user chose to write at: one rule (rundir.output_file / output_folder) for every command
+
+
+@pytest.fixture(scope="module")
+def to_write(tiny_data, tmp_path_factory, forkrun):
+    """What the commands that write at a chosen path need: a config, a finished run, a sweep file,
+    a finished sweep (one trial) and a read-only folder."""
+    import yaml
+
+    from conftest import tiny_config_dict
+
+    home = tmp_path_factory.mktemp("to_write")
+    config = home / "config.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, train={"epochs": 1, "threads": 1})))
+    sweep = home / "sweep.yaml"
+    sweep.write_text(f"base: {config}\nspace:\n  model.cell: [gru]\nsampler: {{kind: grid}}\n")
+    assert forkrun("train", config, "--runs-dir", home / "runs", "--quiet")[0] == 0
+    rc, out = forkrun("sweep", sweep, "--runs-dir", home / "sweeps", "--json", "--quiet")
+    assert rc == 0, out
+    [run] = (home / "runs").iterdir()
+    [swept] = (home / "sweeps").iterdir()
+    return {"config": config, "run": run, "sweep_file": sweep, "sweep": swept, "read_only": _read_only(home)}
+
+
+def _read_only(home: Path) -> Path:
+    """A folder this process cannot write in: one made read-only, or (as root, who writes in
+    those anyway) /sys, which refuses new files even to root."""
+    if os.geteuid() != 0:
+        folder = home / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    try:
+        os.close(os.open("/sys/rnnexp-probe", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except OSError:
+        return Path("/sys")
+    os.unlink("/sys/rnnexp-probe")
+    pytest.skip("no read-only folder for root here")
+
+
+# Each command's option that names a file to write, the name it writes by default, and its command line.
+FILE_OUTPUTS = {
+    "export --out": ("--out", "model.pt", lambda w: ["export", w["run"]]),
+    "export --format onnx --out": ("--out", "model.onnx", lambda w: ["export", w["run"], "--format", "onnx"]),
+    "plot RUN --out": ("--out", "curves.png", lambda w: ["plot", w["run"]]),
+    "plot SWEEP --out": ("--out", "sweep.png", lambda w: ["plot", w["sweep"]]),
+    "schema --out": ("--out", "schema.json", lambda w: ["schema"]),
+    "evaluate --predictions": ("--predictions", "predictions.csv", lambda w: ["evaluate", w["run"]]),
+}
+# A bad place for a file, from a scratch folder (holding the file `a-file`) and the read-only folder.
+BAD_FILE_PLACES = {
+    "an existing folder": (lambda tmp, ro, name: tmp, "is a folder, not a file"),
+    "under a file": (lambda tmp, ro, name: tmp / "a-file" / name, "a-file is a file, not a folder"),
+    "a read-only folder": (lambda tmp, ro, name: ro / name, "cannot write in "),
+    "a missing folder in a read-only one": (lambda tmp, ro, name: ro / "new" / name, "cannot create the folder "),
+}
+
+
+def _one_error_line(rc: int, out: str, option: str, path: Path, problem: str) -> None:
+    assert rc == 2, out
+    [line] = out.splitlines()
+    assert line.startswith(f"error: {option} {path}: ") and problem in line and "; give " in line, line
+
+
+@pytest.mark.parametrize("place", BAD_FILE_PLACES, ids=str)
+@pytest.mark.parametrize("command", FILE_OUTPUTS, ids=str)
+def test_a_file_at_a_bad_chosen_path_is_one_error_line_naming_the_option_and_exit_2(to_write, forkrun, tmp_path, command, place):
+    option, name, args = FILE_OUTPUTS[command]
+    if "onnx" in command:
+        pytest.importorskip("onnxruntime")
+    (tmp_path / "a-file").write_text("")
+    where, problem = BAD_FILE_PLACES[place]
+    path = where(tmp_path, to_write["read_only"], name)
+    rc, out = forkrun(*args(to_write), option, path)
+    _one_error_line(rc, out, option, path, problem)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # nothing written beside it (no folder.png)
+
+
+@pytest.mark.parametrize("command", FILE_OUTPUTS, ids=str)
+def test_a_file_in_missing_folders_is_written_there_creating_them(to_write, forkrun, tmp_path, command):
+    option, name, args = FILE_OUTPUTS[command]
+    if "onnx" in command:
+        pytest.importorskip("onnxruntime")
+    path = tmp_path / "new" / "deeper" / name
+    rc, out = forkrun(*args(to_write), option, path)
+    assert rc == 0 and path.is_file() and path.stat().st_size > 0, out
+    assert f"written: {path}" in out
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp file or probe left
+
+
+# Each command that writes in a folder the user chose (--runs-dir).
+FOLDER_OUTPUTS = {
+    "train": lambda w: ["train", w["config"], "--quiet"],
+    "lr-find": lambda w: ["lr-find", w["config"], "--quiet"],
+    "sweep run": lambda w: ["sweep", "run", w["sweep_file"], "--quiet"],
+    "sweep create": lambda w: ["sweep", "create", w["sweep_file"]],
+    "sweep worker": lambda w: ["sweep", "worker", w["sweep"]],
+}
+BAD_FOLDER_PLACES = {
+    "an existing file": (lambda tmp, ro: tmp / "a-file", "is a file, not a folder"),
+    "under a file": (lambda tmp, ro: tmp / "a-file" / "runs", "a-file is a file, not a folder"),
+    "a read-only folder": (lambda tmp, ro: ro, "cannot write in "),
+    "a missing folder in a read-only one": (lambda tmp, ro: ro / "runs", "cannot create the folder "),
+}
+
+
+@pytest.mark.parametrize("place", BAD_FOLDER_PLACES, ids=str)
+@pytest.mark.parametrize("command", FOLDER_OUTPUTS, ids=str)
+def test_a_runs_dir_at_a_bad_place_is_one_error_line_and_exit_2(to_write, forkrun, tmp_path, command, place):
+    (tmp_path / "a-file").write_text("")
+    where, problem = BAD_FOLDER_PLACES[place]
+    path = where(tmp_path, to_write["read_only"])
+    rc, out = forkrun(*FOLDER_OUTPUTS[command](to_write), "--runs-dir", path)
+    _one_error_line(rc, out, "--runs-dir", path, problem)
+
+
+def test_a_runs_dir_in_missing_folders_is_created(to_write, forkrun, tmp_path):
+    rc, out = forkrun("sweep", "create", to_write["sweep_file"], "--runs-dir", tmp_path / "new" / "sweeps")
+    assert rc == 0 and len(list((tmp_path / "new" / "sweeps").iterdir())) == 1, out
+
+
+def test_result_tables_fit_an_80_column_terminal_without_cutting_a_value(to_write, forkrun, tmp_path):
+    """runs, compare, sweep status and evaluate on a terminal 80 columns wide: values whole (none cut
+    to an ellipsis), the runs table leaving out its least important columns and saying which."""
+    import re
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(to_write["run"], runs / to_write["run"].name)
+    rc, out = forkrun("train", to_write["config"], "--runs-dir", runs, "--name", "a-rather-long-run-name-{cell}", "--quiet")
+    assert rc == 0, out
+    long = next(p for p in runs.iterdir() if "long" in p.name)
+    assert forkrun("evaluate", long)[0] == 0  # test scores: more columns
+    screens = {}
+    for args in (["runs", runs], ["compare", to_write["run"], long], ["sweep", "status", to_write["sweep"]], ["evaluate", long]):
+        notes: list[str] = []
+        screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", _on_a_terminal(*args, env={}, columns=80, stderr=notes))
+        assert "…" not in screen, screen
+        assert max(len(line) for line in screen.splitlines() if BOX & set(line)) <= 80, screen  # (a long title wraps as text)
+        screens[args[0]] = (screen, notes[0])
+    screen, notes = screens["runs"]
+    rows = json.loads(run_cli("runs", runs, "--json").stdout)["runs"]
+    for row in rows:
+        assert row["run"] in screen and row["status"] in screen  # whole
+    left_out = re.search(r"note: left out to fit 80 columns: (.*) \(a wider terminal, or --json, shows them\)", notes)
+    assert left_out and "run" not in left_out[1].split(", "), notes
+    for column in left_out[1].split(", "):
+        assert not re.search(rf"┃ {re.escape(column)} +┃", screen)
+    assert long.name in screens["compare"][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# --help says what the commands do
+
+
+def _help_of(*path: str) -> dict[str, str]:
+    """A command's help text and each option's, by option name (as `--help` prints them, unwrapped)."""
+    import typer
+
+    from rnnexp.cli import app
+
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return {"": command.help or "", **{p.opts[0]: p.help or "" for p in command.params if p.opts[0].startswith("-")}}
+
+
+def test_runs_help_lists_the_columns_the_table_shows(to_write, tmp_path):
+    import re
+    import shutil
+
+    from rnnexp.report import RUN_COLUMNS
+
+    runs = tmp_path / "runs"
+    first, second = runs / "a", runs / "b"
+    shutil.copytree(to_write["run"], first)
+    shutil.copytree(to_write["run"], second)
+    summary = json.loads((second / "summary.json").read_text())
+    (second / "summary.json").write_text(json.dumps({**summary, "monitor": "val_accuracy"}))  # the monitor column
+    (second / "eval_test.json").write_text(json.dumps({"accuracy": 0.5}))  # a test score column
+    header = run_cli("runs", runs).stdout.splitlines()[0].split()
+    text = _help_of("runs")[""]
+    listed = re.sub(r" \([^)]*\)", "", text.split("columns: ", 1)[1].split(". ", 1)[0]).split(", ")
+    assert " ".join(listed).replace("test scores", "test accuracy").split() == header, (listed, header)
+    also = re.search(r"also ([^)]*)\)", text)[1].split(", ")
+    assert sorted(also) == sorted(set(RUN_COLUMNS) - set(listed))  # what --json and --csv add
+
+
+def test_device_help_of_each_command_says_whether_the_config_records_it(to_write, forkrun, tmp_path):
+    """train and lr-find write the --device into the config.yaml they write; resume, evaluate and
+    predict compute there and leave the run's config.yaml as it is. Each --help says which."""
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(to_write["run"], run)
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["device"] == "auto"
+    recorded = {}
+    for command, args, folder in [
+        ("train", ["train", to_write["config"], "--runs-dir", tmp_path / "trained"], tmp_path / "trained"),
+        ("lr-find", ["lr-find", to_write["config"], "--runs-dir", tmp_path / "lr", "--steps", "100"], tmp_path / "lr"),
+        ("resume", ["resume", run, "--epochs", "2"], None),  # rewrites config.yaml (its epochs)
+        ("evaluate", ["evaluate", run], None),
+        ("predict", ["predict", run, "great taste"], None),
+    ]:
+        rc, out = forkrun(*args, "--device", "cpu", "--quiet" if command in ("train", "lr-find", "resume") else "--json")
+        assert rc == 0, out
+        written = next(folder.iterdir()) if folder else run
+        recorded[command] = yaml.safe_load((written / "config.yaml").read_text())["train"]["device"] == "cpu"
+    assert recorded == {"train": True, "lr-find": True, "resume": False, "evaluate": False, "predict": False}
+    for command, records in recorded.items():
+        text = _help_of(command)["--device"]
+        assert ("config.yaml it writes records it" in text) == records, (command, text)
+        assert ("config.yaml is left as it is" in text) == (not records), (command, text)

@@ -305,6 +305,44 @@ def test_a_flipped_bit_in_a_checkpoint_is_never_used(reference, tmp_path, forkru
     assert_same_run(ref_run, run)
 
 
+def test_a_resume_from_the_previous_checkpoint_says_so_in_its_result_and_meta_json_even_when_quiet(
+    reference,  # noqa: F811
+    tmp_path,
+    forkrun,
+):
+    """last.pt damaged: resume goes on from last.prev.pt, a checkpoint earlier. --json's result and
+    meta.json's resume entry say so (quiet or not); stderr says so unless --quiet, which prints only
+    the result."""
+    config, ref_run = reference
+    rc, out, killed = train(forkrun, config, tmp_path / "runs", "saved:last:2")  # last.pt and last.prev.pt on disk
+    assert rc == KILLED
+    _flip(killed / "checkpoints" / "last.pt", 0.6)
+    runs = {how: shutil.copytree(killed, tmp_path / how) for how in ("json", "quiet", "loud")}
+    previous = torch.load(killed / "checkpoints" / "last.prev.pt", weights_only=True)
+    expected = {"used": "checkpoints/last.prev.pt", "epoch": previous["epoch"], "batch": previous["batch"]}
+
+    rc, out = forkrun("resume", runs["json"], "--quiet", "--json")
+    assert rc == 0 and len(out.splitlines()) == 1, out  # the result only
+    fallback = json.loads(out)["checkpoint_fallback"]
+    assert {k: fallback[k] for k in expected} == expected and "last.pt" in fallback["why"], fallback
+    [entry] = json.loads((runs["json"] / "meta.json").read_text())["resumes"]
+    assert entry["checkpoint_fallback"] == fallback
+    assert_same_run(ref_run, runs["json"])
+
+    rc, out = forkrun("resume", runs["quiet"], "--quiet")
+    assert rc == 0 and len(out.splitlines()) == 1 and "completed" in out, out  # the result line only
+    same = lambda run: {**fallback, "why": fallback["why"].replace(str(runs["json"]), str(run))}  # noqa: E731
+    assert json.loads((runs["quiet"] / "meta.json").read_text())["resumes"][0]["checkpoint_fallback"] == same(runs["quiet"])
+
+    rc, out = forkrun("resume", runs["loud"])
+    warned = [line for line in out.splitlines() if "using the previous checkpoint last.prev.pt instead" in line]
+    assert rc == 0 and len(warned) == 1 and "the work saved after it is trained again" in warned[0], out
+    assert json.loads((runs["loud"] / "meta.json").read_text())["resumes"][0]["checkpoint_fallback"] == same(runs["loud"])
+    rc, out = forkrun("resume", runs["loud"], "--epochs", "4", "--json", "--quiet")  # a later resume, from last.pt
+    assert rc == 0 and json.loads(out)["checkpoint_fallback"] is None, out
+    assert json.loads((runs["loud"] / "meta.json").read_text())["resumes"][1]["checkpoint_fallback"] is None
+
+
 def test_another_runs_checkpoint_is_refused(reference, tmp_path, forkrun):  # noqa: F811
     config, ref_run = reference
     rc, out, other = train(forkrun, config, tmp_path / "other", "saved:last:2")  # the same config: same shapes

@@ -31,7 +31,7 @@ LAYERS = [
     {"tasks"},
     {"training", "scoring", "report", "plots", "sweep_plot"},
     {"sweep", "export"},
-    {"views", "api"},
+    {"views", "api", "tables"},
     {"cli", "__main__"},
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

@@ -1229,3 +1229,17 @@ def test_a_worker_trains_its_trials_on_its_device(write_sweep, tmp_path, forkrun
     (run,) = (folder / "trials").iterdir()
     assert load_config(run / "config.yaml").train.device == "cpu"  # the base said auto; the worker chose
     assert json.loads((run / "meta.json").read_text())["device"] == "cpu"
+
+
+def test_quiet_sweep_run_and_resume_print_only_their_result(write_sweep, tmp_path):
+    """--quiet: the results on stdout and nothing on stderr, not even the workers' result lines."""
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 1})
+    ran = run_cli("sweep", "run", path, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert ran.returncode == 0 and ran.stderr == "", ran.stderr
+    assert ran.stdout.splitlines()[-1].startswith("best: trial 0 val_accuracy") and "worker" not in ran.stdout
+    (folder,) = (tmp_path / "runs").iterdir()
+    resumed = run_cli("sweep", "resume", folder, "--workers", "2", "--quiet")  # done: each worker ends at once
+    assert resumed.returncode == 0 and resumed.stderr == "", resumed.stderr
+    assert resumed.stdout == ran.stdout
+    loud = run_cli("sweep", "resume", folder)
+    assert loud.returncode == 0 and "worker " in loud.stderr and loud.stdout == ran.stdout  # without --quiet: shown

@@ -239,7 +239,8 @@ def run_workers(
     """Start the local worker processes (threads split evenly among them; worker i is number i,
     which places its trials on GPU i mod the GPU count: worker_devices) and wait for them.
     graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
-    is set, each worker is sent SIGTERM and waited for. quiet: the workers print no progress.
+    is set, each worker is sent SIGTERM and waited for. quiet: nothing of the workers is shown but
+    their errors.
     watch: the workers' lines go through it (else straight to this process's stderr)."""
     import signal
     import subprocess
@@ -252,9 +253,10 @@ def run_workers(
     if storage:
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
     # A worker's output, its result line included, is this process's progress: stderr (stdout is
-    # for this command's own result), or through the watch.
+    # for this command's own result), or through the watch; quiet, none of it (the workers print
+    # nothing but their result line, on stdout, and their errors, on stderr: those still come through).
     piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "errors": "replace"}
-    out = {"stdout": sys.stderr.fileno()} if watch is None else piped
+    out = piped if watch is not None else {"stdout": subprocess.DEVNULL if quiet else sys.stderr.fileno()}
     procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env, **out) for i in range(workers)]
     relays = [_relay(p.stdout, watch) for p in procs] if watch is not None else []
     stop = graceful_stop()

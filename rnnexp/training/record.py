@@ -47,6 +47,9 @@ class TrainResult:
     last: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> baseline -> its validation score
+    # A resume that found last.pt damaged and went on from last.prev.pt (Record.load_last): what it
+    # used, from where, and why; the work saved after that checkpoint was trained again. None otherwise.
+    checkpoint_fallback: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +65,7 @@ class Record:
         self.board = None  # TensorBoard SummaryWriter, with train.tensorboard
         self.tracker: Tracker | None = None  # the MLflow run, with train.mlflow
         self._lock: RunLock | None = None
+        self.fallback: dict[str, Any] | None = None  # TrainResult.checkpoint_fallback, set by load_last
 
     @classmethod
     def open(cls, run_dir: RunDir, reporter: Reporter) -> Record:
@@ -115,14 +119,24 @@ class Record:
     # -- checkpoints ---------------------------------------------------------------------------
 
     def load_last(self) -> dict[str, Any] | None:
-        """last.pt (or last.prev.pt when last.pt fails a check), or None before the first checkpoint."""
+        """last.pt (or last.prev.pt when last.pt fails a check: said in a note, and kept in
+        ``fallback`` for the resume's meta.json entry and its result), or None before the first checkpoint."""
         state, warning = read_last(self.run_dir, self.meta.get("run_id"))
         if state is None:
             # Stopped before its first checkpoint: the start is a pure function of the config and
             # seed, so starting over from epoch 1 is still exactly the uninterrupted run.
             self.reporter.note("no checkpoint yet (stopped during epoch 1): starting the run again from the beginning")
         elif warning:
-            self.reporter.note(warning)
+            used = checkpoint.previous_path(self.run_dir.last)
+            epoch, batch = int(state["epoch"]), int(state["batch"])
+            where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
+            self.fallback = {
+                "used": str(used.relative_to(self.run_dir.path)),
+                "epoch": epoch,
+                "batch": batch,
+                "why": warning,
+            }
+            self.reporter.note(f"{warning}: going on from {where}; the work saved after it is trained again")
         return state
 
     def save_best(self, parts: Parts, row: dict[str, Any]) -> None:
@@ -221,6 +235,7 @@ class Record:
                 "threads": torch.get_num_threads(),
                 "numerics": numerics,
                 "epochs": parts.cfg.train.epochs,
+                "checkpoint_fallback": self.fallback,
             }
         )
         write_json(self.run_dir.meta, self.meta)
@@ -260,6 +275,7 @@ class Record:
             last=progress.history[-1] if progress.history else {},
             warnings=[warning] if warning else [],
             baselines=self.baselines,
+            checkpoint_fallback=self.fallback,
         )
 
     # -- the end -------------------------------------------------------------------------------
