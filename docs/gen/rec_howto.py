@@ -23,7 +23,7 @@ from pathlib import Path
 
 import blocks
 from figures import ROOT, rnnexp, save, train_and_evaluate
-from rec_tutorials import transcript
+from rec_tutorials import QUIET_THREADS, transcript
 
 DRY = "--dry-run"
 
@@ -82,7 +82,6 @@ def howto_starts(runs: Path) -> None:
             DRY,
         ],
         "balanced": ["train", "configs/quickstart.yaml", "--set", "train.class_weight=balanced", DRY],
-        "digits": ["train", "configs/digits.yaml", DRY],
         "electricity": ["train", "configs/electricity.yaml", DRY],
     }
     record = {name: transcript(args, runs) for name, args in shipped.items()}
@@ -99,7 +98,7 @@ def howto_starts(runs: Path) -> None:
 
 def digits(runs: Path) -> None:
     """The sequence-classification guide: configs/digits.yaml trained and evaluated."""
-    train_and_evaluate("digits", "configs/digits.yaml", runs)
+    train_and_evaluate("digits", "configs/digits.yaml", runs, env=QUIET_THREADS)
 
 
 def weather(runs: Path) -> None:
@@ -107,9 +106,9 @@ def weather(runs: Path) -> None:
     after the page's file of recent weather (the page's python block writes it)."""
     started = time.perf_counter()
     with example_folder(runs / "weather", "how-to/forecasting.md") as folder:
-        trained = rnnexp("train", "configs/weather.yaml", runs=runs)
+        trained = rnnexp("train", "configs/weather.yaml", runs=runs, env=QUIET_THREADS)
         folder_name = "runs/" + Path(trained["run_dir"]).name
-        report = rnnexp("evaluate", trained["run_dir"], runs=runs)
+        report = rnnexp("evaluate", trained["run_dir"], runs=runs, env=QUIET_THREADS)
         predicted = transcript(["predict", trained["run_dir"], "--file", "recent_weather.csv"], runs, cwd=folder)
     record = {
         "train_command": "rnnexp train configs/weather.yaml",

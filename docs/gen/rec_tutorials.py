@@ -26,10 +26,14 @@ from typing import Any
 import yaml
 from figures import RNNEXP, ROOT, relative, rnnexp, save
 
+# OpenMP threads that wait by sleeping, not spinning: on a machine busier than its cores (a shared CI
+# box), torch's spinning threads made a 2-thread training many times slower. The numbers are the same.
+QUIET_THREADS = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+
 
 def _env(runs: Path) -> dict[str, str]:
     # NO_COLOR and a wide COLUMNS: the plain lines a reader's log gets, whole
-    return {**os.environ, "RNNEXP_RUNS_DIR": str(runs), "NO_COLOR": "1", "COLUMNS": "200"}
+    return {**os.environ, **QUIET_THREADS, "RNNEXP_RUNS_DIR": str(runs), "NO_COLOR": "1", "COLUMNS": "200"}
 
 
 def shown(args: list[str], runs: Path) -> str:
@@ -94,7 +98,7 @@ def first_run(runs: Path) -> None:
     config = "configs/quickstart.yaml"
     whole = transcript(["train", config], runs)
     whole_dir = run_dir_in(whole["lines"])
-    report = rnnexp("evaluate", whole_dir, runs=runs)
+    report = rnnexp("evaluate", whole_dir, runs=runs, env=QUIET_THREADS)
     stopped = interrupted(["train", config], runs, after="epoch   2", wait=4.0)
     again = run_dir_in(stopped["lines"])
     resumed = transcript(["resume", again], runs)
@@ -153,11 +157,11 @@ def quickstart_search(runs: Path) -> None:
     """configs/sweep_quickstart.yaml run again as shipped, its results, the best trial's config
     against configs/quickstart.yaml, and the best trial scored once on the test split."""
     started = time.perf_counter()
-    res = rnnexp("sweep", "configs/sweep_quickstart.yaml", runs=runs)
+    res = rnnexp("sweep", "configs/sweep_quickstart.yaml", runs=runs, env=QUIET_THREADS)
     seconds = round(time.perf_counter() - started, 1)
     folder = next(runs.glob("sweep_*"))
     best = yaml.safe_load((folder / "best_config.yaml").read_text())
-    report = rnnexp("evaluate", res["best"]["run_dir"], runs=runs) if res["best"] else None
+    report = rnnexp("evaluate", res["best"]["run_dir"], runs=runs, env=QUIET_THREADS) if res["best"] else None
     record = {
         "results": {"command": "rnnexp sweep configs/sweep_quickstart.yaml", "result": res},
         "best_config": best,
@@ -173,8 +177,8 @@ def quickstart_seeds(runs: Path) -> None:
     started = time.perf_counter()
     rows = []
     for seed in range(5):
-        trained = rnnexp("train", "configs/quickstart.yaml", "--set", f"train.seed={seed}", runs=runs)
-        report = rnnexp("evaluate", trained["run_dir"], "--no-baselines", runs=runs)
+        trained = rnnexp("train", "configs/quickstart.yaml", "--set", f"train.seed={seed}", runs=runs, env=QUIET_THREADS)
+        report = rnnexp("evaluate", trained["run_dir"], "--no-baselines", runs=runs, env=QUIET_THREADS)
         rows.append(
             {
                 "seed": seed,
