@@ -93,12 +93,14 @@ def transcript(rec: dict[str, Any], key: str, *cut: str) -> str:
     N lines of its output, ``tail=N`` the last N, with a `...` line where lines are left out."""
     shown = at(rec, key)
     lines = list(shown["lines"])
+    keep = {"head": 0, "tail": 0}
     for option in cut:
         side, _, n = option.partition("=")
-        if side not in ("head", "tail") or not n.isdigit():
+        if side not in keep or not n.isdigit():
             raise KeyError(f"transcript {key}: {option!r} is not head=N or tail=N")
-        if len(lines) > int(n):
-            lines = [*lines[: int(n)], "..."] if side == "head" else ["...", *lines[-int(n) :]]
+        keep[side] = int(n)
+    if any(keep.values()) and keep["head"] + keep["tail"] < len(lines):
+        lines = [*lines[: keep["head"]], "...", *(lines[-keep["tail"] :] if keep["tail"] else [])]
     return _block([f"$ {shown['command']}", *lines])
 
 
@@ -136,9 +138,34 @@ def drawn_sweep(rec: dict[str, Any], key: str) -> str:
     return _block([f"$ {shown['command']}", _both(lambda io: views.show_results(io, result, False, folder))])
 
 
-def recorded_file(rec: dict[str, Any], key: str, lang: str = "text") -> str:
-    """A file a command wrote (best_config.yaml, results.csv), as it wrote it."""
-    return _block(at(rec, key).rstrip("\n").split("\n"), lang)
+def recorded_file(rec: dict[str, Any], key: str, lang: str = "text", *only: str) -> str:
+    """A file a command wrote (best_config.yaml, results.csv), as it wrote it; for a YAML file,
+    ``keys=a.b,c.d`` keeps its first comment lines and only those keys' lines (with the lines of
+    the sections holding them), which is still YAML."""
+    lines = at(rec, key).rstrip("\n").split("\n")
+    for option in only:
+        name, _, value = option.partition("=")
+        if name != "keys" or not value:
+            raise KeyError(f"file {key}: {option!r} is not keys=KEY,KEY")
+        lines = _yaml_lines(lines, value.split(","))
+    return _block(lines, lang)
+
+
+def _yaml_lines(lines: list[str], keys: list[str]) -> list[str]:
+    """The leading comments and the lines of ``keys`` (dotted) of a block-style YAML text, with the
+    section lines above them."""
+    kept, path = [], []
+    for line in lines:
+        if line.startswith("#") and all(k.startswith("#") for k in kept):  # the file's leading comments
+            kept.append(line)
+            continue
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        name = line.strip().split(":", 1)[0]
+        path = [*path[:depth], name]
+        dotted = ".".join(path)
+        if any(k == dotted or k.startswith(dotted + ".") for k in keys):
+            kept.append(line)
+    return kept
 
 
 def value(rec: dict[str, Any], path: str, fmt: str = "") -> str:
@@ -189,8 +216,8 @@ def search_verdict(rec: dict[str, Any]) -> str:
         return f"This rerun's best trial, number {number}, is exactly the configuration `configs/quickstart.yaml` holds."
     keys = ", ".join(f"`{k}`" for k in differ)
     return (
-        f"This rerun's best trial, number {number}, is NOT the configuration `configs/quickstart.yaml` holds: "
-        f"they differ in {keys}. The shipped config comes from an earlier run of the same search."
+        f"This rerun's best trial, number {number}, is NOT the configuration "
+        f"`configs/quickstart.yaml` holds: they differ in {keys}."
     )
 
 
