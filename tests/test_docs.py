@@ -131,6 +131,8 @@ def test_yaml_config_shown_validates(block, sandbox):
     if block.skip_reason is not None:
         assert block.skip_reason, f"{block.where}: say why the block is not checked"
         return
+    if re.match(r"^# (configs/[\w.-]+\.yaml)\b", block.text):
+        return  # an excerpt of a shipped config: test_shipped_config_excerpts_match_the_files checks it
     from rnnexp.config import is_sweep_file, load_config, load_sweep
 
     data = yaml.safe_load(block.text)
@@ -184,6 +186,7 @@ def command_lines(text: str) -> list[list[str]]:
         except ValueError:
             tokens = line.split()
         segment: list[str] = []
+        tokens = _without_redirections(tokens)
         for token in [*tokens, ";"]:
             if token in _SEPARATORS or set(token) <= set("|&;()"):
                 names = [i for i, t in enumerate(segment) if t == "rnnexp" or t.endswith("/rnnexp")]
@@ -193,6 +196,23 @@ def command_lines(text: str) -> list[list[str]]:
             else:
                 segment.append(token)
     return found
+
+
+def _without_redirections(tokens: list[str]) -> list[str]:
+    """The tokens without shell redirections (`> out.json`, `2>&1`, `< in.txt`): not arguments."""
+    out: list[str] = []
+    skip = False
+    for token in tokens:
+        if skip:
+            skip = False
+            continue
+        if set(token) <= set("<>&") and set(token) & set("<>"):
+            if out and out[-1].isdigit():
+                out.pop()  # the file descriptor: 2>&1
+            skip = True  # the target
+            continue
+        out.append(token)
+    return out
 
 
 def check_command(args: list[str]) -> str | None:
@@ -346,10 +366,12 @@ def test_console_examples_print_what_they_show(block, sandbox):
         if yaml_block.lang in ("yaml", "yml") and (name := _yaml_header(yaml_block).get("file")):
             (sandbox / name).parent.mkdir(parents=True, exist_ok=True)
             (sandbox / name).write_text(yaml_block.text)
+    # stdout and stderr in one stream, in the order they were written, as a terminal shows them
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1", "COLUMNS": "200"}
+    env["PYTHONUNBUFFERED"] = "1"
     for command, shown in console_steps(block.text):
-        proc = subprocess.run(["bash", "-c", command], cwd=sandbox, env=env, capture_output=True, text=True, timeout=120)
-        printed = (proc.stdout + proc.stderr).splitlines()
+        run = dict(cwd=sandbox, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        printed = subprocess.run(["bash", "-c", command], **run).stdout.splitlines()
         assert matches(shown, printed), (
             f"{block.where}: $ {command}\nshown:\n" + "\n".join(shown) + "\nprinted:\n" + "\n".join(printed)
         )
