@@ -137,6 +137,8 @@ def test_every_key_is_documented_in_the_schema():
     for model in (Config, SweepConfig, ParamSpec):
         for key, field in iter_keys(model):
             assert field.description, f"{model.__name__}: {key} has no description"
+            # one short sentence: the how-to pages explain, the reference names (and editors show it in a tooltip)
+            assert len(field.description) <= 200, f"{model.__name__}: {key}'s description is over 200 characters"
 
 
 @pytest.mark.parametrize("name", ["quickstart.yaml", "sweep_tpe.yaml"])

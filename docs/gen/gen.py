@@ -64,33 +64,38 @@ def pages() -> list[Path]:
     return [p for p in sorted(DOCS.rglob("*.md")) if HERE not in p.parents]
 
 
-def expected() -> dict[Path, str]:
-    """Every generated file's text as the generators write it now."""
-    out = {}
+def expected() -> tuple[dict[Path, str], list[str]]:
+    """Every generated file's text as the generators write it now, and the pages that could not be
+    generated (a missing recording or benchmark result), each with why."""
+    out, problems = {}, []
     for page in pages():
         text = page.read_text(encoding="utf-8")
         try:
             out[page] = regions.fill(text, produce)
         except (regions.RegionError, KeyError, FileNotFoundError) as e:
-            raise SystemExit(f"{page.relative_to(ROOT)}: {e}") from None
-    out[README] = readme(out[DOCS / "index.md"])
-    return out
+            problems.append(f"{page.relative_to(ROOT)}: {e}")
+    if DOCS / "index.md" in out:
+        out[README] = readme(out[DOCS / "index.md"])
+    return out, problems
 
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
+    found, problems = expected()
     stale = []
-    for path, text in expected().items():
+    for path, text in found.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             stale.append(path.relative_to(ROOT))
             if not check:
                 path.write_text(text, encoding="utf-8")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
     if check and stale:
         print(f"stale: {', '.join(map(str, stale))} (run: python docs/gen/gen.py)", file=sys.stderr)
-        return 1
-    for path in stale:
-        print(f"written: {path}")
-    return 0
+    if not check:
+        for path in stale:
+            print(f"written: {path}")
+    return 1 if problems or (check and stale) else 0
 
 
 if __name__ == "__main__":

@@ -18,10 +18,8 @@ from .yamlio import depth_of, line_of, read_file, read_yaml
 
 BASE_KEY = "base"
 BASE_DESCRIPTION = (
-    "A config this one starts from: a path relative to this file (that config may have a base of its own). Its keys "
-    "are merged below this file's: a key written here wins, a section written here merges into the base's key by key, "
-    "and a list or any other value replaces the base's whole. null: none. A sweep file is refused. The merged config "
-    "is what runs (a run folder's config.yaml has no base)."
+    "A config this one starts from, relative to this file: its keys are merged below this file's (a section key by "
+    "key, a list or other value whole). null: none."
 )
 
 

@@ -36,9 +36,8 @@ class EarlyStoppingConfig(_Section):
     enabled: bool = Field(True, description="Stop early; when false, training runs all epochs but best.pt is still tracked.")
     monitor: Monitor = Field(
         "val_loss",
-        description="Value that decides improvement and best.pt (val_accuracy, val_f1 (macro), "
-        "val_balanced_accuracy, val_roc_auc, val_pr_auc: classification; val_mae/val_rmse: forecasting, in the "
-        "target's units).",
+        description="The metrics.csv column that decides improvement and best.pt (val_mae and val_rmse for forecasting, "
+        "in the target's units).",
     )
     mode: Literal["auto", "min", "max"] = Field(
         "auto", description="auto: max for accuracy, balanced accuracy, F1, ROC-AUC and PR-AUC, min for the rest."
@@ -57,9 +56,8 @@ class ScheduleConfig(_Section):
 
     kind: Literal["none", "time", "step", "exponential", "cosine", "plateau"] = Field(
         "none",
-        description="none: constant; time: lr/(1+decay*epoch) (Keras' decay); step: times gamma every step_size epochs; "
-        "exponential: times gamma each epoch; cosine: down to min_lr over the epochs after warmup; "
-        "plateau: times gamma when monitor has not improved for patience epochs.",
+        description="none (constant), time (lr/(1+decay*epoch)), step (times gamma every step_size epochs), exponential, "
+        "cosine (down to min_lr) or plateau (times gamma when monitor stalls).",
     )
     decay: float = Field(0.0, ge=0.0, description="time: the decay constant.")
     step_size: int = Field(10, ge=1, le=COUNT_MAX, description="step: epochs between drops.")
@@ -77,16 +75,13 @@ class MlflowConfig(_Section):
 
     enabled: bool = Field(
         False,
-        description="Also log the run to MLflow: the flattened config as params, each metrics.csv row as metrics at its "
-        "epoch, tags (run folder, git commit, status), curves.png and eval_*.json as artifacts, evaluate's scores "
-        "with their baselines; a resume continues the same MLflow run (needs the mlflow package: "
-        "pip install 'rnnexp[mlflow]').",
+        description="Also log the run to MLflow: params, each epoch's metrics, tags, artifacts and evaluate's scores; a "
+        "resume continues it (the mlflow extra).",
     )
     tracking_uri: str | None = Field(
         None,
-        description="Where to log: a tracking server (http://host:5000) or any MLflow store URI. null: the "
-        "MLFLOW_TRACKING_URI environment variable if set, else the runs folder's own store (mlflow.db and "
-        "mlartifacts/ in the runs folder; no server). Set here, it wins over the environment variable.",
+        description="Where MLflow logs (a server's http:// URL or a store URI); null: MLFLOW_TRACKING_URI, else the runs "
+        "folder's own store.",
     )
     experiment: str = Field("rnnexp", min_length=1, max_length=500, description="MLflow experiment the runs are logged under.")
 
@@ -120,50 +115,39 @@ class TrainConfig(_Section):
         3,
         ge=1,
         le=COUNT_MAX,
-        description="Warn when after this many epochs the training loss is still within 2% of the loss of predicting "
-        "the class frequencies (the model learned nothing yet: try a larger lr, see lr-find); null: never.",
+        description="Warn when after this many epochs the training loss is still within 2% of predicting the class "
+        "frequencies (try a larger lr); null: never.",
     )
     baselines: bool = Field(
         True,
-        description="Fit simple models on the training split and score them beside the run: TF-IDF of words and "
-        "word pairs + logistic regression (text), logistic regression on per-channel summaries (sequences), ridge "
-        "on the lookback window (forecasting); in evaluate, and on the validation split when training ends "
-        "(summary.json, curves.png; once per process for the same data, so a sweep worker fits them once). The "
-        "classification ones are fitted on at most 100,000 training examples (a fixed random sample beyond). false "
-        "skips them (evaluate --baselines/--no-baselines overrides); the majority, stratified, persistence and "
-        "seasonal-naive baselines are always there.",
+        description="Fit the simple baselines (TF-IDF + logistic regression, channel summaries, ridge) on the training "
+        "split and score them beside the run; false skips them.",
     )
     class_weight: Literal["none", "balanced"] | dict[str, float] = Field(
         "none",
-        description="Classification: weigh each training example's loss by its class, as Keras' class_weight: "
-        "none, balanced (n_examples / (n_classes x the class's examples) in the training split), or {label: weight} "
-        "(a label left out weighs 1). Only the training loss is weighted.",
+        description="Classification: weigh the training loss by class, as Keras' class_weight: none, balanced "
+        "(inverse class frequency in the training split), or {label: weight} (a label left out weighs 1).",
     )
     seed: int = Field(42, ge=0, le=SEED_MAX, description="Seed for weights, shuffling and dropout.")
     device: str = Field(
         "auto",
-        description="auto, cpu, cuda or cuda:N. auto picks cuda when available. The --device flag of train, resume, "
-        "evaluate, predict and lr-find overrides it without changing the run's config. In a sweep, auto and cuda put "
-        "worker i's trials on cuda:(i mod GPUs), and each trial's config records the device (sweep worker --device "
-        "overrides).",
+        description="auto, cpu, cuda or cuda:N (auto: cuda when there is one); train --device sets it.",
     )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32",
-        description="fp32: full precision. bf16, fp16: mixed precision, the forward pass and loss under torch.autocast "
-        "(weights, optimizer state and the recurrent state of rnnexp's scans stay float32); fp16 adds a gradient "
-        "scaler, saved in last.pt, and needs CUDA (on CPU use bf16). Evaluation runs in float32.",
+        description="fp32, or mixed precision under torch.autocast: bf16, or fp16 with a gradient scaler (CUDA only); "
+        "evaluation runs in float32.",
     )
     deterministic: bool = Field(
         False,
-        description="Ask torch for deterministic kernels: cuDNN deterministic, cuDNN benchmark off, "
-        "torch.use_deterministic_algorithms and CUBLAS_WORKSPACE_CONFIG=:4096:8 (an op without a deterministic "
-        "kernel then fails the run, naming it). meta.json records what was set.",
+        description="Ask torch and cuDNN for deterministic kernels, so a CUDA run repeats and resumes to the same bits "
+        "(an op without one fails the run).",
     )
     threads: int | None = Field(None, ge=1, le=4096, description="CPU threads for torch (null: torch's default).")
     tensorboard: bool = Field(
         False,
-        description="Also write each epoch's metrics.csv row as TensorBoard scalars in the run's tensorboard/ folder "
-        "(needs the tensorboard package: pip install 'rnnexp[tensorboard]').",
+        description="Also write each epoch's metrics as TensorBoard scalars in the run's tensorboard/ folder (the "
+        "tensorboard extra).",
     )
     mlflow: MlflowConfig = Field(
         default_factory=MlflowConfig, description="MLflow tracking; true or false is short for {enabled: true|false}."
@@ -208,9 +192,8 @@ class Config(_Section):
     name: str = Field(
         "run",
         max_length=200,
-        description="Run name, used in the run folder name (letters, digits, . _ -; at most 64 once expanded). "
-        "{key} puts a config value in it: a key's last part where no other key ends so ({cell}, {num_neurons}, "
-        "{lr}), else its dotted name ({model.dropout}); e.g. uci-{cell}-{num_neurons}. train --name sets it.",
+        description="Run name, in the run folder's name (letters, digits, . _ -; at most 64): {key} fields put config "
+        "values in it, e.g. uci-{cell}-{num_neurons}.",
     )
     data: DataConfig = Field(description="Data source and preprocessing.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Network.")

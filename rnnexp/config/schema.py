@@ -77,21 +77,18 @@ class DataConfig(_Section):
 
     task: Literal["text_classification", "forecasting", "sequence_classification"] = Field(
         "text_classification",
-        description="text_classification: label each text. forecasting: predict a column of a time series "
-        "from the lookback window before it. sequence_classification: label each multichannel numeric sequence.",
+        description="text_classification labels texts, forecasting predicts a column of a time series, "
+        "sequence_classification labels multichannel numeric sequences.",
     )
     dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather", "digits"] | None = Field(
         None,
-        description="Built-in dataset. Text: amazon-food (4000 train / 1000 test Amazon fine-food reviews, label "
-        "great/other), uci-sentiment (3000 labelled sentences read from $RNNEXP_DATA_DIR/uci-sentiment). Series: "
-        "vic-elec (half-hourly electricity demand in MW and temperature, Victoria 2012-2014, 52,608 rows), "
-        "seattle-weather (daily, 1,461 rows). Sequences: digits (scikit-learn's 1,797 8x8 handwritten digits read "
-        "row by row: 8 steps of 8 channels, 10 classes). Give either this or train_file.",
+        description="A built-in dataset instead of files: amazon-food, uci-sentiment (text), vic-elec, seattle-weather "
+        "(series), digits (sequences). Give this or train_file.",
     )
     train_file: str | None = Field(
         None,
-        description="CSV, TSV or JSONL file with training examples (relative to the config file); for "
-        "sequence_classification a long-format CSV or a folder with one sub-folder of CSV files per class.",
+        description="CSV, TSV or JSONL file of training examples, relative to the config file (sequences: a long-format "
+        "CSV or a folder of class folders).",
     )
     val_file: str | None = Field(None, description="Optional validation file; otherwise val_split of training data is held out.")
     test_file: str | None = Field(
@@ -102,9 +99,7 @@ class DataConfig(_Section):
     )
     encoding: str = Field(
         "utf-8",
-        description="Text encoding of the data files (any codec Python knows; latin-1 and cp1252 are common for "
-        "Western European text). A UTF-8 byte-order mark is skipped. A byte the encoding cannot decode is an "
-        "error naming its line and column.",
+        description="Text encoding of the data files, any codec Python knows (a UTF-8 byte-order mark is skipped).",
     )
     columns: list[str] | None = Field(
         None, description="Column names for CSV/TSV files without a header row, e.g. [text, label]."
@@ -114,11 +109,8 @@ class DataConfig(_Section):
     lowercase: bool = Field(True, description="Lower-case text before tokenizing.")
     strip_html: bool | None = Field(
         None,
-        description="Remove HTML from texts before tokenizing: each tag (<br />, <p>, </a>) becomes a space, so "
-        "'good.<br />Great' stays two words, and entities (&amp;, &quot;, &#39;) become their characters. null: "
-        "true for amazon-food (its reviews hold <br /> tags), false for other data. Training, evaluate, predict "
-        "and the baselines read texts the same way (preprocessing.json records it; a run without it in "
-        "preprocessing.json read texts with their HTML).",
+        description="Remove HTML before tokenizing (a tag becomes a space, an entity its character); null: true for "
+        "amazon-food, false otherwise.",
     )
     max_vocab: int | None = Field(
         20000,
@@ -191,9 +183,8 @@ class DataConfig(_Section):
     )
     bucket: bool = Field(
         False,
-        description="Batch examples of similar length together and pad each batch only to its longest example, "
-        "not to maxlen (faster epochs on data of mixed lengths). Evaluation then groups examples of equal "
-        "length, so a prediction never depends on the rest of its batch.",
+        description="Batch texts of similar length together, each batch padded only to its longest text (faster epochs on "
+        "mixed lengths).",
     )
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="Word-level text augmentation.")
 
@@ -301,16 +292,13 @@ class ModelConfig(_Section):
     bidirectional: bool = Field(False, description="Run each layer forwards and backwards and concatenate.")
     mask: bool = Field(
         False,
-        description="Keras mask_zero for text: padded steps leave the state unchanged, and the mean/max heads ignore "
-        "them, whichever side data.padding puts them on (real tokens are moved to the front inside the model, "
-        "so the recurrent layers never read a padding step before a real one; with bidirectional, the backward "
-        "direction reads the real tokens only). Not with head flatten. Off by default, as in Keras.",
+        description="Keras mask_zero: padded steps leave the state unchanged and the mean/max heads ignore them, on "
+        "either padding side (not with head flatten).",
     )
     head: Literal["last", "mean", "max", "flatten"] = Field(
         "last",
-        description="Sequence summary fed to the classifier: last state (forward state at the last real token, backward "
-        "state at the first), mean or max over real tokens, or flatten (every step's output, as Keras "
-        "return_sequences + Flatten; needs a fixed length, so not with data.bucket).",
+        description="What the classifier reads: the last state, the mean or max over real tokens, or flatten (every "
+        "step's output; needs a fixed length, so not with data.bucket).",
     )
     embedding_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Ordinary dropout on the word vectors.")
     input_dropout: float = Field(
@@ -334,27 +322,21 @@ class ModelConfig(_Section):
     output_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the sequence summary, before the head.")
     init: Literal["keras", "torch", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"] = Field(
         "keras",
-        description="Initialisation. keras: as Keras builds each layer: input-to-hidden and head weights Glorot "
-        "uniform over the whole matrix, recurrent weights orthogonal over the whole [H, gates x H] matrix, biases "
-        "zero, LSTM forget-gate bias 1, word vectors U(-0.05, 0.05). torch: PyTorch's own for everything (word "
-        "vectors N(0, 1)). Another scheme: that scheme on the input-to-hidden and head weights, per gate block, "
-        "biases zero, the rest PyTorch's. (default, in configs of older versions, reads as torch.)",
+        description="Initialisation: keras builds every layer as Keras does; torch is PyTorch's own; another scheme "
+        "applies to input and head weights (biases zero, the rest PyTorch's).",
     )
     recurrent_init: Literal["orthogonal", "xavier_uniform", "xavier_normal", "torch"] | None = Field(
         None,
-        description="Hidden-to-hidden weights: orthogonal over the whole matrix (as Keras), xavier per gate block, or "
-        "torch (PyTorch's); null: as model.init says (keras: orthogonal, otherwise PyTorch's).",
+        description="Hidden-to-hidden weights: orthogonal (as Keras), xavier per gate block, or torch; null: as model.init says.",
     )
     embedding_init: Literal["keras_uniform", "normal"] | None = Field(
         None,
-        description="Word vectors: keras_uniform is U(-0.05, 0.05) as Keras' Embedding, normal is N(0, 1) as "
-        "PyTorch's (the padding row is zero either way; pretrained vectors replace the words they have); null: as "
-        "model.init says (keras: keras_uniform, otherwise normal).",
+        description="Word vectors: keras_uniform U(-0.05, 0.05) or normal N(0, 1) (PyTorch's); null: as model.init says.",
     )
     forget_bias: float | None = Field(
         None,
-        description="LSTM only: start the forget-gate bias at this value (1.0 as Jozefowicz et al. and Keras' "
-        "unit_forget_bias); null: 1.0 with model.init keras, otherwise unchanged.",
+        description="LSTM only: the forget gate's starting bias (Keras' unit_forget_bias is 1.0); null: 1.0 with "
+        "model.init keras, else unchanged.",
     )
 
     @field_validator("init", "recurrent_init", mode="before")

@@ -15,8 +15,8 @@ class ParamSpec(_Section):
     """One searched key, written as a mapping. A plain YAML list is short for {kind: choice, values: LIST}."""
 
     kind: Literal["choice", "int", "uniform", "loguniform"] = Field(
-        description="choice: one of values; int: an integer in [low, high] by step; uniform / loguniform: a float in "
-        "[low, high] (loguniform samples the exponent, for learning rates)."
+        description="choice: one of values; int: an integer in [low, high] by step; uniform, loguniform: a float in [low, "
+        "high] (loguniform for learning rates)."
     )
     values: list[Any] | None = Field(None, min_length=1, description="choice: the candidates (any YAML values).")
     low: float | None = Field(None, description="int, uniform, loguniform: the lower bound (included).")
@@ -66,8 +66,8 @@ class SamplerConfig(_Section):
 
     kind: Literal["grid", "random", "tpe"] = Field(
         "tpe",
-        description="grid: every combination of the space exactly once (each key a list, int or stepped uniform); "
-        "random: independent draws; tpe: Bayesian optimization (Optuna's TPE), random for the first startup_trials.",
+        description="grid: every combination exactly once; random: independent draws; tpe: Bayesian optimization "
+        "(Optuna's TPE), random for the first startup_trials.",
     )
     seed: int = Field(
         0,
@@ -90,11 +90,8 @@ class PrunerConfig(_Section):
 
     kind: Literal["none", "median", "hyperband", "successive_halving"] = Field(
         "none",
-        description="none: every trial runs to its end; median: stop a trial whose best value so far is worse than "
-        "the median of earlier trials at the same epoch; successive_halving: at epochs min_epochs, "
-        "min_epochs*reduction_factor, ... a trial goes on only among the best 1/reduction_factor of the configurations "
-        "there, else it is paused and resumed from its checkpoint once later trials make it one of the best; hyperband: "
-        "the same in brackets that start halving at later epochs.",
+        description="none; median: stop a trial worse than the median at its epoch; successive_halving and hyperband: "
+        "pause all but the best 1/reduction_factor at each rung, resumed if later promoted.",
     )
     warmup_epochs: int = Field(1, ge=0, le=COUNT_MAX, description="median: never prune before this many epochs.")
     startup_trials: int = Field(3, ge=0, le=COUNT_MAX, description="median: trials that must finish before any pruning.")
@@ -146,16 +143,16 @@ class SweepConfig(_Section):
         validate_default=True,
         ge=1,
         le=COUNT_MAX,
-        description="Trials in total (finished or pruned); null: the grid's size (grid sampler only). random and tpe "
-        "never train a configuration twice: a repeat takes its earlier result and does not count.",
+        description="Trials in total, finished or pruned (repeats of a configuration do not count); null: the grid's size "
+        "(grid only).",
     )
     epoch_budget: int | None = Field(
         None,
         validate_default=True,
         ge=1,
         le=1000 * COUNT_MAX,
-        description="random, tpe: training epochs the whole sweep may spend (all trials and workers together); when "
-        "they are spent, no trial starts and the one training stops, marked pruned. null: no limit.",
+        description="random, tpe: training epochs the whole sweep may spend; once spent, no trial starts and the one "
+        "training stops as pruned. null: no limit.",
     )
     workers: int = Field(
         1, ge=1, le=64, description="Local worker processes (--workers overrides); each gets cores/workers threads."
