@@ -541,3 +541,18 @@ def test_config_comments_quote_no_timing():
         and re.search(r"\d(?:\.\d+)?x\b", line.split("#", 1)[1])
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_the_python_the_docs_ask_for_is_the_one_pyproject_requires():
+    """"Python 3.N or later" anywhere in the docs says what requires-python says (pyproject.toml)."""
+    import tomllib
+
+    required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    lowest = re.fullmatch(r">=\s*(3\.\d+)", required)[1]
+    claims = [
+        (page.relative_to(ROOT), m[1])
+        for page in PAGES
+        for m in re.finditer(r"Python (3\.\d+)(?:\.\d+)? or (?:later|newer)", page.read_text())
+    ]
+    assert claims, "the docs say nowhere which Python rnnexp needs"
+    assert all(version == lowest for _, version in claims), f"requires-python is {required}: {claims}"
