@@ -99,7 +99,7 @@ def test_amazon_accuracy_climbs_to_100_then_is_flat_while_time_grows():
     ratios = REC["maxlen"]["timing"]["ratios"]
     times = [ratios[str(m)] for m in (25, 50, 100, 200, 400)]
     assert times == sorted(times) and times[0] < times[-1] / 4
-    assert ratios["400"] / ratios["200"] > 2 and ratios["200"] / ratios["100"] > 1.8  # "at least in proportion"
+    assert ratios["400"] / ratios["200"] > 2  # "from 200 to 400 the epoch takes more than twice as long"
 
 
 def test_keeping_the_end_of_a_review_beats_keeping_its_start():
@@ -268,7 +268,7 @@ def variant(key, value):
 def test_bidirectional_and_embedding_dropout_help_most():
     b = base()
     helped = [variant("model.bidirectional", "true"), variant("model.embedding_dropout", 0.5)]
-    assert all(above(v, b) and v["mean"] - b["mean"] <= 0.025 for v in helped)  # "by one to two points"
+    assert all(above(v, b) and 0.01 <= v["mean"] - b["mean"] <= 0.02 for v in helped)  # "by one to two points"
     others = [r for part in REC["regularization"]["variants"].values() for r in part["rows"]]
     assert max(r["mean"] for r in others) == max(v["mean"] for v in helped)
 
@@ -285,9 +285,10 @@ def test_a_second_layer_is_within_noise_and_every_difference_is_small():
     assert within(variant("model.num_layers", 2), b)
     others = [r for part in REC["regularization"]["variants"].values() for r in part["rows"]]
     biggest = max(abs(r["mean"] - b["mean"]) for r in others)
-    assert biggest <= 0.025
+    assert biggest <= 0.02  # "two points or less"
     keras, torch_ = row("lr.init.rows", model__init="keras"), row("lr.init.rows", model__init="torch")
     assert keras["mean"] - torch_["mean"] > biggest  # the initialisation moves the score more
+    assert opt("rmsprop", 0.01)["mean"] - opt("rmsprop", 0.03)["mean"] > biggest  # and the learning rate
 
 
 # -- 7. search --------------------------------------------------------------------------------------
