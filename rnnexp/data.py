@@ -109,7 +109,8 @@ def stratified_indices(labels: list[str], fraction: float, seed: int) -> tuple[n
 def stratified_split(table, fraction: float, seed: int, name: str):
     """Split a Table (or anything with .labels, .source and .subset) into kept and held-out parts."""
     keep, held = stratified_indices(table.labels, fraction, seed)
-    return table.subset(keep, f"{table.source} (train part)"), table.subset(held, f"{table.source} ({name} split)")
+    whole = table.source.removesuffix(" (train part)")  # a second split (val after test) names the same source
+    return table.subset(keep, f"{whole} (train part)"), table.subset(held, f"{whole} ({name} split)")
 
 
 def split_three(train, test, cfg: DataConfig, read_val=None):

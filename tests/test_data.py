@@ -166,6 +166,8 @@ def test_files_split_train_val_test(tmp_path):
     p.write_text("text,label\n" + "".join(f"t{i},{i % 2}\n" for i in range(50)))
     s = load_splits(cfg(train_file=str(p), val_split=0.2, test_split=0.2))
     assert (len(s.train), len(s.val), len(s.test)) == (32, 8, 10)
+    # each part named once from the file, however many splits were held out of it (meta.json's sources)
+    assert (s.train.source, s.val.source, s.test.source) == (f"{p} (train part)", f"{p} (val split)", f"{p} (test split)")
     s = load_splits(cfg(train_file=str(p), val_split=0.0, test_split=0.0))
     assert s.val is None and s.test is None
     with pytest.raises(DataError, match="no val split"):
