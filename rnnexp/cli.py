@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__, views
-from .errors import RnnexpError, StorageError, clip, no_room, one_line
+from .errors import RnnexpError, StorageError, clip, counted, no_room, one_line
 
 # Typer keeps its own copy of click; its error classes are reached through the one it exports.
 _UsageError = typer.BadParameter.__mro__[1]
@@ -275,8 +275,8 @@ def validate(
             sweep, _, base = load_sweep(config, set_)
             budget = f", epoch budget {sweep.epoch_budget}" if sweep.epoch_budget else ""
             ok = (
-                f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {len(sweep.space)} searched keys, "
-                f"{sweep.total_trials} trials{budget}; base {sweep.base}, {base.train.epochs} epochs)"
+                f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {counted(len(sweep.space), 'searched key')}, "
+                f"{counted(sweep.total_trials, 'trial')}{budget}; base {sweep.base}, {counted(base.train.epochs, 'epoch')})"
             )
             printed = explain_sweep(config, set_) if show else None
         else:
@@ -732,7 +732,8 @@ def sweep_run(
         placed = sweeps.worker_devices(sw, sw.sweep.workers)
         where = placed[0] if len(set(placed)) == 1 else ", ".join(placed)
         console.print(
-            f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers on {where})"
+            f"sweep folder: {sw.path}  (study {sw.study.study_name}, {counted(sw.total, 'trial')}, "
+            f"{counted(sw.sweep.workers, 'worker')} on {where})"
         )
         for note in sw.notes:
             console.print(f"[yellow]warning:[/] {note}")
@@ -781,7 +782,7 @@ def sweep_create(
     if as_json:
         print(json.dumps({"sweep_dir": str(sw.path), "study": sw.study.study_name, "trials": sw.total}))
     else:
-        print(f"created {sw.path} (study {sw.study.study_name}, {sw.total} trials)", file=sys.stderr)
+        print(f"created {sw.path} (study {sw.study.study_name}, {counted(sw.total, 'trial')})", file=sys.stderr)
         target = f"--storage URL --study {sw.study.study_name}" if storage else str(sw.path)
         print(f"start workers with: rnnexp sweep worker {target}", file=sys.stderr)
 
@@ -825,7 +826,7 @@ def sweep_worker(
             _runs_folder(runs_dir)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
         done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
-        print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}", flush=True)
+        print(f"worker {os.getpid()}: {counted(len(done.trials), 'trial')}, stopped: {done.stopped_by}", flush=True)
     if done.stopped_by == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -878,7 +879,7 @@ def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
     if not left and not res["counts"]["COMPLETE"] and res["ended"]:
         _fail([f"sweep ended ({res['ended']}) before any trial completed; run a new one with a larger epoch_budget"], EXIT_FAILED)
     if left or not res["counts"]["COMPLETE"]:
-        what = f"{left} trials unfinished" if left else "no trial completed"
+        what = f"{counted(left, 'trial')} unfinished" if left else "no trial completed"
         _fail([f"sweep incomplete: {what}; continue with: rnnexp sweep resume {folder}"], EXIT_FAILED)
 
 
@@ -892,7 +893,9 @@ def _run_workers(console, sw, workers: int, storage: str | None) -> None:
     if ended.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if ended.failed:
-        console.print(f"[yellow]warning:[/] {len(ended.failed)} of {workers} workers exited with errors ({ended.failed})")
+        console.print(
+            f"[yellow]warning:[/] {len(ended.failed)} of {counted(workers, 'worker')} exited with errors ({ended.failed})"
+        )
 
 
 def _events(console):

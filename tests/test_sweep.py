@@ -749,7 +749,8 @@ def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_swee
     proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "trial 2: promotes paused trial 0" in proc.stderr
-    assert "1 paused trials were promoted later" in proc.stdout and "1 complete, 1 pruned of 2 trials" in proc.stdout
+    assert "1 paused trial was promoted later: its run resumed from its checkpoint" in proc.stdout
+    assert "1 complete, 1 pruned of 2 trials" in proc.stdout
     sweep_dir = next((tmp_path / "runs").iterdir())
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
     paused, worse, promoted = res["trials"]
@@ -1229,6 +1230,29 @@ def test_a_worker_trains_its_trials_on_its_device(write_sweep, tmp_path, forkrun
     (run,) = (folder / "trials").iterdir()
     assert load_config(run / "config.yaml").train.device == "cpu"  # the base said auto; the worker chose
     assert json.loads((run / "meta.json").read_text())["device"] == "cpu"
+
+
+def test_sweep_messages_say_1_trial_and_2_trials(write_sweep, tmp_path, capsys):
+    """Every count a sweep command prints agrees with its number: 1 trial, 1 worker, 1 epoch."""
+    from rnnexp import cli
+    from rnnexp.errors import counted
+
+    assert (counted(1, "trial"), counted(0, "trial"), counted(2, "paused trial")) == ("1 trial", "0 trials", "2 paused trials")
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 1, "batch_size": 192})
+    valid = run_cli("validate", path)
+    assert valid.returncode == 0 and "(grid, 1 searched key, 1 trial; base " in valid.stdout, valid.stdout
+    assert valid.stdout.rstrip().endswith(", 1 epoch)"), valid.stdout
+    created = run_cli("sweep", "create", path, "--runs-dir", tmp_path / "created")
+    assert created.returncode == 0 and ", 1 trial)" in created.stderr, created.stderr
+    ran = run_cli("sweep", path, "--workers", "1", "--runs-dir", tmp_path / "runs")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ", 1 trial, 1 worker on " in ran.stderr and "trial 0: complete after 1 epoch, best " in ran.stderr, ran.stderr
+    assert ": 1 trial, stopped: all trials done" in ran.stderr, ran.stderr
+    assert "1 complete of 1 trial; 1 epoch trained; duplicates 0" in ran.stdout, ran.stdout
+    unfinished = {"counts": {"RUNNING": 1, "WAITING": 0, "COMPLETE": 0}, "ended": None}
+    with pytest.raises(cli.typer.Exit):
+        cli._sweep_exit(unfinished, tmp_path)
+    assert "sweep incomplete: 1 trial unfinished; continue with" in capsys.readouterr().err
 
 
 def test_quiet_sweep_run_and_resume_print_only_their_result(write_sweep, tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, trial_config
-from ..errors import RnnexpError, StorageError
+from ..errors import RnnexpError, StorageError, counted
 from .held import Events, Heartbeat, HeldTrial, TrialReporter, wait_for_lock
 from .ledger import TrialLedger, local_run
 from .names import BUDGET_REASON, Attr, SystemAttr, shown
@@ -209,5 +209,6 @@ def _conclude(sw: Sweep, trial, entry: dict[str, Any], run: Path, status: str, e
     else:
         entry["state"] = "COMPLETE"
         trial.tell(values=value)
-    events.note(f"trial {trial.number}: {entry['state'].lower()} after {epochs} epochs, best {sw.metric} {shown(value)}")
+    ended = f"{entry['state'].lower()} after {counted(epochs, 'epoch')}"
+    events.note(f"trial {trial.number}: {ended}, best {sw.metric} {shown(value)}")
     return entry
