@@ -1120,6 +1120,7 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
         sampler={"kind": "grid"},
         pruner={"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
         base_train={"epochs": 2, "batch_size": 192, "threads": 1},
+        heartbeat={"grace": 2},  # a trial killed while claimed, before it has an owner, is retried this soon
     )
     rc, out = forkrun("sweep", "create", path, "--runs-dir", tmp_path / "runs")
     assert rc == 0, out
@@ -1139,7 +1140,8 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
         "promoted #0: resumed its run after epoch 1",
     ]
     points = list(dict.fromkeys(trace.read_text().split()))  # a kill is at a point's first pass
-    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2"} <= set(points) and len(points) == 23, points  # faults.md
+    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2", "claim:promotion:asked"} <= set(points), points
+    assert len(points) == 29, points  # faults.md
 
     def case(run_cli, point: str) -> None:
         folder = sweep_copy(point.replace(":", "-"))
@@ -1267,3 +1269,95 @@ def test_quiet_sweep_run_and_resume_print_only_their_result(write_sweep, tmp_pat
     assert resumed.stdout == ran.stdout
     loud = run_cli("sweep", "resume", folder)
     assert loud.returncode == 0 and "worker " in loud.stderr and loud.stdout == ran.stdout  # without --quiet: shown
+
+
+# -- stopping: a terminal's Ctrl-C, SIGTERM, twice; workers killed while claiming a trial --------------
+
+CLAIM_TRAIN = {"epochs": 2, "batch_size": 192, "threads": 1}  # one batch an epoch
+CLAIM_KINDS = {  # a sweep whose next claim, after what _claim_killed_then_resumed does first, is of this kind
+    "new": {
+        "space": {"train.lr": {"kind": "loguniform", "low": 1e-3, "high": 3e-2}},
+        "sampler": {"kind": "random", "seed": 3},
+        "trials": 2,
+    },
+    "queued": {"space": {"train.lr": [0.003, 0.01]}, "sampler": {"kind": "grid"}},
+    "retry": {"space": {"train.lr": [0.01]}, "sampler": {"kind": "grid"}},
+    "promotion": {
+        "space": {"train.lr": [0.02]},
+        "sampler": {"kind": "grid"},
+        "pruner": {"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
+    },
+}
+CLAIM_LIMIT = 150  # seconds sweep resume may take: a sweep waiting for a trial no one owns is killed then
+CLAIM_INSTANTS = ["asked", "host", "owned"]  # _own's fault points, in order
+
+
+def _claim_killed_then_resumed(run, folder: Path, kind: str, instant: str, env: dict) -> dict:
+    """A worker killed at one instant of its claim of a trial of ``kind``; then `sweep resume`, within
+    CLAIM_LIMIT seconds. Returns the results. A retry is claimed after its trial's worker died
+    mid-epoch (the next worker reaps it first); a promotion, once its trial was paused."""
+    point = f"claim:{kind}:{instant}"
+    if kind == "retry":
+        rc, out = run("sweep", "worker", folder, "--number", "0", env={**env, "RNNEXP_FAULT": "batch:1:1"})
+        assert rc == -signal.SIGKILL, (point, out[-2000:])
+    rc, out = run("sweep", "worker", folder, "--number", "0", env={**env, "RNNEXP_FAULT": point})
+    assert rc == -signal.SIGKILL, (point, rc, out[-2000:])
+    rc, out = run("sweep", "resume", folder, "--json", "--quiet", env=env, signals=[(CLAIM_LIMIT, signal.SIGKILL)])
+    assert rc == 0, (point, rc, out[-2000:])  # -9: still waiting for a trial after CLAIM_LIMIT seconds
+    return json.loads(out.splitlines()[-1])
+
+
+def _nothing_lost_or_doubled(res: dict, kind: str, point: str) -> None:
+    """Every configuration trained once, to its end, in one run folder; no trial left running or queued."""
+    trials = res["trials"]
+    assert res["counts"]["RUNNING"] == res["counts"]["WAITING"] == 0 and res["duplicates"] == 0, (point, trials)
+    last = [t for t in trials if "retried as" not in t["note"] and "promoted as" not in t["note"]]
+    configurations = 2 if kind in ("new", "queued") else 1
+    assert len(last) == configurations and {t["state"] for t in last} == {"COMPLETE"}, (point, trials)
+    if kind != "new":
+        assert sorted(t["train.lr"] for t in last) == CLAIM_KINDS[kind]["space"]["train.lr"], (point, trials)
+    assert len({t["run_dir"] for t in last}) == configurations, (point, trials)
+    for t in last:
+        epochs = [int(r["epoch"]) for r in csv.DictReader(open(Path(t["run_dir"], "metrics.csv")))]
+        assert epochs == [1, 2], (point, t, epochs)
+    assert res["counts"]["PROMOTED"] == (kind == "promotion"), (point, trials)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_at_any_instant_of_a_claim_leaves_no_trial_that_sweep_resume_waits_for(write_sweep, tmp_path, forkrun):
+    """Claiming a trial is several writes: Optuna's ask marks it running, then the worker writes its
+    host and, last, its pid. A worker killed after any of them leaves a running trial; whether it
+    has an owner yet or not, `sweep resume` retries it (one without an owner once heartbeat.grace
+    has passed) and ends with every configuration trained once, in bounded time. For a new trial,
+    a queued one (a grid point), a retry and a promotion (journal storage)."""
+    cases = [(kind, instant) for kind in CLAIM_KINDS for instant in CLAIM_INSTANTS]
+    paths = {kind: write_sweep(**top, heartbeat={"grace": 2}, base_train=CLAIM_TRAIN) for kind, top in CLAIM_KINDS.items()}
+
+    def case(run, item) -> None:
+        kind, instant = item
+        folder = sweeps.create(paths[kind], tmp_path / f"{kind}-{instant}").path
+        res = _claim_killed_then_resumed(run, folder, kind, instant, {})
+        point = f"claim:{kind}:{instant}"
+        _nothing_lost_or_doubled(res, kind, point)
+        claimed = "its worker died while claiming it" if instant != "owned" else "worker "
+        assert any(t["note"].startswith(claimed) and "retried as" in t["note"] for t in res["trials"]), (point, res["trials"])
+
+    forkrun.each(case, cases)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_a_worker_killed_at_any_instant_of_a_claim_with_a_database(write_sweep, tmp_path, forkrun, request, storage):
+    """The same with a database: with PostgreSQL, Optuna's heartbeat check skips a running trial that
+    never sent a heartbeat (a claim's first write is its heartbeat); SQLite keeps no heartbeats at
+    all, so a dead worker's trial is found by its pid, as with the journal."""
+    url = request.getfixturevalue("pg_url") if storage == "postgresql" else f"sqlite:///{tmp_path / 'study.db'}"
+    top = {**CLAIM_KINDS["queued"], "heartbeat": {"interval": 1, "grace": 2}}
+    paths = {instant: write_sweep(**top, name=f"t-{instant}", base_train=CLAIM_TRAIN) for instant in CLAIM_INSTANTS}
+
+    def case(run, instant: str) -> None:  # one study name each: the database holds them all
+        folder = sweeps.create(paths[instant], tmp_path / instant, storage_url=url).path
+        res = _claim_killed_then_resumed(run, folder, "queued", instant, {"RNNEXP_STORAGE": url})
+        _nothing_lost_or_doubled(res, "queued", f"claim:queued:{instant} ({storage})")
+
+    forkrun.each(case, CLAIM_INSTANTS, servers=1 if storage == "sqlite" else 2)

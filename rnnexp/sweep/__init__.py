@@ -19,9 +19,11 @@ Robustness, in the order a worker meets it:
     before any training, and left out of every count and table.
   * dead workers: with PostgreSQL, running trials send heartbeats; a trial silent for longer than
     heartbeat.grace is failed by the next worker that looks and re-queued (Optuna's
-    RetryHeartbeatStaleTrialCallback). With the journal file, a worker reaps RUNNING trials whose
-    process on this host is gone. Either way the retry resumes the dead trial's run folder from
-    its last checkpoint, so no finished epoch is trained twice.
+    RetryHeartbeatStaleTrialCallback). With the journal file (or SQLite), a worker reaps RUNNING
+    trials whose process on this host is gone. A claim (ask, then the owner: heartbeat, host, pid)
+    is several writes: a trial still without an owner after heartbeat.grace was claimed by a worker
+    killed meanwhile, and is reaped too. Either way the retry resumes the dead trial's run folder
+    from its last checkpoint, so no finished epoch is trained twice.
   * a worker paused past the grace period finds its trial taken away when it wakes: it stops that
     run at the next batch (the checkpoint stays), releases the folder for the retry, and goes on.
 
