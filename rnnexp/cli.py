@@ -176,12 +176,21 @@ _STORAGE_HELP = (
 _storage_opt = typer.Option(None, "--storage", metavar="URL", envvar="RNNEXP_STORAGE", help=_STORAGE_HELP, show_default=False)
 
 
+RUNS_ENV, RUNS_DEFAULT = "RNNEXP_RUNS_DIR", Path("runs")
+
+
 def _runs_dir(where: str, argument: bool = False):
     """The runs folder, for every command that writes or reads run folders: --runs-dir (or the
     argument), else $RNNEXP_RUNS_DIR, else ./runs."""
     make = typer.Argument if argument else typer.Option
     names = () if argument else ("--runs-dir",)
-    return make(Path("runs"), *names, envvar="RNNEXP_RUNS_DIR", show_default=True, help=f"{where}.")
+    return make(RUNS_DEFAULT, *names, envvar=RUNS_ENV, show_default=True, help=f"{where}.")
+
+
+def _default_runs_dir() -> Path:
+    """The runs folder when no --runs-dir is given, as _runs_dir's option finds it: $RNNEXP_RUNS_DIR
+    (unless empty), else ./runs. For sweep worker, whose own default is the sweep folder's trials/."""
+    return Path(os.environ.get(RUNS_ENV) or RUNS_DEFAULT)
 
 
 def _runs_folder(runs_dir: Path) -> None:
@@ -793,7 +802,10 @@ def sweep_worker(
     storage: str | None = _storage_opt,
     study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (printed by sweep create)."),
     runs_dir: Path | None = typer.Option(
-        None, "--runs-dir", help="Where this worker's trial folders go (created when missing; default: the sweep's)."
+        None,
+        "--runs-dir",
+        help="Where this worker's trial folders go (created when missing). Default: the sweep folder's trials/ when "
+        "it has one here, else $RNNEXP_RUNS_DIR, else ./runs.",
     ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
     number: int | None = typer.Option(
@@ -822,10 +834,12 @@ def sweep_worker(
 
             torch.set_num_threads(threads)
         sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number, device=device)
-        if runs_dir is not None:
-            _runs_folder(runs_dir)
+        # Without --runs-dir, the sweep folder's trials/ (None: work's own default), else the runs folder's rule.
+        trials_dir = runs_dir or (None if sw.path else _default_runs_dir())
+        if trials_dir is not None:
+            _runs_folder(trials_dir)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
-        done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
+        done = sweeps.work(sw, trials_dir, events=_events(console), stop=stop)
         print(f"worker {os.getpid()}: {counted(len(done.trials), 'trial')}, stopped: {done.stopped_by}", flush=True)
     if done.stopped_by == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)

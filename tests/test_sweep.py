@@ -1234,6 +1234,38 @@ def test_a_worker_trains_its_trials_on_its_device(write_sweep, tmp_path, forkrun
     assert json.loads((run / "meta.json").read_text())["device"] == "cpu"
 
 
+def test_a_worker_puts_its_trials_in_its_sweep_folder_else_where_runs_go(write_sweep, tmp_path, monkeypatch):
+    """sweep worker: --runs-dir; else the sweep folder's trials/ (given the folder); else, with
+    --storage and --study alone, the runs folder every command uses: $RNNEXP_RUNS_DIR, else ./runs."""
+    from typer.testing import CliRunner
+
+    from rnnexp import cli
+
+    monkeypatch.setattr(cli, "_SIGNALS", cli._Signals())  # the worker makes its stop graceful: not the suite's
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    env_runs = str(tmp_path / "env-runs")
+    cases = [  # (name, storage, --runs-dir, $RNNEXP_RUNS_DIR, where the trial goes: None for the sweep folder's trials/)
+        ("flag", url, tmp_path / "flag-runs", env_runs, tmp_path / "flag-runs"),
+        ("env", url, None, env_runs, Path(env_runs)),
+        ("cwd", url, None, "", here / "runs"),
+        ("folder", None, None, env_runs, None),
+    ]
+    for name, storage, runs_dir, env, expected in cases:
+        path = write_sweep(name=name, space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train=CLAIM_TRAIN)
+        sw = sweeps.create(path, tmp_path / "sweeps" / name, storage_url=storage)
+        where = ["--storage", storage, "--study", sw.study.study_name] if storage else [str(sw.path)]
+        flag = ["--runs-dir", str(runs_dir)] if runs_dir else []
+        result = CliRunner().invoke(cli.app, ["sweep", "worker", *where, *flag, "--quiet"], env={"RNNEXP_RUNS_DIR": env})
+        assert result.exit_code == 0, (name, result.output)
+        assert "worker " in result.output and ": 1 trial, stopped: all trials done" in result.output, result.output
+        (run,) = tmp_path.rglob("*_trial-0000")
+        assert run.parent == (expected or sw.path / "trials"), (name, run)
+        shutil.rmtree(run)
+
+
 def test_sweep_messages_say_1_trial_and_2_trials(write_sweep, tmp_path, capsys):
     """Every count a sweep command prints agrees with its number: 1 trial, 1 worker, 1 epoch."""
     from rnnexp import cli
