@@ -213,6 +213,54 @@ def _fail(lines: list[str], code: int) -> None:
     raise typer.Exit(code)
 
 
+class _Unfailing:
+    """A sweep worker's stdout or stderr. Whoever reads it may go first (sweep run exits at a second
+    Ctrl-C while its workers hand their trials back, or is killed; a terminal hangs up): from the
+    first write that fails, the stream goes to /dev/null, and the worker goes on. What a worker
+    prints never fails its trial (rich's Console would exit on a broken pipe, the trial left running)."""
+
+    def __init__(self, stream) -> None:
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self._go()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._go()
+
+    def _go(self) -> None:
+        self._gone = True
+        try:  # the file itself, so that nothing written later (the interpreter's last flush) fails either
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+            self._stream.flush()  # what it still holds goes to /dev/null now
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _unfailing_output() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Unfailing(sys.stdout), _Unfailing(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 @contextmanager
 def _guard() -> Iterator[None]:
     """Project errors become one line each and their exit code; never a traceback."""
@@ -826,7 +874,7 @@ def sweep_worker(
 ) -> None:
     """Pull and train trials until the sweep has its total (run one per machine or per core group)."""
     console = _console(quiet)
-    with _guard():
+    with _unfailing_output(), _guard():
         from . import sweep as sweeps
 
         if threads:
@@ -839,6 +887,7 @@ def sweep_worker(
         if trials_dir is not None:
             _runs_folder(trials_dir)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
+        sweeps.follow_parent(stop)  # started by sweep run / resume: stopped by it, or when it is gone
         done = sweeps.work(sw, trials_dir, events=_events(console), stop=stop)
         print(f"worker {os.getpid()}: {counted(len(done.trials), 'trial')}, stopped: {done.stopped_by}", flush=True)
     if done.stopped_by == "interrupted":
@@ -951,25 +1000,32 @@ class _Signals:
     file rnnexp writes goes to a temp file and is renamed into place, so nothing is left half written
     (a run being set up is built in a hidden folder and is simply not there). Once a run is training
     (`graceful`), the first signal sets `stop`: the run finishes its batch, checkpoints and exits 130;
-    a second one ends the process at once (the last checkpoint stays valid). The handler never raises
+    a second signal ends the process at once (the last checkpoint stays valid). A stop set otherwise
+    (a sweep worker's parent closing its stdin: follow_parent) is no signal: a signal after it is
+    still the first. The handler never raises
     into the interrupted code: an exception thrown from a signal handler lands wherever Python happens
     to be (a finalizer, a thread's shutdown) and prints "Exception ignored ... Traceback"."""
 
     def __init__(self) -> None:
         self.stop = _Flag()
         self.graceful = False
+        self.signalled = False  # a signal came: the next one ends the process (the stop may be set otherwise too)
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        if self.graceful and not self.stop.is_set():
+        if self.graceful and not self.signalled:
+            self.signalled = True
             self.stop.set()
             return
         # A progress bar on the terminal is erased first (and the cursor it hid shown again): the
         # process ends here, with nothing left to redraw it under this line.
-        os.write(2, (b"\r\x1b[2K\x1b[?25h" if sys.stderr.isatty() else b"") + b"interrupted\n")
+        try:
+            os.write(2, (b"\r\x1b[2K\x1b[?25h" if sys.stderr.isatty() else b"") + b"interrupted\n")
+        except OSError:
+            pass  # nobody reads stderr any more: end all the same
         os._exit(EXIT_INTERRUPTED)
 
     def graceful_stop(self) -> _Flag:

@@ -1305,6 +1305,123 @@ def test_quiet_sweep_run_and_resume_print_only_their_result(write_sweep, tmp_pat
 
 # -- stopping: a terminal's Ctrl-C, SIGTERM, twice; workers killed while claiming a trial --------------
 
+SIGNAL_TRAIN = {"epochs": 4, "batch_size": 4, "threads": 1}
+SIGNAL_SPACE = {"train.lr": [0.003, 0.01]}
+
+
+@pytest.fixture(scope="module")
+def signal_sweep(tmp_path_factory, tiny_data, forkrun):
+    """A two-point grid (one trial per worker, several seconds of training each) and the run folder
+    of each point in the sweep run without interruption: {lr: run folder}."""
+    home = tmp_path_factory.mktemp("signal_sweep")
+    base = home / "base.yaml"
+    base.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, train=SIGNAL_TRAIN)))
+    path = home / "sweep.yaml"
+    doc = {"name": "s", "base": str(base), "objective": {"metric": "val_accuracy"}, "space": SIGNAL_SPACE}
+    path.write_text(yaml.safe_dump({**doc, "sampler": {"kind": "grid"}}))
+    rc, out = forkrun("sweep", path, "--workers", "2", "--runs-dir", home / "ref", "--json", "--quiet")
+    assert rc == 0, out
+    res = json.loads(out.splitlines()[-1])
+    assert res["counts"]["COMPLETE"] == 2, res["trials"]
+    return path, {t["train.lr"]: Path(t["run_dir"]) for t in res["trials"]}
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie no one reaped yet included)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _interrupt(proc: subprocess.Popen, how: str) -> None:
+    """Signal a sweep started in a session of its own, as a terminal or a service manager would."""
+    if how.startswith("ctrl-c"):  # a terminal sends SIGINT to its whole foreground process group
+        for press in range(2 if how == "ctrl-c twice" else 1):
+            time.sleep(0.05 * press)
+            os.killpg(proc.pid, signal.SIGINT)
+    elif how == "sigterm":  # kill PID
+        os.kill(proc.pid, signal.SIGTERM)
+    else:  # a service manager stopping every process of the service (systemd's KillMode=control-group)
+        for pid in [proc.pid, *_children(proc.pid)]:
+            os.kill(pid, signal.SIGTERM)
+
+
+def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[int, str]:
+    """Run rnnexp ARGS with a terminal for stderr (the progress bar, the workers' lines through it),
+    in a session of its own; once each of its two workers has checkpointed an epoch, interrupt it
+    (_interrupt). Returns its exit code and the screen, once its workers have exited too."""
+    from conftest import open_pty, read_pty
+
+    master, slave = open_pty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"}
+    cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    screen: list[str] = []
+    reader = threading.Thread(target=lambda: screen.append(read_pty(master)))
+    reader.start()
+    deadline = time.monotonic() + 300
+    while len(list(runs.glob("*/trials/*/checkpoints/last.pt"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.returncode
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) == 2, workers
+    _interrupt(proc, how)
+    proc.communicate(timeout=120)
+    while not all(_gone(pid) for pid in workers):  # after a second Ctrl-C they finish on their own
+        assert time.monotonic() < deadline, "the workers did not stop"
+        time.sleep(0.1)
+    reader.join(timeout=60)
+    return proc.returncode, screen[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "resume"])
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c twice", "sigterm", "sigterm to every process"])
+def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if_uninterrupted(
+    signal_sweep, tmp_path, command, how
+):
+    """Ctrl-C on a terminal (SIGINT to the whole foreground process group), pressed once or twice,
+    SIGTERM to the sweep, or to it and each worker at once: every worker finishes its batch,
+    checkpoints, hands its trial back and exits; the sweep exits 130. No trial is left running to be
+    found dead later; `sweep resume` ends every configuration bit-identical to the sweep that was
+    never interrupted. For `sweep run` and for `sweep resume`, with two workers."""
+    path, reference = signal_sweep
+    runs = tmp_path / "runs"
+    if command == "run":
+        args = ["sweep", path, "--workers", "2", "--runs-dir", runs]
+    else:
+        args = ["sweep", "resume", sweeps.create(path, runs).path, "--workers", "2"]
+    rc, screen = _run_on_a_terminal_and_interrupt(args, runs, how)
+    assert rc == 130, screen[-3000:]
+    (folder,) = runs.iterdir()
+    res = sweeps.compute_results(sweeps.open_sweep(folder))
+    handed_back = [t for t in res["trials"] if t["state"] == "FAIL"]
+    assert res["counts"]["RUNNING"] == 0 and handed_back, res["trials"]
+    for t in handed_back:  # handed back at a checkpoint, not left running for a later worker to reap
+        assert t["note"].startswith("stopped; retried as #"), res["trials"]
+    assert "Traceback" not in screen and "died" not in screen, screen[-3000:]
+    if how != "ctrl-c twice":  # the second press ends the sweep at once; its workers finish unseen
+        assert screen.count(": 1 trial, stopped: interrupted") == 2, screen[-3000:]
+    resumed = run_cli("sweep", "resume", folder, "--workers", "2", "--json")
+    res = _json(resumed)
+    assert "died" not in resumed.stderr, resumed.stderr
+    assert res["counts"]["COMPLETE"] == 2 and res["duplicates"] == 0, res["trials"]
+    last = [t for t in res["trials"] if "retried as" not in t["note"]]
+    assert sorted(t["train.lr"] for t in last) == SIGNAL_SPACE["train.lr"], res["trials"]
+    for t in last:
+        assert t["state"] == "COMPLETE" and "died" not in t["note"], res["trials"]
+        assert_same_run(reference[t["train.lr"]], Path(t["run_dir"]))
+    for t in handed_back:
+        (retry,) = [r for r in res["trials"] if r["retry_of"] == t["number"]]
+        assert retry["note"] == f"retry of #{t['number']}, resumed its run" and retry["run_dir"] == t["run_dir"]
+
+
 CLAIM_TRAIN = {"epochs": 2, "batch_size": 192, "threads": 1}  # one batch an epoch
 CLAIM_KINDS = {  # a sweep whose next claim, after what _claim_killed_then_resumed does first, is of this kind
     "new": {

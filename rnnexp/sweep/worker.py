@@ -289,6 +289,31 @@ def worker_devices(sw: Sweep, workers: int) -> list[str]:
     return [str(resolve_device("auto")) if name == "auto" else name for name in placed]
 
 
+# Set by run_workers for the workers it starts: their stdin is the line to it (see follow_parent).
+STOP_AT_EOF = "RNNEXP_STOP_AT_EOF"
+
+
+def follow_parent(stop) -> bool:
+    """In a worker run_workers started: set ``stop`` (as the first signal does: the trial is
+    checkpointed and handed back) once stdin closes, which happens when run_workers stops its
+    workers (a signal) and when it is gone (SIGKILLed, its terminal hung up). The workers run in
+    sessions of their own, so a terminal's Ctrl-C or hangup reaches only run_workers' process: this
+    line is how they hear of it, once each. False (nothing watched) in any other worker."""
+    if os.environ.get(STOP_AT_EOF) != "1":
+        return False
+
+    def watch() -> None:
+        try:
+            while os.read(0, 1 << 12):
+                pass
+        except OSError:
+            pass
+        stop.set()
+
+    threading.Thread(target=watch, name="rnnexp-parent", daemon=True).start()
+    return True
+
+
 def run_workers(
     sw: Sweep,
     workers: int,
@@ -300,17 +325,21 @@ def run_workers(
     """Start the local worker processes (threads split evenly among them; worker i is number i,
     which places its trials on GPU i mod the GPU count: worker_devices) and wait for them.
     graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
-    is set, each worker is sent SIGTERM and waited for. quiet: nothing of the workers is shown but
-    their errors.
+    is set, each worker is told to stop (its stdin closed: follow_parent) and waited for. Each worker
+    runs in a session of its own: a terminal's Ctrl-C (SIGINT to the whole foreground process group)
+    or hangup reaches only this process, so a worker hears of a stop once, from here, and takes it as
+    the graceful one (a second signal would end it at once, its trial left running). A session of
+    its own, not only a process group: writing to the terminal, a worker is never stopped by
+    SIGTTOU (stty tostop), having none. If this process is killed, their stdin closes too.
+    quiet: nothing of the workers is shown but their errors.
     watch: the workers' lines go through it (else straight to this process's stderr)."""
-    import signal
     import subprocess
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
     if quiet:
         cmd.append("--quiet")
-    env = dict(os.environ)
+    env = dict(os.environ, **{STOP_AT_EOF: "1"})
     if storage:
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
     # A worker's output, its result line included, is this process's progress: stderr (stdout is
@@ -318,15 +347,16 @@ def run_workers(
     # nothing but their result line, on stdout, and their errors, on stderr: those still come through).
     piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "errors": "replace"}
     out = piped if watch is not None else {"stdout": subprocess.DEVNULL if quiet else sys.stderr.fileno()}
-    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env, **out) for i in range(workers)]
+    procs = [
+        subprocess.Popen([*cmd, "--number", str(i)], env=env, stdin=subprocess.PIPE, start_new_session=True, **out)
+        for i in range(workers)
+    ]
     relays = [_relay(p.stdout, watch) for p in procs] if watch is not None else []
     stop = graceful_stop()
     try:
         while any(p.poll() is None for p in procs):
             if stop.wait(0.5):
-                for p in procs:
-                    if p.poll() is None:
-                        p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
+                _close_stdin(procs)  # each checkpoints its trial and hands it back
                 for p in procs:
                     p.wait()
                 return WorkersEnd(interrupted=True)
@@ -334,5 +364,14 @@ def run_workers(
                 watch.tick()
         return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
     finally:
+        _close_stdin(procs)
         for relay in relays:
             relay.join(timeout=5)  # the workers' last lines, before anything else is printed
+
+
+def _close_stdin(procs) -> None:
+    for p in procs:
+        try:
+            p.stdin.close()
+        except OSError:
+            pass  # nothing was written to it: nothing to flush
