@@ -1346,6 +1346,10 @@ def _interrupt(proc: subprocess.Popen, how: str) -> None:
             os.killpg(proc.pid, signal.SIGINT)
     elif how == "sigterm":  # kill PID
         os.kill(proc.pid, signal.SIGTERM)
+    elif how == "sigkill":
+        os.kill(proc.pid, signal.SIGKILL)
+    elif how == "hangup":  # the terminal closed: SIGHUP to its foreground process group
+        os.killpg(proc.pid, signal.SIGHUP)
     else:  # a service manager stopping every process of the service (systemd's KillMode=control-group)
         for pid in [proc.pid, *_children(proc.pid)]:
             os.kill(pid, signal.SIGTERM)
@@ -1382,7 +1386,7 @@ def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "resume"])
-@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c twice", "sigterm", "sigterm to every process"])
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c twice", "sigterm", "sigterm to every process", "sigkill", "hangup"])
 def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if_uninterrupted(
     signal_sweep, tmp_path, command, how
 ):
@@ -1390,7 +1394,9 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
     SIGTERM to the sweep, or to it and each worker at once: every worker finishes its batch,
     checkpoints, hands its trial back and exits; the sweep exits 130. No trial is left running to be
     found dead later; `sweep resume` ends every configuration bit-identical to the sweep that was
-    never interrupted. For `sweep run` and for `sweep resume`, with two workers."""
+    never interrupted. For `sweep run` and for `sweep resume`, with two workers. The same when the
+    sweep itself is killed (SIGKILL) or its terminal hangs up (it dies of SIGHUP): its workers,
+    which no terminal signal reaches, stop as at a Ctrl-C, neither killed nor left training."""
     path, reference = signal_sweep
     runs = tmp_path / "runs"
     if command == "run":
@@ -1398,7 +1404,7 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
     else:
         args = ["sweep", "resume", sweeps.create(path, runs).path, "--workers", "2"]
     rc, screen = _run_on_a_terminal_and_interrupt(args, runs, how)
-    assert rc == 130, screen[-3000:]
+    assert rc == {"sigkill": -signal.SIGKILL, "hangup": -signal.SIGHUP}.get(how, 130), (rc, screen[-3000:])
     (folder,) = runs.iterdir()
     res = sweeps.compute_results(sweeps.open_sweep(folder))
     handed_back = [t for t in res["trials"] if t["state"] == "FAIL"]
@@ -1406,7 +1412,7 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
     for t in handed_back:  # handed back at a checkpoint, not left running for a later worker to reap
         assert t["note"].startswith("stopped; retried as #"), res["trials"]
     assert "Traceback" not in screen and "died" not in screen, screen[-3000:]
-    if how != "ctrl-c twice":  # the second press ends the sweep at once; its workers finish unseen
+    if how not in ("ctrl-c twice", "sigkill", "hangup"):  # else the sweep is gone first; its workers finish unseen
         assert screen.count(": 1 trial, stopped: interrupted") == 2, screen[-3000:]
     resumed = run_cli("sweep", "resume", folder, "--workers", "2", "--json")
     res = _json(resumed)
