@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from . import __version__, views
-from .errors import RnnexpError, StorageError, clip, no_room, one_line
+from .errors import RnnexpError, StorageError, clip, counted, no_room, one_line
 
 # Typer keeps its own copy of click; its error classes are reached through the one it exports.
 _UsageError = typer.BadParameter.__mro__[1]
@@ -176,12 +176,21 @@ _STORAGE_HELP = (
 _storage_opt = typer.Option(None, "--storage", metavar="URL", envvar="RNNEXP_STORAGE", help=_STORAGE_HELP, show_default=False)
 
 
+RUNS_ENV, RUNS_DEFAULT = "RNNEXP_RUNS_DIR", Path("runs")
+
+
 def _runs_dir(where: str, argument: bool = False):
     """The runs folder, for every command that writes or reads run folders: --runs-dir (or the
     argument), else $RNNEXP_RUNS_DIR, else ./runs."""
     make = typer.Argument if argument else typer.Option
     names = () if argument else ("--runs-dir",)
-    return make(Path("runs"), *names, envvar="RNNEXP_RUNS_DIR", show_default=True, help=f"{where}.")
+    return make(RUNS_DEFAULT, *names, envvar=RUNS_ENV, show_default=True, help=f"{where}.")
+
+
+def _default_runs_dir() -> Path:
+    """The runs folder when no --runs-dir is given, as _runs_dir's option finds it: $RNNEXP_RUNS_DIR
+    (unless empty), else ./runs. For sweep worker, whose own default is the sweep folder's trials/."""
+    return Path(os.environ.get(RUNS_ENV) or RUNS_DEFAULT)
 
 
 def _runs_folder(runs_dir: Path) -> None:
@@ -202,6 +211,54 @@ def _fail(lines: list[str], code: int) -> None:
     if len(lines) > _LINES_MAX:
         print(f"error: ... and {len(lines) - _LINES_MAX} more problems", file=sys.stderr)
     raise typer.Exit(code)
+
+
+class _Unfailing:
+    """A sweep worker's stdout or stderr. Whoever reads it may go first (sweep run exits at a second
+    Ctrl-C while its workers hand their trials back, or is killed; a terminal hangs up): from the
+    first write that fails, the stream goes to /dev/null, and the worker goes on. What a worker
+    prints never fails its trial (rich's Console would exit on a broken pipe, the trial left running)."""
+
+    def __init__(self, stream) -> None:
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self._go()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._go()
+
+    def _go(self) -> None:
+        self._gone = True
+        try:  # the file itself, so that nothing written later (the interpreter's last flush) fails either
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+            self._stream.flush()  # what it still holds goes to /dev/null now
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _unfailing_output() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Unfailing(sys.stdout), _Unfailing(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 @contextmanager
@@ -275,8 +332,8 @@ def validate(
             sweep, _, base = load_sweep(config, set_)
             budget = f", epoch budget {sweep.epoch_budget}" if sweep.epoch_budget else ""
             ok = (
-                f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {len(sweep.space)} searched keys, "
-                f"{sweep.total_trials} trials{budget}; base {sweep.base}, {base.train.epochs} epochs)"
+                f"ok: {config} is a valid sweep file ({sweep.sampler.kind}, {counted(len(sweep.space), 'searched key')}, "
+                f"{counted(sweep.total_trials, 'trial')}{budget}; base {sweep.base}, {counted(base.train.epochs, 'epoch')})"
             )
             printed = explain_sweep(config, set_) if show else None
         else:
@@ -732,7 +789,8 @@ def sweep_run(
         placed = sweeps.worker_devices(sw, sw.sweep.workers)
         where = placed[0] if len(set(placed)) == 1 else ", ".join(placed)
         console.print(
-            f"sweep folder: {sw.path}  (study {sw.study.study_name}, {sw.total} trials, {sw.sweep.workers} workers on {where})"
+            f"sweep folder: {sw.path}  (study {sw.study.study_name}, {counted(sw.total, 'trial')}, "
+            f"{counted(sw.sweep.workers, 'worker')} on {where})"
         )
         for note in sw.notes:
             console.print(f"[yellow]warning:[/] {note}")
@@ -781,7 +839,7 @@ def sweep_create(
     if as_json:
         print(json.dumps({"sweep_dir": str(sw.path), "study": sw.study.study_name, "trials": sw.total}))
     else:
-        print(f"created {sw.path} (study {sw.study.study_name}, {sw.total} trials)", file=sys.stderr)
+        print(f"created {sw.path} (study {sw.study.study_name}, {counted(sw.total, 'trial')})", file=sys.stderr)
         target = f"--storage URL --study {sw.study.study_name}" if storage else str(sw.path)
         print(f"start workers with: rnnexp sweep worker {target}", file=sys.stderr)
 
@@ -792,7 +850,10 @@ def sweep_worker(
     storage: str | None = _storage_opt,
     study: str | None = typer.Option(None, "--study", metavar="NAME", help="Study name (printed by sweep create)."),
     runs_dir: Path | None = typer.Option(
-        None, "--runs-dir", help="Where this worker's trial folders go (created when missing; default: the sweep's)."
+        None,
+        "--runs-dir",
+        help="Where this worker's trial folders go (created when missing). Default: the sweep folder's trials/ when "
+        "it has one here, else $RNNEXP_RUNS_DIR, else ./runs.",
     ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for this worker's training."),
     number: int | None = typer.Option(
@@ -813,7 +874,7 @@ def sweep_worker(
 ) -> None:
     """Pull and train trials until the sweep has its total (run one per machine or per core group)."""
     console = _console(quiet)
-    with _guard():
+    with _unfailing_output(), _guard():
         from . import sweep as sweeps
 
         if threads:
@@ -821,11 +882,14 @@ def sweep_worker(
 
             torch.set_num_threads(threads)
         sw = sweeps.open_sweep(sweep_dir, storage, study, worker=number, device=device)
-        if runs_dir is not None:
-            _runs_folder(runs_dir)
+        # Without --runs-dir, the sweep folder's trials/ (None: work's own default), else the runs folder's rule.
+        trials_dir = runs_dir or (None if sw.path else _default_runs_dir())
+        if trials_dir is not None:
+            _runs_folder(trials_dir)
         stop = _SIGNALS.graceful_stop()  # each trial checkpoints and is handed back
-        done = sweeps.work(sw, runs_dir or (None if sw.path else Path("runs")), events=_events(console), stop=stop)
-        print(f"worker {os.getpid()}: {len(done.trials)} trials, stopped: {done.stopped_by}", flush=True)
+        sweeps.follow_parent(stop)  # started by sweep run / resume: stopped by it, or when it is gone
+        done = sweeps.work(sw, trials_dir, events=_events(console), stop=stop)
+        print(f"worker {os.getpid()}: {counted(len(done.trials), 'trial')}, stopped: {done.stopped_by}", flush=True)
     if done.stopped_by == "interrupted":
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -878,7 +942,7 @@ def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
     if not left and not res["counts"]["COMPLETE"] and res["ended"]:
         _fail([f"sweep ended ({res['ended']}) before any trial completed; run a new one with a larger epoch_budget"], EXIT_FAILED)
     if left or not res["counts"]["COMPLETE"]:
-        what = f"{left} trials unfinished" if left else "no trial completed"
+        what = f"{counted(left, 'trial')} unfinished" if left else "no trial completed"
         _fail([f"sweep incomplete: {what}; continue with: rnnexp sweep resume {folder}"], EXIT_FAILED)
 
 
@@ -892,7 +956,9 @@ def _run_workers(console, sw, workers: int, storage: str | None) -> None:
     if ended.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if ended.failed:
-        console.print(f"[yellow]warning:[/] {len(ended.failed)} of {workers} workers exited with errors ({ended.failed})")
+        console.print(
+            f"[yellow]warning:[/] {len(ended.failed)} of {counted(workers, 'worker')} exited with errors ({ended.failed})"
+        )
 
 
 def _events(console):
@@ -934,25 +1000,32 @@ class _Signals:
     file rnnexp writes goes to a temp file and is renamed into place, so nothing is left half written
     (a run being set up is built in a hidden folder and is simply not there). Once a run is training
     (`graceful`), the first signal sets `stop`: the run finishes its batch, checkpoints and exits 130;
-    a second one ends the process at once (the last checkpoint stays valid). The handler never raises
+    a second signal ends the process at once (the last checkpoint stays valid). A stop set otherwise
+    (a sweep worker's parent closing its stdin: follow_parent) is no signal: a signal after it is
+    still the first. The handler never raises
     into the interrupted code: an exception thrown from a signal handler lands wherever Python happens
     to be (a finalizer, a thread's shutdown) and prints "Exception ignored ... Traceback"."""
 
     def __init__(self) -> None:
         self.stop = _Flag()
         self.graceful = False
+        self.signalled = False  # a signal came: the next one ends the process (the stop may be set otherwise too)
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
 
     def _handle(self, signum, frame) -> None:
-        if self.graceful and not self.stop.is_set():
+        if self.graceful and not self.signalled:
+            self.signalled = True
             self.stop.set()
             return
         # A progress bar on the terminal is erased first (and the cursor it hid shown again): the
         # process ends here, with nothing left to redraw it under this line.
-        os.write(2, (b"\r\x1b[2K\x1b[?25h" if sys.stderr.isatty() else b"") + b"interrupted\n")
+        try:
+            os.write(2, (b"\r\x1b[2K\x1b[?25h" if sys.stderr.isatty() else b"") + b"interrupted\n")
+        except OSError:
+            pass  # nobody reads stderr any more: end all the same
         os._exit(EXIT_INTERRUPTED)
 
     def graceful_stop(self) -> _Flag:

@@ -1,4 +1,5 @@
-"""Project errors. The CLI turns each into one line on stderr and an exit code."""
+"""Project errors. The CLI turns each into one line on stderr and an exit code. And the helpers
+every message uses: clip, one_line, counted, redact."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def redact(url: str) -> str:
 # What str.splitlines breaks a line at: in an error line, each is shown as its escape, so that what
 # the user gave (a path, a value) can never split "error: ..." into a second line of its own.
 _LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def counted(n: int, noun: str) -> str:
+    """A count and what it counts, for every message that says how many: 1 trial, 2 trials (a noun
+    that takes -s; a phrase takes it on its last word: 1 paused trial, 3 paused trials)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def one_line(text: object) -> str:

@@ -28,6 +28,10 @@ Points, in the order a run meets them:
   end:curves        training over, curves.png drawn; the final summary.json not yet written
   end:summary       the final summary.json written
   sweep:files       (sweep create) the staged sweep folder holds its files and study; not yet in place
+  claim:<kind>:asked  (sweep worker) a trial just asked for, RUNNING, no owner written; <kind> is new,
+                    queued (a grid point), retry or promotion
+  claim:<kind>:host   its host written (with PostgreSQL, its first heartbeat too), not its pid
+  claim:<kind>:owned  its pid written: the trial is this worker's; its run not started
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .errors import counted
 from .plots import pyplot, save_figure
 from .rundir import RunDir
 
@@ -17,10 +18,10 @@ IMPORTANCE_MIN_TRIALS = 20  # fewer complete trials than this: importances are m
 def importance_title(trials: int) -> tuple[str, str | None]:
     """The importance panel's title, naming the complete trials the importances come from, and the
     warning it carries below IMPORTANCE_MIN_TRIALS (None above)."""
-    title = f"parameter importance, from {trials} complete trial{'s' if trials != 1 else ''}"
+    title = f"parameter importance, from {counted(trials, 'complete trial')}"
     if trials >= IMPORTANCE_MIN_TRIALS:
         return title, None
-    return title, f"only {trials} trials (fewer than {IMPORTANCE_MIN_TRIALS}):\nthese importances are mostly noise"
+    return title, f"only {counted(trials, 'trial')} (fewer than {IMPORTANCE_MIN_TRIALS}):\nthese importances are mostly noise"
 
 
 def complete_trials(res: dict[str, Any]) -> int:

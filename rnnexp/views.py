@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import counted
+
 
 def wants_plain(stream) -> bool:
     """The one rule for plain text output: not a terminal, or NO_COLOR (no-color.org) or TERM=dumb."""
@@ -229,12 +231,19 @@ def show_results(io: Output, res: dict[str, Any], as_json: bool, folder: Path | 
         table.add_row(*cells, r["note"][:60], style=style)
     io.table(table)
     counts = ", ".join(f"{v} {k.lower()}" for k, v in res["counts"].items() if v and k not in ("REPEATED", "PROMOTED"))
-    spent = f"{res['epochs_trained']} epochs trained" + (f" (budget {res['epoch_budget']})" if res["epoch_budget"] else "")
-    io.out.print(f"{counts} of {res['total']} trials; {spent}; duplicates {res['duplicates']}")
+    budget = f" (budget {res['epoch_budget']})" if res["epoch_budget"] else ""
+    spent = f"{counted(res['epochs_trained'], 'epoch')} trained{budget}"
+    io.out.print(f"{counts} of {counted(res['total'], 'trial')}; {spent}; duplicates {res['duplicates']}")
     if repeated := res["counts"]["REPEATED"]:
-        io.out.print(f"{repeated} repeated configurations took their earlier results (not trained, not counted)")
+        took = "took its earlier result" if repeated == 1 else "took their earlier results"
+        io.out.print(f"{counted(repeated, 'repeated configuration')} {took} (not trained, not counted)")
     if promoted := res["counts"]["PROMOTED"]:
-        io.out.print(f"{promoted} paused trials were promoted later: their runs resumed from their checkpoints")
+        were = (
+            "was promoted later: its run resumed from its checkpoint"
+            if promoted == 1
+            else ("were promoted later: their runs resumed from their checkpoints")
+        )
+        io.out.print(f"{counted(promoted, 'paused trial')} {were}")
     if res["ended"]:
         io.out.print(f"ended early: {res['ended']}")
     if res["best"]:

@@ -259,7 +259,8 @@ def test_sweep_plot_decisions():
     assert IMPORTANCE_MIN_TRIALS == 20
     for n in (0, 1, 2, 8, 19):
         title, warning = importance_title(n)
-        assert f"from {n} complete trial" in title and f"only {n} trials" in warning and "20" in warning
+        only = "only 1 trial (" if n == 1 else f"only {n} trials ("
+        assert f"from {n} complete trial" in title and only in warning and "20" in warning
     for n in (20, 21, 200):
         title, warning = importance_title(n)
         assert f"from {n} complete trials" in title and warning is None

@@ -749,7 +749,8 @@ def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_swee
     proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "trial 2: promotes paused trial 0" in proc.stderr
-    assert "1 paused trials were promoted later" in proc.stdout and "1 complete, 1 pruned of 2 trials" in proc.stdout
+    assert "1 paused trial was promoted later: its run resumed from its checkpoint" in proc.stdout
+    assert "1 complete, 1 pruned of 2 trials" in proc.stdout
     sweep_dir = next((tmp_path / "runs").iterdir())
     res = _json(run_cli("sweep", "results", sweep_dir, "--json"))
     paused, worse, promoted = res["trials"]
@@ -1119,6 +1120,7 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
         sampler={"kind": "grid"},
         pruner={"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
         base_train={"epochs": 2, "batch_size": 192, "threads": 1},
+        heartbeat={"grace": 2},  # a trial killed while claimed, before it has an owner, is retried this soon
     )
     rc, out = forkrun("sweep", "create", path, "--runs-dir", tmp_path / "runs")
     assert rc == 0, out
@@ -1138,7 +1140,8 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
         "promoted #0: resumed its run after epoch 1",
     ]
     points = list(dict.fromkeys(trace.read_text().split()))  # a kill is at a point's first pass
-    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2"} <= set(points) and len(points) == 23, points  # faults.md
+    assert {"epoch:1", "end:summary", "resume:checked", "epoch:2", "claim:promotion:asked"} <= set(points), points
+    assert len(points) == 29, points  # faults.md
 
     def case(run_cli, point: str) -> None:
         folder = sweep_copy(point.replace(":", "-"))
@@ -1231,6 +1234,61 @@ def test_a_worker_trains_its_trials_on_its_device(write_sweep, tmp_path, forkrun
     assert json.loads((run / "meta.json").read_text())["device"] == "cpu"
 
 
+def test_a_worker_puts_its_trials_in_its_sweep_folder_else_where_runs_go(write_sweep, tmp_path, monkeypatch):
+    """sweep worker: --runs-dir; else the sweep folder's trials/ (given the folder); else, with
+    --storage and --study alone, the runs folder every command uses: $RNNEXP_RUNS_DIR, else ./runs."""
+    from typer.testing import CliRunner
+
+    from rnnexp import cli
+
+    monkeypatch.setattr(cli, "_SIGNALS", cli._Signals())  # the worker makes its stop graceful: not the suite's
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    env_runs = str(tmp_path / "env-runs")
+    cases = [  # (name, storage, --runs-dir, $RNNEXP_RUNS_DIR, where the trial goes: None for the sweep folder's trials/)
+        ("flag", url, tmp_path / "flag-runs", env_runs, tmp_path / "flag-runs"),
+        ("env", url, None, env_runs, Path(env_runs)),
+        ("cwd", url, None, "", here / "runs"),
+        ("folder", None, None, env_runs, None),
+    ]
+    for name, storage, runs_dir, env, expected in cases:
+        path = write_sweep(name=name, space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train=CLAIM_TRAIN)
+        sw = sweeps.create(path, tmp_path / "sweeps" / name, storage_url=storage)
+        where = ["--storage", storage, "--study", sw.study.study_name] if storage else [str(sw.path)]
+        flag = ["--runs-dir", str(runs_dir)] if runs_dir else []
+        result = CliRunner().invoke(cli.app, ["sweep", "worker", *where, *flag, "--quiet"], env={"RNNEXP_RUNS_DIR": env})
+        assert result.exit_code == 0, (name, result.output)
+        assert "worker " in result.output and ": 1 trial, stopped: all trials done" in result.output, result.output
+        (run,) = tmp_path.rglob("*_trial-0000")
+        assert run.parent == (expected or sw.path / "trials"), (name, run)
+        shutil.rmtree(run)
+
+
+def test_sweep_messages_say_1_trial_and_2_trials(write_sweep, tmp_path, capsys):
+    """Every count a sweep command prints agrees with its number: 1 trial, 1 worker, 1 epoch."""
+    from rnnexp import cli
+    from rnnexp.errors import counted
+
+    assert (counted(1, "trial"), counted(0, "trial"), counted(2, "paused trial")) == ("1 trial", "0 trials", "2 paused trials")
+    path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 1, "batch_size": 192})
+    valid = run_cli("validate", path)
+    assert valid.returncode == 0 and "(grid, 1 searched key, 1 trial; base " in valid.stdout, valid.stdout
+    assert valid.stdout.rstrip().endswith(", 1 epoch)"), valid.stdout
+    created = run_cli("sweep", "create", path, "--runs-dir", tmp_path / "created")
+    assert created.returncode == 0 and ", 1 trial)" in created.stderr, created.stderr
+    ran = run_cli("sweep", path, "--workers", "1", "--runs-dir", tmp_path / "runs")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ", 1 trial, 1 worker on " in ran.stderr and "trial 0: complete after 1 epoch, best " in ran.stderr, ran.stderr
+    assert ": 1 trial, stopped: all trials done" in ran.stderr, ran.stderr
+    assert "1 complete of 1 trial; 1 epoch trained; duplicates 0" in ran.stdout, ran.stdout
+    unfinished = {"counts": {"RUNNING": 1, "WAITING": 0, "COMPLETE": 0}, "ended": None}
+    with pytest.raises(cli.typer.Exit):
+        cli._sweep_exit(unfinished, tmp_path)
+    assert "sweep incomplete: 1 trial unfinished; continue with" in capsys.readouterr().err
+
+
 def test_quiet_sweep_run_and_resume_print_only_their_result(write_sweep, tmp_path):
     """--quiet: the results on stdout and nothing on stderr, not even the workers' result lines."""
     path = write_sweep(space={"train.lr": [0.01]}, sampler={"kind": "grid"}, base_train={"epochs": 1})
@@ -1243,3 +1301,218 @@ def test_quiet_sweep_run_and_resume_print_only_their_result(write_sweep, tmp_pat
     assert resumed.stdout == ran.stdout
     loud = run_cli("sweep", "resume", folder)
     assert loud.returncode == 0 and "worker " in loud.stderr and loud.stdout == ran.stdout  # without --quiet: shown
+
+
+# -- stopping: a terminal's Ctrl-C, SIGTERM, twice; workers killed while claiming a trial --------------
+
+SIGNAL_TRAIN = {"epochs": 4, "batch_size": 4, "threads": 1}
+SIGNAL_SPACE = {"train.lr": [0.003, 0.01]}
+
+
+@pytest.fixture(scope="module")
+def signal_sweep(tmp_path_factory, tiny_data, forkrun):
+    """A two-point grid (one trial per worker, several seconds of training each) and the run folder
+    of each point in the sweep run without interruption: {lr: run folder}."""
+    home = tmp_path_factory.mktemp("signal_sweep")
+    base = home / "base.yaml"
+    base.write_text(yaml.safe_dump(tiny_config_dict(tiny_data, train=SIGNAL_TRAIN)))
+    path = home / "sweep.yaml"
+    doc = {"name": "s", "base": str(base), "objective": {"metric": "val_accuracy"}, "space": SIGNAL_SPACE}
+    path.write_text(yaml.safe_dump({**doc, "sampler": {"kind": "grid"}}))
+    rc, out = forkrun("sweep", path, "--workers", "2", "--runs-dir", home / "ref", "--json", "--quiet")
+    assert rc == 0, out
+    res = json.loads(out.splitlines()[-1])
+    assert res["counts"]["COMPLETE"] == 2, res["trials"]
+    return path, {t["train.lr"]: Path(t["run_dir"]) for t in res["trials"]}
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie no one reaped yet included)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _interrupt(proc: subprocess.Popen, how: str) -> None:
+    """Signal a sweep started in a session of its own, as a terminal or a service manager would."""
+    if how.startswith("ctrl-c"):  # a terminal sends SIGINT to its whole foreground process group
+        for press in range(2 if how == "ctrl-c twice" else 1):
+            time.sleep(0.05 * press)
+            os.killpg(proc.pid, signal.SIGINT)
+    elif how == "sigterm":  # kill PID
+        os.kill(proc.pid, signal.SIGTERM)
+    elif how == "sigkill":
+        os.kill(proc.pid, signal.SIGKILL)
+    elif how == "hangup":  # the terminal closed: SIGHUP to its foreground process group
+        os.killpg(proc.pid, signal.SIGHUP)
+    else:  # a service manager stopping every process of the service (systemd's KillMode=control-group)
+        for pid in [proc.pid, *_children(proc.pid)]:
+            os.kill(pid, signal.SIGTERM)
+
+
+def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[int, str]:
+    """Run rnnexp ARGS with a terminal for stderr (the progress bar, the workers' lines through it),
+    in a session of its own; once each of its two workers has checkpointed an epoch, interrupt it
+    (_interrupt). Returns its exit code and the screen, once its workers have exited too."""
+    from conftest import open_pty, read_pty
+
+    master, slave = open_pty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"}
+    cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    screen: list[str] = []
+    reader = threading.Thread(target=lambda: screen.append(read_pty(master)))
+    reader.start()
+    deadline = time.monotonic() + 300
+    while len(list(runs.glob("*/trials/*/checkpoints/last.pt"))) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.returncode
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) == 2, workers
+    _interrupt(proc, how)
+    proc.communicate(timeout=120)
+    while not all(_gone(pid) for pid in workers):  # after a second Ctrl-C they finish on their own
+        assert time.monotonic() < deadline, "the workers did not stop"
+        time.sleep(0.1)
+    reader.join(timeout=60)
+    return proc.returncode, screen[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "resume"])
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c twice", "sigterm", "sigterm to every process", "sigkill", "hangup"])
+def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if_uninterrupted(
+    signal_sweep, tmp_path, command, how
+):
+    """Ctrl-C on a terminal (SIGINT to the whole foreground process group), pressed once or twice,
+    SIGTERM to the sweep, or to it and each worker at once: every worker finishes its batch,
+    checkpoints, hands its trial back and exits; the sweep exits 130. No trial is left running to be
+    found dead later; `sweep resume` ends every configuration bit-identical to the sweep that was
+    never interrupted. For `sweep run` and for `sweep resume`, with two workers. The same when the
+    sweep itself is killed (SIGKILL) or its terminal hangs up (it dies of SIGHUP): its workers,
+    which no terminal signal reaches, stop as at a Ctrl-C, neither killed nor left training."""
+    path, reference = signal_sweep
+    runs = tmp_path / "runs"
+    if command == "run":
+        args = ["sweep", path, "--workers", "2", "--runs-dir", runs]
+    else:
+        args = ["sweep", "resume", sweeps.create(path, runs).path, "--workers", "2"]
+    rc, screen = _run_on_a_terminal_and_interrupt(args, runs, how)
+    assert rc == {"sigkill": -signal.SIGKILL, "hangup": -signal.SIGHUP}.get(how, 130), (rc, screen[-3000:])
+    (folder,) = runs.iterdir()
+    res = sweeps.compute_results(sweeps.open_sweep(folder))
+    handed_back = [t for t in res["trials"] if t["state"] == "FAIL"]
+    assert res["counts"]["RUNNING"] == 0 and handed_back, res["trials"]
+    for t in handed_back:  # handed back at a checkpoint, not left running for a later worker to reap
+        assert t["note"].startswith("stopped; retried as #"), res["trials"]
+    assert "Traceback" not in screen and "died" not in screen, screen[-3000:]
+    if how not in ("ctrl-c twice", "sigkill", "hangup"):  # else the sweep is gone first; its workers finish unseen
+        assert screen.count(": 1 trial, stopped: interrupted") == 2, screen[-3000:]
+    resumed = run_cli("sweep", "resume", folder, "--workers", "2", "--json")
+    res = _json(resumed)
+    assert "died" not in resumed.stderr, resumed.stderr
+    assert res["counts"]["COMPLETE"] == 2 and res["duplicates"] == 0, res["trials"]
+    last = [t for t in res["trials"] if "retried as" not in t["note"]]
+    assert sorted(t["train.lr"] for t in last) == SIGNAL_SPACE["train.lr"], res["trials"]
+    for t in last:
+        assert t["state"] == "COMPLETE" and "died" not in t["note"], res["trials"]
+        assert_same_run(reference[t["train.lr"]], Path(t["run_dir"]))
+    for t in handed_back:
+        (retry,) = [r for r in res["trials"] if r["retry_of"] == t["number"]]
+        assert retry["note"] == f"retry of #{t['number']}, resumed its run" and retry["run_dir"] == t["run_dir"]
+
+
+CLAIM_TRAIN = {"epochs": 2, "batch_size": 192, "threads": 1}  # one batch an epoch
+CLAIM_KINDS = {  # a sweep whose next claim, after what _claim_killed_then_resumed does first, is of this kind
+    "new": {
+        "space": {"train.lr": {"kind": "loguniform", "low": 1e-3, "high": 3e-2}},
+        "sampler": {"kind": "random", "seed": 3},
+        "trials": 2,
+    },
+    "queued": {"space": {"train.lr": [0.003, 0.01]}, "sampler": {"kind": "grid"}},
+    "retry": {"space": {"train.lr": [0.01]}, "sampler": {"kind": "grid"}},
+    "promotion": {
+        "space": {"train.lr": [0.02]},
+        "sampler": {"kind": "grid"},
+        "pruner": {"kind": "successive_halving", "min_epochs": 1, "reduction_factor": 2},
+    },
+}
+CLAIM_LIMIT = 150  # seconds sweep resume may take: a sweep waiting for a trial no one owns is killed then
+CLAIM_INSTANTS = ["asked", "host", "owned"]  # _own's fault points, in order
+
+
+def _claim_killed_then_resumed(run, folder: Path, kind: str, instant: str, env: dict) -> dict:
+    """A worker killed at one instant of its claim of a trial of ``kind``; then `sweep resume`, within
+    CLAIM_LIMIT seconds. Returns the results. A retry is claimed after its trial's worker died
+    mid-epoch (the next worker reaps it first); a promotion, once its trial was paused."""
+    point = f"claim:{kind}:{instant}"
+    if kind == "retry":
+        rc, out = run("sweep", "worker", folder, "--number", "0", env={**env, "RNNEXP_FAULT": "batch:1:1"})
+        assert rc == -signal.SIGKILL, (point, out[-2000:])
+    rc, out = run("sweep", "worker", folder, "--number", "0", env={**env, "RNNEXP_FAULT": point})
+    assert rc == -signal.SIGKILL, (point, rc, out[-2000:])
+    rc, out = run("sweep", "resume", folder, "--json", "--quiet", env=env, signals=[(CLAIM_LIMIT, signal.SIGKILL)])
+    assert rc == 0, (point, rc, out[-2000:])  # -9: still waiting for a trial after CLAIM_LIMIT seconds
+    return json.loads(out.splitlines()[-1])
+
+
+def _nothing_lost_or_doubled(res: dict, kind: str, point: str) -> None:
+    """Every configuration trained once, to its end, in one run folder; no trial left running or queued."""
+    trials = res["trials"]
+    assert res["counts"]["RUNNING"] == res["counts"]["WAITING"] == 0 and res["duplicates"] == 0, (point, trials)
+    last = [t for t in trials if "retried as" not in t["note"] and "promoted as" not in t["note"]]
+    configurations = 2 if kind in ("new", "queued") else 1
+    assert len(last) == configurations and {t["state"] for t in last} == {"COMPLETE"}, (point, trials)
+    if kind != "new":
+        assert sorted(t["train.lr"] for t in last) == CLAIM_KINDS[kind]["space"]["train.lr"], (point, trials)
+    assert len({t["run_dir"] for t in last}) == configurations, (point, trials)
+    for t in last:
+        epochs = [int(r["epoch"]) for r in csv.DictReader(open(Path(t["run_dir"], "metrics.csv")))]
+        assert epochs == [1, 2], (point, t, epochs)
+    assert res["counts"]["PROMOTED"] == (kind == "promotion"), (point, trials)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_at_any_instant_of_a_claim_leaves_no_trial_that_sweep_resume_waits_for(write_sweep, tmp_path, forkrun):
+    """Claiming a trial is several writes: Optuna's ask marks it running, then the worker writes its
+    host and, last, its pid. A worker killed after any of them leaves a running trial; whether it
+    has an owner yet or not, `sweep resume` retries it (one without an owner once heartbeat.grace
+    has passed) and ends with every configuration trained once, in bounded time. For a new trial,
+    a queued one (a grid point), a retry and a promotion (journal storage)."""
+    cases = [(kind, instant) for kind in CLAIM_KINDS for instant in CLAIM_INSTANTS]
+    paths = {kind: write_sweep(**top, heartbeat={"grace": 2}, base_train=CLAIM_TRAIN) for kind, top in CLAIM_KINDS.items()}
+
+    def case(run, item) -> None:
+        kind, instant = item
+        folder = sweeps.create(paths[kind], tmp_path / f"{kind}-{instant}").path
+        res = _claim_killed_then_resumed(run, folder, kind, instant, {})
+        point = f"claim:{kind}:{instant}"
+        _nothing_lost_or_doubled(res, kind, point)
+        claimed = "its worker died while claiming it" if instant != "owned" else "worker "
+        assert any(t["note"].startswith(claimed) and "retried as" in t["note"] for t in res["trials"]), (point, res["trials"])
+
+    forkrun.each(case, cases)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_a_worker_killed_at_any_instant_of_a_claim_with_a_database(write_sweep, tmp_path, forkrun, request, storage):
+    """The same with a database: with PostgreSQL, Optuna's heartbeat check skips a running trial that
+    never sent a heartbeat (a claim's first write is its heartbeat); SQLite keeps no heartbeats at
+    all, so a dead worker's trial is found by its pid, as with the journal."""
+    url = request.getfixturevalue("pg_url") if storage == "postgresql" else f"sqlite:///{tmp_path / 'study.db'}"
+    top = {**CLAIM_KINDS["queued"], "heartbeat": {"interval": 1, "grace": 2}}
+    paths = {instant: write_sweep(**top, name=f"t-{instant}", base_train=CLAIM_TRAIN) for instant in CLAIM_INSTANTS}
+
+    def case(run, instant: str) -> None:  # one study name each: the database holds them all
+        folder = sweeps.create(paths[instant], tmp_path / instant, storage_url=url).path
+        res = _claim_killed_then_resumed(run, folder, "queued", instant, {"RNNEXP_STORAGE": url})
+        _nothing_lost_or_doubled(res, "queued", f"claim:queued:{instant} ({storage})")
+
+    forkrun.each(case, CLAIM_INSTANTS, servers=1 if storage == "sqlite" else 2)

@@ -19,9 +19,14 @@ Robustness, in the order a worker meets it:
     before any training, and left out of every count and table.
   * dead workers: with PostgreSQL, running trials send heartbeats; a trial silent for longer than
     heartbeat.grace is failed by the next worker that looks and re-queued (Optuna's
-    RetryHeartbeatStaleTrialCallback). With the journal file, a worker reaps RUNNING trials whose
-    process on this host is gone. Either way the retry resumes the dead trial's run folder from
-    its last checkpoint, so no finished epoch is trained twice.
+    RetryHeartbeatStaleTrialCallback). With the journal file (or SQLite), a worker reaps RUNNING
+    trials whose process on this host is gone. A claim (ask, then the owner: heartbeat, host, pid)
+    is several writes: a trial still without an owner after heartbeat.grace was claimed by a worker
+    killed meanwhile, and is reaped too. Either way the retry resumes the dead trial's run folder
+    from its last checkpoint, so no finished epoch is trained twice.
+  * stopping: sweep run / resume start their workers in sessions of their own and stop them by
+    closing their stdin (after a signal, or when killed): a terminal's Ctrl-C reaches each worker
+    once, and each hands its trial back at a checkpoint.
   * a worker paused past the grace period finds its trial taken away when it wakes: it stops that
     run at the next batch (the checkpoint stays), releases the folder for the retry, and goes on.
 
@@ -66,7 +71,7 @@ from .results import compute_results, importances, results, write_results
 from .storage import open_storage, redact
 from .study import Sweep, create, grid_points, open_sweep
 from .trial import take_result as _take_result
-from .worker import Watch, WorkerResult, WorkersEnd, reap, run_workers, work, worker_devices
+from .worker import Watch, WorkerResult, WorkersEnd, follow_parent, reap, run_workers, work, worker_devices
 
 __all__ = [
     "BRACKET_ATTR",
@@ -91,6 +96,7 @@ __all__ = [
     "compute_results",
     "create",
     "epochs_spent",
+    "follow_parent",
     "grid_points",
     "importances",
     "max_epochs",

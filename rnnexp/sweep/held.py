@@ -13,7 +13,7 @@ from ..rundir import lock_held
 from .ledger import TrialLedger
 from .names import BUDGET_REASON, Attr, best_of, shown
 from .pruning import Halving
-from .storage import storage_of, stored_trial
+from .storage import heartbeats, storage_of, stored_trial
 from .study import suggest
 
 if TYPE_CHECKING:
@@ -171,7 +171,8 @@ class Heartbeat:
         from optuna.trial import TrialState
 
         storage = storage_of(self.sw.study)
-        interval = self.sw.sweep.heartbeat.interval if self.sw.storage_url else 2.0
+        beats = heartbeats(self.sw.study)
+        interval = self.sw.sweep.heartbeat.interval if beats else 2.0
         next_beat = 0.0
         while not self._done.wait(0.2):
             if self.outer.is_set():
@@ -183,7 +184,7 @@ class Heartbeat:
                 if storage.get_trial(self.held._trial_id).state != TrialState.RUNNING:
                     self.held.lose()
                     return
-                if self.sw.storage_url:
+                if beats:
                     storage.record_heartbeat(self.held._trial_id)
             except Exception:
                 continue  # a storage hiccup: try again at the next beat

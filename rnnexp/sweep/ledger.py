@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import counted
 from .names import REPEAT_LIMIT, Attr, SystemAttr, best_of
 from .pruning import Halving, promoted_as
 
@@ -106,7 +107,7 @@ class TrialLedger:
         if budget is not None:
             spent = self.epochs_spent()
             if spent >= budget:
-                return f"epoch budget spent ({spent} of {budget} epochs)"
+                return f"epoch budget spent ({spent} of {counted(budget, 'epoch')})"
         return None
 
     def ended(self) -> str | None:

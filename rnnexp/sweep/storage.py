@@ -3,6 +3,7 @@ up), or PostgreSQL (errors.redact keeps their passwords off files and screens)."
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -11,7 +12,7 @@ from typing import Any
 
 from ..errors import RnnexpError, clip, redact
 from ..rundir import cannot
-from .names import JOURNAL, SweepError
+from .names import JOURNAL, Attr, SweepError
 
 
 def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, heartbeat=None):
@@ -43,7 +44,7 @@ def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, hear
         kwargs = {
             "heartbeat_interval": heartbeat.interval,
             "grace_period": heartbeat.grace,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry),
+            "heartbeat_stale_trial_callback": Retry(heartbeat.max_retry),
         }
     last_error: Exception | None = None
     for attempt in range(5):  # fresh workers may race to create the schema; the loser retries
@@ -53,6 +54,32 @@ def open_storage(url: str | None, sweep_dir: Path | None, workers: int = 1, hear
             last_error = e
             time.sleep(0.5 * (attempt + 1))
     raise SweepError(f"--storage {redact(url)}: cannot open the storage ({str(last_error).splitlines()[0]})")
+
+
+class Retry:
+    """Queue the retry of a trial that did not finish (its worker died, or handed it back): Optuna's
+    RetryHeartbeatStaleTrialCallback, with its history and attributes, but not its owner (host and
+    pid): a retry has none until a worker claims it (worker._own), so that a worker killed while
+    claiming it leaves a trial without an owner, which reap retries, never one that seems to belong
+    to its dead predecessor's worker. Every retry is queued here, Optuna's own (PostgreSQL's stale
+    trials) included."""
+
+    def __init__(self, max_retry: int):
+        import optuna
+
+        self._queue = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study, trial) -> None:
+        frozen = copy.deepcopy(trial)  # the callback edits what it is given
+        for owner in (Attr.HOST, Attr.PID):
+            frozen.user_attrs.pop(owner, None)
+        self._queue(study, frozen)
+
+
+def heartbeats(study) -> bool:
+    """Whether the study's storage keeps heartbeats (PostgreSQL): then they tell a dead worker's trials."""
+    interval = getattr(storage_of(study), "get_heartbeat_interval", None)  # RDBStorage's; none on the journal
+    return interval is not None and interval() is not None
 
 
 def storage_of(study):

@@ -3,20 +3,19 @@ retry or promotion resumes the run folder it continues, anything else trains afr
 
 from __future__ import annotations
 
-import copy
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config, trial_config
-from ..errors import RnnexpError, StorageError
+from ..errors import RnnexpError, StorageError, counted
 from .held import Events, Heartbeat, HeldTrial, TrialReporter, wait_for_lock
 from .ledger import TrialLedger, local_run
 from .names import BUDGET_REASON, Attr, SystemAttr, shown
 from .pruning import Halving
 from .results import best_value, history
-from .storage import stored_trial
+from .storage import Retry, stored_trial
 from .study import mlflow_parent
 
 if TYPE_CHECKING:
@@ -159,14 +158,12 @@ def _unless_lost(trial: HeldTrial, entry: dict[str, Any]) -> dict[str, Any]:
 def _hand_back(sw: Sweep, trial: HeldTrial) -> None:
     """Fail a trial that did not finish (stopped, or its disk filled up) and queue its retry, which
     resumes its run folder from the checkpoint."""
-    import optuna
     from optuna.trial import TrialState
 
     trial.tell(state=TrialState.FAIL)
     if trial.lost.is_set():
         return  # failed by another worker, which queued the retry
-    frozen = copy.deepcopy(stored_trial(sw.study, trial))  # the callback edits what it is given
-    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)(sw.study, frozen)
+    Retry(sw.sweep.heartbeat.max_retry)(sw.study, stored_trial(sw.study, trial))
 
 
 def take_result(sw: Sweep, trial, original, entry: dict[str, Any], events: Events) -> bool:
@@ -209,5 +206,6 @@ def _conclude(sw: Sweep, trial, entry: dict[str, Any], run: Path, status: str, e
     else:
         entry["state"] = "COMPLETE"
         trial.tell(values=value)
-    events.note(f"trial {trial.number}: {entry['state'].lower()} after {epochs} epochs, best {sw.metric} {shown(value)}")
+    ended = f"{entry['state'].lower()} after {counted(epochs, 'epoch')}"
+    events.note(f"trial {trial.number}: {ended}, best {sw.metric} {shown(value)}")
     return entry

@@ -3,21 +3,23 @@ that died; and run_workers, which starts local worker processes and waits for th
 
 from __future__ import annotations
 
-import copy
 import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import faults
 from ..errors import StorageError
 from .held import Events, HeldTrial
 from .ledger import TrialLedger, promotes_of, retries_of
 from .names import Attr, SystemAttr
-from .storage import storage_of, stored_trial
+from .storage import Retry, heartbeats, storage_of, stored_trial
 from .study import end_sweep_run
 from .trial import run_trial
 
@@ -55,32 +57,70 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def reap(sw: Sweep) -> list[int]:
-    """Fail and re-queue trials whose worker died. Returns the reaped trial numbers."""
+def reap(sw: Sweep, unowned: dict[int, float] | None = None) -> list[int]:
+    """Fail and re-queue the trials whose worker died: with heartbeats (PostgreSQL), those silent
+    for heartbeat.grace (Optuna's check); else those whose process on this host is gone; and with
+    either, those a worker was killed while claiming (_unowned_too_long). ``unowned``: when this
+    worker first saw each trial without an owner (the worker loop keeps it from one call to the
+    next). Returns the reaped trial numbers."""
     import optuna
     from optuna.trial import TrialState
 
-    if sw.storage_url is not None:  # RDB: heartbeats decide, with Optuna's own check
+    reaped = []
+    beats = heartbeats(sw.study)
+    if beats:
         before = {t.number for t in TrialLedger(sw).in_state(TrialState.FAIL)}
         optuna.storages.fail_stale_trials(sw.study)
         after = TrialLedger(sw).in_state(TrialState.FAIL)
-        return sorted(t.number for t in after if t.number not in before and not t.user_attrs.get(Attr.SURPLUS))
+        reaped += [t.number for t in after if t.number not in before and not t.user_attrs.get(Attr.SURPLUS)]
+    seen = {} if unowned is None else unowned
+    running = TrialLedger(sw).in_state(TrialState.RUNNING)
+    for number in set(seen) - {t.number for t in running if not _owned(t)}:
+        del seen[number]  # owned or ended since
     host = socket.gethostname()
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=sw.sweep.heartbeat.max_retry)
-    reaped = []
-    storage = storage_of(sw.study)
-    for t in TrialLedger(sw).in_state(TrialState.RUNNING):
+    for t in running:
         pid = t.user_attrs.get(Attr.PID)
-        if t.user_attrs.get(Attr.HOST) != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
-            continue
-        try:
-            storage.set_trial_user_attr(t._trial_id, Attr.DIED, f"worker {host}:{pid} died")
-            storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another worker reaped it first
-        retry(sw.study, copy.deepcopy(stored_trial(sw.study, t)))
-        reaped.append(t.number)
-    return reaped
+        if not _owned(t):
+            why = "its worker died while claiming it" if _unowned_too_long(sw, t, seen) else None
+        elif beats or t.user_attrs.get(Attr.HOST) != host or pid == os.getpid() or _alive(pid):
+            why = None  # its heartbeats tell (Optuna's check, above), or another machine's, or alive
+        else:
+            why = f"worker {host}:{pid} died"
+        if why is not None and _fail_dead(sw, t, why):
+            reaped.append(t.number)
+    return sorted(reaped)
+
+
+def _owned(t) -> bool:
+    """Whether a running trial has its owner: the pid its worker writes last when claiming it (_own)."""
+    return isinstance(t.user_attrs.get(Attr.PID), int)
+
+
+def _unowned_too_long(sw: Sweep, t, seen: dict[int, float]) -> bool:
+    """Whether a running trial without an owner has been so for longer than heartbeat.grace: its
+    worker was killed while claiming it (a claim takes milliseconds). How long: since it started,
+    by the journal (which records the start in UTC, one clock for every machine); with a database
+    (which records the claiming machine's local time), since this worker first saw it so."""
+    now = time.monotonic()
+    age = now - seen.setdefault(t.number, now)
+    if sw.storage_url is None and t.datetime_start is not None:
+        age = max(age, (datetime.now() - t.datetime_start).total_seconds())
+    return age > sw.sweep.heartbeat.grace
+
+
+def _fail_dead(sw: Sweep, t, why: str) -> bool:
+    """Fail a trial whose worker died, saying why, and queue its retry; False when another worker did first."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = storage_of(sw.study)
+    try:
+        storage.set_trial_user_attr(t._trial_id, Attr.DIED, why)
+        storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # another worker reaped it first
+    Retry(sw.sweep.heartbeat.max_retry)(sw.study, stored_trial(sw.study, t))
+    return True
 
 
 def _requeue_orphans(sw: Sweep) -> list[int]:
@@ -88,12 +128,10 @@ def _requeue_orphans(sw: Sweep) -> list[int]:
     killed between them, or a disk that filled up, leaves a failed trial that no retry continues and
     that counts as done: queue its retry now. (A trial that failed on its own carries its error.
     Two workers doing this at once queue two retries; the second one taken is surplus.)"""
-    import optuna
-
     orphans = TrialLedger(sw).orphans()
-    max_retry = sw.sweep.heartbeat.max_retry
+    retry = Retry(sw.sweep.heartbeat.max_retry)
     for t in orphans:
-        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)(sw.study, copy.deepcopy(t))
+        retry(sw.study, t)
     return [t.number for t in orphans]
 
 
@@ -116,8 +154,9 @@ def _work(sw: Sweep, runs_dir: Path | None, events: Events | None, stop: threadi
     stop = stop or threading.Event()
     trials_dir = runs_dir or (sw.path / "trials" if sw.path else Path("runs"))
     result = WorkerResult()
+    unowned: dict[int, float] = {}
     while not stop.is_set():
-        reaped = reap(sw)
+        reaped = reap(sw, unowned)
         result.reaped += reaped
         for number in reaped:
             events.note(f"trial {number}: its worker died; queued again, to resume from its last checkpoint")
@@ -170,18 +209,40 @@ def _take(sw: Sweep) -> HeldTrial | None:
     from optuna.trial import TrialState
 
     trial = HeldTrial(sw, sw.study.ask())
+    inherited = stored_trial(sw.study, trial)
+    _own(sw, trial, _claim_kind(inherited))
     # A retry starts with its dead predecessor's attributes: these are its own now.
-    trial.set_user_attr(Attr.HOST, socket.gethostname())
-    trial.set_user_attr(Attr.PID, os.getpid())
-    inherited = stored_trial(sw.study, trial).user_attrs
     for stale in (Attr.DIED, Attr.ERROR, Attr.TRAINED, Attr.BUDGET, Attr.SAME):
-        if stale in inherited:
+        if stale in inherited.user_attrs:
             trial.set_user_attr(stale, None)
     if _surplus(sw, trial, stored_trial(sw.study, trial)):
         trial.set_user_attr(Attr.SURPLUS, True)  # lost the race for the last slot (or a promotion): never trained
         trial.tell(state=TrialState.FAIL)
         return None
     return trial
+
+
+def _claim_kind(stored) -> str:
+    """What a trial just asked for is, for the fault points of its claim: retry, promotion, queued (a grid point) or new."""
+    if retries_of(stored) is not None:
+        return "retry"
+    if promotes_of(stored) is not None:
+        return "promotion"
+    return "queued" if SystemAttr.FIXED_PARAMS in stored.system_attrs else "new"
+
+
+def _own(sw: Sweep, trial: HeldTrial, kind: str) -> None:
+    """Write the owner of a trial this worker just asked for (RUNNING from then on): its first
+    heartbeat where the storage keeps them, its host, and last its pid. A worker killed before the
+    pid is written leaves a trial without an owner, which reap retries once it has been so for
+    heartbeat.grace; one killed after it, a trial whose worker is dead (its pid, its heartbeats)."""
+    faults.hit(f"claim:{kind}:asked")
+    if heartbeats(sw.study):
+        storage_of(sw.study).record_heartbeat(trial._trial_id)
+    trial.set_user_attr(Attr.HOST, socket.gethostname())
+    faults.hit(f"claim:{kind}:host")
+    trial.set_user_attr(Attr.PID, os.getpid())
+    faults.hit(f"claim:{kind}:owned")
 
 
 def _surplus(sw: Sweep, trial: HeldTrial, stored) -> bool:
@@ -228,6 +289,31 @@ def worker_devices(sw: Sweep, workers: int) -> list[str]:
     return [str(resolve_device("auto")) if name == "auto" else name for name in placed]
 
 
+# Set by run_workers for the workers it starts: their stdin is the line to it (see follow_parent).
+STOP_AT_EOF = "RNNEXP_STOP_AT_EOF"
+
+
+def follow_parent(stop) -> bool:
+    """In a worker run_workers started: set ``stop`` (as the first signal does: the trial is
+    checkpointed and handed back) once stdin closes, which happens when run_workers stops its
+    workers (a signal) and when it is gone (SIGKILLed, its terminal hung up). The workers run in
+    sessions of their own, so a terminal's Ctrl-C or hangup reaches only run_workers' process: this
+    line is how they hear of it, once each. False (nothing watched) in any other worker."""
+    if os.environ.get(STOP_AT_EOF) != "1":
+        return False
+
+    def watch() -> None:
+        try:
+            while os.read(0, 1 << 12):
+                pass
+        except OSError:
+            pass
+        stop.set()
+
+    threading.Thread(target=watch, name="rnnexp-parent", daemon=True).start()
+    return True
+
+
 def run_workers(
     sw: Sweep,
     workers: int,
@@ -239,17 +325,21 @@ def run_workers(
     """Start the local worker processes (threads split evenly among them; worker i is number i,
     which places its trials on GPU i mod the GPU count: worker_devices) and wait for them.
     graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
-    is set, each worker is sent SIGTERM and waited for. quiet: nothing of the workers is shown but
-    their errors.
+    is set, each worker is told to stop (its stdin closed: follow_parent) and waited for. Each worker
+    runs in a session of its own: a terminal's Ctrl-C (SIGINT to the whole foreground process group)
+    or hangup reaches only this process, so a worker hears of a stop once, from here, and takes it as
+    the graceful one (a second signal would end it at once, its trial left running). A session of
+    its own, not only a process group: writing to the terminal, a worker is never stopped by
+    SIGTTOU (stty tostop), having none. If this process is killed, their stdin closes too.
+    quiet: nothing of the workers is shown but their errors.
     watch: the workers' lines go through it (else straight to this process's stderr)."""
-    import signal
     import subprocess
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
     if quiet:
         cmd.append("--quiet")
-    env = dict(os.environ)
+    env = dict(os.environ, **{STOP_AT_EOF: "1"})
     if storage:
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
     # A worker's output, its result line included, is this process's progress: stderr (stdout is
@@ -257,15 +347,16 @@ def run_workers(
     # nothing but their result line, on stdout, and their errors, on stderr: those still come through).
     piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "errors": "replace"}
     out = piped if watch is not None else {"stdout": subprocess.DEVNULL if quiet else sys.stderr.fileno()}
-    procs = [subprocess.Popen([*cmd, "--number", str(i)], env=env, **out) for i in range(workers)]
+    procs = [
+        subprocess.Popen([*cmd, "--number", str(i)], env=env, stdin=subprocess.PIPE, start_new_session=True, **out)
+        for i in range(workers)
+    ]
     relays = [_relay(p.stdout, watch) for p in procs] if watch is not None else []
     stop = graceful_stop()
     try:
         while any(p.poll() is None for p in procs):
             if stop.wait(0.5):
-                for p in procs:
-                    if p.poll() is None:
-                        p.send_signal(signal.SIGTERM)  # each checkpoints its trial and hands it back
+                _close_stdin(procs)  # each checkpoints its trial and hands it back
                 for p in procs:
                     p.wait()
                 return WorkersEnd(interrupted=True)
@@ -273,5 +364,14 @@ def run_workers(
                 watch.tick()
         return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
     finally:
+        _close_stdin(procs)
         for relay in relays:
             relay.join(timeout=5)  # the workers' last lines, before anything else is printed
+
+
+def _close_stdin(procs) -> None:
+    for p in procs:
+        try:
+            p.stdin.close()
+        except OSError:
+            pass  # nothing was written to it: nothing to flush
