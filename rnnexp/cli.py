@@ -340,7 +340,7 @@ def validate(
             cfg = load_config(config, set_)
             ok = (
                 f"ok: {config} is a valid config (run name {cfg.run_name}: {cfg.model.cell}, {cfg.model.num_neurons} "
-                f"neurons, {cfg.train.epochs} epochs)"
+                f"neurons, {counted(cfg.train.epochs, 'epoch')})"
             )
             printed = explain_config(config, set_) if show else None
     # With --print, stdout is exactly the YAML (it loads back as the config); the verdict goes to stderr.

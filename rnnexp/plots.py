@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, EarlyStoppingConfig, dump_config, headline_metric
+from .errors import counted
 from .report import differing_keys, run_row
 from .rundir import RunDir, Status, replacing, write_json, write_text
 
@@ -166,7 +167,7 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
     fig.set_size_inches(12, 5.1 + keys_in + runs_in)
     head = rows[0]
     fig.suptitle(
-        f"{head['run']}: {str(head['status']).replace('_', ' ')} after {head['epochs']} epochs"
+        f"{head['run']}: {str(head['status']).replace('_', ' ')} after {counted(head['epochs'], 'epoch')}"
         if len(rows) == 1
         else f"{len(rows)} runs, told apart by the config keys that differ (legend below)",
         fontsize=11,

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import checkpoint
 from .devices import run_device
-from .errors import RunDirError
+from .errors import RunDirError, counted
 from .model import model_from_checkpoint
 from .rundir import RunDir, Status, output_file, write_json, write_text
 from .tasks import restore_task, task_class
@@ -73,7 +73,7 @@ def unfinished_note(status: str, path: Path, epochs: int, which: str, epoch: int
         return None
     then = f"; continue it with: rnnexp resume {path}" if status in (Status.STALE, Status.INTERRUPTED) else ""
     return (
-        f"this run is {status}, not finished ({epochs} epochs planned): these are the scores of its {which} "
+        f"this run is {status}, not finished ({counted(epochs, 'epoch')} planned): these are the scores of its {which} "
         f"checkpoint, from epoch {epoch}{then}"
     )
 

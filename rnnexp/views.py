@@ -79,7 +79,7 @@ def show_setup(console, info: dict[str, Any]) -> None:
     if info.get("resumed_from"):
         epoch, batch = info["resumed_from"]
         where = f"after epoch {epoch}" if batch == 0 else f"in epoch {epoch + 1} after batch {batch}"
-        console.print(f"resuming {where}, to {info['epochs']} epochs")
+        console.print(f"resuming {where}, to {counted(info['epochs'], 'epoch')}")
     for note in data.get("notes", []):
         console.print(f"[yellow]note:[/] {escape(note)}")
     from .tasks import task_class  # torch is loaded by now: the run is set up

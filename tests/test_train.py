@@ -143,6 +143,17 @@ def test_resume_of_finished_run_is_refused_but_can_be_extended(reference, tiny_d
     assert "epochs: 3" in open(f"{extended.run_dir}/config.yaml").read()
 
 
+def test_a_one_epoch_run_says_1_epoch_wherever_it_counts(tiny_data, tmp_path):
+    """Counts in a run's messages agree with their number (errors.counted): its stop reason, the
+    refusal to resume it, and the note evaluate adds are about "1 epoch", not "1 epochs"."""
+    one = training.train(make_cfg(tiny_data, train={"epochs": 1}), tmp_path)
+    assert one.stop_reason == "trained all 1 epoch", one.stop_reason
+    with pytest.raises(RunDirError, match=r"run already finished \(completed after 1 epoch\)"):
+        training.resume(one.run_dir)
+    with pytest.raises(RunDirError, match="already trained 1 epoch; give a larger total"):
+        training.resume(one.run_dir, epochs=1)
+
+
 def test_early_stopping_stops_and_extension_gets_fresh_patience(tiny_data, tmp_path):
     es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 100.0}
     cfg = make_cfg(tiny_data, train={"epochs": 6, "early_stopping": es})
@@ -285,7 +296,7 @@ def _stopped_run(tiny_data, tmp_path, data_file=None):
         ("config:model.num_neurons", r"model.num_neurons \(16 -> 32\)"),
         ("checkpoint", "checksum mismatch"),
         ("foreign", "belongs to another run"),
-        ("epochs", "already trained 1 epochs"),
+        ("epochs", "already trained 1 epoch;"),
     ],
 )
 def test_a_refused_resume_writes_nothing(tiny_data, tmp_path, spoil, expected):

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..config import Config, flatten
-from ..errors import RunDirError, clip
+from ..errors import RunDirError, clip, counted
 from ..rundir import RunDir, Status
 from .progress import end_of
 
@@ -46,7 +46,7 @@ def plan_resume(
     if end is not None and not extending and (settle or end[0].finished):
         if not settle and summary.get("status") == end[0]:
             raise RunDirError(
-                f"{run_dir.path}: run already finished ({end[0]} after {done} epochs); "
+                f"{run_dir.path}: run already finished ({end[0]} after {counted(done, 'epoch')}); "
                 f"to train further, extend it: rnnexp resume {run_dir.path} --epochs N (N > {done})"
             )
         settled = end
@@ -54,7 +54,7 @@ def plan_resume(
         target = epochs if epochs is not None else cfg.train.epochs
         if target <= done:
             given = f"--epochs {target}" if epochs is not None else f"{run_dir.config}: train.epochs {target}"
-            raise RunDirError(f"{given}: the run has already trained {done} epochs; give a larger total")
+            raise RunDirError(f"{given}: the run has already trained {counted(done, 'epoch')}; give a larger total")
         cfg.train.epochs = target
     return ResumePlan(done, extending, end, settled)
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .. import faults
-from ..errors import DivergedError, TrainingError
+from ..errors import DivergedError, TrainingError, counted
 from ..rundir import Status
 from .events import Prune, Reporter
 from .parts import Parts
@@ -52,7 +52,7 @@ def fit(parts: Parts, progress: Progress, hooks: Hooks) -> Ending:
             raise
         if ended is not None:
             return ended
-    return Status.COMPLETED, f"trained all {epochs} epochs"
+    return Status.COMPLETED, f"trained all {counted(epochs, 'epoch')}"
 
 
 def _no_deterministic_kernel(e: RuntimeError) -> TrainingError:
@@ -154,11 +154,11 @@ def _decide_end(parts: Parts, progress: Progress, prune: str | None) -> Ending |
     early, epochs = parts.early, parts.cfg.train.epochs
     if early.should_stop:
         return Status.EARLY_STOPPED, (
-            f"no improvement of {early.monitor} for {early.wait} epochs "
+            f"no improvement of {early.monitor} for {counted(early.wait, 'epoch')} "
             f"(patience {early.patience}); best epoch {early.best_epoch}"
         )
     if progress.epoch >= epochs:
-        return Status.COMPLETED, f"trained all {epochs} epochs"
+        return Status.COMPLETED, f"trained all {counted(epochs, 'epoch')}"
     if prune:
         return Status.PRUNED, prune
     return None
@@ -182,7 +182,7 @@ def plateau_warning(parts: Parts, history: list[dict[str, Any]]) -> str | None:
     if all(row["train_loss"] >= 0.98 * prior for row in history[:k]):
         baseline = task.prior_name
         return (
-            f"after {k} epochs the training loss ({history[k - 1]['train_loss']:.4f}) is still within 2% of "
+            f"after {counted(k, 'epoch')} the training loss ({history[k - 1]['train_loss']:.4f}) is still within 2% of "
             f"{prior:.4f}, the loss of predicting {baseline}: the model has not started "
             f"learning. Try a larger train.lr (rnnexp lr-find suggests one)"
         )
