@@ -123,11 +123,8 @@ def first_sweep(runs: Path) -> None:
     its first trials, its status, resumed to the end, its results, the best config trained."""
     started = time.perf_counter()
     sweep_file = "configs/sweep_quick.yaml"
-    # SIGTERM to the sweep's own process, which hands it to each worker once: Ctrl-C on a terminal
-    # signals the workers too, and that second signal ends them at once (reported as a bug).
-    stopped = interrupted(
-        ["sweep", sweep_file, "--workers", "2"], runs, after="complete after", wait=0.0, sig=signal.SIGTERM, group=False
-    )
+    # Ctrl-C: SIGINT to the whole process group, as a terminal sends it
+    stopped = interrupted(["sweep", sweep_file, "--workers", "2"], runs, after="complete after", wait=0.0)
     folder = next(runs.glob("sweep_*"))
     stopped["lines"] = [ln for ln in stopped["lines"] if ln.strip()]
     status = rnnexp("sweep", "status", str(folder), runs=runs)
