@@ -34,6 +34,9 @@ def table(bench: str) -> str:
     ]
     when = run.get("measured_at") or latest()["written_at"][:10]
     command = run.get("command", f"python bench/{bench}.py")
+    if all(r["value"] == "skipped" for r in rows(bench)):
+        lines += ["", f"Not measured by the last `make bench` ({when}, `{command}`): it skipped, for the reason above."]
+        return "\n".join(lines)
     took = f", {run['seconds']:.0f} s" if run.get("seconds") is not None else ""
     lines += ["", f"Measured {when} with `{command}`{took} ({latest()['machine']}, Python {latest()['python']})."]
     return "\n".join(lines)

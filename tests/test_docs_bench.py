@@ -1,0 +1,65 @@
+"""The stories of docs/benchmarks.md hold for the figures beside them.
+
+The tables on that page are generated from bench/results/latest.json (the last `make bench`); the
+words around them ("the GRU's scan is faster than nn.GRU at every shape") are prose. Each test
+here holds one sentence to those figures, so that a `make bench` that contradicts a story fails
+until the story is told again. Nothing is measured here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT
+
+LATEST = ROOT / "bench" / "results" / "latest.json"
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return json.loads(LATEST.read_text())["results"]
+
+
+def test_overhead_the_gru_through_the_scan_beats_the_hand_loop_on_nn_gru(results):
+    gru = [r for r in results["overhead"]["rows"] if r["cell"] == "gru"]
+    assert gru and all(r["vs_nn_gru"] > 1 for r in gru)
+
+
+def test_overhead_the_fixed_cost_weighs_most_at_the_small_shape(results):
+    """'It weighs most at the small shape ... and least at the large one' (per cell)."""
+    for cell in ("lstm", "gru"):
+        by_shape = {r["shape"]: r["ratio"] for r in results["overhead"]["rows"] if r["cell"] == cell}
+        assert by_shape["E32/T100/B128/H32"] <= by_shape["E300/T100/B32/H128"], (cell, by_shape)
+
+
+def test_cells_the_gru_scan_is_faster_everywhere_the_lstm_scan_slower_at_most_shapes(results):
+    rows = results["cells"]["rows"]
+    assert all(r["ratio"] > 1 for r in rows if r["cell"] == "gru")
+    lstm = [r["ratio"] for r in rows if r["cell"] == "lstm"]
+    assert sum(r < 1 for r in lstm) > len(lstm) / 2, lstm
+    assert not all(r["ratio"] >= 2 for r in rows if r["cell"] == "gru")  # "not by the goal's margin at most"
+
+
+def test_knobs_recurrent_dropout_costs_most_and_bucketing_is_several_times_faster(results):
+    cost = results["knobs"]["cost"]
+    lstm = {r["knob"]: r["ratio"] for r in cost if r["cell"] == "lstm"}
+    assert max(lstm, key=lstm.get).startswith("recurrent_dropout"), lstm
+    assert all(r["ratio"] <= 1.3 for r in cost if not r["knob"].startswith("recurrent_dropout"))  # "cost little"
+    assert results["knobs"]["bucket"]["speedup"] >= 2
+
+
+def test_sweep_most_replayed_searches_miss_the_regret_goal(results):
+    replay = results["sweep"]["replay"]
+    assert replay["goal_met"] < replay["searches"] / 2, replay
+
+
+def test_reader_rnnexp_is_faster_than_before_and_pandas_faster_still(results):
+    seconds = {r["reader"].split(" ")[0]: r["median_s"] for r in results["reader"]["rows_by_reader"]}
+    assert seconds["pandas.read_csv"] < seconds["rnnexp"] < seconds["before"], seconds
+
+
+def test_baselines_the_cap_keeps_a_million_texts_within_the_goal_and_costs_some_accuracy(results):
+    b = results["baselines"]
+    assert b["texts"] >= 1_000_000 and b["seconds"] < b["goal_s"] and b["sample_accuracy_cost"] > 0
