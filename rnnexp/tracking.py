@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,35 @@ def _client(uri: str):
     for name in ("mlflow", "alembic"):  # their INFO lines (creating the store's tables) are not rnnexp's output
         logging.getLogger(name).setLevel(logging.WARNING)
 
-    return MlflowClient(tracking_uri=uri)
+    # The first process to open a SQLite store creates it: its tables, then MLflow's schema
+    # migrations one by one. Two processes doing that at once (two trainings started together in
+    # one runs folder) both migrate, and one fails midway ("duplicate column") and would go on
+    # untracked. So opening the store (the client, then a first query) is one process at a time.
+    with _sqlite_lock(uri):
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)
+    return client
+
+
+@contextmanager
+def _sqlite_lock(uri: str) -> Iterator[None]:
+    """An exclusive flock on ``<database>.lock`` beside a sqlite:/// URI's file, for as long as the
+    block runs (another URI, or a folder where no lock file can be made: no lock). A separate file:
+    closing any descriptor of the database itself would drop SQLite's own locks in this process."""
+    import fcntl
+
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0] if uri.startswith("sqlite:///") else ""
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644) if path and path != ":memory:" else None
+    except OSError:
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # a killed holder's flock goes with it
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _experiment(client, name: str, store: Path, embedded: bool) -> str:

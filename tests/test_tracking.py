@@ -117,6 +117,32 @@ def test_a_kill_and_resume_leave_one_mlflow_run_with_one_value_per_epoch(write_c
     forkrun.each(case, KILLS)
 
 
+@pytest.mark.parametrize("store", ["the runs folder's", "a sqlite URI's"])
+def test_trainings_started_together_on_a_new_store_are_each_tracked(write_config, tmp_path, forkrun, store):
+    """The first processes to open a SQLite store create it (tables, then MLflow's migrations):
+    two at once, forked at the same instant, must not break each other's creation, and neither
+    goes on untracked. Both for the runs folder's own store and for a tracking_uri sqlite file."""
+    runs, elsewhere = tmp_path / "runs", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    uri = f"sqlite:///{elsewhere / 'tracking.db'}" if store == "a sqlite URI's" else None
+    config = write_config(train={"threads": 1, "epochs": 1, "mlflow": {"enabled": True, "tracking_uri": uri}})
+
+    def case(run, name: str) -> None:
+        rc, out = run("train", config, "--runs-dir", runs, "--name", name, imports=MLFLOW)
+        assert rc == 0 and "MLflow" not in out, out  # no "going on without MLflow tracking"
+
+    forkrun.each(case, ["first", "second"])
+    if uri:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+    else:
+        client = client_of(runs)
+    for name in ("first", "second"):
+        (folder,) = runs.glob(f"*_{name}")
+        assert assert_mirrors(client, folder).info.status == "FINISHED", name
+
+
 def test_mlflow_down_costs_a_warning_not_the_run(write_config, tmp_path, forkrun):
     config = write_config(train={"threads": 1, "epochs": 2, "mlflow": {"enabled": True, "tracking_uri": "http://127.0.0.1:9"}})
     env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
