@@ -1426,6 +1426,8 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
     for t in handed_back:
         (retry,) = [r for r in res["trials"] if r["retry_of"] == t["number"]]
         assert retry["note"] == f"retry of #{t['number']}, resumed its run" and retry["run_dir"] == t["run_dir"]
+        said = f"trial {retry['number']}: retry of trial {t['number']}, resuming "  # the worker's line names it too
+        assert said in resumed.stdout + resumed.stderr, resumed.stderr[-3000:]
 
 
 CLAIM_TRAIN = {"epochs": 2, "batch_size": 192, "threads": 1}  # one batch an epoch

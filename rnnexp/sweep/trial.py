@@ -135,8 +135,12 @@ def _train(sw: Sweep, trial: HeldTrial, start: _Start, trials_dir: Path, events:
                 trial.set_user_attr(Attr.BUDGET, True)
             return training.resume(previous, reporter=reporter, stop=trial.stop, argv=argv, settle=True, device=start.device)
         if previous is not None:
-            retry = start.stored.system_attrs.get(SystemAttr.RETRY_HISTORY) is not None
-            why = "retry of a dead trial" if retry or promotes is None else f"promotes paused trial {promotes}"
+            history = start.stored.system_attrs.get(SystemAttr.RETRY_HISTORY)
+            if history or promotes is None:
+                # the trial it continues: the last of its retry chain, as `sweep status` says ("retry of #N")
+                why = f"retry of trial {history[-1]}" if history else "retry of a stopped trial"
+            else:
+                why = f"promotes paused trial {promotes}"
             where = f"after epoch {state['epoch']}" if state else "from its start (no checkpoint yet)"
             events.note(f"trial {trial.number}: {why}, resuming {previous} {where}")
             trial.set_user_attr(Attr.RUN_DIR, str(previous))
