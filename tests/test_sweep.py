@@ -1384,9 +1384,21 @@ def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[
     return proc.returncode, screen[0]
 
 
+# Each way of stopping a sweep, on `sweep run` or `sweep resume` (one code path starts and stops the
+# workers of both: Ctrl-C, the common one, is tried on each; the others on one, alternating).
+SIGNAL_CASES = [
+    ("ctrl-c", "run"),
+    ("ctrl-c", "resume"),
+    ("ctrl-c twice", "resume"),
+    ("sigterm", "run"),
+    ("sigterm to every process", "resume"),
+    ("sigkill", "run"),
+    ("hangup", "resume"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["run", "resume"])
-@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c twice", "sigterm", "sigterm to every process", "sigkill", "hangup"])
+@pytest.mark.parametrize("how,command", SIGNAL_CASES)
 def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if_uninterrupted(
     signal_sweep, tmp_path, command, how
 ):
