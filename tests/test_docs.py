@@ -544,7 +544,7 @@ def test_config_comments_quote_no_timing():
 
 
 def test_the_python_the_docs_ask_for_is_the_one_pyproject_requires():
-    """"Python 3.N or later" anywhere in the docs says what requires-python says (pyproject.toml)."""
+    """ "Python 3.N or later" anywhere in the docs says what requires-python says (pyproject.toml)."""
     import tomllib
 
     required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
