@@ -1462,18 +1462,21 @@ CLAIM_INSTANTS = ["asked", "host", "owned"]  # _own's fault points, in order
 
 
 def _claim_killed_then_resumed(run, folder: Path, kind: str, instant: str, env: dict) -> dict:
-    """A worker killed at one instant of its claim of a trial of ``kind``; then `sweep resume`, within
-    CLAIM_LIMIT seconds. Returns the results. A retry is claimed after its trial's worker died
-    mid-epoch (the next worker reaps it first); a promotion, once its trial was paused."""
+    """A worker killed at one instant of its claim of a trial of ``kind``; then the next worker, as
+    `sweep resume` runs it, ends within CLAIM_LIMIT seconds. Returns the results. A retry is claimed
+    after its trial's worker died mid-epoch (the next worker reaps it first); a promotion, once its
+    trial was paused."""
     point = f"claim:{kind}:{instant}"
     if kind == "retry":
         rc, out = run("sweep", "worker", folder, "--number", "0", env={**env, "RNNEXP_FAULT": "batch:1:1"})
         assert rc == -signal.SIGKILL, (point, out[-2000:])
     rc, out = run("sweep", "worker", folder, "--number", "0", env={**env, "RNNEXP_FAULT": point})
     assert rc == -signal.SIGKILL, (point, rc, out[-2000:])
-    rc, out = run("sweep", "resume", folder, "--json", "--quiet", env=env, signals=[(CLAIM_LIMIT, signal.SIGKILL)])
+    # The next worker, as `sweep resume` starts it (the command only starts workers, waits for them
+    # and reads the results): forked, not a fresh interpreter.
+    rc, out = run("sweep", "worker", folder, "--number", "0", "--quiet", env=env, signals=[(CLAIM_LIMIT, signal.SIGKILL)])
     assert rc == 0, (point, rc, out[-2000:])  # -9: still waiting for a trial after CLAIM_LIMIT seconds
-    return json.loads(out.splitlines()[-1])
+    return sweeps.compute_results(sweeps.open_sweep(folder, env.get("RNNEXP_STORAGE")))
 
 
 def _nothing_lost_or_doubled(res: dict, kind: str, point: str) -> None:
