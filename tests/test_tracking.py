@@ -127,8 +127,8 @@ def test_trainings_started_together_on_a_new_store_are_each_tracked(write_config
     uri = f"sqlite:///{elsewhere / 'tracking.db'}" if store == "a sqlite URI's" else None
     config = write_config(train={"threads": 1, "epochs": 1, "mlflow": {"enabled": True, "tracking_uri": uri}})
 
-    def case(run, name: str) -> None:
-        rc, out = run("train", config, "--runs-dir", runs, "--name", name, imports=MLFLOW)
+    def case(run, name: str) -> None:  # in tmp_path: MLflow puts a sqlite URI's artifacts in ./mlruns
+        rc, out = run("train", config, "--runs-dir", runs, "--name", name, imports=MLFLOW, cwd=str(tmp_path))
         assert rc == 0 and "MLflow" not in out, out  # no "going on without MLflow tracking"
 
     forkrun.each(case, ["first", "second"])
