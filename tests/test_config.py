@@ -726,3 +726,49 @@ def test_the_json_schema_accepts_base():
     schema = config_json_schema()
     assert schema["additionalProperties"] is False and "string" in str(schema["properties"]["base"])
     assert set(schema["properties"]) == {"base", *Config.model_fields}
+
+
+VALUE_KEYS = [  # (how the key is written, what YAML reads it as)
+    ("?", "null"),
+    ("~", "null"),
+    ("null", "null"),
+    ("yes", "a true/false value (true)"),
+    ("off", "a true/false value (false)"),
+    ("1", "a number (1)"),
+    ("2.5", "a number (2.5)"),
+    ("2024-01-01", "a date (2024-01-01)"),
+]
+
+
+@pytest.mark.parametrize("written,read_as", VALUE_KEYS, ids=[w for w, _ in VALUE_KEYS])
+@pytest.mark.parametrize("place", ["the top level", "a section", "a sweep's space"])
+def test_a_key_yaml_reads_as_a_value_is_named_with_its_line_and_what_belongs_there(tmp_path, written, read_as, place):
+    """A key YAML reads as null, true/false, a number or a date, where a name belongs: one line with
+    the file and line, where the key is, what YAML made of it, and what names go there (never
+    pydantic's "Keys should be strings" with no line)."""
+    # ? starts an explicit key (here an empty one): its ':' follows on the next line, at its indent
+    key = lambda indent: f"?\n{indent}:" if written == "?" else f"{written}:"
+    if place == "a sweep's space":
+        (tmp_path / "base.yaml").write_text("data: {dataset: uci-sentiment}\n")
+        path = tmp_path / "sweep.yaml"
+        path.write_text(
+            f"base: base.yaml\nobjective: {{metric: val_accuracy}}\nsampler: {{kind: grid}}\nspace:\n  {key('  ')} [1, 2]\n"
+        )
+        line, within, names = 5, "in space", "write a name"
+        with pytest.raises(ConfigError) as caught:
+            load_sweep(path)
+    else:
+        section = "train" if place == "a section" else None
+        path = tmp_path / "config.yaml"
+        indent = "  " if section else ""
+        body = f"train:\n{indent}epochs: 2\n{indent}{key(indent)} 3\n" if section else f"{key('')} 3\n"
+        path.write_text("data: {dataset: uci-sentiment}\n" + body)
+        line = 4 if section else 2
+        within = "in train" if section else "at the top level"
+        names = "write one of epochs, batch_size, lr" if section else "write one of name, data, model, train"
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+    (message,) = [m for m in caught.value.messages if "read by YAML" in m]
+    assert message.startswith(f"{path}:{line}: a key {within} is read by YAML as {read_as}")
+    assert "not as a name" in message and names in message and "\n" not in message, message
+    assert not any("Keys should be strings" in m or "valid string" in m for m in caught.value.messages), caught.value.messages

@@ -116,3 +116,18 @@ def depth_of(node: yaml.Node | None, loc: list[str]) -> tuple[int, int | None]:
         else:
             break
     return depth, line
+
+
+def value_key_line(node: yaml.Node | None, parent: list[str]) -> int | None:
+    """1-based line of the first key of the mapping at ``parent`` that YAML reads as a value (null,
+    true/false, a number, a date), not as text; None when there is none."""
+    for part in parent:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if str(k.value) == part), None)
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:str":
+            return key_node.start_mark.line + 1
+    return None
