@@ -1384,11 +1384,10 @@ def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[
     return proc.returncode, screen[0]
 
 
-# Each way of stopping a sweep, on `sweep run` or `sweep resume` (one code path starts and stops the
-# workers of both: Ctrl-C, the common one, is tried on each; the others on one, alternating).
+# Each way of stopping a sweep, on `sweep run` or on `sweep resume` (one function, _run_workers,
+# starts and stops the workers of both), three on each.
 SIGNAL_CASES = [
     ("ctrl-c", "run"),
-    ("ctrl-c", "resume"),
     ("ctrl-c twice", "resume"),
     ("sigterm", "run"),
     ("sigterm to every process", "resume"),

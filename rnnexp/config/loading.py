@@ -33,7 +33,7 @@ from .inherit import (
 from .run import Config
 from .schema import metric_applies
 from .sweep import SweepConfig, SweepParts, objective_of, sweep_parts
-from .yamlio import YAML_NODES_MAX, line_of, read_file, read_yaml, value_key_line  # noqa: F401  (YAML_NODES_MAX: part of the API)
+from .yamlio import YAML_NODES_MAX, line_of, read_file, read_yaml, value_key  # noqa: F401  (YAML_NODES_MAX: part of the API)
 
 
 def trial_config(base_raw: dict, params: dict[str, Any], source: str = "") -> Config:
@@ -347,10 +347,9 @@ def _describe(
     kind = err["type"]
     # A key YAML read as a value (~, null, true, no, 1, 2.5, 2024-01-01): of a section, or of a
     # mapping of names (a sweep's space, set).
-    if kind == "invalid_key":
-        return _value_key(err["input"], loc[:-1], source, node, overridden, root)
-    if loc[-1:] == ["[key]"]:
-        return _value_key(err["input"], loc[:-2], source, node, overridden, root)
+    if kind == "invalid_key" or loc[-1:] == ["[key]"]:
+        parent = loc[: -2 if kind != "invalid_key" else -1]
+        return value_key(err["input"], parent, source, None if overridden else node, _fields_at(parent, root))
     if kind == "extra_forbidden":
         return f"{where}: unknown key {dotted} ({_key_hint(loc, root)})"
     if kind == "missing":
@@ -366,25 +365,6 @@ def _describe(
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
     shown = clip(repr(got)) if not isinstance(got, (dict, list)) else type(got).__name__
     return f"{where}: {dotted}: {msg}, got {shown}{hint}"
-
-
-def _value_key(got: Any, parent: list[str], source: str, node: yaml.Node | None, overridden: dict, root) -> str:
-    """A mapping key that YAML read as null, true/false, a number or a date, where a name belongs."""
-    if got is None:
-        what = "null (~, null or an empty key)"
-    elif isinstance(got, bool):
-        what = f"a true/false value ({str(got).lower()})"
-    else:
-        kind = "a number" if isinstance(got, (int, float)) else f"a {type(got).__name__}"
-        what = f"{kind} ({clip(str(got))})"
-    line = None if overridden else value_key_line(node, parent)
-    where = f"{source}:{line}" if line else source
-    place = f"in {clip('.'.join(parent), 120)}" if parent else "at the top level"
-    known = _fields_at(parent, root)
-    names = f"one of {', '.join(known)}" if known else "a name"
-    return (
-        f"{where}: a key {place} is read by YAML as {what}, not as a name: write {names} (quote a name that looks like a value)"
-    )
 
 
 def _key_hint(loc: list[str], root: type[BaseModel] | None = None) -> str:
