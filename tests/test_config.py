@@ -772,3 +772,14 @@ def test_a_key_yaml_reads_as_a_value_is_named_with_its_line_and_what_belongs_the
     assert message.startswith(f"{path}:{line}: a key {within} is read by YAML as {read_as}")
     assert "not as a name" in message and names in message and "\n" not in message, message
     assert not any("Keys should be strings" in m or "valid string" in m for m in caught.value.messages), caught.value.messages
+
+
+@pytest.mark.parametrize("written,read_as", VALUE_KEYS[1:], ids=[w for w, _ in VALUE_KEYS[1:]])
+def test_a_value_key_given_by_set_is_named_as_that_set(tmp_path, written, read_as):
+    path = tmp_path / "config.yaml"
+    path.write_text("data: {dataset: uci-sentiment}\n")
+    given = f"model={{{written}: 3}}"
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, [given])
+    (message,) = caught.value.messages
+    assert message.startswith(f"--set {given}: a key in model is read by YAML as {read_as}") and "write one of cell," in message

@@ -33,7 +33,7 @@ from .inherit import (
 from .run import Config
 from .schema import metric_applies
 from .sweep import SweepConfig, SweepParts, objective_of, sweep_parts
-from .yamlio import YAML_NODES_MAX, line_of, read_file, read_yaml, value_key  # noqa: F401  (YAML_NODES_MAX: part of the API)
+from .yamlio import YAML_NODES_MAX, line_of, read_file, read_yaml, value_key, value_key_line  # noqa: F401  (YAML_NODES_MAX: part of the API)
 
 
 def trial_config(base_raw: dict, params: dict[str, Any], source: str = "") -> Config:
@@ -349,7 +349,9 @@ def _describe(
     # mapping of names (a sweep's space, set).
     if kind == "invalid_key" or loc[-1:] == ["[key]"]:
         parent = loc[: -2 if kind != "invalid_key" else -1]
-        return value_key(err["input"], parent, source, None if overridden else node, _fields_at(parent, root))
+        line, under = value_key_line(node, parent), ".".join(parent)
+        given = next((v for k, v in overridden.items() if k.startswith(under + ".") or under.startswith(k + ".")), source)
+        return value_key(err["input"], parent, f"{source}:{line}" if line else given, _fields_at(parent, root))
     if kind == "extra_forbidden":
         return f"{where}: unknown key {dotted} ({_key_hint(loc, root)})"
     if kind == "missing":

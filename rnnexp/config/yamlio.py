@@ -118,9 +118,9 @@ def depth_of(node: yaml.Node | None, loc: list[str]) -> tuple[int, int | None]:
     return depth, line
 
 
-def value_key(got: Any, parent: list[str], source: str, node: yaml.Node | None, known: list[str]) -> str:
+def value_key(got: Any, parent: list[str], where: str, known: list[str]) -> str:
     """The problem of a mapping key that YAML read as null, true/false, a number or a date where a
-    name belongs (``known``: the names that go there, if the schema says), at its line in ``node``."""
+    name belongs (``known``: the names that go there, if the schema says), at ``where``."""
     if got is None:
         what = "null (~, null or an empty key)"
     elif isinstance(got, bool):
@@ -128,8 +128,6 @@ def value_key(got: Any, parent: list[str], source: str, node: yaml.Node | None, 
     else:
         kind = "a number" if isinstance(got, (int, float)) else f"a {type(got).__name__}"
         what = f"{kind} ({clip(str(got))})"
-    line = _value_key_line(node, parent)
-    where = f"{source}:{line}" if line else source
     place = f"in {clip('.'.join(parent), 120)}" if parent else "at the top level"
     names = f"one of {', '.join(known)}" if known else "a name"
     return (
@@ -137,7 +135,7 @@ def value_key(got: Any, parent: list[str], source: str, node: yaml.Node | None, 
     )
 
 
-def _value_key_line(node: yaml.Node | None, parent: list[str]) -> int | None:
+def value_key_line(node: yaml.Node | None, parent: list[str]) -> int | None:
     """1-based line of the first key of the mapping at ``parent`` that YAML reads as a value, not text."""
     for part in parent:
         if not isinstance(node, yaml.MappingNode):
