@@ -417,6 +417,17 @@ set:
   train.threads: 1
   train.baselines: false
 """
+# The space random and TPE search, up to the sampler's kind (the grid lists points of it instead).
+_RANGES = """space:
+  model.cell: [gru, lstm]
+  train.lr: {kind: loguniform, low: 0.0003, high: 0.03}
+  model.num_neurons: {kind: int, low: 16, high: 64, step: 16}
+  model.output_dropout: {kind: uniform, low: 0.0, high: 0.5}
+objective:
+  metric: val_accuracy
+sampler:
+"""
+
 SEARCHES = {
     "grid": _SEARCH_HEAD.format(name="uci-grid")
     + """space:
@@ -430,28 +441,14 @@ sampler:
   kind: grid                            # 24 combinations, 144 epochs
 """,
     "random": _SEARCH_HEAD.format(name="uci-random")
-    + """space:
-  model.cell: [gru, lstm]
-  train.lr: {kind: loguniform, low: 0.0003, high: 0.03}
-  model.num_neurons: {kind: int, low: 16, high: 64, step: 16}
-  model.output_dropout: {kind: uniform, low: 0.0, high: 0.5}
-objective:
-  metric: val_accuracy
-sampler:
-  kind: random
+    + _RANGES
+    + """  kind: random
   seed: 0
 trials: 24                              # the grid's 144 epochs
 """,
     "tpe": _SEARCH_HEAD.format(name="uci-tpe")
-    + """space:
-  model.cell: [gru, lstm]
-  train.lr: {kind: loguniform, low: 0.0003, high: 0.03}
-  model.num_neurons: {kind: int, low: 16, high: 64, step: 16}
-  model.output_dropout: {kind: uniform, low: 0.0, high: 0.5}
-objective:
-  metric: val_accuracy
-sampler:
-  kind: tpe
+    + _RANGES
+    + """  kind: tpe
   seed: 0
   startup_trials: 8
 pruner:
