@@ -663,7 +663,7 @@ def _texts_to_predict(file: Path | None, data) -> list[str]:
 
         return read_texts(file, data.model_copy(update={"format": "auto"}))  # the file's own extension says its format
     if file is not None:
-        from .readers import codec, decoding
+        from .data.readers import codec, decoding
 
         try:
             with decoding(file, data.encoding):

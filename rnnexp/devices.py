@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from .batches import moves_per_batch
 from .config.run import check_device
+from .data.batches import moves_per_batch
 from .errors import ConfigError
 
 # train.precision -> the dtype autocast runs the forward pass and loss in (None: no autocast).

@@ -16,12 +16,12 @@ from typing import Any
 import torch
 
 from .data import Preprocessor
+from .data.padding import real_steps
+from .data.tokenizer import PAD_ID
 from .errors import RnnexpError, RunDirError
 from .model import model_from_checkpoint
-from .padding import real_steps
 from .rundir import RunDir, output_file, replacing, write_json
 from .scoring import load_checkpoint
-from .tokenizer import PAD_ID
 
 TOLERANCE = 1e-6
 

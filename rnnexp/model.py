@@ -12,9 +12,9 @@ from torch.func import functional_call
 
 from .cells import GATES, VariationalRNN, backward_within_lengths, real_steps, within_length_reversal
 from .config import Config, ModelConfig
+from .data.padding import keep_real
 from .devices import to_compute
 from .errors import ConfigError
-from .padding import keep_real
 
 
 def time_constant_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

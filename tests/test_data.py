@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA
-from rnnexp.batches import epoch_batches
 from rnnexp.config import DataConfig
 from rnnexp.data import (
     UCI_FILES,
@@ -19,6 +18,7 @@ from rnnexp.data import (
     stratified_split,
     tokenize,
 )
+from rnnexp.data.batches import epoch_batches
 from rnnexp.errors import DataError
 
 
@@ -224,7 +224,7 @@ def test_uci_checksums_match_published_readme():
 
 
 def test_bucket_batches_cover_all_rows_group_lengths_and_are_seeded():
-    from rnnexp.batches import bucket_batches, padded_share
+    from rnnexp.data.batches import bucket_batches, padded_share
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 400, 1000)
@@ -237,7 +237,7 @@ def test_bucket_batches_cover_all_rows_group_lengths_and_are_seeded():
 
 
 def test_trim_padding_keeps_real_tokens():
-    from rnnexp.batches import trim_padding
+    from rnnexp.data.batches import trim_padding
 
     pre = np.array([[0, 0, 3, 4], [0, 5, 6, 7]])
     assert trim_padding(pre, 3, "pre").tolist() == [[0, 3, 4], [5, 6, 7]]
@@ -246,7 +246,7 @@ def test_trim_padding_keeps_real_tokens():
 
 
 def _aug(tokens, padding="pre", truncating="pre", seed=0, **p):
-    from rnnexp.batches import augment_batch
+    from rnnexp.data.batches import augment_batch
 
     probs = {"insert": 0.0, "delete": 0.0, "swap": 0.0, **p}
     return augment_batch(np.array(tokens), padding, truncating, 50, rng=np.random.default_rng(seed), **probs)

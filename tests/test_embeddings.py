@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from rnnexp.embeddings import load_pretrained
+from rnnexp.data.embeddings import load_pretrained
 from rnnexp.errors import DataError
 
 VECS = {

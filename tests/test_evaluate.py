@@ -243,7 +243,7 @@ def test_training_records_the_baselines_validation_scores_for_the_curves(run, ti
 
 def test_tfidf_baseline_fits_where_no_word_is_seen_twice_or_none_at_all():
     from rnnexp.baselines import tfidf_logreg
-    from rnnexp.tokenizer import tokenize
+    from rnnexp.data.tokenizer import tokenize
 
     four = ["good food", "good meal", "bad food", "bad meal"]
     assert tfidf_logreg(four, np.array([1, 1, 0, 0]), ["good", "bad"], tokenize).argmax(1).tolist() == [1, 0]
@@ -287,7 +287,7 @@ def test_a_large_training_set_fits_the_baseline_on_a_fixed_sample_and_says_so(ru
     texts = [f"good {i}" if i % 3 else f"bad {i}" for i in range(50)]
     y = np.array([int(i % 3 != 0) for i in range(50)])
     probe = ["good", "bad", "good 7", "bad 9"]
-    from rnnexp.tokenizer import tokenize
+    from rnnexp.data.tokenizer import tokenize
 
     capped = baselines.tfidf_logreg(texts, y, probe, tokenize)
     monkeypatch.setattr(baselines, "MAX_FIT_EXAMPLES", 50)

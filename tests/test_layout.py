@@ -12,12 +12,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rnnexp"
 LAYERS = [
     {"errors"},
     {"config", "faults"},
-    {"padding", "readers", "tokenizer", "timestamps"},
+    {"data"},
     {
-        "data",
-        "batches",
-        "series",
-        "embeddings",
         "metrics",
         "baselines",
         "cells",

@@ -546,8 +546,8 @@ def test_data_moves_per_batch_once_it_would_take_a_quarter_of_the_gpu(monkeypatc
     from types import SimpleNamespace
 
     from conftest import tiny_config_dict
-    from rnnexp.batches import moves_per_batch
     from rnnexp.config import Config
+    from rnnexp.data.batches import moves_per_batch
     from rnnexp.devices import data_home, to_compute
     from rnnexp.model import check_memory
 

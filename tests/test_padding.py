@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnexp.padding import cut, keep_real, pad, real_steps
+from rnnexp.data.padding import cut, keep_real, pad, real_steps
 
 
 def test_keras_pad_sequences_semantics_on_a_worked_example():

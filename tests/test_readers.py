@@ -233,7 +233,7 @@ def test_a_forecasting_split_of_no_rows_is_bad_input(tmp_path):
 
 @pytest.mark.parametrize("task", ["forecasting", "sequence_classification"])
 def test_duplicate_columns_in_a_numeric_file_are_refused(tmp_path, task):
-    from rnnexp.series import load_series, read_sequences
+    from rnnexp.data.series import load_series, read_sequences
 
     path = tmp_path / "d.csv"
     header = "t,load,load" if task == "forecasting" else "sequence,x,label,x"
@@ -331,7 +331,7 @@ def test_sequence_predict_gives_evaluate_answers_on_the_same_sequences(sequence_
 
 @pytest.mark.parametrize("first", [0, 1])
 def test_a_step_counter_read_as_a_channel_is_named(tmp_path, first):
-    from rnnexp.series import read_sequences
+    from rnnexp.data.series import read_sequences
 
     path = tmp_path / "s.csv"
     rows = [[f"s{n}", t + first, 0.5 * t, "x" if n % 2 else "y"] for n in range(4) for t in range(3 + n)]

@@ -321,9 +321,9 @@ def test_predict_forecast_from_a_csv(tmp_path):
     vega = pytest.importorskip("vega_datasets", reason="needs the datasets extra (make install)")
     from test_tasks import weather_cfg
 
+    from rnnexp.data.series import window_arrays
     from rnnexp.model import model_from_checkpoint
     from rnnexp.rundir import RunDir
-    from rnnexp.series import window_arrays
     from rnnexp.tasks import restore_task
 
     result = training.train(weather_cfg(epochs=2), tmp_path / "runs")

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from rnnexp.config import DataConfig
-from rnnexp.errors import DataError
-from rnnexp.series import (
+from rnnexp.data.series import (
     Scaler,
     load_series,
     persistence,
@@ -21,6 +20,7 @@ from rnnexp.series import (
     window_arrays,
     window_starts,
 )
+from rnnexp.errors import DataError
 
 
 def series_cfg(path, **kw) -> DataConfig:
@@ -227,7 +227,7 @@ def test_builtin_series():
     ],
 )
 def test_forecast_steps_are_timed_by_the_series_step(times, steps, expected, step, by):
-    from rnnexp.timestamps import step_times
+    from rnnexp.data.timestamps import step_times
 
     got = step_times(times, steps, "s.csv column 't'")
     assert (got.times, got.step, got.inferred_by, got.note) == (expected, step, by, None)
@@ -236,7 +236,7 @@ def test_forecast_steps_are_timed_by_the_series_step(times, steps, expected, ste
 @pytest.mark.parametrize("dropped, uneven", [([100], 1), ([5, 6, 7, 300], 2), (list(range(200, 260)), 1)])
 def test_forecast_steps_of_a_series_with_gaps_take_the_median_step(dropped, uneven):
     fpp3 = pytest.importorskip("tsdata.fpp3", reason="needs the datasets extra (make install)")
-    from rnnexp.timestamps import step_times
+    from rnnexp.data.timestamps import step_times
 
     times = fpp3.raw["vic_elec"]["Time"].astype(str).tolist()[-480:]  # its last 10 days, half-hourly
     whole = step_times(times, [1, 2], "vic-elec")
@@ -259,7 +259,7 @@ def test_forecast_steps_of_a_series_with_gaps_take_the_median_step(dropped, unev
     ],
 )
 def test_forecast_steps_without_a_step_have_no_timestamps(times, why):
-    from rnnexp.timestamps import step_times
+    from rnnexp.data.timestamps import step_times
 
     got = step_times(times, [1], "s.csv column 't'")
     assert got.times is None and got.note.startswith("s.csv column 't': ") and why in got.note

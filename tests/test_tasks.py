@@ -204,7 +204,7 @@ def long_format_digits(tmp_path, n: int = 240):
 
 
 def test_long_format_csv_orders_steps_and_pads_variable_lengths(tmp_path):
-    from rnnexp.series import read_sequences
+    from rnnexp.data.series import read_sequences
 
     path, digits = long_format_digits(tmp_path)
     cfg = digits_cfg(dataset=None, train_file=str(path), sequence_column="id", step_column="t", label_column="odd")
@@ -224,8 +224,8 @@ def test_long_format_csv_orders_steps_and_pads_variable_lengths(tmp_path):
 
 def test_padding_is_masked_exactly():
     from rnnexp.config import ModelConfig
+    from rnnexp.data.series import pad_sequences
     from rnnexp.model import build_model
-    from rnnexp.series import pad_sequences
 
     model = build_model(ModelConfig(cell="lstm", num_neurons=6), {"kind": "features", "num_features": 3, "seq_len": 9}, 2).eval()
     seq = np.random.default_rng(0).normal(size=(4, 3))
@@ -235,8 +235,8 @@ def test_padding_is_masked_exactly():
 
 
 def test_sequence_folder_and_errors(tmp_path):
+    from rnnexp.data.series import read_sequences
     from rnnexp.errors import DataError
-    from rnnexp.series import read_sequences
 
     for label, n in (("up", 3), ("down", 2)):
         (tmp_path / "seqs" / label).mkdir(parents=True)

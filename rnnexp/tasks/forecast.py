@@ -11,11 +11,7 @@ import torch.nn.functional as F
 
 from .. import baselines
 from ..config import FORECASTING_METRICS, Config
-from ..devices import data_home
-from ..errors import DataError, RunDirError
-from ..metrics import verdict
-from ..model import check_memory, predict_logits
-from ..series import (
+from ..data.series import (
     Scaler,
     Series,
     load_series,
@@ -28,7 +24,11 @@ from ..series import (
     window_arrays,
     window_starts,
 )
-from ..timestamps import step_times
+from ..data.timestamps import step_times
+from ..devices import data_home
+from ..errors import DataError, RunDirError
+from ..metrics import verdict
+from ..model import check_memory, predict_logits
 from .common import WholeTensors
 
 REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}

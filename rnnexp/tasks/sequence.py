@@ -10,12 +10,13 @@ import torch
 
 from .. import baselines
 from ..config import Config
-from ..data import _label_sort_key, positive_index, split_three
+from ..data.padding import kept_part
+from ..data.preprocess import _label_sort_key, positive_index
+from ..data.series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
+from ..data.tables import split_three
 from ..devices import data_home
 from ..errors import DataError, RunDirError
 from ..model import check_memory, predict_logits
-from ..padding import kept_part
-from ..series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
 from .classify import Classifier, prediction_rows, prior_entropy, split_sizes, weights_line
 from .common import WholeTensors
 

@@ -9,13 +9,13 @@ import numpy as np
 import torch
 
 from .. import baselines
-from ..batches import augment_batch, bucket_batches, epoch_batches, padded_share, sequence_lengths, trim_padding
 from ..config import Config
 from ..data import Preprocessor, Splits, Table, class_counts, load_splits, read_table
+from ..data.batches import augment_batch, bucket_batches, epoch_batches, padded_share, sequence_lengths, trim_padding
+from ..data.padding import kept_part
 from ..devices import data_home, to_compute
 from ..errors import RunDirError
 from ..model import check_memory, predict_logits
-from ..padding import kept_part
 from .classify import Classifier, prediction_rows, prior_entropy, split_sizes, weights_line
 
 

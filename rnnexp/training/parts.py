@@ -106,7 +106,7 @@ def load_pretrained(cfg: Config, task):
     path = cfg.model.embedding.pretrained
     if path is None:
         return None
-    from ..embeddings import load_pretrained
+    from ..data.embeddings import load_pretrained
 
     prep = task.prep
     found = load_pretrained(

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 FIELD_LIMIT = 16 * 2**20  # characters in one field: a long review is fine; this is a wrong delimiter or quote
 ENCODINGS_HINT = "latin-1 and cp1252 are common for Western European text"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DataConfig
-from .errors import DataError
+from ..config import DataConfig
+from ..errors import DataError
 from .padding import pad
 from .readers import read_frame, row_place
 

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 _NONE, _FOLDED, _EXACT = 0, 1, 2
 _CHUNK = 1 << 20

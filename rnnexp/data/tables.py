@@ -1,27 +1,20 @@
-"""Reading labelled text, splitting it, and turning it into padded integer sequences.
+"""Reading labelled text and splitting it into train, validation and test.
 
-Everything here is numpy; the training code turns arrays into tensors. The fitted
-preprocessing (vocabulary, labels, padding) is a plain dict saved in the run folder so that
-evaluation reproduces it exactly.
+A Table holds a split's texts and labels; preprocess.Preprocessor turns them into ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config import DataConfig, label_text
+from ..errors import DataError
 from . import readers
-from .config import DataConfig, label_text
-from .errors import DataError
-from .padding import pad
-from .tokenizer import OOV_ID, PAD_ID, tokenize, tokenizer_rule
-
-PAD, OOV = "<pad>", "<oov>"  # vocab[PAD_ID] and vocab[OOV_ID]
 
 UCI_FILES = {
     "amazon_cells_labelled.txt": "47003fc0a0d4840b00e96e715b6189bad09e7443a3da41c4cbe12ffc79f86ae3",
@@ -276,135 +269,3 @@ def _fractional(label: str) -> bool:
     except ValueError:
         return False
     return number == number and not number.is_integer() and abs(number) != float("inf")
-
-
-# ---------------------------------------------------------------------------------------------
-# Preprocessing
-
-
-@dataclass
-class Preprocessor:
-    """Fitted on the training split only; maps text to ids and labels to class indices."""
-
-    vocab: list[str]
-    labels: list[str]
-    maxlen: int
-    padding: str = "pre"
-    truncating: str = "pre"
-    lowercase: bool = True
-    strip_html: bool = False
-    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        self._index = {w: i for i, w in enumerate(self.vocab)}
-        self._label_index = {y: i for i, y in enumerate(self.labels)}
-
-    @classmethod
-    def fit(cls, train: Table, cfg: DataConfig) -> Preprocessor:
-        counts = Counter(tok for text in train.texts for tok in tokenize(text, cfg.lowercase, cfg.strips_html))
-        # Sort by frequency, then alphabetically, so the vocabulary does not depend on data order.
-        words = sorted((w for w, c in counts.items() if c >= cfg.min_freq), key=lambda w: (-counts[w], w))
-        if cfg.max_vocab is not None:
-            words = words[: cfg.max_vocab]
-        labels = sorted(set(train.labels), key=_label_sort_key)
-        if len(labels) < 2:
-            raise DataError(
-                f"{train.source}: column {cfg.label_column!r} has a single class {labels!r}; classification needs two or more"
-            )
-        return cls([PAD, OOV, *words], labels, cfg.maxlen, cfg.padding, cfg.truncating, cfg.lowercase, cfg.strips_html)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.labels)
-
-    def tokens(self, text: str) -> list[str]:
-        """The words of a text as this run reads them (the one tokenizing of training, evaluate,
-        predict and the baselines)."""
-        return tokenize(text, self.lowercase, self.strip_html)
-
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
-        """[N, maxlen] int64 ids with Keras pad_sequences semantics (0 = padding, 1 = unknown word)."""
-        ids = [[self._index.get(tok, OOV_ID) for tok in self.tokens(text)] for text in texts]
-        return pad(ids, self.maxlen, self.padding, self.truncating, PAD_ID, np.int64)
-
-    def reading(self, text: str) -> dict[str, int]:
-        """What the model reads of a text: its tokens, how many are unknown, how many maxlen cuts off."""
-        tokens = self.tokens(text)
-        return {
-            "tokens": len(tokens),
-            "unknown": sum(1 for tok in tokens if tok not in self._index),
-            "cut": max(0, len(tokens) - self.maxlen),
-        }
-
-    def encode_labels(self, table: Table) -> np.ndarray:
-        try:
-            return np.array([self._label_index[y] for y in table.labels], dtype=np.int64)
-        except KeyError as e:
-            row = table.labels.index(e.args[0])
-            raise DataError(
-                f"{table.source}: example {row + 1} has label {e.args[0]!r}, not seen in training "
-                f"(known: {', '.join(self.labels)})"
-            ) from None
-
-    def positive_index(self, positive_label: str | None) -> int | None:
-        return positive_index(self.labels, positive_label)
-
-    def summary(self, table: Table) -> dict:
-        """How maxlen fits this data: how many are truncated, how much of the batch is padding."""
-        tokenized = [self.tokens(t) for t in table.texts]
-        lengths = np.array([len(toks) for toks in tokenized], dtype=np.int64)
-        kept = np.minimum(lengths, self.maxlen)
-        oov = sum(1 for toks in tokenized for tok in toks if tok not in self._index)
-        return {
-            "examples": int(len(lengths)),
-            "length_mean": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
-            "length_p50": int(np.percentile(lengths, 50)) if len(lengths) else 0,
-            "length_p95": int(np.percentile(lengths, 95)) if len(lengths) else 0,
-            "length_max": int(lengths.max()) if len(lengths) else 0,
-            "truncated": int((lengths > self.maxlen).sum()),
-            "padding_share": round(1.0 - float(kept.sum()) / max(1, len(lengths) * self.maxlen), 4),
-            "oov_share": round(oov / max(1, int(lengths.sum())), 4),
-        }
-
-    def to_dict(self) -> dict:
-        return {
-            "vocab": self.vocab,
-            "labels": self.labels,
-            "maxlen": self.maxlen,
-            "padding": self.padding,
-            "truncating": self.truncating,
-            "lowercase": self.lowercase,
-            "strip_html": self.strip_html,
-            "tokenizer": tokenizer_rule(),  # read by people and serving code; from_dict needs only the keys above
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Preprocessor:
-        """From to_dict's dict; one of a run made before data.strip_html (no "strip_html") read texts with their HTML."""
-        strip = bool(d.get("strip_html", False))
-        return cls(
-            list(d["vocab"]), list(d["labels"]), int(d["maxlen"]), d["padding"], d["truncating"], bool(d["lowercase"]), strip
-        )
-
-
-def positive_index(labels: list[str], positive_label: str | None) -> int | None:
-    """Class index treated as positive for binary precision/recall/F1 (None when multiclass)."""
-    if len(labels) != 2:
-        return None
-    if positive_label is None:
-        return 1
-    if positive_label not in labels:
-        raise DataError(f"data.positive_label {positive_label!r} is not a class (classes: {', '.join(labels)})")
-    return labels.index(positive_label)
-
-
-def _label_sort_key(label: str):
-    # Numeric labels sort numerically (2 before 10); others alphabetically, after numbers.
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def class_counts(table: Table) -> dict[str, int]:
-    return dict(sorted(Counter(table.labels).items(), key=lambda kv: _label_sort_key(kv[0])))
