@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from . import __version__, views
+from . import __version__, reporting, views
 from .errors import RnnexpError, StorageError, clip, counted, no_room, one_line
 
 # Typer keeps its own copy of click; its error classes are reached through the one it exports.
@@ -373,7 +373,7 @@ def train(
         from . import training
 
         if dry_run:
-            plan = training.dry_run(cfg)
+            plan = training.dry_run(cfg, reporting.DataLines(console))
             if as_json:
                 print(json.dumps(plan))
             else:
@@ -739,6 +739,44 @@ class _SweepGroup(_Group):
         return super().parse_args(ctx, args)
 
 
+cache_app = typer.Typer(
+    cls=_Group,
+    help="The cache of prepared data: rnnexp cache lists its entries; rnnexp cache clear removes them.",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.callback()
+def cache_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Where the cache is, its size limit, and every entry: the file it holds, texts, size, age."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _guard():
+        from .data import cache
+
+        root, limit, found = cache.cache_dir(), cache.size_limit(), cache.entries()
+    if as_json:
+        print(json.dumps({"folder": None if root is None else str(root), "limit_bytes": limit, "entries": found}))
+        return
+    views.show_cache(_output(), root, limit, found)
+
+
+@cache_app.command("clear")
+def cache_clear(as_json: JsonFlag = False) -> None:
+    """Remove every entry (runs prepare their data again when next started)."""
+    with _guard():
+        from .data import cache
+
+        removed, freed = cache.clear()
+    if as_json:
+        print(json.dumps({"removed": removed, "bytes": freed}))
+        return
+    what = "1 entry" if removed == 1 else f"{removed} entries"
+    _console().print(f"removed {what} ({views.size_text(freed)}) from {cache.cache_dir()}")
+
+
 sweep_app = typer.Typer(
     cls=_SweepGroup,
     help="Hyperparameter sweeps (Optuna): rnnexp sweep SWEEP.yaml --workers 2; then status / results.",
@@ -1042,7 +1080,7 @@ def _reporter(console, show_setup: bool = True) -> Iterator[Any]:
     """The training's progress on the console. Once the run folder is in place, a signal
     checkpoints and stops (graceful_stop). However training ends (done, stopped by a signal, an
     error), its progress bar is gone before the final lines, so it is not drawn again under them."""
-    reporter = views.rich_reporter(console, describe=show_setup, on_setup=_SIGNALS.graceful_stop)
+    reporter = reporting.rich_reporter(console, describe=show_setup, on_setup=_SIGNALS.graceful_stop)
     try:
         yield reporter
     finally:

@@ -44,6 +44,22 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def size_text(n: int) -> str:
+    """Bytes for people: 119.1 MB (powers of 1000, as the size limit is written)."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def age_text(seconds: float) -> str:
+    """How long ago, roughly: 40 s, 12 min, 3 h, 2 d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"
+
+
 def one_line(text: object) -> str:
     """``text`` with every line break escaped (``\\r``, ``\\u2028``, ...)."""
     return str(text).translate(_LINE_BREAKS)

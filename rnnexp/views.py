@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import counted
+from .errors import age_text, counted, size_text
 
 
 def wants_plain(stream) -> bool:
@@ -306,6 +306,25 @@ def show_runs(io: Output, rows: list[dict[str, Any]], columns: list[str], runs_d
     io.table(table, caption=True, priority=tuple(header(c) for c in kept))
 
 
+def show_cache(io: Output, root: Path | None, limit: int, entries: list[dict[str, Any]]) -> None:
+    """`rnnexp cache`: the folder, its limit, and an entry a row (the least recently used last)."""
+    from rich.table import Table
+
+    if root is None:
+        io.err.print("the data cache is off (RNNEXP_CACHE_DIR=off): every run prepares its data")
+        return
+    total, now = sum(e["bytes"] for e in entries), time.time()
+    n = f"{len(entries)} entry" if len(entries) == 1 else f"{len(entries)} entries"
+    table = Table(title=f"data cache {root}: {n}, {size_text(total)} of {size_text(limit)} (RNNEXP_CACHE_SIZE)")
+    for col in ("entry", "file", "texts", "size", "created", "last used"):
+        table.add_column(col)
+    for e in sorted(entries, key=lambda e: -e["used"]):
+        created = "-" if e["created"] is None else f"{age_text(now - e['created'])} ago"
+        texts = "-" if e["texts"] is None else f"{e['texts']:,}"
+        table.add_row(e["key"][:12], e["source"], texts, size_text(e["bytes"]), created, f"{age_text(now - e['used'])} ago")
+    io.table(table, caption=True, priority=("entry", "file", "size"))
+
+
 def show_compare(io: Output, res: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -343,63 +362,6 @@ def epoch_line(row: dict[str, Any]) -> str:
     for k in (k for k in row if k.startswith("val_")):
         parts.append(f"{k} -" if row[k] is None else f"{k} {row[k]:.4g}" if k in ("val_mae", "val_rmse") else f"{k} {row[k]:.4f}")
     return "  ".join([*parts, f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"])
-
-
-def rich_reporter(console, describe: bool, on_setup) -> Any:
-    """The training Reporter of the CLI: ``on_setup`` is called once the run is set up."""
-    from .training import Reporter
-
-    class RichReporter(Reporter):
-        """Progress bar on a terminal; one line per epoch everywhere (CI logs included)."""
-
-        def __init__(self) -> None:
-            self.progress = None
-            self.task = None
-
-        def setup(self, info: dict[str, Any]) -> None:
-            on_setup()
-            if describe:
-                show_setup(console, info)
-
-        def epoch_start(self, epoch: int, epochs: int, batches: int, done: int) -> None:
-            if not console.is_terminal or console.quiet:
-                return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(
-                TextColumn(f"epoch {epoch}/{epochs}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}"),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            )
-            self.task = self.progress.add_task("train", total=batches, completed=done, loss="-")
-            self.progress.start()
-
-        def batch_end(self, loss: float) -> None:
-            if self.progress is not None:
-                self.progress.update(self.task, advance=1, loss=f"{loss:.4f}")
-
-        def epoch_end(self, row: dict[str, Any], improved: bool) -> None:
-            self._stop_bar()
-            console.print(epoch_line(row) + ("  [green]*best[/]" if improved else ""))
-
-        def note(self, text: str) -> None:
-            self._stop_bar()
-            console.print(f"[yellow]warning:[/] {text}")
-
-        def close(self) -> None:
-            """Training is over, however it ended: no bar left to redraw."""
-            self._stop_bar()
-
-        def _stop_bar(self) -> None:
-            if self.progress is not None:
-                self.progress.stop()
-                self.progress = None
-
-    return RichReporter()
 
 
 @contextmanager

@@ -22,6 +22,10 @@ import yaml
 # core, and torch threads spinning for a core that another test holds cost more than they give on
 # models this small. Set before torch is imported; RNNEXP tests never depend on the thread count.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The data cache of the tests' commands: a folder of this test process's own, never the user's.
+if "RNNEXP_CACHE_DIR" not in os.environ:
+    os.environ["RNNEXP_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnexp-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["RNNEXP_CACHE_DIR"], True)
 
 from rnnexp.training import Reporter  # noqa: E402  (after the thread setting, which torch reads on import)
 

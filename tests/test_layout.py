@@ -28,6 +28,7 @@ LAYERS = [
     {"training", "scoring", "report", "plots", "sweep_plot"},
     {"sweep", "export"},
     {"views", "api", "tables"},
+    {"reporting"},
     {"cli", "__main__"},
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

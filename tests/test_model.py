@@ -339,7 +339,8 @@ def test_a_config_that_cannot_fit_is_exit_2_naming_the_key(write_config, monkeyp
         args += ["--set", item]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
+    *before, line = result.output.strip().splitlines()
+    assert all(b.startswith("data: ") and "from the cache" in b for b in before), before  # where the data came from
     assert line.startswith(f"error: {key}: this config needs about ") and line.endswith(f"free on cpu; lower {key}"), line
     assert "more than the 1 GB free" in line
 

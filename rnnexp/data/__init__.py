@@ -3,6 +3,9 @@ batches drawn and padded. Nothing here imports torch; the tasks (rnnexp.tasks) t
 
 readers.py     users' CSV/TSV/JSONL files read as the standards define them, errors naming the line
 tables.py      labelled texts (Table), the built-in text datasets, the train/val/test split
+prepare.py     texts tokenized once, in one pass, into flat arrays (Tokens, TextColumn)
+cache.py       the cache of prepared data: entries on disk, keyed by content, checked, evicted
+prepared.py    a text file from the cache, or read, tokenized and stored there; a run's splits
 tokenizer.py   the tokenizer rule: how a text becomes words (exported with every text run)
 preprocess.py  the fitted vocabulary and labels (Preprocessor): texts to padded ids
 padding.py     the one padding and truncating rule
@@ -14,6 +17,7 @@ embeddings.py  pretrained word vectors
 
 from __future__ import annotations
 
+from .prepared import Events, load_splits, read_table
 from .preprocess import OOV, PAD, Preprocessor, class_counts, positive_index
 from .tables import (
     UCI_FILES,
@@ -22,8 +26,6 @@ from .tables import (
     _amazon_food,
     data_dir,
     file_format,
-    load_splits,
-    read_table,
     read_texts,
     split_three,
     stratified_indices,
@@ -32,6 +34,7 @@ from .tables import (
 from .tokenizer import OOV_ID, PAD_ID, remove_html, tokenize, tokenizer_rule
 
 __all__ = [
+    "Events",
     "OOV",
     "OOV_ID",
     "PAD",

@@ -34,6 +34,28 @@ def pad(seqs: list, width: int, padding: str, truncating: str, fill: float, dtyp
     return out
 
 
+def pad_ragged(
+    values: np.ndarray, lut: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int, padding: str, truncating: str
+) -> np.ndarray:
+    """pad's rule for sequences stored end to end (sequence i: values[starts[i]:starts[i] + lengths[i]]),
+    each value mapped through ``lut``: [N, width] int64, 0 where padding. Vectorized: a batch of
+    texts is padded without a Python loop over its rows."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    kept = np.minimum(lengths, width)
+    first = starts + (lengths - kept if truncating == "pre" else 0)  # cut: the last (pre) or first (post) steps
+    column = (width - kept) if padding == "pre" else np.zeros_like(kept)  # real_steps: at the end (pre) or start
+    out = np.zeros(len(lengths) * width, dtype=np.int64)
+    total = int(kept.sum())
+    if total:
+        before = np.cumsum(kept) - kept  # where each row's steps begin among all the kept steps
+        step = np.arange(total, dtype=np.int64)
+        source = step + np.repeat(first - before, kept)
+        target = step + np.repeat(np.arange(len(kept)) * width + column - before, kept)
+        out[target] = lut[values[source]]
+    return out.reshape(len(lengths), width)
+
+
 def keep_real(batch: Any, length: int, padding: str) -> Any:
     """A padded batch ([B, steps, ...]) cut to ``length`` steps, keeping the real ones (bucketing)."""
     return batch[:, real_steps(batch.shape[1], max(1, int(length)), padding)]

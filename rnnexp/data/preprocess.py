@@ -4,16 +4,16 @@ evaluate, predict and export reproduce it exactly."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..config import DataConfig
 from ..errors import DataError
-from .padding import pad
-from .tables import Table
-from .tokenizer import OOV_ID, PAD_ID, tokenize, tokenizer_rule
+from .prepare import Tokens, tokenize_texts
+from .tables import LabelList, Table, label_counts
+from .tokenizer import OOV_ID, tokenize, tokenizer_rule
 
 PAD, OOV = "<pad>", "<oov>"  # vocab[PAD_ID] and vocab[OOV_ID]
 
@@ -34,15 +34,18 @@ class Preprocessor:
     def __post_init__(self) -> None:
         self._index = {w: i for i, w in enumerate(self.vocab)}
         self._label_index = {y: i for i, y in enumerate(self.labels)}
+        self._lut_of: list[str] | None = None
+        self._lut = np.zeros(0, dtype=np.int64)
 
     @classmethod
     def fit(cls, train: Table, cfg: DataConfig) -> Preprocessor:
-        counts = Counter(tok for text in train.texts for tok in tokenize(text, cfg.lowercase, cfg.strips_html))
+        tokens = train.tokenized(cfg.lowercase, cfg.strips_html)
+        counts = dict(zip(tokens.words, tokens.word_counts().tolist()))
         # Sort by frequency, then alphabetically, so the vocabulary does not depend on data order.
-        words = sorted((w for w, c in counts.items() if c >= cfg.min_freq), key=lambda w: (-counts[w], w))
+        words = sorted((w for w, c in counts.items() if c and c >= cfg.min_freq), key=lambda w: (-counts[w], w))
         if cfg.max_vocab is not None:
             words = words[: cfg.max_vocab]
-        labels = sorted(set(train.labels), key=_label_sort_key)
+        labels = sorted(label_counts(train.labels), key=_label_sort_key)
         if len(labels) < 2:
             raise DataError(
                 f"{train.source}: column {cfg.label_column!r} has a single class {labels!r}; classification needs two or more"
@@ -58,10 +61,26 @@ class Preprocessor:
         predict and the baselines)."""
         return tokenize(text, self.lowercase, self.strip_html)
 
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """[N, maxlen] int64 ids with Keras pad_sequences semantics (0 = padding, 1 = unknown word)."""
-        ids = [[self._index.get(tok, OOV_ID) for tok in self.tokens(text)] for text in texts]
-        return pad(ids, self.maxlen, self.padding, self.truncating, PAD_ID, np.int64)
+        return self.encode(tokenize_texts(texts, self.lowercase, self.strip_html))
+
+    def encode_table(self, table: Table) -> np.ndarray:
+        """encode_texts of a Table's texts, from the tokens it was prepared with."""
+        return self.encode(table.tokenized(self.lowercase, self.strip_html))
+
+    def encode(self, tokens: Tokens, rows: np.ndarray | None = None) -> np.ndarray:
+        """[N, maxlen] int64 ids of prepared texts (of ``rows`` of them): padding.pad's rule."""
+        return tokens.padded(self.lut(tokens), self.maxlen, self.padding, self.truncating, rows)
+
+    def lut(self, tokens: Tokens) -> np.ndarray:
+        """Each of the tokens' words' vocabulary id (OOV_ID for a word not in it): int64 [words]."""
+        words = tokens.words
+        if self._lut_of is not words:  # a run looks up the same word list for every batch
+            index = self._index
+            self._lut = np.fromiter((index.get(w, OOV_ID) for w in words), dtype=np.int64, count=len(words))
+            self._lut_of = words
+        return self._lut
 
     def reading(self, text: str) -> dict[str, int]:
         """What the model reads of a text: its tokens, how many are unknown, how many maxlen cuts off."""
@@ -74,9 +93,15 @@ class Preprocessor:
 
     def encode_labels(self, table: Table) -> np.ndarray:
         try:
+            if isinstance(table.labels, LabelList):  # each name looked up once, the codes mapped
+                lut = np.array([self._label_index.get(y, -1) for y in table.labels.names], dtype=np.int64)
+                ids = lut[table.labels.codes.astype(np.int64)] if len(lut) else np.zeros(0, dtype=np.int64)
+                if (ids < 0).any():
+                    raise KeyError(table.labels[int(np.flatnonzero(ids < 0)[0])])
+                return ids
             return np.array([self._label_index[y] for y in table.labels], dtype=np.int64)
         except KeyError as e:
-            row = table.labels.index(e.args[0])
+            row = list(table.labels).index(e.args[0])
             raise DataError(
                 f"{table.source}: example {row + 1} has label {e.args[0]!r}, not seen in training "
                 f"(known: {', '.join(self.labels)})"
@@ -87,10 +112,10 @@ class Preprocessor:
 
     def summary(self, table: Table) -> dict:
         """How maxlen fits this data: how many are truncated, how much of the batch is padding."""
-        tokenized = [self.tokens(t) for t in table.texts]
-        lengths = np.array([len(toks) for toks in tokenized], dtype=np.int64)
+        tokens = table.tokenized(self.lowercase, self.strip_html)
+        lengths = tokens.lengths()
         kept = np.minimum(lengths, self.maxlen)
-        oov = sum(1 for toks in tokenized for tok in toks if tok not in self._index)
+        oov = int(tokens.word_counts()[self.lut(tokens) == OOV_ID].sum())
         return {
             "examples": int(len(lengths)),
             "length_mean": round(float(lengths.mean()), 2) if len(lengths) else 0.0,
@@ -143,4 +168,4 @@ def _label_sort_key(label: str):
 
 
 def class_counts(table: Table) -> dict[str, int]:
-    return dict(sorted(Counter(table.labels).items(), key=lambda kv: _label_sort_key(kv[0])))
+    return dict(sorted(label_counts(table.labels).items(), key=lambda kv: _label_sort_key(kv[0])))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 from ..config import DataConfig, label_text
 from ..errors import DataError
 from . import readers
+from .cache import memo
+from .prepare import TextColumn, Tokens, tokenize_texts
 
 UCI_FILES = {
     "amazon_cells_labelled.txt": "47003fc0a0d4840b00e96e715b6189bad09e7443a3da41c4cbe12ffc79f86ae3",
@@ -23,24 +26,102 @@ UCI_FILES = {
 }
 
 
+class LabelList(Sequence[str]):
+    """Labels kept as a code per example into a short list of names (a cache entry's): a list of
+    strings to read, with the counting and splitting done on the codes."""
+
+    def __init__(self, names: list[str], codes: np.ndarray):
+        self.names, self.codes = list(names), np.asarray(codes)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.names[c] for c in self.codes[i].tolist()]
+        return self.names[int(self.codes[i])]
+
+    def __iter__(self):
+        names = self.names
+        return (names[c] for c in self.codes.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LabelList, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def take(self, rows: np.ndarray) -> LabelList:
+        return LabelList(self.names, self.codes[rows])
+
+    def counts(self) -> dict[str, int]:
+        """How many examples have each label (labels that none has left out)."""
+        n = np.bincount(self.codes.astype(np.int64), minlength=len(self.names))
+        return {name: int(k) for name, k in zip(self.names, n.tolist()) if k}
+
+
+def coded(labels: Sequence[str]) -> LabelList:
+    """``labels`` as codes (a LabelList as it is)."""
+    if isinstance(labels, LabelList):
+        return labels
+    code: dict[str, int] = {}
+    codes = np.fromiter((code.setdefault(y, len(code)) for y in labels), dtype=np.int64, count=len(labels))
+    return LabelList(list(code), codes)
+
+
+def label_counts(labels: Sequence[str]) -> dict[str, int]:
+    """How many examples have each label."""
+    return coded(labels).counts()
+
+
 @dataclass
 class Table:
-    """Texts with their labels (labels are strings: '1' from a CSV and 1 from JSON are one class)."""
+    """Texts with their labels (labels are strings: '1' from a CSV and 1 from JSON are one class).
+    ``texts`` is a list, or a prepare.TextColumn over a cache entry's bytes; ``tokens``, when the
+    texts were prepared, their words (prepare.Tokens), so that nothing tokenizes them again."""
 
-    texts: list[str]
-    labels: list[str]
+    texts: Sequence[str]
+    labels: Sequence[str]  # a list, or a LabelList (a cache entry's codes)
     source: str
+    tokens: Tokens | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, idx: np.ndarray, source: str) -> Table:
-        return Table([self.texts[i] for i in idx], [self.labels[i] for i in idx], source)
+        idx = np.asarray(idx, dtype=np.int64)
+        texts = self.texts.take(idx) if isinstance(self.texts, TextColumn) else [self.texts[i] for i in idx]
+        tokens = None if self.tokens is None else self.tokens.take(idx)
+        labels = self.labels.take(idx) if isinstance(self.labels, LabelList) else [self.labels[i] for i in idx]
+        return Table(texts, labels, source, tokens)
+
+    def tokenized(self, lowercase: bool, strip_html: bool) -> Tokens:
+        """These texts' words, as tokenizer.tokenize reads them with these flags: prepared once."""
+        if self.tokens is None or self.tokens.flags != (lowercase, strip_html):
+            self.tokens = tokenize_texts(list(self.texts), lowercase, strip_html)
+        return self.tokens
 
     def fingerprint(self) -> str:
+        """sha256 of every text and its label, in order (what meta.json records of each split).
+        Kept beside a cache entry's texts: the same split of the same entry is hashed once."""
+        if isinstance(self.texts, TextColumn) and self.texts.entry is not None:
+            rows = self.texts.rows
+            which = "all" if rows is None else hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()
+            return memo(self.texts.entry, f"fingerprint {which}", self._fingerprint)
+        return self._fingerprint()
+
+    def _fingerprint(self) -> str:
         h = hashlib.sha256()
-        for t, y in zip(self.texts, self.labels):
-            h.update(t.encode("utf-8", "surrogatepass") + b"\x1f" + y.encode("utf-8", "surrogatepass") + b"\x1e")
+        raw = self.texts.raw if isinstance(self.texts, TextColumn) else (t.encode("utf-8", "surrogatepass") for t in self.texts)
+        ends = {y: b"\x1f" + y.encode("utf-8", "surrogatepass") + b"\x1e" for y in set(self.labels)}
+        block: list = []
+        for text, label in zip(raw, self.labels):
+            block += (text, ends[label])
+            if len(block) >= 8192:  # one update per block of texts: sha256 is the cost, not the calls
+                h.update(b"".join(block))
+                block.clear()
+        h.update(b"".join(block))
         return h.hexdigest()
 
 
@@ -70,33 +151,20 @@ def data_dir() -> Path:
     return Path(cache) / "rnnexp" / "data"
 
 
-def load_splits(cfg: DataConfig) -> Splits:
-    """Read the configured data and split it into train/val/test, stratified and seeded."""
-    if cfg.dataset == "amazon-food":
-        train, test = _amazon_food()
-    elif cfg.dataset == "uci-sentiment":
-        train, test = _uci_sentiment(), None
-    else:
-        train = read_table(Path(cfg.train_file), cfg)
-        test = read_table(Path(cfg.test_file), cfg) if cfg.test_file else None
-    read_val = (lambda: read_table(Path(cfg.val_file), cfg)) if cfg.val_file else None
-    return Splits(*split_three(train, test, cfg, read_val))
-
-
-def stratified_indices(labels: list[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_indices(labels: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(kept, held out) example indices: ``fraction`` of every class held out (at least one of classes with 2+)."""
     rng = np.random.default_rng(seed)
-    array = np.array(labels, dtype=object)
-    held: list[int] = []
-    for cls in sorted(set(labels)):
-        idx = np.flatnonzero(array == cls)
+    table = coded(labels)
+    codes = table.codes
+    held = np.zeros(len(labels), dtype=bool)
+    for cls in sorted(table.counts()):
+        idx = np.flatnonzero(codes == table.names.index(cls))
         idx = idx[rng.permutation(len(idx))]
         k = int(round(fraction * len(idx)))
         if k == 0 and len(idx) > 1:
             k = 1
-        held.extend(idx[:k].tolist())
-    held_idx = np.array(sorted(held), dtype=np.int64)
-    return np.setdiff1d(np.arange(len(labels)), held_idx), held_idx
+        held[idx[:k]] = True
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def stratified_split(table, fraction: float, seed: int, name: str):
@@ -118,7 +186,7 @@ def split_three(train, test, cfg: DataConfig, read_val=None):
         train, val = stratified_split(train, cfg.val_split, cfg.split_seed + 1_000_003, "val")
     if len(train) == 0:
         raise DataError(f"{train.source}: no training examples left after holding out val/test")
-    classes = len(set(train.labels))
+    classes = len(label_counts(train.labels))
     for name, held in (("test", test), ("val", val)):
         if held is not None and len(held) < classes:
             given = getattr(cfg, f"{name}_file")
@@ -183,8 +251,9 @@ def file_format(path: Path, cfg: DataConfig) -> str:
     return fmt
 
 
-def read_table(path: Path, cfg: DataConfig) -> Table:
-    """Read a CSV/TSV/JSONL file into a Table, naming file, column and line in every error."""
+def read_rows(path: Path, cfg: DataConfig) -> Table:
+    """Read a CSV/TSV/JSONL file into a Table, naming file, column and line in every error (what
+    prepared.read_table does when the cache has no entry for the file)."""
     lines, (texts, raw_labels) = _read_columns(path, cfg, {"text_column": cfg.text_column, "label_column": cfg.label_column})
     labels, seen = [], {}  # a file has few distinct labels: each is checked once
     for line, raw in zip(lines, raw_labels):

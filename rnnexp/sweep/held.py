@@ -102,6 +102,9 @@ class TrialReporter:
     def note(self, text: str) -> None:
         self.events.note(f"trial {self.trial.number}: {text}")
 
+    def info(self, text: str) -> None:
+        self.events.note(f"trial {self.trial.number}: {text}")
+
     def _report(self, row: dict[str, Any]) -> None:
         value = row.get(self.sw.metric)
         if value is not None and value == value:  # NaN is never reported

@@ -79,14 +79,15 @@ def task_class(kind: str) -> type:
     return TASKS[kind]
 
 
-def create_task(cfg: Config, device: torch.device):
-    """A new run: read the data and fit preprocessing on the training split."""
-    return task_class(cfg.data.task).create(cfg, device)
+def create_task(cfg: Config, device: torch.device, events=None):
+    """A new run: read the data and fit preprocessing on the training split. ``events`` (a
+    data.Events, such as the training Reporter) hears how preparing the data goes."""
+    return task_class(cfg.data.task).create(cfg, device, events)
 
 
-def restore_task(cfg: Config, preprocessing: dict[str, Any], device: torch.device):
+def restore_task(cfg: Config, preprocessing: dict[str, Any], device: torch.device, events=None):
     """A resumed or evaluated run: read the data, reuse the run's saved preprocessing."""
-    return task_class(cfg.data.task).restore(cfg, preprocessing, device)
+    return task_class(cfg.data.task).restore(cfg, preprocessing, device, events)
 
 
 _FITTED: dict[tuple[str, str, str], dict[str, dict[str, float]]] = {}

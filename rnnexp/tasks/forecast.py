@@ -60,14 +60,14 @@ class ForecastTask(WholeTensors):
         self.prior_loss = float(self.loss_fn(torch.full_like(self.train_y, float(self.train_y.mean())), self.train_y))
 
     @classmethod
-    def create(cls, cfg: Config, device: torch.device) -> ForecastTask:
+    def create(cls, cfg: Config, device: torch.device, events=None) -> ForecastTask:
         series = load_series(cfg.data)
         train_rows = split_bounds(len(series.values), cfg.data.val_split, cfg.data.test_split)["train"]
         scaler = Scaler.fit(series.values[train_rows[0] : train_rows[1]], cfg.data.normalize)  # train rows only: no leakage
         return cls(cfg, series, scaler, device, fits=True)
 
     @classmethod
-    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> ForecastTask:
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device, events=None) -> ForecastTask:
         return cls(cfg, load_series(cfg.data), Scaler.from_dict(preprocessing["scaler"]), device)
 
     @property

@@ -50,7 +50,7 @@ class SequenceTask(Classifier, WholeTensors):
         self.prior_loss = prior_entropy(self.train_y, len(labels), self.fit_weights())
 
     @classmethod
-    def create(cls, cfg: Config, device: torch.device) -> SequenceTask:
+    def create(cls, cfg: Config, device: torch.device, events=None) -> SequenceTask:
         d = cfg.data
         splits = _sequence_splits(cfg)
         train = splits[0]
@@ -62,7 +62,7 @@ class SequenceTask(Classifier, WholeTensors):
         return cls(cfg, splits, labels, seq_len, scaler, device, fits=True)
 
     @classmethod
-    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> SequenceTask:
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device, events=None) -> SequenceTask:
         p = preprocessing
         return cls(cfg, _sequence_splits(cfg), list(p["labels"]), int(p["seq_len"]), Scaler.from_dict(p["scaler"]), device)
 

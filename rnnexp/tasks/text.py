@@ -10,7 +10,7 @@ import torch
 
 from .. import baselines
 from ..config import Config
-from ..data import Preprocessor, Splits, Table, class_counts, load_splits, read_table
+from ..data import Events, Preprocessor, Splits, Table, class_counts, load_splits, read_table
 from ..data.batches import augment_batch, bucket_batches, epoch_batches, padded_share, sequence_lengths, trim_padding
 from ..data.padding import kept_part
 from ..devices import data_home, to_compute
@@ -29,23 +29,27 @@ class TextTask(Classifier):
         self.home = data_home(device, data_bytes)  # where the encoded data lives
         if fits:  # a new run: before the padded arrays are made
             check_memory(cfg, self.input_spec, self.output_size, data_bytes, device, self.home)
-        self.train_np = prep.encode_texts(splits.train.texts)
-        self.train_lengths = sequence_lengths(self.train_np)
-        self.train_x = torch.from_numpy(self.train_np).to(self.home)
+        # The training texts stay as their prepared tokens (a cache entry's, memory-mapped); a batch
+        # is padded when it is drawn. A GPU that holds the padded ids gets them whole, once.
+        self.train_tokens = splits.train.tokenized(prep.lowercase, prep.strip_html)
+        self.train_lengths = np.minimum(self.train_tokens.lengths(), prep.maxlen)  # the words each row keeps
+        self.train_x = None
+        if self.home.type != "cpu":
+            self.train_x = torch.from_numpy(prep.encode(self.train_tokens)).to(self.home)
         self.train_y = torch.from_numpy(prep.encode_labels(splits.train)).to(self.home)
         self.val = self.tensors(splits.val) if splits.val is not None else None
         self.prior_loss = prior_entropy(self.train_y, prep.num_classes, self.fit_weights())
 
     @classmethod
-    def create(cls, cfg: Config, device: torch.device) -> TextTask:
-        splits = load_splits(cfg.data)
+    def create(cls, cfg: Config, device: torch.device, events: Events | None = None) -> TextTask:
+        splits = load_splits(cfg.data, events)
         prep = Preprocessor.fit(splits.train, cfg.data)
         prep.positive_index(cfg.data.positive_label)  # a wrong data.positive_label fails now, not at evaluate
         return cls(cfg, splits, prep, device, fits=True)
 
     @classmethod
-    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device) -> TextTask:
-        return cls(cfg, load_splits(cfg.data), Preprocessor.from_dict(preprocessing), device)
+    def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device, events: Events | None = None) -> TextTask:
+        return cls(cfg, load_splits(cfg.data, events), Preprocessor.from_dict(preprocessing), device)
 
     @property
     def preprocessing(self) -> dict[str, Any]:
@@ -74,7 +78,7 @@ class TextTask(Classifier):
         return self.splits.get(split)
 
     def file_examples(self, path: Path) -> Table:
-        return read_table(path, self.cfg.data)
+        return read_table(path, self.cfg.data)  # from the cache when it holds this file
 
     baseline = "tfidf_logreg"
 
@@ -87,7 +91,7 @@ class TextTask(Classifier):
         return {} if self.val is None else self.validation_lines(self.splits.val, self.val[1])
 
     def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(self.prep.encode_texts(table.texts)).to(self.home)
+        x = torch.from_numpy(self.prep.encode_table(table)).to(self.home)
         return x, torch.from_numpy(self.prep.encode_labels(table)).to(self.home)
 
     def batches(self, epoch: int) -> list[np.ndarray]:
@@ -105,12 +109,19 @@ class TextTask(Classifier):
         if aug.enabled:
             rng = np.random.default_rng([self.cfg.train.seed, epoch, b, 2])  # a pure function of the position
             arr = augment_batch(
-                self.train_np[rows], prep.padding, prep.truncating, len(prep.vocab), aug.insert, aug.delete, aug.swap, rng
+                prep.encode(self.train_tokens, rows),
+                prep.padding,
+                prep.truncating,
+                len(prep.vocab),
+                aug.insert,
+                aug.delete,
+                aug.swap,
+                rng,
             )
             if data.bucket:
                 arr = trim_padding(arr, sequence_lengths(arr).max(), prep.padding)
             return to_compute(torch.from_numpy(np.ascontiguousarray(arr)), self.device), y
-        tokens = self.train_x[idx]
+        tokens = torch.from_numpy(prep.encode(self.train_tokens, rows)) if self.train_x is None else self.train_x[idx]
         if data.bucket:
             tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
         return to_compute(tokens, self.device), y

@@ -22,6 +22,12 @@ class Reporter:
 
     def note(self, text: str) -> None: ...
 
+    def info(self, text: str) -> None:
+        """A plain line (where the data came from: data.Events)."""
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        """How far a long step before training is (preparing the data: data.Events)."""
+
     def placed(self, run_dir: str) -> None:
         """Where the run's folder goes, said just before it is renamed into place (and again if
         another run took that name meanwhile): a sweep records it on its trial, so that a retry finds

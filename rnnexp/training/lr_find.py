@@ -37,7 +37,7 @@ def lr_find(
     reporter = reporter or Reporter()
     device = resolve_device(cfg.train.device)
     set_numerics(cfg.train.precision, cfg.train.deterministic, device)  # as training would compute
-    task = create_task(cfg, device)
+    task = create_task(cfg, device, reporter)
     parts = build_parts(cfg, task, load_pretrained(cfg, task))
     lrs, losses, smoothed = _range_test(parts, steps, min_lr, max_lr, reporter)
     if len(smoothed) < 5:

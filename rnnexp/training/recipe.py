@@ -47,7 +47,7 @@ def train(
     check_packages(cfg)
     device = resolve_device(cfg.train.device)
     numerics = numerics_of(cfg, device)
-    task = create_task(cfg, device)
+    task = create_task(cfg, device, reporter)
     pretrained = load_pretrained(cfg, task)
     parts = build_parts(cfg, task, pretrained)
     progress = Progress()
@@ -88,11 +88,12 @@ def resume(
         return _train(parts, progress, record, stop or threading.Event(), prune)
 
 
-def dry_run(cfg: Config) -> dict[str, Any]:
-    """Everything a run would set up (data, preprocessing, model), without a run folder or training."""
+def dry_run(cfg: Config, events=None) -> dict[str, Any]:
+    """Everything a run would set up (data, preprocessing, model), without a run folder or training.
+    ``events``: a data.Events that hears how preparing the data goes."""
     device = resolve_device(cfg.train.device)
     numerics = numerics_of(cfg, device)
-    task = create_task(cfg, device)
+    task = create_task(cfg, device, events)
     pretrained = load_pretrained(cfg, task)
     parts = build_parts(cfg, task, pretrained, fresh=False)
     return {
@@ -120,7 +121,7 @@ def _setup_resume(
     where, device_note = run_device(cfg.train.device, device)
     numerics = numerics_of(cfg, where)  # the run's own settings again, before its first CUDA call
     notes = [device_note, _device_change(record.meta, where)]  # before this resume joins meta.json
-    task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), where)
+    task = restore_task(cfg, run_dir.read_json(run_dir.preprocessing), where, reporter)
     check_same_data(run_dir, record.meta, task)
     parts, progress = _restore(cfg, task, state, plan)
     faults.hit("resume:checked")

@@ -1,0 +1,180 @@
+"""Users' data at a million texts: how long rnnexp takes to be ready to train, and its peak memory,
+beside the floor (a bare process that imports torch and reads the CSV with pandas: nothing can be
+ready sooner), on a cold cache (the file read and tokenized once, then stored) and a warm one (the
+cache's entry mapped into memory); at 1,000,000 texts also a 4-trial sweep on 2 workers, and how
+many times it prepared the data; and 5,000,000 texts prepared once (ready to train at all?).
+
+The texts are bench/baselines.py's: amazon-food sentences recombined into reviews of 2-8 sentences,
+as a text,label CSV. The run: GRU 32, maxlen 100, HTML stripped (`rnnexp train --dry-run`: data,
+vocabulary and model set up, then stop). Each timed command runs in a process of its own; its peak
+RSS is the kernel's (getrusage of a parent with one child). Prints a table and writes
+bench/results/scale.json.
+
+    python bench/scale.py [--sizes 200000,1000000] [--large 5000000] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import print_table, write_result  # noqa: E402
+
+PYTHON = sys.executable
+MEASURE = (
+    "import resource, subprocess, sys, time; t = time.perf_counter(); "
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, rc.returncode); "
+    "sys.stderr.write(rc.stderr)"
+)
+
+
+def measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stderr) of ``cmd`` in a process of its own."""
+    done = subprocess.run([PYTHON, "-c", MEASURE, *cmd], capture_output=True, text=True, env=env)
+    seconds, rss, rc = done.stdout.split()
+    if rc != "0":
+        raise SystemExit(f"{' '.join(cmd)} failed ({rc}):\n{done.stderr[-2000:]}")
+    return float(seconds), int(rss), done.stderr
+
+
+def write_corpus(n: int, path: Path) -> Path:
+    """bench/baselines.py's texts, written as a CSV once (kept in the work folder)."""
+    if path.is_file():
+        return path
+    from baselines import corpus
+
+    texts, labels = corpus(n)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(zip(texts, labels.tolist()))
+    tmp.replace(path)
+    return path
+
+
+def write_config(path: Path, data: Path) -> Path:
+    path.write_text(
+        "name: scale\n"
+        f"data: {{dataset: null, train_file: {data}, maxlen: 100, strip_html: true}}\n"
+        "model: {cell: gru, num_neurons: 32, embedding_dims: 32}\n"
+        "train: {epochs: 1, batch_size: 256, baselines: false}\n"
+    )
+    return path
+
+
+def ready(config: Path, env: dict[str, str]) -> tuple[float, int]:
+    seconds, rss, _ = measured([PYTHON, "-m", "rnnexp", "train", str(config), "--dry-run", "--quiet"], env)
+    return seconds, rss
+
+
+def floor(data: Path, env: dict[str, str]) -> tuple[float, int]:
+    seconds, rss, _ = measured([PYTHON, "-c", f"import torch, pandas; pandas.read_csv({str(data)!r})"], env)
+    return seconds, rss
+
+
+def size_row(n: int, work: Path, env: dict[str, str]) -> dict:
+    data = write_corpus(n, work / f"texts{n}.csv")
+    config = write_config(work / f"scale{n}.yaml", data)
+    cache = work / f"cache{n}"
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**env, "RNNEXP_CACHE_DIR": str(cache)}
+    floors = [floor(data, env) for _ in range(2)]
+    cold = ready(config, env)
+    warms = [ready(config, env) for _ in range(2)]
+    floors.append(floor(data, env))
+    base, warm = min(f[0] for f in floors), min(w[0] for w in warms)
+    csv_bytes = data.stat().st_size
+    peak = max(cold[1], *(w[1] for w in warms))
+    return {
+        "texts": n,
+        "csv_mb": round(csv_bytes / 1e6, 1),
+        "floor_s": round(base, 2),
+        "cold_s": round(cold[0], 2),
+        "warm_s": round(warm, 2),
+        "cold_x": round(cold[0] / base, 2),
+        "warm_x": round(warm / base, 2),
+        "peak_rss_mb": round(peak / 1e6),
+        "rss_goal_mb": round((3 * csv_bytes + 700e6) / 1e6),
+        "cold_rss_mb": round(cold[1] / 1e6),
+        "warm_rss_mb": round(max(w[1] for w in warms) / 1e6),
+    }
+
+
+def sweep_row(n: int, work: Path, env: dict[str, str]) -> dict:
+    """4 trials, 2 workers, 1 epoch of a small model, on a cold cache: how many trials prepared the
+    data (the others say they took it from the cache)."""
+    data = write_corpus(n, work / f"texts{n}.csv")
+    base = write_config(work / "sweep_base.yaml", data)
+    sweep = work / "sweep.yaml"
+    sweep.write_text(
+        "name: scale-sweep\nbase: sweep_base.yaml\n"
+        "set: {train.epochs: 1, train.batch_size: 1024, data.maxlen: 20, model.num_neurons: 8, model.embedding_dims: 8}\n"
+        "space: {model.cell: [gru, lstm], train.lr: [0.001, 0.003]}\n"
+        "objective: {metric: val_accuracy}\nsampler: {kind: grid}\npruner: {kind: none}\nworkers: 2\n"
+    )
+    cache, runs = work / "cache-sweep", work / "sweep-runs"
+    for folder in (cache, runs):
+        shutil.rmtree(folder, ignore_errors=True)
+    env = {**env, "RNNEXP_CACHE_DIR": str(cache)}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "rnnexp", "sweep", str(sweep), "--runs-dir", str(runs)], capture_output=True, text=True, env=env
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"the sweep failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    hits = len(re.findall(r"trial \d+: data: .* from the cache", done.stderr))
+    trials = len(list((next(runs.iterdir()) / "trials").iterdir()))
+    entries = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    return {"texts": n, "trials": trials, "workers": 2, "prepared": trials - hits, "entries": len(entries), "seconds": round(seconds, 1)}
+
+
+def large_row(n: int, work: Path, env: dict[str, str]) -> dict:
+    data = write_corpus(n, work / f"texts{n}.csv")
+    config = write_config(work / f"scale{n}.yaml", data)
+    cache = work / f"cache{n}"
+    shutil.rmtree(cache, ignore_errors=True)
+    seconds, rss = ready(config, {**env, "RNNEXP_CACHE_DIR": str(cache)})
+    shutil.rmtree(cache, ignore_errors=True)
+    return {"texts": n, "csv_mb": round(data.stat().st_size / 1e6), "cold_s": round(seconds, 1), "peak_rss_mb": round(rss / 1e6)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200000,1000000", help="texts of the cold/warm rows")
+    parser.add_argument("--large", type=int, default=5_000_000, help="texts prepared once (0: skip)")
+    parser.add_argument("--sweep", type=int, default=1_000_000, help="texts of the sweep row (0: skip)")
+    parser.add_argument("--work", type=Path, default=None, help="where the CSVs and caches go (default: a temp folder)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="rnnexp-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ}
+    rows = [size_row(int(n), work, env) for n in args.sizes.split(",")]
+    print_table("Ready to train (seconds; x: times the floor)", list(rows[0]), rows)
+    sweep = sweep_row(args.sweep, work, env) if args.sweep else None
+    if sweep:
+        print_table("A sweep on a cold cache", list(sweep), [sweep])
+    large = large_row(args.large, work, env) if args.large else None
+    if large:
+        print_table("Prepared once", list(large), [large])
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    write_result("scale", {"rows": rows, "sweep": sweep, "large": large, "cpus": os.cpu_count()})
+    print(json.dumps({"rows": rows, "sweep": sweep, "large": large}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""rnnexp/data/cache.py and prepared.py: an entry is reused exactly when nothing that decides it
+changed; a damaged one is never used; two builders end with one good entry; a cache that cannot be
+written costs the cache, not the run; the size limit evicts the least recently used; and a run
+trains the same bits from the cache, without it, and from a rebuilt entry."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import assert_same_run, fill_disk, run_cli
+from rnnexp.config import DataConfig
+from rnnexp.data import cache, prepared, read_table
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.infos: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def info(self, text: str) -> None:
+        self.infos.append(text)
+
+    def progress(self, what: str, done: int, total: int) -> None: ...
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", str(folder))
+    monkeypatch.delenv("RNNEXP_CACHE_SIZE", raising=False)
+    return folder
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header=("text", "label")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+ROWS = [(f"Review {i}: the <b>food</b> was {'good' if i % 2 else 'bad'} &amp; don't café {i % 7}", str(i % 2)) for i in range(50)]
+
+
+def config(path: Path, **keys) -> DataConfig:
+    return DataConfig(train_file=str(path), **keys)
+
+
+def contents(table) -> tuple[list, list, list]:
+    """A Table's texts, labels and words as lists (copied out of the entry's mapped files)."""
+    return list(table.texts), list(table.labels), [table.tokens.of(i) for i in range(len(table.tokens))]
+
+
+def same_table(a, b) -> None:
+    assert (a if isinstance(a, tuple) else contents(a)) == contents(b)
+
+
+def keys(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if not p.name.startswith(".")} if folder.is_dir() else set()
+
+
+def read(path: Path, cfg: DataConfig, heard: Heard | None = None):
+    return read_table(path, cfg, heard or Heard())
+
+
+def test_a_second_read_is_the_entry_and_says_so(tmp_path, cache_dir):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    first, heard = read(path, config(path)), Heard()
+    second = read(path, config(path), heard)
+    assert len(keys(cache_dir)) == 1
+    assert heard.infos and "from the cache" in heard.infos[0] and str(path) in heard.infos[0]
+    same_table(first, second)
+    assert isinstance(second.tokens.ids, np.memmap) and isinstance(second.texts.blob, np.memmap)  # mapped, not read
+
+
+def test_one_changed_byte_is_a_new_entry_whatever_the_size_and_time_say(tmp_path, cache_dir):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    read(path, config(path))
+    stat = path.stat()
+    raw = bytearray(path.read_bytes())
+    where = raw.index(b"good")
+    raw[where] = ord("f")  # "food" for "good": same size
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    changed = read(path, config(path))
+    assert len(keys(cache_dir)) == 2
+    assert "food" in changed.tokens.of(1) and "good" not in changed.tokens.of(1)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("lowercase", False),
+        ("strip_html", True),
+        ("encoding", "latin-1"),
+        ("text_column", "other"),
+        ("label_column", "other"),
+        ("columns", ["text", "label", "other"]),
+        ("format", "tsv"),
+    ],
+)
+def test_every_key_that_decides_the_entry_is_in_its_key(tmp_path, cache_dir, monkeypatch, key, value):
+    path = write_csv(tmp_path / "d.csv", [(t, y, t.upper()) for t, y in ROWS], header=("text", "label", "other"))
+    assert cache.key_of(prepared.table_key(path, config(path))) != cache.key_of(
+        prepared.table_key(path, config(path, **{key: value}))
+    )
+    if key in ("columns", "format"):
+        return  # the same bytes are not a file of this shape: what is read differs, and so does the key
+    read(path, config(path))
+    table = read(path, config(path, **{key: value}))  # a new entry, read as the key says
+    assert len(keys(cache_dir)) == 2
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    same_table(table, read(path, config(path, **{key: value})))
+
+
+@pytest.mark.parametrize("key, value", [("maxlen", 7), ("min_freq", 3), ("max_vocab", 10), ("split_seed", 5), ("val_split", 0.3)])
+def test_keys_that_do_not_change_preparation_reuse_the_entry(tmp_path, cache_dir, key, value):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    read(path, config(path))
+    heard = Heard()
+    read(path, config(path, **{key: value}), heard)
+    assert len(keys(cache_dir)) == 1 and "from the cache" in heard.infos[0]
+
+
+def test_a_new_preparation_version_is_a_new_entry(tmp_path, cache_dir, monkeypatch):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    read(path, config(path))
+    monkeypatch.setattr(cache, "PREPARATION", cache.PREPARATION + 1)
+    read(path, config(path))
+    assert len(keys(cache_dir)) == 2
+
+
+def _damage(entry: Path, how: str) -> None:
+    if how == "truncated":
+        part = entry / "ids.bin"
+        part.write_bytes(part.read_bytes()[:-1])
+    elif how == "flipped bit":
+        part = entry / "texts.bin"
+        raw = bytearray(part.read_bytes())
+        raw[len(raw) // 2] ^= 0x10
+        part.write_bytes(bytes(raw))
+    elif how == "missing part":
+        (entry / "token_offsets.bin").unlink()
+    elif how == "no entry.json":
+        (entry / "entry.json").unlink()
+    elif how == "garbage entry.json":
+        (entry / "entry.json").write_text("{not json")
+    elif how == "wrong part list":
+        meta = json.loads((entry / "entry.json").read_text())
+        del meta["parts"]["labels"]
+        (entry / "entry.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    "how", ["truncated", "flipped bit", "missing part", "no entry.json", "garbage entry.json", "wrong part list"]
+)
+def test_a_damaged_entry_is_named_removed_and_built_again(tmp_path, cache_dir, how):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    good = contents(read(path, config(path)))
+    (entry,) = [cache_dir / k for k in keys(cache_dir)]
+    _damage(entry, how)
+    heard = Heard()
+    again = read(path, config(path), heard)
+    same_table(good, again)
+    assert len(heard.notes) == 1 and "damaged" in heard.notes[0] and entry.name[:12] in heard.notes[0], heard.notes
+    assert keys(cache_dir) == {entry.name} and not heard.infos  # built again, not read from the cache
+    third = Heard()
+    read(path, config(path), third)
+    assert third.infos and not third.notes  # the rebuilt entry is whole
+
+
+def _build(args) -> list[str]:
+    path, cache_folder = args
+    os.environ["RNNEXP_CACHE_DIR"] = cache_folder
+    table = read_table(Path(path), DataConfig(train_file=path), Heard())
+    return [" ".join(table.tokens.of(i)) for i in range(len(table.tokens))]
+
+
+def test_builders_at_once_end_with_one_good_entry(tmp_path, cache_dir):
+    rows = [(f"text {i} " + "word " * (i % 13), str(i % 3)) for i in range(20_000)]
+    path = write_csv(tmp_path / "d.csv", rows)
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = pool.map(_build, [(str(path), str(cache_dir))] * 3)
+    assert results[0] == results[1] == results[2]
+    assert len(keys(cache_dir)) == 1
+    assert not [p for p in cache_dir.iterdir() if p.name.startswith((".building", ".removing"))]
+
+
+def test_an_entry_stored_twice_keeps_the_first(tmp_path, cache_dir):
+    """The race the lock does not cover (a cache folder shared between machines): the second rename
+    finds the first entry in place and uses it."""
+    arrays = {"a": np.arange(5, dtype=np.int64)}
+    heard = Heard()
+    first = cache.store("k" * 32, arrays, {"source": "x"}, heard.note)
+    second = cache.store("k" * 32, {"a": np.arange(5, dtype=np.int64)}, {"source": "y"}, heard.note)
+    assert first is not None and second is not None and second.meta["source"] == "x" and not heard.notes
+    assert keys(cache_dir) == {"k" * 32}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the read-only case covers the path")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_costs_the_cache_not_the_run(tmp_path, small_disk, monkeypatch):
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", str(small_disk / "cache"))
+    rows = [(f"text {i} " + "word " * (i % 50), str(i % 2)) for i in range(30_000)]  # about 3 MB of entry
+    path = write_csv(tmp_path / "d.csv", rows)
+    heard = Heard()
+    table = read(path, config(path), heard)
+    assert len(heard.notes) == 1 and "cannot write" in heard.notes[0] and "in memory" in heard.notes[0], heard.notes
+    assert [p for p in (small_disk / "cache").iterdir() if not p.name.startswith(".locks")] == []
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    same_table(table, read(path, config(path)))
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_note(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", str(blocker / "cache"))
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    heard = Heard()
+    table = read(path, config(path), heard)
+    assert len(heard.notes) == 1 and "cannot write" in heard.notes[0]
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    same_table(table, read(path, config(path)))
+
+
+def test_a_full_disk_mid_entry_leaves_nothing(tmp_path, small_disk, monkeypatch):
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", str(small_disk / "cache"))
+    (small_disk / "cache").mkdir()
+    filler = fill_disk(small_disk, leave=200_000)  # room for some parts, not all
+    rows = [(f"text {i} " + "word " * (i % 50), str(i % 2)) for i in range(8_000)]
+    path = write_csv(tmp_path / "d.csv", rows)
+    heard = Heard()
+    read(path, config(path), heard)
+    assert heard.notes and "cannot write" in heard.notes[0]
+    assert keys(small_disk / "cache") == set()
+    assert not [p for p in (small_disk / "cache").iterdir() if p.name.startswith(".building")]
+    filler.unlink()
+
+
+def test_the_size_limit_evicts_the_least_recently_used(tmp_path, cache_dir, monkeypatch):
+    paths = [write_csv(tmp_path / f"d{i}.csv", [(f"{t} {i}", y) for t, y in ROWS]) for i in range(3)]
+    for p in paths:
+        read(p, config(p))
+    sizes = {e["source"]: e["bytes"] for e in cache.entries()}
+    read(paths[0], config(paths[0]))  # used again: d1 is now the least recently used
+    os.utime(cache_dir / next(e["key"] for e in cache.entries() if e["source"] == str(paths[0])) / "entry.json")
+    monkeypatch.setenv("RNNEXP_CACHE_SIZE", str(sizes[str(paths[0])] + sizes[str(paths[2])] + 10))
+    extra = write_csv(tmp_path / "d3.csv", ROWS[:5])
+    read(extra, config(extra))
+    left = {e["source"] for e in cache.entries()}
+    assert str(extra) in left and str(paths[1]) not in left
+
+
+@pytest.mark.parametrize(
+    "raw, expected", [("20GB", 20 * 10**9), ("500MB", 500 * 10**6), ("1.5GiB", int(1.5 * 2**30)), ("123", 123)]
+)
+def test_size_limit_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("RNNEXP_CACHE_SIZE", raw)
+    assert cache.size_limit() == expected
+
+
+def test_the_cache_command_lists_and_clears(tmp_path, cache_dir):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    read(path, config(path))
+    listed = run_cli("cache", "--json")
+    assert listed.returncode == 0, listed.stderr
+    out = json.loads(listed.stdout)
+    assert out["folder"] == str(cache_dir) and [e["source"] for e in out["entries"]] == [str(path)]
+    assert out["entries"][0]["texts"] == len(ROWS) and out["entries"][0]["bytes"] > 0
+    shown = run_cli("cache")
+    assert str(cache_dir) in shown.stdout + shown.stderr and "d.csv" in shown.stdout
+    cleared = run_cli("cache", "clear")
+    assert cleared.returncode == 0 and "removed 1 entry" in cleared.stderr
+    assert keys(cache_dir) == set()
+    bad = run_cli("cache", env={"RNNEXP_CACHE_SIZE": "lots"})
+    assert bad.returncode == 2 and "RNNEXP_CACHE_SIZE" in bad.stderr
+
+
+def _train(write_config, runs: Path, env: dict, *more) -> Path:
+    cfg = write_config(train={"epochs": 2, "early_stopping": {"enabled": False}})
+    done = run_cli("train", cfg, "--runs-dir", runs, "--json", *more, env=env)
+    assert done.returncode == 0, done.stderr
+    return Path(json.loads(done.stdout)["run_dir"])
+
+
+def test_training_is_the_same_from_the_cache_without_it_and_rebuilt(tmp_path, write_config):
+    cached = {"RNNEXP_CACHE_DIR": str(tmp_path / "cache")}
+    cold = _train(write_config, tmp_path / "cold", cached)
+    warm = _train(write_config, tmp_path / "warm", cached)
+    off = _train(write_config, tmp_path / "off", {"RNNEXP_CACHE_DIR": "off"})
+    for entry in (tmp_path / "cache").iterdir():
+        if not entry.name.startswith("."):
+            (entry / "ids.bin").write_bytes((entry / "ids.bin").read_bytes()[:-1])  # damaged: rebuilt
+    rebuilt = _train(write_config, tmp_path / "rebuilt", cached)
+    for other in (warm, off, rebuilt):
+        assert_same_run(cold, other)
+    meta = [json.loads((r / "meta.json").read_text())["data"]["fingerprints"] for r in (cold, warm, off, rebuilt)]
+    assert meta[0] == meta[1] == meta[2] == meta[3]
+
+
+def test_a_resume_from_the_cache_is_exact(tmp_path, write_config, forkrun):
+    env = {"RNNEXP_CACHE_DIR": str(tmp_path / "cache")}
+    whole = _train(write_config, tmp_path / "whole", {"RNNEXP_CACHE_DIR": "off"})
+    cfg = write_config(train={"epochs": 2, "early_stopping": {"enabled": False}})
+    first = run_cli("train", cfg, "--runs-dir", tmp_path / "parts", "--json", "--set", "train.epochs=1", env=env)
+    assert first.returncode == 0, first.stderr
+    run = Path(json.loads(first.stdout)["run_dir"])
+    resumed = run_cli("resume", run, "--epochs", "2", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "from the cache" in resumed.stderr
+    assert_same_run(whole, run)
+    a = torch.load(whole / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+
+
+def test_prepared_module_names_no_cache_when_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    heard = Heard()
+    prepared.read_table(path, config(path), heard)
+    assert not heard.notes and not heard.infos and cache.cache_dir() is None
