@@ -37,7 +37,9 @@ def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
         out += [
             _row(name, f"{texts}: ready to train on a cold cache / the floor ({seconds})", x["cold_x"], "<= 5", x["cold_x"] <= 5),
             _row(name, f"{texts}: ready to train on a warm cache / the floor", x["warm_x"], "<= 1.5", x["warm_x"] <= 1.5),
-            _row(name, f"{texts}: peak RSS, MB", x["peak_rss_mb"], f"<= {x['rss_goal_mb']}", x["peak_rss_mb"] <= x["rss_goal_mb"]),
+            _row(
+                name, f"{texts}: peak RSS, MB", x["peak_rss_mb"], f"<= {x['rss_goal_mb']}", x["peak_rss_mb"] <= x["rss_goal_mb"]
+            ),
         ]
     if r.get("sweep"):
         s = r["sweep"]

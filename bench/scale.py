@@ -139,7 +139,14 @@ def sweep_row(n: int, work: Path, env: dict[str, str]) -> dict:
     hits = len(re.findall(r"trial \d+: data: .* from the cache", done.stderr))
     trials = len(list((next(runs.iterdir()) / "trials").iterdir()))
     entries = [p for p in cache.iterdir() if not p.name.startswith(".")]
-    return {"texts": n, "trials": trials, "workers": 2, "prepared": trials - hits, "entries": len(entries), "seconds": round(seconds, 1)}
+    return {
+        "texts": n,
+        "trials": trials,
+        "workers": 2,
+        "prepared": trials - hits,
+        "entries": len(entries),
+        "seconds": round(seconds, 1),
+    }
 
 
 def large_row(n: int, work: Path, env: dict[str, str]) -> dict:

@@ -18,7 +18,7 @@ import torch
 
 from conftest import assert_same_run, fill_disk, run_cli
 from rnnexp.config import DataConfig
-from rnnexp.data import cache, prepared, read_table
+from rnnexp.data import Table, cache, prepared, read_table
 
 
 class Heard:
@@ -341,3 +341,20 @@ def test_prepared_module_names_no_cache_when_off(tmp_path, monkeypatch):
     heard = Heard()
     prepared.read_table(path, config(path), heard)
     assert not heard.notes and not heard.infos and cache.cache_dir() is None
+
+
+def test_a_split_fingerprint_is_the_one_meta_json_has_always_recorded(tmp_path, cache_dir):
+    """sha256 over each text and its label (text, 0x1f, label, 0x1e), in order: the value runs made
+    before the cache recorded, which resume compares against. Computed from the entry's bytes (in
+    order and out of order), from a list, and from the memo kept beside the entry."""
+    import hashlib
+
+    path = write_csv(tmp_path / "d.csv", [*ROWS, ("lone \ud7ff and é", "1")])
+    table = read(path, config(path))
+    texts, labels = list(table.texts), list(table.labels)
+    for rows in (np.arange(len(texts)), np.array([5, 3, 40, 0]), np.arange(0, len(texts), 3)):
+        expected = hashlib.sha256(b"".join(f"{texts[i]}\x1f{labels[i]}\x1e".encode() for i in rows)).hexdigest()
+        assert table.subset(rows, "s").fingerprint() == expected
+        assert table.subset(rows, "s").fingerprint() == expected  # the memo's value
+        listed = Table([texts[i] for i in rows], [labels[i] for i in rows], "s")
+        assert listed.fingerprint() == expected

@@ -11,12 +11,14 @@ import random
 import pytest
 import yaml
 from data.shapes import SHAPES, SPLITLINES_BREAKS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rnnexp.cli import app
 from rnnexp.config import DataConfig
 from rnnexp.config import label_text as _label_str
-from rnnexp.data import file_format, read_table, read_texts
+from rnnexp.data import file_format, read_table, read_texts, readers
 from rnnexp.errors import DataError
 
 
@@ -38,8 +40,20 @@ def _reference(path, cfg: DataConfig) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [_label_str(r["label"]) for r in rows]
 
 
+@pytest.fixture(params=["csv module", "pyarrow when proven"])
+def reader(request, monkeypatch):
+    """Every shape read both ways: by the csv module line by line, and (every size here, not only
+    files of FAST_BYTES and more) by pyarrow wherever readers.fast_columns proves it reads the same."""
+    if request.param == "pyarrow when proven":
+        monkeypatch.setattr(readers, "FAST_BYTES", 0)
+    else:
+        monkeypatch.setattr(readers, "FAST_BYTES", 2**62)
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")  # each read reads the file
+    return request.param
+
+
 @pytest.mark.parametrize("shape", [s for s in SHAPES if s.refused is None], ids=lambda s: s.name)
-def test_every_shape_is_read_exactly(tmp_path, shape):
+def test_every_shape_is_read_exactly(tmp_path, shape, reader):
     path = tmp_path / shape.name
     path.write_bytes(shape.content)
     cfg = _config(path, **shape.config)
@@ -52,7 +66,7 @@ def test_every_shape_is_read_exactly(tmp_path, shape):
 
 
 @pytest.mark.parametrize("shape", [s for s in SHAPES if s.refused is not None], ids=lambda s: s.name)
-def test_every_broken_shape_is_refused_at_its_true_line(tmp_path, shape):
+def test_every_broken_shape_is_refused_at_its_true_line(tmp_path, shape, reader):
     path = tmp_path / shape.name
     path.write_bytes(shape.content)
     line, fragment = shape.refused
@@ -66,6 +80,41 @@ def test_every_broken_shape_is_refused_at_its_true_line(tmp_path, shape):
     result = CliRunner().invoke(app, ["train", str(config), "--dry-run", "--quiet"])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and lines == [f"error: {message}"], result.output[-800:]
+
+
+FAST_SHAPES = ["bom.csv", "unicode_breaks.csv", "big_lf.csv"]  # quoted line breaks, doubled quotes, a BOM
+
+
+def test_the_fast_reader_takes_the_common_shapes(tmp_path, monkeypatch):
+    """Not a check that always falls back: clean CSVs with quoted newlines, doubled quotes, a BOM
+    and Unicode line separators go through pyarrow (and the shapes test holds them to the csv module)."""
+    monkeypatch.setattr(readers, "FAST_BYTES", 0)
+    taken = []
+    for shape in [s for s in SHAPES if s.name in FAST_SHAPES]:
+        path = tmp_path / shape.name
+        path.write_bytes(shape.content)
+        taken.append(shape.name if readers.fast_columns(path, ",", "utf-8", None) is not None else None)
+    assert taken == FAST_SHAPES
+
+
+CSV_PIECES = ["a", "b,", ",", '"', '""', "\n", "\r\n", "\r", " ", "é", "\u2028", "x y", '"q,\nr"', "\t", "\0"]
+
+
+@given(st.lists(st.lists(st.sampled_from(CSV_PIECES), max_size=6).map("".join), min_size=1, max_size=12), st.booleans())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_pyarrow_reads_only_what_the_csv_module_reads_the_same(tmp_path, monkeypatch, lines, tsv):
+    """Any bytes at all: where fast_columns gives columns, the csv module reads the same file
+    without an error and to the same values."""
+    monkeypatch.setattr(readers, "FAST_BYTES", 0)
+    delimiter = "\t" if tsv else ","
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(("text" + delimiter + "label\n" + "\n".join(lines)).encode("utf-8"))
+    fast = readers.fast_columns(path, delimiter, "utf-8", None)
+    if fast is None:
+        return
+    records = readers.read_delimited(path, delimiter, "utf-8")  # an error here fails the test
+    assert fast[0] == records.header
+    assert [c.to_pylist() for c in fast[1]] == [[row[i] for row in records.rows] for i in range(len(records.header))]
 
 
 def test_the_big_file_holds_every_hard_case():

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -41,24 +42,18 @@ Progress = Callable[[int], None]  # called with how many texts are done so far
 def encode_texts(texts: Sequence[str], block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """(the texts' UTF-8 bytes, one after the other, uint8; [n + 1] int64 byte offsets). Lone
     surrogates (a JSON file may hold them) are kept as they are (surrogatepass), so decoding gives
-    the text back. Encoded a block of texts at a time: memory holds the bytes once, and one block."""
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    the text back. Each text is encoded on its own (joining them first would widen every character
+    of a block to the widest one's size), a block at a time."""
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     pieces = []
     for start in range(0, len(texts), block):
-        part = texts[start : start + block]
-        raw = "".join(part).encode("utf-8", "surrogatepass")
-        if len(raw) != int(lengths[start : start + block].sum()):  # a text not ASCII: more bytes than characters
-            for i in [i for i, text in enumerate(part) if not text.isascii()]:
-                lengths[start + i] = len(part[i].encode("utf-8", "surrogatepass"))
-        pieces.append(raw)
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    blob = np.empty(int(offsets[-1]), dtype=np.uint8)
-    at = 0
-    for raw in pieces:
-        blob[at : at + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-        at += len(raw)
-    return blob, offsets
+        encoded = [t.encode("utf-8", "surrogatepass") for t in texts[start : start + block]]
+        offsets[start + 1 : start + 1 + len(encoded)] = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        pieces.append(b"".join(encoded))
+    np.cumsum(offsets, out=offsets)
+    raw = b"".join(pieces)
+    pieces.clear()
+    return np.frombuffer(raw, dtype=np.uint8), offsets
 
 
 def decode(raw) -> str:
@@ -69,33 +64,37 @@ def decode(raw) -> str:
 class Chunk:
     """Some texts tokenized: their own word list, each token's index into it, each text's token count."""
 
-    words: list[str]
+    words: Any  # a pyarrow string array
     ids: np.ndarray  # int64
     counts: np.ndarray  # int64, one per text
 
 
-def tokenize_chunk(texts: Sequence[str], lowercase: bool, strip_html: bool) -> Chunk:
-    """The tokens of ``texts``, each as tokenizer.tokenize(text, lowercase, strip_html) gives them."""
+def tokenize_chunk(raw: bytes, offsets: np.ndarray, lowercase: bool, strip_html: bool) -> Chunk:
+    """The tokens of the texts whose UTF-8 bytes are ``raw`` (text i: raw[offsets[i]:offsets[i + 1]],
+    offsets from 0), each as tokenizer.tokenize(text, lowercase, strip_html) gives them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    texts = list(texts)
-    stripped = np.zeros(len(texts), dtype=bool)  # HTML removed already (by tokenizer.remove_html)
-    if strip_html:  # an entity (&amp;, &#39;) becomes a character: html.unescape decides which
-        for i in [i for i, t in enumerate(texts) if "&" in t]:
-            texts[i], stripped[i] = remove_html(texts[i]), True
-    slow = np.array([not t.isascii() for t in texts], dtype=bool)  # left to tokenizer.tokenize itself
-    fast = [t if ok else "" for t, ok in zip(texts, ~slow)] if slow.any() else texts
+    bounds = offsets.tolist()
+    pieces = [raw[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    stripped = np.zeros(len(pieces), dtype=bool)  # HTML removed already (by tokenizer.remove_html)
+    slow = np.zeros(len(pieces), dtype=bool)  # left to tokenizer.tokenize itself: not ASCII
+    if strip_html and raw.find(b"&") >= 0:  # an entity (&amp;, &#39;) becomes a character: html.unescape decides
+        for i in [i for i, piece in enumerate(pieces) if b"&" in piece]:
+            pieces[i], stripped[i] = remove_html(decode(pieces[i])).encode("utf-8", "surrogatepass"), True
+    if not raw.isascii() or stripped.any():
+        for i in [i for i, piece in enumerate(pieces) if not piece.isascii()]:
+            slow[i], pieces[i] = True, b""
     # One NUL after every text: no word or tag runs from one text into the next.
-    raw = "\0".join(fast).encode("ascii") + b"\0"
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, fast), dtype=np.int64, count=len(fast)) + 1, out=offsets[1:])
+    joined = b"\0".join(pieces) + b"\0"
+    starts = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1, out=starts[1:])
     if lowercase:
-        raw = raw.lower()  # bytes.lower: A-Z alone, as str.lower on ASCII
-    blob = np.frombuffer(raw, dtype=np.uint8)
-    word = np.frombuffer(raw.translate(_WORD_TABLE), dtype=bool).copy()
-    if strip_html:
-        word &= ~_tags(blob, offsets, stripped)
+        joined = joined.lower()  # bytes.lower: A-Z alone, as str.lower on ASCII
+    blob = np.frombuffer(joined, dtype=np.uint8)
+    word = np.frombuffer(joined.translate(_WORD_TABLE), dtype=bool).copy()
+    if strip_html and joined.find(b"<") >= 0:
+        word &= ~_tags(blob, starts, stripped)
     # An apostrophe joins two word characters (never across texts: a NUL is not one).
     word[1:-1] |= (blob[1:-1] == _APOSTROPHE) & word[:-2] & word[2:]
     # Where a token begins or ends, alternately (the last byte is a NUL: every token ends).
@@ -104,12 +103,12 @@ def tokenize_chunk(texts: Sequence[str], lowercase: bool, strip_html: bool) -> C
     token_offsets = np.zeros(len(begins) + 1, dtype=np.int64)
     np.cumsum(ends - begins, out=token_offsets[1:])
     strings = pa.LargeStringArray.from_buffers(len(begins), pa.py_buffer(token_offsets), pa.py_buffer(np.compress(word, blob)))
+    counts = np.diff(np.searchsorted(begins, starts))
     encoded = pc.dictionary_encode(strings)
-    words = encoded.dictionary.to_pylist()
-    ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    counts = np.diff(np.searchsorted(begins, offsets))
+    words, ids = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     if slow.any():
-        words, ids, counts = _with_slow_texts(texts, slow, words, ids, counts, lowercase, strip_html & ~stripped)
+        texts = {i: decode(raw[bounds[i] : bounds[i + 1]]) for i in np.flatnonzero(slow).tolist()}
+        words, ids, counts = _with_slow_texts(words, ids, counts, texts, slow, lowercase, strip_html)
     return Chunk(words, ids, counts)
 
 
@@ -135,20 +134,35 @@ def _tags(blob: np.ndarray, offsets: np.ndarray, stripped: np.ndarray) -> np.nda
     return mask
 
 
-def _with_slow_texts(texts, slow, words, ids, counts, lowercase, strip_html):
-    """The chunk's tokens with those of its slow texts (tokenized by tokenizer.tokenize, HTML
-    stripped where ``strip_html``; they have none among ``ids``) put in their places."""
-    index = {w: i for i, w in enumerate(words)}
-    places = np.cumsum(counts) - counts  # where each text's tokens begin among ``ids``
-    pieces, done = [], 0
-    for row in np.flatnonzero(slow):
-        tokens = tokenize(texts[row], lowercase, bool(strip_html[row]))
-        pieces.append(ids[done : places[row]])
-        pieces.append(np.fromiter((index.setdefault(t, len(index)) for t in tokens), dtype=np.int64, count=len(tokens)))
-        done = places[row]
-        counts[row] = len(tokens)
-    pieces.append(ids[done:])
-    return list(index), np.concatenate(pieces), counts
+def _with_slow_texts(words, ids, counts, texts, slow, lowercase, strip_html):
+    """The chunk's word list and ids with the tokens of its slow texts (``texts``: row -> the text
+    as read, tokenized by tokenizer.tokenize; ``ids`` has none of theirs) put in their places:
+    their words looked up in the list (added when new), the ids merged by position."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(slow)
+    found = [tokenize(texts[row], lowercase, strip_html) for row in rows]
+    extra = pa.array([token for tokens in found for token in tokens], type=words.type)
+    extra_ids = pc.index_in(extra, value_set=words).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    new = np.flatnonzero(extra_ids < 0)
+    if len(new):
+        fresh = pc.unique(extra.take(pa.array(new)))
+        extra_ids[new] = pc.index_in(extra.take(pa.array(new)), value_set=fresh).to_numpy(zero_copy_only=False) + len(words)
+        words = pa.concat_arrays([words, fresh])
+    counts = counts.copy()
+    counts[rows] = [len(tokens) for tokens in found]
+    places = np.cumsum(counts) - counts  # where each text's tokens go
+    merged = np.empty(int(counts.sum()), dtype=np.int64)
+    fast = np.ones(len(counts), dtype=bool)
+    fast[rows] = False
+    fast_counts = counts[fast]
+    rank = np.arange(len(ids)) - np.repeat(np.cumsum(fast_counts) - fast_counts, fast_counts)
+    merged[np.repeat(places[fast], fast_counts) + rank] = ids
+    slow_counts = counts[rows]
+    rank = np.arange(len(extra_ids)) - np.repeat(np.cumsum(slow_counts) - slow_counts, slow_counts)
+    merged[np.repeat(places[rows], slow_counts) + rank] = extra_ids
+    return words, merged, counts
 
 
 def chunk_bounds(offsets: np.ndarray, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
@@ -162,67 +176,69 @@ def chunk_bounds(offsets: np.ndarray, chunk_bytes: int | None = None) -> list[tu
 
 class Words:
     """A growing word list: each word's id is its place in first-seen order. A chunk's words are
-    looked up in C (pyarrow's index_in); only the new ones are added one by one."""
+    looked up in C (pyarrow's index_in), and the new ones appended, with no Python string made."""
 
     def __init__(self) -> None:
-        self.words: list[str] = []
-        self._known = None  # the words as a pyarrow array, rebuilt when words were added
+        import pyarrow as pa
 
-    def remap(self, words: list[str]) -> np.ndarray:
+        self.known = pa.array([], type=pa.large_string())
+
+    def remap(self, words) -> np.ndarray:
+        """Each of ``words``' (a pyarrow string array) id in the list, the new ones added."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if self._known is None or len(self._known) != len(self.words):
-            self._known = pa.array(self.words, type=pa.string())
-        found = pc.index_in(pa.array(words, type=pa.string()), value_set=self._known).fill_null(-1)
-        ids = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        words = words.cast(pa.large_string())
+        ids = pc.index_in(words, value_set=self.known).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         missing = np.flatnonzero(ids < 0)
-        ids[missing] = np.arange(len(self.words), len(self.words) + len(missing))
-        self.words.extend(words[i] for i in missing.tolist())
+        if len(missing):
+            ids[missing] = np.arange(len(self.known), len(self.known) + len(missing))
+            self.known = pa.concat_arrays([self.known, words.take(pa.array(missing))])
         return ids
+
+    @property
+    def words(self) -> list[str]:
+        return self.known.to_pylist()
 
 
 class Tokenizing:
-    """Tokenizes texts chunk by chunk on one thread per core. Iterate it for (ids into ``words``,
-    each text's token count) in text order; ``words`` is complete after. ``progress`` is told how
-    many texts are done (plus ``base``: texts done before these)."""
+    """Tokenizes texts held as UTF-8 bytes (``blob``, ``offsets``: prepare.encode_texts), a chunk of
+    them at a time, on one thread per core (numpy and pyarrow release the GIL; worker processes
+    measured no faster on 2 cores, the chunks' bytes going to them and back). Iterate it for (ids
+    into ``words``, each text's token count) in text order; ``words`` is complete after.
+    ``progress`` is told how many texts are done."""
 
-    def __init__(self, texts: Sequence[str], lowercase: bool, strip_html: bool, progress: Progress | None = None, base: int = 0):
-        self.texts, self.flags = texts, (lowercase, strip_html)
-        self.progress, self.base = progress, base
+    def __init__(
+        self, blob: np.ndarray, offsets: np.ndarray, lowercase: bool, strip_html: bool, progress: Progress | None = None
+    ):
+        self.blob, self.offsets, self.flags = blob, offsets, (lowercase, strip_html)
+        self.progress = progress
         self.vocabulary = Words()
 
     @property
     def words(self) -> list[str]:
-        return list(self.vocabulary.words)
+        return self.vocabulary.words
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if isinstance(self.texts, TextColumn) and self.texts.rows is None:
-            sizes = self.texts.offsets  # bytes for characters: the same chunks, near enough
-        else:
-            sizes = np.zeros(len(self.texts) + 1, dtype=np.int64)
-            np.cumsum(np.fromiter(map(len, self.texts), dtype=np.int64, count=len(self.texts)), out=sizes[1:])
-        bounds = chunk_bounds(sizes)
-
-        def work(bound: tuple[int, int]) -> Chunk:
-            return tokenize_chunk(self.texts[bound[0] : bound[1]], *self.flags)
-
+        bounds = chunk_bounds(self.offsets)
+        blob, offsets = np.asarray(self.blob), self.offsets
         workers = max(1, min(len(bounds), os.cpu_count() or 1))
         with ThreadPoolExecutor(workers) as pool:
             pending = []
-            for bound in bounds:
-                pending.append((bound, pool.submit(work, bound)))
+            for a, b in bounds:
+                raw = blob[offsets[a] : offsets[b]].tobytes()
+                pending.append((b, pool.submit(tokenize_chunk, raw, offsets[a : b + 1] - offsets[a], *self.flags)))
                 while len(pending) > 2 * workers:  # a bounded queue: memory stays a few chunks
                     yield self._merge(*pending.pop(0))
             while pending:
                 yield self._merge(*pending.pop(0))
 
-    def _merge(self, bound, future) -> tuple[np.ndarray, np.ndarray]:
+    def _merge(self, done: int, future) -> tuple[np.ndarray, np.ndarray]:
         chunk = future.result()
         ids = self.vocabulary.remap(chunk.words)[chunk.ids] if len(chunk.ids) else chunk.ids
         ids = ids.astype(np.uint32)  # the word list stays far below 2**32: half the memory of int64
         if self.progress is not None:
-            self.progress(self.base + bound[1])
+            self.progress(done)
         return ids, chunk.counts
 
 
@@ -319,14 +335,25 @@ def gather(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def tokenize_texts(texts: Sequence[str], lowercase: bool, strip_html: bool, progress: Progress | None = None) -> Tokens:
-    """The tokens of ``texts`` (a list, or a TextColumn of a file's bytes), in memory."""
-    run = Tokenizing(texts, lowercase, strip_html, progress)
+    """The tokens of ``texts`` (a list, or a TextColumn: its bytes as they are), in memory."""
+    if isinstance(texts, TextColumn) and texts.rows is None:
+        blob, offsets = texts.blob, texts.offsets
+    else:
+        blob, offsets = encode_texts(texts)
+    return tokenize_blob(blob, offsets, lowercase, strip_html, progress)
+
+
+def tokenize_blob(
+    blob: np.ndarray, offsets: np.ndarray, lowercase: bool, strip_html: bool, progress: Progress | None = None
+) -> Tokens:
+    """The tokens of the texts held as UTF-8 bytes (encode_texts)."""
+    run = Tokenizing(blob, offsets, lowercase, strip_html, progress)
     ids, counts = [], []
     for chunk_ids, chunk_counts in run:
         ids.append(chunk_ids)
         counts.append(chunk_counts)
     words = run.words
-    token_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    token_offsets = np.zeros(len(offsets), dtype=np.int64)
     if counts:
         np.cumsum(np.concatenate(counts), out=token_offsets[1:])
     all_ids = np.empty(int(token_offsets[-1]), dtype=smallest_uint(len(words)))

@@ -83,7 +83,10 @@ def _prepare(path: Path, cfg: DataConfig, key: str, events: Events) -> Table:
     """Read and tokenize a file, and store it in the cache (in memory only when that fails). The
     texts are kept as their bytes as soon as they are read: memory never holds them twice."""
     table = read_rows(path, cfg)
-    blob, offsets = encode_texts(table.texts)
+    if isinstance(table.texts, TextColumn) and table.texts.rows is None:
+        blob, offsets = table.texts.blob, table.texts.offsets  # read as bytes already
+    else:
+        blob, offsets = encode_texts(table.texts)
     labels = coded(table.labels)
     del table
     texts = TextColumn(blob, offsets)

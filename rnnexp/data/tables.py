@@ -111,17 +111,27 @@ class Table:
             return memo(self.texts.entry, f"fingerprint {which}", self._fingerprint)
         return self._fingerprint()
 
-    def _fingerprint(self) -> str:
+    def _fingerprint(self, block: int = 16384) -> str:
         h = hashlib.sha256()
-        raw = self.texts.raw if isinstance(self.texts, TextColumn) else (t.encode("utf-8", "surrogatepass") for t in self.texts)
         ends = {y: b"\x1f" + y.encode("utf-8", "surrogatepass") + b"\x1e" for y in set(self.labels)}
-        block: list = []
-        for text, label in zip(raw, self.labels):
-            block += (text, ends[label])
-            if len(block) >= 8192:  # one update per block of texts: sha256 is the cost, not the calls
-                h.update(b"".join(block))
-                block.clear()
-        h.update(b"".join(block))
+        if isinstance(self.texts, TextColumn):  # slices of the bytes, a block of texts per update
+            blob = np.asarray(self.texts.blob)
+            rows = np.arange(len(self.texts)) if self.texts.rows is None else self.texts.rows
+            starts, stops = self.texts.offsets[rows], self.texts.offsets[rows + 1]
+            for i in range(0, len(rows), block):
+                first, last = starts[i : i + block], stops[i : i + block]
+                if len(first) and (np.diff(first) >= 0).all():  # rows in order: their span, as bytes, once
+                    span, base = blob[first[0] : last.max()].tobytes(), int(first[0])
+                    texts = [span[a - base : b - base] for a, b in zip(first.tolist(), last.tolist())]
+                else:
+                    texts = [blob[a:b].tobytes() for a, b in zip(first.tolist(), last.tolist())]
+                parts: list = [None] * (2 * len(texts))
+                parts[0::2] = texts
+                parts[1::2] = [ends[y] for y in self.labels[i : i + block]]
+                h.update(b"".join(parts))
+            return h.hexdigest()
+        for text, label in zip(self.texts, self.labels):
+            h.update(text.encode("utf-8", "surrogatepass") + ends[label])
         return h.hexdigest()
 
 
@@ -254,7 +264,18 @@ def file_format(path: Path, cfg: DataConfig) -> str:
 def read_rows(path: Path, cfg: DataConfig) -> Table:
     """Read a CSV/TSV/JSONL file into a Table, naming file, column and line in every error (what
     prepared.read_table does when the cache has no entry for the file)."""
-    lines, (texts, raw_labels) = _read_columns(path, cfg, {"text_column": cfg.text_column, "label_column": cfg.label_column})
+    keys = {"text_column": cfg.text_column, "label_column": cfg.label_column}
+    lines, (texts, raw_labels) = _read_columns(path, cfg, keys)
+    if lines is None:  # pyarrow's arrays (readers.fast_columns): the texts stay bytes, the labels codes
+        found = LabelList(*_codes(raw_labels))
+        try:
+            names = [_label(path, 0, raw, cfg.label_column) for raw in found.names]
+        except DataError:  # refused at its line, as the line-by-line reader finds it
+            lines, (_, raw_labels) = _read_columns(path, cfg, keys, fast=False)
+        else:  # two raw values may be one label ("1" in a CSV, 1 in JSON): one name each
+            unique = list(dict.fromkeys(names))
+            codes = np.array([unique.index(n) for n in names], dtype=np.int64)[found.codes]
+            return Table(_text_column(texts), LabelList(unique, codes), str(path))
     labels, seen = [], {}  # a file has few distinct labels: each is checked once
     for line, raw in zip(lines, raw_labels):
         try:
@@ -266,6 +287,26 @@ def read_rows(path: Path, cfg: DataConfig) -> Table:
         seen[raw] = label
         labels.append(label)
     return Table(texts, labels, str(path))
+
+
+def _codes(values) -> tuple[list[str], np.ndarray]:
+    """(the distinct values of a pyarrow string array, each value's index among them)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _text_column(values) -> TextColumn:
+    """A pyarrow string array as a TextColumn: its UTF-8 bytes and offsets, as they are."""
+    import pyarrow as pa
+
+    array = values.combine_chunks()
+    _, offsets, data = array.buffers()
+    width = np.int64 if array.type.equals(pa.large_string()) else np.int32
+    offsets = np.frombuffer(offsets, dtype=width)[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    blob = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return TextColumn(blob[offsets[0] : offsets[-1]], offsets - offsets[0])
 
 
 def _label(path: Path, line: int, raw, column: str) -> str:
@@ -284,13 +325,15 @@ def _label(path: Path, line: int, raw, column: str) -> str:
 
 def read_texts(path: Path, cfg: DataConfig) -> list[str]:
     """The texts of a CSV/TSV/JSONL file read as read_table reads them; a label column is not needed."""
-    return _read_columns(path, cfg, {"text_column": cfg.text_column})[1][0]
+    lines, (texts,) = _read_columns(path, cfg, {"text_column": cfg.text_column})
+    return texts if lines is not None else texts.to_pylist()
 
 
-def _read_columns(path: Path, cfg: DataConfig, keys: dict[str, str]) -> tuple[list[int], list[list]]:
+def _read_columns(path: Path, cfg: DataConfig, keys: dict[str, str], fast: bool = True) -> tuple[list[int] | None, list[list]]:
     """(the line of every row, the values of each column named in ``keys`` (config key -> column));
     texts checked to be present and text-like. A column or JSON key that is missing is an error
-    naming its config key."""
+    naming its config key. A large delimited file of the shape readers.fast_columns proves it reads
+    as read_delimited does is parsed by pandas (``fast``): its lines are None, found when needed."""
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
     fmt = file_format(path, cfg)
@@ -306,8 +349,15 @@ def _read_columns(path: Path, cfg: DataConfig, keys: dict[str, str]) -> tuple[li
                     raise DataError(f"{path}:{line}: no key {name!r} (data.{key}); this line's keys are {have}")
                 values.append(obj[name])
             columns.append(values)
+    elif fast and (quick := readers.fast_columns(path, _delimiter(fmt), cfg.encoding, cfg.columns)):
+        header, found = quick
+        for key, name in keys.items():
+            if name not in header:
+                have = ", ".join(header) or "none"
+                raise DataError(f"{path}: no column {name!r} (data.{key}); columns are: {have}")
+        return None, [found[header.index(name)] for name in keys.values()]  # pyarrow string arrays
     else:
-        records = readers.read_delimited(path, "," if fmt == "csv" else "\t", cfg.encoding, cfg.columns)
+        records = readers.read_delimited(path, _delimiter(fmt), cfg.encoding, cfg.columns)
         lines = records.lines
         if not lines:
             raise DataError(f"{path}: no data rows")
@@ -318,7 +368,7 @@ def _read_columns(path: Path, cfg: DataConfig, keys: dict[str, str]) -> tuple[li
                 raise DataError(f"{path}: no column {name!r} (data.{key}); columns are: {have}")
             i = records.column(name)
             columns.append([row[i] for row in records.rows])
-    if not lines:
+    if not columns[0]:
         raise DataError(f"{path}: no data rows")
     texts = columns[0]
     if fmt != "jsonl":
@@ -338,3 +388,7 @@ def _fractional(label: str) -> bool:
     except ValueError:
         return False
     return number == number and not number.is_integer() and abs(number) != float("inf")
+
+
+def _delimiter(fmt: str) -> str:
+    return "," if fmt == "csv" else "\t"

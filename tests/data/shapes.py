@@ -29,18 +29,19 @@ def _u(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def _big(rows: int = 100_000) -> bytes:
+def _big(rows: int = 100_000, end: str = "\r\n") -> bytes:
     """A 100,000-row CSV with every hard case mixed in: quoted newlines and CRLFs, doubled quotes,
-    delimiters in quotes, Unicode line separators, non-ASCII words, empty texts."""
+    delimiters in quotes, Unicode line separators, non-ASCII words, empty texts. With ``end``
+    "\\n", no carriage return anywhere (the shape the pyarrow reader takes)."""
     rng = random.Random(4180)
     words = ["good", "bad", "café", "naïve", "日本", "ok", "don't", "x"]
-    pieces = ["\n", "\r\n", '"', ",", *SPLITLINES_BREAKS, " "]
-    lines = ["text,label\r\n"]
+    pieces = ["\n", end, '"', ",", *SPLITLINES_BREAKS, " "]
+    lines = [f"text,label{end}"]
     for i in range(rows):
         text = "".join(rng.choice(words) + rng.choice(pieces) for _ in range(rng.randint(0, 6)))
         quoted = '"' + text.replace('"', '""') + '"'
         plain = text if not any(c in text for c in '\n\r",') else quoted
-        lines.append(f"{rng.choice([plain, quoted])},{i % 3}\r\n")
+        lines.append(f"{rng.choice([plain, quoted])},{i % 3}{end}")
     return _u("".join(lines))
 
 
@@ -74,6 +75,7 @@ SHAPES = [
     Shape("utf16.csv", "text,label\nhé,1\nho,0\n".encode("utf-16"), {"encoding": "utf-16"}, texts=["hé", "ho"]),
     Shape("tsv_quotes_are_text.tsv", _u('text\tlabel\n"quoted" word\t1\nit\'s\t0\n'), texts=['"quoted" word', "it's"]),
     Shape("big.csv", _big()),
+    Shape("big_lf.csv", _big(end="\n")),
     Shape(
         "u2028.jsonl",
         _u('{"text": "a\u2028b", "label": 1}\n{"text": "c\u0085d", "label": 0}\n'),
