@@ -6,7 +6,7 @@ measure, value, goal, met) and writes bench/results/latest.json with the same ro
 and each benchmark's full result.
 
     python bench/report.py            # run everything, then report
-    python bench/report.py --only-report   # report what bench/results holds now
+    python bench/report.py --only-report   # report what bench/results holds now (else what latest.json says)
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
         ]
     if r.get("sweep"):
         s = r["sweep"]
-        what = f"{s['texts']:,} texts: a {s['trials']}-trial sweep on {s['workers']} workers ({s['seconds']} s), times the data was prepared"
+        what = f"{s['texts']:,} texts: a {s['trials']}-trial sweep on {s['workers']} workers ({s['seconds']} s)"
+        what += ", times the data was prepared"
         out.append(_row(name, what, s["prepared"], "1", s["prepared"] == 1))
     if r.get("large"):
         x = r["large"]
@@ -214,8 +215,10 @@ def main() -> None:
     parser.add_argument("--only-report", action="store_true", help="do not run the benchmarks; report bench/results as it is")
     args = parser.parse_args()
     runs: dict[str, dict[str, Any]] = {}
+    kept: dict[str, Any] = {}  # the last report's results: what a benchmark not run since still says
     if args.only_report and (RESULTS / "latest.json").is_file():  # when and how each result was measured
-        runs = json.loads((RESULTS / "latest.json").read_text()).get("runs", {})
+        previous = json.loads((RESULTS / "latest.json").read_text())
+        runs, kept = previous.get("runs", {}), previous.get("results", {})
     if not args.only_report:
         for name in SCRIPTS:
             print(f"\n=== bench/{name}.py", flush=True)
@@ -230,10 +233,10 @@ def main() -> None:
     rows, results = [], {}
     for name in SCRIPTS:
         path = RESULTS / f"{name}.json"
-        if runs.get(name, {}).get("exit_code", 0) != 0 or not path.is_file():
+        if runs.get(name, {}).get("exit_code", 0) != 0 or not (path.is_file() or name in kept):
             rows.append(_row(name, "benchmark failed or never ran", runs.get(name, {}).get("exit_code", "no result"), "", False))
             continue
-        results[name] = json.loads(path.read_text())
+        results[name] = json.loads(path.read_text()) if path.is_file() else kept[name]
         rows += rows_for(name, results[name])
     print("\n" + markdown(rows))
     RESULTS.mkdir(exist_ok=True)

@@ -117,7 +117,7 @@ def sweep_row(n: int, work: Path, env: dict[str, str]) -> dict:
     """4 trials, 2 workers, 1 epoch of a small model, on a cold cache: how many trials prepared the
     data (the others say they took it from the cache)."""
     data = write_corpus(n, work / f"texts{n}.csv")
-    base = write_config(work / "sweep_base.yaml", data)
+    write_config(work / "sweep_base.yaml", data)
     sweep = work / "sweep.yaml"
     sweep.write_text(
         "name: scale-sweep\nbase: sweep_base.yaml\n"

@@ -2,7 +2,7 @@
 child per command. The children are real processes, started with their own environment and argv,
 and SIGKILLed at a fault point they die with whatever files the kill left; only the ~5 s of
 imports a fresh interpreter pays (torch, torch._dynamo via the optimizer, matplotlib, scikit-learn's
-metrics) are shared.
+metrics, pyarrow) are shared.
 
 Protocol: one JSON object per line on stdin, {"args": [...], "env": {...}, "log": path}; for each,
 one line on stdout, {"rc": exit code, or -signal}. The child's stdout and stderr go to ``log``
@@ -39,6 +39,8 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
+    import pyarrow.compute  # noqa: F401  (every text file's first read tokenizes with it)
+    import pyarrow.csv  # noqa: F401
     import sklearn.metrics  # noqa: F401  (every classification epoch scores with it)
 
     import rnnexp.cli

@@ -1532,3 +1532,37 @@ def test_a_worker_killed_at_any_instant_of_a_claim_with_a_database(write_sweep, 
         _nothing_lost_or_doubled(res, "queued", f"claim:queued:{instant} ({storage})")
 
     forkrun.each(case, CLAIM_INSTANTS, servers=1 if storage == "sqlite" else 2)
+
+
+def test_every_reporter_answers_every_training_event():
+    """Training calls its reporter's methods (training.Reporter's); a reporter class of its own that
+    lacks one fails the run the first time that event happens (a sweep's trials once failed on a
+    file large enough to show tokenizing progress). Each answers every one, and the trial's says
+    how far preparing the data is in a line at each fifth."""
+    import inspect
+
+    from rnnexp import api
+    from rnnexp.sweep.held import TrialReporter
+    from rnnexp.training import Reporter
+
+    events = [name for name, f in vars(Reporter).items() if inspect.isfunction(f) and not name.startswith("_")]
+    assert {"setup", "epoch_end", "note", "info", "progress", "placed"} <= set(events)
+
+    for cls in (TrialReporter,):
+        missing = [name for name in events if not callable(getattr(cls, name, None))]
+        assert not missing, f"{cls.__name__} lacks {missing}"
+    assert "class Callback(Reporter)" in inspect.getsource(api)
+
+    class Trial:
+        number = 3
+
+    lines: list[str] = []
+
+    class Lines:
+        def note(self, text: str) -> None:
+            lines.append(text)
+
+    reporter = TrialReporter(None, Trial(), Lines())
+    for done in range(0, 1_000_001, 50_000):
+        reporter.progress("tokenizing 1,000,000 texts of big.csv", done, 1_000_000)
+    assert lines == [f"trial 3: tokenizing 1,000,000 texts of big.csv: {p}%" for p in (20, 40, 60, 80, 100)]

@@ -38,7 +38,8 @@ def table(bench: str) -> str:
         lines += ["", f"Not measured by the last `make bench` ({when}, `{command}`): it skipped, for the reason above."]
         return "\n".join(lines)
     took = f", {run['seconds']:.0f} s" if run.get("seconds") is not None else ""
-    lines += ["", f"Measured {when} with `{command}`{took} ({latest()['machine']}, Python {latest()['python']})."]
+    machine = latest().get("results", {}).get(bench, {}).get("machine") or latest()["machine"]  # where it ran
+    lines += ["", f"Measured {when} with `{command}`{took} ({machine}, Python {latest()['python']})."]
     return "\n".join(lines)
 
 

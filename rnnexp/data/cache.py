@@ -124,7 +124,7 @@ def _crc(array: np.ndarray) -> int:
     return crc
 
 
-def load(key: str, notes: Notes, parts: tuple[str, ...] = ()) -> Entry | None:
+def load(key: str, notes: Notes, parts: tuple[str, ...] = (), verify: bool = True) -> Entry | None:
     """The entry ``key``, checked whole (and holding ``parts``); None when there is none. A damaged
     one is named in a note, moved aside and removed: the caller builds it again."""
     root = cache_dir()
@@ -139,7 +139,7 @@ def load(key: str, notes: Notes, parts: tuple[str, ...] = ()) -> Entry | None:
         missing = [name for name in parts if name not in meta["parts"]]
         if missing:
             raise Damaged(f"{META} lists no {', '.join(missing)}")
-        arrays = {name: _open_part(folder, name, part) for name, part in meta["parts"].items()}
+        arrays = {name: _open_part(folder, name, part, verify) for name, part in meta["parts"].items()}
     except (OSError, ValueError, KeyError, TypeError) as e:
         source = _source_of(meta_path)
         notes(f"data cache: entry {key[:12]}{source} is damaged ({_reason(e)}); removed, preparing the data again")
@@ -156,14 +156,14 @@ class Damaged(ValueError):
     pass
 
 
-def _open_part(folder: Path, name: str, part: dict[str, Any]) -> np.ndarray:
+def _open_part(folder: Path, name: str, part: dict[str, Any], verify: bool = True) -> np.ndarray:
     path = folder / f"{name}.bin"
     dtype, length = np.dtype(part["dtype"]), int(part["length"])
     size = path.stat().st_size
     if size != length * dtype.itemsize:
         raise Damaged(f"{path.name}: {size} bytes, expected {length * dtype.itemsize}")
     array = np.memmap(path, dtype=dtype, mode="r", shape=(length,)) if length else np.zeros(0, dtype=dtype)
-    if _crc(array) != int(part["crc32"]):
+    if verify and _crc(array) != int(part["crc32"]):
         raise Damaged(f"{path.name}: checksum mismatch")
     return array
 
@@ -186,9 +186,10 @@ def _source_of(meta_path: Path) -> str:
 
 
 def store(key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], notes: Notes) -> Entry | None:
-    """Write an entry aside and rename it into place. None when it cannot be written (one note
-    says why; the caller goes on with ``arrays`` in memory). Another process's entry of the same
-    key, renamed in first, is the one used."""
+    """Write an entry aside, rename it into place and map it; ``arrays`` is emptied then (the caller
+    keeps no other reference: memory holds the data once, in the entry's pages). None when it
+    cannot be written (one note says why; ``arrays`` is left as it was, for the caller to go on
+    with in memory). Another process's entry of the same key, renamed in first, is the one used."""
     root = cache_dir()
     if root is None:
         return None
@@ -207,6 +208,7 @@ def store(key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], notes: 
         discard(building)
         notes(f"data cache: cannot write {root} ({e.strerror or e}); this run prepares its data in memory")
         return None
+    ours = True
     try:
         os.rename(building, root / key)
     except OSError as e:
@@ -214,8 +216,11 @@ def store(key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], notes: 
         if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
             notes(f"data cache: cannot write {root} ({e.strerror or e}); this run prepares its data in memory")
             return None
-    entry = load(key, notes, tuple(arrays))  # ours, or the one another process renamed in first
+        ours = False
+    # Ours was checked as it was written (the CRCs are of the arrays in memory): mapped, not read again.
+    entry = load(key, notes, tuple(arrays), verify=not ours)
     if entry is not None:
+        arrays.clear()
         evict(size_limit(), keep=key)
     return entry
 

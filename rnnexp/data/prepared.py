@@ -107,6 +107,7 @@ def _prepare(path: Path, cfg: DataConfig, key: str, events: Events) -> Table:
         "word_counts": tokens.word_counts(),
     }
     meta = {"texts": total, "tokens": int(len(tokens.ids)), "label_names": labels.names, "words": len(tokens.words)}
+    del blob, offsets, texts, tokens, labels  # ``arrays`` holds them, and store empties it once written
     entry = cache.store(key, arrays, {**meta, "source": str(path)}, events.note)
     if entry is None:  # no cache: the arrays in memory
         return _from_arrays(arrays, meta, str(path), cfg)

@@ -10,9 +10,11 @@ line break. JSONL is one JSON value per ``\\n``-terminated line (a JSON string m
 
 Every error names the file and the line where the record starts, counted in lines of the file
 (a record with a quoted line break spans several), not in records. A byte the encoding cannot
-decode is named by line and column. pandas' reader is faster on large files, but it counts
-records, not lines, in its errors and pads a row with too few fields silently, so the text
-reader is the csv module (bench/reader.py measures both).
+decode is named by line and column. pandas' and pyarrow's readers are faster on large files, but
+they count records, not lines, in their errors, and pandas pads a row with too few fields
+silently: the reader of record is the csv module (bench/reader.py measures them). A text file of
+FAST_BYTES or more whose bytes prove it reads the same both ways goes to pyarrow (fast_columns);
+any other file, and every error, to the csv module.
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ class TrialReporter:
         self.epochs = 0
         self.reported: set[int] = set(replayed)  # epochs a repeat already showed the pruner
         self.best: float | None = None  # this trial's best objective so far
+        self._fifth = 0  # how far preparing the data has been said to be, in fifths
 
     def setup(self, info: dict[str, Any]) -> None:
         self.epochs = int(info["epochs"])
@@ -104,6 +105,13 @@ class TrialReporter:
 
     def info(self, text: str) -> None:
         self.events.note(f"trial {self.trial.number}: {text}")
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        """Preparing the trial's data (the first trial on a file the cache lacks): a line a fifth."""
+        fifth = 5 * done // max(total, 1)
+        if fifth > self._fifth:
+            self._fifth = fifth
+            self.events.note(f"trial {self.trial.number}: {what}: {100 * done // max(total, 1)}%")
 
     def _report(self, row: dict[str, Any]) -> None:
         value = row.get(self.sw.metric)
