@@ -191,7 +191,7 @@ def _build(args) -> list[str]:
 def test_builders_at_once_end_with_one_good_entry(tmp_path, cache_dir):
     rows = [(f"text {i} " + "word " * (i % 13), str(i % 3)) for i in range(20_000)]
     path = write_csv(tmp_path / "d.csv", rows)
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
+    with multiprocessing.get_context("fork").Pool(3) as pool:  # three processes, each its own read
         results = pool.map(_build, [(str(path), str(cache_dir))] * 3)
     assert results[0] == results[1] == results[2]
     assert len(keys(cache_dir)) == 1

@@ -37,13 +37,13 @@ def assert_same_words(texts: list[str], lowercase: bool, strip_html: bool) -> No
 
 
 @given(texts_st, st.sampled_from(FLAGS))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_every_text_gets_tokenizers_words(texts, flags):
     assert_same_words(texts, *flags)
 
 
 @given(texts_st, st.sampled_from(FLAGS), st.integers(1, 40))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 def test_chunks_of_any_size_give_the_same_tokens(texts, flags, chunk):
     whole = prepare.tokenize_texts(texts, *flags)
     original = prepare.CHUNK_BYTES
@@ -87,7 +87,7 @@ def test_ids_take_the_smallest_type_that_holds_the_words():
     st.sampled_from(["pre", "post"]),
     st.sampled_from(["pre", "post"]),
 )
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_pad_ragged_is_pads_rule(seqs, width, padding, truncating):
     lut = np.arange(10, dtype=np.int64) * 3 + 2  # ids mapped: never 0, so padding shows
     flat = np.array([v for s in seqs for v in s], dtype=np.int64)

@@ -101,7 +101,7 @@ CSV_PIECES = ["a", "b,", ",", '"', '""', "\n", "\r\n", "\r", " ", "é", "\u2028"
 
 
 @given(st.lists(st.lists(st.sampled_from(CSV_PIECES), max_size=6).map("".join), min_size=1, max_size=12), st.booleans())
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_pyarrow_reads_only_what_the_csv_module_reads_the_same(tmp_path, monkeypatch, lines, tsv):
     """Any bytes at all: where fast_columns gives columns, the csv module reads the same file
     without an error and to the same values."""
