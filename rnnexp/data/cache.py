@@ -328,6 +328,8 @@ def evict(limit: int, keep: str | None = None) -> list[str]:
                     shutil.rmtree(folder, ignore_errors=True)
             except OSError:
                 pass
+    if _total_bytes(root) <= limit:  # the usual case: sizes from the folder listing, no entry.json read
+        return []
     found = sorted(entries(), key=lambda e: e["used"])
     total, removed = sum(e["bytes"] for e in found), []
     for entry in found:
@@ -339,6 +341,16 @@ def evict(limit: int, keep: str | None = None) -> list[str]:
         total -= entry["bytes"]
         removed.append(entry["key"])
     return removed
+
+
+def _total_bytes(root: Path) -> int:
+    total = 0
+    with os.scandir(root) as folders:
+        for folder in folders:
+            if folder.is_dir() and not folder.name.startswith("."):
+                with os.scandir(folder.path) as files:
+                    total += sum(f.stat().st_size for f in files if f.is_file())
+    return total
 
 
 def clear() -> tuple[int, int]:
