@@ -891,7 +891,14 @@ def test_postgres_paused_worker_does_not_break_the_sweep(write_sweep, tmp_path, 
         time.sleep(0.2)
     os.kill(paused.pid, signal.SIGSTOP)
     living = _worker(folder, storage=pg_url)
-    time.sleep(8)  # past the grace period: the living worker fails the paused one's trial and retries it
+    # Paused past the grace period until the living worker has failed the paused one's trial and
+    # queued its retry (not for a fixed time: the living worker may train the other trial first).
+    from rnnexp.sweep.names import SystemAttr
+
+    deadline = time.monotonic() + 240
+    while not any(t.system_attrs.get(SystemAttr.RETRY_HISTORY) for t in sw.study.get_trials()):
+        assert time.monotonic() < deadline, "the paused worker's trial was never retried"
+        time.sleep(0.5)
     os.kill(paused.pid, signal.SIGCONT)
     out, err = living.communicate(timeout=300)
     assert living.returncode == 0, err

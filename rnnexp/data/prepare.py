@@ -6,8 +6,9 @@ The rule stays tokenizer.tokenize's. Texts of ASCII characters only (nearly all 
 are tokenized by whole chunks in numpy, byte by byte, with the same rule spelled for bytes: on
 ASCII, Python's ``\\w`` is [A-Za-z0-9_] and ``str.lower`` maps A-Z alone; an apostrophe joins two
 words exactly when a word character is on each side of it; an HTML tag is a '<' then a letter (or
-'/' and a letter) up to the first '>' with no '<' before it. A text holding any other character,
-or an HTML entity ('&') where HTML is stripped, goes through tokenizer.tokenize itself.
+'/' and a letter) up to the first '>' with no '<' before it. Where HTML is stripped, a text
+with an entity ('&') loses its HTML by tokenizer.remove_html first (html.unescape decides what an
+entity is). A text holding any other character goes through tokenizer.tokenize itself.
 tests/test_prepare.py checks the two agree on every text of the shipped datasets and on
 generated ones. Chunks are tokenized on threads, one per core: numpy and pyarrow release the GIL.
 """
@@ -34,7 +35,7 @@ _LETTER = _WORD.copy()
 for _c in b"0123456789_":
     _LETTER[_c] = False
 _WORD_TABLE = bytes(_WORD.astype(np.uint8))  # bytes.translate: 1 for a word byte, 0 for any other
-_APOSTROPHE, _LT, _GT, _SLASH, _AMP = (ord(c) for c in "'<>/&")
+_APOSTROPHE, _LT, _GT, _SLASH = (ord(c) for c in "'<>/")
 
 Progress = Callable[[int], None]  # called with how many texts are done so far
 
