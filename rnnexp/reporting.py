@@ -16,7 +16,7 @@ class DataLines:
     def __init__(self, console) -> None:
         self.console = console
         self.bar = None
-        self.shown: tuple[str, int] | None = None
+        self.lines = None  # off a terminal: a line at each fifth (data.Fifths)
 
     def note(self, text: str) -> None:
         self.end_bar()
@@ -31,10 +31,11 @@ class DataLines:
         if console.quiet:
             return
         if not console.is_terminal:
-            fifth = 5 * done // max(total, 1)
-            if self.shown != (what, fifth) and (self.shown is None or self.shown[0] != what or fifth > self.shown[1]):
-                self.shown = (what, fifth)
-                console.print(f"{what}: {100 * done // max(total, 1)}%")
+            if self.lines is None:  # imported here: the data layer loads numpy, which --help need not
+                from .data import Fifths
+
+                self.lines = Fifths(console.print)
+            self.lines(what, done, total)
             return
         if self.bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import csv
 import json
 import os
@@ -293,6 +294,20 @@ def shared_forkrun() -> ForkRun:
 @pytest.fixture(scope="session")
 def forkrun():
     return shared_forkrun()
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str, otherwise: str):
+    """A real file system of ``size`` (tmpfs; needs root) mounted at ``folder`` while inside; the
+    test skips, saying ``otherwise`` (what covers the path then), where none can be mounted."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); {otherwise}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 def fill_disk(folder: Path, leave: int = 0) -> Path:

@@ -9,14 +9,13 @@ import csv
 import json
 import multiprocessing
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import assert_same_run, fill_disk, run_cli
+from conftest import assert_same_run, fill_disk, run_cli, tmpfs
 from rnnexp.config import DataConfig
 from rnnexp.data import Table, cache, prepared, read_table
 
@@ -211,13 +210,8 @@ def test_an_entry_stored_twice_keeps_the_first(tmp_path, cache_dir):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the read-only case covers the path")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    with tmpfs(tmp_path / "small-disk", "2m", "the read-only case covers the path") as mount:
+        yield mount
 
 
 def test_a_full_disk_costs_the_cache_not_the_run(tmp_path, small_disk, monkeypatch):

@@ -21,7 +21,7 @@ import pytest
 import torch
 from test_resume_exact import KILLED, reference, train, visible, write_tiny  # noqa: F401  (fixture used by name)
 
-from conftest import assert_same_run, fill_disk
+from conftest import assert_same_run, fill_disk, tmpfs
 
 EPOCHS, BATCHES = 3, 12  # the tiny reference run: 192 training examples in batches of 16
 
@@ -221,13 +221,8 @@ def test_file_size_limit_mid_run_is_one_clear_error_and_resumable(reference, tmp
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 8 MB file system (tmpfs; needs root), unmounted afterwards."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the file-size-limit tests cover the path")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    with tmpfs(tmp_path / "small-disk", "8m", "the file-size-limit tests cover the path") as mount:
+        yield mount
 
 
 def test_full_disk_mid_run_is_one_clear_error_and_resumable(reference, tmp_path, small_disk, forkrun):  # noqa: F811

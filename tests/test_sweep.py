@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, assert_same_run, fill_disk, run_cli, tiny_config_dict
+from conftest import ROOT, assert_same_run, fill_disk, run_cli, tiny_config_dict, tmpfs
 from rnnexp import sweep as sweeps
 from rnnexp.config import grid_sweep, load_config, load_sweep
 from rnnexp.errors import ConfigError
@@ -1062,12 +1062,7 @@ def test_a_full_disk_mid_sweep_loses_no_trial(write_sweep, tmp_path):
     done: the workers stop with exit 1 naming the file and `rnnexp sweep resume`, the journal stays
     readable, and once space is freed the resume finishes every point, each in one run folder that
     the trials hit by the full disk resumed from their checkpoints."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()[:120]}); the journal tests cover the mechanism")
-    try:
+    with tmpfs(tmp_path / "small-disk", "8m", "the journal tests cover the mechanism") as mount:
         space = {"model.cell": ["gru", "lstm"], "train.lr": [0.003, 0.01]}
         path = write_sweep(space=space, sampler={"kind": "grid"}, base_train={"epochs": 4})
         proc = subprocess.Popen(
@@ -1093,8 +1088,6 @@ def test_a_full_disk_mid_sweep_loses_no_trial(write_sweep, tmp_path):
         filler.unlink()
         res = _json(run_cli("sweep", "resume", folder, "--workers", "2", "--json"))
         _every_point_once(res, space)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def _every_point_once(res: dict, space: dict) -> None:

@@ -17,7 +17,7 @@ embeddings.py  pretrained word vectors
 
 from __future__ import annotations
 
-from .prepared import Events, load_splits, read_table
+from .prepared import Events, Fifths, load_splits, read_table
 from .preprocess import OOV, PAD, Preprocessor, class_counts, positive_index
 from .tables import (
     UCI_FILES,
@@ -35,6 +35,7 @@ from .tokenizer import OOV_ID, PAD_ID, remove_html, tokenize, tokenizer_rule
 
 __all__ = [
     "Events",
+    "Fifths",
     "OOV",
     "OOV_ID",
     "PAD",

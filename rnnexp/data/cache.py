@@ -344,13 +344,7 @@ def evict(limit: int, keep: str | None = None) -> list[str]:
 
 
 def _total_bytes(root: Path) -> int:
-    total = 0
-    with os.scandir(root) as folders:
-        for folder in folders:
-            if folder.is_dir() and not folder.name.startswith("."):
-                with os.scandir(folder.path) as files:
-                    total += sum(f.stat().st_size for f in files if f.is_file())
-    return total
+    return sum(folder_size(f) for f in root.iterdir() if f.is_dir() and not f.name.startswith("."))
 
 
 def clear() -> tuple[int, int]:

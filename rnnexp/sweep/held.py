@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import SweepConfig
+from ..data.prepared import Fifths
 from ..rundir import lock_held
 from .ledger import TrialLedger
 from .names import BUDGET_REASON, Attr, best_of, shown
@@ -78,7 +79,7 @@ class TrialReporter:
         self.epochs = 0
         self.reported: set[int] = set(replayed)  # epochs a repeat already showed the pruner
         self.best: float | None = None  # this trial's best objective so far
-        self._fifth = 0  # how far preparing the data has been said to be, in fifths
+        self._fifths = Fifths(lambda line: events.note(f"trial {trial.number}: {line}"))  # preparing its data
 
     def setup(self, info: dict[str, Any]) -> None:
         self.epochs = int(info["epochs"])
@@ -108,10 +109,7 @@ class TrialReporter:
 
     def progress(self, what: str, done: int, total: int) -> None:
         """Preparing the trial's data (the first trial on a file the cache lacks): a line a fifth."""
-        fifth = 5 * done // max(total, 1)
-        if fifth > self._fifth:
-            self._fifth = fifth
-            self.events.note(f"trial {self.trial.number}: {what}: {100 * done // max(total, 1)}%")
+        self._fifths(what, done, total)
 
     def _report(self, row: dict[str, Any]) -> None:
         value = row.get(self.sw.metric)
