@@ -42,7 +42,7 @@ class Preprocessor:
         tokens = train.tokenized(cfg.lowercase, cfg.strips_html)
         counts = dict(zip(tokens.words, tokens.word_counts().tolist()))
         # Sort by frequency, then alphabetically, so the vocabulary does not depend on data order.
-        words = sorted((w for w, c in counts.items() if c and c >= cfg.min_freq), key=lambda w: (-counts[w], w))
+        words = sorted((w for w, c in counts.items() if c >= cfg.min_freq), key=lambda w: (-counts[w], w))
         if cfg.max_vocab is not None:
             words = words[: cfg.max_vocab]
         labels = sorted(label_counts(train.labels), key=_label_sort_key)
