@@ -398,12 +398,17 @@ def count_parameters(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512, padding: str | None = None) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, tokens, batch_size: int = 512, padding: str | None = None, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
     """Outputs for every row of ``tokens`` (or feature windows) in eval mode (no dropout), in chunks to bound memory.
 
-    With ``padding`` given (bucketed runs), rows are grouped by exact length and fed without any
-    padding, so each row's result is independent of the other rows. Inputs kept on the host for a
-    model on the GPU (devices.data_home) go there chunk by chunk; the outputs are where the inputs are.
+    ``tokens`` is a tensor, or anything that gives one for a slice or a tensor of rows and has a
+    length and a device (tasks.text.PaddedRows: rows padded only when taken). With ``padding`` given
+    (bucketed runs), rows are grouped by exact length (``lengths``, else their non-padding ids) and
+    fed without any padding, so each row's result is independent of the other rows. Inputs kept on
+    the host for a model on the GPU (devices.data_home) go there chunk by chunk; the outputs are
+    where the inputs are.
     """
     was_training = model.training
     model.eval()
@@ -417,7 +422,7 @@ def predict_logits(model: nn.Module, tokens: torch.Tensor, batch_size: int = 512
             return torch.zeros((0, model.head.out_features), device=tokens.device)
         if padding is None:
             return torch.cat([run(tokens[i : i + batch_size]) for i in range(0, len(tokens), batch_size)])
-        lengths = (tokens != 0).sum(1).clamp_min(1)
+        lengths = ((tokens != 0).sum(1) if lengths is None else lengths).clamp_min(1)
         out = torch.empty((len(tokens), model.head.out_features), device=tokens.device)
         for length in torch.unique(lengths).tolist():
             rows = torch.nonzero(lengths == length).squeeze(1)

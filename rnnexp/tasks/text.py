@@ -27,8 +27,8 @@ class TextTask(Classifier):
         examples = len(splits.train) + (len(splits.val) if splits.val is not None else 0)
         data_bytes = examples * prep.maxlen * 8
         self.home = data_home(device, data_bytes)  # where the encoded data lives
-        if fits:  # a new run: before the padded arrays are made
-            check_memory(cfg, self.input_spec, self.output_size, data_bytes, device, self.home)
+        if fits:  # a new run: before the padded arrays are made (on a GPU only: the host pads per batch)
+            check_memory(cfg, self.input_spec, self.output_size, data_bytes if self.home.type != "cpu" else 0, device, self.home)
         # The training texts stay as their prepared tokens (a cache entry's, memory-mapped); a batch
         # is padded when it is drawn. A GPU that holds the padded ids gets them whole, once.
         self.train_tokens = splits.train.tokenized(prep.lowercase, prep.strip_html)
@@ -90,9 +90,15 @@ class TextTask(Classifier):
         """The baselines' validation scores: the lines curves.png draws beside the model's."""
         return {} if self.val is None else self.validation_lines(self.splits.val, self.val[1])
 
-    def tensors(self, table: Table) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.from_numpy(self.prep.encode_table(table)).to(self.home)
-        return x, torch.from_numpy(self.prep.encode_labels(table)).to(self.home)
+    def tensors(self, table: Table) -> tuple[PaddedRows | torch.Tensor, torch.Tensor]:
+        """A split's (or file's) inputs and targets for scoring. On the host the inputs stay its
+        prepared tokens, padded chunk by chunk as predict takes them (memory does not grow with the
+        texts); a GPU that holds the data gets them padded, whole."""
+        y = torch.from_numpy(self.prep.encode_labels(table)).to(self.home)
+        rows = PaddedRows(self.prep, table.tokenized(self.prep.lowercase, self.prep.strip_html))
+        if self.home.type != "cpu":
+            return rows[:].to(self.home), y
+        return rows, y
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         tc = self.cfg.train
@@ -126,8 +132,9 @@ class TextTask(Classifier):
             tokens = trim_padding(tokens, self.train_lengths[rows].max(), prep.padding)
         return to_compute(tokens, self.device), y
 
-    def predict(self, model, x: torch.Tensor) -> torch.Tensor:
-        return predict_logits(model, x, padding=self.prep.padding if self.cfg.data.bucket else None)
+    def predict(self, model, x: PaddedRows | torch.Tensor) -> torch.Tensor:
+        lengths = x.lengths if isinstance(x, PaddedRows) else None
+        return predict_logits(model, x, padding=self.prep.padding if self.cfg.data.bucket else None, lengths=lengths)
 
     def summary(self) -> dict[str, Any]:
         splits, prep, cfg = self.splits, self.prep, self.cfg
@@ -193,3 +200,23 @@ class TextTask(Classifier):
             text = row.pop("id")
             rows.append({"text": text, **row, **pre.reading(text)})
         return {"labels": pre.labels, "maxlen": pre.maxlen, "predictions": rows}
+
+
+class PaddedRows:
+    """Prepared texts as the [N, maxlen] ids a model reads, padded only when rows are taken
+    (``rows[i:j]``, ``rows[tensor]``): what predict_logits reads chunk by chunk, so a split is
+    scored without ever holding its padded ids whole. The same ids as Preprocessor.encode's."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, prep: Preprocessor, tokens) -> None:
+        self.prep, self.tokens = prep, tokens
+        # Each row's real steps (at most maxlen): what a bucketed prediction groups rows by.
+        self.lengths = torch.from_numpy(np.minimum(tokens.lengths(), prep.maxlen))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, which: slice | torch.Tensor) -> torch.Tensor:
+        rows = np.arange(len(self))[which] if isinstance(which, slice) else which.cpu().numpy()
+        return torch.from_numpy(self.prep.encode(self.tokens, rows))
