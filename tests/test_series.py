@@ -192,6 +192,64 @@ def test_label_errors_of_long_sequence_files_name_their_line(tmp_path):
         read_sequences(path, cfg)
 
 
+def _reference_sequences(path, cfg):
+    """read_sequences' rule written as plainly as it reads: rows grouped by the id's text in order of
+    first appearance, sorted by step (stable), one label per sequence: the first row's."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(row["seq"], []).append(i)
+    sequences, labels = [], []
+    for key, members in groups.items():
+        if cfg.step_column:
+            members.sort(key=lambda r: float(rows[r]["step"]))
+        texts = [rows[r]["label"] for r in members]
+        if len(set(texts)) > 1:
+            other = next(r for r in members if rows[r]["label"] != texts[0])
+            return ("error", key, other + 2, members[0] + 2)  # file lines: the header is line 1
+        labels.append(texts[0])
+        sequences.append(np.array([[float(rows[r][c]) for c in ("a", "b")] for r in members]))
+    return list(groups), labels, sequences
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_long_format_grouping_matches_the_plain_rule(tmp_path, seed):
+    """Random long-format files: ids in any order, repeated steps, a label conflict in some."""
+    rng = np.random.default_rng(seed)
+    lines = ["seq,step,a,b,label"]
+    n = int(rng.integers(1, 40))
+    labels = {f"s{k}": str(rng.choice(["x", "y", "z"])) for k in range(int(rng.integers(1, 8)))}
+    for _ in range(n):
+        key = str(rng.choice(list(labels)))
+        label = labels[key] if seed % 3 or rng.random() > 0.1 else "w"  # a second label in a third of the files
+        lines.append(f"{key},{int(rng.integers(0, 6))},{rng.normal():.4f},{int(rng.integers(-3, 3))},{label}")
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    for step in ("step", None):
+        cfg = DataConfig(
+            task="sequence_classification",
+            train_file=str(path),
+            sequence_column="seq",
+            step_column=step,
+            label_column="label",
+            features=["a", "b"],
+        )
+        expected = _reference_sequences(path, cfg)
+        if expected[0] == "error":
+            _, key, line, first = expected
+            with pytest.raises(
+                DataError, match=rf"^{re.escape(str(path))}:{line}: sequence '{key}' has several labels .* on line {first};"
+            ):
+                read_sequences(path, cfg)
+            continue
+        got = read_sequences(path, cfg)
+        assert got.ids == expected[0] and got.labels == expected[1]
+        assert all(np.array_equal(a, b) for a, b in zip(got.sequences, expected[2], strict=True))
+
+
 def test_series_column_errors(tmp_path):
     path = write_csv(tmp_path, ["0,1,2"])
     with pytest.raises(DataError, match=r"no column 'z'; columns are: t, y, x"):
