@@ -316,12 +316,12 @@ def show_cache(io: Output, root: Path | None, limit: int, entries: list[dict[str
     total, now = sum(e["bytes"] for e in entries), time.time()
     n = f"{len(entries)} entry" if len(entries) == 1 else f"{len(entries)} entries"
     table = Table(title=f"data cache {root}: {n}, {size_text(total)} of {size_text(limit)} (RNNEXP_CACHE_SIZE)")
-    for col in ("entry", "file", "texts", "size", "created", "last used"):
+    for col in ("entry", "file", "holds", "size", "created", "last used"):
         table.add_column(col)
     for e in sorted(entries, key=lambda e: -e["used"]):
         created = "-" if e["created"] is None else f"{age_text(now - e['created'])} ago"
-        texts = "-" if e["texts"] is None else f"{e['texts']:,}"
-        table.add_row(e["key"][:12], e["source"], texts, size_text(e["bytes"]), created, f"{age_text(now - e['used'])} ago")
+        holds = ", ".join(f"{n:,} {what}" for what, n in e["holds"].items()) or "-"
+        table.add_row(e["key"][:12], e["source"], holds, size_text(e["bytes"]), created, f"{age_text(now - e['used'])} ago")
     io.table(table, caption=True, priority=("entry", "file", "size"))
 
 

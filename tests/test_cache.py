@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from conftest import assert_same_run, fill_disk, run_cli, tmpfs
-from rnnexp.config import DataConfig
+from rnnexp.config import Config, DataConfig
 from rnnexp.data import Table, cache, prepared, read_table
 
 
@@ -352,3 +352,187 @@ def test_a_split_fingerprint_is_the_one_meta_json_has_always_recorded(tmp_path, 
         assert table.subset(rows, "s").fingerprint() == expected  # the memo's value
         listed = Table([texts[i] for i in rows], [labels[i] for i in rows], "s")
         assert listed.fingerprint() == expected
+
+
+# -- numeric files: sequences (a long-format file, a folder) and series --------------------------
+
+
+def _long_sequences(folder: Path) -> Path:
+    """A long-format file: ids that are not numbers (one not ASCII), shuffled rows, a step column,
+    two channels, variable lengths, a label per sequence."""
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"séq-{i}" if i == 4 else f"s{i}", step, *np.round(rng.normal(size=2), 3), "up" if i % 2 else "down")
+        for i in range(30)
+        for step in range(3 + i % 4)
+    ]
+    path = folder / "long.csv"
+    path.write_text(
+        "\n".join(",".join(map(str, r)) for r in [("id", "t", "a", "b", "label"), *(rows[j] for j in rng.permutation(len(rows)))])
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _sequence_folder(folder: Path) -> Path:
+    """A folder of sequence files, a sub-folder per class; a channel that counts the steps (a note)."""
+    rng = np.random.default_rng(4)
+    for label in ("down", "up"):
+        (folder / "seqs" / label).mkdir(parents=True)
+        for i in range(6):
+            steps = [f"{k},{rng.normal():.3f}" for k in range(2 + i)]
+            (folder / "seqs" / label / f"{i}.csv").write_text("n,v\n" + "\n".join(steps) + "\n")
+    return folder / "seqs"
+
+
+def _series(folder: Path) -> Path:
+    rng = np.random.default_rng(5)
+    days = np.datetime64("2020-01-01") + np.arange(200)
+    path = folder / "s.csv"
+    path.write_text(
+        "day,y,x\n"
+        + "".join(f"{d},{v:.3f},{w:.2f}\n" for d, v, w in zip(days, rng.normal(size=200).cumsum(), rng.normal(size=200)))
+    )
+    return path
+
+
+NUMERIC = {  # kind: (write the file, its config's keys, keys that decide the entry, keys that do not)
+    "long": (
+        _long_sequences,
+        {"task": "sequence_classification", "sequence_column": "id", "step_column": "t", "label_column": "label"},
+        [("step_column", None), ("features", ["a"]), ("time_column", "a"), ("encoding", "latin-1"), ("labelled", False)],
+        [("maxlen", 2), ("val_split", 0.3)],
+    ),
+    "folder": (
+        _sequence_folder,
+        {"task": "sequence_classification"},
+        [("features", ["v"]), ("labelled", False)],
+        [("normalize", "minmax"), ("truncating", "post")],
+    ),
+    "series": (
+        _series,
+        {"task": "forecasting", "target": "y", "features": ["y", "x"], "time_column": "day"},
+        [("target", "x"), ("features", ["y"]), ("time_column", "x"), ("time_optional", True)],
+        [("lookback", 5), ("horizon", 3), ("val_split", 0.3)],
+    ),
+}
+
+
+def read_numeric(kind: str, path: Path, settings: dict, heard: Heard | None = None):
+    """What the cache gives for a numeric file, as plain values, and what it said."""
+    heard = heard or Heard()
+    settings = dict(settings)
+    flag = settings.pop("labelled", True) if kind != "series" else settings.pop("time_optional", False)
+    cfg = DataConfig(train_file=str(path), **settings)
+    if kind == "series":
+        s = prepared.series_of(cfg, flag, heard)
+        return (s.values.tolist(), s.columns, s.target, s.time), heard
+    s = prepared.sequences_of(path, cfg, flag, heard)
+    return ([q.tolist() for q in s.sequences], s.labels, s.ids, s.channels, s.notes, s.source), heard
+
+
+@pytest.mark.parametrize("kind", NUMERIC)
+def test_a_numeric_file_is_read_once_and_the_entry_gives_what_reading_does(tmp_path, cache_dir, monkeypatch, kind):
+    write, base, _, _ = NUMERIC[kind]
+    path = write(tmp_path)
+    first, heard = read_numeric(kind, path, base)
+    assert not heard.infos and len(keys(cache_dir)) == 1
+    second, heard = read_numeric(kind, path, base)
+    assert len(heard.infos) == 1 and "from the cache" in heard.infos[0] and str(path) in heard.infos[0]
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    read, _ = read_numeric(kind, path, base)
+    assert first == second == read
+    holds = {"long": {"sequences": 30}, "folder": {"sequences": 12}, "series": {"rows": 200}}[kind]
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", str(cache_dir))
+    assert [e["holds"] for e in cache.entries()] == [holds]  # what `rnnexp cache` shows
+    if kind == "folder":
+        assert read[4] and "counts 0..n-1" in read[4][0]  # the reader's note, kept with the entry
+
+
+@pytest.mark.parametrize("kind", NUMERIC)
+def test_a_changed_byte_or_key_is_a_new_numeric_entry(tmp_path, cache_dir, monkeypatch, kind):
+    write, base, deciding, indifferent = NUMERIC[kind]
+    path = write(tmp_path)
+    read_numeric(kind, path, base)
+    for key, value in indifferent:  # the same entry
+        _, heard = read_numeric(kind, path, {**base, key: value})
+        assert heard.infos and len(keys(cache_dir)) == 1, key
+    entries = 1
+    for key, value in deciding:
+        got, heard = read_numeric(kind, path, {**base, key: value})
+        entries += 1
+        assert not heard.infos and len(keys(cache_dir)) == entries, key
+        monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+        assert got == read_numeric(kind, path, {**base, key: value})[0], key
+        monkeypatch.setenv("RNNEXP_CACHE_DIR", str(cache_dir))
+    file = next(path.rglob("1.csv")) if path.is_dir() else path
+    stat, raw = file.stat(), bytearray(file.read_bytes())
+    where = raw.rindex(b"3")
+    raw[where] = ord("4")  # one digit of one value: the same size
+    file.write_bytes(bytes(raw))
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    got, heard = read_numeric(kind, path, base)
+    assert not heard.infos and len(keys(cache_dir)) == entries + 1
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    assert got == read_numeric(kind, path, base)[0]
+    if kind == "folder":  # a sequence moved to the other class: its label is the folder's name
+        monkeypatch.setenv("RNNEXP_CACHE_DIR", str(cache_dir))
+        (path / "up" / "5.csv").rename(path / "down" / "9.csv")
+        moved, heard = read_numeric(kind, path, base)
+        assert not heard.infos and moved[1].count("down") == 7
+
+
+def _numeric_config(kind: str, path: Path) -> Config:
+    data = {"train_file": str(path), **NUMERIC[kind][1], "val_split": 0.2, "test_split": 0.2}
+    if kind == "series":
+        data.update(lookback=7, horizon=2)
+    return Config.model_validate(
+        {
+            "name": kind,
+            "data": data,
+            "model": {"cell": "gru", "num_neurons": 8},
+            "train": {
+                "epochs": 2,
+                "batch_size": 8,
+                "lr": 0.01,
+                "seed": 2,
+                "early_stopping": {"enabled": False},
+                "baselines": False,
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("kind", ["long", "series"])
+def test_numeric_training_is_the_same_from_the_cache_without_it_and_rebuilt(tmp_path, monkeypatch, kind):
+    from rnnexp import training
+
+    class Heard(training.Reporter):  # the setup lines a run prints
+        def __init__(self) -> None:
+            self.infos: list[str] = []
+
+        def info(self, text: str) -> None:
+            self.infos.append(text)
+
+    path = NUMERIC[kind][0](tmp_path)
+    cfg, runs = _numeric_config(kind, path), {}
+    folder = tmp_path / "cache"
+    for name in ("cold", "warm", "off", "rebuilt"):
+        monkeypatch.setenv("RNNEXP_CACHE_DIR", "off" if name == "off" else str(folder))
+        if name == "rebuilt":
+            (entry,) = (p for p in folder.iterdir() if not p.name.startswith("."))
+            (entry / "values.bin").write_bytes((entry / "values.bin").read_bytes()[:-1])  # damaged: rebuilt
+        heard = Heard()
+        runs[name] = Path(training.train(cfg, tmp_path / name, reporter=heard).run_dir)
+        assert ("from the cache" in " ".join(heard.infos)) == (name == "warm"), name
+    for other in ("warm", "off", "rebuilt"):
+        assert_same_run(runs["cold"], runs[other])
+    # A run of one epoch, resumed from the cache to two: the uninterrupted run's bits.
+    part = Path(
+        training.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})}), tmp_path / "part").run_dir
+    )
+    heard = Heard()
+    training.resume(part, epochs=2, reporter=heard)
+    assert "from the cache" in " ".join(heard.infos)
+    assert_same_run(runs["cold"], part)

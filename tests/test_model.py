@@ -358,7 +358,6 @@ def test_texts_padded_per_batch_are_not_counted_whole(write_config, monkeypatch)
     assert result.exit_code == 0, result.output
 
 
-
 def test_the_estimate_counts_the_model_exactly_and_fits_what_trains(tiny_data):
     from conftest import tiny_config_dict
     from rnnexp.config import Config

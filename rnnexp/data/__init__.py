@@ -5,7 +5,7 @@ readers.py     users' CSV/TSV/JSONL files read as the standards define them, err
 tables.py      labelled texts (Table), the built-in text datasets, the train/val/test split
 prepare.py     texts tokenized once, in one pass, into flat arrays (Tokens, TextColumn)
 cache.py       the cache of prepared data: entries on disk, keyed by content, checked, evicted
-prepared.py    a text file from the cache, or read, tokenized and stored there; a run's splits
+prepared.py    any data file from the cache, or read (texts tokenized) and stored there; a run's splits
 tokenizer.py   the tokenizer rule: how a text becomes words (exported with every text run)
 preprocess.py  the fitted vocabulary and labels (Preprocessor): texts to padded ids
 padding.py     the one padding and truncating rule

@@ -1,6 +1,6 @@
-"""The cache of prepared data: a file read and tokenized once, kept as flat arrays on disk that
-every run, resume, evaluate and sweep trial on the same file maps into memory (the pages are
-shared between processes: two workers on one machine hold them once).
+"""The cache of prepared data: a file read (and its texts tokenized) once, kept as flat arrays on
+disk that every run, resume, evaluate and sweep trial on the same file maps into memory (the pages
+are shared between processes: two workers on one machine hold them once).
 
 An entry is a folder named by its key: the sha256 of everything that changes what it holds (the
 file's bytes, the keys that say how to read it and how to tokenize it, the tokenizer rule and
@@ -287,7 +287,8 @@ def folder_size(folder: Path) -> int:
 
 
 def entries() -> list[dict[str, Any]]:
-    """Every entry: key, source, texts, size, created and last used (seconds since the epoch)."""
+    """Every entry: key, source, what it holds (``holds``: {"texts"|"sequences"|"rows": count};
+    ``texts`` too, for a text file's), size, created and last used (seconds since the epoch)."""
     root = cache_dir()
     if root is None or not root.is_dir():
         return []
@@ -306,6 +307,7 @@ def entries() -> list[dict[str, Any]]:
                 "key": folder.name,
                 "source": meta.get("source", "?"),
                 "texts": meta.get("texts"),
+                "holds": {k: meta[k] for k in ("texts", "sequences", "rows") if k in meta},
                 "bytes": folder_size(folder),
                 "created": meta.get("created"),
                 "used": used,

@@ -63,7 +63,7 @@ def load_series(cfg: DataConfig, time_optional: bool = False) -> Series:
         path = Path(cfg.train_file)
         if not path.is_file():
             raise DataError(f"{path}: data file not found")
-        delimiter = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+        delimiter = series_delimiter(path)
         df, place = read_frame(path, cfg.encoding, delimiter), row_place(path, cfg.encoding, delimiter)
         time_column, source = cfg.time_column, str(path)
         if time_optional and time_column not in df.columns:
@@ -82,6 +82,11 @@ def load_series(cfg: DataConfig, time_optional: bool = False) -> Series:
         values[:, j] = _numeric(df[col], col, place)
     time = df[time_column].astype(str).tolist() if time_column else None
     return Series(values, columns, target, source, time)
+
+
+def series_delimiter(path: Path) -> str:
+    """A series file's delimiter, from its name: a tab for .tsv and .txt, else a comma."""
+    return "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
 
 
 def _numeric(column, name: str, place) -> np.ndarray:
@@ -273,15 +278,7 @@ class SequenceSet:
         return h.hexdigest()
 
 
-def load_sequence_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
-    """The training sequences and, if the source has one, a test set."""
-    if cfg.dataset == "digits":
-        return _digits(), None
-    train = read_sequences(Path(cfg.train_file), cfg)
-    return train, read_sequences(Path(cfg.test_file), cfg) if cfg.test_file else None
-
-
-def _digits() -> SequenceSet:
+def digits() -> SequenceSet:
     try:
         from sklearn.datasets import load_digits
     except ImportError:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from .. import baselines
 from ..config import FORECASTING_METRICS, Config
+from ..data.prepared import series_of
 from ..data.series import (
     Scaler,
     Series,
@@ -61,14 +62,14 @@ class ForecastTask(WholeTensors):
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device, events=None) -> ForecastTask:
-        series = load_series(cfg.data)
+        series = series_of(cfg.data, events=events)
         train_rows = split_bounds(len(series.values), cfg.data.val_split, cfg.data.test_split)["train"]
         scaler = Scaler.fit(series.values[train_rows[0] : train_rows[1]], cfg.data.normalize)  # train rows only: no leakage
         return cls(cfg, series, scaler, device, fits=True)
 
     @classmethod
     def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device, events=None) -> ForecastTask:
-        return cls(cfg, load_series(cfg.data), Scaler.from_dict(preprocessing["scaler"]), device)
+        return cls(cfg, series_of(cfg.data, events=events), Scaler.from_dict(preprocessing["scaler"]), device)
 
     @property
     def preprocessing(self) -> dict[str, Any]:

@@ -11,8 +11,9 @@ import torch
 from .. import baselines
 from ..config import Config
 from ..data.padding import kept_part
+from ..data.prepared import load_sequence_sets, sequences_of
 from ..data.preprocess import _label_sort_key, positive_index
-from ..data.series import Scaler, SequenceSet, load_sequence_sets, pad_sequences, read_sequences
+from ..data.series import Scaler, SequenceSet, pad_sequences, read_sequences
 from ..data.tables import split_three
 from ..devices import data_home
 from ..errors import DataError, RunDirError
@@ -52,7 +53,7 @@ class SequenceTask(Classifier, WholeTensors):
     @classmethod
     def create(cls, cfg: Config, device: torch.device, events=None) -> SequenceTask:
         d = cfg.data
-        splits = _sequence_splits(cfg)
+        splits = _sequence_splits(cfg, events)
         train = splits[0]
         labels = sorted(set(train.labels), key=_label_sort_key)
         if len(labels) < 2:
@@ -63,8 +64,8 @@ class SequenceTask(Classifier, WholeTensors):
 
     @classmethod
     def restore(cls, cfg: Config, preprocessing: dict[str, Any], device: torch.device, events=None) -> SequenceTask:
-        p = preprocessing
-        return cls(cfg, _sequence_splits(cfg), list(p["labels"]), int(p["seq_len"]), Scaler.from_dict(p["scaler"]), device)
+        p, splits = preprocessing, _sequence_splits(cfg, events)
+        return cls(cfg, splits, list(p["labels"]), int(p["seq_len"]), Scaler.from_dict(p["scaler"]), device)
 
     @property
     def preprocessing(self) -> dict[str, Any]:
@@ -101,7 +102,7 @@ class SequenceTask(Classifier, WholeTensors):
         return self.splits[split]
 
     def file_examples(self, path: Path) -> SequenceSet:
-        return read_sequences(path, self.cfg.data)
+        return sequences_of(path, self.cfg.data)  # from the cache when it holds this file
 
     baseline = "summary_logreg"
 
@@ -221,8 +222,8 @@ def cut_sequences(examples: SequenceSet, preprocessing: dict[str, Any]) -> dict[
     }
 
 
-def _sequence_splits(cfg: Config) -> tuple:
+def _sequence_splits(cfg: Config, events=None) -> tuple:
     d = cfg.data
-    train, test = load_sequence_sets(d)
-    read_val = (lambda: read_sequences(Path(d.val_file), d)) if d.val_file else None
+    train, test = load_sequence_sets(d, events)
+    read_val = (lambda: sequences_of(Path(d.val_file), d, events=events)) if d.val_file else None
     return split_three(train, test, d, read_val)
