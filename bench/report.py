@@ -36,11 +36,27 @@ def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
         seconds = f"floor {x['floor_s']} s, cold {x['cold_s']} s, warm {x['warm_s']} s"
         out += [
             _row(name, f"{texts}: ready to train on a cold cache / the floor ({seconds})", x["cold_x"], "<= 5", x["cold_x"] <= 5),
-            _row(name, f"{texts}: ready to train on a warm cache / the floor", x["warm_x"], "<= 1.5", x["warm_x"] <= 1.5),
+            _row(
+                name,
+                f"{texts}: ready to train on a warm cache / the floor"
+                + (f" (torch and an optimizer alone, no data: {x['fixed_s']} s)" if "fixed_s" in x else ""),
+                x["warm_x"],
+                "<= 1.5",
+                x["warm_x"] <= 1.5,
+            ),
             _row(
                 name, f"{texts}: peak RSS, MB", x["peak_rss_mb"], f"<= {x['rss_goal_mb']}", x["peak_rss_mb"] <= x["rss_goal_mb"]
             ),
         ]
+    if r.get("formats"):
+        f = r["formats"]
+        what = (
+            f"{f['texts']:,} texts' entry as Arrow IPC files / as raw arrays (the cache's): time to open memory-mapped "
+            f"(raw {f['raw_open_ms']} ms, Arrow {f['arrow_open_ms']} ms; written in {f['raw_write_s']} s and "
+            f"{f['arrow_write_s']} s; {f['raw_mb']} MB and {f['arrow_mb']} MB)"
+        )
+        ratio = round(f["arrow_open_ms"] / max(f["raw_open_ms"], 1e-9), 2)
+        out.append(_row(name, what, ratio, "the faster is the cache's", None))
     if r.get("sweep"):
         s = r["sweep"]
         what = f"{s['texts']:,} texts: a {s['trials']}-trial sweep on {s['workers']} workers ({s['seconds']} s)"

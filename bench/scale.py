@@ -4,6 +4,9 @@ ready sooner), on a cold cache (the file read and tokenized once, then stored) a
 cache's entry mapped into memory); at 1,000,000 texts also a 4-trial sweep on 2 workers, and how
 many times it prepared the data; and 5,000,000 texts prepared once (ready to train at all?).
 
+Beside them, what every training command pays with no data at all: importing torch and building
+an optimizer (torch.optim imports torch._dynamo).
+
 The texts are bench/baselines.py's: amazon-food sentences recombined into reviews of 2-8 sentences,
 as a text,label CSV. The run: GRU 32, maxlen 100, HTML stripped (`rnnexp train --dry-run`: data,
 vocabulary and model set up, then stop). Each timed command runs in a process of its own; its peak
@@ -85,6 +88,13 @@ def floor(data: Path, env: dict[str, str]) -> tuple[float, int]:
     return seconds, rss
 
 
+def fixed(env: dict[str, str]) -> float:
+    """What every training command pays before any data: importing torch and building an optimizer
+    (torch.optim imports torch's compiler stack, torch._dynamo, as it does)."""
+    code = "import torch; torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])"
+    return measured([PYTHON, "-c", code], env)[0]
+
+
 def size_row(n: int, work: Path, env: dict[str, str]) -> dict:
     data = write_corpus(n, work / f"texts{n}.csv")
     config = write_config(work / f"scale{n}.yaml", data)
@@ -96,6 +106,7 @@ def size_row(n: int, work: Path, env: dict[str, str]) -> dict:
     warms = [ready(config, env) for _ in range(2)]
     floors.append(floor(data, env))
     base, warm = min(f[0] for f in floors), min(w[0] for w in warms)
+    fixed_s = min(fixed(env) for _ in range(2))
     csv_bytes = data.stat().st_size
     peak = max(cold[1], *(w[1] for w in warms))
     return {
@@ -104,6 +115,7 @@ def size_row(n: int, work: Path, env: dict[str, str]) -> dict:
         "floor_s": round(base, 2),
         "cold_s": round(cold[0], 2),
         "warm_s": round(warm, 2),
+        "fixed_s": round(fixed_s, 2),
         "cold_x": round(cold[0] / base, 2),
         "warm_x": round(warm / base, 2),
         "peak_rss_mb": round(peak / 1e6),
@@ -159,6 +171,63 @@ def large_row(n: int, work: Path, env: dict[str, str]) -> dict:
     return {"texts": n, "csv_mb": round(data.stat().st_size / 1e6), "cold_s": round(seconds, 1), "peak_rss_mb": round(rss / 1e6)}
 
 
+def format_row(n: int, work: Path) -> dict | None:
+    """The cache's format against Arrow's: the n-text entry's parts written as raw arrays (what
+    cache.store writes) and as Arrow IPC files (uncompressed, a column each), then opened
+    memory-mapped as numpy arrays (no checksums: Arrow's format has none, and both would add the
+    same CRC pass). Best of 3 each, the files in the page cache as a run finds them."""
+    import numpy as np
+    import pyarrow as pa
+
+    entries = [p for p in (work / f"cache{n}").iterdir() if not p.name.startswith(".")] if (work / f"cache{n}").is_dir() else []
+    if not entries:
+        return None
+    meta = json.loads((entries[0] / "entry.json").read_text())
+    parts = {name: np.fromfile(entries[0] / f"{name}.bin", dtype=np.dtype(p["dtype"])) for name, p in meta["parts"].items()}
+    out = {"raw": work / "format-raw", "arrow": work / "format-arrow"}
+
+    def write_raw() -> None:
+        for name, array in parts.items():
+            with open(out["raw"] / f"{name}.bin", "wb") as f:
+                f.write(memoryview(array.view(np.uint8)))
+
+    def open_raw() -> list:
+        return [np.memmap(out["raw"] / f"{name}.bin", dtype=a.dtype, mode="r") for name, a in parts.items()]
+
+    def write_arrow() -> None:
+        for name, array in parts.items():
+            table = pa.table({name: pa.array(array)})
+            with pa.OSFile(str(out["arrow"] / f"{name}.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+
+    def open_arrow() -> list:
+        arrays = []
+        for name in parts:
+            table = pa.ipc.open_file(pa.memory_map(str(out["arrow"] / f"{name}.arrow"))).read_all()
+            arrays.append(table.column(0).chunk(0).to_numpy(zero_copy_only=True))
+        return arrays
+
+    def best(step) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    row: dict = {"texts": n}
+    for kind, write, read in (("raw", write_raw, open_raw), ("arrow", write_arrow, open_arrow)):
+        shutil.rmtree(out[kind], ignore_errors=True)
+        out[kind].mkdir()
+        row[f"{kind}_write_s"] = round(best(write), 3)
+        row[f"{kind}_open_ms"] = round(1000 * best(read), 2)
+        same = all(np.array_equal(a, b) for a, b in zip(read(), parts.values()))
+        row[f"{kind}_mb"] = round(sum(f.stat().st_size for f in out[kind].iterdir()) / 1e6, 1)
+        row[f"{kind}_same"] = same
+        shutil.rmtree(out[kind], ignore_errors=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200000,1000000", help="texts of the cold/warm rows")
@@ -171,6 +240,9 @@ def main() -> None:
     env = {**os.environ}
     rows = [size_row(int(n), work, env) for n in args.sizes.split(",")]
     print_table("Ready to train (seconds; x: times the floor)", list(rows[0]), rows)
+    formats = format_row(max(int(n) for n in args.sizes.split(",")), work)
+    if formats:
+        print_table("The cache's format: raw arrays against Arrow IPC", list(formats), [formats])
     sweep = sweep_row(args.sweep, work, env) if args.sweep else None
     if sweep:
         print_table("A sweep on a cold cache", list(sweep), [sweep])
@@ -179,7 +251,7 @@ def main() -> None:
         print_table("Prepared once", list(large), [large])
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
-    write_result("scale", {"rows": rows, "sweep": sweep, "large": large, "cpus": os.cpu_count()})
+    write_result("scale", {"rows": rows, "formats": formats, "sweep": sweep, "large": large, "cpus": os.cpu_count()})
     print(json.dumps({"rows": rows, "sweep": sweep, "large": large}))
 
 

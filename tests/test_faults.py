@@ -260,18 +260,46 @@ def test_full_disk_at_start_up_leaves_no_folder_and_says_so(tiny_data, tmp_path,
     assert rc == 0, out
 
 
+TOGETHER = """
+import os, sys
+from rnnexp.cli import main  # imported once, before the forks: the children start in milliseconds
+
+config, runs, outs = sys.argv[1], sys.argv[2], sys.argv[3:]
+gate, release = os.pipe()
+children = []
+for out in outs:
+    pid = os.fork()
+    if pid == 0:
+        os.close(release)
+        os.read(gate, 1)  # every child waits here until the parent closes the pipe: one instant
+        os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
+        os.dup2(os.open(out + ".err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+        sys.argv = ["rnnexp", "train", config, "--runs-dir", runs, "--json", "--quiet"]
+        try:
+            main()
+        except SystemExit as e:
+            os._exit(e.code if isinstance(e.code, int) else 1)
+        os._exit(0)
+    children.append(pid)
+os.close(gate)
+os.close(release)
+sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in children))
+"""
+
+
 def test_four_trainings_started_together_get_four_folders(write_config, tmp_path):
-    config = write_config(train={"epochs": 1})
-    runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "rnnexp", "train", str(config), "--runs-dir", str(runs), "--json", "--quiet"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    results = [p.communicate(timeout=300) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [r[1][-300:] for r in results]
-    folders = [json.loads(out)["run_dir"] for out, _ in results]
+    """Four trainings released at one instant (forked after the imports, held at a pipe): they all
+    ask for a folder within the same second, and each gets its own, whole."""
+    config = write_config(train={"epochs": 1, "threads": 1})
+    runs, outs = tmp_path / "runs", [tmp_path / f"out{i}" for i in range(4)]
+    done = subprocess.run([sys.executable, "-c", TOGETHER, config, runs, *outs], capture_output=True, text=True, timeout=300)
+    errs = [Path(f"{o}.err") for o in outs]
+    assert done.returncode == 0, [e.read_text()[-300:] for e in errs if e.exists()] + [done.stderr[-300:]]
+    folders = [json.loads(o.read_text())["run_dir"] for o in outs]
     assert len(set(folders)) == 4 and sorted(os.listdir(runs)) == sorted(Path(f).name for f in folders)
-    # At least two started in the same second, so the race for a name did happen (a unit test races 8
-    # processes for one name in test_rundir.py).
+    # Started together, at least two asked for the same second's name, so the race did happen.
     assert len({Path(f).name.split("_")[0] for f in folders}) < 4
+    assert all((Path(f) / "checkpoints" / "last.pt").is_file() for f in folders)
 
 
 def _flip(path: Path, at: float, bit: int = 0x10) -> None:
