@@ -448,6 +448,12 @@ def test_a_numeric_file_is_read_once_and_the_entry_gives_what_reading_does(tmp_p
     assert [e["holds"] for e in cache.entries()] == [holds]  # what `rnnexp cache` shows
     if kind == "folder":
         assert read[4] and "counts 0..n-1" in read[4][0]  # the reader's note, kept with the entry
+        import shutil
+
+        copy = shutil.copytree(path, tmp_path / "copy")  # the same bytes under another name: the entry
+        again, heard = read_numeric(kind, copy, base)
+        assert heard.infos and again[4] == [note.replace(str(path), str(copy)) for note in read[4]]
+        assert again[4][0].startswith(f"{copy}: ")
 
 
 @pytest.mark.parametrize("kind", NUMERIC)

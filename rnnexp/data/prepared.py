@@ -194,7 +194,9 @@ def sequences_of(path: Path, cfg: DataConfig, labelled: bool = True, events: Eve
             "ids": ids,
             "id_offsets": id_offsets,
         }
-        meta = {"sequences": len(examples), "channels": examples.channels, "label_names": names, "notes": examples.notes}
+        # The reader's notes name the file: kept without it, for the same bytes under another name.
+        notes = [note.removeprefix(f"{path}: ") for note in examples.notes]
+        meta = {"sequences": len(examples), "channels": examples.channels, "label_names": names, "notes": notes}
         meta["labelled"] = labelled
         return arrays, meta
 
@@ -208,7 +210,7 @@ def sequences_of(path: Path, cfg: DataConfig, labelled: bool = True, events: Eve
         list(meta["channels"]),
         str(path),
         TextColumn(arrays["ids"], np.asarray(arrays["id_offsets"]))[:],
-        list(meta["notes"]),
+        [f"{path}: {note}" for note in meta["notes"]],
     )
 
 
@@ -231,12 +233,12 @@ def series_of(cfg: DataConfig, time_optional: bool = False, events: Events | Non
 
     def build() -> tuple[dict, dict]:
         series = load_series(cfg, time_optional)
-        time, offsets = encode_texts(series.time or [])
-        arrays = {"values": series.values.reshape(-1), "time": time, "time_offsets": offsets}
+        stamps, offsets = encode_texts(series.time or [])
+        arrays = {"values": series.values.reshape(-1), "time": stamps, "time_offsets": offsets}
         meta = {"rows": len(series.values), "columns": series.columns, "target": series.target}
         return arrays, {**meta, "timed": series.time is not None}
 
     arrays, meta, _ = through_cache(path, fields, SERIES_PARTS, build, events)
     values = np.asarray(arrays["values"]).reshape(-1, len(meta["columns"]))
-    time = TextColumn(arrays["time"], np.asarray(arrays["time_offsets"]))[:] if meta["timed"] else None
-    return Series(values, list(meta["columns"]), meta["target"], str(path), time)
+    stamps = TextColumn(arrays["time"], np.asarray(arrays["time_offsets"]))[:] if meta["timed"] else None
+    return Series(values, list(meta["columns"]), meta["target"], str(path), stamps)
