@@ -132,11 +132,13 @@ def fast_columns(path: Path, delimiter: str, encoding: str, header: list[str] | 
     on every core), for a file it provably reads as read_delimited does; None otherwise (the caller
     reads it with read_delimited, which also words every error).
 
-    The proof, on the bytes and on what pyarrow read (no Python loop over rows): UTF-8; no carriage
-    return and no NUL; a header line without quotes naming two or more columns once; in a CSV,
-    every quote structural: one that opens a field follows a delimiter, a line break, the start or
-    a closing quote (a doubled quote), one that closes it is followed by a delimiter, a line break,
-    the end or an opening quote. pyarrow refuses any record of another number of fields (where
+    The proof, on the bytes and on what pyarrow read (no Python loop over rows): UTF-8; no NUL;
+    every carriage return the first half of a CRLF line break (Windows' and the csv module's own
+    line ends: both readers end a line there, and keep one inside a quoted value as it is; a lone
+    CR ends a line for the csv module only); a header line without quotes naming two or more
+    columns once; in a CSV, every quote structural: one that opens a field follows a delimiter, a
+    line break, the start or a closing quote (a doubled quote), one that closes it is followed by a
+    delimiter, a line break, the end or an opening quote. pyarrow refuses any record of another number of fields (where
     read_delimited skips a blank one, this falls back) and skips the empty lines read_delimited
     skips. No value over FIELD_LIMIT characters. Files of that shape are RFC 4180 (or IANA TSV)
     as both read them; tests/test_readers.py reads every shape both ways."""
@@ -147,17 +149,18 @@ def fast_columns(path: Path, delimiter: str, encoding: str, header: list[str] | 
     import numpy as np
 
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        if mm.find(b"\r") >= 0 or mm.find(b"\0") >= 0:
+        if mm.find(b"\0") >= 0:
             return None
         if header is None and mm.find(b'"', 0, max(mm.find(b"\n"), 0)) >= 0:
             return None  # a quoted header (it may span lines): read_delimited reads it
         data = np.frombuffer(mm, dtype=np.uint8)
         try:
             start = 3 if mm[:3] == b"\xef\xbb\xbf" else 0
-            structural = delimiter != "," or _quotes_structural(data, start, ord(delimiter))
+            proven = mm.find(b"\r") < 0 or _crs_in_crlf(data)
+            proven = proven and (delimiter != "," or _quotes_structural(data, start, ord(delimiter)))
         finally:
             del data  # before the map closes: no view of it may outlive it
-    if not structural:
+    if not proven:
         return None
     names = header if header is not None else _header_of(path, delimiter)
     if names is None or len(names) < 2 or len(set(names)) != len(names):
@@ -170,6 +173,17 @@ def fast_columns(path: Path, delimiter: str, encoding: str, header: list[str] | 
     if len(columns[0]) and max(pc.max(pc.utf8_length(c)).as_py() for c in columns) > FIELD_LIMIT:
         return None
     return names, columns
+
+
+def _crs_in_crlf(data, block: int = 1 << 26) -> bool:
+    """Whether every carriage return (13) is followed by a line feed (10), read a block at a time."""
+    import numpy as np
+
+    for first in range(0, len(data), block):
+        crs = np.flatnonzero(data[first : first + block] == 13) + first
+        if len(crs) and (crs[-1] + 1 >= len(data) or not (data[crs + 1] == 10).all()):
+            return False
+    return True
 
 
 def _quotes_structural(data, start: int, delimiter: int) -> bool:
@@ -190,7 +204,8 @@ def _quotes_structural(data, start: int, delimiter: int) -> bool:
     after = data[np.minimum(closes + 1, size - 1)]
     reopened = np.zeros(len(closes), dtype=bool)
     reopened[:-1] = opens[1:] == closes[:-1] + 1
-    return bool(((closes == size - 1) | (after == delimiter) | (after == 10) | reopened).all())
+    # A line break after a closing quote: LF, or CR (the caller proved each CR begins a CRLF).
+    return bool(((closes == size - 1) | (after == delimiter) | (after == 10) | (after == 13) | reopened).all())
 
 
 def _header_of(path: Path, delimiter: str) -> list[str] | None:
