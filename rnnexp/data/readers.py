@@ -175,22 +175,26 @@ def fast_columns(path: Path, delimiter: str, encoding: str, header: list[str] | 
     return names, columns
 
 
-def _crs_in_crlf(data, block: int = 1 << 26) -> bool:
-    """Whether every carriage return (13) is followed by a line feed (10), read a block at a time."""
+def _where(data, byte: int, start: int = 0, block: int = 1 << 24):
+    """The positions of ``byte`` in data[start:], found a block at a time (a block's comparison
+    stays in the CPU's cache: several times faster than one pass over a large file)."""
     import numpy as np
 
-    for first in range(0, len(data), block):
-        crs = np.flatnonzero(data[first : first + block] == 13) + first
-        if len(crs) and (crs[-1] + 1 >= len(data) or not (data[crs + 1] == 10).all()):
-            return False
-    return True
+    found = [np.flatnonzero(data[first : first + block] == byte) + first for first in range(start, len(data), block)]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _crs_in_crlf(data) -> bool:
+    """Whether every carriage return (13) is followed by a line feed (10)."""
+    crs = _where(data, 13)
+    return not len(crs) or (crs[-1] + 1 < len(data) and bool((data[crs + 1] == 10).all()))
 
 
 def _quotes_structural(data, start: int, delimiter: int) -> bool:
     import numpy as np
 
     size = len(data)
-    quotes = np.flatnonzero(data[start:] == _QUOTE) + start
+    quotes = _where(data, _QUOTE, start)
     if len(quotes) % 2:
         return False
     if not len(quotes):
