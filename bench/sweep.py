@@ -22,11 +22,18 @@ often the goal is met. Each real search is replayed too, and must come out the s
 table and writes bench/results/sweep.json.
 
     python bench/sweep.py [--seeds 0 1 2] [--epochs 6] [--val-split 0.3] [--replays 30] [--quick]
+
+With --replay-only it trains nothing: every method (see `methods`) is replayed --replays times at
+each budget (BUDGETS: shares of a grid's epochs) on every grid recorded in bench/grids/ (bench/grids.py),
+and the table is written as JSON to --out.
+
+    python bench/sweep.py --replay-only [--replays 30] --out FILE
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -37,6 +44,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import print_table, write_result  # noqa: E402
+from replay import search  # noqa: E402
 
 from rnnexp import sweep as sweeps  # noqa: E402
 from rnnexp.rundir import RunDir  # noqa: E402
@@ -89,109 +97,30 @@ TPE = {"kind": "tpe", "startup_trials": 4}
 HYPERBAND = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 3}
 
 
-def curves_of(grid: dict) -> dict[tuple, list[float]]:
-    """Each grid configuration's validation accuracy per epoch, read from its trial's metrics.csv."""
-    return {key(t): [row["val_accuracy"] for row in RunDir(t["run_dir"]).read_metrics()] for t in grid["trials"]}
+def recorded(grid: dict, epochs: int) -> dict:
+    """The grid sweep's results as a recorded grid (bench/grids.py's form): what replay.search reads."""
+    configurations = []
+    for t in grid["trials"]:
+        run = RunDir(t["run_dir"])
+        curve = [row["val_accuracy"] for row in run.read_metrics()]
+        configurations.append(
+            {"params": {k: t[k] for k in SPACE}, "curve": curve, "config": run.load_config().model_dump(mode="json")}
+        )
+    return {
+        "metric": "val_accuracy",
+        "direction": "maximize",
+        "regret": "points",
+        "epochs": epochs,
+        "space": SPACE,
+        "configurations": configurations,
+    }
 
 
-def replay(curves: dict[tuple, list[float]], budget: int, seed: int, study_name: str) -> tuple[tuple, int]:
-    """One TPE + hyperband search fed the recorded curves under `rnnexp sweep`'s rules, with its
-    pruner (sweep.Halving): before a new configuration, a paused trial the pruner now ranks among
-    the best at its rung is promoted and goes on from its epochs (a resumed run trains none twice);
-    a repeat of a complete configuration takes its value, one of a paused configuration is shown to
-    the pruner again and goes on from its epochs only if let through; repeats and promotions do not
-    count toward the trials (at most one per configuration) and REPEAT_LIMIT repeats in a row end
-    new configurations (then an unfilled rung's best paused trial goes on); once the budget is
-    spent nothing starts and the trial training stops.
+def replay(recording: dict, budget: int, seed: int, study_name: str) -> tuple[tuple, int]:
+    """One TPE + hyperband search fed the recorded curves under `rnnexp sweep`'s rules (replay.search).
     Returns its pick and the epochs it trained."""
-    import optuna
-    from optuna.trial import TrialState
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    epochs = max(len(c) for c in curves.values())
-    pruner = sweeps.Halving(HYPERBAND["min_epochs"], epochs, HYPERBAND["reduction_factor"])
-    study = optuna.create_study(
-        study_name=study_name,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE["startup_trials"]),
-        pruner=pruner,
-    )
-    trained = counted = streak = 0
-
-    def train(trial, curve: list[float], start: int) -> None:
-        """Epochs start+1.. of a configuration's run (the first start were trained before, and are reported again)."""
-        nonlocal trained
-        for epoch, value in enumerate(curve, 1):
-            trial.report(value, epoch)
-            if epoch <= start:
-                continue
-            trained += 1
-            if epoch < len(curve) and trial.should_prune():
-                study.tell(trial, state=TrialState.PRUNED)
-                return
-            if epoch < len(curve) and trained >= budget:
-                trial.set_user_attr(sweeps.BUDGET_ATTR, True)
-                study.tell(trial, state=TrialState.PRUNED)
-                return
-        study.tell(trial, max(curve))  # a trial's value is its best epoch, as in rnnexp sweep
-
-    while trained < budget:
-        nothing_new = counted >= len(curves) or streak >= sweeps.REPEAT_LIMIT
-        paused = pruner.promotion(study, final=nothing_new)
-        if paused is not None:
-            attrs = {sweeps.PROMOTES_ATTR: paused.number, sweeps.BRACKET_ATTR: paused.user_attrs[sweeps.BRACKET_ATTR]}
-            study.enqueue_trial(paused.params, user_attrs=attrs)
-            trial = study.ask()
-            streak = 0  # not a repeat: it breaks a run of them, as in rnnexp sweep
-            train(trial, curves[_config(trial)], paused.last_step)
-            continue
-        if nothing_new:
-            break
-        trial = study.ask()
-        config = _config(trial)
-        original = _same_configuration(study, trial)
-        bracket = original.user_attrs[sweeps.BRACKET_ATTR] if original else pruner.new_bracket(study)
-        trial.set_user_attr(sweeps.BRACKET_ATTR, bracket)
-        if original is not None and original.state == TrialState.COMPLETE:
-            trial.set_user_attr(sweeps.SAME_ATTR, original.number)
-            study.tell(trial, original.value)
-            streak += 1
-            continue
-        if original is not None:
-            if _pruned_again(trial, original.intermediate_values):
-                trial.set_user_attr(sweeps.SAME_ATTR, original.number)  # never promoted: it has no run
-                study.tell(trial, state=TrialState.PRUNED)
-                streak += 1
-                continue
-            trial.set_user_attr(sweeps.PROMOTES_ATTR, original.number)  # let through: it goes on
-            streak = 0
-            train(trial, curves[config], original.last_step)
-            continue
-        streak, counted = 0, counted + 1
-        train(trial, curves[config], 0)
-    return tuple(study.best_trial.params[k] for k in SPACE), trained
-
-
-def _config(trial) -> tuple:
-    return tuple(trial.suggest_categorical(k, choices) for k, choices in SPACE.items())
-
-
-def _same_configuration(study, trial):
-    """As rnnexp sweep: the earlier complete trial of these parameters, else the pruned one not promoted since."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    taken = sweeps.promoted_trials(trials)
-    same = [
-        t
-        for t in trials
-        if t.number < trial.number
-        and t.params == trial.params
-        and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        and t.number not in taken
-        and not t.user_attrs.get(sweeps.BUDGET_ATTR)
-    ]
-    return next((t for t in same if t.state == TrialState.COMPLETE), same[0] if same else None)
+    pick, trained = search(recording, {**TPE, "seed": seed}, HYPERBAND, budget, study_name)
+    return tuple(json.loads(pick)), trained
 
 
 def judge(grid: dict, scores: dict[tuple, float], pick: tuple, trained: int) -> tuple[float, float, bool]:
@@ -202,12 +131,68 @@ def judge(grid: dict, scores: dict[tuple, float], pick: tuple, trained: int) -> 
     return regret, share, regret <= MAX_REGRET_POINTS and share <= MAX_EPOCH_SHARE
 
 
-def _pruned_again(trial, values: dict[int, float]) -> bool:
-    for epoch, value in sorted(values.items()):
-        trial.report(value, epoch)
-        if trial.should_prune():
-            return True
-    return False
+BUDGETS = (0.15, 0.3, 0.5)  # shares of the grid's epochs
+OPTUNA_MEDIAN = {"kind": "median", "startup_trials": 5, "warmup_epochs": 0}  # Optuna's MedianPruner defaults
+
+
+def methods(grid: dict) -> dict[str, tuple[bool, object]]:
+    """The searches replayed on a recorded grid: name -> (rnnexp's default?, search(grid, budget, seed))."""
+    import optuna
+    from replay import li_hyperband
+
+    epochs = grid["epochs"]
+    optuna_tpe = lambda seed: {"kind": "tpe", "seed": seed, "startup_trials": 10}  # noqa: E731  (Optuna's default start-up)
+    return {
+        "rnnexp: TPE + hyperband": (True, lambda budget, seed: search(grid, {**TPE, "seed": seed}, HYPERBAND, budget)),
+        "random + hyperband": (False, lambda budget, seed: search(grid, {"kind": "random", "seed": seed}, HYPERBAND, budget)),
+        "Optuna TPE + MedianPruner": (
+            False,
+            lambda budget, seed: search(grid, optuna_tpe(seed), OPTUNA_MEDIAN, budget),
+        ),
+        "Optuna TPE + HyperbandPruner": (
+            False,
+            lambda budget, seed: search(
+                grid,
+                optuna_tpe(seed),
+                {"kind": "none"},
+                budget,
+                optuna_pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3),
+            ),
+        ),
+        "Hyperband (Li et al.)": (False, lambda budget, seed: li_hyperband(grid, budget, seed)),
+    }
+
+
+def replay_only(out: Path, replays: int) -> None:
+    """Every method at every budget, ``replays`` seeds each, on every grid recorded in bench/grids/."""
+    from grids import GRIDS
+    from replay import grid_epochs, regret
+
+    rows, started = [], time.perf_counter()
+    for path in sorted(GRIDS.glob("*.json")):
+        grid = json.loads(path.read_text())
+        for name, (default, method) in methods(grid).items():
+            for share in BUDGETS:
+                budget = int(share * grid_epochs(grid))
+                regrets = [regret(grid, method(budget, seed)[0]) for seed in range(replays)]
+                rows.append(
+                    {
+                        "grid": grid["grid"],
+                        "method": name,
+                        "default": default,
+                        "budget": share,
+                        "mean_regret": round(sum(regrets) / len(regrets), 3),
+                        "goal_met_share": round(sum(r <= MAX_REGRET_POINTS for r in regrets) / len(regrets), 3),
+                    }
+                )
+    print_table(
+        f"Searches replayed on the recorded grids ({replays} seeds each; regret: accuracy points, or percent of the best MAE)",
+        list(rows[0]),
+        rows,
+    )
+    print(f"{time.perf_counter() - started:.0f} s")
+    out.write_text(json.dumps({"replays": rows}, indent=1) + "\n")
+    print(f"written: {out}")
 
 
 def main() -> None:
@@ -217,7 +202,12 @@ def main() -> None:
     parser.add_argument("--val-split", type=float, default=0.3, help="validation share of amazon-food's 4000 training reviews")
     parser.add_argument("--replays", type=int, default=30, help="sampler seeds replayed on the recorded curves")
     parser.add_argument("--quick", action="store_true", help="2 epochs, 1 seed, 2 replays (smoke test; figures meaningless)")
+    parser.add_argument("--replay-only", action="store_true", help="replay every method on the grids in bench/grids/")
+    parser.add_argument("--out", type=Path, default=None, help="--replay-only: where the JSON goes")
     args = parser.parse_args()
+    if args.replay_only:
+        replay_only(args.out or Path(tempfile.gettempdir()) / "replays.json", args.replays)
+        return
     if args.quick:
         args.epochs, args.seeds, args.replays = 2, [0], 2
 
@@ -238,7 +228,7 @@ def main() -> None:
                 epoch_budget=budget,
             )
             searches.append((seed, *run(sweep_file, folder / "runs")))
-        curves = curves_of(grid)
+        recording = recorded(grid, args.epochs)
     scores = {key(t): t["value"] for t in grid["trials"]}
     grid_best = grid["best"]
     rows = [
@@ -263,7 +253,7 @@ def main() -> None:
         repeats, promoted = tpe["counts"]["REPEATED"], tpe["counts"]["PROMOTED"]
         configurations = len(tpe["trials"]) - repeats - promoted
         # The replay below is only worth its figures if it makes the same search as the real one.
-        same = replay(curves, budget, seed, tpe["study"]) == (key(pick), tpe["epochs_trained"])
+        same = replay(recording, budget, seed, tpe["study"]) == (key(pick), tpe["epochs_trained"])
         per_seed.append(
             {
                 "seed": seed,
@@ -310,7 +300,7 @@ def main() -> None:
 
     replays = []
     for seed in range(args.replays):  # brackets do not depend on the study's name: one search per seed
-        regret, share, goal_met = judge(grid, scores, *replay(curves, budget, seed, f"replay-tpe-{seed}"))
+        regret, share, goal_met = judge(grid, scores, *replay(recording, budget, seed, f"replay-tpe-{seed}"))
         replays.append({"seed": seed, "regret_points": regret, "epoch_share": share, "goal_met": goal_met})
     n = len(replays)
     replay_summary = {
