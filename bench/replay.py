@@ -73,6 +73,7 @@ def search(
     budget: int,
     study_name: str = "replay",
     optuna_pruner=None,
+    pick: str = "complete",
 ):
     """One rnnexp search fed the recorded curves under `rnnexp sweep`'s rules, with its pruner:
     before a new configuration, a paused trial the pruner now ranks among the best at its rung is
@@ -82,7 +83,10 @@ def search(
     trials (at most one per configuration) and REPEAT_LIMIT repeats in a row end new configurations
     (then an unfilled rung's best paused trial goes on); once the budget (epochs) is spent nothing
     starts and the trial training stops. ``optuna_pruner``: an Optuna pruner in place of rnnexp's
-    (Optuna's HyperbandPruner), with the same rules. Returns its pick (key_of) and the epochs it trained."""
+    (Optuna's HyperbandPruner), with the same rules. ``pick``: "complete", the best complete trial
+    (`rnnexp sweep`'s and Optuna's best trial), or "seen", the configuration with the best epoch any
+    trial reached, a paused one's too (its run holds that epoch's checkpoint). Returns its pick
+    (key_of) and the epochs it trained."""
     import warnings
 
     import optuna
@@ -157,12 +161,12 @@ def search(
         streak, counted = 0, counted + 1
         train(trial, curves[name], 0)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not complete:  # the budget ended every trial early: the best value any trial reported
+    if not complete or pick == "seen":  # (with no complete trial: the budget ended every trial early)
         reported = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
-        pick = (min if grid["direction"] == "minimize" else max)(
+        chosen = (min if grid["direction"] == "minimize" else max)(
             reported, key=lambda t: best_of(grid, list(t.intermediate_values.values()))
         )
-        return key_of(_params(pick, sweep), grid["space"]), trained
+        return key_of(_params(chosen, sweep), grid["space"]), trained
     return key_of(_params(study.best_trial, sweep), grid["space"]), trained
 
 

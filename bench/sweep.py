@@ -132,6 +132,7 @@ def judge(grid: dict, scores: dict[tuple, float], pick: tuple, trained: int) -> 
 
 
 BUDGETS = (0.15, 0.3, 0.5)  # shares of the grid's epochs
+CANDIDATE_PRUNER = {"kind": "hyperband", "min_epochs": 2, "reduction_factor": 3}
 OPTUNA_MEDIAN = {"kind": "median", "startup_trials": 5, "warmup_epochs": 0}  # Optuna's MedianPruner defaults
 
 
@@ -144,6 +145,12 @@ def methods(grid: dict) -> dict[str, tuple[bool, object]]:
     optuna_tpe = lambda seed: {"kind": "tpe", "seed": seed, "startup_trials": 10}  # noqa: E731  (Optuna's default start-up)
     return {
         "rnnexp: TPE + hyperband": (True, lambda budget, seed: search(grid, {**TPE, "seed": seed}, HYPERBAND, budget)),
+        # A candidate default (issue 27): TPE's own 10 random start-up trials, a first rung at epoch 2,
+        # and the pick among every trial's best epoch, paused ones' too.
+        "candidate: TPE 10 + hyperband from epoch 2, best seen": (
+            False,
+            lambda budget, seed: search(grid, {**TPE, "seed": seed, "startup_trials": 10}, CANDIDATE_PRUNER, budget, pick="seen"),
+        ),
         "random + hyperband": (False, lambda budget, seed: search(grid, {"kind": "random", "seed": seed}, HYPERBAND, budget)),
         "Optuna TPE + MedianPruner": (
             False,
