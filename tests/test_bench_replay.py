@@ -1,0 +1,77 @@
+"""bench/replay.py: a search replayed on a grid's recorded curves makes the same search as the real
+`rnnexp sweep` did (its pick and the epochs it trained), pauses, promotions and budget included,
+so the replayed figures of bench/sweep.py --replay-only are those of real searches."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from replay import key_of, li_hyperband, regret, search  # noqa: E402
+
+from rnnexp import sweep as sweeps  # noqa: E402
+from rnnexp.rundir import RunDir  # noqa: E402
+
+SPACE = {"train.lr": [0.001, 0.003, 0.01, 0.03, 0.1]}
+EPOCHS = 4
+PRUNER = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 2}
+
+
+def _sweep(tmp_path: Path, base: Path, name: str, **top) -> dict:
+    doc = {"name": name, "base": str(base), "space": SPACE, "objective": {"metric": "val_accuracy"}, **top}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    sw = sweeps.create(path, tmp_path / "runs")
+    sweeps.work(sw)
+    return sweeps.results(sw)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, tiny_data):
+    """The tiny grid, trained whole: what bench/grids.py records."""
+    from conftest import tiny_config_dict
+
+    tmp = tmp_path_factory.mktemp("replay")
+    base = tmp / "base.yaml"
+    cfg = tiny_config_dict(tiny_data, train={"epochs": EPOCHS, "threads": 1})
+    base.write_text(yaml.safe_dump(cfg))
+    grid = _sweep(tmp, base, "grid", sampler={"kind": "grid"})
+    configurations = []
+    for t in grid["trials"]:
+        run = RunDir(t["run_dir"])
+        curve = [float(row["val_accuracy"]) for row in run.read_metrics()]
+        configurations.append(
+            {"params": {k: t[k] for k in SPACE}, "curve": curve, "config": run.load_config().model_dump(mode="json")}
+        )
+    recording = {"grid": "tiny", "metric": "val_accuracy", "direction": "maximize", "regret": "points", "epochs": EPOCHS}
+    return tmp, base, {**recording, "space": SPACE, "configurations": configurations}
+
+
+@pytest.mark.parametrize("seed, budget", [(0, 8), (3, 12)])  # 8: the budget ends a trial mid-run
+def test_a_replayed_search_is_the_real_one(recorded, seed, budget):
+    tmp, base, grid = recorded
+    sampler = {"kind": "tpe", "seed": seed, "startup_trials": 2}
+    real = _sweep(tmp, base, f"tpe{seed}", sampler=sampler, pruner=PRUNER, trials=len(SPACE["train.lr"]), epoch_budget=budget)
+    assert real["counts"]["PRUNED"] > 0, real["trials"]  # the pruner paused some: the rules under test were used
+    pick, trained = search(grid, sampler, PRUNER, budget)
+    assert (pick, trained) == (key_of(real["best"], SPACE), real["epochs_trained"])
+
+
+def test_regret_and_the_other_searches_on_a_grid(recorded):
+    _, _, grid = recorded
+    values = {key_of(c["params"], SPACE): max(c["curve"]) for c in grid["configurations"]}
+    best, worst = max(values, key=values.get), min(values, key=values.get)
+    assert regret(grid, best) == 0 and regret(grid, worst) == pytest.approx(100 * (values[best] - values[worst]))
+    minimized = {**grid, "direction": "minimize", "regret": "percent"}  # an error metric: percent of the best
+    errors = {key_of(c["params"], SPACE): min(c["curve"]) for c in grid["configurations"]}  # its best epoch: the lowest
+    lowest = min(errors.values())
+    assert all(regret(minimized, k) == pytest.approx(100 * (v - lowest) / lowest) for k, v in errors.items())
+    everything = sum(len(c["curve"]) for c in grid["configurations"])
+    pick, trained = li_hyperband(grid, everything, seed=0)
+    assert pick in values and trained <= everything
+    assert li_hyperband(grid, 3, seed=0)[1] == 3  # a budget is never overspent
