@@ -542,3 +542,46 @@ def test_numeric_training_is_the_same_from_the_cache_without_it_and_rebuilt(tmp_
     training.resume(part, epochs=2, reporter=heard)
     assert "from the cache" in " ".join(heard.infos)
     assert_same_run(runs["cold"], part)
+
+
+def test_the_baselines_are_fitted_once_per_machine_beside_the_entry(tmp_path, cache_dir, monkeypatch):
+    """A text run's baselines (TF-IDF + logistic regression: 26 s on a million texts) are kept in its
+    entry's memo: a later process on the same split reads them, the same values to the bit; another
+    split, another file or no cache fits them again."""
+    import rnnexp.tasks as tasks
+    from conftest import tiny_config_dict
+    from rnnexp.tasks import TextTask
+
+    path = write_csv(tmp_path / "d.csv", ROWS)
+    fitted = []
+    original = TextTask.validation_baselines
+
+    def counted(self):
+        fitted.append(self.cfg.data.val_split)
+        return original(self)
+
+    monkeypatch.setattr(TextTask, "validation_baselines", counted)
+
+    def lines(**data):
+        tasks._FITTED.clear()  # a new process
+        cfg = Config.model_validate(tiny_config_dict({"train": path, "test": path}, data=data))
+        return tasks.validation_baselines(TextTask.create(cfg, torch.device("cpu")))
+
+    first = lines()
+    assert lines() == first and fitted == [0.2]  # read from the memo, not fitted
+    assert first == json.loads(
+        json.dumps(
+            original(TextTask.create(Config.model_validate(tiny_config_dict({"train": path, "test": path})), torch.device("cpu")))
+        )
+    )
+    lines(val_split=0.3)
+    assert fitted == [0.2, 0.3]  # another split: fitted
+    val = write_csv(tmp_path / "v.csv", ROWS[:20])
+    lines(val_file=str(val))
+    lines(val_file=str(val))
+    write_csv(val, ROWS[20:40])  # the same file name, other texts: fitted again
+    lines(val_file=str(val))
+    assert fitted == [0.2, 0.3, 0.2, 0.2]
+    monkeypatch.setenv("RNNEXP_CACHE_DIR", "off")
+    lines()
+    assert fitted == [0.2, 0.3, 0.2, 0.2, 0.2]  # no cache: no memo

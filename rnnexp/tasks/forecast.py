@@ -37,6 +37,7 @@ REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 class ForecastTask(WholeTensors):
     kind = "forecasting"
+    facts_folder = None  # its baselines are cheap: fitted again in each process
     metric_columns = list(FORECASTING_METRICS)
     prior_name = "the training mean"  # what prior_loss predicts
 

@@ -26,6 +26,7 @@ class SequenceTask(Classifier, WholeTensors):
     """Label whole multichannel numeric sequences (variable length: padded with NaN, which the model masks)."""
 
     kind = "sequence_classification"
+    facts_folder = None  # its baselines are cheap: fitted again in each process
 
     def __init__(
         self,

@@ -68,6 +68,11 @@ class TextTask(Classifier):
         return self.splits.train.fingerprint()
 
     @property
+    def facts_folder(self) -> Path | None:
+        """The cache entry of the training texts, where facts about them are kept (cache.memo)."""
+        return getattr(self.splits.train.texts, "entry", None)
+
+    @property
     def labels(self) -> list[str]:
         return self.prep.labels
 
