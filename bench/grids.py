@@ -99,7 +99,6 @@ def sweep_doc(name: str, workers: int) -> dict[str, Any]:
 def record(name: str, workers: int) -> Path:
     """Train NAME's grid with `rnnexp sweep run` and write bench/grids/NAME.json."""
     from rnnexp import __version__
-    from rnnexp.rundir import RunDir
 
     doc = sweep_doc(name, workers)
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,13 +113,7 @@ def record(name: str, workers: int) -> Path:
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"the grid {name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        results = json.loads(done.stdout)
-        configurations = []
-        for trial in results["trials"]:
-            run = RunDir(trial["run_dir"])
-            curve = [float(row[doc["objective"]["metric"]]) for row in run.read_metrics()]
-            params = {k: trial[k] for k in doc["space"]}
-            configurations.append({"params": params, "curve": curve, "config": run.load_config().model_dump(mode="json")})
+        configurations = configurations_of(json.loads(done.stdout)["trials"], doc["space"], doc["objective"]["metric"])
     spec = SPECS[name]
     out = {
         "grid": name,
@@ -141,6 +134,20 @@ def record(name: str, workers: int) -> Path:
     path = GRIDS / f"{name}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     return path
+
+
+def configurations_of(trials: list[dict[str, Any]], space: dict[str, list], metric: str) -> list[dict[str, Any]]:
+    """A grid sweep's trials (its results' rows) as a recording's configurations: each one's
+    parameters, its ``metric`` epoch by epoch (its run's metrics.csv) and the whole config that made it."""
+    from rnnexp.rundir import RunDir
+
+    configurations = []
+    for trial in trials:
+        run = RunDir(trial["run_dir"])
+        curve = [float(row[metric]) for row in run.read_metrics()]
+        params = {k: trial[k] for k in space}
+        configurations.append({"params": params, "curve": curve, "config": run.load_config().model_dump(mode="json")})
+    return configurations
 
 
 def load(name: str) -> dict[str, Any]:

@@ -47,7 +47,6 @@ from common import print_table, write_result  # noqa: E402
 from replay import search  # noqa: E402
 
 from rnnexp import sweep as sweeps  # noqa: E402
-from rnnexp.rundir import RunDir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"model.cell": ["gru", "lstm"], "model.num_neurons": [16, 32, 64], "train.lr": [0.0005, 0.002, 0.005, 0.01]}
@@ -99,20 +98,15 @@ HYPERBAND = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 3}
 
 def recorded(grid: dict, epochs: int) -> dict:
     """The grid sweep's results as a recorded grid (bench/grids.py's form): what replay.search reads."""
-    configurations = []
-    for t in grid["trials"]:
-        run = RunDir(t["run_dir"])
-        curve = [row["val_accuracy"] for row in run.read_metrics()]
-        configurations.append(
-            {"params": {k: t[k] for k in SPACE}, "curve": curve, "config": run.load_config().model_dump(mode="json")}
-        )
+    from grids import configurations_of
+
     return {
         "metric": "val_accuracy",
         "direction": "maximize",
         "regret": "points",
         "epochs": epochs,
         "space": SPACE,
-        "configurations": configurations,
+        "configurations": configurations_of(grid["trials"], SPACE, "val_accuracy"),
     }
 
 

@@ -12,10 +12,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+from grids import configurations_of  # noqa: E402
 from replay import key_of, li_hyperband, regret, search  # noqa: E402
 
 from rnnexp import sweep as sweeps  # noqa: E402
-from rnnexp.rundir import RunDir  # noqa: E402
 
 SPACE = {"train.lr": [0.001, 0.003, 0.01, 0.03, 0.1]}
 EPOCHS = 4
@@ -41,13 +41,7 @@ def recorded(tmp_path_factory, tiny_data):
     cfg = tiny_config_dict(tiny_data, train={"epochs": EPOCHS, "threads": 1})
     base.write_text(yaml.safe_dump(cfg))
     grid = _sweep(tmp, base, "grid", sampler={"kind": "grid"})
-    configurations = []
-    for t in grid["trials"]:
-        run = RunDir(t["run_dir"])
-        curve = [float(row["val_accuracy"]) for row in run.read_metrics()]
-        configurations.append(
-            {"params": {k: t[k] for k in SPACE}, "curve": curve, "config": run.load_config().model_dump(mode="json")}
-        )
+    configurations = configurations_of(grid["trials"], SPACE, "val_accuracy")
     recording = {"grid": "tiny", "metric": "val_accuracy", "direction": "maximize", "regret": "points", "epochs": EPOCHS}
     return tmp, base, {**recording, "space": SPACE, "configurations": configurations}
 
