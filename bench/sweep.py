@@ -44,12 +44,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import print_table, write_result  # noqa: E402
+from grids import AMAZON_FOOD_MODEL, AMAZON_FOOD_SPACE, GRIDS, configurations_of  # noqa: E402
 from replay import search  # noqa: E402
 
 from rnnexp import sweep as sweeps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SPACE = {"model.cell": ["gru", "lstm"], "model.num_neurons": [16, 32, 64], "train.lr": [0.0005, 0.002, 0.005, 0.01]}
+SPACE = AMAZON_FOOD_SPACE
 
 
 def write_sweep(folder: Path, name: str, epochs: int, val_split: float, **top) -> Path:
@@ -60,16 +61,7 @@ def write_sweep(folder: Path, name: str, epochs: int, val_split: float, **top) -
             "train.epochs": epochs,
             "data.val_split": val_split,
             "train.early_stopping.enabled": False,
-            "data.maxlen": 100,
-            "model.embedding_dims": 32,
-            "train.batch_size": 64,
-            # The model the grid searches around, pinned: quickstart.yaml's own choices (tuned by
-            # configs/sweep_quickstart.yaml) would change the grid this benchmark has always measured.
-            "model.bidirectional": False,
-            "model.mask": False,
-            "model.head": "last",
-            "model.embedding_dropout": 0.3,
-            "model.output_dropout": 0.3,
+            **AMAZON_FOOD_MODEL,
         },
         "space": SPACE,
         "objective": {"metric": "val_accuracy"},
@@ -98,8 +90,6 @@ HYPERBAND = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 3}
 
 def recorded(grid: dict, epochs: int) -> dict:
     """The grid sweep's results as a recorded grid (bench/grids.py's form): what replay.search reads."""
-    from grids import configurations_of
-
     return {
         "metric": "val_accuracy",
         "direction": "maximize",
@@ -166,7 +156,6 @@ def methods(grid: dict) -> dict[str, tuple[bool, object]]:
 
 def replay_only(out: Path, replays: int) -> None:
     """Every method at every budget, ``replays`` seeds each, on every grid recorded in bench/grids/."""
-    from grids import GRIDS
     from replay import grid_epochs, regret
 
     rows, started = [], time.perf_counter()

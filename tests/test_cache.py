@@ -514,7 +514,7 @@ def _numeric_config(kind: str, path: Path) -> Config:
 def test_numeric_training_is_the_same_from_the_cache_without_it_and_rebuilt(tmp_path, monkeypatch, kind):
     from rnnexp import training
 
-    class Heard(training.Reporter):  # the setup lines a run prints
+    class SetupLines(training.Reporter):  # the setup lines a run prints
         def __init__(self) -> None:
             self.infos: list[str] = []
 
@@ -529,7 +529,7 @@ def test_numeric_training_is_the_same_from_the_cache_without_it_and_rebuilt(tmp_
         if name == "rebuilt":
             (entry,) = (p for p in folder.iterdir() if not p.name.startswith("."))
             (entry / "values.bin").write_bytes((entry / "values.bin").read_bytes()[:-1])  # damaged: rebuilt
-        heard = Heard()
+        heard = SetupLines()
         runs[name] = Path(training.train(cfg, tmp_path / name, reporter=heard).run_dir)
         assert ("from the cache" in " ".join(heard.infos)) == (name == "warm"), name
     for other in ("warm", "off", "rebuilt"):
@@ -538,7 +538,7 @@ def test_numeric_training_is_the_same_from_the_cache_without_it_and_rebuilt(tmp_
     part = Path(
         training.train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})}), tmp_path / "part").run_dir
     )
-    heard = Heard()
+    heard = SetupLines()
     training.resume(part, epochs=2, reporter=heard)
     assert "from the cache" in " ".join(heard.infos)
     assert_same_run(runs["cold"], part)
