@@ -975,12 +975,14 @@ def _sweep_results(sw) -> dict[str, Any]:
 
 
 def _sweep_exit(res: dict[str, Any], folder: Path) -> None:
-    """Exit 1 when the workers ended without finishing the sweep (they crashed, say)."""
+    """Exit 1 when the workers ended without finishing the sweep (they crashed, say), or with no best
+    trial (none scored an epoch). A sweep whose best was paused or stopped by the budget has a best."""
     left = res["counts"]["RUNNING"] + res["counts"]["WAITING"]
-    if not left and not res["counts"]["COMPLETE"] and res["ended"]:
-        _fail([f"sweep ended ({res['ended']}) before any trial completed; run a new one with a larger epoch_budget"], EXIT_FAILED)
-    if left or not res["counts"]["COMPLETE"]:
-        what = f"{counted(left, 'trial')} unfinished" if left else "no trial completed"
+    if not left and res["best"] is None and res["ended"]:
+        why = f"sweep ended ({res['ended']}) before any trial scored an epoch; run a new one with a larger epoch_budget"
+        _fail([why], EXIT_FAILED)
+    if left or res["best"] is None:
+        what = f"{counted(left, 'trial')} unfinished" if left else "no trial scored an epoch"
         _fail([f"sweep incomplete: {what}; continue with: rnnexp sweep resume {folder}"], EXIT_FAILED)
 
 

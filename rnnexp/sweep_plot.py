@@ -69,13 +69,14 @@ def _is_best(res: dict[str, Any], t: dict[str, Any]) -> bool:
 
 
 def best_so_far(trials: list[dict[str, Any]], direction: str) -> list[tuple[int, float]]:
-    """(trial number, best value of the complete trials up to it) from the first complete trial on:
-    the line of how the search improved. Pruned trials do not count (their value is where they
-    were stopped, not a finished result), as in the sweep's own best."""
+    """(trial number, best value of the trials up to it) from the first trial with a value on: the
+    line of how the search improved. Its values are the sweep's best's (TrialLedger.best): each
+    trial's best epoch, complete or stopped early (paused, pruned, out of budget); a repeat adds
+    nothing (its value is the earlier trial's)."""
     pick = max if direction == "maximize" else min
     steps, best = [], None
     for t in sorted(trials, key=lambda t: t["number"]):
-        if t["state"] == "COMPLETE" and t["value"] is not None:
+        if t["state"] in ("COMPLETE", "PRUNED") and t["value"] is not None and t.get("same_as") is None:
             best = t["value"] if best is None else pick(best, t["value"])
         if best is not None:
             steps.append((t["number"], best))
@@ -92,7 +93,7 @@ def param_axis(values: list[Any]) -> str:
 
 
 def _draw_history(ax, res: dict[str, Any], trials: list[dict[str, Any]]) -> None:
-    """The objective by trial number, and the best so far over complete trials (a step line)."""
+    """The objective by trial number, and the best so far (a step line)."""
     from matplotlib.ticker import MaxNLocator
 
     for t in trials:
@@ -106,7 +107,7 @@ def _draw_history(ax, res: dict[str, Any], trials: list[dict[str, Any]]) -> None
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial number")
     ax.set_ylabel(res["metric"])
-    ax.set_title(f"{res['metric']} by trial (red line: best complete so far)", fontsize=10)
+    ax.set_title(f"{res['metric']} by trial (red line: best so far)", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.margins(0.08)  # room for the stars at the edges
 

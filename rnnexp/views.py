@@ -395,7 +395,7 @@ def sweep_progress(console, sw) -> Iterator[Any]:
                 return
             self.due = time.monotonic() + 2.0  # the trials are read from the storage: not every half second
             ledger = TrialLedger(sw)
-            leader = ledger.best_complete()
+            leader = ledger.best()
             best = f"best {sw.metric} {shown(leader[1])} (trial {leader[0]})" if leader else ""
             bar.update(task, completed=ledger.done(), best=best)
 

@@ -265,16 +265,16 @@ def test_sweep_plot_decisions():
         title, warning = importance_title(n)
         assert f"from {n} complete trials" in title and warning is None
     trials = [
-        {"number": 0, "state": "PRUNED", "value": 0.9},  # pruned: not a result, even when high
+        {"number": 0, "state": "PRUNED", "value": 0.9},  # stopped early: its run reached 0.9 all the same
         {"number": 1, "state": "COMPLETE", "value": 0.6},
         {"number": 2, "state": "COMPLETE", "value": 0.7},
         {"number": 3, "state": "PRUNED", "value": 0.1},
         {"number": 4, "state": "COMPLETE", "value": 0.65},
-        {"number": 5, "state": "COMPLETE", "value": 0.5, "same_as": 1},  # a repeat: a complete trial to Optuna
+        {"number": 5, "state": "COMPLETE", "value": 0.5, "same_as": 1},  # a repeat: a complete trial to Optuna, no new value
         {"number": 6, "state": "FAIL", "value": None},
     ]
-    assert best_so_far(trials, "maximize") == [(1, 0.6), (2, 0.7), (3, 0.7), (4, 0.7), (5, 0.7), (6, 0.7)]
-    assert best_so_far(trials, "minimize") == [(1, 0.6), (2, 0.6), (3, 0.6), (4, 0.6), (5, 0.5), (6, 0.5)]
+    assert best_so_far(trials, "maximize") == [(n, 0.9) for n in range(7)]
+    assert best_so_far(trials, "minimize") == [(0, 0.9), (1, 0.6), (2, 0.6), (3, 0.1), (4, 0.1), (5, 0.1), (6, 0.1)]
     assert complete_trials({"trials": trials}) == 4
     assert param_axis(["gru", "lstm"]) == param_axis([16, 32, 16]) == param_axis([True, False]) == "category"
     assert param_axis([1e-4, 3e-4, 1e-3, 5e-3, 1e-2, 2e-2]) == "log"

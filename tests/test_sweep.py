@@ -666,54 +666,71 @@ def test_halving_promotes_a_paused_trial_once_later_ones_rank_it_among_the_best(
 
 
 def test_hyperband_brackets_and_their_shares():
-    assert sweeps.Halving(1, 6, 3).brackets == [[1, 3], [3]]
-    assert sweeps.Halving(1, 12, 3).brackets == [[1, 3, 9], [3, 9], [9]]
+    # The rungs are below the last epoch; bracket b starts at the b-th; the last bracket trains in full
+    # (Li's), whether or not max_epochs is min_epochs * eta**k.
+    assert sweeps.Halving(1, 6, 3).brackets == [[1, 3], [3], []]
+    assert sweeps.Halving(1, 9, 3).brackets == [[1, 3], [3], []]
+    assert sweeps.Halving(1, 12, 3).brackets == [[1, 3, 9], [3, 9], [9], []]
+    assert sweeps.Halving(2, 20, 3).brackets == [[2, 6, 18], [6, 18], [18], []]
     assert sweeps.Halving(1, 12, 3, brackets=False).brackets == [[1, 3, 9]]
-    assert sweeps.Halving(1, 9, 3).brackets == [[1, 3], [3], []]  # the last bracket trains in full
+    assert sweeps.Halving(2, 2, 3).brackets == sweeps.Halving(3, 2, 3, brackets=False).brackets == [[]]  # no rung: in full
+    # Li's n per bracket: ceil((s_max + 1) / (s + 1) * eta**s), the most exploratory first.
+    assert sweeps.Halving(1, 9, 3).shares == [9, 5, 3]
+    assert sweeps.Halving(1, 12, 3).shares == [27, 12, 6, 4]
+    assert sweeps.Halving(1, 12, 2).shares == [16, 10, 7, 5, 5]
     import optuna
 
-    pruner = sweeps.Halving(1, 12, 3)
+    pruner = sweeps.Halving(1, 9, 3)
     study = optuna.create_study(pruner=pruner)
-    for x in range(17):  # new configurations go to the bracket furthest below its share (9 : 5 : 3)
+    for x in range(20):  # new configurations fill the brackets in Li's order, each its share, then over again
         study.add_trial(_frozen_trial(x, {}, **{sweeps.BRACKET_ATTR: pruner.new_bracket(study)}))
+        if x == 4:  # a configuration seen before (a repeat, a promotion) does not move the order on
+            assert pruner.new_bracket(study) == pruner.new_bracket(study, [*study.trials, _frozen_trial(0, {})]) == 0
     brackets = [t.user_attrs[sweeps.BRACKET_ATTR] for t in study.trials]
-    assert [brackets.count(b) for b in range(3)] == [9, 5, 3] and brackets[:3] == [0, 1, 0]
+    assert brackets == [0] * 9 + [1] * 5 + [2] * 3 + [0] * 3
     # A trial of bracket 1 is first judged at epoch 3, among bracket 1's trials only.
     study, pruner = _study_with([0.9, 0.8, 0.7], pruner=sweeps.Halving(1, 6, 3))
     assert pruner.prune(study, _frozen_trial(9, {1: 0.1}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})) is False
 
 
-def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_path):
-    """Every state a trial's row can show, over run folders written by hand: its value (the best
-    val_accuracy) and epochs as of its end, never those of a later trial that went on with its run."""
+def _every_kind_of_trial(write_sweep, folder: Path, runs: dict[str, list], direction: str = "maximize"):
+    """A sweep whose study holds a trial of every kind a row can show, over run folders written by hand
+    (metrics.csv only, from ``runs``: A..E, each a list of val_accuracy values): a complete one, a
+    paused one promoted and paused again and promoted to the end, a dead one retried (running), one
+    failed on its own, repeats, a pruned one, a waiting one. Returns the sweep and, for each trial,
+    the (value, epochs) its row must show."""
     import optuna
     from optuna.distributions import CategoricalDistribution
 
     lrs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
-    sweep, base_raw, base = load_sweep(write_sweep(space={"train.lr": lrs}, sampler={"kind": "grid"}))
-    sw = sweeps.Sweep(sweep, base_raw, base, optuna.create_study(direction="maximize"), None, None)
-    runs = {"A": [0.5, 0.7, 0.6], "B": [0.4, 0.5, 0.8, 0.9], "C": [0.3, 0.35, 0.45], "D": [0.2, "nan"], "E": [0.1, 0.15]}
+    sweep, base_raw, base = load_sweep(
+        write_sweep(
+            space={"train.lr": lrs}, sampler={"kind": "grid"}, objective={"metric": "val_accuracy", "direction": direction}
+        )
+    )
+    sw = sweeps.Sweep(sweep, base_raw, base, optuna.create_study(direction=direction), None, None)
     for name, values in runs.items():
-        (tmp_path / name).mkdir()
+        (folder / name).mkdir()
         lines = [f"{epoch},{value}" for epoch, value in enumerate(values, 1)]
-        (tmp_path / name / "metrics.csv").write_text("epoch,val_accuracy\n" + "\n".join(lines) + "\n")
+        (folder / name / "metrics.csv").write_text("epoch,val_accuracy\n" + "\n".join(lines) + "\n")
     upto = lambda run, n: dict(enumerate(runs[run][:n], 1))
+    best = lambda run, n: (max if direction == "maximize" else min)(v for v in runs[run][:n] if v != "nan")
     # (state, run, reported values, value, user attrs, system attrs) -> the row's (value, epochs)
     trials = [
-        (("COMPLETE", "A", upto("A", 3), 0.7, {}, {}), (0.7, 3)),
-        (("PRUNED", "B", upto("B", 1), None, {}, {}), (0.4, 1)),  # paused, promoted as 3
-        (("FAIL", "C", upto("C", 2), None, {}, {}), (0.35, 2)),  # its worker died; retried as 7
-        (("PRUNED", "B", upto("B", 3), None, {"promotes": 1}, {}), (0.8, 3)),  # paused again, promoted as 5
-        (("FAIL", "D", upto("D", 1), None, {"error": "diverged"}, {}), (0.2, 2)),  # failed on its own
-        (("COMPLETE", "B", upto("B", 4), 0.9, {"promotes": 3}, {}), (0.9, 4)),
-        (("COMPLETE", None, {}, 0.7, {"same_as": 0}, {}), (0.7, 0)),  # a repeat of a complete one
-        (("RUNNING", "C", upto("C", 3), None, {}, {"retry_history": [2], "failed_trial": 2}), (0.45, 3)),
-        (("PRUNED", "E", upto("E", 2), None, {}, {}), (0.15, 2)),
-        (("PRUNED", None, upto("E", 1), None, {"same_as": 8}, {}), (0.1, 0)),  # pruned again after epoch 1
+        (("COMPLETE", "A", upto("A", 3), best("A", 3), {}, {}), (best("A", 3), 3)),
+        (("PRUNED", "B", upto("B", 1), None, {}, {}), (best("B", 1), 1)),  # paused, promoted as 3
+        (("FAIL", "C", upto("C", 2), None, {}, {}), (best("C", 2), 2)),  # its worker died; retried as 7
+        (("PRUNED", "B", upto("B", 3), None, {"promotes": 1}, {}), (best("B", 3), 3)),  # paused again, promoted as 5
+        (("FAIL", "D", upto("D", 1), None, {"error": "diverged"}, {}), (best("D", 2), 2)),  # failed on its own
+        (("COMPLETE", "B", upto("B", 4), best("B", 4), {"promotes": 3}, {}), (best("B", 4), 4)),
+        (("COMPLETE", None, {}, best("A", 3), {"same_as": 0}, {}), (best("A", 3), 0)),  # a repeat of a complete one
+        (("RUNNING", "C", upto("C", 3), None, {}, {"retry_history": [2], "failed_trial": 2}), (best("C", 3), 3)),
+        (("PRUNED", "E", upto("E", 2), None, {}, {}), (best("E", 2), 2)),
+        (("PRUNED", None, upto("E", 1), None, {"same_as": 8}, {}), (best("E", 1), 0)),  # pruned again after epoch 1
         (("WAITING", None, {}, None, {}, {}), (None, 0)),
     ]
     for i, ((state, run, reported, value, attrs, system), _) in enumerate(trials):
-        attrs = {**attrs, "run_dir": str(tmp_path / run)} if run else attrs
+        attrs = {**attrs, "run_dir": str(folder / run)} if run else attrs
         sw.study.add_trial(
             optuna.trial.create_trial(
                 state=getattr(optuna.trial.TrialState, state),
@@ -725,13 +742,49 @@ def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_pa
                 system_attrs=system,
             )
         )
+    return sw, [shown for _, shown in trials]
+
+
+ROW_RUNS = {"A": [0.5, 0.7, 0.6], "B": [0.4, 0.5, 0.8, 0.9], "C": [0.3, 0.35, 0.45], "D": [0.2, "nan"], "E": [0.1, 0.15]}
+
+
+def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_path):
+    """Every state a trial's row can show: its value (the best val_accuracy) and epochs as of its end,
+    never those of a later trial that went on with its run."""
+    sw, shown = _every_kind_of_trial(write_sweep, tmp_path, ROW_RUNS)
     rows = sweeps.compute_results(sw)["trials"]
-    assert [(r["value"], r["epochs"]) for r in rows] == [shown for _, shown in trials]
+    assert [(r["value"], r["epochs"]) for r in rows] == shown
     assert [r["note"] for r in rows][1:4] == [
         "paused after epoch 1; promoted as #3",
         "stopped; retried as #7",
         "paused after epoch 3; promoted as #5",
     ]
+
+
+@pytest.mark.parametrize(
+    "direction, changed, best",
+    [
+        ("maximize", {}, (5, 0.9)),  # the promoted chain's last trial, complete
+        ("maximize", {"A": [0.5, 0.95, 0.6]}, (0, 0.95)),  # a complete one whose best epoch was not its last
+        ("maximize", {"E": [0.1, 0.97]}, (8, 0.97)),  # pruned after its best epoch: its run holds it
+        ("maximize", {"E": [0.99, 0.1]}, (8, 0.99)),  # ... and its repeat (trial 9) never stands for it
+        ("maximize", {"B": [0.99, 0.5, 0.8, 0.9]}, (5, 0.99)),  # a paused epoch is its promotion's
+        ("maximize", {"B": [0.4, 0.5, 0.98, 0.9]}, (5, 0.98)),  # ... even when paused again after it
+        ("maximize", {"D": [0.99, "nan"]}, (5, 0.9)),  # failed on its own: no value
+        ("maximize", {"C": [0.3, 0.99, 0.45]}, (5, 0.9)),  # dead, and its retry is still training
+        ("minimize", {}, (8, 0.1)),
+        ("minimize", {"A": [0.05, 0.7, 0.6]}, (0, 0.05)),
+        ("minimize", {"B": [0.01, 0.5, 0.8, 0.9]}, (5, 0.01)),
+        ("minimize", {"D": [0.01, "nan"], "C": [0.02, 0.3, 0.45]}, (8, 0.1)),
+    ],
+)
+def test_the_best_trial_is_the_best_epoch_any_configuration_reached(write_sweep, tmp_path, direction, changed, best):
+    """The sweep's best (results, best_config.yaml, the live lines) is the trial whose run reached the
+    best objective at any epoch, complete or stopped early, one trial per configuration."""
+    sw, _ = _every_kind_of_trial(write_sweep, tmp_path, {**ROW_RUNS, **changed}, direction)
+    assert sweeps.TrialLedger(sw).best() == best
+    res = sweeps.compute_results(sw)
+    assert (res["best"]["number"], res["best"]["value"]) == best
 
 
 def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_sweep, tmp_path):
@@ -816,6 +869,7 @@ def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, t
     path = write_sweep(
         space={"train.lr": {"kind": "loguniform", "low": 1e-3, "high": 3e-2}},
         sampler={"kind": "random", "seed": 0},
+        pruner={"kind": "none"},  # the budget alone stops trials here
         trials=10,
         epoch_budget=4,
         base_train={"epochs": 3},
@@ -834,12 +888,37 @@ def test_epoch_budget_stops_the_sweep_and_the_trial_training_then(write_sweep, t
     # The stopped trial is an ordinary run: it can be finished by hand.
     resumed = _json(run_cli("resume", second["run_dir"], "--json", "-q"))
     assert resumed["status"] == "completed" and resumed["epochs_run"] == 3
-    # A budget spent before any trial completed is a failed sweep that says what to change.
+    # A budget spent before any trial completed still leaves a best: the epoch its trial scored.
     path = write_sweep(
         space={"train.lr": [0.01, 0.02]}, sampler={"kind": "random"}, trials=2, epoch_budget=1, base_train={"epochs": 3}
     )
-    proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs2")
-    assert proc.returncode == 1 and "before any trial completed; run a new one with a larger epoch_budget" in proc.stderr
+    proc = run_cli("sweep", path, "--runs-dir", tmp_path / "runs2", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout)
+    (only,) = res["trials"]
+    assert res["counts"]["COMPLETE"] == 0 and only["state"] == "PRUNED" and only["epochs"] == 1 and "budget" in only["note"]
+    assert res["best"]["number"] == only["number"] and res["best"]["value"] == only["value"] is not None
+    assert Path(res["best_config"]).is_file()
+
+
+def test_a_sweep_ends_in_failure_only_without_a_best(capsys):
+    """Exit 1 when nothing is left to run and no trial scored an epoch, or trials are left; a best
+    that never completed (paused, stopped by the budget) is a finished sweep."""
+    import typer
+
+    from rnnexp import cli
+
+    ended = {"counts": {"RUNNING": 0, "WAITING": 0, "COMPLETE": 0}, "best": None, "ended": "epoch budget spent (1 of 1 epoch)"}
+    with pytest.raises(typer.Exit) as exit_:
+        cli._sweep_exit(ended, Path("sweep_x"))
+    said = capsys.readouterr().err
+    assert exit_.value.exit_code == 1 and "before any trial scored an epoch; run a new one with a larger epoch_budget" in said
+    cli._sweep_exit({**ended, "best": {"number": 0, "value": 0.5}}, Path("sweep_x"))  # returns: success
+    running, nothing = {"RUNNING": 1, "WAITING": 0, "COMPLETE": 3}, {"RUNNING": 0, "WAITING": 0, "COMPLETE": 0}
+    for counts, best in ((running, {"number": 0}), (nothing, None)):
+        with pytest.raises(typer.Exit) as exit_:
+            cli._sweep_exit({"counts": counts, "best": best, "ended": None}, Path("sweep_x"))
+        assert exit_.value.exit_code == 1 and "continue with: rnnexp sweep resume sweep_x" in capsys.readouterr().err
 
 
 def test_epoch_budget_is_refused_for_a_grid(write_sweep):

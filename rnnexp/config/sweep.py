@@ -88,14 +88,20 @@ class SamplerConfig(_Section):
 class PrunerConfig(_Section):
     """Stopping unpromising trials early, judged on the objective metric once per epoch."""
 
-    kind: Literal["none", "median", "hyperband", "successive_halving"] = Field(
-        "none",
-        description="none; median: stop a trial worse than the median at its epoch; successive_halving and hyperband: "
-        "pause all but the best 1/reduction_factor at each rung, resumed if later promoted.",
+    kind: Literal["auto", "none", "median", "hyperband", "successive_halving"] = Field(
+        "auto",
+        description="auto: hyperband for random and tpe, none for a grid; median: stop a trial worse than the median at "
+        "its epoch; successive_halving, hyperband: pause all but the best 1/reduction_factor at each rung.",
     )
     warmup_epochs: int = Field(1, ge=0, le=COUNT_MAX, description="median: never prune before this many epochs.")
     startup_trials: int = Field(3, ge=0, le=COUNT_MAX, description="median: trials that must finish before any pruning.")
-    min_epochs: int = Field(1, ge=1, le=COUNT_MAX, description="hyperband, successive_halving: epochs every trial gets.")
+    min_epochs: int = Field(
+        2,
+        ge=1,
+        le=COUNT_MAX,
+        description="hyperband, successive_halving: epochs every trial gets (the first rung); one epoch tells little of a "
+        "slow starter.",
+    )
     reduction_factor: int = Field(3, ge=2, le=1000, description="hyperband, successive_halving: how selective each rung is.")
 
 
@@ -137,7 +143,7 @@ class SweepConfig(_Section):
     )
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig, description="The score of a trial.")
     sampler: SamplerConfig = Field(default_factory=SamplerConfig, description="How parameters are chosen.")
-    pruner: PrunerConfig = Field(default_factory=PrunerConfig, description="Early stopping of bad trials.")
+    pruner: PrunerConfig = Field(default_factory=PrunerConfig, validate_default=True, description="Early stopping of bad trials.")
     trials: int | None = Field(
         None,
         validate_default=True,
@@ -180,6 +186,15 @@ class SweepConfig(_Section):
                     "is continuous (give a list, kind int, or uniform with a step)"
                 )
         return sampler
+
+    @field_validator("pruner")
+    @classmethod
+    def _auto_pruner(cls, pruner: PrunerConfig, info: ValidationInfo) -> PrunerConfig:
+        """auto becomes the pruner it stands for, here, once: every reader of the sweep sees that kind."""
+        sampler = info.data.get("sampler")
+        if pruner.kind == "auto" and sampler is not None:
+            return pruner.model_copy(update={"kind": "none" if sampler.exhaustive else "hyperband"})
+        return pruner
 
     @field_validator("trials")
     @classmethod

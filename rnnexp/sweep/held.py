@@ -128,8 +128,8 @@ class TrialReporter:
             self._report(row)
         self.trial.set_user_attr(Attr.TRAINED, epoch - self.inherited)
         value = self._keep_best(row)
-        leader = TrialLedger(self.sw).best_complete()
-        sweep_best = f"sweep best {shown(leader[1])} (trial {leader[0]})" if leader else "no trial complete yet"
+        leader = TrialLedger(self.sw).best()
+        sweep_best = f"sweep best {shown(leader[1])} (trial {leader[0]})" if leader else "no trial scored yet"
         self.events.note(
             f"trial {self.trial.number} epoch {epoch}/{self.epochs}: {self.sw.metric} {shown(value)}, "
             f"trial best {shown(self.best)}, {sweep_best}"

@@ -77,12 +77,39 @@ class TrialLedger:
         ended = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
         return sum(1 for t in self.trials if self._counts(t) and t.state in ended)
 
-    def best_complete(self) -> tuple[int, float] | None:
-        """The best completed trial so far: (its number, its value), or None before any completed."""
+    def best(self) -> tuple[int, float] | None:
+        """The sweep's best trial so far, (its number, its value): the trial whose run reached the best
+        objective at any epoch, complete or stopped early (paused by halving, pruned, or stopped by the
+        epoch budget: its run holds that epoch, and its config trains on to it again, bit for bit). A
+        configuration is one trial here: a paused one that was promoted is its promotion, a repeat is
+        the trial it repeats, a dead one is its retry; a trial that failed has no value. On a tie, the
+        earlier trial. None before any trial has a value.
+
+        Why not the best complete trial (Optuna's best_trial): a sweep that pauses trials ends with
+        few complete ones, and a configuration that peaks early and was paused after its peak would be
+        passed over for a worse one that ran to the end (bench/sweep.py --replay-only measures it)."""
         from optuna.trial import TrialState
 
-        done = [(t.number, t.value) for t in self.trials if t.state == TrialState.COMPLETE and t.value is not None]
-        return best_of(self.sw.direction)(done, key=lambda nv: nv[1]) if done else None
+        direction = self.sw.direction
+        found = []
+        for t in self.trials:
+            if not self.represents(t):
+                continue
+            if t.state == TrialState.COMPLETE and t.value is not None:
+                found.append((t.number, t.value))
+            elif t.state == TrialState.PRUNED and t.intermediate_values:
+                found.append((t.number, best_of(direction)(t.intermediate_values.values())))
+        return best_of(direction)(found, key=lambda nv: nv[1]) if found else None
+
+    def represents(self, t) -> bool:
+        """A trial that stands for its configuration's run: not surplus, not a repeat, not one that another
+        trial went on with (its promotion or retry does)."""
+        return (
+            not _surplus(t)
+            and t.user_attrs.get(Attr.SAME) is None
+            and t.number not in self.promoted_as
+            and t.number not in self.retried_as
+        )
 
     def epochs_spent(self) -> int:
         """Epochs the sweep's trials have trained, all workers together (repeats trained none; a queued

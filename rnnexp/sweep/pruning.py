@@ -65,10 +65,16 @@ def promoted_as(trials) -> dict[int, int]:
 
 class Halving:
     """Asynchronous successive halving whose pruned trials are paused, not dropped (ASHA, Li et al.
-    2020), in hyperband's brackets. Optuna calls ``prune(study, trial)`` after each epoch's report.
+    2020), in hyperband's brackets (Li et al. 2018). Optuna calls ``prune(study, trial)`` after each
+    epoch's report.
 
-    Bracket b has rungs at epochs min_epochs * eta**k for k >= b, below max_epochs (hyperband:
-    Optuna's brackets and their shares of new configurations; successive_halving: bracket 0 only).
+    The rungs are min_epochs * eta**k below max_epochs. Bracket b's rungs are those from the b-th on,
+    and the last bracket has none: its trials train in full, as Li's last bracket does, whatever
+    max_epochs is (successive_halving: bracket 0 only). New configurations fill the brackets in
+    Li's order, each its share (Li's n for the bracket, as Optuna's HyperbandPruner), the most
+    exploratory first, then over again: a small epoch budget is spent trying many configurations for
+    min_epochs, a larger one reaches the patient brackets, where a slow starter is first judged
+    after many epochs or not at all.
     At a rung, a trial goes on if it is among the best n // eta of the n configurations of its
     bracket that have reached the rung, itself included; otherwise it is paused: it ends pruned and
     its run keeps its checkpoint. When later trials make a paused one among the best at its rung,
@@ -79,34 +85,39 @@ class Halving:
     Why not Optuna's pruners: an Optuna trial cannot be resumed, so they decide at once, letting the
     first trials at a rung through only if they beat every trial before them, and never revisit one
     they pruned. With the dozen trials a sweep can afford, one noisy epoch then drops good
-    configurations for good; here a run resumes bit-identically, so the decision can wait."""
+    configurations for good; here a run resumes bit-identically, so the decision can wait.
+    bench/sweep.py --replay-only measures these choices against Optuna's and Li's searches."""
 
     def __init__(self, min_epochs: int, max_epochs: int, eta: int, brackets: bool = True):
         self.eta = eta
-        ladder = [min_epochs]
-        while ladder[-1] * eta <= max_epochs:
-            ladder.append(ladder[-1] * eta)
-        count = len(ladder) if brackets else 1  # Optuna's floor(log_eta(max / min)) + 1 brackets
-        # A rung at the last epoch decides nothing: the trial has finished.
-        self.brackets = [[r for r in ladder[b:] if r < max_epochs] for b in range(count)]
-        # Hyperband's shares of new configurations, as Optuna's HyperbandPruner (after Li et al. 2018).
+        ladder = []  # the rungs: a rung at the last epoch would decide nothing, the trial has finished
+        while (rung := min_epochs * eta ** len(ladder)) < max_epochs:
+            ladder.append(rung)
+        count = len(ladder) + 1 if brackets else 1
+        self.brackets = [ladder[b:] for b in range(count)]
+        # Li et al.'s n_s = ceil((s_max + 1) / (s + 1) * eta**s) configurations for bracket s_max - b.
         self.shares = [math.ceil(count * eta ** (count - 1 - b) / (count - b)) for b in range(count)]
 
     def rungs(self, bracket: int) -> list[int]:
         return self.brackets[min(bracket, len(self.brackets) - 1)]
 
     def new_bracket(self, study, trials=None) -> int:
-        """The bracket for a new configuration: the one furthest below its share so far (trials: the
-        study's, when already read)."""
+        """The bracket for a new configuration, in Li's order: the first shares[0] configurations go to
+        bracket 0, the next shares[1] to bracket 1, and so on, then over again (trials: the study's,
+        when already read)."""
         if len(self.shares) == 1:
             return 0
-        seen: dict[str, int] = {}
-        for t in trials if trials is not None else study.get_trials(deepcopy=False):
-            if t.user_attrs.get(Attr.BRACKET) is not None and t.params and not t.user_attrs.get(Attr.SURPLUS):
-                seen[config_key(t.params)] = int(t.user_attrs[Attr.BRACKET])
-        counts = [list(seen.values()).count(b) for b in range(len(self.shares))]
-        total = sum(self.shares)
-        return max(range(len(self.shares)), key=lambda b: (self.shares[b] / total * (len(seen) + 1) - counts[b], -b))
+        seen = {
+            config_key(t.params)
+            for t in (trials if trials is not None else study.get_trials(deepcopy=False))
+            if t.user_attrs.get(Attr.BRACKET) is not None and t.params and not t.user_attrs.get(Attr.SURPLUS)
+        }
+        place = len(seen) % sum(self.shares)
+        for bracket, share in enumerate(self.shares):
+            if place < share:
+                return bracket
+            place -= share
+        raise AssertionError("unreachable: place < sum(shares)")
 
     def _goes_on(self, study, trial, step: int, value: float, trials=None, final: bool = False) -> bool:
         """Whether a trial of this value is among the best n // eta at the rung `step` of its bracket

@@ -44,14 +44,13 @@ def results(sw: Sweep) -> dict[str, Any]:
 def compute_results(sw: Sweep) -> dict[str, Any]:
     """The results (see results), read from the study and the trials' run folders; writes nothing."""
     ledger = TrialLedger(sw)
-    rows = [_row(sw, ledger, t) for t in ledger.trials if not t.user_attrs.get(Attr.SURPLUS)]
+    listed = [t for t in ledger.trials if not t.user_attrs.get(Attr.SURPLUS)]
+    rows = [_row(sw, ledger, t) for t in listed]
     retried_as, promoted_as = ledger.retried_as, ledger.promoted_as
     repeats = [r for r in rows if r["same_as"] is not None]
-    counted = [r for r in rows if r["number"] not in retried_as and r["number"] not in promoted_as and r["same_as"] is None]
-    complete = [r for r in counted if r["state"] == "COMPLETE" and r["value"] is not None]
-    best = None
-    if complete:
-        best = best_of(sw.direction)(complete, key=lambda r: r["value"])
+    counted = [r for r, t in zip(rows, listed) if ledger.represents(t)]
+    leader = ledger.best()
+    best = next(r for r in counted if r["number"] == leader[0]) if leader else None
     counts = {s: sum(1 for r in counted if r["state"] == s) for s in ("COMPLETE", "PRUNED", "RUNNING", "WAITING", "FAIL")}
     counts["RETRIED"] = len(retried_as)
     counts["REPEATED"] = len(repeats)
