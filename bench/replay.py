@@ -13,10 +13,12 @@ Hyperband as Li et al. define it) are written out here.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from rnnexp import sweep as sweeps
 from rnnexp.config import Config, SweepConfig
+from rnnexp.sweep.ledger import TrialLedger
 from rnnexp.sweep.pruning import make_pruner, make_sampler
 from rnnexp.sweep.study import suggest
 
@@ -73,7 +75,7 @@ def search(
     budget: int,
     study_name: str = "replay",
     optuna_pruner=None,
-    pick: str = "complete",
+    pick: str = "rnnexp",
 ):
     """One rnnexp search fed the recorded curves under `rnnexp sweep`'s rules, with its pruner:
     before a new configuration, a paused trial the pruner now ranks among the best at its rung is
@@ -83,10 +85,10 @@ def search(
     trials (at most one per configuration) and REPEAT_LIMIT repeats in a row end new configurations
     (then an unfilled rung's best paused trial goes on); once the budget (epochs) is spent nothing
     starts and the trial training stops. ``optuna_pruner``: an Optuna pruner in place of rnnexp's
-    (Optuna's HyperbandPruner), with the same rules. ``pick``: "complete", the best complete trial
-    (`rnnexp sweep`'s and Optuna's best trial), or "seen", the configuration with the best epoch any
-    trial reached, a paused one's too (its run holds that epoch's checkpoint). Returns its pick
-    (key_of) and the epochs it trained."""
+    (Optuna's HyperbandPruner), with the same rules. Returns its pick and the epochs it trained.
+    ``pick``: "rnnexp", `rnnexp sweep`'s (TrialLedger.best: the configuration whose trial reached the
+    best epoch, complete or stopped early), or "optuna", Optuna's best trial (complete ones only, as
+    a pruned Optuna trial keeps no model; with none complete, rnnexp's)."""
     import warnings
 
     import optuna
@@ -160,14 +162,10 @@ def search(
             continue
         streak, counted = 0, counted + 1
         train(trial, curves[name], 0)
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not complete or pick == "seen":  # (with no complete trial: the budget ended every trial early)
-        reported = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
-        chosen = (min if grid["direction"] == "minimize" else max)(
-            reported, key=lambda t: best_of(grid, list(t.intermediate_values.values()))
-        )
-        return key_of(_params(chosen, sweep), grid["space"]), trained
-    return key_of(_params(study.best_trial, sweep), grid["space"]), trained
+    number, _ = TrialLedger(SimpleNamespace(study=study, direction=grid["direction"])).best()
+    if pick == "optuna" and any(t.state == TrialState.COMPLETE for t in study.trials):
+        number = study.best_trial.number
+    return key_of(_params(study.trials[number], sweep), grid["space"]), trained
 
 
 def _params(trial, sweep: SweepConfig) -> dict[str, Any]:

@@ -84,8 +84,11 @@ def key(trial: dict) -> tuple:
 
 
 MAX_REGRET_POINTS, MAX_EPOCH_SHARE = 0.5, 0.30
-TPE = {"kind": "tpe", "startup_trials": 4}
-HYPERBAND = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 3}
+# rnnexp's default search: a sweep file that names no sampler or pruner but the sampler's seed
+# (the schema's defaults: TPE with 10 random start-up trials, pruner auto = hyperband from epoch 2).
+DEFAULT_SAMPLER, DEFAULT_PRUNER = {}, {}
+# The default may be no worse than any other method by more than this (mean regret, at any budget).
+MAX_LAG = 0.05
 
 
 def recorded(grid: dict, epochs: int) -> dict:
@@ -101,9 +104,9 @@ def recorded(grid: dict, epochs: int) -> dict:
 
 
 def replay(recording: dict, budget: int, seed: int, study_name: str) -> tuple[tuple, int]:
-    """One TPE + hyperband search fed the recorded curves under `rnnexp sweep`'s rules (replay.search).
+    """One default search fed the recorded curves under `rnnexp sweep`'s rules (replay.search).
     Returns its pick and the epochs it trained."""
-    pick, trained = search(recording, {**TPE, "seed": seed}, HYPERBAND, budget, study_name)
+    pick, trained = search(recording, {**DEFAULT_SAMPLER, "seed": seed}, DEFAULT_PRUNER, budget, study_name)
     return tuple(json.loads(pick)), trained
 
 
@@ -116,7 +119,6 @@ def judge(grid: dict, scores: dict[tuple, float], pick: tuple, trained: int) -> 
 
 
 BUDGETS = (0.15, 0.3, 0.5)  # shares of the grid's epochs
-CANDIDATE_PRUNER = {"kind": "hyperband", "min_epochs": 2, "reduction_factor": 3}
 OPTUNA_MEDIAN = {"kind": "median", "startup_trials": 5, "warmup_epochs": 0}  # Optuna's MedianPruner defaults
 
 
@@ -127,61 +129,107 @@ def methods(grid: dict) -> dict[str, tuple[bool, object]]:
 
     epochs = grid["epochs"]
     optuna_tpe = lambda seed: {"kind": "tpe", "seed": seed, "startup_trials": 10}  # noqa: E731  (Optuna's default start-up)
+    optuna_hyperband = lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)  # noqa: E731
     return {
-        "rnnexp: TPE + hyperband": (True, lambda budget, seed: search(grid, {**TPE, "seed": seed}, HYPERBAND, budget)),
-        # A candidate default (issue 27): TPE's own 10 random start-up trials, a first rung at epoch 2,
-        # and the pick among every trial's best epoch, paused ones' too.
-        "candidate: TPE 10 + hyperband from epoch 2, best seen": (
-            False,
-            lambda budget, seed: search(grid, {**TPE, "seed": seed, "startup_trials": 10}, CANDIDATE_PRUNER, budget, pick="seen"),
+        "rnnexp default (TPE + hyperband)": (
+            True,
+            lambda budget, seed: search(grid, {**DEFAULT_SAMPLER, "seed": seed}, DEFAULT_PRUNER, budget),
         ),
-        "random + hyperband": (False, lambda budget, seed: search(grid, {"kind": "random", "seed": seed}, HYPERBAND, budget)),
+        "random + the same pruner": (
+            False,
+            lambda budget, seed: search(grid, {"kind": "random", "seed": seed}, DEFAULT_PRUNER, budget),
+        ),
+        # Optuna's searches pick as Optuna does: its best trial, complete ones only.
         "Optuna TPE + MedianPruner": (
             False,
-            lambda budget, seed: search(grid, optuna_tpe(seed), OPTUNA_MEDIAN, budget),
+            lambda budget, seed: search(grid, optuna_tpe(seed), OPTUNA_MEDIAN, budget, pick="optuna"),
         ),
         "Optuna TPE + HyperbandPruner": (
             False,
             lambda budget, seed: search(
-                grid,
-                optuna_tpe(seed),
-                {"kind": "none"},
-                budget,
-                optuna_pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3),
+                grid, optuna_tpe(seed), {"kind": "none"}, budget, optuna_pruner=optuna_hyperband(), pick="optuna"
             ),
         ),
         "Hyperband (Li et al.)": (False, lambda budget, seed: li_hyperband(grid, budget, seed)),
     }
 
 
-def replay_only(out: Path, replays: int) -> None:
-    """Every method at every budget, ``replays`` seeds each, on every grid recorded in bench/grids/."""
+def replays_of_every_method(replays: int) -> list[dict]:
+    """Every method at every budget, ``replays`` seeds each, on every grid recorded in bench/grids/:
+    a row each, with the mean regret, its standard error, and the share of searches within 0.5."""
     from replay import grid_epochs, regret
 
-    rows, started = [], time.perf_counter()
+    rows = []
     for path in sorted(GRIDS.glob("*.json")):
         grid = json.loads(path.read_text())
         for name, (default, method) in methods(grid).items():
             for share in BUDGETS:
                 budget = int(share * grid_epochs(grid))
                 regrets = [regret(grid, method(budget, seed)[0]) for seed in range(replays)]
+                mean = sum(regrets) / len(regrets)
+                spread = (sum((r - mean) ** 2 for r in regrets) / max(len(regrets) - 1, 1)) ** 0.5
                 rows.append(
                     {
                         "grid": grid["grid"],
                         "method": name,
                         "default": default,
                         "budget": share,
-                        "mean_regret": round(sum(regrets) / len(regrets), 3),
+                        "mean_regret": round(mean, 3),
+                        "regret_se": round(spread / len(regrets) ** 0.5, 3),
                         "goal_met_share": round(sum(r <= MAX_REGRET_POINTS for r in regrets) / len(regrets), 3),
                     }
                 )
+    return rows
+
+
+def verdicts(rows: list[dict]) -> list[dict]:
+    """For each grid and budget: the default's mean regret, the best other method's, and whether the
+    default meets the goals (mean regret <= 0.5 at 30% of the epochs; never worse than another
+    method by more than MAX_LAG)."""
+    out = []
+    for grid in dict.fromkeys(r["grid"] for r in rows):
+        for share in BUDGETS:
+            cell = [r for r in rows if r["grid"] == grid and r["budget"] == share]
+            mine = next(r for r in cell if r["default"])
+            rival = min((r for r in cell if not r["default"]), key=lambda r: r["mean_regret"])
+            out.append(
+                {
+                    "grid": grid,
+                    "budget": share,
+                    "default": mine["mean_regret"],
+                    "default_se": mine["regret_se"],
+                    "best_other": rival["method"],
+                    "best_other_regret": rival["mean_regret"],
+                    "lag": round(mine["mean_regret"] - rival["mean_regret"], 3),
+                    "within_lag": mine["mean_regret"] <= rival["mean_regret"] + MAX_LAG,
+                    "goal_met": mine["mean_regret"] <= MAX_REGRET_POINTS if share == MAX_EPOCH_SHARE else None,
+                }
+            )
+    return out
+
+
+def print_replays(rows: list[dict], judged: list[dict], replays: int) -> None:
     print_table(
         f"Searches replayed on the recorded grids ({replays} seeds each; regret: accuracy points, or percent of the best MAE)",
         list(rows[0]),
         rows,
     )
+    print_table("rnnexp's default against the best other method", list(judged[0]), judged)
+    at30 = [v for v in judged if v["budget"] == MAX_EPOCH_SHARE]
+    print(
+        f"at {MAX_EPOCH_SHARE:.0%} of the epochs, the default's mean regret <= {MAX_REGRET_POINTS} on "
+        f"{sum(v['goal_met'] for v in at30)} of {len(at30)} grids; no worse than any other method by more than "
+        f"{MAX_LAG} in {sum(v['within_lag'] for v in judged)} of {len(judged)} grid-budgets"
+    )
+
+
+def replay_only(out: Path, replays: int) -> None:
+    started = time.perf_counter()
+    rows = replays_of_every_method(replays)
+    judged = verdicts(rows)
+    print_replays(rows, judged, replays)
     print(f"{time.perf_counter() - started:.0f} s")
-    out.write_text(json.dumps({"replays": rows}, indent=1) + "\n")
+    out.write_text(json.dumps({"replays": rows, "verdicts": judged}, indent=1) + "\n")
     print(f"written: {out}")
 
 
@@ -212,8 +260,8 @@ def main() -> None:
                 f"tpe-{seed}",
                 args.epochs,
                 args.val_split,
-                sampler={**TPE, "seed": seed},
-                pruner=HYPERBAND,
+                sampler={**DEFAULT_SAMPLER, "seed": seed},
+                pruner=DEFAULT_PRUNER,
                 trials=len(grid["trials"]),
                 epoch_budget=budget,
             )
@@ -263,7 +311,7 @@ def main() -> None:
         )
         rows.append(
             {
-                "search": f"TPE + hyperband, seed {seed}",
+                "search": f"default search, seed {seed}",
                 "trials": configurations,
                 "repeats": repeats,
                 "promoted": promoted,
@@ -281,7 +329,7 @@ def main() -> None:
     print_table(
         f"Sweep efficiency on amazon-food (validation {args.val_split:.0%}): 24-point grid ({' x '.join(SPACE)}), "
         f"{args.epochs} epochs per full trial; "
-        f"TPE + hyperband given epoch_budget {budget} (30%)",
+        f"rnnexp's default search (TPE + hyperband) given epoch_budget {budget} (30%)",
         list(rows[0]),
         rows,
     )
@@ -306,14 +354,18 @@ def main() -> None:
         f"(regret <= 0.5 in {replay_summary['regret_ok']}, share <= 30% in {replay_summary['share_ok']}); "
         f"mean regret {replay_summary['mean_regret_points']:.2f} points, mean share {replay_summary['mean_epoch_share']:.0%}"
     )
+    rows = replays_of_every_method(args.replays)
+    judged = verdicts(rows)
+    print_replays(rows, judged, args.replays)
     write_result(
         "sweep",
         {
+            "grids": {"replays_per_method": args.replays, "replays": rows, "verdicts": judged},
             "epochs_per_trial": args.epochs,
             "val_split": args.val_split,
             "epoch_budget": budget,
             "grid": {"epochs": grid["epochs_trained"], "seconds": grid_s, "best": key(grid_best), "value": grid_best["value"]},
-            "tpe_hyperband": per_seed,
+            "default_search": per_seed,
             "goal_met_seeds": met,
             "replay": {**replay_summary, "searches_detail": replays},
             "grid_scores": [{"config": list(k), "val_accuracy": v} for k, v in sorted(scores.items(), key=lambda kv: -kv[1])],

@@ -41,9 +41,11 @@ def test_validate_checks_sweep_files_too(tmp_path):
     proc = run_cli("validate", ROOT / "configs" / "sweep_tpe.yaml", "--set", "epoch_budget=30")
     assert proc.returncode == 0 and "is a valid sweep file (tpe, 4 searched keys, 40 trials, epoch budget 30" in proc.stdout
     bad = tmp_path / "sweep.yaml"
-    bad.write_text((ROOT / "configs" / "sweep_tpe.yaml").read_text().replace("kind: tpe", "kind: tpee"))
+    text = (ROOT / "configs" / "sweep_tpe.yaml").read_text()
+    line = text.splitlines().index("  kind: tpe") + 1  # the error names the line of the bad value
+    bad.write_text(text.replace("kind: tpe", "kind: tpee"))
     proc = run_cli("validate", bad)
-    assert proc.returncode == 2 and "sweep.yaml:19: sampler.kind" in proc.stderr and "did you mean 'tpe'" in proc.stderr
+    assert proc.returncode == 2 and f"sweep.yaml:{line}: sampler.kind" in proc.stderr and "did you mean 'tpe'" in proc.stderr
 
 
 def test_validate_ok_and_print(tmp_path):
