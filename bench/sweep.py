@@ -1,31 +1,33 @@
-"""Sweep efficiency: TPE + hyperband pruning against the full grid, on the same 24 configurations.
+"""Sweep efficiency: rnnexp's default search (TPE + hyperband pruning) against the full grid and
+against other searches.
 
-The full grid trains every point of cell x num_neurons x lr (2 x 3 x 4 = 24) for all epochs. TPE
-searches the same space (as categorical choices) with hyperband pruning, given 30% of the grid's
-epochs as its epoch_budget (and at most 24 trials; repeats of a trained configuration take its
-result and cost nothing). Training is seeded and deterministic, so a configuration scores the same
-in both sweeps: TPE's pick is judged by the grid's score for that configuration (its regret, in
-accuracy points) and by the epochs it trained, as a share of the grid's. Goal: regret <= 0.5
-points using <= 30% of the grid's epochs. TPE runs once per sampler seed (its luck varies), the
-grid once.
+The full grid trains every point of cell x num_neurons x lr (2 x 3 x 4 = 24) on amazon-food for all
+epochs. The default search (a sweep file naming no sampler or pruner: TPE, hyperband from epoch 2)
+searches the same space (as categorical choices), given 30% of the grid's epochs as its
+epoch_budget (and at most 24 trials; repeats of a trained configuration take its result and cost
+nothing). Training is seeded and deterministic, so a configuration scores the same in both sweeps:
+the search's pick is judged by the grid's score for that configuration (its regret, in accuracy
+points) and by the epochs it trained, as a share of the grid's. Goal: regret <= 0.5 points using
+<= 30% of the grid's epochs. The search runs once per sampler seed (its luck varies), the grid once.
 
 Validation is 30% of amazon-food's 4000 training reviews (--val-split): 1200 reviews, so the goal's
 0.5 points are 6 of them. At the config default of 15% they are 3 reviews, well below one accuracy's
 standard error there (about 1.9 points), and which configuration is "best" turns on a handful of reviews.
 
 Three real searches say little about a goal that luck decides, so the benchmark also replays the
-same search many times: training is seeded and deterministic, so a trial of a configuration reports
-exactly the validation curve that configuration had in the grid. The replay feeds those recorded
-curves, epoch by epoch, to the same Optuna sampler and rnnexp's pruner under the rules `rnnexp
-sweep` follows (promotions, repeats, budget; see `replay`), for sampler seeds 0-29, and reports how
-often the goal is met. Each real search is replayed too, and must come out the same. Prints a
-table and writes bench/results/sweep.json.
+same search many times: a trial of a configuration reports exactly the validation curve that
+configuration had in the grid. The replay feeds those recorded curves, epoch by epoch, to the same
+Optuna sampler and rnnexp's pruner under the rules `rnnexp sweep` follows (promotions, repeats,
+budget, the pick; see `replay`), for sampler seeds 0-29, and reports how often the goal is met. Each
+real search is replayed too, and must come out the same. Then every method (see `methods`) is
+replayed --replays times at each budget (BUDGETS: shares of a grid's epochs) on every grid recorded
+in bench/grids/ (bench/grids.py), and each (grid, budget) is judged: the default's mean regret at 30%
+(<= 0.5) and its lag behind the best other method (<= MAX_LAG). Prints the tables and writes
+bench/results/sweep.json.
 
     python bench/sweep.py [--seeds 0 1 2] [--epochs 6] [--val-split 0.3] [--replays 30] [--quick]
 
-With --replay-only it trains nothing: every method (see `methods`) is replayed --replays times at
-each budget (BUDGETS: shares of a grid's epochs) on every grid recorded in bench/grids/ (bench/grids.py),
-and the table is written as JSON to --out.
+With --replay-only it trains nothing: only the replays on the recorded grids, written as JSON to --out.
 
     python bench/sweep.py --replay-only [--replays 30] --out FILE
 """
