@@ -7,6 +7,7 @@ and each benchmark's full result.
 
     python bench/report.py            # run everything, then report
     python bench/report.py --only-report   # report what bench/results holds now (else what latest.json says)
+    python bench/report.py --only sweep    # run these benchmarks again, keep the others' last results
 """
 
 from __future__ import annotations
@@ -243,14 +244,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only-report", action="store_true", help="do not run the benchmarks; report bench/results as it is")
+    parser.add_argument("--only", action="append", choices=SCRIPTS, help="run only these (repeatable); report all")
     args = parser.parse_args()
     runs: dict[str, dict[str, Any]] = {}
     kept: dict[str, Any] = {}  # the last report's results: what a benchmark not run since still says
-    if args.only_report and (RESULTS / "latest.json").is_file():  # when and how each result was measured
+    partial = args.only_report or args.only
+    if partial and (RESULTS / "latest.json").is_file():  # when and how each result was measured
         previous = json.loads((RESULTS / "latest.json").read_text())
         runs, kept = previous.get("runs", {}), previous.get("results", {})
     if not args.only_report:
-        for name in SCRIPTS:
+        for name in args.only or SCRIPTS:
             print(f"\n=== bench/{name}.py", flush=True)
             started = time.perf_counter()
             proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py")])
