@@ -208,12 +208,29 @@ def test_pretrained_dimension_mismatch_is_a_data_error(glove, tiny_data, tmp_pat
     assert not (tmp_path / "runs").exists()  # fails before making a run folder
 
 
-def test_lr_find_result(tiny_data):
-    result = training.lr_find(cfg_with(tiny_data), steps=60, min_lr=1e-5, max_lr=1.0)
-    assert len(result["lrs"]) == result["steps_run"] <= 60
-    assert result["lrs"] == sorted(result["lrs"]) and result["lrs"][0] == pytest.approx(1e-5)
-    assert result["suggested_lr"] == pytest.approx(result["min_loss_lr"] / 10)
-    assert min(result["smoothed"]) < result["smoothed"][0]
+@pytest.mark.parametrize("max_lr", [1.0, 1e4])  # 1e4: the loss explodes and the test stops early
+def test_lr_find_result(tiny_data, max_lr):
+    """The range test's figures, recomputed by hand from the raw losses it recorded: the lr schedule,
+    the bias-corrected moving average (beta 0.98), the lr at its lowest point, and where it stopped."""
+    steps, min_lr = 60, 1e-5
+    result = training.lr_find(cfg_with(tiny_data), steps=steps, min_lr=min_lr, max_lr=max_lr)
+    n = result["steps_run"]
+    assert len(result["lrs"]) == len(result["losses"]) == len(result["smoothed"]) == n <= steps
+    assert result["lrs"] == pytest.approx([min_lr * (max_lr / min_lr) ** (i / (steps - 1)) for i in range(n)])
+    smoothed, average = [], 0.0
+    for i, loss in enumerate(result["losses"]):
+        average = 0.98 * average + 0.02 * loss
+        smoothed.append(average / (1 - 0.98 ** (i + 1)))
+    assert result["smoothed"] == pytest.approx(smoothed)
+    lowest = min(range(n), key=smoothed.__getitem__)
+    assert result["min_loss_lr"] == pytest.approx(result["lrs"][lowest]) and 0 < lowest < n - 1
+    assert result["suggested_lr"] == pytest.approx(result["lrs"][lowest] / 10)
+    for i in range(11, n - 1):  # it went on only while the smoothed loss stayed within 4x of its best
+        assert smoothed[i] <= 4 * min(smoothed[: i + 1])
+    if max_lr == 1e4:  # stopped early: the smoothed loss passed 4x its best
+        assert n < steps and smoothed[-1] > 4 * min(smoothed)
+    else:
+        assert n == steps
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "uci-sentiment").is_dir(), reason="../shared/data/uci-sentiment not present")
