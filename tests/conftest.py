@@ -183,20 +183,48 @@ def metrics_without_time(run: Path) -> list[dict]:
     return rows
 
 
-def assert_same_run(a: Path, b: Path) -> None:
-    """Two run folders hold the same run: weights, best checkpoint, metrics and summary."""
+# What may differ between two runs of the same training: when and how long (wall-clock), which run
+# it is, and the checksum over them.
+NOT_STATE = frozenset({"seconds", "run_id", "checksum"})
+
+
+def assert_same_state(a, b, where: str = "") -> None:
+    """Two checkpoint values are the same, all the way down: every tensor bit-equal (and of one
+    dtype), every number exactly equal, every key and item present in both; the wall-clock keys of
+    NOT_STATE left out at any depth."""
     import torch
 
-    last_a = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
-    last_b = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
-    assert last_a["model"].keys() == last_b["model"].keys()
-    for key in last_a["model"]:
-        assert torch.equal(last_a["model"][key], last_b["model"][key]), f"weights differ at {key}"
-    best_a = torch.load(a / "checkpoints" / "best.pt", weights_only=True)
-    best_b = torch.load(b / "checkpoints" / "best.pt", weights_only=True)
-    assert best_a["epoch"] == best_b["epoch"]
-    for key in best_a["model"]:
-        assert torch.equal(best_a["model"][key], best_b["model"][key]), f"best weights differ at {key}"
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (
+            f"keys differ at {where or 'top'}: {sorted(map(str, a))} vs {sorted(map(str, b))}"
+        )
+        for key in a:
+            if key not in NOT_STATE:
+                assert_same_state(a[key], b[key], f"{where}.{key}" if where else str(key))
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), f"lengths differ at {where}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), f"tensors differ at {where}"
+    else:
+        assert a == b or (a != a and b != b), f"values differ at {where}: {a!r} vs {b!r}"
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two run folders hold the same run: all of last.pt and best.pt (weights, optimizer, schedule,
+    early stopping, RNG, scaler, history: everything the next epoch depends on, save wall-clock
+    fields), metrics and summary."""
+    import torch
+
+    for name in ("last.pt", "best.pt"):
+        state_a = torch.load(a / "checkpoints" / name, weights_only=True)
+        state_b = torch.load(b / "checkpoints" / name, weights_only=True)
+        for state in (state_a, state_b):
+            state["config"].pop("name")  # which run it is (a sweep names each trial's), as run_id
+            if name == "best.pt":  # the config it was saved under: a run extended since saved it with fewer epochs
+                state["config"]["train"].pop("epochs")
+        assert_same_state(state_a, state_b, name)
     assert metrics_without_time(a) == metrics_without_time(b)
     assert [r["epoch"] for r in metrics_without_time(b)] == [str(i) for i in range(1, len(metrics_without_time(b)) + 1)]
     sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))

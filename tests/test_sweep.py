@@ -459,8 +459,7 @@ def test_killed_worker_trial_resumes_from_its_checkpoint(write_sweep, tmp_path):
     assert epochs == [1, 2, 3]
     # ... and it ends exactly where an uninterrupted run of the same config ends.
     plain = _json(run_cli("train", Path(retry["run_dir"], "config.yaml"), "--runs-dir", tmp_path / "plain", "--json", "-q"))
-    strip = lambda run: [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(Path(run, "metrics.csv")))]
-    assert strip(retry["run_dir"]) == strip(plain["run_dir"])
+    assert_same_run(Path(retry["run_dir"]), Path(plain["run_dir"]))
 
 
 def test_random_sampler_total_is_exact_with_two_workers(write_sweep, tmp_path):

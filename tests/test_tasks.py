@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import StopAt, run_cli
+from conftest import StopAt, assert_same_run, run_cli
 from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.errors import ConfigError
@@ -59,11 +60,7 @@ def test_forecasting_resume_is_bit_identical(weather_run, tmp_path):
     first = training.train(weather_cfg(), tmp_path, reporter=StopAt(stop, 40), stop=stop)  # mid-epoch 2
     assert first.status == "interrupted"
     resumed = training.resume(first.run_dir)
-    a = torch.load(f"{weather_run.run_dir}/checkpoints/last.pt", weights_only=True)
-    b = torch.load(f"{resumed.run_dir}/checkpoints/last.pt", weights_only=True)
-    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
-    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
-    assert strip(a["history"]) == strip(b["history"])
+    assert_same_run(Path(weather_run.run_dir), Path(resumed.run_dir))
 
 
 def test_forecasting_sigkill_resume_through_the_cli(weather_run, tmp_path):

@@ -83,6 +83,11 @@ def grad_scaler(device: torch.device):
 
 
 def seed_everything(seed: int) -> None:
+    # rich.style draws from Python's global random when first imported. Imported first during a run
+    # (a table's first line, say), it would move the seeded state that checkpoints record, by
+    # whether this process had imported it before: imported here, before seeding, it never does.
+    import rich.style  # noqa: F401
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
