@@ -40,6 +40,46 @@ def test_report_matches_an_independent_recomputation(run):
     assert report["data_matches_training"] is True
 
 
+@pytest.mark.parametrize("positive", [None, "great"])  # None: the second label in sorted order, "other"
+def test_every_score_of_evaluate_is_scikit_learns_on_its_saved_predictions(tiny_data, tmp_path, positive):
+    """Each score of the report, recomputed by scikit-learn from the predictions file evaluate wrote
+    (true label, predicted label, each class's probability): precision, recall and F1 of
+    data.positive_label, balanced accuracy, ROC-AUC and PR-AUC of its probability, the macro and
+    per-class scores, the loss and the confusion matrix."""
+    import csv
+
+    from sklearn import metrics as skm
+
+    data = {"positive_label": positive} if positive else {}
+    cfg = Config.model_validate(tiny_config_dict(tiny_data, data=data, train={"epochs": 6, "lr": 0.01}))
+    run = training.train(cfg, tmp_path / "runs").run_dir
+    report = evaluate(run, which="last", split="test", predictions=tmp_path / "p.csv")
+    with open(tmp_path / "p.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    labels = [c[2:] for c in rows[0] if c.startswith("p_")]
+    pos = positive or sorted(labels)[1]
+    truth, pred = [r["true"] for r in rows], [r["predicted"] for r in rows]
+    probs = np.array([[float(r[f"p_{c}"]) for c in labels] for r in rows])
+    assert len(set(pred)) == 2, "a model that predicts one class leaves precision untested"
+    assert report["positive_label"] == pos and report["examples"] == len(rows) == 80
+    assert report["accuracy"] == pytest.approx(skm.accuracy_score(truth, pred))
+    assert report["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(truth, pred))
+    for name, score in (("precision", skm.precision_score), ("recall", skm.recall_score), ("f1", skm.f1_score)):
+        assert report[name] == pytest.approx(score(truth, pred, pos_label=pos, zero_division=0)), name
+        assert report["macro"][name] == pytest.approx(score(truth, pred, average="macro", zero_division=0)), name
+        for c in labels:
+            assert report["per_class"][c][name] == pytest.approx(score(truth, pred, pos_label=c, zero_division=0)), (name, c)
+    is_pos = [t == pos for t in truth]
+    assert report["roc_auc"] == pytest.approx(skm.roc_auc_score(is_pos, probs[:, labels.index(pos)]))
+    assert report["pr_auc"] == pytest.approx(skm.average_precision_score(is_pos, probs[:, labels.index(pos)]))
+    assert report["loss"] == pytest.approx(skm.log_loss(truth, probs, labels=labels), rel=1e-5)
+    assert report["confusion_matrix"] == {
+        "labels": labels,
+        "rows_true_cols_pred": skm.confusion_matrix(truth, pred, labels=labels).tolist(),
+    }
+    assert {c: report["per_class"][c]["support"] for c in labels} == {c: truth.count(c) for c in labels}
+
+
 def test_majority_baseline_is_the_training_majority_on_the_same_split(run):
     report = evaluate(run, split="test")
     base = report["baseline"]
