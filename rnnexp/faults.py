@@ -3,10 +3,14 @@
 With RNNEXP_FAULT=<point> in the environment, the process SIGKILLs itself when it reaches that
 point, so a test can crash a run at every instant where its files change and prove that the run
 folder is then either absent or resumes bit-identical to an uninterrupted run. With
+RNNEXP_FAULT=sigterm@<point> (or sigint@<point>) it sends itself that signal there instead, as if
+a user's kill or Ctrl-C landed at that instant, and goes on: the signal handling decides. With
 RNNEXP_FAULT_TRACE=<file>, every point reached is appended to the file, one per line: the list
 of a run's points, for a test to kill it at each one in turn.
 
 Points, in the order a run meets them:
+  setup:data        (train) the data read and prepared, the model not built; nothing written
+  setup:model       (train) the model and optimizer built; nothing written
   setup:files       the staged folder holds config.yaml, preprocessing.json, meta.json; not yet in place
   setup:published   the folder is in place; summary.json not yet written
   setup:done        summary.json says running; no batch trained
@@ -27,6 +31,8 @@ Points, in the order a run meets them:
   summary:<e>       summary.json updated after epoch e (only when the run goes on)
   end:curves        training over, curves.png drawn; the final summary.json not yet written
   end:summary       the final summary.json written
+  evaluate:loaded   (evaluate) the checkpoint and the data loaded; nothing scored
+  evaluate:scored   (evaluate) the report made; eval_<split>.json (and --predictions) not yet written
   sweep:files       (sweep create) the staged sweep folder holds its files and study; not yet in place
   claim:<kind>:asked  (sweep worker) a trial just asked for, RUNNING, no owner written; <kind> is new,
                     queued (a grid point), retry or promotion
@@ -49,7 +55,15 @@ def hit(point: str, settle: Callable[[], None] | None = None) -> None:
     if trace:
         with open(trace, "a", encoding="utf-8") as f:
             f.write(point + "\n")
-    if os.environ.get("RNNEXP_FAULT") == point:
+    how, _, where = os.environ.get("RNNEXP_FAULT", "").rpartition("@")
+    if where != point:
+        return
+    if how in SIGNALS:
+        os.kill(os.getpid(), SIGNALS[how])
+    elif not how:
         if settle is not None:
             settle()
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+SIGNALS = {"sigterm": signal.SIGTERM, "sigint": signal.SIGINT}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint
+from . import checkpoint, faults
 from .devices import run_device
 from .errors import RunDirError, counted
 from .model import model_from_checkpoint
@@ -43,11 +43,13 @@ def evaluate(
     model = model_from_checkpoint(state, device)
     head = {"run_dir": str(run.path), "checkpoint": which, "checkpoint_epoch": int(state["epoch"]), "device": str(device)}
     fit = cfg.train.baselines if fit_baselines is None else fit_baselines
+    faults.hit("evaluate:loaded")
     report, rows = task.evaluate(model, split, meta, fit, data_file=data_file, want_rows=predictions is not None)
     status = run.status()
     unfinished = unfinished_note(status, run.path, cfg.train.epochs, which, int(state["epoch"]))
     notes = [n for n in (note, unfinished) if n]
     report = {**head, "run_status": str(status), **report, "notes": [*notes, *report.get("notes", [])]}
+    faults.hit("evaluate:scored")
     if predictions is not None:
         write_predictions(Path(predictions), rows, task.labels)
         report["predictions_file"] = str(predictions)
