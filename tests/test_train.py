@@ -7,6 +7,7 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -217,15 +218,75 @@ def test_divergence_is_reported_with_epoch_and_batch(tiny_data, tmp_path, monkey
     assert [int(r["epoch"]) for r in metrics(run)] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("optimizer", ["adamw", "rmsprop", "sgd"])
-def test_other_optimizers_train(tiny_data, tmp_path, optimizer):
-    cfg = make_cfg(
-        tiny_data, train={"epochs": 1, "optimizer": optimizer, "momentum": 0.9, "clip_norm": 0.5, "weight_decay": 1e-4}
+# Pairs of train sections that differ in one key (or the optimizer): each key must change what is
+# trained. A key an optimizer ignored, or a loss left at its default, would leave the weights equal.
+ONE_KEY_APART = {
+    "optimizer adam -> sgd": ({"optimizer": "adam"}, {"optimizer": "sgd"}),
+    "optimizer adam -> rmsprop": ({"optimizer": "adam"}, {"optimizer": "rmsprop"}),
+    "optimizer adam -> adamw (decoupled decay)": (
+        {"optimizer": "adam", "weight_decay": 0.05},
+        {"optimizer": "adamw", "weight_decay": 0.05},
+    ),
+    "sgd momentum": ({"optimizer": "sgd"}, {"optimizer": "sgd", "momentum": 0.9}),
+    "rmsprop momentum": ({"optimizer": "rmsprop"}, {"optimizer": "rmsprop", "momentum": 0.5}),
+    "adam weight_decay": ({"optimizer": "adam"}, {"optimizer": "adam", "weight_decay": 0.05}),
+    "sgd weight_decay": ({"optimizer": "sgd"}, {"optimizer": "sgd", "weight_decay": 0.05}),
+    "rmsprop weight_decay": ({"optimizer": "rmsprop"}, {"optimizer": "rmsprop", "weight_decay": 0.05}),
+    "clip_norm": ({"optimizer": "sgd", "lr": 0.5}, {"optimizer": "sgd", "lr": 0.5, "clip_norm": 0.01}),
+    "clip_value": ({"optimizer": "sgd", "lr": 0.5}, {"optimizer": "sgd", "lr": 0.5, "clip_value": 0.001}),
+}
+
+
+@pytest.mark.parametrize("change", sorted(ONE_KEY_APART))
+def test_each_optimizer_key_changes_training(tiny_data, tmp_path, change):
+    before, after = ONE_KEY_APART[change]
+    runs = [
+        training.train(make_cfg(tiny_data, train={"epochs": 1, **t}), tmp_path / str(i)) for i, t in enumerate((before, after))
+    ]
+    assert all(r.status == "completed" for r in runs)
+    assert not same_weights(weights(runs[0].run_dir), weights(runs[1].run_dir)), f"{change} did not change the trained weights"
+    kinds = [type(torch.load(f"{r.run_dir}/checkpoints/last.pt", weights_only=True)["optimizer"]["state"]) for r in runs]
+    assert kinds == [dict, dict]
+
+
+def _series_config(tmp_path, loss: str) -> Config:
+    path = tmp_path / "series.csv"
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        t = np.arange(240)
+        values = np.sin(t / 6) * 3 + rng.normal(0, 0.4, t.size) + np.where(rng.random(t.size) < 0.05, 6, 0)  # some outliers
+        path.write_text("y\n" + "\n".join(f"{v:.4f}" for v in values) + "\n")
+    return Config.model_validate(
+        {
+            "name": f"loss-{loss}",
+            "data": {
+                "task": "forecasting",
+                "train_file": str(path),
+                "target": "y",
+                "lookback": 8,
+                "val_split": 0.2,
+                "test_split": 0.1,
+            },
+            "model": {"cell": "gru", "num_neurons": 8},
+            # sgd: Adam's update is almost blind to a loss's scale (huber is half the mse on small errors)
+            "train": {"epochs": 2, "batch_size": 16, "optimizer": "sgd", "lr": 0.05, "loss": loss, "baselines": False},
+        }
     )
-    result = training.train(cfg, tmp_path)
-    assert result.status == "completed"
-    state = torch.load(f"{result.run_dir}/checkpoints/last.pt", weights_only=True)
-    assert len(state["optimizer"]["state"]) > 0
+
+
+def test_each_forecasting_loss_trains_on_its_own_loss(tmp_path):
+    """train.loss mse, mae and huber each train other weights, and each run's val_loss is its own
+    loss: on the normalized target, mse is (val_rmse / scale)**2 and mae is val_mae / scale, where
+    val_rmse and val_mae are in the target's units and scale is the scaler's (preprocessing.json)."""
+    runs = {loss: training.train(_series_config(tmp_path, loss), tmp_path / loss).run_dir for loss in ("mse", "mae", "huber")}
+    trained = {loss: weights(run) for loss, run in runs.items()}
+    assert not same_weights(trained["mse"], trained["mae"]) and not same_weights(trained["mse"], trained["huber"])
+    assert not same_weights(trained["mae"], trained["huber"])
+    for loss in ("mse", "mae"):
+        (scale,) = json.loads((Path(runs[loss]) / "preprocessing.json").read_text())["scaler"]["scale"]
+        for row in metrics(runs[loss]):
+            expected = (float(row["val_rmse"]) / scale) ** 2 if loss == "mse" else float(row["val_mae"]) / scale
+            assert float(row["val_loss"]) == pytest.approx(expected, rel=1e-4), (loss, row)
 
 
 def test_dry_run_builds_everything_without_a_folder(tiny_data, tmp_path, monkeypatch):
