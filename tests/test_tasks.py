@@ -173,12 +173,31 @@ def test_digits_trains_resumes_exactly_and_beats_majority(tmp_path):
     stop = threading.Event()
     first = training.train(cfg, tmp_path / "b", reporter=StopAt(stop, 30), stop=stop)
     resumed = training.resume(first.run_dir)
-    a = torch.load(f"{full.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
-    b = torch.load(f"{resumed.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_run(Path(full.run_dir), Path(resumed.run_dir))
     report = evaluate(full.run_dir)
     assert report["task"] == "sequence_classification" and report["average"] == "macro"
     assert len(report["per_class"]) == 10 and report["accuracy"] > 3 * report["baseline"]["accuracy"]
+    # The fitted baseline, recomputed here from its definition: each channel's mean, std, min, max and
+    # last value, standardized, into scikit-learn's logistic regression fitted on the training split.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from rnnexp.tasks import create_task
+
+    task = create_task(cfg, torch.device("cpu"))
+    train, test = task.splits["train"], task.splits["test"]
+    stats = (np.mean, np.std, np.min, np.max, lambda v: v[-1])
+    summaries = lambda split: np.array(  # noqa: E731
+        [[f(s[:, c]) for f in stats for c in range(s.shape[1])] for s in split.sequences]
+    )
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(summaries(train), train.labels)
+    guessed = fitted.predict(summaries(test))
+    mine = report["baselines"]["summary_logreg"]
+    assert mine["fitted_on"] == mine["training_examples"] == len(train.labels)
+    assert mine["accuracy"] == pytest.approx(accuracy_score(test.labels, guessed))
+    assert mine["f1"] == pytest.approx(f1_score(test.labels, guessed, average="macro"))
 
 
 def long_format_digits(tmp_path, n: int = 240):
