@@ -301,6 +301,18 @@ def test_predict_gives_the_answers_evaluate_scores(tiny_data, tmp_path, bucket):
     for p in res["predictions"]:
         assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
         assert p["probability"] == max(p["probabilities"].values())
+    # What the model read of each text, counted by hand: texts of plain lowercase words, some from
+    # the run's vocabulary, some made up, one longer than maxlen.
+    vocab = json.loads(Path(run, "preprocessing.json").read_text())["vocab"]
+    known = [w for w in vocab[2:] if w.isalpha() and w.islower()][:3]
+    made_up = ["qzxvwk", "wqqjzzv"]
+    assert not set(made_up) & set(vocab)
+    maxlen = res["maxlen"]
+    counted = [(known + made_up, 2, 0), ([known[0]] * (maxlen + 7), 0, 7), (made_up * 2 + known, 4, 0), (known[:1], 0, 0)]
+    read = predict(run, texts=[" ".join(words) for words, _, _ in counted])["predictions"]
+    assert [(p["tokens"], p["unknown"], p["cut"]) for p in read] == [(len(w), u, c) for w, u, c in counted]
+    as_json = json.loads(run_cli("predict", run, *[" ".join(words) for words, _, _ in counted], "--json").stdout)
+    assert [(p["unknown"], p["cut"]) for p in as_json["predictions"]] == [(u, c) for _, u, c in counted]
     # The command line: arguments, stdin, --file; the same answers.
     first = res["predictions"][:3]
     args = run_cli("predict", run, *[p["text"] for p in first], "--json")
