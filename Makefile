@@ -36,7 +36,7 @@ demo: install
 # -n auto: one test process per core (pytest-xdist); most tests wait on subprocesses. worksteal:
 # an idle process takes tests queued for the other, so the long sweep tests do not end the run on one.
 test: install
-	$(BIN)/python -m pytest -q -n auto --dist worksteal
+	$(BIN)/python -m pytest -q -rs -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check rnnexp tests bench docs/gen

@@ -4,6 +4,7 @@ carries a checksum of everything in it and the id of the run it belongs to."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zlib
@@ -93,7 +94,8 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
         if fault:
             faults.hit(f"saved:{fault}")
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only file system refuses even this: the error is e
+            tmp.unlink(missing_ok=True)
         if no_room(e):
             raise StorageError(path, "write checkpoint", e.strerror or str(e)) from None
         raise CheckpointError(

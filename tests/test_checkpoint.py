@@ -60,17 +60,31 @@ def test_foreign_file_and_missing(tmp_path):
 
 
 def test_unwritable_folder_leaves_previous_intact(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root ignores directory permissions")
-    path = tmp_path / "last.pt"
-    checkpoint.save({"epoch": 1}, path)
-    tmp_path.chmod(0o500)
-    try:
+    """A folder the process may not write: read-only by its permissions, or (root ignores those) a
+    file system mounted read-only."""
+    import subprocess
+
+    from conftest import tmpfs
+
+    def check(folder) -> None:
+        path = folder / "last.pt"
         with pytest.raises(CheckpointError, match="cannot write checkpoint"):
             checkpoint.save({"epoch": 2}, path)
-    finally:
-        tmp_path.chmod(0o700)
-    assert checkpoint.load(path)["epoch"] == 1
+        assert checkpoint.load(path)["epoch"] == 1
+
+    if os.geteuid() != 0:
+        checkpoint.save({"epoch": 1}, tmp_path / "last.pt")
+        tmp_path.chmod(0o500)
+        try:
+            check(tmp_path)
+        finally:
+            tmp_path.chmod(0o700)
+        return
+    with tmpfs(tmp_path / "ro", "1m", "root ignores directory permissions") as folder:
+        checkpoint.save({"epoch": 1}, folder / "last.pt")
+        remounted = subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True)
+        assert remounted.returncode == 0, remounted.stderr
+        check(folder)
 
 
 def test_write_failure_midway_leaves_previous_intact(tmp_path, monkeypatch):

@@ -98,3 +98,17 @@ def test_the_layout_check_sees_relative_imports():
     assert {"checkpoint", "errors", "model", "rundir", "tasks"} <= imported_units(PACKAGE / "scoring.py")
     assert "training" in imported_units(PACKAGE / "sweep" / "worker.py")
     assert "errors" in imported_units(PACKAGE / "config" / "loading.py")
+
+
+def test_under_ci_a_skip_fails_unless_the_machine_may_truly_lack_what_it_needs():
+    from conftest import ci_fails_skip
+
+    for reason in ("root ignores directory permissions", "needs the datasets extra (make install)", "could not import 'mlflow'"):
+        assert ci_fails_skip(reason), reason
+    for reason in (
+        "../shared/data/uci-sentiment not present",
+        "fakes a run trained on a GPU this machine lacks",
+        "CUDA is not available",
+        "cannot mount a tmpfs here (permission denied); the unit test covers it",
+    ):
+        assert not ci_fails_skip(reason), reason

@@ -32,7 +32,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,8 @@ def memo(folder: Path, name: str, compute: Callable[[], str]) -> str:
         tmp.write_text(json.dumps(known), encoding="utf-8")
         os.replace(tmp, path)  # two processes at once: the last one's memo stays, each value right
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # a read-only cache refuses even this: the memo is only skipped
+            tmp.unlink(missing_ok=True)
     return value
 
 
