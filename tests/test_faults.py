@@ -15,6 +15,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -261,8 +262,13 @@ def test_full_disk_at_start_up_leaves_no_folder_and_says_so(tiny_data, tmp_path,
 
 
 TOGETHER = """
-import os, sys
+import os, sys, time
 from rnnexp.cli import main  # imported once, before the forks: the children start in milliseconds
+
+# One instant for all four (the clock that names run folders reads this second): their first
+# choice of name is the same, so the race for it always happens, whatever the machine's speed.
+_gmtime = time.gmtime
+time.gmtime = lambda secs=None: _gmtime(1_800_000_000 if secs is None else secs)
 
 config, runs, outs = sys.argv[1], sys.argv[2], sys.argv[3:]
 gate, release = os.pipe()
@@ -288,8 +294,9 @@ sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in ch
 
 
 def test_four_trainings_started_together_get_four_folders(write_config, tmp_path):
-    """Four trainings released at one instant (forked after the imports, held at a pipe): they all
-    ask for a folder within the same second, and each gets its own, whole."""
+    """Four trainings released at one instant (forked after the imports, held at a pipe) on a clock
+    stopped at one second: they all ask for the same folder name, and each gets its own, whole:
+    the name, then -2, -3 and -4 as the others find it taken."""
     config = write_config(train={"epochs": 1, "threads": 1})
     runs, outs = tmp_path / "runs", [tmp_path / f"out{i}" for i in range(4)]
     done = subprocess.run([sys.executable, "-c", TOGETHER, config, runs, *outs], capture_output=True, text=True, timeout=300)
@@ -297,8 +304,8 @@ def test_four_trainings_started_together_get_four_folders(write_config, tmp_path
     assert done.returncode == 0, [e.read_text()[-300:] for e in errs if e.exists()] + [done.stderr[-300:]]
     folders = [json.loads(o.read_text())["run_dir"] for o in outs]
     assert len(set(folders)) == 4 and sorted(os.listdir(runs)) == sorted(Path(f).name for f in folders)
-    # Started together, at least two asked for the same second's name, so the race did happen.
-    assert len({Path(f).name.split("_")[0] for f in folders}) < 4
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(1_800_000_000))
+    assert sorted(Path(f).name for f in folders) == [f"{stamp}_tiny", f"{stamp}_tiny-2", f"{stamp}_tiny-3", f"{stamp}_tiny-4"]
     assert all((Path(f) / "checkpoints" / "last.pt").is_file() for f in folders)
 
 
