@@ -502,3 +502,59 @@ def test_curves_png_is_drawn_from_how_the_run_ended(tiny_data, tmp_path, monkeyp
     result = _train(tiny_data, tmp_path, train={"epochs": 4, "early_stopping": es})
     (row,) = drawn
     assert (row["status"], row["epochs"], row["best_epoch"]) == ("early_stopped", 2, 1) == (result.status, 2, result.best_epoch)
+
+
+def test_curves_png_draws_what_the_run_folder_says(tiny_data, tmp_path, monkeypatch):
+    """The figure curves.png is saved from, read back artist by artist against metrics.csv and
+    summary.json: each loss and the metric per epoch, the best epoch starred at its value on the
+    metric's curve (and on val_loss's, the monitor), a horizontal line at each baseline's
+    validation value, and the early stop marked at the last epoch."""
+    import numpy as np
+
+    from rnnexp import plots
+
+    figures = []
+    original = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig) or original(fig, path))
+    es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 10.0}
+    result = _train(tiny_data, tmp_path, train={"epochs": 4, "early_stopping": es, "baselines": True})
+    run = Path(result.run_dir)
+    with open(run / "metrics.csv", newline="") as f:
+        rows = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+    summary = json.loads((run / "summary.json").read_text())
+    (fig,) = figures
+    epochs = [r["epoch"] for r in rows]
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+
+    def drawn(xs, ys) -> list:
+        return [
+            line
+            for line in lines
+            if len(line.get_xdata()) == len(xs)
+            and np.allclose(np.asarray(line.get_xdata(), float), xs)
+            and np.allclose(np.asarray(line.get_ydata(), float), ys)
+        ]
+
+    for column in ("train_loss", "val_loss", "val_accuracy"):
+        assert drawn(epochs, [r[column] for r in rows]), f"{column} per epoch is not drawn"
+    best = summary["best_epoch"]
+    at_best = next(r for r in rows if r["epoch"] == best)
+    for column in ("val_accuracy", "val_loss"):
+        stars = [line for line in drawn([best], [at_best[column]]) if line.get_marker() == "*"]
+        assert stars, f"no star at epoch {best} on {column}"
+    baselines = summary["baselines"]["val_accuracy"]
+    assert baselines, "the run has baselines to draw"
+    for name, value in baselines.items():
+        flat = [
+            line
+            for line in lines
+            if np.allclose(np.asarray(line.get_ydata(), float), [value, value]) and line.get_linestyle() != "None"
+        ]
+        assert flat, f"no horizontal line at the {name} baseline ({value})"
+    assert summary["status"] == "early_stopped"
+    ends = [
+        line
+        for line in lines
+        if np.allclose(np.asarray(line.get_xdata(), float), [epochs[-1], epochs[-1]]) and line.get_linestyle() == "-."
+    ]
+    assert ends and any(t.get_text().strip() == "early stop" for ax in fig.axes for t in ax.texts)
