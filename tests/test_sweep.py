@@ -1219,7 +1219,7 @@ def test_a_worker_killed_at_every_point_of_a_paused_and_promoted_trial(write_swe
     ]
     points = list(dict.fromkeys(trace.read_text().split()))  # a kill is at a point's first pass
     assert {"epoch:1", "end:summary", "resume:checked", "epoch:2", "claim:promotion:asked"} <= set(points), points
-    assert len(points) == 29, points  # faults.md
+    assert len(points) == 31, points  # faults.md
 
     def case(run_cli, point: str) -> None:
         folder = sweep_copy(point.replace(":", "-"))
