@@ -164,3 +164,65 @@ def test_sweep_results_lines_say_what_the_results_hold():
         "2 repeated configurations took their earlier results (not trained, not counted)",
         "2 paused trials were promoted later: their runs resumed from their checkpoints",
     ]
+
+
+def _report() -> dict:
+    model = {
+        "accuracy": 0.75,
+        "balanced_accuracy": 0.7,
+        "precision": 0.61,
+        "recall": 0.52,
+        "f1": 0.5616,
+        "roc_auc": 0.81,
+        "pr_auc": 0.66,
+    }
+    return {
+        "run_dir": "/r/run",
+        "split": "test",
+        "examples": 80,
+        "checkpoint": "best",
+        "checkpoint_epoch": 3,
+        **model,
+        "loss": 0.5123456,
+        "average": "binary",
+        "positive_label": "other",
+        "baseline": {"predicts": "great", "tied_with": [], "accuracy": 0.6, "balanced_accuracy": 0.5, "precision": 0.0},
+        "baselines": {
+            "majority_class": {},
+            "stratified": {"accuracy": 0.52, "balanced_accuracy": 0.5, "roc_auc": 0.5, "pr_auc": 0.4},
+            "tfidf_logreg": {**{k: v + 0.01 for k, v in model.items()}, "fitted_on": 240, "training_examples": 240},
+        },
+        "confusion_matrix": {"labels": ["great", "other"], "rows_true_cols_pred": [[40, 8], [12, 20]]},
+        "verdict": {"metric": "accuracy", "model": 0.75, "strongest": "tfidf_logreg", "strongest_value": 0.76, "beats": False},
+        "data_matches_training": True,
+        "notes": [],
+    }
+
+
+def test_the_evaluation_table_shows_every_score_of_the_report_beside_each_baseline():
+    """Each row of `rnnexp evaluate`'s table, cell by cell, against the report it shows: the model,
+    the majority baseline, the stratified guess and the fitted baseline, then the loss, the
+    confusion matrix and the verdict."""
+    report = _report()
+    o, out, err = _output(plain=True, width=250)
+    views.show_eval(o, report)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "test split: 80 examples, best checkpoint (epoch 3)"
+    cells = {line.split("  ")[0]: line.split()[-4:] for line in lines[2:9]}
+    fitted = report["baselines"]["tfidf_logreg"]
+    for key in ("accuracy", "balanced_accuracy"):
+        row = cells[key.replace("_", " ")]
+        stratified = report["baselines"]["stratified"][key]
+        assert row == [f"{report[key]:.4f}", f"{report['baseline'][key]:.4f}", f"{stratified:.4f}", f"{fitted[key]:.4f}"], key
+    for key in ("precision", "recall", "f1", "roc_auc", "pr_auc"):
+        label = f"{key.replace('_', '-')} (binary, positive 'other')"
+        (line,) = [line for line in lines if line.startswith(label)]
+        assert f"{report[key]:.4f}" in line.split() and f"{fitted[key]:.4f}" in line.split(), line
+    assert any(line.split() == ["loss", "0.5123"] for line in lines)
+    matrix = [line.split() for line in lines if line.split()[:1] in (["great"], ["other"]) and line.split()[1].isdigit()]
+    assert matrix == [["great", "40", "8"], ["other", "12", "20"]]
+    assert (
+        lines[-1] == views.verdict_line(report).replace("[bold]", "").replace("[/]", "")
+        and "does NOT beat the TF-IDF + logistic regression baseline (0.76)" in lines[-1]
+    )
+    assert err.getvalue().splitlines()[-1] == "written: /r/run/eval_test.json"
