@@ -558,3 +558,62 @@ def test_curves_png_draws_what_the_run_folder_says(tiny_data, tmp_path, monkeypa
         if np.allclose(np.asarray(line.get_xdata(), float), [epochs[-1], epochs[-1]]) and line.get_linestyle() == "-."
     ]
     assert ends and any(t.get_text().strip() == "early stop" for ax in fig.axes for t in ax.texts)
+
+
+def _figures(monkeypatch, module) -> list:
+    """The figures ``module`` saves from now on (its save_figure still writes them)."""
+    figures, original = [], module.save_figure
+    monkeypatch.setattr(module, "save_figure", lambda fig, path: figures.append(fig) or original(fig, path))
+    return figures
+
+
+def test_the_lr_find_plot_draws_the_result(tmp_path, monkeypatch):
+    """lr_find.png from a hand-made result: the raw and smoothed losses against the lrs, the prior
+    loss as a horizontal line, and vertical lines at the suggested lr and at the lowest loss, each
+    named in the legend with its value."""
+    import numpy as np
+
+    from rnnexp import plots
+
+    lrs = list(np.geomspace(1e-5, 1.0, 30))
+    losses = [0.7 - 0.01 * i + (0.3 if i > 25 else 0.0) for i in range(30)]
+    result = {"lrs": lrs, "losses": losses, "smoothed": [x - 0.005 for x in losses], "prior_loss": 0.69}
+    result.update(min_loss_lr=lrs[25], suggested_lr=lrs[25] / 10)
+    figures = _figures(monkeypatch, plots)
+    plots.plot_lr_find(result, tmp_path / "lr_find.png")
+    (fig,) = figures
+    (ax,) = fig.axes
+    found = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    assert found["loss per batch"] == (lrs, losses) and found["smoothed loss"] == (lrs, result["smoothed"])
+    assert found["predicting class frequencies"][1] == [0.69, 0.69]
+    assert found[f"suggested lr {lrs[25] / 10:.2g}"][0] == [lrs[25] / 10] * 2
+    assert found[f"lowest loss at {lrs[25]:.2g}"][0] == [lrs[25]] * 2
+    assert ax.get_xscale() == "log" and (tmp_path / "lr_find.png").stat().st_size > 10_000
+
+
+def test_the_sweep_plot_stars_the_best_trial_and_steps_through_the_best_so_far(tmp_path, monkeypatch):
+    """sweep.png from hand-made results: every trial with a value at its number, the best trial
+    (results' best) starred at its value, and the best-so-far line stepping through best_so_far."""
+    from rnnexp import sweep_plot
+
+    trials = [
+        {"number": 0, "state": "COMPLETE", "value": 0.7, "same_as": None, "train.lr": 0.01, "run_dir": None},
+        {"number": 1, "state": "PRUNED", "value": 0.8, "same_as": None, "train.lr": 0.02, "run_dir": None},
+        {"number": 2, "state": "COMPLETE", "value": 0.75, "same_as": None, "train.lr": 0.03, "run_dir": None},
+        {"number": 3, "state": "FAIL", "value": None, "same_as": None, "train.lr": 0.04, "run_dir": None},
+    ]
+    counts = {"COMPLETE": 2, "PRUNED": 1, "RUNNING": 0, "WAITING": 0, "FAIL": 1}
+    res = {"study": "s", "metric": "val_accuracy", "direction": "maximize", "counts": counts, "params": ["train.lr"]}
+    res.update(trials=trials, best=trials[1])
+    figures = _figures(monkeypatch, sweep_plot)
+    sweep_plot.plot_sweep(res, None, tmp_path / "sweep.png")
+    (fig,) = figures
+    history = fig.axes[0]
+    marks = [(c.get_sizes()[0], tuple(p)) for c in history.collections for p in c.get_offsets().tolist()]
+    dots, stars = sorted(p for size, p in marks if size == 30), [p for size, p in marks if size == 220]
+    assert dots == [(0.0, 0.7), (1.0, 0.8), (2.0, 0.75)]  # the trial with no value is not drawn
+    assert stars == [(1.0, 0.8)]  # the best: the paused trial's best epoch
+    (step,) = history.get_lines()
+    drawn = [t for t in trials if t["value"] is not None]
+    steps = list(zip(step.get_xdata(), step.get_ydata()))
+    assert steps == sweep_plot.best_so_far(drawn, "maximize") == [(0, 0.7), (1, 0.8), (2, 0.8)]
