@@ -617,3 +617,26 @@ def test_the_sweep_plot_stars_the_best_trial_and_steps_through_the_best_so_far(t
     drawn = [t for t in trials if t["value"] is not None]
     steps = list(zip(step.get_xdata(), step.get_ydata()))
     assert steps == sweep_plot.best_so_far(drawn, "maximize") == [(0, 0.7), (1, 0.8), (2, 0.8)]
+
+
+def test_runs_lists_the_trials_inside_sweep_folders_only_with_trials(three_runs, tmp_path):
+    """`rnnexp runs` lists the run folders of the runs folder; --trials adds each sweep folder's
+    trial runs (trials/), and nothing else of a sweep folder (its other files, a half-built trial)."""
+    import shutil
+
+    from rnnexp.report import find_runs
+
+    _, paths = three_runs
+    here = tmp_path / "runs"
+    plain = shutil.copytree(paths[0], here / Path(paths[0]).name)
+    sweep = here / "sweep_20991231-235959_s"
+    trial = shutil.copytree(paths[1], sweep / "trials" / "20991231-235959_s-trial-0000")
+    shutil.copytree(paths[2], sweep / "trials" / ".staging-20991231-235959_s-trial-0001")  # not in place yet
+    (sweep / "sweep.json").write_text("{}")
+    assert find_runs(here) == [plain]
+    assert find_runs(here, trials=True) == [plain, trial]
+    for args, names in ((["runs", here], [plain.name]), (["runs", here, "--trials"], [plain.name, trial.name])):
+        proc = run_cli(*args)
+        assert proc.returncode == 0, proc.stderr
+        listed = [line.split()[0] for line in proc.stdout.splitlines()[1:] if line.strip()]
+        assert listed == names, proc.stdout
