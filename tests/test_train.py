@@ -245,8 +245,6 @@ def test_each_optimizer_key_changes_training(tiny_data, tmp_path, change):
     ]
     assert all(r.status == "completed" for r in runs)
     assert not same_weights(weights(runs[0].run_dir), weights(runs[1].run_dir)), f"{change} did not change the trained weights"
-    kinds = [type(torch.load(f"{r.run_dir}/checkpoints/last.pt", weights_only=True)["optimizer"]["state"]) for r in runs]
-    assert kinds == [dict, dict]
 
 
 def _series_config(tmp_path, loss: str) -> Config:
