@@ -107,6 +107,10 @@ def search(
     )
     trained = counted = streak = 0
 
+    def ledger() -> TrialLedger:
+        """The study's trials as rnnexp sweep reads them for one decision (TrialLedger needs only these)."""
+        return TrialLedger(SimpleNamespace(study=study, direction=grid["direction"]))
+
     def train(trial, curve: list[float], start: int) -> None:
         """Epochs start+1.. of a configuration's run (the first start were trained before, and are reported again)."""
         nonlocal trained
@@ -141,7 +145,7 @@ def search(
             break
         trial = study.ask()
         name = config(trial)
-        original = _same_configuration(study, trial)
+        original = ledger().same_configuration(trial)  # as rnnexp sweep decides it
         if halving:
             bracket = original.user_attrs[sweeps.BRACKET_ATTR] if original else pruner_obj.new_bracket(study)
             trial.set_user_attr(sweeps.BRACKET_ATTR, bracket)
@@ -162,7 +166,7 @@ def search(
             continue
         streak, counted = 0, counted + 1
         train(trial, curves[name], 0)
-    number, _ = TrialLedger(SimpleNamespace(study=study, direction=grid["direction"])).best()
+    number, _ = ledger().best()
     if pick == "optuna" and any(t.state == TrialState.COMPLETE for t in study.trials):
         number = study.best_trial.number
     return key_of(_params(study.trials[number], sweep), grid["space"]), trained
@@ -174,24 +178,6 @@ def _params(trial, sweep: SweepConfig) -> dict[str, Any]:
 
     specs = sweep.specs()
     return {k: decode(v, specs[k].values or []) for k, v in trial.params.items()}
-
-
-def _same_configuration(study, trial):
-    """As rnnexp sweep: the earlier complete trial of these parameters, else the pruned one not promoted since."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    taken = sweeps.promoted_trials(trials)
-    same = [
-        t
-        for t in trials
-        if t.number < trial.number
-        and t.params == trial.params
-        and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        and t.number not in taken
-        and not t.user_attrs.get(sweeps.BUDGET_ATTR)
-    ]
-    return next((t for t in same if t.state == TrialState.COMPLETE), same[0] if same else None)
 
 
 def _pruned_again(trial, values: dict[int, float]) -> bool:

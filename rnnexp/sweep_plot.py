@@ -41,9 +41,7 @@ def plot_sweep(res: dict[str, Any], importance: dict[str, float] | None, out: st
     of the objective's metric per epoch (read from its run folder; pruned ones faded), each searched
     key against the objective (complete filled, pruned hollow, the best starred), and the parameter
     importances with the number of trials they come from."""
-    trials = [
-        t for t in res["trials"] if t["value"] is not None and t["state"] in ("COMPLETE", "PRUNED") and t.get("same_as") is None
-    ]
+    trials = [t for t in res["trials"] if scored(t)]
     rows, cols = sweep_grid(3 + len(res["params"]))
     plt = pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), dpi=110, squeeze=False, layout="constrained")
@@ -68,15 +66,20 @@ def _is_best(res: dict[str, Any], t: dict[str, Any]) -> bool:
     return bool(res["best"]) and t["number"] == res["best"]["number"]
 
 
+def scored(t: dict[str, Any]) -> bool:
+    """A results row with a value of its own: complete or stopped early (paused, pruned, out of
+    budget), not a repeat (its value is the earlier trial's). The rows the plot draws, and the
+    values of the best so far (the sweep's best's: TrialLedger.best)."""
+    return t["state"] in ("COMPLETE", "PRUNED") and t["value"] is not None and t.get("same_as") is None
+
+
 def best_so_far(trials: list[dict[str, Any]], direction: str) -> list[tuple[int, float]]:
     """(trial number, best value of the trials up to it) from the first trial with a value on: the
-    line of how the search improved. Its values are the sweep's best's (TrialLedger.best): each
-    trial's best epoch, complete or stopped early (paused, pruned, out of budget); a repeat adds
-    nothing (its value is the earlier trial's)."""
+    line of how the search improved, over the rows that are `scored`."""
     pick = max if direction == "maximize" else min
     steps, best = [], None
     for t in sorted(trials, key=lambda t: t["number"]):
-        if t["state"] in ("COMPLETE", "PRUNED") and t["value"] is not None and t.get("same_as") is None:
+        if scored(t):
             best = t["value"] if best is None else pick(best, t["value"])
         if best is not None:
             steps.append((t["number"], best))

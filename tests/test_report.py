@@ -513,9 +513,7 @@ def test_curves_png_draws_what_the_run_folder_says(tiny_data, tmp_path, monkeypa
 
     from rnnexp import plots
 
-    figures = []
-    original = plots.save_figure
-    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig) or original(fig, path))
+    figures = _figures(monkeypatch, plots)
     es = {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 10.0}
     result = _train(tiny_data, tmp_path, train={"epochs": 4, "early_stopping": es, "baselines": True})
     run = Path(result.run_dir)

@@ -49,6 +49,11 @@ def _output(plain: bool, width: int = 100) -> tuple[views.Output, io.StringIO, i
     return views.Output(console(out), console(err), plain), out, err
 
 
+def _visible(text: str) -> str:
+    """``text`` as a terminal shows it: without its colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
 def _table() -> Table:
     table = Table(title="3 runs")
     for name in ("run", "best"):
@@ -80,9 +85,9 @@ def test_a_terminal_table_is_boxed_and_names_the_columns_it_left_out():
     wide.add_row(*[f"value_{i}_xxxxxxxx" for i in range(12)])
     o, out, err = _output(plain=False, width=60)
     o.table(wide)
-    said = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", err.getvalue()).split())  # colours and wrapping off
+    said = " ".join(_visible(err.getvalue()).split())  # wrapping off
     assert said.startswith("note: left out to fit 60 columns: column_3,") and "column_11 (a wider terminal" in said
-    assert all(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) <= 60 for line in out.getvalue().splitlines())
+    assert all(len(_visible(line)) <= 60 for line in out.getvalue().splitlines())
 
 
 RESULTS = {
