@@ -50,10 +50,11 @@ def arrays(cfg: Config):
     task = create_task(cfg, torch.device("cpu"))
     vx, vy = task.val
     tx, ty = task.tensors(task.split_examples("test"))
+    ids = lambda x: x[:].numpy() if not isinstance(x, torch.Tensor) else x.numpy()  # padded rows, taken whole
     return (
-        (task.train_np, task.train_y.numpy()),
-        (vx.numpy(), vy.numpy()),
-        (tx.numpy(), ty.numpy()),
+        (task.prep.encode(task.train_tokens), task.train_y.numpy()),
+        (ids(vx), vy.numpy()),
+        (ids(tx), ty.numpy()),
         len(task.prep.vocab),
         task.prep.num_classes,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .config import direction_of, flatten, headline_metric
+from .config import as_recorded, direction_of, flatten, headline_metric
 from .errors import ConfigError, RunDirError
 from .rundir import RunDir
 
@@ -37,7 +37,7 @@ def run_row(path: str | Path, summary: dict[str, Any] | None = None) -> dict[str
     """One line about a run: what it was, how it ended, its best validation score and its test score
     (``summary``: its summary.json as about to be written, instead of the one on disk)."""
     run = RunDir(path)
-    cfg = yaml.safe_load(run.config.read_text(encoding="utf-8")) or {}
+    cfg = as_recorded(yaml.safe_load(run.config.read_text(encoding="utf-8")) or {})
     summary = run.read_summary() if summary is None else summary
     meta = _json_or_empty(run.meta)
     flat = flatten(cfg)

@@ -135,7 +135,7 @@ class RunDir:
 
     def load_config(self) -> Config:
         try:
-            return load_config(self.config)
+            return load_config(self.config, recorded=True)
         except ConfigError as e:
             raise RunDirError(f"{self.config}: the run's saved config is invalid: {e.messages[0]}") from None
 

@@ -10,9 +10,11 @@ import signal
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from conftest import assert_same_run, tiny_config_dict
+from rnnexp.checkpoint import save as save_checkpoint
 
 KILLED = -signal.SIGKILL
 
@@ -99,6 +101,31 @@ def test_a_bf16_deterministic_run_killed_and_resumed_is_bit_identical(tmp_path, 
     meta = json.loads((run / "meta.json").read_text())
     assert meta["numerics"]["precision"] == "bf16" and meta["numerics"]["deterministic_algorithms"] is True
     assert meta["resumes"][0]["numerics"] == meta["numerics"]  # the run's own settings, set again
+
+
+@pytest.mark.parametrize("fault", ["batch:2:5", "batch:1:3"])  # with a checkpoint; before the first one
+def test_a_run_folder_from_before_optimizer_defaults_resumes_with_torchs_rule(tmp_path, tiny_data, forkrun, fault):
+    """A run folder written before train.optimizer_defaults existed trained with torch's optimizers;
+    its config.yaml, meta.json and checkpoints lack the key, and its resume must go on as it trained,
+    not under today's default (keras), and without calling its config edited."""
+    config = write_tiny(tmp_path, tiny_data, optimizer="rmsprop", lr=0.01, optimizer_defaults="torch")
+    rc, out, ref_run = train(forkrun, config, tmp_path / "ref")
+    assert rc == 0, out
+    rc, out, run = train(forkrun, config, tmp_path / "runs", fault)
+    assert rc == KILLED, (rc, out)
+    written = yaml.safe_load((run / "config.yaml").read_text())
+    del written["train"]["optimizer_defaults"]
+    (run / "config.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    meta = json.loads((run / "meta.json").read_text())
+    del meta["config"]["train"]["optimizer_defaults"], meta["optimizer"]
+    (run / "meta.json").write_text(json.dumps(meta))
+    for checkpoint in (run / "checkpoints").glob("*.pt"):
+        state = torch.load(checkpoint, weights_only=True)
+        del state["config"]["train"]["optimizer_defaults"], state["checksum"]
+        save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, checkpoint)
+    rc, out = forkrun("resume", run, "--quiet")
+    assert rc == 0, out
+    assert_same_run(ref_run, run)
 
 
 def test_sigkill_then_resume_with_class_weights_is_bit_identical(tmp_path, tiny_data, forkrun):

@@ -20,7 +20,7 @@ import yaml
 
 from conftest import ROOT, assert_same_run, fill_disk, run_cli, tiny_config_dict, tmpfs
 from rnnexp import sweep as sweeps
-from rnnexp.config import grid_sweep, load_config, load_sweep
+from rnnexp.config import grid_sweep, load_config, load_sweep, trial_config
 from rnnexp.errors import ConfigError
 
 
@@ -267,6 +267,27 @@ def test_a_grid_is_the_sweep_file_it_writes(write_config, tmp_path, monitor, dir
     _assert_folder_holds_the_sweep_that_ran(folder, tmp_path / "elsewhere")
     again, raw_again, _ = load_sweep(folder / "sweep.yaml")
     assert again.model_copy(update={"base": sweep.base}) == sweep and raw_again == raw
+
+
+@pytest.mark.parametrize("written", [None, "keras", "torch"])
+def test_a_study_made_before_a_default_changed_goes_on_as_it_ran(write_sweep, tmp_path, written):
+    """train.optimizer_defaults became keras after studies were made without it: a study whose base
+    lacks it runs its next trials (and names its best config) with the old value, torch; a new study
+    records the value it was made with (its base is the resolved config, every key written)."""
+    from rnnexp.sweep.names import Attr
+
+    base_train = {} if written is None else {"optimizer_defaults": written}
+    sw = sweeps.create(write_sweep(base_train, space={"train.lr": [0.01, 0.02]}, sampler={"kind": "grid"}), tmp_path / "runs")
+    made_with = written or "keras"
+    assert sw.base_raw["train"]["optimizer_defaults"] == made_with
+    assert yaml.safe_load((sw.path / "base.yaml").read_text())["train"]["optimizer_defaults"] == made_with
+    assert sweeps.open_sweep(sw.path).base.train.optimizer_defaults == made_with
+    spec = sw.study.user_attrs[Attr.SPEC]
+    del spec["base"]["train"]["optimizer_defaults"]  # as a study made before the key existed holds it
+    sw.study.set_user_attr(Attr.SPEC, spec)
+    old = sweeps.open_sweep(sw.path)
+    assert old.base.train.optimizer_defaults == "torch"
+    assert trial_config(old.base_raw, {"train.lr": 0.01}).train.optimizer_settings()["rule"] == "torch"
 
 
 def _assert_folder_holds_the_sweep_that_ran(folder: Path, elsewhere: Path) -> None:

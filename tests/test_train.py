@@ -232,6 +232,25 @@ ONE_KEY_APART = {
     "adam weight_decay": ({"optimizer": "adam"}, {"optimizer": "adam", "weight_decay": 0.05}),
     "sgd weight_decay": ({"optimizer": "sgd"}, {"optimizer": "sgd", "weight_decay": 0.05}),
     "rmsprop weight_decay": ({"optimizer": "rmsprop"}, {"optimizer": "rmsprop", "weight_decay": 0.05}),
+    "rmsprop optimizer_defaults": ({"optimizer": "rmsprop"}, {"optimizer": "rmsprop", "optimizer_defaults": "torch"}),
+    "adam optimizer_defaults": ({"optimizer": "adam"}, {"optimizer": "adam", "optimizer_defaults": "torch"}),
+    "adamw optimizer_defaults": ({"optimizer": "adamw"}, {"optimizer": "adamw", "optimizer_defaults": "torch"}),
+    "rmsprop rho (keras)": ({"optimizer": "rmsprop"}, {"optimizer": "rmsprop", "rho": 0.5}),
+    "rmsprop rho (torch)": (
+        {"optimizer": "rmsprop", "optimizer_defaults": "torch"},
+        {"optimizer": "rmsprop", "optimizer_defaults": "torch", "rho": 0.5},
+    ),
+    "rmsprop epsilon (keras)": ({"optimizer": "rmsprop"}, {"optimizer": "rmsprop", "epsilon": 0.01}),
+    "rmsprop epsilon (torch)": (
+        {"optimizer": "rmsprop", "optimizer_defaults": "torch"},
+        {"optimizer": "rmsprop", "optimizer_defaults": "torch", "epsilon": 0.01},
+    ),
+    "adam epsilon (keras)": ({"optimizer": "adam"}, {"optimizer": "adam", "epsilon": 0.01}),
+    "adam epsilon (torch)": (
+        {"optimizer": "adam", "optimizer_defaults": "torch"},
+        {"optimizer": "adam", "optimizer_defaults": "torch", "epsilon": 0.01},
+    ),
+    "adamw epsilon": ({"optimizer": "adamw"}, {"optimizer": "adamw", "epsilon": 0.01}),
     "clip_norm": ({"optimizer": "sgd", "lr": 0.5}, {"optimizer": "sgd", "lr": 0.5, "clip_norm": 0.01}),
     "clip_value": ({"optimizer": "sgd", "lr": 0.5}, {"optimizer": "sgd", "lr": 0.5, "clip_value": 0.001}),
 }

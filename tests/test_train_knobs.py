@@ -36,7 +36,8 @@ KNOBS = {
     "class_weight_mapping": {"train": {"class_weight": {"other": 3.0}}},
     # the rest of docs/how-to/tuning-knobs.md: every optimizer, weight decay, clip_norm, every schedule, a plain RNN
     "optimizer_sgd_momentum": {"train": {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 1e-4}},
-    "optimizer_rmsprop": {"train": {"optimizer": "rmsprop", "momentum": 0.5}},
+    "optimizer_rmsprop": {"train": {"optimizer": "rmsprop", "momentum": 0.5, "rho": 0.8, "epsilon": 1e-6}},
+    "optimizer_torch_rules": {"train": {"optimizer": "rmsprop", "optimizer_defaults": "torch", "momentum": 0.5}},
     "optimizer_adamw_clip_norm": {"train": {"optimizer": "adamw", "weight_decay": 0.01, "clip_norm": 0.5}},
     "schedule_cosine": {"train": {"lr_schedule": {"kind": "cosine", "min_lr": 0.0005}}},
     "schedule_time": {"train": {"lr_schedule": {"kind": "time", "decay": 0.5}}},

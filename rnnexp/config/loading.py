@@ -30,6 +30,7 @@ from .inherit import (
     resolve_entry_paths,
     resolve_paths,
 )
+from .recorded import as_recorded
 from .run import Config
 from .schema import metric_applies
 from .sweep import SweepConfig, SweepParts, objective_of, sweep_parts
@@ -207,14 +208,15 @@ def _unknown_keys(sweep: SweepConfig | SweepParts, where: typing.Callable[[str, 
 # Loading
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (), recorded: bool = False) -> Config:
     """Read a YAML config (and the chain of its `base` configs), apply ``key.path=value`` overrides
-    and validate.
+    and validate. recorded: the file is one rnnexp wrote (a run folder's config.yaml), read as
+    recorded.as_recorded says.
 
     Raises ConfigError listing every problem, each naming the dotted key and where it came from:
     the file (of the chain) and line that wrote it, or the --set.
     """
-    return _resolve(Path(path), overrides)[0]
+    return _resolve(Path(path), overrides, recorded)[0]
 
 
 def explain_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> str:
@@ -232,15 +234,17 @@ def parse_config(
     return _validate(read_layers(text, source, base_dir), overrides, base_dir)[0]
 
 
-def _resolve(path: Path, overrides: list[str] | tuple[str, ...]) -> tuple[Config, Stage]:
+def _resolve(path: Path, overrides: list[str] | tuple[str, ...], recorded: bool = False) -> tuple[Config, Stage]:
     layers = read_layers(read_file(path, "config file"), str(path), path.parent, path)
-    return _validate(layers, overrides, path.parent)
+    return _validate(layers, overrides, path.parent, recorded)
 
 
-def _validate(layers: list[Layer], overrides: list[str] | tuple[str, ...], base_dir: Path | None) -> tuple[Config, Stage]:
+def _validate(
+    layers: list[Layer], overrides: list[str] | tuple[str, ...], base_dir: Path | None, recorded: bool = False
+) -> tuple[Config, Stage]:
     """The chain's keys merged, --set applied, validated: the config, and the stage that made it
     (what each file and --set wrote, for origins)."""
-    raw = merge_layers(layers)
+    raw = as_recorded(merge_layers(layers)) if recorded else merge_layers(layers)
     overridden = apply_overrides(raw, overrides)
     if base_dir is not None:
         resolve_paths(raw, base_dir)  # a path given by --set, relative to the config file as one in it

@@ -86,6 +86,11 @@ class MlflowConfig(_Section):
     experiment: str = Field("rnnexp", min_length=1, max_length=500, description="MLflow experiment the runs are logged under.")
 
 
+# What train.epsilon and train.rho are when null, for each train.optimizer_defaults: Keras 3's
+# optimizers' defaults, and torch.optim's.
+OPTIMIZER_DEFAULTS = {"keras": {"epsilon": 1e-7, "rho": 0.9}, "torch": {"epsilon": 1e-8, "rho": 0.99}}
+
+
 class TrainConfig(_Section):
     """Optimization loop."""
 
@@ -97,6 +102,24 @@ class TrainConfig(_Section):
         "auto", description="auto: cross_entropy for classification, mse for forecasting (on normalized values)."
     )
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
+    optimizer_defaults: Literal["keras", "torch"] = Field(
+        "keras",
+        description="How adam, adamw and rmsprop step, and epsilon and rho when null: keras (Keras 3's rules; 1e-7, "
+        "0.9) or torch (torch.optim's; 1e-8, 0.99). Run folders from before this key read as torch.",
+    )
+    epsilon: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="adam, adamw, rmsprop: the term that keeps the step finite; null: as optimizer_defaults says.",
+    )
+    rho: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="rmsprop: decay of the squared-gradient average (Keras' rho, torch's alpha); null: as "
+        "optimizer_defaults says.",
+    )
     weight_decay: float = Field(0.0, ge=0.0, description="Weight decay passed to the optimizer (decoupled for adamw).")
     clip_norm: float | None = Field(
         None,
@@ -155,6 +178,18 @@ class TrainConfig(_Section):
     early_stopping: EarlyStoppingConfig = Field(
         default_factory=EarlyStoppingConfig, description="Early stopping and best-epoch tracking."
     )
+
+    def optimizer_settings(self) -> dict[str, object]:
+        """The optimizer as it runs: its rule, and every value it steps with, null keys resolved
+        through optimizer_defaults (meta.json records this; make_optimizer builds from it)."""
+        settings: dict[str, object] = {"name": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay}
+        if self.optimizer == "sgd":
+            return {**settings, "momentum": self.momentum}
+        defaults = OPTIMIZER_DEFAULTS[self.optimizer_defaults]
+        settings.update(rule=self.optimizer_defaults, epsilon=self.epsilon if self.epsilon is not None else defaults["epsilon"])
+        if self.optimizer == "rmsprop":
+            settings.update(rho=self.rho if self.rho is not None else defaults["rho"], momentum=self.momentum)
+        return settings
 
     @field_validator("mlflow", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .. import faults
-from ..config import Config, SweepConfig, grid_sweep, load_sweep, objective_of, sweep_document
+from ..config import Config, SweepConfig, as_recorded, grid_sweep, load_sweep, objective_of, sweep_document
 from ..rundir import RunDir, write_json, write_text
 from ..tracking import Parent, Tracker, new_entry
 from .names import SWEEP_FILE, Attr, SweepError
@@ -258,10 +258,11 @@ def open_sweep(
     if spec is None:
         raise SweepError(f"study {study_name!r} was not made by rnnexp sweep (no {Attr.SPEC} attribute)")
     sweep = SweepConfig.model_validate(spec["sweep"])
-    base = Config.model_validate(spec["base"])
+    base_raw = as_recorded(spec["base"])
+    base = Config.model_validate(base_raw)
     if storage_url is not None and storage_url.startswith("postgresql"):
         storage = open_storage(storage_url, folder, heartbeat=sweep.heartbeat)
     study = optuna.load_study(
         study_name=study_name, storage=storage, sampler=make_sampler(sweep, worker), pruner=make_pruner(sweep, base)
     )
-    return Sweep(sweep, spec["base"], base, study, storage_url, folder, worker, device)
+    return Sweep(sweep, base_raw, base, study, storage_url, folder, worker, device)

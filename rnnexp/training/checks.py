@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import Config, flatten
+from ..config import Config, as_recorded, flatten
 from ..errors import RunDirError, clip, counted
 from ..rundir import RunDir, Status
 from .progress import end_of
@@ -67,8 +67,9 @@ def check_same_config(run_dir: RunDir, cfg: Config, recorded: dict[str, Any] | N
         return
     try:
         # Read through today's schema, as config.yaml is: a key added since the run started takes its
-        # default there too (it was chosen to keep the old behaviour), and older spellings are read alike.
-        recorded = Config.model_validate(recorded).model_dump(mode="json")
+        # default there too (chosen to keep the old behaviour, or the old value as_recorded gives it),
+        # and older spellings are read alike.
+        recorded = Config.model_validate(as_recorded(recorded)).model_dump(mode="json")
     except ValidationError:
         pass  # a key removed since: compared as written, and named below
     now, then = flatten(cfg.model_dump(mode="json")), flatten(recorded)

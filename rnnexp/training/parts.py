@@ -13,7 +13,8 @@ from ..config import Config
 from ..devices import autocast
 from ..errors import ConfigError
 from ..model import build_model, model_spec
-from .policies import EarlyStopping, LRSchedule, make_optimizer
+from .optimizers import make_optimizer
+from .policies import EarlyStopping, LRSchedule
 
 
 @dataclass
@@ -63,7 +64,7 @@ def build_parts(cfg: Config, task, pretrained=None, input_spec: dict[str, Any] |
     model = build_model(cfg.model, input_spec, task.output_size).to(task.device)
     if cfg.model.embedding.freeze:
         model.embedding.weight.requires_grad_(False)
-    optimizer = make_optimizer(model, cfg)
+    optimizer = make_optimizer(model.parameters(), cfg.train.optimizer_settings())
     params = [p for p in model.parameters() if p.requires_grad]
     es = cfg.train.early_stopping
     early = EarlyStopping(es.monitor, es.resolved_mode, es.patience, es.min_delta, es.enabled)

@@ -1,4 +1,4 @@
-"""The training policies: early stopping, the learning-rate schedule, the optimizer."""
+"""The training policies: early stopping and the learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
-from ..config import Config, direction_of
+from ..config import direction_of
 
 
 class EarlyStopping:
@@ -100,15 +98,3 @@ class LRSchedule:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.factor, self.best, self.wait = state["factor"], state["best"], state["wait"]
-
-
-def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
-    tc = cfg.train
-    params = model.parameters()
-    if tc.optimizer == "adam":
-        return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
-    if tc.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
-    if tc.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
-    return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)

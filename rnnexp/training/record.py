@@ -381,6 +381,7 @@ def new_meta(
         "threads": torch.get_num_threads(),
         "numerics": numerics,
         "seed": cfg.train.seed,
+        "optimizer": cfg.train.optimizer_settings(),  # its rule and every value it steps with, nulls resolved
         "git": _git_state(config_dir or Path.cwd()),
         "started_at": _now(),
         "config": cfg.model_dump(mode="json"),  # what config.yaml must still say at resume
