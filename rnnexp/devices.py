@@ -102,7 +102,10 @@ def set_numerics(precision: str, deterministic: bool, device: torch.device) -> d
     check_precision(precision, device)  # after: asking the GPU whether it has bfloat16 starts CUDA
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = deterministic
-    torch.use_deterministic_algorithms(deterministic)
+    # Only when it changes: torch.use_deterministic_algorithms imports torch._inductor (and with it
+    # torch._dynamo, about 1.4 s of a process's start) to set inductor's flag too.
+    if torch.are_deterministic_algorithms_enabled() != deterministic or torch.is_deterministic_algorithms_warn_only_enabled():
+        torch.use_deterministic_algorithms(deterministic)
     return numerics_record(precision)
 
 

@@ -342,6 +342,21 @@ def available_memory(device: torch.device) -> int | None:
         return None
 
 
+# What initialises weights: torch.nn.init's functions, and the tensor methods they and model.py call.
+_INITIALISERS = {n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")} | {"uniform_", "normal_", "zero_", "fill_"}
+
+
+class _NoInit(torch.overrides.TorchFunctionMode):
+    """Initialisers do nothing: a meta tensor has no values to set, and torch initialises meta tensors
+    through torch._refs, whose first call imports torch._dynamo (about 1.4 s of a run's start)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in _INITIALISERS:
+            return args[0] if args else kwargs["tensor"]  # the tensor it would set (nn.init's pass it by name)
+        return func(*args, **kwargs)
+
+
 def check_memory(
     cfg: Config, input_spec: dict, output_size: int, data_bytes: int, device: torch.device | str, home: torch.device | None = None
 ) -> dict[str, int]:
@@ -358,7 +373,7 @@ def check_memory(
     m, device = cfg.model, torch.device(device)
     if home is not None and home != device:
         data_bytes = 0
-    with torch.device("meta"):  # shapes only: nothing allocated
+    with torch.device("meta"), _NoInit():  # shapes only: nothing allocated
         model = build_model(m, input_spec, output_size)
     embedding = model.embedding.weight.numel() if model.embedding is not None else 0
     params = sum(p.numel() for p in model.parameters())

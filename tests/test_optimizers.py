@@ -174,3 +174,58 @@ def test_the_optimizer_state_round_trips_through_a_weights_only_checkpoint(tmp_p
             opt.step()
             opt2.step()
         assert torch.equal(w, w2)
+
+
+def test_zero_grad_clears_or_zeroes_every_gradient():
+    a, b = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(3))
+    opt = KerasAdam([a, b], 0.1, 1e-7, 0.0, False)
+    a.grad, b.grad = torch.ones(2), torch.ones(3)
+    opt.zero_grad(set_to_none=False)
+    assert torch.equal(a.grad, torch.zeros(2)) and torch.equal(b.grad, torch.zeros(3))
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_a_state_dict_is_torchs_format_and_another_models_is_refused():
+    a, b, frozen = (torch.nn.Parameter(torch.ones(n)) for n in (2, 3, 4))
+    opt = KerasRMSprop([a, frozen, b], 0.1, 0.9, 1e-7, 0.5, 0.0)
+    a.grad, b.grad = torch.ones(2), torch.ones(3)  # frozen has no gradient, and no state
+    opt.step()
+    saved = opt.state_dict()
+    assert saved["param_groups"] == [
+        {"lr": 0.1, "rho": 0.9, "epsilon": 1e-7, "momentum": 0.5, "weight_decay": 0.0, "params": [0, 1, 2]}
+    ]
+    assert sorted(saved["state"]) == [0, 2] and sorted(saved["state"][2]) == ["momentum", "velocity"]
+    with pytest.raises(ValueError, match="other parameters"):
+        KerasRMSprop([a, b], 0.1, 0.9, 1e-7, 0.5, 0.0).load_state_dict(saved)
+    # the saved lr comes back with the state (a schedule's lr at the checkpoint), as torch's does
+    again = KerasRMSprop([a, frozen, b], 0.5, 0.9, 1e-7, 0.5, 0.0)
+    again.load_state_dict(saved)
+    assert again.param_groups[0]["lr"] == 0.1 and torch.equal(again.state[b]["velocity"], opt.state[b]["velocity"])
+    assert again.state[b]["velocity"] is not opt.state[b]["velocity"]  # a copy: the saved dict may go on changing
+
+
+def test_training_with_keras_rules_never_imports_torch_dynamo(tiny_data, tmp_path):
+    """torch.optim's optimizers import torch._dynamo when built (~1.4 s of every training process's
+    start); the default optimizers do not, nor does anything else a run, its resume or its
+    evaluation does (the memory check's model on the meta device, torch's deterministic switch)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import tiny_config_dict
+
+    script = (
+        "import json, sys\n"
+        "from rnnexp import api\n"
+        "run = api.train(sys.argv[1], runs_dir=sys.argv[2])\n"
+        "api.resume(run, epochs=2)\n"
+        "api.evaluate(run)\n"
+        "print(json.dumps('torch._dynamo' in sys.modules))\n"
+    )
+    for rule, imported in (("keras", False), ("torch", True)):
+        config = tmp_path / f"{rule}.yaml"
+        config.write_text(json.dumps(tiny_config_dict(tiny_data, train={"epochs": 1, "optimizer_defaults": rule})))
+        done = subprocess.run([sys.executable, "-c", script, str(config), str(tmp_path / rule)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.splitlines()[-1]) is imported, rule

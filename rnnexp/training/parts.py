@@ -25,7 +25,7 @@ class Parts:
     task: Any
     input_spec: dict[str, Any]  # what every checkpoint records
     model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: Any  # a torch.optim optimizer, or optimizers.RnnexpOptimizer (the same interface)
     params: list[torch.nn.Parameter]  # what clipping acts on
     early: EarlyStopping
     schedule: LRSchedule
