@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench docs docs-figures clean
+.PHONY: install demo test lint bench mutation docs docs-figures clean
 
 install: $(STAMP)
 
@@ -39,11 +39,15 @@ test: install
 	$(BIN)/python -m pytest -q -rs -n auto --dist worksteal
 
 lint: install
-	$(BIN)/ruff check rnnexp tests bench docs/gen
-	$(BIN)/ruff format --check rnnexp tests bench docs/gen
+	$(BIN)/ruff check rnnexp tests bench docs/gen tools
+	$(BIN)/ruff format --check rnnexp tests bench docs/gen tools
 
 bench: install
 	$(BIN)/python bench/report.py
+
+# Mutation testing of the modules that decide (docs/development.md, "Mutation testing"): slow, apart from make test.
+mutation: install
+	$(BIN)/python tools/mutation.py
 
 # The documentation site in site/ (offline). The generated pages are refreshed first.
 docs: install

@@ -75,6 +75,7 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
     renamed over ``path`` (atomic on POSIX). ``fault`` labels the crash points "write:<fault>"
     (temp file complete, not yet renamed) and "saved:<fault>" (in place)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    prev_tmp = path.with_name(f".{path.name}.prev-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
@@ -84,7 +85,7 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
         if fault:
             faults.hit(f"write:{fault}")
         if path.exists():
-            prev, prev_tmp = previous_path(path), path.with_name(f".{path.name}.prev-{os.getpid()}")
+            prev = previous_path(path)
             if prev_tmp.exists():
                 prev_tmp.unlink()
             os.link(path, prev_tmp)  # a second name for the current file: path itself never goes missing
@@ -94,8 +95,9 @@ def write_bytes(data: bytes, path: Path, fault: str | None = None) -> None:
         if fault:
             faults.hit(f"saved:{fault}")
     except OSError as e:
-        with contextlib.suppress(OSError):  # a read-only file system refuses even this: the error is e
-            tmp.unlink(missing_ok=True)
+        for leftover in (tmp, prev_tmp):  # the names this write made aside; path and its .prev are as they were
+            with contextlib.suppress(OSError):  # a read-only file system refuses even this: the error is e
+                leftover.unlink(missing_ok=True)
         if no_room(e):
             raise StorageError(path, "write checkpoint", e.strerror or str(e)) from None
         raise CheckpointError(
@@ -149,8 +151,8 @@ def load(path: Path, run_id: str | None = None) -> dict[str, Any]:
     try:
         actual = digest(obj)
     except (TypeError, RuntimeError):
-        actual = None
-    if stored != actual:
+        actual = None  # a value no checkpoint of ours holds
+    if stored is None or stored != actual:  # no checksum at all is no match either
         raise CheckpointError(
             f"{path}: checksum mismatch: the file was damaged or changed after rnnexp wrote it (a disk or copy error, or an edit)"
         )

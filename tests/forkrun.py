@@ -34,7 +34,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    torch.optim.Adam(torch.nn.Linear(1, 1).parameters())  # imports torch._dynamo, as every run does
+    torch.optim.Adam(torch.nn.Linear(1, 1).parameters())  # imports torch._dynamo, as a run with torch.optim does
     import matplotlib
 
     matplotlib.use("Agg")

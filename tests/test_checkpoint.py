@@ -193,3 +193,143 @@ def test_a_checkpoint_of_the_previous_format_is_refused_in_one_line(tmp_path):
     torch.save({"format": checkpoint.FORMAT, "version": 1, "epoch": 1}, tmp_path / "old.pt")
     with pytest.raises(CheckpointError, match="format version 1 is not supported"):
         checkpoint.load(tmp_path / "old.pt")
+
+
+# -- what the mutation run (make mutation) found unasserted ---------------------------------------
+
+
+def test_the_checksum_of_a_given_content_never_changes():
+    """The checksum is part of the file format: a checkpoint written by an earlier release must still
+    match. This value was computed by the release that introduced format version 2; key order (10
+    sorts before 9, as text), separators and types all enter it."""
+    obj = {
+        "b": [1, 2.5, "x", None, True, (3, 4)],
+        10: "ten",
+        9: "nine",
+        "t": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+        "i": torch.tensor([1, 2], dtype=torch.int64),
+        "nested": {"k": {"z": 1, "a": 2}},
+    }
+    assert checkpoint.digest(obj) == "crc32:6d4bca99"
+
+
+def test_a_value_a_checkpoint_cannot_hold_is_named():
+    with pytest.raises(TypeError, match="only tensors and plain values, not bytes"):
+        checkpoint.digest({"x": b"raw"})
+
+
+def test_a_file_without_a_checksum_is_refused_whatever_it_holds(tmp_path):
+    for name, body in (("plain", {"epoch": 1}), ("undigestable", {"epoch": 1, "raw": b"bytes"})):
+        torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, **body}, tmp_path / f"{name}.pt")
+        with pytest.raises(CheckpointError, match=f"{name}.pt: checksum mismatch"):
+            checkpoint.load(tmp_path / f"{name}.pt")
+
+
+def test_save_reaches_its_two_fault_points_by_their_label(tmp_path, monkeypatch):
+    from rnnexp import faults
+
+    hits = []
+    monkeypatch.setattr(faults, "hit", hits.append)
+    checkpoint.save({"epoch": 1}, tmp_path / "last.pt", fault="last:1")
+    writer = checkpoint.BackgroundWriter()
+    writer.submit({"epoch": 1}, tmp_path / "best.pt", fault="best:1")
+    writer.close()
+    checkpoint.save({"epoch": 2}, tmp_path / "plain.pt")  # no label: no fault point
+    assert hits == ["write:last:1", "saved:last:1", "write:best:1", "saved:best:1"]
+
+
+def test_save_makes_the_folders_it_needs(tmp_path):
+    path = tmp_path / "a" / "b" / "last.pt"
+    checkpoint.save({"epoch": 1}, path)
+    assert checkpoint.load(path)["epoch"] == 1
+
+
+@pytest.mark.parametrize("errno_, kind", [(28, StorageError), (13, CheckpointError)])
+def test_a_failed_write_names_the_file_what_failed_and_leaves_no_temp_file(tmp_path, monkeypatch, errno_, kind):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"epoch": 1}, path)
+    message = os.strerror(errno_)
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno_, message)))
+    with pytest.raises(kind) as raised:
+        checkpoint.save({"epoch": 2}, path)
+    monkeypatch.undo()
+    text = str(raised.value)
+    assert str(path) in text and f"({message})" in text
+    if kind is StorageError:
+        assert text == f"{path}: cannot write checkpoint ({message}). Free disk space, then run the command again"
+    else:
+        assert text.endswith("the previous checkpoint is left as it was. Fix the folder's permissions, then `rnnexp resume`")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"] and checkpoint.load(path)["epoch"] == 1
+
+
+def test_the_background_writer_writes_in_order_even_when_a_write_is_slow(tmp_path, monkeypatch):
+    """One thread, in submission order: a slow first write is never overtaken by the second. close()
+    returns with every write on disk, and the writer can be used again."""
+    import time
+
+    real, calls = checkpoint.write_bytes, []
+
+    def slow_first(data, path, fault=None):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)
+        real(data, path, fault)
+
+    monkeypatch.setattr(checkpoint, "write_bytes", slow_first)
+    writer = checkpoint.BackgroundWriter()
+    writer.submit({"epoch": 1}, tmp_path / "last.pt")
+    writer.submit({"epoch": 2}, tmp_path / "last.pt")
+    writer.close()
+    assert checkpoint.load(tmp_path / "last.pt")["epoch"] == 2
+    writer.submit({"epoch": 3}, tmp_path / "last.pt")
+    writer.close()
+    assert checkpoint.load(tmp_path / "last.pt")["epoch"] == 3
+
+
+@pytest.mark.parametrize(
+    "error, shown",
+    [(RuntimeError("x" * 300 + "\nsecond line"), "unsafe: " + "x" * 160 + ")"), (RuntimeError(""), "unsafe: RuntimeError)")],
+)
+def test_an_unreadable_file_is_named_in_one_short_line(tmp_path, monkeypatch, error, shown):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"epoch": 1}, path)
+    monkeypatch.setattr(torch, "load", lambda *a, **k: (_ for _ in ()).throw(error))
+    with pytest.raises(CheckpointError) as raised:
+        checkpoint.load(path)
+    assert str(raised.value).endswith(shown) and "\n" not in str(raised.value)
+
+
+def test_a_checkpoint_written_on_a_gpu_loads_on_the_cpu(tmp_path, monkeypatch):
+    """Tensors a CUDA run saved are tagged cuda:N in the file; a machine without a GPU (evaluate,
+    resume --device cpu) loads them onto the CPU."""
+    import torch.serialization
+
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+    checkpoint.save({"w": torch.ones(2)}, tmp_path / "gpu.pt")
+    monkeypatch.undo()
+    loaded = checkpoint.load(tmp_path / "gpu.pt")
+    assert loaded["w"].device.type == "cpu" and torch.equal(loaded["w"], torch.ones(2))
+
+
+def test_torchs_switch_for_unsafe_loading_does_not_reach_rnnexp(tmp_path, monkeypatch):
+    """TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turns torch.load's default to full unpickling; rnnexp asks for
+    weights_only itself, so a pickle that would run code is still refused."""
+    ran = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(ran), "w"))
+
+    path = tmp_path / "last.pt"
+    path.write_bytes(pickle.dumps({"format": checkpoint.FORMAT, "x": Payload()}))
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        checkpoint.load(path)
+    assert not ran.exists()
+
+
+def test_the_fallback_checks_the_run_of_the_checkpoint_it_reads_first(tmp_path):
+    path = tmp_path / "last.pt"
+    checkpoint.save({**_state(), "run_id": "run-b"}, path)
+    with pytest.raises(CheckpointError, match="belongs to another run .*; put back this run's own checkpoint$"):
+        checkpoint.load_with_fallback(path, run_id="run-a")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnexp.data.padding import cut, keep_real, pad, real_steps
+from rnnexp.data.padding import cut, keep_real, kept_part, pad, real_steps
 
 
 def test_keras_pad_sequences_semantics_on_a_worked_example():
@@ -36,3 +36,8 @@ def test_every_length_keeps_the_right_steps_in_the_right_place(padding, truncati
                 np.testing.assert_array_equal(keep_real(row[None], len(kept), padding)[0], kept.astype(np.float32))
                 back = keep_real(torch.from_numpy(row[None]), len(kept), padding)[0].numpy()
                 np.testing.assert_array_equal(back, kept.astype(np.float32))
+
+
+def test_kept_part_names_the_steps_truncating_keeps():
+    """The words a note uses for what a cut text keeps: its last steps when truncating pre, its first when post."""
+    assert kept_part("pre") == "last" and kept_part("post") == "first"

@@ -86,15 +86,24 @@ def test_ids_take_the_smallest_type_that_holds_the_words():
     st.integers(1, 15),
     st.sampled_from(["pre", "post"]),
     st.sampled_from(["pre", "post"]),
+    st.randoms(use_true_random=False),
+    st.sampled_from([np.int64, np.int32, np.uint32, np.uint64]),
 )
-@settings(max_examples=100, deadline=None)
-def test_pad_ragged_is_pads_rule(seqs, width, padding, truncating):
+@settings(max_examples=150, deadline=None)
+def test_pad_ragged_is_pads_rule(seqs, width, padding, truncating, rng, index_dtype):
+    """Whatever order the rows are stored in (a batch draws rows anywhere in the file), and whatever
+    integer type the cache's offsets come in: unsigned ones must not wrap where a row stored early
+    is padded after one stored late."""
     lut = np.arange(10, dtype=np.int64) * 3 + 2  # ids mapped: never 0, so padding shows
-    flat = np.array([v for s in seqs for v in s], dtype=np.int64)
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    starts = np.cumsum(lengths) - lengths
+    stored = list(range(len(seqs)))
+    rng.shuffle(stored)  # stored[k]: the row whose values come k-th in ``flat``
+    flat = np.array([v for row in stored for v in seqs[row]], dtype=np.int64)
+    offsets = np.cumsum([0] + [len(seqs[row]) for row in stored])
+    starts = np.empty(len(seqs), dtype=np.int64)
+    starts[stored] = offsets[:-1]
+    lengths = np.array([len(s) for s in seqs], dtype=index_dtype)
     expected = pad([lut[np.array(s, dtype=np.int64)] for s in seqs], width, padding, truncating, 0, np.int64)
-    got = pad_ragged(flat, lut, starts, lengths, width, padding, truncating)
+    got = pad_ragged(flat, lut, starts.astype(index_dtype), lengths, width, padding, truncating)
     assert got.dtype == np.int64 and np.array_equal(got, expected.reshape(len(seqs), width))
 
 

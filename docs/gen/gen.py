@@ -6,7 +6,8 @@
 - the regions of docs/**/*.md marked `<!-- gen:NAME ARG -->...<!-- /gen -->` (regions.py):
   cli (from the Typer app), config-keys and sweep-keys (from the pydantic schema), bench-table and
   bench (from bench/results/latest.json), recording (the output of real runs, drawn by rnnexp's
-  own views), tuning (the tuning guide's tables, from its recorded results);
+  own views), tuning (the tuning guide's tables, from its recorded results), mutation (tools/mutation.py's
+  scores);
 - README.md, which is docs/index.md with its links made relative to the repository's root: the
   front page of the site and of the repository are one text.
 """
@@ -48,6 +49,10 @@ def produce(name: str, arg: str) -> str:
     if name == "recording":
         rec, _, what = arg.partition(" ")
         return recorded.render(rec, what)
+    if name == "mutation":
+        import mutation_ref
+
+        return mutation_ref.table()
     if name == "tuning":
         import tuning_tables
 

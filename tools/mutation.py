@@ -1,0 +1,212 @@
+"""`make mutation`: mutation testing (mutmut) of the modules that decide what rnnexp promises.
+
+    python tools/mutation.py                    # every target: run each, then the table
+    python tools/mutation.py --only padding     # the targets named (repeatable); the others keep their last result
+    python tools/mutation.py --report           # the table of the last results, run nothing
+
+mutmut changes one thing at a time in a module's functions (a comparison, a constant, an argument,
+a return value) and runs the tests that reached that function; a mutant no test fails on is a
+behaviour the suite does not pin down. Each target runs in its own copy of the checkout
+(build/mutation/<target>/), mutating only its modules against the test files that exercise them
+in-process: a test that runs rnnexp in a subprocess or through forkrun never meets a mutant, so it
+can neither kill one nor be counted. mutmut forks its workers from a server process (torch is not
+fork-safe once it has run), two at a time on two cores.
+
+The score of a module is killed / (mutants - equivalent): a mutant that times out counts as killed
+(the tests noticed), one that no selected test reaches counts as survived. EQUIVALENT lists the
+mutants no test can tell from the original, each with why; an entry that no longer names a
+surviving mutant (the code moved, or a test now kills it) is reported, so the list stays true.
+
+Results: build/mutation/<target>.json, and docs/gen/recordings/mutation.json (all targets, the one
+docs/development.md's table is drawn from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build" / "mutation"
+RESULT = ROOT / "docs" / "gen" / "recordings" / "mutation.json"
+GOAL = 0.90
+
+# target: (the modules it mutates, the test files that exercise them in-process)
+TARGETS: dict[str, tuple[list[str], list[str]]] = {
+    "config": (["rnnexp/config/*.py"], ["tests/test_config.py", "tests/test_optimizers.py"]),
+    "padding": (["rnnexp/data/padding.py"], ["tests/test_padding.py", "tests/test_prepare.py"]),
+    "batches": (["rnnexp/data/batches.py"], ["tests/test_data.py", "tests/test_model.py"]),
+    "metrics": (["rnnexp/metrics.py", "rnnexp/baselines.py"], ["tests/test_metrics.py", "tests/test_evaluate.py"]),
+    "checkpoint": (["rnnexp/checkpoint.py"], ["tests/test_checkpoint.py"]),
+    "rundir": (["rnnexp/rundir.py"], ["tests/test_rundir.py", "tests/test_report.py"]),
+    "training": (
+        ["rnnexp/training/policies.py", "rnnexp/training/progress.py", "rnnexp/training/checks.py"],
+        ["tests/test_train.py", "tests/test_train_knobs.py"],
+    ),
+    "sweep": (["rnnexp/sweep/ledger.py", "rnnexp/sweep/pruning.py"], ["tests/test_sweep.py", "tests/test_bench_replay.py"]),
+}
+
+# mutant name (as `mutmut results` prints it): why no test can tell it from the original
+EQUIVALENT: dict[str, str] = {
+    "rnnexp.data.padding.x_cut__mutmut_1": "len(seq) < width: a sequence exactly width long is then cut to width, all of it",
+    "rnnexp.data.padding.x_real_steps__mutmut_10": "slice(width - n, None): the slice is only taken of width steps",
+    "rnnexp.data.padding.x_real_steps__mutmut_17": "slice(None, n) is slice(0, n)",
+    "rnnexp.data.padding.x_real_steps__mutmut_19": "slice(n) is slice(0, n)",
+    "rnnexp.data.padding.x_pad_ragged__mutmut_46": "np.arange's default integer is int64 (NumPy 2, on every platform)",
+    "rnnexp.data.padding.x_pad_ragged__mutmut_48": "np.arange's default integer is int64 (NumPy 2, on every platform)",
+    "rnnexp.checkpoint.x_load__mutmut_47": 'actual = "": like None, it never equals a stored checksum (crc32:...)',
+    "rnnexp.checkpoint.x_write_bytes__mutmut_37": "unlink inside suppress(OSError): a missing file's error is suppressed anyway",
+    "rnnexp.checkpoint.x_write_bytes__mutmut_38": "unlink inside suppress(OSError): a missing file's error is suppressed anyway",
+    "rnnexp.checkpoint.x_write_bytes__mutmut_49": "str(None) only where strerror is empty: the OS gives every ENOSPC its text",
+    **{
+        f"rnnexp.checkpoint.xǁBackgroundWriterǁsubmit__mutmut_{n}": "the writer thread's name: seen only in thread dumps"
+        for n in (6, 8, 10, 11)
+    },
+}
+
+KILLED = {"killed", "timeout", "segfault"}
+
+
+def _mutmut_section(modules: list[str], tests: list[str]) -> str:
+    listed = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["rnnexp"]\n'
+        f"only_mutate = {listed(modules)}\n"
+        f"pytest_add_cli_args_test_selection = {listed(tests)}\n"
+        'process_isolation = "forkserver"\n'
+    )
+
+
+def _copy_checkout(folder: Path) -> None:
+    """The tracked files (and the untracked ones git does not ignore), as they are in the working tree."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True
+    )
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, folder / name)
+
+
+def _results(folder: Path, mutmut: Path) -> dict[str, str]:
+    done = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=folder, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"mutmut results failed in {folder}: {done.stderr.strip()}")
+    out = {}
+    for line in done.stdout.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if sep and "__mutmut_" in name:
+            out[name] = status
+    return out
+
+
+def module_of(mutant: str) -> str:
+    """rnnexp.data.padding.x_cut__mutmut_3 -> rnnexp/data/padding.py"""
+    return mutant.rsplit(".", 1)[0].replace(".", "/") + ".py"
+
+
+def run_target(name: str, mutmut: Path) -> dict:
+    modules, tests = TARGETS[name]
+    folder = BUILD / name
+    _copy_checkout(folder)
+    with open(folder / "pyproject.toml", "a", encoding="utf-8") as f:
+        f.write(_mutmut_section(modules, tests))
+    start = time.monotonic()
+    with open(BUILD / f"{name}.log", "w", encoding="utf-8") as log:
+        done = subprocess.run([str(mutmut), "run"], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    seconds = round(time.monotonic() - start)
+    if done.returncode != 0:
+        raise SystemExit(f"mutmut run failed for {name} (exit {done.returncode}): see {BUILD / f'{name}.log'}")
+    result = {"target": name, "tests": tests, "seconds": seconds, "mutants": _results(folder, mutmut)}
+    (BUILD / f"{name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return result
+
+
+def table(results: list[dict]) -> tuple[list[dict], list[str]]:
+    """One row per module; and the EQUIVALENT entries that name no surviving mutant."""
+    rows, seen = [], set()
+    for result in results:
+        by_module: dict[str, dict[str, str]] = {}
+        for mutant, status in result["mutants"].items():
+            by_module.setdefault(module_of(mutant), {})[mutant] = status
+        for module, mutants in sorted(by_module.items()):
+            equivalent = [m for m, s in mutants.items() if m in EQUIVALENT and s not in KILLED]
+            seen.update(equivalent)
+            killed = sum(s in KILLED for s in mutants.values())
+            counted = len(mutants) - len(equivalent)
+            rows.append(
+                {
+                    "module": module,
+                    "target": result["target"],
+                    "mutants": len(mutants),
+                    "killed": killed,
+                    "equivalent": len(equivalent),
+                    "no_tests": sum(s == "no tests" for s in mutants.values()),
+                    "score": round(killed / counted, 3) if counted else 1.0,
+                    "survivors": sorted(m for m, s in mutants.items() if s not in KILLED and m not in EQUIVALENT),
+                }
+            )
+    stale = sorted(set(EQUIVALENT) - seen)
+    return rows, stale
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=sorted(TARGETS), help="run only these targets (repeatable)")
+    parser.add_argument("--report", action="store_true", help="run nothing: the table of the last results")
+    args = parser.parse_args()
+    mutmut = Path(sys.executable).parent / "mutmut"
+    if not mutmut.exists():
+        print(f"mutmut is not installed beside {sys.executable}: make install (the dev extra has it)")
+        return 2
+    BUILD.mkdir(parents=True, exist_ok=True)
+    if not args.report:
+        for name in args.only or TARGETS:
+            print(f"{name}: mutating {', '.join(TARGETS[name][0])} against {', '.join(TARGETS[name][1])}", flush=True)
+            result = run_target(name, mutmut)
+            print(f"{name}: {len(result['mutants'])} mutants in {result['seconds']} s", flush=True)
+    results = [json.loads((BUILD / f"{n}.json").read_text()) for n in TARGETS if (BUILD / f"{n}.json").is_file()]
+    if not results:
+        print("no results yet: python tools/mutation.py")
+        return 2
+    rows, stale = table(results)
+    print(f"\n{'module':<34} {'mutants':>7} {'killed':>6} {'equiv.':>6} {'no tests':>8} {'score':>6}")
+    for r in rows:
+        print(f"{r['module']:<34} {r['mutants']:>7} {r['killed']:>6} {r['equivalent']:>6} {r['no_tests']:>8} {r['score']:>6.1%}")
+    survivors = [f"{r['target']}\t{mutant}" for r in rows for mutant in r["survivors"]]
+    (BUILD / "survivors.txt").write_text("".join(f"{line}\n" for line in survivors), encoding="utf-8")
+    print(f"{len(survivors)} survivors, one a line with its target: {(BUILD / 'survivors.txt').relative_to(ROOT)}")
+    print("what one changed: cd build/mutation/TARGET && ../../../.venv/bin/mutmut show NAME")
+    for mutant in stale:
+        print(f"EQUIVALENT names no surviving mutant: {mutant}")
+    import mutmut as mutmut_package
+
+    RESULT.write_text(
+        json.dumps(
+            {
+                "recorded_at": time.strftime("%Y-%m-%d", time.gmtime()),
+                "mutmut": getattr(mutmut_package, "__version__", "?"),
+                "goal": GOAL,
+                "seconds": {r["target"]: r["seconds"] for r in results},
+                "modules": [{k: v for k, v in r.items() if k != "survivors"} for r in rows],
+            },
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    print(f"written: {RESULT.relative_to(ROOT)}")
+    return 0 if all(r["score"] >= GOAL for r in rows) and not stale else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
