@@ -40,7 +40,7 @@ def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
             _row(
                 name,
                 f"{texts}: ready to train on a warm cache / the floor"
-                + (f" (torch and an optimizer alone, no data: {x['fixed_s']} s)" if "fixed_s" in x else ""),
+                + (f" (torch and the default optimizer alone, no data: {x['fixed_s']} s)" if "fixed_s" in x else ""),
                 x["warm_x"],
                 "<= 1.5",
                 x["warm_x"] <= 1.5,

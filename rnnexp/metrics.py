@@ -68,9 +68,8 @@ def classification_scores(
     macro-averaged otherwise; with class probabilities also ROC-AUC and PR-AUC (ranking_scores)."""
     cm = confusion_matrix(y_true, y_pred, num_classes)
     pc = per_class_scores(y_true, y_pred, num_classes)
-    total = cm.sum()
     out = {
-        "accuracy": float(np.trace(cm) / total) if total else 0.0,
+        "accuracy": float(np.trace(cm) / cm.sum()),  # never of no examples: confusion_matrix refuses those
         "balanced_accuracy": balanced_accuracy(y_true, y_pred),
         "macro_precision": float(pc["precision"].mean()),
         "macro_recall": float(pc["recall"].mean()),

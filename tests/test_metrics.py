@@ -95,3 +95,46 @@ def test_class_weights_naming_a_label_the_data_lacks_is_a_config_error_listing_t
 
     with pytest.raises(ConfigError, match=r"names 'grate', not a class .*\(classes: great, other\)"):
         class_weights({"grate": 2.0, "other": 1.0}, ["great", "other"], np.array([0, 1]))
+
+
+# -- what the mutation run (make mutation) found unasserted ---------------------------------------
+
+
+def test_a_class_absent_from_the_examples_keeps_its_row_and_column_and_scores_zero_quietly():
+    """Scores of a split that lacks a class (a small test split): its row and column in the matrix,
+    precision/recall/F1 0 without scikit-learn's warning, counts as integers."""
+    import warnings
+
+    y_true, y_pred = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zero_division=0: no UndefinedMetricWarning in the user's output
+        res = classification_scores(y_true, y_pred, num_classes=3)
+        cm = confusion_matrix(y_true, y_pred, 3)
+    assert cm.dtype == np.int64 and cm.tolist() == [[2, 0, 0], [1, 1, 0], [0, 0, 0]]
+    per = res["per_class"]
+    assert per["precision"] == [2 / 3, 1.0, 0.0] and per["recall"] == [1.0, 0.5, 0.0] and per["support"] == [2, 2, 0]
+    assert all(isinstance(n, int) for n in per["support"])
+    assert res["f1"] == res["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
+    assert (res["precision"], res["recall"]) == (res["macro_precision"], res["macro_recall"]) == ((2 / 3 + 1.0) / 3, 0.5)
+
+
+def test_balanced_accuracy_of_no_examples_is_zero_and_of_one_example_its_own():
+    from rnnexp.metrics import balanced_accuracy
+
+    empty = np.array([], dtype=np.int64)
+    assert balanced_accuracy(empty, empty) == 0.0
+    assert balanced_accuracy(np.array([1]), np.array([1])) == 1.0
+
+
+def test_the_note_of_a_split_of_one_class_says_why_there_is_no_ranking_score():
+    from rnnexp.metrics import ranking_scores
+
+    got = ranking_scores(np.array([1, 1]), np.array([[0.2, 0.8], [0.4, 0.6]]), positive=1)
+    assert got == {"roc_auc": None, "pr_auc": None, "note": "every example is of one class: ROC-AUC and PR-AUC are undefined"}
+
+
+@pytest.mark.parametrize("metric, baseline", [("loss", 0.5), ("accuracy", 0.5)])
+def test_a_tie_with_the_strongest_baseline_does_not_beat_it(metric, baseline):
+    from rnnexp.metrics import verdict
+
+    assert verdict(0.5, {"majority_class": baseline}, metric)["beats"] is False

@@ -41,7 +41,8 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "config": (["rnnexp/config/*.py"], ["tests/test_config.py", "tests/test_optimizers.py"]),
     "padding": (["rnnexp/data/padding.py"], ["tests/test_padding.py", "tests/test_prepare.py"]),
     "batches": (["rnnexp/data/batches.py"], ["tests/test_data.py", "tests/test_model.py"]),
-    "metrics": (["rnnexp/metrics.py", "rnnexp/baselines.py"], ["tests/test_metrics.py", "tests/test_evaluate.py"]),
+    "metrics": (["rnnexp/metrics.py"], ["tests/test_metrics.py", "tests/test_evaluate.py"]),
+    "baselines": (["rnnexp/baselines.py"], ["tests/test_evaluate.py", "tests/test_tasks.py", "tests/test_series.py"]),
     "checkpoint": (["rnnexp/checkpoint.py"], ["tests/test_checkpoint.py"]),
     "rundir": (["rnnexp/rundir.py"], ["tests/test_rundir.py", "tests/test_report.py"]),
     "training": (
@@ -59,6 +60,11 @@ EQUIVALENT: dict[str, str] = {
     "rnnexp.data.padding.x_real_steps__mutmut_19": "slice(n) is slice(0, n)",
     "rnnexp.data.padding.x_pad_ragged__mutmut_46": "np.arange's default integer is int64 (NumPy 2, on every platform)",
     "rnnexp.data.padding.x_pad_ragged__mutmut_48": "np.arange's default integer is int64 (NumPy 2, on every platform)",
+    "rnnexp.metrics.x_ranking_scores__mutmut_10": "y_true != c: 0 < count < n holds for a class exactly when for the rest",
+    **{
+        f"rnnexp.metrics.x_per_class_scores__mutmut_{n}": "astype(None) is float64, the dtype scikit-learn returns already"
+        for n in (14, 17, 20)
+    },
     "rnnexp.checkpoint.x_load__mutmut_47": 'actual = "": like None, it never equals a stored checksum (crc32:...)',
     "rnnexp.checkpoint.x_write_bytes__mutmut_37": "unlink inside suppress(OSError): a missing file's error is suppressed anyway",
     "rnnexp.checkpoint.x_write_bytes__mutmut_38": "unlink inside suppress(OSError): a missing file's error is suppressed anyway",
