@@ -362,3 +362,115 @@ def test_the_baseline_reads_texts_as_the_run_does(tmp_path, monkeypatch):
         task.baseline_predict(task.splits.test)
         words = [seen["tokens"](text) for text, _, _ in HTML_CASES]
         assert words == [stripped if strip else kept for _, stripped, kept in HTML_CASES]
+
+
+# -- augmentation: what the mutation run (make mutation) found unasserted -------------------------
+
+
+def test_augment_draws_the_same_words_for_a_seed_as_it_always_has():
+    """The augmentation a seed draws is part of what makes two runs of one config the same, on any
+    machine and after an upgrade: a probability of 0 draws nothing, and the draws come in one order
+    (deletion, swaps, insertion, row by row). These batches are what this rule gave when written."""
+    from rnnexp.data.batches import augment_batch
+
+    tokens = np.array(
+        [
+            [0, 0, 3, 4, 5, 6, 7, 8],
+            [9, 10, 11, 12, 13, 14, 15, 16],
+            [0] * 8,
+            [0] * 6 + [17, 18],
+            [0] * 7 + [19],
+            [0] * 4 + [20, 21, 22, 23],
+        ],
+        np.int32,
+    )
+    drawn = {
+        (0.2, 0.2, 0.2): [
+            [0, 0, 0, 3, 5, 6, 4, 8],
+            [16, 9, 11, 40, 12, 14, 15, 16],
+            [0] * 8,
+            [0] * 7 + [17],
+            [0] * 7 + [19],
+            [0, 0, 20, 23, 21, 22, 19, 23],
+        ],
+        (0.0, 0.0, 0.2): [
+            [0, 0, 3, 4, 5, 6, 8, 7],
+            [9, 10, 12, 13, 11, 14, 15, 16],
+            [0] * 8,
+            [0] * 6 + [17, 18],
+            [0] * 7 + [19],
+            [0] * 4 + [20, 21, 22, 23],
+        ],
+        (0.3, 0.3, 0.0): [
+            [0, 0, 3, 4, 11, 5, 33, 8],
+            [11, 12, 12, 13, 14, 28, 15, 16],
+            [0] * 8,
+            [0] * 7 + [17],
+            [0] * 6 + [19, 44],
+            [0, 0, 0, 0, 20, 21, 23, 15],
+        ],
+    }
+    for (insert, delete, swap), expected in drawn.items():
+        got = augment_batch(tokens, "pre", "pre", 50, insert, delete, swap, np.random.default_rng(5))
+        assert got.dtype == np.int32 and got.tolist() == expected, (insert, delete, swap)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_augment_never_empties_a_text_and_short_texts_still_change(seed):
+    deleted = _aug([[0, 0, 0, 0, 0, 0, 3, 4], [0, 0, 0, 3, 4, 5, 6, 7]], delete=0.99, seed=seed)
+    assert [(row != 0).sum() for row in deleted] == [1, 1]  # each keeps exactly one word: the one drawn back
+    # two words swap at 1.0; every adjacent pair in turn, so the first word travels to the end
+    assert _aug([[0, 0, 3, 4]], swap=1.0, seed=seed).tolist() == [[0, 0, 4, 3]]
+    assert _aug([[3, 4, 5, 6]], swap=1.0, seed=seed).tolist() == [[4, 5, 6, 3]]
+    # one word: insertion still grows it, deletion and swaps leave it
+    assert (_aug([[0, 0, 0, 5]], insert=1.0, seed=seed)[0] != 0).sum() == 2
+    assert _aug([[0, 0, 0, 5]], delete=0.99, swap=1.0, seed=seed).tolist() == [[0, 0, 0, 5]]
+
+
+def test_augment_inserts_only_real_words_of_the_vocabulary():
+    from rnnexp.data.batches import augment_batch
+
+    row = np.array([[0, 0, 0, 0, 3, 4, 5, 6]])
+    # vocabulary of 3: ids 0 (padding), 1 (unknown) and 2, the one word there is to insert
+    grown = augment_batch(row, "pre", "post", 3, 1.0, 0.0, 0.0, np.random.default_rng(0))[0]
+    assert grown.tolist() == [3, 2, 4, 2, 5, 2, 6, 2]
+    # a vocabulary of padding and unknown only: nothing to insert, the row as it was
+    assert augment_batch(row, "pre", "pre", 2, 1.0, 0.0, 0.0, np.random.default_rng(0)).tolist() == row.tolist()
+    # each inserted word drawn apart (not one word repeated)
+    many = augment_batch(np.array([[0] * 16 + list(range(3, 19))]), "pre", "post", 1000, 1.0, 0.0, 0.0, np.random.default_rng(0))
+    assert len(set(many[0, 1::2].tolist())) > 1
+
+
+def test_sequence_lengths_count_every_word_and_no_padding():
+    from rnnexp.data.batches import sequence_lengths
+
+    assert sequence_lengths(np.array([[0, 0, 3, 1], [5, 0, 0, 0], [0, 0, 0, 0]])).tolist() == [2, 1, 0]  # 1: unknown, a word
+
+
+def test_padded_share_is_the_padding_of_batches_padded_to_their_longest():
+    from rnnexp.data.batches import padded_share
+
+    # the batches hold every row once
+    assert padded_share(np.array([1, 3]), [np.array([0, 1])], 10) == 0.3333  # 4 real steps of 2 x 3
+    assert padded_share(np.array([1]), [np.array([0])], 10) == 0.0
+    assert padded_share(np.array([1, 1]), [np.array([0, 1])], 10) == 0.0
+    assert padded_share(np.array([0, 0]), [np.array([0, 1])], 10) == 1.0  # empty rows still take a step each
+    assert padded_share(np.array([1, 9]), [np.array([0, 1])], 4) == 0.375  # the long one cut to maxlen: 5 of 2 x 4
+    assert padded_share(np.array([1, 3, 2]), [np.array([1]), np.array([0, 2])], 10) == 0.1429  # 6 of 3 + 2 x 2
+
+
+def test_bucket_batches_of_a_seed_and_epoch_are_what_they_have_always_been():
+    """Which rows make each batch is part of what makes two runs of one config the same, after an
+    upgrade too. Rows of equal length keep their shuffled order (a stable sort) within a pool, and
+    a pool holds 50 batches unless told otherwise."""
+    from rnnexp.data.batches import bucket_batches
+
+    lengths = np.array([2, 1] * 20)
+    assert [b.tolist() for b in bucket_batches(lengths, 4, 4, 2)] == [
+        [23, 31, 29, 39], [12, 32, 36, 10], [26, 14, 24, 38], [21, 37, 19, 13], [33, 3, 35, 17],
+        [7, 1, 9, 5], [22, 4, 2, 20], [15, 27, 11, 25], [16, 6, 8, 30], [28, 18, 0, 34],
+    ]  # fmt: skip
+    many = np.array([3, 1, 3, 2, 1, 3, 2, 2, 1, 3] * 12)
+    default = [b.tolist() for b in bucket_batches(many, 1, 4, 2)]
+    assert default == [b.tolist() for b in bucket_batches(many, 1, 4, 2, pool_batches=50)]
+    assert default != [b.tolist() for b in bucket_batches(many, 1, 4, 2, pool_batches=51)]

@@ -60,6 +60,11 @@ EQUIVALENT: dict[str, str] = {
     "rnnexp.data.padding.x_real_steps__mutmut_19": "slice(n) is slice(0, n)",
     "rnnexp.data.padding.x_pad_ragged__mutmut_46": "np.arange's default integer is int64 (NumPy 2, on every platform)",
     "rnnexp.data.padding.x_pad_ragged__mutmut_48": "np.arange's default integer is int64 (NumPy 2, on every platform)",
+    **{
+        f"rnnexp.data.batches.x_augment_batch__mutmut_{n}": "> for >= (or <= for <) against a uniform draw: equal only with probability 0"
+        for n in (17, 33, 47)
+    },
+    "rnnexp.data.batches.x_moves_per_batch__mutmut_2": "an integer byte count exceeds m // 4 exactly when it exceeds m / 4",
     "rnnexp.metrics.x_ranking_scores__mutmut_10": "y_true != c: 0 < count < n holds for a class exactly when for the rest",
     **{
         f"rnnexp.metrics.x_per_class_scores__mutmut_{n}": "astype(None) is float64, the dtype scikit-learn returns already"
@@ -86,6 +91,8 @@ def _mutmut_section(modules: list[str], tests: list[str]) -> str:
         f"only_mutate = {listed(modules)}\n"
         f"pytest_add_cli_args_test_selection = {listed(tests)}\n"
         'process_isolation = "forkserver"\n'
+        # what tests read beside the code (configs, docs, the Makefile), copied into mutants/ too
+        'also_copy = ["configs", "docs", "bench", "tools", "Makefile", "README.md", "constraints.txt"]\n'
     )
 
 
