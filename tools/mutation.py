@@ -61,7 +61,7 @@ EQUIVALENT: dict[str, str] = {
     "rnnexp.data.padding.x_pad_ragged__mutmut_46": "np.arange's default integer is int64 (NumPy 2, on every platform)",
     "rnnexp.data.padding.x_pad_ragged__mutmut_48": "np.arange's default integer is int64 (NumPy 2, on every platform)",
     **{
-        f"rnnexp.data.batches.x_augment_batch__mutmut_{n}": "> for >= (or <= for <) against a uniform draw: equal only with probability 0"
+        f"rnnexp.data.batches.x_augment_batch__mutmut_{n}": "> for >= (<= for <) on a uniform draw: equal with probability 0"
         for n in (17, 33, 47)
     },
     "rnnexp.data.batches.x_moves_per_batch__mutmut_2": "an integer byte count exceeds m // 4 exactly when it exceeds m / 4",
