@@ -169,3 +169,89 @@ def test_an_ended_run_keeps_its_status_with_or_without_its_lock(tmp_path, status
     run = _folder(tmp_path, {"status": status})
     assert run.status() == status
     assert not (run.path / ".lock").exists()  # asking writes nothing in the folder
+
+
+# -- what the mutation run (make mutation) found unasserted: each message whole -------------------
+
+
+def test_a_chosen_output_path_is_refused_in_one_line_naming_the_option_the_path_and_what_to_do(tmp_path):
+    from rnnexp.errors import OutputPathError
+    from rnnexp.rundir import output_file, output_folder
+
+    folder, a_file = tmp_path / "d", tmp_path / "f"
+    folder.mkdir()
+    a_file.write_text("x")
+    cases = [
+        (
+            lambda: output_file(folder, "--out", "model.onnx"),
+            f"--out {folder}: is a folder, not a file; give a file path, e.g. --out {folder / 'model.onnx'}",
+        ),
+        (
+            lambda: output_folder(a_file, "--runs-dir"),
+            f"--runs-dir {a_file}: is a file, not a folder; give a folder (it is created when missing)",
+        ),
+        (
+            lambda: output_file(a_file / "sub" / "p.csv", "--predictions", "p.csv"),
+            f"--predictions {a_file / 'sub' / 'p.csv'}: {a_file} is a file, not a folder; "
+            "give a path in a folder you can write to",
+        ),
+        (
+            lambda: output_folder(a_file / "runs", "--runs-dir"),
+            f"--runs-dir {a_file / 'runs'}: {a_file} is a file, not a folder; give a folder you can write to",
+        ),
+    ]
+    for call, message in cases:
+        with pytest.raises(OutputPathError) as raised:
+            call()
+        assert str(raised.value) == message
+    assert output_file(tmp_path / "new" / "deeper" / "x.json", "--out", "x.json") == tmp_path / "new" / "deeper" / "x.json"
+    assert (tmp_path / "new" / "deeper").is_dir() and not list((tmp_path / "new" / "deeper").iterdir())  # no probe left
+
+
+def test_a_run_folders_files_read_back_or_say_which_and_why(tmp_path):
+    run = RunDir.create(tmp_path, "r")
+    run.meta.write_text('{"a": "é"}', encoding="utf-8")
+    assert run.read_json(run.meta) == {"a": "é"}
+    with pytest.raises(RunDirError) as raised:
+        run.read_json(run.path / "eval_test.json")
+    assert str(raised.value) == f"{run.path / 'eval_test.json'}: missing from the run folder"
+    run.meta.write_text("{not json", encoding="utf-8")
+    with pytest.raises(RunDirError) as raised:
+        run.read_json(run.meta)
+    assert str(raised.value).startswith(f"{run.meta}: unreadable (Expecting property name")
+    run.summary.write_text('{"status": "completed", "note": "é"}', encoding="utf-8")
+    assert run.read_summary() == {"status": "completed", "note": "é"}
+    run.config.write_text("data: {task: text_classification, train_file: x.csv}\nmodel: {cell: nope}\n", encoding="utf-8")
+    with pytest.raises(RunDirError) as raised:
+        run.load_config()
+    assert str(raised.value).startswith(f"{run.config}: the run's saved config is invalid: ")
+    assert str(raised.value).startswith(f"{run.config}: the run's saved config is invalid: {run.config}:2: model.cell")
+
+
+def test_json_files_are_indented_in_the_order_written(tmp_path):
+    from rnnexp.rundir import write_json
+
+    write_json(tmp_path / "x.json", {"b": 1, "a": [1, 2]})
+    assert (tmp_path / "x.json").read_text() == '{\n  "b": 1,\n  "a": [\n    1,\n    2\n  ]\n}\n'
+
+
+def test_a_staged_folder_discarded_is_gone_and_a_prefix_and_the_time_name_it(tmp_path):
+    import time
+
+    staged = RunDir.stage(tmp_path, "s", prefix="sweep_")
+    at = time.mktime((2026, 1, 2, 3, 4, 5, 0, 0, 0)) - time.timezone
+    assert staged.intended_name(at) == "sweep_20260102-030405_s"
+    (staged.run.path / "sub").mkdir(exist_ok=True)
+    (staged.run.path / "sub" / "f").write_text("x")
+    staged.discard()
+    assert not staged.run.path.exists()
+    made = RunDir.create(tmp_path, "t", now=at, prefix="lr_find_")
+    assert made.path.name == "lr_find_20260102-030405_t"
+
+
+def test_a_run_folder_written_before_optimizer_defaults_reads_as_torch(tmp_path):
+    run = RunDir.create(tmp_path, "old")
+    run.config.write_text("data: {task: text_classification, train_file: x.csv}\ntrain: {optimizer: rmsprop}\n", encoding="utf-8")
+    assert run.load_config().train.optimizer_defaults == "torch"
+    run.config.write_text("data: {task: text_classification, train_file: x.csv}\ntrain: {optimizer_defaults: keras}\n")
+    assert run.load_config().train.optimizer_defaults == "keras"
