@@ -20,6 +20,8 @@ def table() -> str:
         met = "yes" if r["score"] >= goal else "no"
         cells = [f"`{r['module']}`", r["mutants"], r["killed"], r["equivalent"], r["no_tests"], f"{r['score']:.1%}", met]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    for module in result.get("not_run", []):
+        lines.append(f"| `{module}` | not run yet |  |  |  |  | no |")
     seconds = ", ".join(f"{name} {s // 60} min {s % 60} s" for name, s in result["seconds"].items())
     lines += [
         "",
