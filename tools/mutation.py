@@ -64,6 +64,8 @@ EQUIVALENT: dict[str, str] = {
         f"rnnexp.data.batches.x_augment_batch__mutmut_{n}": "> for >= (<= for <) on a uniform draw: equal with probability 0"
         for n in (17, 33, 47)
     },
+    "rnnexp.data.batches.x_augment_batch__mutmut_26": "a one-word text in the swap loop: rng.random(0) draws nothing",
+    "rnnexp.data.batches.x_bucket_batches__mutmut_25": 'kind="STABLE": NumPy reads the sort kind case-insensitively',
     "rnnexp.data.batches.x_moves_per_batch__mutmut_2": "an integer byte count exceeds m // 4 exactly when it exceeds m / 4",
     "rnnexp.metrics.x_ranking_scores__mutmut_10": "y_true != c: 0 < count < n holds for a class exactly when for the rest",
     **{
