@@ -783,3 +783,16 @@ def test_a_value_key_given_by_set_is_named_as_that_set(tmp_path, written, read_a
         load_config(path, [given])
     (message,) = caught.value.messages
     assert message.startswith(f"--set {given}: a key in model is read by YAML as {read_as}") and "write one of cell," in message
+
+
+@pytest.mark.parametrize("written", ["~0/train.csv", "~no-such-user-rnnexp/train.csv"])
+def test_a_tilde_naming_no_user_stays_a_path_as_a_shell_leaves_it(tmp_path, written):
+    """~name expands to a user's home folder; a ~name that names no user is kept as written (bash does
+    the same), so the file is looked for there and a missing one is named, never an internal error."""
+    from rnnexp.config import parse_config
+
+    cfg = parse_config(f"data: {{task: text_classification, train_file: '{written}'}}\n", base_dir=tmp_path)
+    assert cfg.data.train_file == str(tmp_path / written)
+    assert parse_config("data: {task: text_classification, train_file: '~/t.csv'}\n", base_dir=tmp_path).data.train_file == str(
+        Path.home() / "t.csv"
+    )

@@ -52,8 +52,17 @@ def resolve_paths(raw: dict, base_dir: Path) -> None:
         for key in keys:
             value = section.get(key)
             if isinstance(value, str) and value:
-                path = Path(value).expanduser()
+                path = expand_home(value)
                 section[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
+
+
+def expand_home(text: str) -> Path:
+    """A path as a shell reads it: ~ and ~user are home folders, and a ~name that names no user stays
+    as written (Path.expanduser raises there; a file of that name is then looked for, and named if missing)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
 
 
 def resolve_entry_paths(sweep_raw: dict, folder: Path) -> None:
@@ -107,7 +116,7 @@ def read_layers(text: str, source: str, folder: Path | None, path: Path | None =
         at = f"{source}:{line_of(node, [BASE_KEY])}"
         if not isinstance(base, str) or not base.strip():
             raise ConfigError(f"{at}: base: expected a config path (relative to this file) or null, got {clip(repr(base))}")
-        target = Path(base).expanduser()
+        target = expand_home(base)
         target = target if target.is_absolute() or folder is None else folder / target
         shown = os.path.normpath(str(target))
         if target.resolve() in seen:

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.inherit import expand_home
 from ..errors import ConfigError
 
 PREPARATION = 1  # the version of what an entry holds and how it is made: raise it when either changes
@@ -53,7 +54,7 @@ def cache_dir() -> Path | None:
     if env.strip().lower() == "off":
         return None
     if env:
-        return Path(env).expanduser()
+        return expand_home(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "rnnexp" / "prepared"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DataConfig, label_text
+from ..config.inherit import expand_home
 from ..errors import DataError
 from . import readers
 from .cache import memo
@@ -156,7 +157,7 @@ def data_dir() -> Path:
     """Where built-in datasets that are not inside a package live: $RNNEXP_DATA_DIR or the user cache."""
     env = os.environ.get("RNNEXP_DATA_DIR")
     if env:
-        return Path(env).expanduser()
+        return expand_home(env)
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "rnnexp" / "data"
 
