@@ -18,6 +18,7 @@ import torch
 from conftest import assert_same_run, fill_disk, run_cli, tmpfs
 from rnnexp.config import Config, DataConfig
 from rnnexp.data import Table, cache, prepared, read_table
+from rnnexp.errors import DataError
 
 
 class Heard:
@@ -208,6 +209,41 @@ def test_an_entry_stored_twice_keeps_the_first(tmp_path, cache_dir):
     assert keys(cache_dir) == {"k" * 32}
 
 
+def test_parts_written_before_the_build_ends_are_the_entry(tmp_path, cache_dir):
+    """A part added early (a file's texts, written while they are tokenized) is stored once, as it
+    was added; the parts given at the end join it; the entry maps them all."""
+    early, late = np.arange(100_000, dtype=np.int64), np.frombuffer(b"late part", dtype=np.uint8)
+    path = write_csv(tmp_path / "d.csv", ROWS)
+
+    def build(staging):
+        staging.add("early", early)
+        staging.written["early"].result()  # written before the build goes on
+        assert (staging.folder / "early.bin").read_bytes() == early.tobytes()
+        return {"early": early, "late": late}, {"facts": 1}
+
+    heard = Heard()
+    arrays, meta, folder = prepared.through_cache(path, {"kind": "test"}, ("early", "late"), build, heard)
+    assert folder is not None and not heard.notes and meta == {"facts": 1}
+    assert np.array_equal(arrays["early"], early) and bytes(arrays["late"]) == b"late part"
+    again, _, _ = prepared.through_cache(path, {"kind": "test"}, ("early", "late"), build, heard)  # a hit: mapped
+    assert np.array_equal(again["early"], early) and heard.infos and "from the cache" in heard.infos[-1]
+
+
+def test_a_build_that_fails_after_writing_parts_leaves_nothing(tmp_path, cache_dir):
+    path = write_csv(tmp_path / "d.csv", ROWS)
+
+    def build(staging):
+        staging.add("texts", np.arange(50_000, dtype=np.int64))
+        raise DataError("found a bad line after the texts were read")
+
+    with pytest.raises(DataError, match="bad line"):
+        prepared.through_cache(path, {"kind": "test"}, ("texts",), build, Heard())
+    assert keys(cache_dir) == set()
+    assert not [p for p in cache_dir.iterdir() if p.name.startswith((".building", ".removing"))]
+    read(path, config(path))  # and the next build of any entry goes on as ever
+    assert len(keys(cache_dir)) == 1
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     with tmpfs(tmp_path / "small-disk", "2m", "the read-only case covers the path") as mount:
@@ -246,7 +282,7 @@ def test_a_full_disk_mid_entry_leaves_nothing(tmp_path, small_disk, monkeypatch)
     path = write_csv(tmp_path / "d.csv", rows)
     heard = Heard()
     read(path, config(path), heard)
-    assert heard.notes and "cannot write" in heard.notes[0]
+    assert len(heard.notes) == 1 and "cannot write" in heard.notes[0], heard.notes
     assert keys(small_disk / "cache") == set()
     assert not [p for p in (small_disk / "cache").iterdir() if p.name.startswith(".building")]
     filler.unlink()

@@ -53,6 +53,10 @@ def test_chunks_of_any_size_give_the_same_tokens(texts, flags, chunk):
     finally:
         prepare.CHUNK_BYTES = original
     assert [whole.of(i) for i in range(len(texts))] == [parts.of(i) for i in range(len(texts))]
+    # Counted chunk by chunk as they are merged: each word's count in all the texts.
+    expected = Counter(w for t in texts for w in tokenize(t, *flags))
+    for tokens in (whole, parts):
+        assert dict(zip(tokens.words, tokens.word_counts().tolist())) == {w: expected[w] for w in tokens.words}
 
 
 @pytest.mark.parametrize("strip_html", [True, False])

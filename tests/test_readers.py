@@ -8,6 +8,7 @@ import csv
 import json
 import random
 
+import numpy as np
 import pytest
 import yaml
 from data.shapes import SHAPES, SPLITLINES_BREAKS
@@ -405,3 +406,28 @@ def test_data_columns_naming_a_column_twice_is_refused(tmp_path):
     path.write_text("a,1\n")
     with pytest.raises(DataError, match=r"h.csv: data.columns: columns 1 and 2 are both named 'text'"):
         read_table(path, _config(path, columns=["text", "text"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(st.lists(st.text(max_size=12), max_size=6), max_size=5),
+    large=st.booleans(),
+    cut=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+)
+def test_a_chunked_text_column_becomes_one_blob_holding_every_text_in_order(chunks, large, cut):
+    """pyarrow's CSV reader gives a column in chunks (one per block), each possibly a slice of
+    its buffers: the TextColumn built from them holds exactly the texts, in order, as UTF-8."""
+    import pyarrow as pa
+
+    from rnnexp.data.tables import _text_column
+
+    kind = pa.large_string() if large else pa.string()
+    arrays = []
+    for texts in chunks:  # each chunk a slice of a wider array: its buffers start before it
+        whole = pa.array(["x" * cut[0]] * cut[0] + texts + ["y" * cut[1]] * cut[1], type=kind)
+        arrays.append(whole.slice(cut[0], len(texts)))
+    column = _text_column(pa.chunked_array(arrays, type=kind))
+    expected = [t for texts in chunks for t in texts]
+    assert list(column) == expected
+    assert column.offsets.dtype == np.int64 and column.offsets[0] == 0
+    assert column.blob.tobytes() == "".join(expected).encode("utf-8", "surrogatepass")

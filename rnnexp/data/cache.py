@@ -186,44 +186,103 @@ def _source_of(meta_path: Path) -> str:
         return ""
 
 
-def store(key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], notes: Notes) -> Entry | None:
-    """Write an entry aside, rename it into place and map it; ``arrays`` is emptied then (the caller
-    keeps no other reference: memory holds the data once, in the entry's pages). None when it
-    cannot be written (one note says why; ``arrays`` is left as it was, for the caller to go on
-    with in memory). Another process's entry of the same key, renamed in first, is the one used."""
-    root = cache_dir()
-    if root is None:
-        return None
-    building = root / f".building-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        building.mkdir(parents=True)
+class Staging:
+    """An entry being written aside while it is made: each part is written, and its CRC taken, on a
+    thread of its own as soon as it is added (a file's texts are written while they are tokenized:
+    writes and CRCs release the GIL). finish() waits for them, renames the entry into place and
+    maps it. Used as a context manager: a build that fails leaves nothing behind. A cache that
+    cannot be written costs the cache, not the run: finish() says why in one note and gives None."""
+
+    def __init__(self, key: str, notes: Notes):
+        self.key, self.notes = key, notes
+        self.root = cache_dir()
+        self.folder = None if self.root is None else self.root / f".building-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.written: dict[str, Any] = {}  # part name -> the future of its entry.json record
+        self.error: OSError | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        if self.folder is not None:
+            try:
+                self.folder.mkdir(parents=True)
+                self.pool = ThreadPoolExecutor(1, thread_name_prefix="rnnexp-cache")
+            except OSError as e:
+                self.error = e
+
+    def add(self, name: str, array: np.ndarray) -> None:
+        """Start writing part ``name`` (the caller keeps ``array`` unchanged until finish)."""
+        if self.pool is not None and name not in self.written:
+            self.written[name] = self.pool.submit(self._write, name, np.ascontiguousarray(array))
+
+    def _write(self, name: str, array: np.ndarray) -> dict[str, Any]:
+        with open(self.folder / f"{name}.bin", "wb") as f:
+            f.write(memoryview(array.reshape(-1).view(np.uint8)))
+        return {"dtype": array.dtype.str, "length": int(array.size), "crc32": _crc(array)}
+
+    def _wait(self) -> dict[str, Any]:
         parts = {}
-        for name, array in arrays.items():
-            array = np.ascontiguousarray(array)
-            with open(building / f"{name}.bin", "wb") as f:
-                f.write(memoryview(array.reshape(-1).view(np.uint8)))
-            parts[name] = {"dtype": array.dtype.str, "length": int(array.size), "crc32": _crc(array)}
-        full = {**meta, "key": key, "preparation": PREPARATION, "created": time.time(), "parts": parts}
-        (building / META).write_text(json.dumps(full, indent=1, ensure_ascii=False), encoding="utf-8")
-    except OSError as e:
-        discard(building)
-        notes(f"data cache: cannot write {root} ({e.strerror or e}); this run prepares its data in memory")
-        return None
-    ours = True
-    try:
-        os.rename(building, root / key)
-    except OSError as e:
-        discard(building)
-        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            notes(f"data cache: cannot write {root} ({e.strerror or e}); this run prepares its data in memory")
+        for name, future in self.written.items():
+            try:
+                parts[name] = future.result()
+            except OSError as e:
+                self.error = self.error or e
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+        return parts
+
+    def _failed(self, e: OSError) -> None:
+        discard(self.folder)
+        self.notes(f"data cache: cannot write {self.root} ({e.strerror or e}); this run prepares its data in memory")
+
+    def finish(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Entry | None:
+        """Store ``arrays`` (every part; those added already are not written again) with ``meta``,
+        rename the entry into place and map it; ``arrays`` is emptied then (the caller keeps no
+        other reference: memory holds the data once, in the entry's pages). None when it cannot be
+        written (``arrays`` left as it was, for the caller to go on with in memory). Another
+        process's entry of the same key, renamed in first, is the one used."""
+        if self.root is None:
             return None
-        ours = False
-    # Ours was checked as it was written (the CRCs are of the arrays in memory): mapped, not read again.
-    entry = load(key, notes, tuple(arrays), verify=not ours)
-    if entry is not None:
-        arrays.clear()
-        evict(size_limit(), keep=key)
-    return entry
+        for name, array in arrays.items():
+            self.add(name, array)
+        parts = self._wait()
+        if self.error is not None:
+            self._failed(self.error)
+            return None
+        full = {**meta, "key": self.key, "preparation": PREPARATION, "created": time.time(), "parts": parts}
+        try:
+            (self.folder / META).write_text(json.dumps(full, indent=1, ensure_ascii=False), encoding="utf-8")
+        except OSError as e:
+            self._failed(e)
+            return None
+        ours = True
+        try:
+            os.rename(self.folder, self.root / self.key)
+        except OSError as e:
+            discard(self.folder)
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                self._failed(e)
+                return None
+            ours = False
+        # Ours was checked as it was written (the CRCs are of the arrays in memory): mapped, not read again.
+        entry = load(self.key, self.notes, tuple(arrays), verify=not ours)
+        if entry is not None:
+            arrays.clear()
+            evict(size_limit(), keep=self.key)
+        return entry
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:  # the build failed: its parts are not an entry
+            self._wait()
+            if self.folder is not None:
+                discard(self.folder)
+
+
+def store(key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], notes: Notes) -> Entry | None:
+    """Write an entry whole (Staging.finish): the entry mapped, or None with one note."""
+    with Staging(key, notes) as staging:
+        return staging.finish(arrays, meta)
 
 
 def memo(folder: Path, name: str, compute: Callable[[], str]) -> str:
