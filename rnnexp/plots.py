@@ -238,7 +238,8 @@ def _label_axes(ax_loss, ax_lr, ax_metric, metric: str, title: str, lr_note: str
 def _draw_baselines(ax, lines: list[tuple[int | None, str, float]], labels: list[str], colors: list[str]) -> list[tuple]:
     """The baseline_lines on the metric panel, a line style per baseline (gray when shared by every
     run, else the run's colour); returns their legend entries."""
-    styles = {name: ("--", ":", "-.")[k % 3] for k, name in enumerate(sorted({name for _, name, _ in lines}))}
+    patterns = ("--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))  # a forecast has five baselines
+    styles = {name: patterns[k % len(patterns)] for k, name in enumerate(sorted({name for _, name, _ in lines}))}
     entries = []
     for i, name, value in lines:
         line = ax.axhline(value, color="0.35" if i is None else colors[i], linestyle=styles[name], linewidth=1.2, alpha=0.8)

@@ -170,6 +170,8 @@ BASELINE_NAMES = {
     "stratified": "stratified guess",
     "persistence": "persistence (tomorrow = today)",
     "seasonal_naive": "seasonal naive",
+    "ets": "exponential smoothing",
+    "sarima": "seasonal ARIMA",
 }
 
 
@@ -186,6 +188,21 @@ def verdict_line(report: dict[str, Any]) -> str:
     )
 
 
+def baseline_label(name: str, facts: dict[str, Any]) -> str:
+    """A forecasting baseline's column: its name and its form (season, or what statsmodels chose)."""
+    label, form = BASELINE_NAMES.get(name, name), facts.get("model") or {}
+    if name == "seasonal_naive":
+        return f"{label} (season {facts['season']})"
+    if name == "ets":
+        parts = [f"{form['trend']} trend" if form.get("trend") else "no trend"]
+        parts.append(f"{form['season']} season {form['period']}" if form.get("season") else "no season")
+        return f"{label} ({', '.join(parts)})"
+    if name == "sarima":
+        (p, d, q), (_, big_d, _, m) = form["order"], form["seasonal_order"]
+        return f"{label} ({p},{d},{q})({0},{big_d},{0},{m})" if big_d else f"ARIMA ({p},{d},{q})"
+    return label
+
+
 def show_forecast_eval(io: Output, report: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -198,10 +215,7 @@ def show_forecast_eval(io: Output, report: dict[str, Any]) -> None:
     table.add_column(f"metric ({report['target']} units)")
     table.add_column("model", justify="right")
     for name in report["baselines"]:
-        label = BASELINE_NAMES.get(name, name) + (
-            f" (season {report['baselines'][name]['season']})" if name == "seasonal_naive" else ""
-        )
-        table.add_column(label, justify="right")
+        table.add_column(baseline_label(name, report["baselines"][name]), justify="right")
     for key in ("mae", "rmse", "mape"):
         cells = [report[key], *(b[key] for b in report["baselines"].values())]
         label = "MAPE %" if key == "mape" else key.upper()

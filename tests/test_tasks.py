@@ -78,7 +78,7 @@ def test_forecasting_sigkill_resume_through_the_cli(weather_run, tmp_path):
 def test_forecast_evaluation_in_original_units_beside_baselines(weather_run):
     report = evaluate(weather_run.run_dir)
     assert report["task"] == "forecasting" and report["steps_ahead"] == [1, 2]
-    assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear_ar"}
+    assert set(report["baselines"]) == {"persistence", "seasonal_naive", "linear_ar", "ets", "sarima"}
     maes = {k: b["mae"] for k, b in report["baselines"].items()}
     assert report["verdict"]["strongest"] == min(maes, key=maes.get)
     assert report["verdict"]["beats"] == (report["mae"] < min(maes.values()))

@@ -42,7 +42,10 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "padding": (["rnnexp/data/padding.py"], ["tests/test_padding.py", "tests/test_prepare.py"]),
     "batches": (["rnnexp/data/batches.py"], ["tests/test_data.py", "tests/test_model.py"]),
     "metrics": (["rnnexp/metrics.py"], ["tests/test_metrics.py", "tests/test_evaluate.py"]),
-    "baselines": (["rnnexp/baselines.py"], ["tests/test_evaluate.py", "tests/test_tasks.py", "tests/test_series.py"]),
+    "baselines": (
+        ["rnnexp/baselines/__init__.py", "rnnexp/baselines/statistical.py"],
+        ["tests/test_evaluate.py", "tests/test_tasks.py", "tests/test_series.py", "tests/test_statistical.py"],
+    ),
     "checkpoint": (["rnnexp/checkpoint.py"], ["tests/test_checkpoint.py"]),
     "rundir": (["rnnexp/rundir.py"], ["tests/test_rundir.py", "tests/test_report.py"]),
     "training": (

@@ -179,7 +179,8 @@ class DataConfig(_Section):
         None,
         ge=1,
         le=COUNT_MAX,
-        description="forecasting: season length in rows (48 for a day of half-hours); adds the seasonal-naive baseline.",
+        description="forecasting: season length in rows (48 for a day of half-hours); adds the seasonal-naive baseline, "
+        "and the season of the exponential smoothing and seasonal ARIMA baselines.",
     )
     bucket: bool = Field(
         False,

@@ -120,7 +120,7 @@ def kept_baselines(task, key: tuple) -> dict[str, dict[str, float]]:
     from .. import baselines
     from ..data import cache
 
-    code = hashlib.sha256(Path(baselines.__file__).read_bytes()).hexdigest()
+    code = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(baselines.__file__).parent.glob("*.py")))).hexdigest()
     libraries = [version(name) for name in ("numpy", "scipy", "scikit-learn")]  # without importing them
     facts = [*key, task.split_examples("val").fingerprint(), code, *libraries]
     digest = hashlib.sha256(json.dumps(facts).encode()).hexdigest()

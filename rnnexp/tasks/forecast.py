@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import baselines
+from ..baselines import statistical
 from ..config import FORECASTING_METRICS, Config
 from ..data.prepared import series_of
 from ..data.series import (
@@ -117,20 +118,38 @@ class ForecastTask(WholeTensors):
         return self.to_units(baselines.linear_autoregressive(x.astype(np.float64), y.astype(np.float64), ex.astype(np.float64)))
 
     def baseline_scores(self, split: str, truth: np.ndarray, fit: bool = True) -> dict[str, dict[str, Any]]:
-        """Persistence, seasonal naive (with data.season) and, with ``fit``, the linear model, scored
-        against ``truth`` (the split's targets in their units): what evaluate reports and the
-        validation lines of curves.png show."""
+        """Persistence, seasonal naive (with data.season) and, with ``fit``, the linear model,
+        exponential smoothing and a seasonal ARIMA (fitted on the training rows, then run with
+        their parameters fixed), each scored against ``truth`` (the split's targets in their units)
+        over all its steps and per step ahead: what evaluate reports and the validation lines of
+        curves.png show."""
+        return {
+            name: {**facts, **regression_scores(truth, forecast), "per_step": self.per_step(truth, forecast)}
+            for name, (forecast, facts) in self.baseline_forecasts(split, fit).items()
+        }
+
+    def baseline_forecasts(self, split: str, fit: bool = True) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
+        """Each baseline's forecasts [windows, steps] of the split, in the target's units, and the
+        facts evaluate records beside its scores (a season, the form statsmodels chose)."""
         d, starts = self.cfg.data, self.windows[split].starts
         raw = self.series.values[:, self.series.target_index]
-        scores: dict[str, dict[str, Any]] = {
-            "persistence": regression_scores(truth, persistence(raw, starts, d.lookback, self.steps))
+        found: dict[str, tuple[np.ndarray, dict[str, Any]]] = {
+            "persistence": (persistence(raw, starts, d.lookback, self.steps), {})
         }
         if d.season:
-            seasonal = seasonal_naive(raw, starts, d.lookback, self.steps, d.season)
-            scores["seasonal_naive"] = {"season": d.season, **regression_scores(truth, seasonal)}
+            found["seasonal_naive"] = (seasonal_naive(raw, starts, d.lookback, self.steps, d.season), {"season": d.season})
         if fit:
-            scores[self.baseline] = regression_scores(truth, self.baseline_forecast(split))
-        return scores
+            found[self.baseline] = (self.baseline_forecast(split), {})
+            origins, train_end = starts + d.lookback - 1, self.bounds["train"][1]
+            for name, method in (("ets", statistical.ets), ("sarima", statistical.sarima)):
+                made = method(raw, train_end, origins, self.steps, d.season)
+                if made is not None:  # a training part too short to fit it: left out
+                    found[name] = (made.values, {"model": made.spec})
+        return found
+
+    def per_step(self, truth: np.ndarray, forecast: np.ndarray) -> list[dict[str, Any]]:
+        """The scores of each step ahead (a column of ``truth`` and ``forecast``)."""
+        return [{"steps_ahead": int(h), **regression_scores(truth[:, i], forecast[:, i])} for i, h in enumerate(self.steps)]
 
     def validation_baselines(self) -> dict[str, dict[str, float]]:
         """The baselines' val_mae and val_rmse: the lines curves.png draws beside the model's curve of
@@ -191,9 +210,7 @@ class ForecastTask(WholeTensors):
         truth_units, pred_units = self.to_units(y), self.to_units(pred)
         simple = self.baseline_scores(split, truth_units, fit)
         scores = regression_scores(truth_units, pred_units)
-        per_step = [
-            {"steps_ahead": int(h), **regression_scores(truth_units[:, i], pred_units[:, i])} for i, h in enumerate(self.steps)
-        ]
+        per_step = self.per_step(truth_units, pred_units)
         recorded = meta.get("data", {}).get("fingerprints", {}).get("train")
         report = {
             "task": self.kind,
