@@ -198,8 +198,8 @@ def baseline_label(name: str, facts: dict[str, Any]) -> str:
         parts.append(f"{form['season']} season {form['period']}" if form.get("season") else "no season")
         return f"{label} ({', '.join(parts)})"
     if name == "sarima":
-        (p, d, q), (_, big_d, _, m) = form["order"], form["seasonal_order"]
-        return f"{label} ({p},{d},{q})({0},{big_d},{0},{m})" if big_d else f"ARIMA ({p},{d},{q})"
+        (p, d, q), (big_p, big_d, big_q, m) = form["order"], form["seasonal_order"]
+        return f"{label} ({p},{d},{q})({big_p},{big_d},{big_q},{m})" if big_d else f"ARIMA ({p},{d},{q})"
     return label
 
 

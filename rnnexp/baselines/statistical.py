@@ -24,6 +24,9 @@ import numpy as np
 FIT_ROWS = 5000  # the training rows a model is fitted on: the last ones
 MIN_ROWS = 20  # fewer training rows than this: no statistical baseline
 ARMA_ORDERS = ((1, 0), (1, 1), (2, 1))  # the seasonal ARIMA's (p, q) candidates
+# Seasons up to this long also get a seasonal MA(1) term (SARIMA(p,0,q)(0,1,1)): the state grows
+# with the season, and a day of half-hours (48) would cost seconds per fit and gigabytes to filter.
+SEASONAL_MA_MAX = 24
 
 
 @dataclass
@@ -120,7 +123,8 @@ def ets_forecasts(run, origins: np.ndarray, steps: np.ndarray, kind: str | None,
 
 def sarima(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray, season: int | None) -> Forecasts | None:
     """ARMA(p, q) with a constant on the series differenced by one season (by one step without a
-    season), (p, q) by AIC: None when the training part is too short."""
+    season), with a seasonal MA(1) term for a season up to SEASONAL_MA_MAX, (p, q) by AIC: None
+    when the training part is too short."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     start, end = fit_window(train_end)
@@ -129,7 +133,8 @@ def sarima(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray
     lag = season if by_season else 1
     if len(part) < lag + MIN_ROWS:
         return None
-    form = {"order": (0, 0 if by_season else 1, 0), "seasonal_order": (0, 1, 0, season) if by_season else (0, 0, 0, 0)}
+    seasonal_ma = int(by_season and season <= SEASONAL_MA_MAX)
+    form = {"order": (0, 0 if by_season else 1, 0), "seasonal_order": (0, 1, seasonal_ma, season) if by_season else (0, 0, 0, 0)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fits = []
