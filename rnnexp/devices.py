@@ -148,3 +148,20 @@ def autocast(precision: str, device: torch.device):
     """The context the forward pass and loss run in: torch.autocast for bf16 and fp16, nothing for fp32."""
     dtype = AUTOCAST[precision]
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a run on ``device`` now (CPU: the kernel's MemAvailable); None when unknown."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None

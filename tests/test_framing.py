@@ -1,0 +1,198 @@
+"""rnnexp/framing.py and data.residual / data.window_scale: the forecast is the reference value the
+key names plus the network's output (on the window's own level and scale with window_scale), all
+inside the model; a framed run resumes exactly, exports and predicts what evaluate scores; a config
+the framing cannot serve is refused naming the key."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import StopAt, assert_same_run, run_cli
+from rnnexp import training
+from rnnexp.checkpoint import save as save_checkpoint
+from rnnexp.config import Config, ModelConfig
+from rnnexp.export import export
+from rnnexp.framing import SPREAD_FLOOR, frame_spec
+from rnnexp.model import build_model
+
+
+def test_each_steps_reference_is_read_from_the_window_row_one_season_before_it():
+    # lookback 10, season 4: the target at t+h is compared with t+h-4 (h <= 4), t+h-8 (5 <= h <= 8)
+    spec = frame_spec(0, 10, [1, 2, 4, 5, 8], "seasonal_naive", 4, False)
+    last = 9
+    assert spec["base"] == [last + 1 - 4, last + 2 - 4, last + 4 - 4, last + 5 - 8, last + 8 - 8]
+    assert frame_spec(2, 10, [1, 3], "persistence", None, True) == {"target": 2, "base": [9, 9], "scale": True}
+    assert frame_spec(0, 10, [1], "none", 4, False) is None
+
+
+@pytest.mark.parametrize(
+    ("residual", "scale"),
+    [("none", True), ("persistence", False), ("persistence", True), ("seasonal_naive", False), ("seasonal_naive", True)],
+)
+def test_the_output_is_the_reference_plus_the_networks_on_the_framed_window(residual, scale):
+    """The framed model against the same weights unframed, fed the window framed by hand."""
+    torch.manual_seed(0)
+    steps, lookback, season, target = [1, 2, 3], 8, 3, 1
+    spec = frame_spec(target, lookback, steps, residual, season, scale)
+    cfg = ModelConfig(cell="gru", num_neurons=5)
+    framed = build_model(cfg, {"kind": "features", "num_features": 3, "seq_len": lookback, "frame": spec}, 3).eval()
+    plain = build_model(cfg, {"kind": "features", "num_features": 3, "seq_len": lookback}, 3).eval()
+    plain.load_state_dict(framed.state_dict())  # the frame has no weights of its own
+    x = torch.randn(6, lookback, 3, dtype=torch.float64).float()
+    x[0, :, target] = 0.25  # a flat window: its spread is the floor, never a division by zero
+    series = x[..., target]
+    level = series.mean(1, keepdim=True)
+    spread = series.std(1, unbiased=False, keepdim=True).clamp_min(SPREAD_FLOOR)
+    fed = x.clone()
+    if scale:
+        fed[..., target] = (series - level) / spread
+    reference = {
+        "none": level if scale else torch.zeros(6, 1),
+        "persistence": series[:, [lookback - 1] * 3],
+        "seasonal_naive": series[:, [lookback - 1 + h - season * math.ceil(h / season) for h in steps]],
+    }[residual]
+    expected = reference + (spread if scale else 1.0) * plain(fed)
+    with torch.no_grad():
+        torch.testing.assert_close(framed(x), expected, rtol=1e-5, atol=1e-5)
+        assert torch.isfinite(framed(x)).all()
+
+
+def test_a_network_that_outputs_zero_forecasts_the_seasonal_naive_value():
+    spec = frame_spec(0, 7, [1, 2], "seasonal_naive", 7, True)
+    model = build_model(
+        ModelConfig(cell="lstm", num_neurons=4), {"kind": "features", "num_features": 1, "seq_len": 7, "frame": spec}, 2
+    )
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        x = torch.arange(14, dtype=torch.float32).reshape(2, 7, 1)
+        assert model(x).tolist() == [[0.0, 1.0], [7.0, 8.0]]  # the values at t+1-7 and t+2-7
+
+
+def forecast_config(path, **data) -> dict:
+    return {
+        "name": "framed",
+        "data": {"task": "forecasting", "train_file": str(path), "target": "y", "features": ["y", "x"], "time_column": "t",
+                 "lookback": 14, "horizon": 3, "multi_output": True, "season": 7, "val_split": 0.2, "test_split": 0.2, **data},
+        "model": {"cell": "gru", "num_neurons": 8},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "seed": 1},
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def weekly(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weekly")
+    rng = np.random.default_rng(0)
+    n = 300
+    level = 100 + np.cumsum(rng.normal(0, 1, n))
+    y = level + 10 * np.sin(2 * np.pi * np.arange(n) / 7) + rng.normal(0, 0.5, n)
+    x = rng.normal(0, 1, n)
+    days = np.datetime64("2020-01-01") + np.arange(n)
+    path = folder / "weekly.csv"
+    path.write_text("t,y,x\n" + "".join(f"{d},{a:.5f},{b:.5f}\n" for d, a, b in zip(days, y, x)))
+    return path
+
+
+def test_a_framed_run_resumes_bit_identically_and_exports_what_it_scores(weekly, tmp_path):
+    cfg = Config.model_validate(forecast_config(weekly, residual="seasonal_naive", window_scale=True))
+    whole = training.train(cfg, tmp_path / "whole")
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path / "cut", reporter=StopAt(stop, 20), stop=stop)  # in epoch 2
+    assert first.status == "interrupted"
+    assert_same_run(Path(whole.run_dir), Path(training.resume(first.run_dir).run_dir))
+    state = torch.load(f"{whole.run_dir}/checkpoints/best.pt", weights_only=True)
+    assert state["input"]["frame"] == {"target": 0, "base": [7, 8, 9], "scale": True}
+    assert state["preprocessing"]["residual"] == "seasonal_naive" and state["preprocessing"]["window_scale"] is True
+    done = export(whole.run_dir, "torchscript")  # checked against the checkpoint's outputs, or an error
+    served = torch.jit.load(done["path"])
+    prep = json.loads(open(f"{whole.run_dir}/model.preprocessing.json").read())
+    assert prep["residual"] == "seasonal_naive" and prep["window_scale"] is True
+    # The exported model alone, fed the file's last window scaled by the JSON's scaler, forecasts
+    # what predict prints.
+    rows = np.loadtxt(weekly, delimiter=",", skiprows=1, usecols=(1, 2))[-14:]
+    offset, scale = np.array(prep["scaler"]["offset"]), np.array(prep["scaler"]["scale"])
+    out = served(torch.from_numpy(((rows - offset) / scale)[None]).float()).detach().numpy()[0]
+    values = out * scale[0] + offset[0]
+    proc = run_cli("predict", whole.run_dir, "--file", weekly, "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = [step["value"] for step in json.loads(proc.stdout)["forecast"]]
+    np.testing.assert_allclose(got, values, rtol=1e-5)
+
+
+def test_the_framing_changes_what_is_trained(weekly, tmp_path):
+    """Each key changes the weights a run ends with (a key that were ignored would not), and a
+    forecast scales its window unless told not to."""
+    ends = {}
+    keys_of = {
+        "none": {"window_scale": False},
+        "residual": {"residual": "persistence", "window_scale": False},
+        "scale": {"window_scale": True},
+        "default": {},
+    }
+    for name, keys in keys_of.items():
+        run = training.train(Config.model_validate(forecast_config(weekly, **keys)), tmp_path / name)
+        ends[name] = torch.load(f"{run.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
+    for name in ("residual", "scale"):
+        assert any(not torch.equal(ends["none"][k], ends[name][k]) for k in ends["none"])
+    assert all(torch.equal(ends["scale"][k], ends["default"][k]) for k in ends["none"])
+
+
+@pytest.mark.parametrize("fault", ["batch:2:5", "batch:1:3"])  # with a checkpoint; before the first one
+def test_a_forecasting_run_from_before_the_framing_keys_resumes_evaluates_and_exports_as_it_trained(weekly, tmp_path, fault):
+    """A run folder written before data.residual and data.window_scale existed trained unframed; its
+    config.yaml, meta.json and checkpoints lack both keys, and it must resume, evaluate and export as
+    it trained, not under today's default (window_scale on for forecasting)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps(forecast_config(weekly, window_scale=False)))
+    ref = json.loads(run_cli("train", config, "--runs-dir", tmp_path / "ref", "--json", "--quiet").stdout)["run_dir"]
+    proc = run_cli("train", config, "--runs-dir", tmp_path / "runs", "--quiet", env={"RNNEXP_FAULT": fault})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    (run,) = list((tmp_path / "runs").iterdir())
+    written = yaml.safe_load((run / "config.yaml").read_text())
+    del written["data"]["residual"], written["data"]["window_scale"]
+    (run / "config.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    meta = json.loads((run / "meta.json").read_text())
+    del meta["config"]["data"]["residual"], meta["config"]["data"]["window_scale"]
+    (run / "meta.json").write_text(json.dumps(meta))
+    for checkpoint in (run / "checkpoints").glob("*.pt"):
+        state = torch.load(checkpoint, weights_only=True)
+        del state["config"]["data"]["residual"], state["config"]["data"]["window_scale"], state["checksum"]
+        del state["preprocessing"]["residual"], state["preprocessing"]["window_scale"]
+        assert "frame" not in state["input"]
+        save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, checkpoint)
+    proc = run_cli("resume", run, "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_same_run(Path(ref), run)
+    scores = [json.loads(run_cli("evaluate", r, "--json").stdout) for r in (ref, run)]
+    assert scores[0]["mae"] == scores[1]["mae"] and scores[0]["per_step"] == scores[1]["per_step"]
+    assert export(run, "torchscript")["path"]  # checked against the checkpoint's outputs, or an error
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"residual": "seasonal_naive", "season": None}, "data.residual seasonal_naive needs data.season"),
+        ({"residual": "seasonal_naive", "lookback": 5}, "data.lookback 5 must be at least 7 with data.season 7"),
+        (
+            {"residual": "seasonal_naive", "lookback": 6, "horizon": 8, "multi_output": False},
+            "data.lookback 6 must be at least 7",
+        ),
+    ],
+)
+def test_a_framing_the_window_cannot_serve_is_refused_naming_the_key(weekly, tmp_path, data, fragment):
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps(forecast_config(weekly, **data)))  # JSON is YAML
+    proc = run_cli("validate", path)
+    assert proc.returncode == 2 and fragment in proc.stderr and str(path) in proc.stderr, proc.stderr
+    path.write_text(json.dumps({"data": {"dataset": "amazon-food", "residual": "persistence"}}))
+    proc = run_cli("validate", path)
+    assert proc.returncode == 2 and "data.residual and data.window_scale are for forecasting" in proc.stderr, proc.stderr
