@@ -23,7 +23,19 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-SCRIPTS = ["overhead", "cells", "knobs", "sweep", "startup", "reader", "scale", "baselines", "keras_compare", "keras_parity"]
+SCRIPTS = [
+    "overhead",
+    "cells",
+    "knobs",
+    "sweep",
+    "startup",
+    "reader",
+    "scale",
+    "baselines",
+    "forecast",
+    "keras_compare",
+    "keras_parity",
+]
 
 
 def _row(bench: str, measure: str, value: Any, goal: str, met: bool | None) -> dict[str, Any]:
@@ -67,6 +79,35 @@ def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
         x = r["large"]
         what = f"{x['texts']:,} texts ({x['csv_mb']} MB CSV) prepared on a cold cache: seconds (peak RSS {x['peak_rss_mb']} MB)"
         out.append(_row(name, what, x["cold_s"], "ready to train", True))
+    return out
+
+
+def _forecast_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    names = {"linear_ar": "ridge", "ets": "exponential smoothing", "sarima": "seasonal ARIMA", "seasonal_naive": "seasonal naive"}
+    for x in r["rows"]:
+        others = ", ".join(
+            f"{names.get(b, b)} {x[b]}" for b in ("persistence", "seasonal_naive", "linear_ar", "ets", "sarima") if b in x
+        )
+        what = f"{x['series']}, {x['steps_ahead']} step(s) ahead: test MAE, model / best baseline (model {x['model']}; {others})"
+        out.append(_row(name, what, x["model_over_best"], "< 1 (beats every baseline)", x["model_over_best"] < 1))
+    for f in r["fitting"]:
+        fits = f"exponential smoothing {f.get('ets_fit_seconds')} s, seasonal ARIMA {f.get('sarima_fit_seconds')} s"
+        out.append(
+            _row(
+                name,
+                f"{f['series']}: {f['windows']} test windows; fitting and forecasting ({fits})",
+                f["train_seconds"],
+                "seconds to train the model",
+                None,
+            )
+        )
+    for t in r.get("techniques") or []:
+        out.append(_row(name, f"{t['series']}, {t['variant']}: test MAE 1 step ahead", t["mae_step_1"], "", None))
+    g = r["goal"]
+    rest = g["within_5_percent_on_the_rest"]
+    what = f"series where the model beats every baseline at its first step (of {g['series']}; the rest within 5%: {rest})"
+    out.append(_row(name, what, g["beats_every_baseline"], ">= 2, the rest within 5%", g["met"]))
     return out
 
 
@@ -202,6 +243,8 @@ def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
             ),
             _row(name, "  held-out accuracy, full fit minus the sample's", r["sample_accuracy_cost"], "", None),
         ]
+    if name == "forecast":
+        return _forecast_rows(name, r)
     if name == "keras_parity":
         if r.get("skipped"):
             return [_row(name, "Keras vs rnnexp defaults", "skipped", r["skipped"], None)]
