@@ -84,7 +84,7 @@ def forecast_config(path, **data) -> dict:
         "data": {"task": "forecasting", "train_file": str(path), "target": "y", "features": ["y", "x"], "time_column": "t",
                  "lookback": 14, "horizon": 3, "multi_output": True, "season": 7, "val_split": 0.2, "test_split": 0.2, **data},
         "model": {"cell": "gru", "num_neurons": 8},
-        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "seed": 1},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "seed": 1, "baselines": False},  # tests/test_statistical.py's
     }  # fmt: skip
 
 

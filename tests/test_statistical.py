@@ -5,6 +5,7 @@ per step ahead and counts them in the verdict, and --gate baseline fails when on
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 
@@ -39,17 +40,28 @@ def quiet():
     return context
 
 
+@functools.lru_cache(maxsize=64)
+def fitted_ets(raw: bytes, train_end: int, trend: str | None, kind: str | None, season: int | None):
+    """statsmodels' Holt-Winters of this form fitted on the training rows of the series ``raw``
+    (float64 bytes): fitted once per test, whatever the number of origins asked of it."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    start, end = statistical.fit_window(train_end)
+    y = np.frombuffer(raw)
+    return ExponentialSmoothing(
+        y[start:end], trend=trend, damped_trend=trend is not None, seasonal=kind,
+        seasonal_periods=season if kind else None, initialization_method="estimated",
+    ).fit()  # fmt: skip
+
+
 def statsmodels_ets(y, train_end, origin, top, spec, season):
     """statsmodels directly: Holt-Winters of the recorded form fitted on the training rows, then
     run with those parameters on the series cut at ``origin`` and asked for forecast(top)."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    start, end = statistical.fit_window(train_end)
+    start, _ = statistical.fit_window(train_end)
     trend, kind = ("add" if spec["trend"] else None), spec["season"]
-    fitted = ExponentialSmoothing(
-        y[start:end], trend=trend, damped_trend=trend is not None, seasonal=kind,
-        seasonal_periods=season if kind else None, initialization_method="estimated",
-    ).fit()  # fmt: skip
+    fitted = fitted_ets(np.ascontiguousarray(y, dtype=np.float64).tobytes(), train_end, trend, kind, season)
     params = fitted.params
     known = {"initial_level": params["initial_level"]}
     fixed = {"smoothing_level": params["smoothing_level"]}
@@ -66,6 +78,17 @@ def statsmodels_ets(y, train_end, origin, top, spec, season):
     return np.asarray(cut.fit(optimized=False, **fixed).forecast(top)), fitted.aic
 
 
+@functools.lru_cache(maxsize=64)
+def fitted_sarima(raw: bytes, train_end: int, order: tuple, seasonal_order: tuple):
+    """statsmodels' SARIMAX of these orders fitted on the training rows (the series differenced
+    first), once per test."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    start, end = statistical.fit_window(train_end)
+    y = np.frombuffer(raw)
+    return SARIMAX(y[start:end], order=order, seasonal_order=seasonal_order, trend="c", simple_differencing=True).fit(disp=False)
+
+
 def statsmodels_sarima(y, train_end, origin, top, spec, levels=False):
     """statsmodels directly: SARIMAX of the recorded orders fitted on the training rows (the series
     differenced first), its parameters applied to the series cut at ``origin``, and forecast(top):
@@ -75,9 +98,10 @@ def statsmodels_sarima(y, train_end, origin, top, spec, levels=False):
     themselves; its diffuse start makes it agree to about 1e-6 relative, not exactly)."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    start, end = statistical.fit_window(train_end)
+    start, _ = statistical.fit_window(train_end)
     form = {"order": tuple(spec["order"]), "seasonal_order": tuple(spec["seasonal_order"]), "trend": "c"}
-    fitted = SARIMAX(y[start:end], simple_differencing=True, **form).fit(disp=False)
+    raw = np.ascontiguousarray(y, dtype=np.float64).tobytes()
+    fitted = fitted_sarima(raw, train_end, form["order"], form["seasonal_order"])
     if levels:
         cut = SARIMAX(y[start : origin + 1], simple_differencing=False, **form)
         return np.asarray(cut.filter(fitted.params).forecast(int(top))), fitted.aic
