@@ -25,8 +25,9 @@ FIT_ROWS = 5000  # the training rows a model is fitted on: the last ones
 MIN_ROWS = 20  # fewer training rows than this: no statistical baseline
 ARMA_ORDERS = ((1, 0), (1, 1), (2, 1))  # the seasonal ARIMA's (p, q) candidates
 # Seasons up to this long also get a seasonal MA(1) term (SARIMA(p,0,q)(0,1,1)): the state grows
-# with the season, and a day of half-hours (48) would cost seconds per fit and gigabytes to filter.
-SEASONAL_MA_MAX = 24
+# with the season. Measured on 50,000 points: season 12, about 8 s for the three fits and the run
+# over the series; season 24, 32 s (past evaluate's 30 s bound); 48, gigabytes to filter.
+SEASONAL_MA_MAX = 12
 
 
 @dataclass
