@@ -14,10 +14,10 @@ checkpoint without one (every run before these keys) builds the model as it trai
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
+
+from .config.schema import season_lag
 
 SPREAD_FLOOR = 1e-3  # a flat window (in the scaler's units) is not divided by zero
 
@@ -31,7 +31,7 @@ def frame_spec(target: int, lookback: int, steps: list[int], residual: str, seas
     if residual == "persistence":
         base = [lookback - 1] * len(steps)
     elif residual == "seasonal_naive":
-        base = [lookback - 1 + h - season * math.ceil(h / season) for h in steps]
+        base = [lookback - 1 + h - season_lag(h, season) for h in steps]
     return {"target": target, "base": base, "scale": scale}
 
 

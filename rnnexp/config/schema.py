@@ -73,10 +73,17 @@ class AugmentConfig(_Section):
         return self.insert > 0 or self.delete > 0 or self.swap > 0
 
 
+def season_lag(step: int, season: int) -> int:
+    """How many rows before the target ``step`` rows ahead its seasonal-naive value lies: one season,
+    or the fewest whole seasons that reach back into the observed rows. The one rule of the
+    seasonal-naive baseline (data.series), data.residual seasonal_naive (framing) and its check."""
+    return season * math.ceil(step / season)
+
+
 def seasonal_rows_needed(steps: list[int], season: int) -> int:
-    """The lookback data.residual seasonal_naive needs: the window must hold the value one season
-    (or the fewest whole seasons) before every step predicted (framing.frame_spec reads it there)."""
-    return max(season * math.ceil(h / season) - h + 1 for h in steps)
+    """The lookback data.residual seasonal_naive needs: the window must hold every step's
+    seasonal-naive value (framing.frame_spec reads it there)."""
+    return max(season_lag(h, season) - h + 1 for h in steps)
 
 
 class DataConfig(_Section):

@@ -9,13 +9,13 @@ normalization statistics come from the training rows alone.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..config import DataConfig
+from ..config.schema import season_lag
 from ..errors import DataError
 from .padding import pad
 from .readers import read_frame, row_place
@@ -232,7 +232,7 @@ def persistence(raw_target: np.ndarray, starts: np.ndarray, lookback: int, steps
 def seasonal_naive(raw_target: np.ndarray, starts: np.ndarray, lookback: int, steps: np.ndarray, season: int) -> np.ndarray:
     """The value one season before each target time (several seasons back when the step exceeds a season)."""
     last = starts + lookback - 1
-    back = season * np.array([math.ceil(h / season) for h in steps])
+    back = np.array([season_lag(int(h), season) for h in steps])
     return raw_target[(last[:, None] + steps) - back]
 
 
