@@ -51,8 +51,6 @@ def seasonal(season: int | None, rows: int, cycles: int = 2) -> bool:
 
 def ets(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray, season: int | None) -> Forecasts | None:
     """Holt-Winters exponential smoothing: None when the training part is too short."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
     start, end = fit_window(train_end)
     part = y[start:end]
     if len(part) < MIN_ROWS:
@@ -65,11 +63,7 @@ def ets(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray, s
         fits = []
         for trend in (None, "add"):
             for kind in seasons:
-                model = ExponentialSmoothing(
-                    part, trend=trend, damped_trend=trend is not None, seasonal=kind,
-                    seasonal_periods=season if kind else None, initialization_method="estimated",
-                )  # fmt: skip
-                res = model.fit()
+                res = holt_winters(part, trend, kind, season, "estimated").fit()
                 if np.isfinite(res.aic):
                     fits.append((float(res.aic), trend, kind, res))
         if not fits:
@@ -80,20 +74,25 @@ def ets(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray, s
     return Forecasts(ets_forecasts(run, origins - start, steps, kind, season), {**spec, "fit_rows": [start, end]})
 
 
+def holt_winters(y, trend: str | None, kind: str | None, season: int | None, initialization: str, **known):
+    """statsmodels' Holt-Winters model of one form (a trend is always damped) on ``y``."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    return ExponentialSmoothing(
+        y, trend=trend, damped_trend=trend is not None, seasonal=kind, seasonal_periods=season if kind else None,
+        initialization_method=initialization, **known,
+    )  # fmt: skip
+
+
 def ets_filter(y, trend, kind, season, params):
     """The fitted model run over ``y`` (from the fit's first row) with its parameters and initial
     states fixed: statsmodels' results, whose states are the ones forecast(h) starts from."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
     known = {"initial_level": params["initial_level"]}
     if trend:
         known["initial_trend"] = params["initial_trend"]
     if kind:
         known["initial_seasonal"] = params["initial_seasons"]
-    model = ExponentialSmoothing(
-        y, trend=trend, damped_trend=trend is not None, seasonal=kind, seasonal_periods=season if kind else None,
-        initialization_method="known", **known,
-    )  # fmt: skip
+    model = holt_winters(y, trend, kind, season, "known", **known)
     fixed = {"smoothing_level": params["smoothing_level"]}
     if trend:
         fixed.update(smoothing_trend=params["smoothing_trend"], damping_trend=params["damping_trend"])
