@@ -7,8 +7,8 @@ ahead on at least 2 of the 3 series, and is within 5% of the best baseline on th
 
 Each forecasting technique of rnnexp is also trained on every series, one key changed from the
 config at a time (data.residual persistence, and seasonal_naive where the window holds a season;
-data.window_scale switched), and its MAE at the first step shown beside the config's
-(--no-techniques skips them: the slow part, about ten minutes here).
+data.window_scale switched; train.balance_steps switched where there are several steps), and its
+MAE at the first step shown beside the config's (--no-techniques skips them: the slow part).
 
 Prints the tables and writes bench/results/forecast.json.
 
@@ -87,7 +87,8 @@ def techniques(name: str, config: str, runs: Path, seeds: int, shipped: float) -
     switched alone."""
     from rnnexp.config import load_config
 
-    data = load_config(ROOT / config).data
+    cfg = load_config(ROOT / config)
+    data = cfg.data
     out = [{"series": name, "variant": "config as shipped", "mae_step_1": shipped, "seeds": seeds}]
     variants = {}
     for residual in ("none", "persistence", "seasonal_naive"):
@@ -97,6 +98,9 @@ def techniques(name: str, config: str, runs: Path, seeds: int, shipped: float) -
             variants[f"data.residual {residual}"] = [f"data.residual={residual}"]
     flipped = str(not data.scales_window).lower()
     variants[f"data.window_scale {flipped}"] = [f"data.window_scale={flipped}"]
+    if data.multi_output and data.horizon > 1:  # one step ahead has nothing to balance
+        flipped = str(not cfg.balances_steps).lower()
+        variants[f"train.balance_steps {flipped}"] = [f"train.balance_steps={flipped}"]
     for label, sets in variants.items():
         maes = [trained(config, runs, sets, seed)[0]["per_step"][0]["mae"] for seed in range(seeds)]
         out.append({"series": name, "variant": label, "mae_step_1": round(mean(maes), 3), "seeds": seeds})

@@ -1,7 +1,8 @@
 """rnnexp/framing.py and data.residual / data.window_scale: the forecast is the reference value the
 key names plus the network's output (on the window's own level and scale with window_scale), all
 inside the model; a framed run resumes exactly, exports and predicts what evaluate scores; a config
-the framing cannot serve is refused naming the key."""
+the framing cannot serve is refused naming the key. And train.balance_steps, the loss that weighs
+each step ahead by persistence's error there (tasks/forecast.py's step_factors)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from rnnexp.checkpoint import save as save_checkpoint
 from rnnexp.config import Config, ModelConfig
 from rnnexp.export import export
 from rnnexp.framing import SPREAD_FLOOR, frame_spec
-from rnnexp.model import build_model
+from rnnexp.model import build_model, model_from_checkpoint
+from rnnexp.tasks.forecast import ForecastTask, step_factors
 
 
 def test_each_steps_reference_is_read_from_the_window_row_one_season_before_it():
@@ -78,13 +80,14 @@ def test_a_network_that_outputs_zero_forecasts_the_seasonal_naive_value():
         assert model(x).tolist() == [[0.0, 1.0], [7.0, 8.0]]  # the values at t+1-7 and t+2-7
 
 
-def forecast_config(path, **data) -> dict:
+def forecast_config(path, train=None, **data) -> dict:
     return {
         "name": "framed",
         "data": {"task": "forecasting", "train_file": str(path), "target": "y", "features": ["y", "x"], "time_column": "t",
                  "lookback": 14, "horizon": 3, "multi_output": True, "season": 7, "val_split": 0.2, "test_split": 0.2, **data},
         "model": {"cell": "gru", "num_neurons": 8},
-        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "seed": 1, "baselines": False},  # tests/test_statistical.py's
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01, "seed": 1, "baselines": False,  # tests/test_statistical.py's
+                  **(train or {})},
     }  # fmt: skip
 
 
@@ -146,26 +149,68 @@ def test_the_framing_changes_what_is_trained(weekly, tmp_path):
     assert all(torch.equal(ends["scale"][k], ends["default"][k]) for k in ends["none"])
 
 
+def test_balanced_steps_weigh_each_steps_error_by_persistences_error_there():
+    """step_factors against a hand computation: steps whose persistence errors are 1, 2 and 4 (mean
+    absolute, over the windows) get factors 2, 1 and 1/2 (one over each, over their geometric mean
+    1/2), and the loss is the MSE of the errors times those factors."""
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.normal(0, 1, (40, 6, 2))).float()
+    last = x[:, -1, 1:2]
+    signs = torch.from_numpy(rng.choice([-1.0, 1.0], (40, 3))).float()
+    y = last + signs * torch.tensor([1.0, 2.0, 4.0])
+    factor = step_factors(x, y, target=1)
+    torch.testing.assert_close(factor, torch.tensor([2.0, 1.0, 0.5]))
+    assert step_factors(x, y[:, :1], target=1) is None  # one step: the loss as it was
+    # a step persistence never misses (a flat stretch) counts as the smallest error that moves
+    flat = torch.cat([last, y[:, 1:]], dim=1)
+    torch.testing.assert_close(step_factors(x, flat, target=1), torch.tensor([2 ** (1 / 3), 2 ** (1 / 3), 2 ** (-2 / 3)]))
+
+
+def test_balanced_steps_change_training_and_the_loss_is_the_weighted_one(weekly, tmp_path):
+    """The default for a forecast several steps ahead balances them; false trains other weights, and
+    the run's val_loss is the MSE with each step's errors times its factor, computed here from the
+    model's own validation forecasts."""
+    ends, losses, runs = {}, {}, {}
+    for name, train in {"off": {"balance_steps": False}, "on": {"balance_steps": True}, "default": {}}.items():
+        run = runs[name] = training.train(Config.model_validate(forecast_config(weekly, train=train)), tmp_path / name)
+        ends[name] = torch.load(f"{run.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
+        losses[name] = float(open(f"{run.run_dir}/metrics.csv").read().splitlines()[-1].split(",")[2])
+    assert any(not torch.equal(ends["off"][k], ends["on"][k]) for k in ends["off"])
+    assert all(torch.equal(ends["on"][k], ends["default"][k]) for k in ends["on"])
+    cfg = Config.model_validate(forecast_config(weekly))
+    task = ForecastTask.create(cfg, torch.device("cpu"))
+    model = model_from_checkpoint(torch.load(f"{runs['on'].run_dir}/checkpoints/last.pt", weights_only=True)).eval()
+    vx, vy = task.val
+    with torch.no_grad():
+        errors = (model(vx) - vy).double()
+    raw = (task.train_y.double() - task.train_x[:, -1:, 0].double()).abs().mean(0)  # on the training windows
+    weight = (1 / raw) / (1 / raw).log().mean().exp()
+    assert losses["on"] == pytest.approx(float(((errors * weight) ** 2).mean()), rel=1e-5)
+    assert losses["on"] != pytest.approx(float((errors**2).mean()), rel=1e-3)
+
+
 @pytest.mark.parametrize("fault", ["batch:2:5", "batch:1:3"])  # with a checkpoint; before the first one
 def test_a_forecasting_run_from_before_the_framing_keys_resumes_evaluates_and_exports_as_it_trained(weekly, tmp_path, fault):
-    """A run folder written before data.residual and data.window_scale existed trained unframed; its
-    config.yaml, meta.json and checkpoints lack both keys, and it must resume, evaluate and export as
-    it trained, not under today's default (window_scale on for forecasting)."""
+    """A run folder written before data.residual, data.window_scale and train.balance_steps existed
+    trained unframed and unbalanced; its config.yaml, meta.json and checkpoints lack the keys, and it
+    must resume, evaluate and export as it trained, not under today's defaults (window_scale and
+    balance_steps on for forecasting)."""
     config = tmp_path / "c.yaml"
-    config.write_text(json.dumps(forecast_config(weekly, window_scale=False)))
+    config.write_text(json.dumps(forecast_config(weekly, train={"balance_steps": False}, window_scale=False)))
     ref = json.loads(run_cli("train", config, "--runs-dir", tmp_path / "ref", "--json", "--quiet").stdout)["run_dir"]
     proc = run_cli("train", config, "--runs-dir", tmp_path / "runs", "--quiet", env={"RNNEXP_FAULT": fault})
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     (run,) = list((tmp_path / "runs").iterdir())
     written = yaml.safe_load((run / "config.yaml").read_text())
-    del written["data"]["residual"], written["data"]["window_scale"]
+    del written["data"]["residual"], written["data"]["window_scale"], written["train"]["balance_steps"]
     (run / "config.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
     meta = json.loads((run / "meta.json").read_text())
-    del meta["config"]["data"]["residual"], meta["config"]["data"]["window_scale"]
+    del meta["config"]["data"]["residual"], meta["config"]["data"]["window_scale"], meta["config"]["train"]["balance_steps"]
     (run / "meta.json").write_text(json.dumps(meta))
     for checkpoint in (run / "checkpoints").glob("*.pt"):
         state = torch.load(checkpoint, weights_only=True)
         del state["config"]["data"]["residual"], state["config"]["data"]["window_scale"], state["checksum"]
+        del state["config"]["train"]["balance_steps"]
         del state["preprocessing"]["residual"], state["preprocessing"]["window_scale"]
         assert "frame" not in state["input"]
         save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, checkpoint)
@@ -196,3 +241,6 @@ def test_a_framing_the_window_cannot_serve_is_refused_naming_the_key(weekly, tmp
     path.write_text(json.dumps({"data": {"dataset": "amazon-food", "residual": "persistence"}}))
     proc = run_cli("validate", path)
     assert proc.returncode == 2 and "data.residual and data.window_scale are for forecasting" in proc.stderr, proc.stderr
+    path.write_text(json.dumps({"data": {"dataset": "amazon-food"}, "train": {"balance_steps": True}}))
+    proc = run_cli("validate", path)
+    assert proc.returncode == 2 and "train.balance_steps is for forecasting" in proc.stderr, proc.stderr

@@ -141,13 +141,14 @@ def test_forecasting_config_errors(change, message):
 
 
 def test_electricity_gru_beats_persistence(tmp_path):
-    """Acceptance: the shipped electricity config (a default-size GRU) beats 'tomorrow = today'."""
+    """Acceptance: the shipped electricity config beats 'tomorrow = today' after two epochs (at 32
+    units instead of its 128, a quarter of the time: the recipe, not the size, is what is held)."""
     pytest.importorskip("tsdata")
     from conftest import ROOT
     from rnnexp.config import load_config
 
     # No fitted baselines: persistence is the one asserted (the statistical ones: test_statistical.py)
-    cfg = load_config(ROOT / "configs" / "electricity.yaml", ["train.epochs=2", "train.baselines=false"])
+    cfg = load_config(ROOT / "configs" / "electricity.yaml", ["train.epochs=2", "train.baselines=false", "model.num_neurons=32"])
     report = evaluate(training.train(cfg, tmp_path).run_dir)
     assert report["target"] == "Demand" and report["beats_persistence"]
     assert report["mae"] < 0.7 * report["baselines"]["persistence"]["mae"]

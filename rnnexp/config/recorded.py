@@ -1,7 +1,7 @@
 """Configs rnnexp wrote under an older version, read today. A key added later normally takes a
 default that keeps the old behaviour, so an old run folder reads through today's schema unchanged.
-A few defaults were instead changed on purpose (train.optimizer_defaults: keras; data.window_scale,
-on for forecasting); a config rnnexp
+A few defaults were instead changed on purpose (train.optimizer_defaults: keras; data.window_scale
+and train.balance_steps, on for forecasting); a config rnnexp
 recorded before such a key existed (a run folder's config.yaml, a checkpoint's or meta.json's
 config, a sweep's base) was made under the old value, and is read with it, here and nowhere else."""
 
@@ -11,7 +11,11 @@ import copy
 from typing import Any
 
 # dotted key -> the value every run had before the key existed
-CHANGED_DEFAULTS: dict[str, Any] = {"train.optimizer_defaults": "torch", "data.window_scale": False}
+CHANGED_DEFAULTS: dict[str, Any] = {
+    "train.optimizer_defaults": "torch",
+    "data.window_scale": False,
+    "train.balance_steps": False,
+}
 
 
 def as_recorded(raw: dict[str, Any]) -> dict[str, Any]:

@@ -101,6 +101,12 @@ class TrainConfig(_Section):
     loss: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = Field(
         "auto", description="auto: cross_entropy for classification, mse for forecasting (on normalized values)."
     )
+    balance_steps: bool | None = Field(
+        None,
+        description="forecasting, several steps ahead: each step's error enters the loss over persistence's mean "
+        "absolute error at that step on the training windows (as MASE scales), so the near steps, whose errors are "
+        "smallest, weigh as much as the far ones (null: on for forecasting).",
+    )
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
     optimizer_defaults: Literal["keras", "torch"] = Field(
         "keras",
@@ -275,11 +281,18 @@ class Config(_Section):
             raise ValueError("train.class_weight is for classification; a forecasting run has no classes (remove the key)")
         if forecasting and self.train.loss == "cross_entropy":
             raise ValueError("train.loss cross_entropy is for classification; forecasting takes mse, mae or huber")
+        if not forecasting and self.train.balance_steps:
+            raise ValueError("train.balance_steps is for forecasting; a classification run has one output per example")
         if not forecasting and self.train.loss in ("mse", "mae", "huber"):
             raise ValueError(f"train.loss {self.train.loss} is for forecasting; classification takes cross_entropy")
         if self.data.task != "text_classification" and self.model.embedding.pretrained:
             raise ValueError(f"model.embedding.pretrained is for text; {self.data.task} reads numbers directly")
         return self
+
+    @property
+    def balances_steps(self) -> bool:
+        """train.balance_steps as it applies: null is on for forecasting (measured: docs/benchmarks.md)."""
+        return self.data.is_forecasting if self.train.balance_steps is None else self.train.balance_steps
 
     @property
     def loss(self) -> str:

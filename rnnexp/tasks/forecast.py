@@ -38,6 +38,21 @@ from .common import WholeTensors
 REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 
+def step_factors(x: torch.Tensor, y: torch.Tensor, target: int) -> torch.Tensor | None:
+    """train.balance_steps' factor per step ahead: one over persistence's mean absolute error at that
+    step on the training windows (MASE's scale; a step a flat series never moves counts as the
+    smallest that moves), over the factors' geometric mean, so the loss keeps its size and a
+    single step is left as it was (None). Near steps err least: unbalanced, an MSE over half an
+    hour to two hours ahead was nearly all the far steps' error (measured: docs/benchmarks.md)."""
+    if y.shape[1] < 2:
+        return None
+    scale = (y.double() - x[:, -1:, target].double()).abs().mean(0)
+    moved = scale[scale > 0]
+    scale = scale.clamp_min(float(moved.min()) if len(moved) else 1.0)
+    factor = 1.0 / scale
+    return (factor / factor.log().mean().exp()).float()
+
+
 class ForecastTask(WholeTensors):
     kind = "forecasting"
     facts_folder = None  # its baselines are cheap: fitted again in each process
@@ -61,8 +76,9 @@ class ForecastTask(WholeTensors):
         self.train_x, self.train_y = self.tensors("train")
         self.val = self.tensors("val") if "val" in self.windows else None
         self.loss_fn = REGRESSION_LOSSES[cfg.loss]
+        self.step_factor = step_factors(self.train_x, self.train_y, series.target_index) if cfg.balances_steps else None
         # The loss of always predicting the training mean: where a model that learned nothing sits.
-        self.prior_loss = float(self.loss_fn(torch.full_like(self.train_y, float(self.train_y.mean())), self.train_y))
+        self.prior_loss = float(self.loss(torch.full_like(self.train_y, float(self.train_y.mean())), self.train_y))
 
     @classmethod
     def create(cls, cfg: Config, device: torch.device, events=None) -> ForecastTask:
@@ -112,7 +128,12 @@ class ForecastTask(WholeTensors):
         return torch.from_numpy(x).to(self.home), torch.from_numpy(y).to(self.home)
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.loss_fn(outputs, targets)
+        """train.loss on normalized values; with train.balance_steps, each step ahead's outputs and
+        targets first multiplied by its factor (step_factors)."""
+        if self.step_factor is None:
+            return self.loss_fn(outputs, targets)
+        factor = self.step_factor.to(outputs.device)
+        return self.loss_fn(outputs * factor, targets * factor)
 
     baseline = "linear_ar"
 
@@ -177,7 +198,7 @@ class ForecastTask(WholeTensors):
         vx, vy = self.val
         pred = self.predict(model, vx)
         scores = regression_scores(self.to_units(vy.cpu().numpy()), self.to_units(pred.cpu().numpy()))
-        return {"val_loss": float(self.loss_fn(pred, vy).item()), "val_mae": scores["mae"], "val_rmse": scores["rmse"]}
+        return {"val_loss": float(self.loss(pred, vy).item()), "val_mae": scores["mae"], "val_rmse": scores["rmse"]}
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -228,7 +249,7 @@ class ForecastTask(WholeTensors):
             "windows": int(len(starts)),
             "steps_ahead": self.steps.tolist(),
             "data_matches_training": recorded == self.series.fingerprint() if recorded else None,
-            "loss": float(self.loss_fn(torch.from_numpy(pred), torch.from_numpy(y)).item()),
+            "loss": float(self.loss(torch.from_numpy(pred), torch.from_numpy(y)).item()),
             **scores,
             "per_step": per_step,
             "baselines": simple,
