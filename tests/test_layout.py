@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parent.parent / "rnnexp"
 
 # Lower layers never import higher ones; a unit is a module or a subpackage.
@@ -99,6 +101,21 @@ def test_the_layout_check_sees_relative_imports():
     assert {"checkpoint", "errors", "model", "rundir", "tasks"} <= imported_units(PACKAGE / "scoring.py")
     assert "training" in imported_units(PACKAGE / "sweep" / "worker.py")
     assert "errors" in imported_units(PACKAGE / "config" / "loading.py")
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_a_tmpfs_that_cannot_be_mounted_skips_unless_ci_requires_it(tmp_path, monkeypatch, required):
+    import subprocess
+
+    import conftest
+
+    refused = subprocess.CompletedProcess(["mount"], 32, "", "mount: permission denied")
+    monkeypatch.setattr(conftest.subprocess, "run", lambda *a, **k: refused)
+    monkeypatch.setenv("RNNEXP_REQUIRE_TMPFS", "1" if required else "0")
+    expected = pytest.fail.Exception if required else pytest.skip.Exception
+    with pytest.raises(BaseException) as raised, conftest.tmpfs(tmp_path / "disk", "1m", "covered"):  # a skip is one
+        raise AssertionError("entered a tmpfs that was never mounted")
+    assert raised.type is expected and "cannot mount a tmpfs here" in str(raised.value), raised
 
 
 def test_under_ci_a_skip_fails_unless_the_machine_may_truly_lack_what_it_needs():
