@@ -65,31 +65,39 @@ def test_baselines_the_cap_keeps_a_million_texts_within_the_goal_and_costs_some_
     assert b["texts"] >= 1_000_000 and b["seconds"] < b["goal_s"] and b["sample_accuracy_cost"] > 0
 
 
-def test_forecast_the_model_beats_every_baseline_on_weather_and_births_and_not_on_electricity(results):
-    """benchmarks.md: at one step ahead the model beats every baseline on weather and births, not on
-    electricity, where the seasonal ARIMA beats it by over a fifth of its error; from two steps
-    ahead it beats every baseline there too; each statistical model fits in seconds."""
+def test_forecast_the_model_beats_every_baseline_at_every_step_and_the_arima_is_within_a_percent(results):
+    """benchmarks.md: the goal is met; the model beats every baseline at one step ahead on all three
+    series, and at every later step; on electricity half an hour ahead the seasonal ARIMA is within
+    a percent of it; each statistical model fits in seconds."""
     r = results["forecast"]
-    first = {x["series"]: x for x in r["rows"] if x["steps_ahead"] == 1}
-    assert first["weather"]["model_over_best"] < 1 and first["births"]["model_over_best"] < 1
-    electricity = first["electricity"]
-    assert electricity["best_baseline"] == "sarima" and electricity["sarima"] < 0.8 * electricity["model"]
-    assert all(x["model_over_best"] < 1 for x in r["rows"] if x["series"] == "electricity" and x["steps_ahead"] >= 2)
-    assert r["goal"]["beats_every_baseline"] == 2 and not r["goal"]["met"]
+    assert r["goal"]["met"] and r["goal"]["beats_every_baseline"] == 3
+    assert all(x["model_over_best"] < 1 for x in r["rows"])
+    electricity = next(x for x in r["rows"] if x["series"] == "electricity" and x["steps_ahead"] == 1)
+    assert electricity["best_baseline"] == "sarima" and electricity["model_over_best"] > 0.99
     assert all(f[k] < 30 for f in r["fitting"] for k in ("ets_fit_seconds", "sarima_fit_seconds"))
 
 
-def test_forecast_the_windows_scale_matters_most_on_births(results):
-    """tuning guide, 8: without data.window_scale, births' error rises by over a fifth and weather's
-    a little; the seasonal-naive residual is worse than the shipped config on both series whose
-    window holds a season."""
+def test_forecast_each_technique_moves_the_error_as_the_tuning_guide_says(results):
+    """tuning guide, 8: without train.balance_steps electricity's one-step error rises by almost a
+    tenth and the weather's stays within a percent; without data.window_scale births' rises by over a
+    fifth, electricity's by a few percent and the weather's moves within a seed's noise; the
+    seasonal-naive residual is worse than the shipped config on both series whose window holds a
+    season; persistence moves births' up by 5%, the weather's not at all, electricity's down by 8%."""
     mae = {(t["series"], t["variant"]): t["mae_step_1"] for t in results["forecast"]["techniques"]}
-    assert mae["births", "data.window_scale false"] > 1.2 * mae["births", "config as shipped"]
-    assert mae["weather", "data.window_scale false"] > mae["weather", "config as shipped"]
+
+    def change(series: str, variant: str) -> float:
+        return mae[series, variant] / mae[series, "config as shipped"] - 1
+
+    assert 0.07 < change("electricity", "train.balance_steps false") < 0.1
+    assert abs(change("weather", "train.balance_steps false")) < 0.01
+    assert change("births", "data.window_scale false") > 0.2
+    assert 0.02 < change("electricity", "data.window_scale false") < 0.1
+    assert abs(change("weather", "data.window_scale false")) < 0.02
     for series in ("births", "electricity"):
-        assert mae[series, "data.residual seasonal_naive"] > mae[series, "config as shipped"]
-    for series in ("births", "weather"):  # "persistence moves the one-step error by a few percent at most"
-        assert abs(mae[series, "data.residual persistence"] / mae[series, "config as shipped"] - 1) < 0.07
+        assert change(series, "data.residual seasonal_naive") > 0
+    assert 0.03 < change("births", "data.residual persistence") < 0.06
+    assert abs(change("weather", "data.residual persistence")) < 0.01
+    assert -0.1 < change("electricity", "data.residual persistence") < -0.06
 
 
 def test_scale_every_goal_is_met(results):
