@@ -150,6 +150,22 @@ def autocast(precision: str, device: torch.device):
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
+def recurrent_autocast(cell: str, x: torch.Tensor):
+    """The context the recurrent layers run in: the forward pass's, except an LSTM under bf16 on a
+    CPU whose oneDNN has no bfloat16 (no AVX-512 BF16 or AMX): its LSTM primitive fails to build
+    there ("could not create a primitive descriptor"), so the layers run in float32 instead, as the
+    scans keep their state anyway."""
+    if (
+        cell == "lstm"
+        and x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        and not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    ):
+        return torch.autocast("cpu", enabled=False)
+    return nullcontext()
+
+
 def available_memory(device: torch.device) -> int | None:
     """Bytes free for a run on ``device`` now (CPU: the kernel's MemAvailable); None when unknown."""
     if device.type == "cuda":

@@ -12,7 +12,7 @@ from torch.func import functional_call
 from .cells import GATES, VariationalRNN, backward_within_lengths, real_steps, within_length_reversal
 from .config import Config, ModelConfig
 from .data.padding import keep_real
-from .devices import available_memory, to_compute
+from .devices import available_memory, recurrent_autocast, to_compute
 from .errors import ConfigError
 from .framing import Frame
 
@@ -190,6 +190,13 @@ class RNNModel(nn.Module):
                 for name, p in self.rnn.named_parameters()
                 if "weight_hh" in name
             }
+        with recurrent_autocast(self.cell, x):
+            out = self._recurrent(x, lengths, params)
+        out = self.head(self.output_drop(self._summary(out, real)))
+        return out if self.frame is None else self.frame.outputs(out, framed)
+
+    def _recurrent(self, x: torch.Tensor, lengths: torch.Tensor | None, params: dict | None) -> torch.Tensor:
+        """[B, T, features] -> [B, T, H * directions], by the fastest route that computes it here."""
         rnn = self.rnn
         if self.eval_fused and not self.training:
             layers = len(rnn.hidden_sizes)
@@ -204,8 +211,7 @@ class RNNModel(nn.Module):
         else:  # [B, T, H * directions]; the stacked layers and the step loop take the lengths themselves
             kw = {} if lengths is None else {"lengths": lengths}
             out = (rnn(x, **kw) if params is None else functional_call(rnn, params, (x,), kw))[0]
-        out = self.head(self.output_drop(self._summary(out, real)))
-        return out if self.frame is None else self.frame.outputs(out, framed)
+        return out
 
     def _summary(self, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """[B, T, H*dirs] -> [B, features]; ``real`` marks the steps that are not padding."""

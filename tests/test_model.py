@@ -663,3 +663,27 @@ def test_the_scans_run_under_bf16_autocast_in_float32(cell, bidirectional, mask)
         for name, full in grads[0].items():
             assert grads[1][name].dtype == torch.float32
             assert torch.allclose(grads[1][name], full, rtol=0.05, atol=0.02 * full.abs().max().item()), name
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_an_lstm_under_bf16_runs_in_float32_where_the_cpu_has_no_bfloat16_lstm(monkeypatch, supported):
+    """oneDNN builds no bfloat16 LSTM on a CPU without AVX-512 BF16 or AMX (AVX2 machines, as this
+    project's CI may be): there the LSTM's layers leave autocast, and the model still trains; the
+    GRU and tanh RNN (which run there), and every layer on a CPU that has it, stay under it."""
+    from rnnexp.devices import recurrent_autocast
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: supported)
+    x = torch.randn(3, 5, 4)
+    with recurrent_autocast("lstm", x):  # outside autocast: nothing to leave
+        assert not torch.is_autocast_enabled("cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for cell in ("lstm", "gru", "rnn"):
+            with recurrent_autocast(cell, x):
+                assert torch.is_autocast_enabled("cpu") == (supported or cell != "lstm"), cell
+        if supported:
+            return  # the real kernel: tests/test_train_knobs.py trains it where this CPU has it
+        features = {"kind": "features", "num_features": 4, "seq_len": 5}
+        for spec in ({}, {"bidirectional": True, "mask": True}):
+            model = build_model(ModelConfig(cell="lstm", num_neurons=6, **spec), features, 2)
+            model(x).float().sum().backward()
+            assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

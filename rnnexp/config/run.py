@@ -103,10 +103,8 @@ class TrainConfig(_Section):
     )
     balance_steps: bool | None = Field(
         None,
-        description="forecasting, several steps ahead: each step's error enters the loss over persistence's mean "
-        "absolute error at that step on the training windows (as MASE scales), so the near steps, whose errors are "
-        "smallest, weigh as much as the far ones (null: on for forecasting; run folders from before this key read as "
-        "false).",
+        description="forecasting: weigh each step ahead's error in the loss by 1 / persistence's mean absolute error "
+        "there on the training windows (null: on for forecasting; false in run folders from before this key).",
     )
     momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum for sgd and rmsprop.")
     optimizer_defaults: Literal["keras", "torch"] = Field(
