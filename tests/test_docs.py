@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -556,3 +557,13 @@ def test_the_python_the_docs_ask_for_is_the_one_pyproject_requires():
     ]
     assert claims, "the docs say nowhere which Python rnnexp needs"
     assert all(version == lowest for _, version in claims), f"requires-python is {required}: {claims}"
+
+
+def test_the_forecasting_how_to_reads_its_weather_recording_as_it_says():
+    """how-to/forecasting.md, below the weather's evaluate: over days 1 to 3 together the ridge edges
+    out the recorded run, which is better one day ahead, and the verdict names the ridge."""
+    report = json.loads((ROOT / "docs" / "gen" / "recordings" / "weather.json").read_text())["evaluate"]["result"]
+    ridge = report["baselines"]["linear_ar"]
+    assert ridge["mae"] < report["mae"] and report["per_step"][0]["mae"] < ridge["per_step"][0]["mae"]
+    assert min(b["mae"] for b in report["baselines"].values()) == ridge["mae"]
+    assert "the ridge on the window edges out this run" in (ROOT / "docs" / "how-to" / "forecasting.md").read_text()
