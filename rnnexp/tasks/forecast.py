@@ -38,15 +38,16 @@ from .common import WholeTensors
 REGRESSION_LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 
-def step_factors(x: torch.Tensor, y: torch.Tensor, target: int) -> torch.Tensor | None:
+def step_factors(targets: torch.Tensor, persisted: np.ndarray) -> torch.Tensor | None:
     """train.balance_steps' factor per step ahead: one over persistence's mean absolute error at that
-    step on the training windows (MASE's scale; a step a flat series never moves counts as the
-    smallest that moves), over the factors' geometric mean, so the loss keeps its size and a
-    single step is left as it was (None). Near steps err least: unbalanced, an MSE over half an
-    hour to two hours ahead was nearly all the far steps' error (measured: docs/benchmarks.md)."""
-    if y.shape[1] < 2:
+    step (``persisted``: data.series.persistence's forecasts of ``targets``, the training windows;
+    MASE's scale; a step a flat series never moves counts as the smallest that moves), over the
+    factors' geometric mean, so the loss keeps its size and a single step is left as it was (None).
+    Near steps err least: unbalanced, an MSE over half an hour to two hours ahead was nearly all the
+    far steps' error (measured: docs/benchmarks.md)."""
+    if targets.shape[1] < 2:
         return None
-    scale = (y.double() - x[:, -1:, target].double()).abs().mean(0)
+    scale = (targets.double().cpu() - torch.from_numpy(persisted).double()).abs().mean(0)
     moved = scale[scale > 0]
     scale = scale.clamp_min(float(moved.min()) if len(moved) else 1.0)
     factor = 1.0 / scale
@@ -76,7 +77,11 @@ class ForecastTask(WholeTensors):
         self.train_x, self.train_y = self.tensors("train")
         self.val = self.tensors("val") if "val" in self.windows else None
         self.loss_fn = REGRESSION_LOSSES[cfg.loss]
-        self.step_factor = step_factors(self.train_x, self.train_y, series.target_index) if cfg.balances_steps else None
+        self.step_factor = None
+        if cfg.balances_steps:  # on the float32 values the windows hold
+            target = self.normalized[:, series.target_index].astype(np.float32)
+            persisted = persistence(target, self.windows["train"].starts, d.lookback, self.steps)
+            self.step_factor = step_factors(self.train_y, persisted)
         # The loss of always predicting the training mean: where a model that learned nothing sits.
         self.prior_loss = float(self.loss(torch.full_like(self.train_y, float(self.train_y.mean())), self.train_y))
 
