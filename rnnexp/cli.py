@@ -991,8 +991,8 @@ def _run_workers(console, sw, workers: int, storage: str | None) -> None:
     terminal, a progress bar over the trials, the workers' lines printed above it."""
     from .sweep import run_workers
 
-    with views.sweep_progress(console, sw) as watch:
-        ended = run_workers(sw, workers, storage, _SIGNALS.graceful_stop, quiet=console.quiet, watch=watch)
+    watch = views.sweep_progress(console, sw)
+    ended = run_workers(sw, workers, storage, _SIGNALS.graceful_stop, quiet=console.quiet, watch=watch, entry=_forked)
     if ended.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if ended.failed:
@@ -1052,6 +1052,8 @@ class _Signals:
         self.signalled = False  # a signal came: the next one ends the process (the stop may be set otherwise too)
 
     def install(self) -> None:
+        """At a command's start (a forked sweep worker's too: _forked): no stop set, nothing graceful."""
+        self.__init__()
         signal.signal(signal.SIGINT, self._handle)
         signal.signal(signal.SIGTERM, self._handle)
 
@@ -1106,6 +1108,17 @@ def _finish(console, result, as_json: bool) -> None:
 def main() -> None:
     _SIGNALS.install()
     app()
+
+
+def _forked(args: list[str]) -> int:
+    """`rnnexp ARGS` in a process forked from this one (a sweep's worker: run_workers), as a new
+    process runs it: signals handled as at a command's start, and its exit code returned."""
+    sys.argv = ["rnnexp", *args]
+    try:
+        main()
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
 
 
 def _with_flags(overrides: list[str], device: str | None, name: str | None = None) -> list[str]:

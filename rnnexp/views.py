@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -378,14 +376,13 @@ def epoch_line(row: dict[str, Any]) -> str:
     return "  ".join([*parts, f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"])
 
 
-@contextmanager
-def sweep_progress(console, sw) -> Iterator[Any]:
-    """While a sweep's local workers run: on a terminal, a bar over its trials (done of total, the
-    best so far), with every line the workers print above it; elsewhere, or quiet, nothing (the
-    workers print their lines themselves). The bar is gone before the command's final lines."""
+def sweep_progress(console, sw) -> Any:
+    """What a sweep's local workers show while they run (a sweep.Watch, which run_workers starts
+    once they do): on a terminal, a bar over its trials (done of total, the best so far), with every
+    line the workers print above it; elsewhere, or quiet, None (the workers print their lines
+    themselves). The bar is gone before the command's final lines."""
     if not console.is_terminal or console.quiet:
-        yield None
-        return
+        return None
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -401,6 +398,9 @@ def sweep_progress(console, sw) -> Iterator[Any]:
     class Bar(Watch):
         due = 0.0
 
+        def start(self) -> None:
+            bar.start()
+
         def line(self, text: str) -> None:
             bar.console.print(escape(text))
 
@@ -413,8 +413,7 @@ def sweep_progress(console, sw) -> Iterator[Any]:
             best = f"best {sw.metric} {shown(leader[1])} (trial {leader[0]})" if leader else ""
             bar.update(task, completed=ledger.done(), best=best)
 
-    bar.start()
-    try:
-        yield Bar()
-    finally:
-        bar.stop()
+        def stop(self) -> None:
+            bar.stop()
+
+    return Bar()

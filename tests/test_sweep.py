@@ -1454,14 +1454,16 @@ def _interrupt(proc: subprocess.Popen, how: str) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
-def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[int, str]:
+def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str, start: str) -> tuple[int, str]:
     """Run rnnexp ARGS with a terminal for stderr (the progress bar, the workers' lines through it),
-    in a session of its own; once each of its two workers has checkpointed an epoch, interrupt it
-    (_interrupt). Returns its exit code and the screen, once its workers have exited too."""
+    in a session of its own, its workers started as ``start`` says ($RNNEXP_WORKER_START: forked
+    from it, or new interpreters); once each of its two workers has checkpointed an epoch, interrupt
+    it (_interrupt). Returns its exit code and the screen, once its workers have exited too."""
     from conftest import open_pty, read_pty
 
     master, slave = open_pty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"}
+    env[sweeps.WORKER_START] = start
     cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
@@ -1474,6 +1476,8 @@ def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[
         time.sleep(0.05)
     workers = _children(proc.pid)
     assert len(workers) == 2, workers
+    named = {Path(f"/proc/{pid}/comm").read_text().strip() == sweeps.WORKER_NAME for pid in workers}
+    assert named == {start == "fork"}, (start, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in workers])
     _interrupt(proc, how)
     proc.communicate(timeout=120)
     while not all(_gone(pid) for pid in workers):  # after a second Ctrl-C they finish on their own
@@ -1484,21 +1488,22 @@ def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str) -> tuple[
 
 
 # Each way of stopping a sweep, on `sweep run` or on `sweep resume` (one function, _run_workers,
-# starts and stops the workers of both), three on each.
+# starts and stops the workers of both), three on each; the workers forked from the sweep's process
+# (where Linux without a GPU runs them), or new interpreters (elsewhere), each three times.
 SIGNAL_CASES = [
-    ("ctrl-c", "run"),
-    ("ctrl-c twice", "resume"),
-    ("sigterm", "run"),
-    ("sigterm to every process", "resume"),
-    ("sigkill", "run"),
-    ("hangup", "resume"),
+    ("ctrl-c", "run", "fork"),
+    ("ctrl-c twice", "resume", "spawn"),
+    ("sigterm", "run", "spawn"),
+    ("sigterm to every process", "resume", "fork"),
+    ("sigkill", "run", "fork"),
+    ("hangup", "resume", "spawn"),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how,command", SIGNAL_CASES)
+@pytest.mark.parametrize("how,command,start", SIGNAL_CASES)
 def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if_uninterrupted(
-    signal_sweep, tmp_path, command, how
+    signal_sweep, tmp_path, command, how, start
 ):
     """Ctrl-C on a terminal (SIGINT to the whole foreground process group), pressed once or twice,
     SIGTERM to the sweep, or to it and each worker at once: every worker finishes its batch,
@@ -1513,7 +1518,7 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
         args = ["sweep", path, "--workers", "2", "--runs-dir", runs]
     else:
         args = ["sweep", "resume", sweeps.create(path, runs).path, "--workers", "2"]
-    rc, screen = _run_on_a_terminal_and_interrupt(args, runs, how)
+    rc, screen = _run_on_a_terminal_and_interrupt(args, runs, how, start)
     assert rc == {"sigkill": -signal.SIGKILL, "hangup": -signal.SIGHUP}.get(how, 130), (rc, screen[-3000:])
     (folder,) = runs.iterdir()
     res = sweeps.compute_results(sweeps.open_sweep(folder))
@@ -1538,6 +1543,72 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
         assert retry["note"] == f"retry of #{t['number']}, resumed its run" and retry["run_dir"] == t["run_dir"]
         said = f"trial {retry['number']}: retry of trial {t['number']}, resuming "  # the worker's line names it too
         assert said in resumed.stdout + resumed.stderr, resumed.stderr[-3000:]
+
+
+def test_how_workers_start_is_fork_or_spawn_and_auto_forks_only_where_it_is_safe(monkeypatch):
+    """$RNNEXP_WORKER_START: fork or spawn as said; a value it does not know names the variable and
+    what it takes. auto (unset) forks a fresh Linux process, not one running a second Python thread
+    (whose locks a child would inherit held) or one whose torch sees a GPU (CUDA does not survive a
+    fork). Checked in a new interpreter: this test process runs threads of its own."""
+    for value, forks in (("fork", True), ("spawn", False)):
+        monkeypatch.setenv(sweeps.WORKER_START, value)
+        assert sweeps.forks_workers() is forks
+    monkeypatch.setenv(sweeps.WORKER_START, "thread")
+    with pytest.raises(ConfigError, match=r"^RNNEXP_WORKER_START='thread': expected auto, fork or spawn \(or leave it unset\)$"):
+        sweeps.forks_workers()
+    script = (
+        "import sys, threading, types\n"
+        "from rnnexp.sweep import forks_workers\n"
+        "seen = [forks_workers()]\n"
+        "gpu = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: True))\n"
+        "sys.modules['torch'] = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: False))\n"
+        "seen.append(forks_workers())\n"
+        "sys.modules['torch'] = gpu\n"
+        "seen.append(forks_workers())\n"
+        "del sys.modules['torch']\n"
+        "hold = threading.Event()\n"
+        "thread = threading.Thread(target=hold.wait)\n"
+        "thread.start()\n"
+        "seen.append(forks_workers())\n"
+        "hold.set(); thread.join()\n"
+        "seen.append(forks_workers())\n"
+        "print(seen)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != sweeps.WORKER_START}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    linux = sys.platform == "linux"
+    assert done.stdout.split("\n")[0] == str([linux, linux, False, False, linux])
+
+
+def test_a_forked_worker_is_a_process_of_its_own_that_its_name_shows_alive():
+    """A worker forked by run_workers: its own session, its stdin the line from the parent (closed:
+    it ends), its output piped, its environment as given, its exit code the parent's to read. Its
+    command line is its parent's (here pytest's, without "rnnexp"): its name, rnnexp-worker, is how
+    a liveness check (reap's) tells it from another program that reused a dead worker's pid."""
+    from rnnexp.sweep import local, worker
+
+    def entry(args: list[str]) -> int:  # the child: only system calls, as this process runs threads
+        facts = [args, os.getsid(0) == os.getpid(), Path("/proc/self/comm").read_text().strip(), os.environ["RNNEXP_T"]]
+        os.write(1, (json.dumps(facts) + "\n").encode())
+        while os.read(0, 100):
+            pass
+        return 3
+
+    proc = local._fork(["sweep", "worker"], {"RNNEXP_T": "set"}, entry, piped=True, quiet=False)
+    try:
+        assert json.loads(proc.stdout.readline()) == [["sweep", "worker"], True, sweeps.WORKER_NAME, "set"]
+        assert b"rnnexp" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert worker._alive(proc.pid) and proc.poll() is None
+    finally:
+        proc.stdin.close()
+    assert proc.wait() == 3 and proc.returncode == 3
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        assert not worker._alive(other.pid)  # a live process, but no rnnexp worker
+    finally:
+        other.kill()
+        other.wait()
 
 
 CLAIM_TRAIN = {"epochs": 2, "batch_size": 192, "threads": 1}  # one batch an epoch

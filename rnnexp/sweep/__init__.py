@@ -52,6 +52,7 @@ trial (one trial run), worker (the worker loop, reaping, local worker processes)
 from ..config import objective_of
 from .held import Events
 from .ledger import TrialLedger, epochs_spent
+from .local import WORKER_NAME, WORKER_START, Watch, WorkersEnd, follow_parent, forks_workers, run_workers
 from .names import (
     BRACKET_ATTR,
     BUDGET_ATTR,
@@ -71,7 +72,7 @@ from .results import compute_results, importances, results, write_results
 from .storage import open_storage, redact
 from .study import Sweep, create, grid_points, open_sweep
 from .trial import take_result as _take_result
-from .worker import Watch, WorkerResult, WorkersEnd, follow_parent, reap, run_workers, work, worker_devices
+from .worker import WorkerResult, reap, work, worker_devices
 
 __all__ = [
     "BRACKET_ATTR",
@@ -108,6 +109,9 @@ __all__ = [
     "redact",
     "results",
     "run_workers",
+    "forks_workers",
+    "WORKER_NAME",
+    "WORKER_START",
     "work",
     "worker_devices",
     "write_results",

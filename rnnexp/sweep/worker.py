@@ -1,14 +1,12 @@
 """A worker: pulls trials until the sweep has its total, first taking back the trials of workers
-that died; and run_workers, which starts local worker processes and waits for them."""
+that died."""
 
 from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from .. import faults
 from ..errors import StorageError
 from .held import Events, HeldTrial
 from .ledger import TrialLedger, promotes_of, retries_of
+from .local import WORKER_NAME
 from .names import Attr, SystemAttr
 from .storage import Retry, heartbeats, storage_of, stored_trial
 from .study import end_sweep_run
@@ -36,14 +35,6 @@ class WorkerResult:
     stopped_by: str = ""
 
 
-@dataclass
-class WorkersEnd:
-    """How run_workers' worker processes ended."""
-
-    interrupted: bool = False  # by a signal: each worker was told to hand its trial back, and has exited
-    failed: list[int] = field(default_factory=list)  # the exit codes of the workers that exited with errors
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -51,8 +42,9 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # a reused PID belongs to some other program
-        return b"rnnexp" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    try:  # a reused PID belongs to some other program (a forked worker is named by its comm: _name_worker)
+        proc = Path(f"/proc/{pid}")
+        return b"rnnexp" in (proc / "cmdline").read_bytes() or (proc / "comm").read_text().startswith(WORKER_NAME)
     except OSError:
         return True
 
@@ -261,24 +253,6 @@ def _surplus(sw: Sweep, trial: HeldTrial, stored) -> bool:
     )
 
 
-class Watch:
-    """What the process that started the workers shows while they run (the CLI's subclass draws a
-    progress bar over the trials): each line a worker prints, and a tick every half second."""
-
-    def line(self, text: str) -> None: ...
-    def tick(self) -> None: ...
-
-
-def _relay(stream, watch: Watch) -> threading.Thread:
-    def pump() -> None:
-        for text in stream:
-            watch.line(text.rstrip("\n"))
-
-    thread = threading.Thread(target=pump, name="rnnexp-worker-lines", daemon=True)
-    thread.start()
-    return thread
-
-
 def worker_devices(sw: Sweep, workers: int) -> list[str]:
     """Where each of ``workers`` local workers (numbers 0 to workers - 1, as run_workers starts them)
     trains trials of the base config's train.device: devices.worker_device, auto shown resolved."""
@@ -287,91 +261,3 @@ def worker_devices(sw: Sweep, workers: int) -> list[str]:
     gpus = gpu_count()
     placed = [worker_device(sw.base.train.device, i, gpus) for i in range(workers)]
     return [str(resolve_device("auto")) if name == "auto" else name for name in placed]
-
-
-# Set by run_workers for the workers it starts: their stdin is the line to it (see follow_parent).
-STOP_AT_EOF = "RNNEXP_STOP_AT_EOF"
-
-
-def follow_parent(stop) -> bool:
-    """In a worker run_workers started: set ``stop`` (as the first signal does: the trial is
-    checkpointed and handed back) once stdin closes, which happens when run_workers stops its
-    workers (a signal) and when it is gone (SIGKILLed, its terminal hung up). The workers run in
-    sessions of their own, so a terminal's Ctrl-C or hangup reaches only run_workers' process: this
-    line is how they hear of it, once each. False (nothing watched) in any other worker."""
-    if os.environ.get(STOP_AT_EOF) != "1":
-        return False
-
-    def watch() -> None:
-        try:
-            while os.read(0, 1 << 12):
-                pass
-        except OSError:
-            pass
-        stop.set()
-
-    threading.Thread(target=watch, name="rnnexp-parent", daemon=True).start()
-    return True
-
-
-def run_workers(
-    sw: Sweep,
-    workers: int,
-    storage: str | None,
-    graceful_stop: Callable[[], Any],
-    quiet: bool = False,
-    watch: Watch | None = None,
-) -> WorkersEnd:
-    """Start the local worker processes (threads split evenly among them; worker i is number i,
-    which places its trials on GPU i mod the GPU count: worker_devices) and wait for them.
-    graceful_stop() is called once they run; it returns the flag a signal sets (the CLI's). Once it
-    is set, each worker is told to stop (its stdin closed: follow_parent) and waited for. Each worker
-    runs in a session of its own: a terminal's Ctrl-C (SIGINT to the whole foreground process group)
-    or hangup reaches only this process, so a worker hears of a stop once, from here, and takes it as
-    the graceful one (a second signal would end it at once, its trial left running). A session of
-    its own, not only a process group: writing to the terminal, a worker is never stopped by
-    SIGTTOU (stty tostop), having none. If this process is killed, their stdin closes too.
-    quiet: nothing of the workers is shown but their errors.
-    watch: the workers' lines go through it (else straight to this process's stderr)."""
-    import subprocess
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    cmd = [sys.executable, "-m", "rnnexp", "sweep", "worker", str(sw.path), "--threads", str(threads)]
-    if quiet:
-        cmd.append("--quiet")
-    env = dict(os.environ, **{STOP_AT_EOF: "1"})
-    if storage:
-        env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
-    # A worker's output, its result line included, is this process's progress: stderr (stdout is
-    # for this command's own result), or through the watch; quiet, none of it (the workers print
-    # nothing but their result line, on stdout, and their errors, on stderr: those still come through).
-    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "errors": "replace"}
-    out = piped if watch is not None else {"stdout": subprocess.DEVNULL if quiet else sys.stderr.fileno()}
-    procs = [
-        subprocess.Popen([*cmd, "--number", str(i)], env=env, stdin=subprocess.PIPE, start_new_session=True, **out)
-        for i in range(workers)
-    ]
-    relays = [_relay(p.stdout, watch) for p in procs] if watch is not None else []
-    stop = graceful_stop()
-    try:
-        while any(p.poll() is None for p in procs):
-            if stop.wait(0.5):
-                _close_stdin(procs)  # each checkpoints its trial and hands it back
-                for p in procs:
-                    p.wait()
-                return WorkersEnd(interrupted=True)
-            if watch is not None:
-                watch.tick()
-        return WorkersEnd(failed=[p.returncode for p in procs if p.returncode != 0])
-    finally:
-        _close_stdin(procs)
-        for relay in relays:
-            relay.join(timeout=5)  # the workers' last lines, before anything else is printed
-
-
-def _close_stdin(procs) -> None:
-    for p in procs:
-        try:
-            p.stdin.close()
-        except OSError:
-            pass  # nothing was written to it: nothing to flush
