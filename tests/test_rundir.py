@@ -255,3 +255,57 @@ def test_a_run_folder_written_before_optimizer_defaults_reads_as_torch(tmp_path)
     assert run.load_config().train.optimizer_defaults == "torch"
     run.config.write_text("data: {task: text_classification, train_file: x.csv}\ntrain: {optimizer_defaults: keras}\n")
     assert run.load_config().train.optimizer_defaults == "keras"
+
+
+def test_metrics_csv_columns_frame_the_tasks_own():
+    """The header every metrics.csv has (docs: reference/run-folder.md), written out by hand."""
+    from rnnexp.rundir import metric_columns
+
+    assert metric_columns(["val_accuracy", "val_f1"]) == [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_accuracy",
+        "val_f1",
+        "lr",
+        "seconds",
+    ]
+    assert metric_columns([]) == ["epoch", "train_loss", "val_loss", "lr", "seconds"]
+
+
+def test_a_lock_that_cannot_be_opened_counts_as_held(tmp_path):
+    """A .lock that exists but cannot be opened (here a symlink to itself: ELOOP, which root meets
+    too) is held, hands off; a missing one never was; a dangling link is a missing one."""
+    from rnnexp.rundir import LOCK_FILE, lock_held
+
+    loop, missing, dangling = (tmp_path / n for n in ("loop", "missing", "dangling"))
+    for folder in (loop, missing, dangling):
+        folder.mkdir()
+    (loop / LOCK_FILE).symlink_to(LOCK_FILE)
+    (dangling / LOCK_FILE).symlink_to(tmp_path / "nowhere")
+    assert lock_held(loop) is True
+    assert lock_held(missing) is False and lock_held(dangling) is False
+
+
+def test_a_file_error_without_its_text_still_says_what_failed(tmp_path):
+    """cannot(): an OSError the OS gave no text is named by the error itself (its number), both for
+    a full disk (a StorageError) and for anything else (a RunDirError)."""
+    from rnnexp.rundir import cannot
+
+    full = cannot(tmp_path / "f", "write f", OSError(errno.ENOSPC, ""))
+    assert isinstance(full, StorageError) and f"cannot write f ([Errno {errno.ENOSPC}]" in str(full), str(full)
+    odd = cannot(tmp_path / "f", "write f", OSError("the device went away"))
+    assert isinstance(odd, RunDirError) and str(odd) == f"{tmp_path / 'f'}: cannot write f (the device went away)"
+
+
+def test_discarding_a_staged_folder_that_is_already_gone_is_quiet(tmp_path):
+    """A setup that failed discards its hidden folder; if something removed it first (a cleanup of
+    stale stages, a user), discarding is still no error."""
+    import shutil
+
+    staged = RunDir.stage(tmp_path, "gone")
+    assert staged.run.path.is_dir()
+    shutil.rmtree(staged.run.path)
+    staged.discard()
+    staged.discard()
+    assert list(tmp_path.iterdir()) == []

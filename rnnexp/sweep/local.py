@@ -201,11 +201,12 @@ def run_workers(
         env["RNNEXP_STORAGE"] = storage  # not on the command line, where ps would show the password
     fork = entry if entry is not None and forks_workers() else None  # decided once, before any worker runs
     procs = [_start([*args, "--number", str(i)], env, fork, watch is not None, quiet) for i in range(workers)]
-    if watch is not None:
-        watch.start()
-    relays = [_relay(p.stdout, watch) for p in procs] if watch is not None else []
-    stop = graceful_stop()
+    relays: list[threading.Thread] = []
     try:
+        if watch is not None:
+            watch.start()
+            relays = [_relay(p.stdout, watch) for p in procs]
+        stop = graceful_stop()
         while any(p.poll() is None for p in procs):
             if stop.wait(0.5):
                 _close_stdin(procs)  # each checkpoints its trial and hands it back
