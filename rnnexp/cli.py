@@ -823,6 +823,7 @@ def sweep_run(
     with _guard():
         from . import sweep as sweeps
 
+        sweeps.worker_start()  # a bad $RNNEXP_WORKER_START is refused before the sweep folder is made
         sw = sweeps.create(sweep_file, runs_dir, set_, storage, workers, grid)
         placed = sweeps.worker_devices(sw, sw.sweep.workers)
         where = placed[0] if len(set(placed)) == 1 else ", ".join(placed)
@@ -851,6 +852,7 @@ def sweep_resume(
     with _guard():
         from . import sweep as sweeps
 
+        sweeps.worker_start()
         sw = sweeps.open_sweep(sweep_dir, storage)
         _run_workers(console, sw, workers, storage)
         res = _sweep_results(sw)

@@ -1547,10 +1547,10 @@ def test_a_signal_stops_every_worker_after_its_batch_and_sweep_resume_ends_as_if
 
 def test_how_workers_start_is_fork_or_spawn_and_auto_forks_only_where_it_is_safe(monkeypatch):
     """$RNNEXP_WORKER_START: fork or spawn as said; a value it does not know names the variable and
-    what it takes. auto (unset) forks a fresh Linux process, not one running a second Python thread
+    what it takes. auto (unset or blank) forks a fresh Linux process, not one running a second Python thread
     (whose locks a child would inherit held) or one whose torch sees a GPU (CUDA does not survive a
     fork). Checked in a new interpreter: this test process runs threads of its own."""
-    for value, forks in (("fork", True), ("spawn", False)):
+    for value, forks in (("fork", True), ("spawn", False), (" spawn ", False)):
         monkeypatch.setenv(sweeps.WORKER_START, value)
         assert sweeps.forks_workers() is forks
     monkeypatch.setenv(sweeps.WORKER_START, "thread")
@@ -1574,11 +1574,27 @@ def test_how_workers_start_is_fork_or_spawn_and_auto_forks_only_where_it_is_safe
         "seen.append(forks_workers())\n"
         "print(seen)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != sweeps.WORKER_START}
+    env = {**os.environ, sweeps.WORKER_START: " "}  # blank: as unset, auto
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     linux = sys.platform == "linux"
     assert done.stdout.split("\n")[0] == str([linux, linux, False, False, linux])
+
+
+@pytest.mark.parametrize("value", ["thread", "Fork", "fork spawn"])
+def test_a_bad_worker_start_is_refused_before_a_sweep_is_made_or_goes_on(write_sweep, tmp_path, value):
+    """`sweep run` with a $RNNEXP_WORKER_START it does not know: one line naming the variable and
+    what it takes, exit 2, and no sweep folder; `sweep resume` refuses it the same way, its sweep
+    untouched."""
+    path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"})
+    said = f"error: RNNEXP_WORKER_START={value!r}: expected auto, fork or spawn (or leave it unset)"
+    ran = run_cli("sweep", path, "--runs-dir", tmp_path / "runs", env={sweeps.WORKER_START: value})
+    assert ran.returncode == 2 and ran.stderr.strip() == said, ran.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+    folder = sweeps.create(path, tmp_path / "made").path
+    resumed = run_cli("sweep", "resume", folder, env={sweeps.WORKER_START: value})
+    assert resumed.returncode == 2 and resumed.stderr.strip() == said, resumed.stderr
+    assert sweeps.results(sweeps.open_sweep(folder))["counts"]["WAITING"] == 2
 
 
 def test_a_forked_worker_is_a_process_of_its_own_that_its_name_shows_alive():

@@ -52,7 +52,7 @@ trial (one trial run), worker (the worker loop, reaping, local worker processes)
 from ..config import objective_of
 from .held import Events
 from .ledger import TrialLedger, epochs_spent
-from .local import WORKER_NAME, WORKER_START, Watch, WorkersEnd, follow_parent, forks_workers, run_workers
+from .local import WORKER_NAME, WORKER_START, Watch, WorkersEnd, follow_parent, forks_workers, run_workers, worker_start
 from .names import (
     BRACKET_ATTR,
     BUDGET_ATTR,
@@ -110,6 +110,7 @@ __all__ = [
     "results",
     "run_workers",
     "forks_workers",
+    "worker_start",
     "WORKER_NAME",
     "WORKER_START",
     "work",

@@ -77,6 +77,15 @@ WORKER_START = "RNNEXP_WORKER_START"
 WORKER_NAME = "rnnexp-worker"  # a forked worker's process name (ps, top; _alive's check of a pid)
 
 
+def worker_start() -> str:
+    """$RNNEXP_WORKER_START: auto (unset or blank), fork or spawn; anything else is a ConfigError
+    naming it (checked by sweep run and resume before they write anything)."""
+    chosen = os.environ.get(WORKER_START, "").strip() or "auto"
+    if chosen not in ("auto", "fork", "spawn"):
+        raise ConfigError(f"{WORKER_START}={chosen!r}: expected auto, fork or spawn (or leave it unset)")
+    return chosen
+
+
 def forks_workers() -> bool:
     """Whether run_workers forks its workers from this process rather than starting new interpreters.
     A fork starts with what this process has imported (torch and the training stack, once: a new
@@ -87,9 +96,7 @@ def forks_workers() -> bool:
     once hangs the child's first one. The CLI's sweep commands, the one caller that forks, compute
     nothing before their workers start (tests/test_sweep.py holds it). $RNNEXP_WORKER_START = fork
     or spawn decides instead."""
-    chosen = os.environ.get(WORKER_START, "auto")
-    if chosen not in ("auto", "fork", "spawn"):
-        raise ConfigError(f"{WORKER_START}={chosen!r}: expected auto, fork or spawn (or leave it unset)")
+    chosen = worker_start()
     if chosen != "auto" or not hasattr(os, "fork"):
         return chosen == "fork" and hasattr(os, "fork")
     torch = sys.modules.get("torch")
