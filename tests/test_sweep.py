@@ -1597,6 +1597,48 @@ def test_a_bad_worker_start_is_refused_before_a_sweep_is_made_or_goes_on(write_s
     assert sweeps.results(sweeps.open_sweep(folder))["counts"]["WAITING"] == 2
 
 
+FORK_PROBE = """
+import json, os, sys, threading
+os.environ["OMP_NUM_THREADS"] = "2"  # an OpenMP pool, once it ran, is a thread more
+import numpy, torch  # what the command may import before its workers start
+from rnnexp import cli, sweep
+from rnnexp.sweep import local
+
+threads = lambda: len(os.listdir("/proc/self/task"))
+seen = {"imported": threads()}
+
+def instead(sw, workers, storage, graceful_stop, quiet=False, watch=None, entry=None):
+    seen.update(then=threads(), python=threading.active_count(), forks=local.forks_workers(), entry=entry is not None)
+    return local.WorkersEnd()
+
+sweep.run_workers = instead
+sys.argv = ["rnnexp", *sys.argv[1:]]
+try:
+    cli.main()
+except SystemExit:
+    pass
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="auto forks on Linux only")
+def test_the_sweep_commands_start_their_workers_from_a_process_that_is_safe_to_fork(write_sweep, tmp_path):
+    """What `sweep run` and `sweep resume` do before starting their workers (read the files, make
+    or open the study, place the workers) starts no thread: none of Python's, and no native pool
+    (a torch operation's OpenMP threads, which a forked child would wait on for ever). Seen by the
+    kernel's count of the process's threads when the workers would start, against the count once
+    torch was imported; the command then forks (here, without a GPU)."""
+    path = write_sweep(space={"train.lr": [0.003, 0.01]}, sampler={"kind": "grid"})
+    folder = sweeps.create(path, tmp_path / "made").path
+    env = {k: v for k, v in os.environ.items() if k != sweeps.WORKER_START}
+    for args in (["sweep", path, "--workers", "2", "--runs-dir", tmp_path / "runs"], ["sweep", "resume", folder]):
+        done = subprocess.run([sys.executable, "-c", FORK_PROBE, *map(str, args)], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout.splitlines()[-1])
+        assert seen["then"] == seen["imported"] and seen["python"] == 1, (args, seen)
+        assert seen["forks"] is True and seen["entry"] is True, (args, seen)
+
+
 def test_a_forked_worker_is_a_process_of_its_own_that_its_name_shows_alive():
     """A worker forked by run_workers: its own session, its stdin the line from the parent (closed:
     it ends), its output piped, its environment as given, its exit code the parent's to read. Its

@@ -94,8 +94,8 @@ def forks_workers() -> bool:
     child) and CUDA is out of reach (torch not imported, or no GPU: CUDA does not survive a fork).
     It also needs that this process has run no parallel torch operation: an OpenMP pool that ran
     once hangs the child's first one. The CLI's sweep commands, the one caller that forks, compute
-    nothing before their workers start (tests/test_sweep.py holds it). $RNNEXP_WORKER_START = fork
-    or spawn decides instead."""
+    nothing before their workers start (tests/test_sweep.py counts the process's threads there).
+    $RNNEXP_WORKER_START = fork or spawn decides instead."""
     chosen = worker_start()
     if chosen != "auto" or not hasattr(os, "fork"):
         return chosen == "fork" and hasattr(os, "fork")
