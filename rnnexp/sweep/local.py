@@ -97,7 +97,7 @@ def forks_workers() -> bool:
     nothing before their workers start (tests/test_sweep.py counts the process's threads there).
     $RNNEXP_WORKER_START = fork or spawn decides instead."""
     chosen = worker_start()
-    if chosen != "auto" or not hasattr(os, "fork"):
+    if chosen != "auto":
         return chosen == "fork" and hasattr(os, "fork")
     torch = sys.modules.get("torch")
     return sys.platform == "linux" and threading.active_count() == 1 and (torch is None or not torch.cuda.is_available())
