@@ -1454,6 +1454,12 @@ def _interrupt(proc: subprocess.Popen, how: str) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
+HUP_DEFAULT_THEN_RNNEXP = (
+    "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'rnnexp', *sys.argv[1:]])"
+)
+
+
 def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str, start: str) -> tuple[int, str]:
     """Run rnnexp ARGS with a terminal for stderr (the progress bar, the workers' lines through it),
     in a session of its own, its workers started as ``start`` says ($RNNEXP_WORKER_START: forked
@@ -1464,7 +1470,9 @@ def _run_on_a_terminal_and_interrupt(args: list, runs: Path, how: str, start: st
     master, slave = open_pty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color", "COLUMNS": "160"}
     env[sweeps.WORKER_START] = start
-    cmd = [sys.executable, "-m", "rnnexp", *map(str, args)]
+    # SIGHUP as a terminal's process has it (the default: it ends the process), even where pytest was
+    # started with it ignored (nohup), which a child would inherit through exec.
+    cmd = [sys.executable, "-c", HUP_DEFAULT_THEN_RNNEXP, *map(str, args)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     screen: list[str] = []
