@@ -7,8 +7,10 @@ ahead on at least 2 of the 3 series, and is within 5% of the best baseline on th
 
 Each forecasting technique of rnnexp is also trained on every series, one key changed from the
 config at a time (data.residual persistence, and seasonal_naive where the window holds a season;
-data.window_scale switched; train.balance_steps switched where there are several steps), and its
-MAE at the first step shown beside the config's (--no-techniques skips them: the slow part).
+data.window_scale switched; train.balance_steps switched where there are several steps;
+data.seasonal_input where the window holds a season; data.calendar with the cycles of the series'
+step, CALENDAR below), and its MAE at the first step shown beside the config's (--no-techniques
+skips them: the slow part).
 
 Prints the tables and writes bench/results/forecast.json.
 
@@ -32,6 +34,13 @@ from common import print_table, write_result  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = {"electricity": "configs/electricity.yaml", "weather": "configs/weather.yaml", "births": "configs/births.yaml"}
 BASELINES = ("persistence", "seasonal_naive", "linear_ar", "ets", "sarima")
+# data.calendar's cycles a forecaster would give each series, the ones its values follow: demand
+# follows the day and the week; temperature the year; births the week (fewer at weekends) and the year.
+CALENDAR = {
+    "electricity": ["hour_of_day", "day_of_week"],
+    "weather": ["day_of_year"],
+    "births": ["day_of_week", "day_of_year"],
+}
 
 
 def rnnexp(*args: str) -> str:
@@ -91,8 +100,9 @@ def techniques(name: str, config: str, runs: Path, seeds: int, shipped: float) -
     data = cfg.data
     out = [{"series": name, "variant": "config as shipped", "mae_step_1": shipped, "seeds": seeds}]
     variants = {}
+    holds_season = bool(data.season) and data.lookback >= data.season
     for residual in ("none", "persistence", "seasonal_naive"):
-        if residual == "seasonal_naive" and (not data.season or data.lookback < data.season):
+        if residual == "seasonal_naive" and not holds_season:
             continue
         if residual != data.residual:
             variants[f"data.residual {residual}"] = [f"data.residual={residual}"]
@@ -101,6 +111,11 @@ def techniques(name: str, config: str, runs: Path, seeds: int, shipped: float) -
     if data.multi_output and data.horizon > 1:  # one step ahead has nothing to balance
         flipped = str(not cfg.balances_steps).lower()
         variants[f"train.balance_steps {flipped}"] = [f"train.balance_steps={flipped}"]
+    if holds_season:
+        flipped = str(not data.seasonal_input).lower()
+        variants[f"data.seasonal_input {flipped}"] = [f"data.seasonal_input={flipped}"]
+    cycles = [] if data.calendar else CALENDAR[name]
+    variants[f"data.calendar [{', '.join(cycles)}]"] = [f"data.calendar=[{','.join(cycles)}]"]
     for label, sets in variants.items():
         maes = [trained(config, runs, sets, seed)[0]["per_step"][0]["mae"] for seed in range(seeds)]
         out.append({"series": name, "variant": label, "mae_step_1": round(mean(maes), 3), "seeds": seeds})

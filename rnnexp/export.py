@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .data import Preprocessor
+from .data.calendar import calendar_columns
 from .data.padding import real_steps
 from .data.tokenizer import PAD_ID
 from .errors import RnnexpError, RunDirError
@@ -137,4 +138,9 @@ def _input_note(state: dict[str, Any]) -> str:
     spec = state["input"]
     if spec["kind"] == "tokens":
         return f"int64 token ids [batch, {spec['seq_len']}] (tokenizer below: from a text to them) -> logits per label"
-    return f"float32 [batch, {spec['seq_len']}, {spec['num_features']}] scaled by the scaler below -> outputs"
+    note = f"float32 [batch, {spec['seq_len']}, {spec['num_features']}] scaled by the scaler below -> outputs"
+    cycles = state["preprocessing"].get("calendar")
+    if cycles:  # data.calendar: columns made from the time column, scaled as the others
+        made = ", ".join(calendar_columns(cycles))
+        note += f"; the columns {made} are the sine and cosine of each row's timestamp's place in its cycle (data.calendar)"
+    return note

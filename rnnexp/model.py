@@ -14,7 +14,7 @@ from .config import Config, ModelConfig
 from .data.padding import keep_real
 from .devices import available_memory, recurrent_autocast, to_compute
 from .errors import ConfigError
-from .framing import Frame
+from .framing import Frame, added_channels
 
 
 def time_constant_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -125,7 +125,7 @@ class RNNModel(nn.Module):
             self.embedding: nn.Embedding | None = nn.Embedding(input_spec["vocab_size"], cfg.dims, padding_idx=0)
             input_size = cfg.dims
         else:
-            self.embedding, input_size = None, input_spec["num_features"]
+            self.embedding, input_size = None, input_spec["num_features"] + added_channels(input_spec.get("frame"))
         self.frame = Frame(input_spec["frame"]) if input_spec.get("frame") else None  # forecasting: framing.py
         self.embedding_drop = nn.Dropout(cfg.embedding_dropout)
         uniform = len(set(sizes)) == 1 and cfg.input_dropout == 0

@@ -68,6 +68,38 @@ def test_the_output_is_the_reference_plus_the_networks_on_the_framed_window(resi
         assert torch.isfinite(framed(x)).all()
 
 
+@pytest.mark.parametrize("scale", [False, True])
+@pytest.mark.parametrize(("season", "lookback"), [(1, 5), (3, 8), (8, 8)])
+def test_the_seasonal_channel_is_the_target_one_season_before_the_row_after_each_row(scale, season, lookback):
+    """data.seasonal_input: the framed model against the same weights unframed with one more input
+    channel, fed the channel built by hand (the target as the network reads it, at row t + 1 - season,
+    0 before the window)."""
+    torch.manual_seed(0)
+    target = 1
+    spec = frame_spec(target, lookback, [1], "none", season, scale, seasonal_input=True)
+    assert spec == {"target": 1, "base": None, "scale": scale, "lag": season}
+    assert frame_spec(target, lookback, [1], "none", season, scale) in ({"target": 1, "base": None, "scale": True}, None)
+    cfg = ModelConfig(cell="gru", num_neurons=5)
+    framed = build_model(cfg, {"kind": "features", "num_features": 3, "seq_len": lookback, "frame": spec}, 1).eval()
+    plain = build_model(cfg, {"kind": "features", "num_features": 4, "seq_len": lookback}, 1).eval()
+    plain.load_state_dict(framed.state_dict())  # the channel has no weights of its own: the input size is one more
+    x = torch.randn(5, lookback, 3)
+    series = x[..., target]
+    level = series.mean(1, keepdim=True)
+    spread = series.std(1, unbiased=False, keepdim=True).clamp_min(SPREAD_FLOOR)
+    fed = x.clone()
+    if scale:
+        fed[..., target] = (series - level) / spread
+    lagged = torch.zeros(5, lookback)
+    for t in range(lookback):
+        if t + 1 - season >= 0:
+            lagged[:, t] = fed[:, t + 1 - season, target]
+    fed = torch.cat([fed, lagged.unsqueeze(-1)], dim=-1)
+    expected = level + spread * plain(fed) if scale else plain(fed)
+    with torch.no_grad():
+        torch.testing.assert_close(framed(x), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_a_network_that_outputs_zero_forecasts_the_seasonal_naive_value():
     spec = frame_spec(0, 7, [1, 2], "seasonal_naive", 7, True)
     model = build_model(
@@ -147,6 +179,59 @@ def test_the_framing_changes_what_is_trained(weekly, tmp_path):
     for name in ("residual", "scale"):
         assert any(not torch.equal(ends["none"][k], ends[name][k]) for k in ends["none"])
     assert all(torch.equal(ends["scale"][k], ends["default"][k]) for k in ends["none"])
+
+
+def calendar_by_hand(days: list[str]) -> np.ndarray:
+    """data.calendar [day_of_week, month] of ISO dates, from Python's own date arithmetic."""
+    import datetime as dt
+
+    dates = [dt.date.fromisoformat(d) for d in days]
+    shares = [(d.weekday() / 7, (d.month - 1) / 12) for d in dates]
+    return np.array([[f(2 * np.pi * p) for p in row for f in (np.sin, np.cos)] for row in shares])
+
+
+def test_a_run_with_seasonal_and_calendar_inputs_resumes_exactly_and_exports_what_predict_prints(weekly, tmp_path):
+    cfg = Config.model_validate(forecast_config(weekly, seasonal_input=True, calendar=["day_of_week", "month"]))
+    whole = training.train(cfg, tmp_path / "whole")
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path / "cut", reporter=StopAt(stop, 20), stop=stop)  # in epoch 2
+    assert first.status == "interrupted"
+    assert_same_run(Path(whole.run_dir), Path(training.resume(first.run_dir).run_dir))
+    state = torch.load(f"{whole.run_dir}/checkpoints/best.pt", weights_only=True)
+    assert state["input"]["frame"]["lag"] == 7 and state["input"]["num_features"] == 6
+    assert state["model"]["rnn.weight_ih_l0"].shape[1] == 7  # y, x, 4 calendar columns, the seasonal channel
+    done = export(whole.run_dir, "torchscript")
+    served = torch.jit.load(done["path"])
+    prep = json.loads(open(f"{whole.run_dir}/model.preprocessing.json").read())
+    assert prep["calendar"] == ["day_of_week", "month"] and prep["seasonal_input"] is True
+    assert prep["columns"] == ["y", "x", "day_of_week.sin", "day_of_week.cos", "month.sin", "month.cos"]
+    assert "day_of_week.sin, day_of_week.cos, month.sin, month.cos" in prep["input"]
+    lines = weekly.read_text().splitlines()[1:]
+    days = [line.split(",")[0] for line in lines][-14:]
+    rows = np.loadtxt(weekly, delimiter=",", skiprows=1, usecols=(1, 2))[-14:]
+    window = np.hstack([rows, calendar_by_hand(days)])
+    offset, scale = np.array(prep["scaler"]["offset"]), np.array(prep["scaler"]["scale"])
+    out = served(torch.from_numpy(((window - offset) / scale)[None]).float()).detach().numpy()[0]
+    proc = run_cli("predict", whole.run_dir, "--file", weekly, "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = [step["value"] for step in json.loads(proc.stdout)["forecast"]]
+    np.testing.assert_allclose(got, out * scale[0] + offset[0], rtol=1e-5)
+    bare = tmp_path / "bare.csv"  # the same rows without their timestamps: nothing to read the calendar from
+    bare.write_text("y,x\n" + "".join(",".join(line.split(",")[1:]) + "\n" for line in lines))
+    proc = run_cli("predict", whole.run_dir, "--file", bare, "--json")
+    assert proc.returncode == 2 and f"{bare}: no column 't'; columns are: y, x" in proc.stderr, proc.stderr
+
+
+def test_the_seasonal_and_calendar_inputs_change_what_is_trained(weekly, tmp_path):
+    """Each key changes the weights a run ends with: the recurrent and output weights, whose shapes
+    the keys leave as they are."""
+    ends = {}
+    for name, keys in {"none": {}, "seasonal": {"seasonal_input": True}, "calendar": {"calendar": ["day_of_week"]}}.items():
+        run = training.train(Config.model_validate(forecast_config(weekly, **keys)), tmp_path / name)
+        ends[name] = torch.load(f"{run.run_dir}/checkpoints/last.pt", weights_only=True)["model"]
+    for name in ("seasonal", "calendar"):
+        for key in ("rnn.weight_hh_l0", "head.weight"):
+            assert not torch.equal(ends["none"][key], ends[name][key]), (name, key)
 
 
 def test_balanced_steps_weigh_each_steps_error_by_persistences_error_there():
@@ -232,6 +317,11 @@ def test_a_forecasting_run_from_before_the_framing_keys_resumes_evaluates_and_ex
             {"residual": "seasonal_naive", "lookback": 6, "horizon": 8, "multi_output": False},
             "data.lookback 6 must be at least 7",
         ),
+        ({"seasonal_input": True, "season": None}, "data.seasonal_input needs data.season"),
+        ({"seasonal_input": True, "lookback": 6}, "data.lookback 6 must be at least data.season 7"),
+        ({"calendar": ["month", "month"]}, "data.calendar names a cycle twice"),
+        ({"calendar": ["week"]}, "data.calendar.0"),
+        ({"calendar": ["month"], "time_column": None}, "data.calendar reads the time column: set data.time_column"),
     ],
 )
 def test_a_framing_the_window_cannot_serve_is_refused_naming_the_key(weekly, tmp_path, data, fragment):
@@ -241,7 +331,9 @@ def test_a_framing_the_window_cannot_serve_is_refused_naming_the_key(weekly, tmp
     assert proc.returncode == 2 and fragment in proc.stderr and str(path) in proc.stderr, proc.stderr
     path.write_text(json.dumps({"data": {"dataset": "amazon-food", "residual": "persistence"}}))
     proc = run_cli("validate", path)
-    assert proc.returncode == 2 and "data.residual and data.window_scale are for forecasting" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "data.residual, data.window_scale, data.seasonal_input and data.calendar are for" in (
+        proc.stderr
+    ), proc.stderr
     path.write_text(json.dumps({"data": {"dataset": "amazon-food"}, "train": {"balance_steps": True}}))
     proc = run_cli("validate", path)
     assert proc.returncode == 2 and "train.balance_steps is for forecasting" in proc.stderr, proc.stderr

@@ -3,10 +3,11 @@ for which way a metric improves."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .forecasting import check_window_keys
 
 TEXT_DATASETS = ("amazon-food", "uci-sentiment")
 HTML_DATASETS = ("amazon-food",)  # built-in texts holding HTML (its reviews' <br /> tags): data.strip_html's default
@@ -71,19 +72,6 @@ class AugmentConfig(_Section):
     @property
     def enabled(self) -> bool:
         return self.insert > 0 or self.delete > 0 or self.swap > 0
-
-
-def season_lag(step: int, season: int) -> int:
-    """How many rows before the target ``step`` rows ahead its seasonal-naive value lies: one season,
-    or the fewest whole seasons that reach back into the observed rows. The one rule of the
-    seasonal-naive baseline (data.series), data.residual seasonal_naive (framing) and its check."""
-    return season * math.ceil(step / season)
-
-
-def seasonal_rows_needed(steps: list[int], season: int) -> int:
-    """The lookback data.residual seasonal_naive needs: the window must hold every step's
-    seasonal-naive value (framing.frame_spec reads it there)."""
-    return max(season_lag(h, season) - h + 1 for h in steps)
 
 
 class DataConfig(_Section):
@@ -208,6 +196,16 @@ class DataConfig(_Section):
         description="forecasting: the target's window enters on its own level and scale (minus its mean, over its "
         "standard deviation), and the output is scaled back by them (null: on for forecasting).",
     )
+    seasonal_input: bool = Field(
+        False,
+        description="forecasting: one more input channel, the target one season (data.season) before the row after "
+        "each row: the last row's is the seasonal-naive forecast of the next step. Needs lookback >= season.",
+    )
+    calendar: list[Literal["hour_of_day", "day_of_week", "day_of_year", "month"]] = Field(
+        default_factory=list,
+        description="forecasting: input columns from the timestamps (a built-in series', or data.time_column's): "
+        "the sine and cosine of each row's place in each cycle named.",
+    )
     bucket: bool = Field(
         False,
         description="Batch texts of similar length together, each batch padded only to its longest text (faster epochs on "
@@ -241,9 +239,12 @@ class DataConfig(_Section):
                 raise ValueError("forecasting splits one series by time: use data.val_split/test_split, not val_file/test_file")
             if self.bucket or self.augment.enabled:
                 raise ValueError("data.bucket and data.augment are for text; forecasting windows all have lookback rows")
-            self._check_residual()
-        elif self.residual != "none" or self.window_scale:  # null: on for forecasting alone
-            raise ValueError(f"data.residual and data.window_scale are for forecasting; a {self.task} run forecasts nothing")
+            check_window_keys(self)
+        elif self.residual != "none" or self.window_scale or self.seasonal_input or self.calendar:  # null: forecasting's
+            raise ValueError(
+                "data.residual, data.window_scale, data.seasonal_input and data.calendar are for forecasting; "
+                f"a {self.task} run forecasts nothing"
+            )
         elif self.task == "sequence_classification":
             if self.dataset is not None and self.dataset != "digits":
                 raise ValueError(f"data.dataset {self.dataset} is not a labelled sequence set; use digits or data.train_file")
@@ -254,20 +255,6 @@ class DataConfig(_Section):
         elif self.dataset == "digits":
             raise ValueError("data.dataset digits is a set of sequences: set data.task: sequence_classification")
         return self
-
-    def _check_residual(self) -> None:
-        if self.residual != "seasonal_naive":
-            return
-        if not self.season:
-            raise ValueError("data.residual seasonal_naive needs data.season (the season's length in rows)")
-        steps = list(range(1, self.horizon + 1)) if self.multi_output else [self.horizon]
-        need = seasonal_rows_needed(steps, self.season)
-        if self.lookback < need:
-            raise ValueError(
-                f"data.residual seasonal_naive reads the value one season before each step from the window: data.lookback "
-                f"{self.lookback} must be at least {need} with data.season {self.season}; raise data.lookback, or use "
-                "data.residual persistence"
-            )
 
     @property
     def scales_window(self) -> bool:

@@ -240,7 +240,7 @@ def series_of(cfg: DataConfig, time_optional: bool = False, events: Events | Non
         "sha256": cache.file_sha256(path),
         "delimiter": series_delimiter(path),
         "time_optional": time_optional,
-        **{k: getattr(cfg, k) for k in ("encoding", "target", "features", "time_column")},
+        **{k: getattr(cfg, k) for k in ("encoding", "target", "features", "time_column", "calendar")},
     }
 
     def build(_staging: cache.Staging) -> tuple[dict, dict]:  # written whole at the end

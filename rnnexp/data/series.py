@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DataConfig
-from ..config.schema import season_lag
+from ..config.forecasting import season_lag
 from ..errors import DataError
+from .calendar import calendar_columns, calendar_inputs
 from .padding import pad
 from .readers import read_frame, row_place
 
@@ -83,6 +84,14 @@ def load_series(cfg: DataConfig, time_optional: bool = False) -> Series:
     for j, col in enumerate(columns):
         values[:, j] = _numeric(df[col], col, place)
     time = df[time_column].astype(str).tolist() if time_column else None
+    if cfg.calendar:
+        if time is None:
+            raise DataError(
+                f"{source}: data.calendar ({', '.join(cfg.calendar)}) reads the timestamps, and there is no column "
+                f"{time_column_of(cfg)!r} to read them from"
+            )
+        values = np.hstack([values, calendar_inputs(time, cfg.calendar, time_column, place)])
+        columns = columns + calendar_columns(cfg.calendar)
     return Series(values, columns, target, source, time)
 
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from .. import baselines
 from ..baselines import statistical
 from ..config import FORECASTING_METRICS, Config
+from ..data.calendar import calendar_columns
 from ..data.prepared import series_of
 from ..data.series import (
     Scaler,
@@ -109,13 +110,17 @@ class ForecastTask(WholeTensors):
             "scaler": self.scaler.to_dict(),
             "residual": d.residual,  # inside the model (framing.py): what its outputs add to the network's
             "window_scale": d.scales_window,
+            "seasonal_input": d.seasonal_input,  # a channel the model adds (framing.py)
+            "calendar": d.calendar,  # the last columns: from the time column (data/calendar.py)
         }
 
     @property
     def input_spec(self) -> dict[str, Any]:
         d = self.cfg.data
         spec = {"kind": "features", "num_features": len(self.series.columns), "seq_len": d.lookback}
-        frame = frame_spec(self.series.target_index, d.lookback, self.steps.tolist(), d.residual, d.season, d.scales_window)
+        frame = frame_spec(
+            self.series.target_index, d.lookback, self.steps.tolist(), d.residual, d.season, d.scales_window, d.seasonal_input
+        )
         return spec if frame is None else {**spec, "frame": frame}  # without: built as every run before the keys
 
     @property
@@ -271,7 +276,8 @@ class ForecastTask(WholeTensors):
             raise RunDirError("a forecasting run predicts from a CSV of the series: give it with --file")
         path = Path(file)
         columns, target = prep["columns"], prep["target"]
-        features = [c for c in columns if c != target] or None
+        made = calendar_columns(prep.get("calendar", []))  # from the time column, not read from the file
+        features = [c for c in columns if c != target and c not in made] or None
         time_column = time_column_of(cfg.data)
         update = {"dataset": None, "train_file": str(path), "target": target, "features": [target, *(features or [])]}
         data = cfg.data.model_copy(update={**update, "time_column": time_column})
