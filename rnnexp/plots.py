@@ -21,6 +21,7 @@ from .report import differing_keys, run_row
 from .rundir import RunDir, Status, replacing, write_json, write_text
 
 LOSS_COLUMNS = ("train_loss", "val_loss")  # the loss panel's curves
+RUN_LABEL_IN_KEY = 40  # characters: a longer run label is left to the legend of runs (a baseline has its run's colour)
 ENDINGS = {Status.EARLY_STOPPED: "early stop", Status.PRUNED: "pruned"}  # marked on the loss panel
 
 
@@ -144,11 +145,10 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
     labels, (metric, title), with_lr = legend_labels(rows), metric_panel(rows), lr_changes(histories)
     colors = ["C0"] if len(rows) == 1 else [f"C{i % 10}" for i in range(len(rows))]
     plt = pyplot()
-    fig = plt.figure(dpi=110, layout="constrained")
-    grid = fig.add_gridspec(3, 2)  # the loss panel (and the lr's below it) and the metric panel; their legends
-    ax_loss = fig.add_subplot(grid[0, 0] if with_lr else grid[:2, 0])
-    ax_lr = fig.add_subplot(grid[1, 0], sharex=ax_loss) if with_lr else None
-    ax_metric = fig.add_subplot(grid[:2, 1])
+    fig = plt.figure(figsize=(FIGURE_IN[0], FIGURE_IN[1]), dpi=110)  # placed by curve_boxes once the legends are known
+    ax_loss = fig.add_axes((0, 0, 1, 1))
+    ax_lr = fig.add_axes((0, 0, 1, 1), sharex=ax_loss) if with_lr else None
+    ax_metric = fig.add_axes((0, 0, 1, 1))
     for history, row, color in zip(histories, rows, colors):
         _draw_run((ax_loss, ax_lr, ax_metric), history, row, color, metric)
     lines = _draw_baselines(ax_metric, baseline_lines(baselines, metric), labels, colors)
@@ -158,21 +158,62 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
     keys = _style_keys(rows, colors, metric)
     keys[1] += lines
     keys_in = 0.2 * max(-(-len(k) // 2) for k in keys) + 0.1
-    grid.set_height_ratios([3.3, 1.1, keys_in])
-    for column, entries in enumerate(keys):
-        ax = fig.add_subplot(grid[2, column])
+    runs_in = _run_legend(fig, labels, colors) if len(rows) > 1 else 0.0
+    boxes = curve_boxes(with_lr, keys_in, runs_in)
+    fig.set_size_inches(FIGURE_IN[0], FIGURE_IN[1] + keys_in + runs_in)
+    for name, ax in (("loss", ax_loss), ("lr", ax_lr), ("metric", ax_metric)):
+        if ax is not None:
+            ax.set_position(boxes[name])
+    for name, entries in zip(("loss keys", "metric keys"), keys):
+        ax = fig.add_axes(boxes[name])
         ax.axis("off")
         ax.legend(*zip(*entries), loc="upper center", ncol=2, fontsize=8, frameon=False)
-    runs_in = _run_legend(fig, labels, colors) if len(rows) > 1 else 0.0
-    fig.set_size_inches(12, 5.1 + keys_in + runs_in)
     head = rows[0]
     fig.suptitle(
         f"{head['run']}: {str(head['status']).replace('_', ' ')} after {counted(head['epochs'], 'epoch')}"
         if len(rows) == 1
         else f"{len(rows)} runs, told apart by the config keys that differ (legend below)",
         fontsize=11,
+        y=1 - 0.12 / (FIGURE_IN[1] + keys_in + runs_in),
+        va="top",
     )
     return save_figure(fig, out)
+
+
+# curves.png's fixed layout, in inches. A layout engine (matplotlib's constrained layout) measured
+# every label of the figure twice per picture, and was most of the time a short run took to draw
+# it: every run draws one. Width: a margin for the y labels, the loss column, a gap holding the
+# metric panel's y labels, the metric column, a margin. Height: the figure's and panels' titles
+# (a panel title may take two lines), the panels, their x labels; the legends' rows are added below.
+FIGURE_IN = (12.0, 5.1)  # without the legends below the panels
+COLUMNS_IN = ((0.85, 4.95), (6.9, 4.85))  # (left edge, width) of the loss column and the metric column
+TITLES_IN, X_LABELS_IN, LR_TITLE_IN = 0.95, 0.6, 0.4
+LR_SHARE = 1.1 / 4.4  # the lr panel's share of the loss column's height, when it has one
+
+
+def curve_boxes(with_lr: bool, keys_in: float, runs_in: float) -> dict[str, tuple[float, float, float, float]]:
+    """Where each part of curves.png sits, as figure fractions (left, bottom, width, height): the
+    loss panel, the lr panel under it (``with_lr``), the metric panel, and the boxes of the two
+    legends of line styles under them (``keys_in`` high); the legend of runs takes ``runs_in`` at
+    the bottom."""
+    width, height = FIGURE_IN[0], FIGURE_IN[1] + keys_in + runs_in
+    bottom, top = runs_in + keys_in + X_LABELS_IN, height - TITLES_IN
+
+    def box(column: int, low: float, high: float) -> tuple[float, float, float, float]:
+        left, wide = COLUMNS_IN[column]
+        return (left / width, low / height, wide / width, (high - low) / height)
+
+    boxes = {
+        "metric": box(1, bottom, top),
+        "loss keys": box(0, runs_in, runs_in + keys_in),
+        "metric keys": box(1, runs_in, runs_in + keys_in),
+    }
+    if with_lr:
+        lr_top = bottom + (top - bottom - LR_TITLE_IN) * LR_SHARE
+        boxes.update(lr=box(0, bottom, lr_top), loss=box(0, lr_top + LR_TITLE_IN, top))
+    else:
+        boxes["loss"] = box(0, bottom, top)
+    return boxes
 
 
 def schedule_words(rows: list[dict[str, Any]]) -> str:
@@ -243,7 +284,8 @@ def _draw_baselines(ax, lines: list[tuple[int | None, str, float]], labels: list
     entries = []
     for i, name, value in lines:
         line = ax.axhline(value, color="0.35" if i is None else colors[i], linestyle=styles[name], linewidth=1.2, alpha=0.8)
-        whose = f" ({labels[i]})" if i is not None and labels[i] else ""
+        # a run's own baseline is drawn in its colour; its label, when short enough to read on one line
+        whose = f" ({labels[i]})" if i is not None and labels[i] and len(labels[i]) <= RUN_LABEL_IN_KEY else ""
         entries.append((line, f"baseline: {name.replace('_', ' ')} {value:.3g}{whose}"))
     return entries
 
@@ -273,7 +315,7 @@ def _run_legend(fig, labels: list[str], colors: list[str]) -> float:
     wrapped = [textwrap.fill(label, 110, break_on_hyphens=False) for label in labels]
     ncol = 1 if max(map(len, labels)) > 45 else min(3, len(labels))
     handles = [Line2D([], [], color=c, linewidth=3) for c in colors]
-    fig.legend(handles, wrapped, loc="outside lower center", ncol=ncol, fontsize=8)
+    fig.legend(handles, wrapped, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8)
     lines = sum(max(w.count("\n") + 1 for w in wrapped[i : i + ncol]) for i in range(0, len(wrapped), ncol))
     return 0.17 * lines + 0.3
 

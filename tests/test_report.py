@@ -558,6 +558,45 @@ def test_curves_png_draws_what_the_run_folder_says(tiny_data, tmp_path, monkeypa
     assert ends and any(t.get_text().strip() == "early stop" for ax in fig.axes for t in ax.texts)
 
 
+@pytest.mark.parametrize("case", ["one run", "one run with a schedule", "three runs", "three runs with long labels"])
+def test_every_part_of_curves_png_lies_inside_it_and_none_covers_another(three_runs, tiny_data, tmp_path, monkeypatch, case):
+    """curves.png's fixed layout (plots.curve_boxes), read back from the drawn figure: the title, each
+    panel with its tick labels and titles, and each legend lie inside the picture, and no two of the
+    panels and legends overlap; with an lr panel, and with several runs whose labels fill the legend
+    of runs with wrapped lines."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.legend import Legend
+
+    from rnnexp import plots
+
+    _, paths = three_runs
+    if case == "one run with a schedule":
+        schedule = {"lr": 0.01, "epochs": 3, "lr_schedule": {"kind": "cosine", "warmup_epochs": 1}}
+        paths = [_train(tiny_data, tmp_path / "runs", train=schedule).run_dir]
+    elif case.startswith("one run"):
+        paths = paths[:1]
+    if case.endswith("long labels"):
+        words = lambda i: ", ".join(f"model.key_{k}=value_{i}_{k}" for k in range(12))
+        monkeypatch.setattr(plots, "legend_labels", lambda rows: [words(i) for i in range(len(rows))])
+    figures = _figures(monkeypatch, plots)
+    plots.plot_curves(paths, tmp_path / "curves.png")
+    (fig,) = figures
+    canvas = FigureCanvasAgg(fig)  # saved and closed: drawn again as it was saved
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    inside = fig.bbox.padded(0.5)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == (3 if case == "one run with a schedule" else 2)
+    legends = [leg for ax in fig.axes for leg in ax.get_children() if isinstance(leg, Legend)] + fig.legends
+    assert len(legends) == 2 + case.startswith("three")  # the line styles of each panel; the runs
+    parts = [ax.get_tightbbox(renderer) for ax in panels] + [leg.get_window_extent(renderer) for leg in legends]
+    for box in [*parts, fig._suptitle.get_window_extent(renderer)]:
+        assert inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1), (case, box, fig.bbox)
+    for i, a in enumerate(parts):
+        for b in parts[i + 1 :]:
+            assert not a.overlaps(b), (case, a, b)
+
+
 def _figures(monkeypatch, module) -> list:
     """The figures ``module`` saves from now on (its save_figure still writes them)."""
     figures, original = [], module.save_figure
