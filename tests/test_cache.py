@@ -449,7 +449,7 @@ NUMERIC = {  # kind: (write the file, its config's keys, keys that decide the en
     "series": (
         _series,
         {"task": "forecasting", "target": "y", "features": ["y", "x"], "time_column": "day"},
-        [("target", "x"), ("features", ["y"]), ("time_column", "x"), ("time_optional", True)],
+        [("target", "x"), ("features", ["y"]), ("time_column", "x"), ("time_optional", True), ("calendar", ["day_of_week"])],
         [("lookback", 5), ("horizon", 3), ("val_split", 0.3)],
     ),
 }

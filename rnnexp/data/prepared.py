@@ -240,7 +240,8 @@ def series_of(cfg: DataConfig, time_optional: bool = False, events: Events | Non
         "sha256": cache.file_sha256(path),
         "delimiter": series_delimiter(path),
         "time_optional": time_optional,
-        **{k: getattr(cfg, k) for k in ("encoding", "target", "features", "time_column", "calendar")},
+        **{k: getattr(cfg, k) for k in ("encoding", "target", "features", "time_column")},
+        **({"calendar": cfg.calendar} if cfg.calendar else {}),  # absent without: the key every earlier version wrote
     }
 
     def build(_staging: cache.Staging) -> tuple[dict, dict]:  # written whole at the end
