@@ -165,9 +165,10 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
         if ax is not None:
             ax.set_position(boxes[name])
     for name, entries in zip(("loss keys", "metric keys"), keys):
-        ax = fig.add_axes(boxes[name])
-        ax.axis("off")
-        ax.legend(*zip(*entries), loc="upper center", ncol=2, fontsize=8, frameon=False)
+        left, low, wide, high = boxes[name]  # hung from the middle of its box's top edge
+        fig.legend(
+            *zip(*entries), loc="upper center", bbox_to_anchor=(left + wide / 2, low + high), ncol=2, fontsize=8, frameon=False
+        )
     head = rows[0]
     fig.suptitle(
         f"{head['run']}: {str(head['status']).replace('_', ' ')} after {counted(head['epochs'], 'epoch')}"
