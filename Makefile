@@ -20,7 +20,7 @@ stop_if = $(if $(1),$(error $(1)))
 
 # Pinned by constraints.txt so every machine installs the same versions (torch: the CPU build where pip finds
 # it, here Python 3.11's in /opt/wheels; else PyPI's CUDA build, its CUDA packages pinned too).
-# uv installs them (pinned too): the same versions as pip in a quarter of its time here (docs/development.md).
+# uv installs them (pinned too): the same versions as pip, in a third of its time here (docs/development.md).
 # It does not read pip's configuration, so it is handed the folders pip finds wheels in (find-links).
 # Where uv itself cannot be installed, pip does the work.
 INSTALL_ARGS := -c constraints.txt -e '.[datasets,postgres,tensorboard,onnx,dev,mlflow,docs]'
