@@ -325,9 +325,11 @@ class ForkRun:
             raise failures[0]
 
     def close(self) -> None:
+        """Stop the servers, then remove the jobs' logs (read by each job's caller already)."""
         for server in self.servers.values():
             server.stdin.close()
             server.wait(timeout=60)
+        shutil.rmtree(self.logs, ignore_errors=True)
 
 
 _SHARED: list[ForkRun] = []
