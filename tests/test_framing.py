@@ -36,6 +36,18 @@ def test_each_steps_reference_is_read_from_the_window_row_one_season_before_it()
     assert frame_spec(0, 10, [1], "none", 4, False) is None
 
 
+def scaled_by_hand(x: torch.Tensor, target: int, scale: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The window as the network should read it (with ``scale``, the target channel minus its window
+    mean, over its window deviation floored at SPREAD_FLOOR), and that mean and deviation."""
+    series = x[..., target]
+    level = series.mean(1, keepdim=True)
+    spread = series.std(1, unbiased=False, keepdim=True).clamp_min(SPREAD_FLOOR)
+    fed = x.clone()
+    if scale:
+        fed[..., target] = (series - level) / spread
+    return fed, level, spread
+
+
 @pytest.mark.parametrize(
     ("residual", "scale"),
     [("none", True), ("persistence", False), ("persistence", True), ("seasonal_naive", False), ("seasonal_naive", True)],
@@ -52,11 +64,7 @@ def test_the_output_is_the_reference_plus_the_networks_on_the_framed_window(resi
     x = torch.randn(6, lookback, 3, dtype=torch.float64).float()
     x[0, :, target] = 0.25  # a flat window: its spread is the floor, never a division by zero
     series = x[..., target]
-    level = series.mean(1, keepdim=True)
-    spread = series.std(1, unbiased=False, keepdim=True).clamp_min(SPREAD_FLOOR)
-    fed = x.clone()
-    if scale:
-        fed[..., target] = (series - level) / spread
+    fed, level, spread = scaled_by_hand(x, target, scale)
     reference = {
         "none": level if scale else torch.zeros(6, 1),
         "persistence": series[:, [lookback - 1] * 3],
@@ -84,12 +92,7 @@ def test_the_seasonal_channel_is_the_target_one_season_before_the_row_after_each
     plain = build_model(cfg, {"kind": "features", "num_features": 4, "seq_len": lookback}, 1).eval()
     plain.load_state_dict(framed.state_dict())  # the channel has no weights of its own: the input size is one more
     x = torch.randn(5, lookback, 3)
-    series = x[..., target]
-    level = series.mean(1, keepdim=True)
-    spread = series.std(1, unbiased=False, keepdim=True).clamp_min(SPREAD_FLOOR)
-    fed = x.clone()
-    if scale:
-        fed[..., target] = (series - level) / spread
+    fed, level, spread = scaled_by_hand(x, target, scale)
     lagged = torch.zeros(5, lookback)
     for t in range(lookback):
         if t + 1 - season >= 0:
