@@ -159,8 +159,8 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
     keys[1] += lines
     keys_in = 0.2 * max(-(-len(k) // 2) for k in keys) + 0.1
     runs_in = _run_legend(fig, labels, colors) if len(rows) > 1 else 0.0
-    boxes = curve_boxes(with_lr, keys_in, runs_in)
-    fig.set_size_inches(FIGURE_IN[0], FIGURE_IN[1] + keys_in + runs_in)
+    boxes, height = curve_boxes(with_lr, keys_in, runs_in), curves_height(keys_in, runs_in)
+    fig.set_size_inches(FIGURE_IN[0], height)
     for name, ax in (("loss", ax_loss), ("lr", ax_lr), ("metric", ax_metric)):
         if ax is not None:
             ax.set_position(boxes[name])
@@ -175,7 +175,7 @@ def plot_curves(paths: list[str | Path], out: str | Path, summaries: list[dict] 
         if len(rows) == 1
         else f"{len(rows)} runs, told apart by the config keys that differ (legend below)",
         fontsize=11,
-        y=1 - 0.12 / (FIGURE_IN[1] + keys_in + runs_in),
+        y=1 - 0.12 / height,
         va="top",
     )
     return save_figure(fig, out)
@@ -192,12 +192,17 @@ TITLES_IN, X_LABELS_IN, LR_TITLE_IN = 0.95, 0.6, 0.4
 LR_SHARE = 1.1 / 4.4  # the lr panel's share of the loss column's height, when it has one
 
 
+def curves_height(keys_in: float, runs_in: float) -> float:
+    """curves.png's height in inches: the panels' block and the legends' rows under it."""
+    return FIGURE_IN[1] + keys_in + runs_in
+
+
 def curve_boxes(with_lr: bool, keys_in: float, runs_in: float) -> dict[str, tuple[float, float, float, float]]:
     """Where each part of curves.png sits, as figure fractions (left, bottom, width, height): the
     loss panel, the lr panel under it (``with_lr``), the metric panel, and the boxes of the two
     legends of line styles under them (``keys_in`` high); the legend of runs takes ``runs_in`` at
     the bottom."""
-    width, height = FIGURE_IN[0], FIGURE_IN[1] + keys_in + runs_in
+    width, height = FIGURE_IN[0], curves_height(keys_in, runs_in)
     bottom, top = runs_in + keys_in + X_LABELS_IN, height - TITLES_IN
 
     def box(column: int, low: float, high: float) -> tuple[float, float, float, float]:
