@@ -98,6 +98,9 @@ def test_lr_schedule_values():
     assert lrs(kind="exponential", gamma=0.5) == pytest.approx([0.5**e for e in range(6)])
     cos = lrs(kind="cosine", min_lr=0.1, epochs=5)
     assert cos[0] == pytest.approx(1.0) and cos[-1] == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi * 4 / 5)) / 2)
+    # After a warmup the cosine spans the epochs that remain: here 4, from the full rate down towards min_lr.
+    warm_cos = lrs(kind="cosine", min_lr=0.1, warmup_epochs=2)[2:]
+    assert warm_cos == pytest.approx([0.1 + 0.9 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)])
     warm = LRSchedule(ScheduleConfig(kind="none", warmup_epochs=2), 1.0, 6)
     assert [warm.lr(0, b, 4) for b in range(4)] + [warm.lr(1, 3, 4)] == pytest.approx([1 / 8, 2 / 8, 3 / 8, 4 / 8, 1.0])
     assert warm.lr(2, 0, 4) == 1.0 and warm.active and not LRSchedule(ScheduleConfig(), 1.0, 3).active

@@ -50,7 +50,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "rundir": (["rnnexp/rundir.py"], ["tests/test_rundir.py", "tests/test_report.py"]),
     "training": (
         ["rnnexp/training/policies.py", "rnnexp/training/progress.py", "rnnexp/training/checks.py"],
-        ["tests/test_train.py", "tests/test_train_knobs.py"],
+        ["tests/test_train.py", "tests/test_train_knobs.py", "tests/test_progress.py"],
     ),
     "sweep": (["rnnexp/sweep/ledger.py", "rnnexp/sweep/pruning.py"], ["tests/test_sweep.py", "tests/test_bench_replay.py"]),
 }
@@ -83,6 +83,10 @@ EQUIVALENT: dict[str, str] = {
         f"rnnexp.checkpoint.xǁBackgroundWriterǁsubmit__mutmut_{n}": "the writer thread's name: seen only in thread dumps"
         for n in (6, 8, 10, 11)
     },
+    "rnnexp.training.progress.x__set_rng_state__mutmut_15": "keys.astype(None) is float64: every key is below 2**32, "
+    "exact in float64, and np.random.set_state casts them to uint32 itself",
+    "rnnexp.training.policies.x__cosine__mutmut_7": "max(2, span): span is 1 only when one epoch follows the warmup, "
+    "whose lr (at e = 0, cos 0) is the base rate for any span",
 }
 
 KILLED = {"killed", "timeout", "segfault"}
