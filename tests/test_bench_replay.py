@@ -23,12 +23,16 @@ PRUNER = {"kind": "hyperband", "min_epochs": 1, "reduction_factor": 2}
 
 
 def _sweep(tmp_path: Path, base: Path, name: str, **top) -> dict:
+    return sweeps.results(_swept(tmp_path, base, name, **top))
+
+
+def _swept(tmp_path: Path, base: Path, name: str, **top) -> sweeps.Sweep:
     doc = {"name": name, "base": str(base), "space": SPACE, "objective": {"metric": "val_accuracy"}, **top}
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     sw = sweeps.create(path, tmp_path / "runs")
     sweeps.work(sw)
-    return sweeps.results(sw)
+    return sw
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +57,29 @@ def test_a_replayed_search_is_the_real_one(recorded, seed, budget):
     real = _sweep(tmp, base, f"tpe{seed}", sampler=sampler, pruner=PRUNER, trials=len(SPACE["train.lr"]), epoch_budget=budget)
     assert real["counts"]["PRUNED"] > 0, real["trials"]  # the pruner paused some: the rules under test were used
     pick, trained = search(grid, sampler, PRUNER, budget)
+    assert (pick, trained) == (key_of(real["best"], SPACE), real["epochs_trained"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_replayed_search_is_the_real_one_when_trials_have_not_started_learning(recorded, seed):
+    """The tiny grid's low learning rates score the majority class for their first epochs: with a first
+    rung at epoch 2, the real search lets such a trial of bracket 0 go on unjudged, and so does the replay."""
+    from rnnexp.sweep.pruning import not_moved
+
+    tmp, base, grid = recorded
+    sampler, pruner = {"kind": "random", "seed": seed}, {**PRUNER, "min_epochs": 2}
+    sw = _swept(tmp, base, f"flat{seed}", sampler=sampler, pruner=pruner, trials=len(SPACE["train.lr"]), epoch_budget=16)
+    real = sweeps.results(sw)
+    went_on = [
+        t.number
+        for t in sw.study.trials
+        if t.user_attrs.get(sweeps.BRACKET_ATTR) == 0
+        and t.user_attrs.get(sweeps.PROMOTES_ATTR) is None  # not paused at epoch 2 and taken up later: never paused
+        and not_moved(t.intermediate_values, 2)
+        and max(t.intermediate_values) > 2
+    ]
+    assert went_on, [(t.number, t.user_attrs, t.intermediate_values) for t in sw.study.trials]
+    pick, trained = search(grid, sampler, pruner, 16)
     assert (pick, trained) == (key_of(real["best"], SPACE), real["epochs_trained"])
 
 

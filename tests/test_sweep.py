@@ -662,6 +662,41 @@ def test_halving_goes_on_among_the_best_third_and_pauses_until_it_can_tell():
     assert pruner.prune(study, _frozen_trial(2, {1: 0.55}, "RUNNING")) is True
 
 
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_a_trial_whose_curve_has_not_moved_is_first_judged_at_its_next_rung(direction):
+    import optuna
+
+    from rnnexp.sweep.pruning import not_moved
+
+    worst = 0.1 if direction == "maximize" else 0.9  # the worst value at every rung below
+    others = [0.5, 0.6, 0.7] if direction == "maximize" else [0.5, 0.4, 0.3]
+    pruner = sweeps.Halving(2, 18, 3)  # rungs: bracket 0 at 2 and 6, bracket 1 at 6, bracket 2 none
+    study = optuna.create_study(direction=direction, pruner=pruner)
+    for x, value in enumerate(others):  # three configurations at every rung of brackets 0 and 1, all better
+        for bracket in (0, 1):
+            study.add_trial(_frozen_trial(10 * bracket + x, dict.fromkeys(range(1, 7), value), **{sweeps.BRACKET_ATTR: bracket}))
+
+    def pruned(curve: list[float], bracket: int = 0) -> bool:
+        trial = _frozen_trial(99, dict(enumerate(curve, 1)), "RUNNING", **{sweeps.BRACKET_ATTR: bracket})
+        return pruner.prune(study, trial)
+
+    # The same value since its first epoch, at its bracket's first rung: not ranked yet, it goes on.
+    assert not pruned([worst, worst]) and not pruned([worst] * 6, bracket=1)
+    # Moved, by however little, or judged at a later rung: the worst is paused.
+    nudged = worst + (1e-9 if direction == "maximize" else -1e-9)
+    assert pruned([nudged, worst]) and pruned([worst, nudged]) and pruned([worst] * 5 + [nudged], bracket=1)
+    assert pruned([worst] * 6)  # bracket 0's second rung: still flat, judged now
+    # One epoch shows no curve: a first rung at epoch 1 judges as before.
+    one = sweeps.Halving(1, 9, 3)
+    study1 = optuna.create_study(direction=direction, pruner=one)
+    for x, value in enumerate(others):
+        study1.add_trial(_frozen_trial(x, {1: value}))
+    assert one.prune(study1, _frozen_trial(99, {1: worst}, "RUNNING"))
+    # Only the epochs up to the rung count.
+    assert not_moved({1: 0.5, 2: 0.5, 3: 0.7}, 2) and not not_moved({1: 0.5, 2: 0.5, 3: 0.7}, 3)
+    assert not not_moved({2: 0.5}, 2) and not not_moved({}, 2)
+
+
 def test_halving_promotes_a_paused_trial_once_later_ones_rank_it_among_the_best():
     study, pruner = _study_with([0.5, 0.6, 0.7])
     assert pruner.promotion(study).number == 2  # 0.7 is the best of 3

@@ -63,6 +63,16 @@ def promoted_as(trials) -> dict[int, int]:
     }
 
 
+def not_moved(values: dict[int, float], step: int) -> bool:
+    """Whether a trial's curve has not moved by epoch `step`: two epochs or more, every value the same.
+    A classifier that still predicts one class scores its accuracy exactly again each epoch: that
+    is where a configuration with a low learning rate sits before it learns (amazon-food's two best,
+    at lr 0.0005, for two or three epochs), and ranking it there ranks its start, not the
+    configuration. A continuous metric (a loss, an MAE) moves every epoch, so this never holds for it."""
+    seen = [value for epoch, value in values.items() if epoch <= step]
+    return len(seen) >= 2 and all(value == seen[0] for value in seen)
+
+
 class Halving:
     """Asynchronous successive halving whose pruned trials are paused, not dropped (ASHA, Li et al.
     2020), in hyperband's brackets (Li et al. 2018). Optuna calls ``prune(study, trial)`` after each
@@ -77,9 +87,11 @@ class Halving:
     after many epochs or not at all.
     At a rung, a trial goes on if it is among the best n // eta of the n configurations of its
     bracket that have reached the rung, itself included; otherwise it is paused: it ends pruned and
-    its run keeps its checkpoint. When later trials make a paused one among the best at its rung,
-    `promotion` names it and a worker resumes its run in a new trial, exactly as if it had trained
-    on, before any new configuration starts. Once none can start, a rung reached by fewer than eta
+    its run keeps its checkpoint. A trial whose curve has not moved at its bracket's first rung
+    (`not_moved`: it has not started learning) goes on unjudged to the next one.
+    When later trials make a paused one among the best at its rung, `promotion` names it and a
+    worker resumes its run in a new trial, exactly as if it had trained on, before any new
+    configuration starts. Once none can start, a rung reached by fewer than eta
     configurations lets its best go on, or the sweep could end with nothing complete.
 
     Why not Optuna's pruners: an Optuna trial cannot be resumed, so they decide at once, letting the
@@ -136,8 +148,11 @@ class Halving:
 
     def prune(self, study, trial) -> bool:
         step = trial.last_step
-        if step is None or step not in self.rungs(trial.user_attrs.get(Attr.BRACKET, 0)):
+        rungs = self.rungs(trial.user_attrs.get(Attr.BRACKET, 0))
+        if step is None or step not in rungs:
             return False
+        if step == rungs[0] and not_moved(trial.intermediate_values, step):
+            return False  # not learning yet, so nothing to rank: first judged at its bracket's next rung
         return not self._goes_on(study, trial, step, trial.intermediate_values[step])
 
     def promotion(self, study, eligible=lambda trial: True, final: bool = False, trials=None):
