@@ -196,6 +196,42 @@ def test_resume_refuses_changed_training_data(tiny_data, tmp_path):
         training.resume(first.run_dir)
 
 
+@pytest.mark.parametrize("lost", ["fingerprints", "data"])
+def test_a_run_whose_meta_json_records_no_training_data_is_refused(reference, tmp_path, lost):
+    """A meta.json without the data's fingerprint (hand-edited, or from before fingerprints) cannot
+    show the data is the same: the resume refuses in one line, as for changed data."""
+    cfg, _ = reference
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path, reporter=StopAt(stop, 3), stop=stop)
+    meta_path = Path(first.run_dir) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del (meta["data"] if lost == "fingerprints" else meta)[lost]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunDirError, match="training data differs"):
+        training.resume(first.run_dir)
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start_with_its_own_settings(reference, tmp_path):
+    """Without a checkpoint the settings a run started with are meta.json's: config.yaml edited since
+    is refused, naming the key; unedited, the run trains from its first batch and ends as one never
+    stopped."""
+    from conftest import assert_same_run
+
+    cfg, ref = reference
+    stop = threading.Event()
+    first = training.train(cfg, tmp_path, reporter=StopAt(stop, 3), stop=stop)
+    run = Path(first.run_dir)
+    for written in (run / "checkpoints").iterdir():  # as if killed before last.pt was first written
+        written.unlink()
+    config_yaml = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(config_yaml.replace("lr: 0.005", "lr: 0.004"))
+    with pytest.raises(RunDirError, match=r"changed since the run started: train\.lr \(0\.005 -> 0\.004\)"):
+        training.resume(run)
+    (run / "config.yaml").write_text(config_yaml)
+    assert training.resume(run).status == "completed"
+    assert_same_run(Path(ref.run_dir), run)
+
+
 def test_divergence_is_reported_with_epoch_and_batch(tiny_data, tmp_path, monkeypatch):
     import torch.nn.functional as F
 

@@ -87,9 +87,10 @@ def check_same_config(run_dir: RunDir, cfg: Config, recorded: dict[str, Any] | N
 
 
 def check_same_data(run_dir: RunDir, meta: dict[str, Any], task) -> None:
-    recorded = meta.get("data", {}).get("fingerprints", {})
-    if recorded.get("train") != task.train_fingerprint:
+    """The training data's fingerprint is the one meta.json recorded (one it lacks matches nothing)."""
+    recorded = meta.get("data", {})
+    if recorded.get("fingerprints", {}).get("train") != task.train_fingerprint:
         raise RunDirError(
             f"{run_dir.path}: the training data differs from when this run started "
-            f"({meta['data']['sources']}); an exact resume needs the same data"
+            f"({recorded.get('sources', 'its sources: not in meta.json')}); an exact resume needs the same data"
         )
