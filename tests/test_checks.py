@@ -153,6 +153,7 @@ def test_a_long_value_is_clipped_and_a_setting_removed_since_is_named(tmp_path):
     assert "data.text_column ('" + "x" * 39 + "... (62 characters) -> 'text')" in said
     # A key today's schema does not know (removed since the run started): compared as written.
     old = _cfg().model_dump(mode="json")
-    old["train"]["gone_key"] = 1
+    old["train"]["gone_key"], old["train"]["gone_none"] = 1, None
+    del old["data"]["val_file"]  # and one it lacks (as if added since), whose value now is None
     said = _refusal(tmp_path, old, _cfg())
-    assert "train.gone_key (1 -> None)" in said
+    assert "data.val_file ((absent) -> None), train.gone_key (1 -> (absent)), train.gone_none (None -> (absent));" in said

@@ -85,6 +85,11 @@ EQUIVALENT: dict[str, str] = {
     },
     "rnnexp.training.progress.x__set_rng_state__mutmut_15": "keys.astype(None) is float64: every key is below 2**32, "
     "exact in float64, and np.random.set_state casts them to uint32 itself",
+    **{
+        f"rnnexp.training.checks.x_check_same_config__mutmut_{n}": 'model_dump(mode=None or another word than "json") '
+        "is python mode: every Config field is a str, number, bool, list, dict or None, which both modes dump alike"
+        for n in (3, 6, 7, 10, 11, 12)
+    },
     "rnnexp.training.policies.x__cosine__mutmut_7": "max(2, span): span is 1 only when one epoch follows the warmup, "
     "whose lr (at e = 0, cos 0) is the base rate for any span",
 }

@@ -73,17 +73,23 @@ def check_same_config(run_dir: RunDir, cfg: Config, recorded: dict[str, Any] | N
     except ValidationError:
         pass  # a key removed since: compared as written, and named below
     now, then = flatten(cfg.model_dump(mode="json")), flatten(recorded)
-    absent = "(absent)"
-    keys = sorted(k for k in now.keys() | then.keys() if k != "train.epochs" and now.get(k, absent) != then.get(k, absent))
+    keys = sorted(k for k in now.keys() | then.keys() if k != "train.epochs" and now.get(k, _ABSENT) != then.get(k, _ABSENT))
     if not keys:
         return
-    shown = ", ".join(f"{k} ({clip(repr(then.get(k)), 40)} -> {clip(repr(now.get(k)), 40)})" for k in keys[:5])
+    shown = ", ".join(f"{k} ({_shown(then, k)} -> {_shown(now, k)})" for k in keys[:5])
     more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
     raise RunDirError(
         f"{run_dir.config}: changed since the run started: {shown}{more}; a run resumes only with the settings it "
         f"was trained with (only train.epochs may change). To train with the new settings, start a new run: "
         f"rnnexp train {run_dir.config}"
     )
+
+
+_ABSENT = object()  # a key one side lacks: unequal to any value, None included
+
+
+def _shown(values: dict[str, Any], key: str) -> str:
+    return clip(repr(values[key]), 40) if key in values else "(absent)"
 
 
 def check_same_data(run_dir: RunDir, meta: dict[str, Any], task) -> None:
