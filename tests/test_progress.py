@@ -106,3 +106,10 @@ def test_what_a_runs_checkpoint_says_of_its_progress(tiny_data, tmp_path):
     shutil.rmtree(run / "checkpoints")
     (run / "checkpoints").mkdir()
     assert progress.recorded(run) is None
+
+
+def test_a_finished_epoch_joins_the_history_and_its_sums_start_again():
+    p = Progress(epoch=1, batch=12, loss_sum=7.5, seen=192, seconds=3.25, history=[{"epoch": 1}])
+    p.epoch_done({"epoch": 2, "train_loss": 0.5})
+    assert (p.epoch, p.batch, p.loss_sum, p.seen, p.seconds) == (2, 0, 0.0, 0, 0.0)
+    assert p.history == [{"epoch": 1}, {"epoch": 2, "train_loss": 0.5}]

@@ -180,6 +180,35 @@ def test_early_stopping_object():
     off.step(1.0, 1)
     off.step(2.0, 2)
     assert not off.should_stop
+    # Lower is better when minimizing, by more than min_delta; an equal value is no improvement.
+    lower = EarlyStopping("val_loss", "min", patience=2, min_delta=0.1, enabled=True)
+    assert lower.step(1.0, 1) and lower.step(0.85, 2) and not lower.step(0.8, 3) and not lower.step(2.0, 4)
+    assert lower.state_dict() == {"best": 0.85, "best_epoch": 2, "wait": 2} and lower.should_stop
+    for mode, values in (("max", (0.5, 0.5)), ("min", (0.5, 0.5))):
+        same = EarlyStopping("m", mode, patience=1, min_delta=0.0, enabled=True)
+        assert same.step(values[0], 1) and not same.step(values[1], 2)
+
+
+def test_each_epochs_train_loss_is_the_mean_of_its_own_batches(tiny_data, tmp_path):
+    """metrics.csv's train_loss is the epoch's batch losses averaged over its examples (here 12
+    batches of 16): the running sums start again at every epoch."""
+    from rnnexp.training.events import Reporter
+
+    class Losses(Reporter):
+        def __init__(self):
+            self.epochs = [[]]
+
+        def batch_end(self, loss: float) -> None:
+            self.epochs[-1].append(loss)
+
+        def epoch_end(self, row, improved) -> None:
+            self.epochs.append([])
+
+    losses = Losses()
+    result = training.train(make_cfg(tiny_data), tmp_path, reporter=losses)
+    rows = metrics(result.run_dir)
+    assert [len(e) for e in losses.epochs[:-1]] == [12, 12, 12]
+    assert [float(r["train_loss"]) for r in rows] == pytest.approx([sum(e) / len(e) for e in losses.epochs[:-1]], rel=1e-6)
 
 
 def test_resume_refuses_changed_training_data(tiny_data, tmp_path):

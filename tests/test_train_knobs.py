@@ -125,6 +125,18 @@ def test_plateau_schedule_cuts_the_lr_only_when_the_monitor_stops_improving(moni
     assert worse.lr(5, 0, 1) == pytest.approx(1.0 * 0.5**4)
 
 
+def test_only_a_plateau_schedule_watches_its_monitor_and_only_when_the_row_has_it():
+    for kind in ("none", "time", "step", "exponential", "cosine"):  # their lr is a function of the epoch alone
+        s = LRSchedule(ScheduleConfig(kind=kind, monitor="val_loss", patience=0), 1.0, 10)
+        for value in (1.0, 2.0, 3.0):
+            s.epoch_end({"val_loss": value})
+        assert s.state_dict() == {"factor": 1.0, "best": None, "wait": 0}
+    plateau = LRSchedule(ScheduleConfig(kind="plateau", monitor="val_loss", patience=0), 1.0, 10)
+    plateau.epoch_end({"train_loss": 1.0})  # a row without its monitor (no validation split): nothing to judge
+    plateau.epoch_end({"val_loss": None})
+    assert plateau.state_dict() == {"factor": 1.0, "best": None, "wait": 0}
+
+
 def test_plateau_schedule_state_roundtrip():
     s = LRSchedule(ScheduleConfig(kind="plateau", patience=1, gamma=0.5, min_lr=0.2, monitor="val_loss"), 1.0, 10)
     for value in (1.0, 1.1, 0.9, 0.8):  # one epoch without improvement, patience 1: one halving
