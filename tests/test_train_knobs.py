@@ -137,6 +137,19 @@ def test_only_a_plateau_schedule_watches_its_monitor_and_only_when_the_row_has_i
     assert plateau.state_dict() == {"factor": 1.0, "best": None, "wait": 0}
 
 
+@pytest.mark.parametrize("monitor, sign", [("val_loss", 1), ("val_accuracy", -1)])
+def test_plateau_counts_epochs_without_improvement_and_starts_again_after_a_cut(monitor, sign):
+    """patience 2: the factor halves after two epochs in a row no better than the best (an equal value
+    is no better), the count starts again after an improvement and after each cut."""
+    s = LRSchedule(ScheduleConfig(kind="plateau", patience=2, gamma=0.5, monitor=monitor), 1.0, 20)
+    seen = []
+    for value in (1.0, 1.0, 0.9, 0.95, 0.95, 0.95, 0.95):
+        s.epoch_end({monitor: sign * value})
+        seen.append((s.state_dict()["factor"], s.state_dict()["wait"]))
+    assert seen == [(1.0, 0), (1.0, 1), (1.0, 0), (1.0, 1), (0.5, 0), (0.5, 1), (0.25, 0)]
+    assert s.state_dict()["best"] == sign * 0.9
+
+
 def test_plateau_schedule_state_roundtrip():
     s = LRSchedule(ScheduleConfig(kind="plateau", patience=1, gamma=0.5, min_lr=0.2, monitor="val_loss"), 1.0, 10)
     for value in (1.0, 1.1, 0.9, 0.8):  # one epoch without improvement, patience 1: one halving
