@@ -17,8 +17,10 @@ The score of a module is killed / (mutants - equivalent): a mutant that times ou
 mutants no test can tell from the original, each with why; an entry that no longer names a
 surviving mutant (the code moved, or a test now kills it) is reported, so the list stays true.
 
-Results: build/mutation/<target>.json, and docs/gen/recordings/mutation.json (all targets, the one
-docs/development.md's table is drawn from).
+Results: build/mutation/<target>.json (every mutant's status, for this checkout), and
+docs/gen/recordings/mutation.json, committed: each target's last run (its modules' counts and every
+mutant not killed), the one docs/development.md's table is drawn from. A run of some targets
+replaces theirs and keeps the others', in a fresh clone too.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ EQUIVALENT: dict[str, str] = {
         f"rnnexp.checkpoint.xǁBackgroundWriterǁsubmit__mutmut_{n}": "the writer thread's name: seen only in thread dumps"
         for n in (6, 8, 10, 11)
     },
+    "rnnexp.training.progress.x__get_rng_state__mutmut_12": "keys.astype(None) is float64: every key is below 2**32, "
+    "exact in float64, and the resume casts them back to uint32",
     "rnnexp.training.progress.x__set_rng_state__mutmut_15": "keys.astype(None) is float64: every key is below 2**32, "
     "exact in float64, and np.random.set_state casts them to uint32 itself",
     **{
@@ -158,32 +162,56 @@ def run_target(name: str, mutmut: Path) -> dict:
     return result
 
 
-def table(results: list[dict]) -> tuple[list[dict], list[str]]:
-    """One row per module; and the EQUIVALENT entries that name no surviving mutant."""
-    rows, seen = [], set()
-    for result in results:
-        by_module: dict[str, dict[str, str]] = {}
-        for mutant, status in result["mutants"].items():
-            by_module.setdefault(module_of(mutant), {})[mutant] = status
-        for module, mutants in sorted(by_module.items()):
-            equivalent = [m for m, s in mutants.items() if m in EQUIVALENT and s not in KILLED]
+def compact(result: dict) -> dict:
+    """A target's run as the recording keeps it: per module its mutants and how many were killed,
+    and every mutant that was not, with its status (what the table and the EQUIVALENT check need)."""
+    modules: dict[str, dict[str, int]] = {}
+    for mutant, status in sorted(result["mutants"].items()):
+        counts = modules.setdefault(module_of(mutant), {"mutants": 0, "killed": 0})
+        counts["mutants"] += 1
+        counts["killed"] += status in KILLED
+    return {
+        "tests": result["tests"],
+        "seconds": result["seconds"],
+        "recorded_at": result.get("recorded_at") or time.strftime("%Y-%m-%d", time.gmtime()),
+        "modules": modules,
+        "not_killed": {m: s for m, s in sorted(result["mutants"].items()) if s not in KILLED},
+    }
+
+
+def table(targets: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """One row per module of the targets' last runs (compact's form); and the EQUIVALENT entries
+    that name no surviving mutant of a target that has run."""
+    rows, seen, run_modules = [], set(), set()
+    for name, result in targets.items():
+        for module, counts in sorted(result["modules"].items()):
+            run_modules.add(module)
+            not_killed = {m: s for m, s in result["not_killed"].items() if module_of(m) == module}
+            equivalent = [m for m in not_killed if m in EQUIVALENT]
             seen.update(equivalent)
-            killed = sum(s in KILLED for s in mutants.values())
-            counted = len(mutants) - len(equivalent)
+            counted = counts["mutants"] - len(equivalent)
             rows.append(
                 {
                     "module": module,
-                    "target": result["target"],
-                    "mutants": len(mutants),
-                    "killed": killed,
+                    "target": name,
+                    "mutants": counts["mutants"],
+                    "killed": counts["killed"],
                     "equivalent": len(equivalent),
-                    "no_tests": sum(s == "no tests" for s in mutants.values()),
-                    "score": round(killed / counted, 3) if counted else 1.0,
-                    "survivors": sorted(m for m, s in mutants.items() if s not in KILLED and m not in EQUIVALENT),
+                    "no_tests": sum(s == "no tests" for s in not_killed.values()),
+                    "score": round(counts["killed"] / counted, 3) if counted else 1.0,
+                    "survivors": sorted(m for m in not_killed if m not in EQUIVALENT),
                 }
             )
-    stale = sorted(set(EQUIVALENT) - seen)
+    # An entry of a module no run has covered yet cannot be judged stale.
+    stale = sorted(m for m in set(EQUIVALENT) - seen if module_of(m) in run_modules)
     return rows, stale
+
+
+def recorded_targets() -> dict[str, dict]:
+    """The targets' last results as the recording holds them (a run of some targets keeps the others')."""
+    if not RESULT.is_file():
+        return {}
+    return {n: r for n, r in json.loads(RESULT.read_text(encoding="utf-8")).get("targets", {}).items() if n in TARGETS}
 
 
 def main() -> int:
@@ -196,16 +224,18 @@ def main() -> int:
         print(f"mutmut is not installed beside {sys.executable}: make install (the dev extra has it)")
         return 2
     BUILD.mkdir(parents=True, exist_ok=True)
+    targets = recorded_targets()
     if not args.report:
         for name in args.only or TARGETS:
             print(f"{name}: mutating {', '.join(TARGETS[name][0])} against {', '.join(TARGETS[name][1])}", flush=True)
             result = run_target(name, mutmut)
             print(f"{name}: {len(result['mutants'])} mutants in {result['seconds']} s", flush=True)
-    results = [json.loads((BUILD / f"{n}.json").read_text()) for n in TARGETS if (BUILD / f"{n}.json").is_file()]
-    if not results:
+            targets[name] = compact(result)
+    if not targets:
         print("no results yet: python tools/mutation.py")
         return 2
-    rows, stale = table(results)
+    targets = {n: targets[n] for n in TARGETS if n in targets}
+    rows, stale = table(targets)
     print(f"\n{'module':<34} {'mutants':>7} {'killed':>6} {'equiv.':>6} {'no tests':>8} {'score':>6}")
     for r in rows:
         print(f"{r['module']:<34} {r['mutants']:>7} {r['killed']:>6} {r['equivalent']:>6} {r['no_tests']:>8} {r['score']:>6.1%}")
@@ -215,25 +245,27 @@ def main() -> int:
     print("what one changed: cd build/mutation/TARGET && ../../../.venv/bin/mutmut show NAME")
     for mutant in stale:
         print(f"EQUIVALENT names no surviving mutant: {mutant}")
-    import mutmut as mutmut_package
+    not_run = [n for n in TARGETS if n not in targets]
+    if not args.report:
+        import mutmut as mutmut_package
 
-    RESULT.write_text(
-        json.dumps(
-            {
-                "recorded_at": time.strftime("%Y-%m-%d", time.gmtime()),
-                "mutmut": getattr(mutmut_package, "__version__", "?"),
-                "goal": GOAL,
-                "seconds": {r["target"]: r["seconds"] for r in results},
-                "modules": [{k: v for k, v in r.items() if k != "survivors"} for r in rows],
-                "not_run": [m for n in TARGETS if not (BUILD / f"{n}.json").is_file() for m in TARGETS[n][0]],
-            },
-            indent=1,
+        RESULT.write_text(
+            json.dumps(
+                {
+                    "recorded_at": max(t["recorded_at"] for t in targets.values()),
+                    "mutmut": getattr(mutmut_package, "__version__", "?"),
+                    "goal": GOAL,
+                    "seconds": {n: t["seconds"] for n, t in targets.items()},
+                    "modules": [{k: v for k, v in r.items() if k != "survivors"} for r in rows],
+                    "not_run": [m for n in not_run for m in TARGETS[n][0]],
+                    "targets": targets,
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
         )
-        + "\n",
-        encoding="utf-8",
-    )
-    print(f"written: {RESULT.relative_to(ROOT)}")
-    not_run = [n for n in TARGETS if not (BUILD / f"{n}.json").is_file()]
+        print(f"written: {RESULT.relative_to(ROOT)}")
     if not_run:
         print(f"not run yet: {', '.join(not_run)}")
     return 0 if all(r["score"] >= GOAL for r in rows) and not stale and not not_run else 1
