@@ -83,6 +83,16 @@ def test_each_cuda_rng_goes_back_to_its_own_device_where_that_device_is_here(mon
     assert calls == []
 
 
+@pytest.mark.parametrize("gpu", [True, False])
+def test_the_cuda_rngs_are_saved_only_where_there_is_a_gpu(monkeypatch, gpu):
+    devices = [torch.tensor([1], dtype=torch.uint8), torch.tensor([2], dtype=torch.uint8)]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: devices)
+    state = progress._get_rng_state()
+    assert set(state) == {"python", "numpy", "torch", *(["cuda"] if gpu else [])}
+    assert state.get("cuda") == (devices if gpu else None)
+
+
 def test_what_a_runs_checkpoint_says_of_its_progress(tiny_data, tmp_path):
     cfg = Config.model_validate(tiny_config_dict(tiny_data, train={"epochs": 2, "threads": 1}))
     stop = threading.Event()

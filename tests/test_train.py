@@ -168,6 +168,7 @@ def test_early_stopping_stops_and_extension_gets_fresh_patience(tiny_data, tmp_p
 
 def test_early_stopping_object():
     es = EarlyStopping("val_accuracy", "max", patience=2, min_delta=0.01, enabled=True)
+    assert es.state_dict() == {"best": None, "best_epoch": None, "wait": 0}  # what a run's first last.pt holds
     assert es.step(0.5, 1) and not es.step(0.505, 2) and not es.should_stop
     assert not es.step(0.4, 3) and es.should_stop
     copy = EarlyStopping("val_accuracy", "max", 2, 0.01, True)
