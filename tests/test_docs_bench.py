@@ -50,9 +50,10 @@ def test_knobs_recurrent_dropout_costs_most_and_bucketing_is_several_times_faste
     assert results["knobs"]["bucket"]["speedup"] >= 2
 
 
-def test_sweep_most_replayed_searches_miss_the_regret_goal(results):
+def test_sweep_a_few_replayed_searches_still_miss_the_regret_goal(results):
+    """benchmarks.md: on the six-epoch grid, "a few replayed searches still miss" (of 30)."""
     replay = results["sweep"]["replay"]
-    assert replay["goal_met"] < replay["searches"] / 2, replay
+    assert replay["searches"] - 5 <= replay["goal_met"] < replay["searches"], replay
 
 
 def test_reader_rnnexp_is_faster_than_before_and_pandas_faster_still(results):
