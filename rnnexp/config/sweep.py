@@ -99,8 +99,8 @@ class PrunerConfig(_Section):
         2,
         ge=1,
         le=COUNT_MAX,
-        description="hyperband, successive_halving: epochs every trial gets (the first rung); one epoch tells little of a "
-        "slow starter, and a trial whose score has not moved since its first epoch goes on to the next rung unjudged.",
+        description="hyperband, successive_halving: epochs every trial gets (the first rung: one epoch tells little; a "
+        "trial whose score has not moved since its first epoch goes on to the next unjudged).",
     )
     reduction_factor: int = Field(3, ge=2, le=1000, description="hyperband, successive_halving: how selective each rung is.")
 
