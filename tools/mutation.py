@@ -252,12 +252,7 @@ def main() -> int:
         RESULT.write_text(
             json.dumps(
                 {
-                    "recorded_at": max(t["recorded_at"] for t in targets.values()),
                     "mutmut": getattr(mutmut_package, "__version__", "?"),
-                    "goal": GOAL,
-                    "seconds": {n: t["seconds"] for n, t in targets.items()},
-                    "modules": [{k: v for k, v in r.items() if k != "survivors"} for r in rows],
-                    "not_run": [m for n in not_run for m in TARGETS[n][0]],
                     "targets": targets,
                 },
                 indent=1,
