@@ -68,7 +68,8 @@ def not_moved(values: dict[int, float], step: int) -> bool:
     A classifier that still predicts one class scores its accuracy exactly again each epoch: that
     is where a configuration with a low learning rate sits before it learns (amazon-food's two best,
     at lr 0.0005, for two or three epochs), and ranking it there ranks its start, not the
-    configuration. A continuous metric (a loss, an MAE) moves every epoch, so this never holds for it."""
+    configuration. A continuous metric (a loss, an MAE) repeats exactly only when the weights have
+    not changed either: then too the trial has not started learning."""
     seen = [value for epoch, value in values.items() if epoch <= step]
     return len(seen) >= 2 and all(value == seen[0] for value in seen)
 
