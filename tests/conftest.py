@@ -122,6 +122,21 @@ def write_config(tmp_path, tiny_data):
     return write
 
 
+@pytest.fixture
+def write_sweep(tmp_path, write_config):
+    """write_sweep(space=..., sampler=..., **top) -> path of a sweep file over a tiny base config."""
+    counter = iter(range(1000))
+
+    def write(base_train: dict | None = None, **top) -> Path:
+        base = write_config(train=base_train or {})
+        doc = {"name": "t", "base": str(base), "objective": {"metric": "val_accuracy"}, **top}
+        path = tmp_path / f"sweep{next(counter)}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    return write
+
+
 def run_cli(
     *args, env: dict | None = None, cwd: Path | None = None, timeout: int = 300, fresh: bool = False
 ) -> subprocess.CompletedProcess:

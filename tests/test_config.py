@@ -366,6 +366,7 @@ def test_one_rule_decides_whether_a_metric_rises_or_falls():
 
     up = {"val_accuracy", "val_f1", "accuracy", "f1", "test_accuracy", "precision", "recall"}
     up |= {"val_balanced_accuracy", "val_roc_auc", "val_pr_auc", "balanced_accuracy", "roc_auc", "pr_auc", "test_roc_auc"}
+    up |= {"train_accuracy", "train_f1"}  # every prefix is read off, train_ too
     for metric in up:
         assert direction_of(metric) == "max", metric
     for metric in ("val_loss", "train_loss", "val_mae", "val_rmse", "mae", "rmse", "loss"):
@@ -796,3 +797,374 @@ def test_a_tilde_naming_no_user_stays_a_path_as_a_shell_leaves_it(tmp_path, writ
     assert parse_config("data: {task: text_classification, train_file: '~/t.csv'}\n", base_dir=tmp_path).data.train_file == str(
         Path.home() / "t.csv"
     )
+
+
+# -- each kind of schema error, as one line naming where and what -----------------------------------
+
+DESCRIBED = [  # (config text, --set items, the one message)
+    (
+        "data: {dataset: amazon-food}\ntrain: {early_stopping: {monitor: val_loss}}\n",
+        ["data.val_split=0"],
+        "c.yaml: train.early_stopping.monitor is 'val_loss' but there is no validation data; set data.val_split > 0, "
+        "data.val_file, or monitor train_loss",
+    ),
+    (
+        "data: {dataset: amazon-food, task: forecasting}\n",
+        [],
+        "c.yaml:1: data: data.dataset amazon-food is text; forecasting takes vic-elec, seattle-weather, us-births or a CSV",
+    ),
+    (
+        "data: {dataset: amazon-food}\nmodel: {cell: lsxx}\n",
+        [],
+        "c.yaml:2: model.cell: Input should be 'rnn', 'gru' or 'lstm', got 'lsxx' (did you mean 'lstm'?)",
+    ),
+    (
+        "data: {dataset: amazon-food}\nmodel: {cell: xyz}\n",
+        [],
+        "c.yaml:2: model.cell: Input should be 'rnn', 'gru' or 'lstm', got 'xyz'",
+    ),
+    (
+        "data: {dataset: amazon-food}\nmodel: {cell: [gru]}\n",
+        [],
+        "c.yaml:2: model.cell: Input should be 'rnn', 'gru' or 'lstm', got list",
+    ),
+    (
+        "data: {dataset: amazon-food}\nmodel: {cell: {a: 1}}\n",
+        [],
+        "c.yaml:2: model.cell: Input should be 'rnn', 'gru' or 'lstm', got dict",
+    ),
+    (
+        "data: {dataset: amazon-food}\n",
+        ["model={cell: 3}"],
+        "--set model={cell: 3}: model.cell: Input should be 'rnn', 'gru' or 'lstm', got 3",
+    ),
+    (
+        "data: {dataset: amazon-food}\nmodel: {cell: 3}\n",
+        ["model.num_neurons=8"],
+        "c.yaml:2: model.cell: Input should be 'rnn', 'gru' or 'lstm', got 3",
+    ),
+    (
+        "data: {dataset: amazon-food}\n",
+        ["train.optimizer=rmsprp"],
+        "--set train.optimizer=rmsprp: train.optimizer: Input should be 'adam', 'adamw', 'rmsprop' or 'sgd', got 'rmsprp' "
+        "(did you mean 'rmsprop'?)",
+    ),
+    (
+        "data: {dataset: amazon-food, padding: pos}\n",
+        [],
+        "c.yaml:1: data.padding: Input should be 'pre' or 'post', got 'pos' (did you mean 'post'?)",
+    ),
+    (
+        "data: {dataset: amazon-food}\ntrain: {early_stopping: {mode: mx}}\n",
+        [],
+        "c.yaml:2: train.early_stopping.mode: Input should be 'auto', 'min' or 'max', got 'mx' (did you mean 'max'?)",
+    ),
+    ("model: {cell: gru}\n", [], "c.yaml: missing required key data"),
+    ("data: {dataset: amazon-food}\ndata2: 3\n", [], "c.yaml:2: unknown key data2 (did you mean data?)"),
+    ("data: {dataset: amazon-food}\n", ["data2=3"], "--set data2=3: unknown key data2 (did you mean data?)"),
+    (
+        "data: {dataset: amazon-food}\ntrain:\n  early_stopping:\n    null: 1\n",
+        [],
+        "c.yaml:4: a key in train.early_stopping is read by YAML as null (~, null or an empty key), not as a name: write one "
+        "of enabled, monitor, mode, patience, min_delta, restore_best (quote a name that looks like a value)",
+    ),
+    (
+        "data: {dataset: amazon-food}\n",
+        ["train.early_stopping={1: 3}"],
+        "--set train.early_stopping={1: 3}: a key in train.early_stopping is read by YAML as a number (1), not as a name: "
+        "write one of enabled, monitor, mode, patience, min_delta, restore_best (quote a name that looks like a value)",
+    ),
+]
+
+
+@pytest.mark.parametrize("text, overrides, message", DESCRIBED)
+def test_each_kind_of_schema_error_is_one_line_naming_where_and_what(text, overrides, message):
+    assert errors_of(text, overrides) == [message]
+
+
+def test_a_sweep_file_s_own_unknown_key_is_hinted_from_the_sweep_schema(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("base: b.yaml\nspace: {train.lr: [0.1]}\ntrails: 3\npruner: {kindd: none}\nsampler: {kind: tpee}\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert sorted(e.value.messages) == [
+        f"{tmp_path / 'b.yaml'}: config file not found",
+        f"{path}:3: unknown key trails (did you mean trials?)",
+        f"{path}:4: unknown key pruner.kindd (did you mean pruner.kind?)",
+        f"{path}:5: sampler.kind: Input should be 'grid', 'random' or 'tpe', got 'tpee' (did you mean 'tpe'?)",
+    ]
+
+
+# -- forecasting's window keys (config/forecasting.py) ---------------------------------------------
+
+
+@pytest.mark.parametrize("step, season, lag", [(1, 7, 7), (6, 7, 7), (7, 7, 7), (8, 7, 14), (14, 7, 14), (15, 7, 21), (3, 1, 3)])
+def test_a_step_s_seasonal_value_lies_the_fewest_whole_seasons_back_that_reach_the_window(step, season, lag):
+    from rnnexp.config.forecasting import season_lag
+
+    assert season_lag(step, season) == lag
+
+
+@pytest.mark.parametrize(
+    "steps, season, rows",
+    [
+        ([1], 7, 7),
+        ([7], 7, 1),
+        ([8], 7, 7),
+        ([1, 2, 3, 4, 5, 6, 7, 8], 7, 7),
+        ([3], 2, 2),
+        ([2, 3], 2, 2),
+        ([4], 3, 3),
+        ([5, 6], 3, 2),
+    ],
+)
+def test_the_rows_seasonal_naive_residuals_need_are_the_most_any_step_reads(steps, season, rows):
+    from rnnexp.config.forecasting import seasonal_rows_needed
+
+    assert seasonal_rows_needed(steps, season) == rows
+
+
+WINDOW_KEYS = [  # (data keys over a weekly CSV's defaults, the message, or None: accepted)
+    (
+        {"residual": "seasonal_naive", "season": None},
+        "data.residual seasonal_naive needs data.season (the season's length in rows)",
+    ),
+    ({"residual": "seasonal_naive", "season": 7, "lookback": 7}, None),
+    (
+        {"residual": "seasonal_naive", "season": 7, "lookback": 6},
+        "data.residual seasonal_naive reads the value one season before each step from the window: data.lookback 6 must be "
+        "at least 7 with data.season 7; raise data.lookback, or use data.residual persistence",
+    ),
+    ({"residual": "seasonal_naive", "season": 7, "lookback": 6, "horizon": 7}, None),  # step 7 reads the window's last row
+    (
+        {"residual": "seasonal_naive", "season": 7, "lookback": 6, "horizon": 7, "multi_output": True},
+        "data.residual seasonal_naive reads the value one season before each step from the window: data.lookback 6 must be "
+        "at least 7 with data.season 7; raise data.lookback, or use data.residual persistence",
+    ),
+    ({"residual": "seasonal_naive", "season": 4, "lookback": 3, "horizon": 2}, None),
+    (
+        {"residual": "seasonal_naive", "season": 4, "lookback": 3, "horizon": 2, "multi_output": True},
+        (
+            "data.residual seasonal_naive reads the value one season before each step from the window: data.lookback 3 must "
+            "be at least 4 with data.season 4; raise data.lookback, or use data.residual persistence"
+        ),
+    ),
+    ({"seasonal_input": True, "season": None}, "data.seasonal_input needs data.season (the season's length in rows)"),
+    ({"seasonal_input": True, "season": 7, "lookback": 7}, None),
+    (
+        {"seasonal_input": True, "season": 7, "lookback": 6},
+        "data.seasonal_input reads the value one season back from the window: data.lookback 6 must be at least data.season 7; "
+        "raise data.lookback",
+    ),
+    ({"calendar": ["month", "day_of_week"]}, None),
+    ({"calendar": ["month", "day_of_week", "month"]}, "data.calendar names a cycle twice: ['month', 'day_of_week', 'month']"),
+    (
+        {"calendar": ["month"], "time_column": None},
+        "data.calendar reads the time column: set data.time_column to the column of timestamps",
+    ),
+    ({"calendar": [], "time_column": None}, None),
+    (
+        {"calendar": ["month"], "time_column": None, "train_file": None, "dataset": "vic-elec"},
+        None,
+    ),  # a built-in's own timestamps
+]
+
+
+@pytest.mark.parametrize("keys, message", WINDOW_KEYS)
+def test_a_window_key_the_data_cannot_serve_is_refused_naming_it(keys, message):
+    from rnnexp.config import DataConfig
+    from rnnexp.config.forecasting import check_window_keys
+
+    data = DataConfig.model_construct(**{**_forecast_data(), **keys})  # the checks alone, no other validator
+    if message is None:
+        check_window_keys(data)
+    else:
+        with pytest.raises(ValueError) as e:
+            check_window_keys(data)
+        assert str(e.value) == message
+        (shown,) = errors_of(yaml.safe_dump({"data": {**_forecast_data(), **keys}}))
+        assert shown.endswith(str(e.value))  # and validation says it, naming the file
+
+
+def _forecast_data() -> dict:
+    return {"task": "forecasting", "train_file": "w.csv", "time_column": "week", "target": "y", "lookback": 8, "season": None}
+
+
+# -- what rnnexp recorded under an older version (config/recorded.py) -----------------------------
+
+
+def test_a_recorded_config_lacking_a_changed_default_reads_with_its_old_value():
+    from rnnexp.config import as_recorded
+    from rnnexp.config.recorded import CHANGED_DEFAULTS
+
+    raw = {"data": {"dataset": "amazon-food"}, "train": {"lr": 0.1}}
+    recorded = as_recorded(raw)
+    assert recorded == {
+        "data": {"dataset": "amazon-food", "window_scale": False},
+        "train": {"lr": 0.1, "optimizer_defaults": "torch", "balance_steps": False},
+    }
+    assert raw == {"data": {"dataset": "amazon-food"}, "train": {"lr": 0.1}}  # the caller's dict untouched
+    assert set(CHANGED_DEFAULTS) == {"train.optimizer_defaults", "data.window_scale", "train.balance_steps"}
+    written = {"data": {"window_scale": True}, "train": {"optimizer_defaults": "keras", "balance_steps": True}}
+    assert as_recorded(written) == written  # a value it wrote is kept
+    assert as_recorded({}) == {"data": {"window_scale": False}, "train": {"optimizer_defaults": "torch", "balance_steps": False}}
+    wrong = {"data": "a text", "train": None}
+    assert as_recorded(wrong) == wrong  # sections written wrongly: validation names them
+    assert as_recorded(["not", "a", "mapping"]) == ["not", "a", "mapping"]  # validation names it
+    nested = {"train": {"lr": [1, 2]}}
+    out = as_recorded(nested)
+    out["train"]["lr"].append(3)
+    assert nested == {"train": {"lr": [1, 2]}}  # a deep copy
+
+
+def test_a_run_folder_s_config_from_before_a_default_changed_loads_as_it_ran(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("data: {dataset: amazon-food}\n")
+    assert load_config(path, recorded=True).train.optimizer_defaults == "torch"
+    assert load_config(path).train.optimizer_defaults == "keras"
+
+
+def test_headline_metric_is_mae_for_forecasting_and_accuracy_otherwise():
+    from rnnexp.config import headline_metric
+
+    assert [headline_metric(t) for t in ("forecasting", "text_classification", "sequence_classification")] == [
+        "mae",
+        "accuracy",
+        "accuracy",
+    ]
+
+
+def test_the_json_schema_s_base_key_is_a_path_or_null():
+    from rnnexp.config import BASE_DESCRIPTION, config_json_schema
+
+    schema = config_json_schema()
+    assert list(schema["properties"])[0] == "base"
+    assert schema["properties"]["base"] == {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "default": None,
+        "description": BASE_DESCRIPTION,
+    }
+    assert {k: v for k, v in schema["properties"].items() if k != "base"} == Config.model_json_schema()["properties"]
+
+
+def test_data_paths_in_a_sweep_s_set_and_space_are_relative_to_the_sweep_file(tmp_path):
+    from rnnexp.config.inherit import resolve_entry_paths
+
+    raw = {
+        "set": {"data.train_file": "a.csv", "data": {"val_file": "v.csv"}, "train.lr": 0.1, 3: "x"},
+        "space": {
+            "data.train_file": ["b.csv", "/abs/c.csv"],
+            "data.test_file": {"kind": "choice", "values": ["t.csv"]},
+            "train.lr": {"kind": "uniform", "low": 0.1, "high": 0.2},
+            "model.cell": "not a spec",
+        },
+    }
+    resolve_entry_paths(raw, tmp_path)
+    assert raw["set"] == {
+        "data.train_file": str(tmp_path / "a.csv"),
+        "data": {"val_file": str(tmp_path / "v.csv")},
+        "train.lr": 0.1,
+        3: "x",
+    }
+    assert raw["space"]["data.train_file"] == [str(tmp_path / "b.csv"), "/abs/c.csv"]
+    assert raw["space"]["data.test_file"] == {"kind": "choice", "values": [str(tmp_path / "t.csv")]}
+    assert raw["space"]["train.lr"] == {"kind": "uniform", "low": 0.1, "high": 0.2} and raw["space"]["model.cell"] == "not a spec"
+    empty = {"set": None, "space": ["a list"]}
+    resolve_entry_paths(empty, tmp_path)
+    assert empty == {"set": None, "space": ["a list"]}
+
+
+def test_iter_keys_walks_every_leaf_of_the_schema_through_optional_sections():
+    keys = [key for key, _ in iter_keys()]
+    assert len(keys) == len(set(keys))
+    assert {
+        "model.embedding.pretrained",
+        "model.embedding.freeze",
+        "train.early_stopping.patience",
+    } <= set(keys)
+    assert any(key.startswith("data.augment.") for key in keys)
+    assert not {"model", "model.embedding", "train.early_stopping", "data.augment"} & set(keys)  # sections are walked into
+    assert all(key.count(".") >= 1 for key in keys if key != "name")
+    cfg = Config.model_validate({"data": {"dataset": "amazon-food"}, "model": {"embedding": {"pretrained": "v.txt"}}})
+    from rnnexp.config import flatten
+
+    assert set(flatten(cfg.model_dump(mode="json"))) == set(keys)
+    sweep_keys = [key for key, _ in iter_keys(SweepConfig)]
+    assert "sampler.kind" in sweep_keys and "pruner.min_epochs" in sweep_keys and "space" in sweep_keys
+
+
+def test_a_dumped_config_keeps_the_schema_s_order_and_loads_back():
+    cfg = parse_config("data: {dataset: amazon-food}\ntrain: {lr: 0.5}\nmodel: {cell: lstm}\n")
+    dumped = yaml.safe_load(dump_config(cfg))
+    assert list(dumped) == list(Config.model_fields) and list(dumped["train"]) == list(type(cfg.train).model_fields)
+    assert parse_config(dump_config(cfg)) == cfg
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["data.dataset.x=1"], "--set 'data.dataset.x=1': data.dataset is a value, not a section"),
+        (
+            ["train.early_stopping.patience.x.y=1"],
+            "--set 'train.early_stopping.patience.x.y=1': train.early_stopping.patience is a value, not a section",
+        ),
+        (["train..lr=1"], "--set 'train..lr=1': expected KEY.PATH=VALUE, e.g. --set train.lr=0.01"),
+        (["=1"], "--set '=1': expected KEY.PATH=VALUE, e.g. --set train.lr=0.01"),
+        (["train.lr"], "--set 'train.lr': expected KEY.PATH=VALUE, e.g. --set train.lr=0.01"),
+    ],
+)
+def test_a_set_that_cannot_be_placed_is_named(overrides, message):
+    assert errors_of(MINIMAL + "train: {early_stopping: {patience: 3}}\n", overrides) == [message]
+
+
+def test_a_set_value_that_is_not_yaml_stays_text_and_an_empty_one_is_null():
+    from rnnexp.config import parse_value
+
+    assert parse_value("[1, 2", "--set x") == "[1, 2" and parse_value("  ", "--set x") is None
+    assert parse_value("{a: 1}", "--set x") == {"a": 1} and parse_value("1e-3", "--set x") == "1e-3"
+    with pytest.raises(ConfigError, match="--set x"):
+        parse_value("{a: 1, a: 2}", "--set x")  # a repeated key is an error, not text
+
+
+def test_a_set_mapping_is_copied_not_shared():
+    from rnnexp.config import set_path
+
+    raw, value = {}, {"weights": [1, 2]}
+    set_path(raw, ["train", "class_weight"], value)
+    value["weights"].append(3)
+    assert raw == {"train": {"class_weight": {"weights": [1, 2]}}}
+
+
+def test_a_bad_device_says_what_it_takes():
+    assert errors_of(MINIMAL + "train: {device: gpu}\n") == ["c.yaml:3: train.device: expected auto, cpu, cuda or cuda:N"]
+
+
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("{columns}", "name: {columns} is data.columns, which holds several values; name a single key in it"),
+        ("a b", "name: 'a b'; a run name is 1 to 64 letters, digits, . _ or -, starting with a letter or digit"),
+        (
+            "-{cell}",
+            "name: '-{cell}' gives '-gru'; a run name is 1 to 64 letters, digits, . _ or -, starting with a letter or digit",
+        ),
+    ],
+)
+def test_a_name_template_error_is_the_whole_sentence(template, message):
+    text = "data: {dataset: amazon-food, columns: [text, label]}\n"
+    (msg,) = errors_of(text + f"name: {template!r}\n")
+    assert msg.endswith(message), msg
+
+
+@pytest.mark.parametrize(
+    "template, sections, expected",
+    [
+        ("r-{train.lr}", {}, "r-0.001"),
+        ("{threads}-{bidirectional}", {"model": {"bidirectional": False}}, "none-false"),
+        ("{text_column}", {"data": {"dataset": "amazon-food", "text_column": "A b/c"}}, "A-b-c"),
+        ("x{text_column}", {"data": {"dataset": "amazon-food", "text_column": "--"}}, "x-"),
+        ("x{label_column}", {"data": {"dataset": "amazon-food", "label_column": "-Lab-"}}, "xLab"),
+    ],
+)
+def test_a_name_template_value_keeps_its_case_and_loses_what_a_folder_cannot_hold(template, sections, expected):
+    assert _named(template, **sections).run_name == expected

@@ -18,25 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, assert_same_run, fill_disk, run_cli, tiny_config_dict, tmpfs
+from conftest import assert_same_run, fill_disk, run_cli, tiny_config_dict, tmpfs
 from rnnexp import sweep as sweeps
 from rnnexp.config import grid_sweep, load_config, load_sweep, trial_config
 from rnnexp.errors import ConfigError
-
-
-@pytest.fixture
-def write_sweep(tmp_path, write_config):
-    """write_sweep(space=..., sampler=..., **top) -> path of a sweep file over a tiny base config."""
-    counter = iter(range(1000))
-
-    def write(base_train: dict | None = None, **top) -> Path:
-        base = write_config(train=base_train or {})
-        doc = {"name": "t", "base": str(base), "objective": {"metric": "val_accuracy"}, **top}
-        path = tmp_path / f"sweep{next(counter)}.yaml"
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        return path
-
-    return write
 
 
 def _assert_rows_are_their_runs(sweep_dir: Path, res: dict, cut: dict[int, int]) -> None:
@@ -74,139 +59,6 @@ def _worker(sweep_dir: Path, env: dict | None = None, storage: str | None = None
     return subprocess.Popen(
         cmd, env={**os.environ, **extra, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-# -- the sweep file ------------------------------------------------------------------------------
-
-
-def test_sweep_file_errors_name_file_line_and_key(tmp_path, write_config):
-    base = write_config()
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        f"name: bad\nbase: {base}\nsampeler: {{kind: grid}}\nspace:\n  model.celll: [gru]\n  model.cell: [gru, lstmm]\n"
-        "  train.lr: {kind: loguniform, low: 0.1, high: 0.01}\n"
-    )
-    proc = run_cli("sweep", "create", bad, "--runs-dir", tmp_path / "runs")
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert any("bad.yaml:3: unknown key sampeler (did you mean sampler?)" in line for line in lines), lines
-    assert any("space.train.lr" in line and "low (0.1) is above high (0.01)" in line for line in lines), lines
-    assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "runs").exists()  # nothing is created from a bad file
-
-    # Keys and values are checked against the base config's schema, with the sweep file's line.
-    bad.write_text(
-        f"name: bad\nbase: {base}\nsampler: {{kind: grid}}\nspace:\n  model.celll: [gru]\n  model.cell: [gru, lstmm]\n"
-    )
-    with pytest.raises(ConfigError) as e:
-        load_sweep(bad)
-    text = "\n".join(e.value.messages)
-    assert "bad.yaml:5: space model.celll='gru': unknown key model.celll (did you mean model.cell?)" in text
-    assert "bad.yaml:6: space model.cell='lstmm'" in text and "did you mean 'lstm'" in text
-
-
-# Sweep files with problems in several parts (sweep keys, set, space keys and values, the base
-# config), each line of the file and every error it must give: {line} is the line, {base} the base.
-SEVERAL_PROBLEMS = {
-    "trials and a space key": (
-        ["base: {base}", "sampler: {{kind: tpe}}", "space:", "  model.celll: [gru]"],
-        [],
-        ["s.yaml: trials: required with sampler tpe", "s.yaml:4: space model.celll='gru': unknown key model.celll (did you"],
-    ),
-    "a sweep key, a set entry, a space value": (
-        ["base: {base}", "sampeler: {{kind: grid}}", "set:", "  train.epoch: 2", "space:", "  model.cell: [gru, lstmm]"],
-        [],
-        [
-            "s.yaml:2: unknown key sampeler (did you mean sampler?)",
-            "s.yaml: trials: required with sampler tpe",  # the default sampler, as the key is misspelled
-            "s.yaml:4: set train.epoch=2: unknown key train.epoch (did you mean train.epochs?)",
-            "s.yaml:6: space model.cell='lstmm': model.cell: Input should be",
-        ],
-    ),
-    "a spec, a set value, the objective": (
-        [
-            "base: {base}",
-            "set: {{train.lr: -1}}",
-            "space:",
-            "  train.dropout: {{kind: uniform, low: 0.5, high: 0.1}}",
-            "  model.num_neurons: [8, 16]",
-            "objective: {{metric: val_mae}}",
-            "sampler: {{kind: grid}}",
-        ],
-        [],
-        [
-            "s.yaml:4: space.train.dropout: low (0.5) is above high (0.1)",
-            "s.yaml:2: set train.lr=-1: train.lr: Input should be greater than 0",
-            "s.yaml:6: objective.metric val_mae does not apply to text_classification",
-        ],
-    ),
-    "the base config, a space key, trials": (
-        ["base: bad_base.yaml", "trials: 0", "space:", "  model.celll: [gru]", "  model.cell: [gru]"],
-        [],
-        [
-            "s.yaml:2: trials: Input should be greater than or equal to 1, got 0",
-            "bad_base.yaml:3: unknown key model.cel (did you mean model.cell?)",
-            "s.yaml:4: space model.celll='gru': unknown key model.celll (did you mean model.cell?)",
-        ],
-    ),
-    "a missing base, set and space keys": (
-        ["base: nowhere.yaml", "set: {{train: {{epochz: 1}}}}", "space:", "  model.celll: [gru]", "sampler: {{kind: grid}}"],
-        [],
-        [
-            "nowhere.yaml: config file not found",
-            "s.yaml:2: set train={{'epochz': 1}}: unknown key train.epochz (did you mean train.epochs?)",
-            "s.yaml:4: space model.celll='gru': unknown key model.celll (did you mean model.cell?)",
-        ],
-    ),
-    "--set of a sweep key, a set entry and a space key": (
-        ["base: {base}", "sampler: {{kind: grid}}", "space:", "  model.cell: [gru]"],
-        ["trials=0", "set.train.epochz=1", "space.model.celll=[gru]"],
-        [
-            "--set trials=0: trials: Input should be greater than or equal to 1, got 0",
-            "--set set.train.epochz=1: set train.epochz=1: unknown key train.epochz (did you mean train.epochs?)",
-            "--set space.model.celll=[gru]: space model.celll='gru': unknown key model.celll (did you mean model.cell?)",
-        ],
-    ),
-}
-
-
-@pytest.mark.parametrize("case", list(SEVERAL_PROBLEMS))
-@pytest.mark.parametrize("command", ["validate", "sweep"])
-def test_every_problem_of_a_sweep_file_is_reported_at_once(tmp_path, write_config, case, command):
-    lines, overrides, expected = SEVERAL_PROBLEMS[case]
-    base = write_config()
-    (tmp_path / "bad_base.yaml").write_text(f"base: {base.name}\nmodel:\n  cel: gru\n")
-    path = tmp_path / "s.yaml"
-    path.write_text("\n".join(lines).format(base=base.name) + "\n")
-    extra = ["--runs-dir", tmp_path / "runs"] if command == "sweep" else []
-    proc = run_cli(*([command] if command == "validate" else ["sweep"]), path, *extra, *(f"--set={o}" for o in overrides))
-    errors = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and all(line.startswith("error: ") for line in errors), proc.stderr
-    for message in expected:
-        message = message.format().replace("s.yaml", str(path)).replace("bad_base.yaml", str(tmp_path / "bad_base.yaml"))
-        message = message.replace("nowhere.yaml", str(tmp_path / "nowhere.yaml"))
-        assert any(line.startswith(f"error: {message}") for line in errors), (message, errors)
-    assert len(errors) == len(expected) and not (tmp_path / "runs").exists()
-
-
-@pytest.mark.parametrize(
-    "top, expected",
-    [
-        (
-            {"space": {"train.lr": {"kind": "loguniform", "low": 1e-4, "high": 1e-2}}, "sampler": {"kind": "grid"}},
-            "sampler: grid needs",
-        ),
-        ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "tpe"}}, "trials: required with sampler tpe"),
-        ({"space": {"train.lr": [0.1, 0.2]}, "sampler": {"kind": "grid"}, "trials": 3}, "more than the grid has points (2)"),
-        ({"space": {"train.lr": [0.1]}, "objective": {"metric": "val_mae"}}, "objective.metric val_mae does not apply"),
-        ({"space": {"train.lr": [0.1]}, "set": {"train.epoch": 2}}, "unknown key train.epoch (did you mean train.epochs?)"),
-    ],
-)
-def test_sweep_file_consistency(write_sweep, top, expected):
-    top = {"sampler": {"kind": "grid"}, **top}
-    with pytest.raises(ConfigError) as e:
-        load_sweep(write_sweep(**top))
-    assert any(expected in m for m in e.value.messages), e.value.messages
 
 
 def test_grid_points_and_spec_kinds(write_sweep):
@@ -351,42 +203,6 @@ def test_a_sweep_folder_holds_the_sweep_as_it_ran(tmp_path, tiny_data, overrides
     other = tmp_path / "other"
     other.mkdir()
     _assert_folder_holds_the_sweep_that_ran(folder, other)
-
-
-@pytest.mark.parametrize(
-    "grid, overrides, message",
-    [
-        (["model.cel=gru,lstm"], [], "--grid model.cel: unknown key (did you mean model.cell?)"),
-        (["model=gru"], [], "--grid model: a section, not a key; give one of its keys, e.g. model.cell"),
-        (["model.cell"], [], "--grid 'model.cell': expected KEY=V1,V2,..., e.g. --grid model.cell=gru,lstm"),
-        (["model.cell="], [], "--grid 'model.cell=': expected KEY=V1,V2,..., e.g. --grid model.cell=gru,lstm"),
-        (["model.cell=gru", "model.cell=lstm"], [], "--grid model.cell: given twice; give all its values in one"),
-        (["model.cell=gru,gru"], [], "--grid model.cell: 'gru' given twice (each value once)"),
-        (["model.cell=gru,xyz"], [], "--grid model.cell='xyz': model.cell: Input should be 'rnn', 'gru' or 'lstm'"),
-        (["train.lr=0.1,0"], [], "--grid train.lr=0: train.lr: Input should be greater than 0, got 0"),
-        (["train.lr=0.1"], ["train.epochz=1"], "--set train.epochz=1: unknown key train.epochz (did you mean"),
-    ],
-)
-def test_a_bad_grid_is_one_line_naming_it(write_config, grid, overrides, message):
-    with pytest.raises(ConfigError) as e:
-        grid_sweep(write_config(), grid, overrides)
-    (msg,) = e.value.messages
-    assert msg.startswith(message), msg
-
-
-def test_bad_grids_and_sets_are_reported_together(write_config):
-    with pytest.raises(ConfigError) as e:
-        grid_sweep(write_config(), ["model.cel=gru,lstm", "train.lr=0.1,0.1"], ["train.epochz=1"])
-    assert [m.split(":")[0] for m in e.value.messages] == ["--set train.epochz=1", "--grid model.cel", "--grid train.lr"]
-
-
-def test_grid_on_a_sweep_file_and_a_config_without_grid_are_refused(write_sweep, write_config, tmp_path):
-    sweep = write_sweep(space={"model.cell": ["gru"]}, sampler={"kind": "grid"})
-    with pytest.raises(ConfigError, match="is a sweep file; --grid takes a config"):
-        grid_sweep(sweep, ["train.lr=0.1"])
-    config = write_config()
-    with pytest.raises(ConfigError, match=r"a config, not a sweep file \(it has no space\): give the values to try with --grid"):
-        load_sweep(config)
 
 
 def test_sweep_config_grid_runs_the_grid_as_a_sweep_and_resumes_as_one(write_config, tmp_path):
@@ -976,12 +792,6 @@ def test_a_sweep_ends_in_failure_only_without_a_best(capsys):
         assert exit_.value.exit_code == 1 and "continue with: rnnexp sweep resume sweep_x" in capsys.readouterr().err
 
 
-def test_epoch_budget_is_refused_for_a_grid(write_sweep):
-    path = write_sweep(space={"train.lr": [0.01, 0.02]}, sampler={"kind": "grid"}, epoch_budget=3)
-    with pytest.raises(ConfigError, match="epoch_budget: needs sampler random or tpe"):
-        load_sweep(path)
-
-
 # -- PostgreSQL ----------------------------------------------------------------------------------
 
 
@@ -1106,11 +916,6 @@ def test_a_trial_failed_behind_its_workers_back_at_any_write_is_resumed_by_its_r
         if first.get("run_dir") or retry.get("resumed_from"):  # the run had its folder: the retry went on in it
             assert retry["resumed_from"] and counted["run_dir"] == retry["resumed_from"], (write_no, retry)
         assert_same_run(Path(alone["run_dir"]), Path(counted["run_dir"]))
-
-
-def test_shipped_sweep_config_loads():
-    sweep, _, base = load_sweep(ROOT / "configs" / "sweep_quick.yaml")
-    assert sweep.sampler.kind == "grid" and sweep.total_trials == 8 and base.data.dataset == "amazon-food"
 
 
 # -- faults: a full disk, a torn journal, a worker killed at every point of a paused trial ------------
