@@ -1168,3 +1168,159 @@ def test_a_name_template_error_is_the_whole_sentence(template, message):
 )
 def test_a_name_template_value_keeps_its_case_and_loses_what_a_folder_cannot_hold(template, sections, expected):
     assert _named(template, **sections).run_name == expected
+
+
+# -- reading YAML (config/yamlio.py) and a config's chain (config/inherit.py), in-process ------------
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a: [\n", "c.yaml:2: invalid YAML: expected the node content, but found '<stream end>'"),
+        ("a: b\n  c: d\n", "c.yaml:2: invalid YAML: mapping values are not allowed here"),
+        ("\t- a\n", "c.yaml:1: invalid YAML: found character '\\t' that cannot start any token"),
+        (
+            "a: 1\nb:\n  c: 1\n  c: 2\n",
+            "c.yaml:4: duplicate key b.c (first at line 3); YAML keeps only one: merge the two into one",
+        ),
+        (
+            "a:\n  - {x: 1, x: 2}\n",
+            "c.yaml:2: duplicate key a.0.x (first at line 2); YAML keeps only one: merge the two into one",
+        ),
+        ("a: &x [1, *x]\n", "c.yaml:1: invalid YAML: an alias refers to its own anchor"),
+        ("\n\nb: &y {c: [*y]}\n", "c.yaml:3: invalid YAML: an alias refers to its own anchor"),
+        ("[" * 3000 + "]" * 3000, "c.yaml: invalid YAML: nested too deeply"),
+    ],
+)
+def test_text_that_is_not_a_yaml_document_is_one_line_at_its_line(text, message):
+    from rnnexp.config.yamlio import read_yaml
+
+    with pytest.raises(ConfigError) as e:
+        read_yaml(text, "c.yaml")
+    assert e.value.messages == [message]
+
+
+def test_a_long_key_in_a_duplicate_s_path_is_clipped():
+    from rnnexp.config.yamlio import read_yaml
+    from rnnexp.errors import clip
+
+    section = "s" * 60
+    with pytest.raises(ConfigError) as e:
+        read_yaml(f"{section}:\n  c: 1\n  c: 2\n", "c.yaml")
+    assert e.value.messages == [
+        f"c.yaml:3: duplicate key {clip(section, 40)}.c (first at line 2); YAML keeps only one: merge the two into one"
+    ]
+    assert clip(section, 40) != section
+
+
+def test_merge_keys_may_repeat_and_an_empty_document_is_nothing():
+    from rnnexp.config.yamlio import read_yaml
+
+    node, value = read_yaml("x: &a {p: 1}\ny: &b {q: 2}\nz:\n  <<: *a\n  <<: *b\n", "c.yaml")
+    assert value["z"] == {"p": 1, "q": 2} and node is not None
+    assert read_yaml("", "c.yaml") == (None, None) and read_yaml("# a comment\n", "c.yaml") == (None, None)
+
+
+def test_aliases_count_every_value_they_expand_to(monkeypatch):
+    """The limit counts values once aliases are expanded: a document of exactly the limit is read,
+    one more value is refused at the node that passed it."""
+    from rnnexp.config import yamlio
+
+    monkeypatch.setattr(yamlio, "YAML_NODES_MAX", 10)
+    # 1 (the document) + 1 + 4 (a: [1, 2, 3]) + 2 + 2: ten values
+    assert yamlio.read_yaml("a: [1, 2, 3]\nb: 1\nc: 2\n", "c.yaml")[1] == {"a": [1, 2, 3], "b": 1, "c": 2}
+    assert yamlio.read_yaml("a: &x [1, 2]\nb: *x\n", "c.yaml")[1] == {"a": [1, 2], "b": [1, 2]}  # nine
+    refused = (
+        "YAML aliases expand this document past 10 values; refusing it (no config needs that many: use fewer anchors and aliases)"
+    )
+    for text, line in [
+        ("a: [1, 2, 3]\nb: 1\nc: 2\nd: 3\n", 1),
+        ("a: &x [1, 2]\nb: [*x, *x]\n", 1),
+        ("\na: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", 2),
+    ]:
+        with pytest.raises(ConfigError) as e:
+            yamlio.read_yaml(text, "c.yaml")
+        assert e.value.messages == [f"c.yaml:{line}: {refused}"], text
+
+
+def test_a_file_that_cannot_be_read_is_named_with_why(tmp_path):
+    from rnnexp.config.yamlio import read_file
+
+    assert read_file(_written(tmp_path / "u.yaml", "a: é\n".encode()), "config file") == "a: é\n"
+    with pytest.raises(ConfigError) as e:
+        read_file(tmp_path / "missing.yaml", "base config")
+    assert e.value.messages == [f"{tmp_path / 'missing.yaml'}: base config not found"]
+    with pytest.raises(ConfigError) as e:
+        read_file(tmp_path, "config file")
+    assert e.value.messages == [f"{tmp_path}: cannot read config file ([Errno 21] Is a directory: '{tmp_path}')"]
+    latin = _written(tmp_path / "l.yaml", "a: é\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as e:
+        read_file(latin, "sweep file")
+    assert e.value.messages[0].startswith(f"{latin}: cannot read sweep file ('utf-8' codec can't decode byte 0xe9")
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2]\n", "c.yaml: expected a mapping of sections (data, model, train) at the top, got list"),
+        ("just text\n", "c.yaml: expected a mapping of sections (data, model, train) at the top, got str"),
+        (
+            "base: 3\ndata: {dataset: amazon-food}\n",
+            "c.yaml:1: base: expected a config path (relative to this file) or null, got 3",
+        ),
+        (
+            "data: {dataset: amazon-food}\nbase: '  '\n",
+            "c.yaml:2: base: expected a config path (relative to this file) or null, got '  '",
+        ),
+    ],
+)
+def test_a_config_that_is_not_a_mapping_or_names_no_base_file_is_refused(text, message):
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "c.yaml")
+    assert e.value.messages == [message]
+
+
+def test_an_empty_config_is_one_without_data():
+    assert errors_of("") == ["c.yaml: missing required key data"]
+
+
+def test_data_and_embedding_paths_are_relative_to_the_config_file(tmp_path):
+    from rnnexp.config.inherit import resolve_paths
+
+    raw = {
+        "data": {"train_file": "t.csv", "val_file": "/abs/v.csv", "test_file": "", "text_column": "t.csv"},
+        "model": {"embedding": {"pretrained": "vec/glove.txt"}},
+    }
+    resolve_paths(raw, tmp_path)
+    assert raw == {
+        "data": {"train_file": str(tmp_path / "t.csv"), "val_file": "/abs/v.csv", "test_file": "", "text_column": "t.csv"},
+        "model": {"embedding": {"pretrained": str(tmp_path / "vec" / "glove.txt")}},
+    }
+    only_model = {"data": None, "model": {"embedding": {"pretrained": "g.txt"}}}
+    resolve_paths(only_model, tmp_path)  # a section that is no mapping is skipped, not the rest
+    assert only_model["model"]["embedding"]["pretrained"] == str(tmp_path / "g.txt")
+    odd = {"data": {"train_file": 3}, "model": "gru"}
+    resolve_paths(odd, tmp_path)
+    assert odd == {"data": {"train_file": 3}, "model": "gru"}
+
+
+def test_validate_print_shows_defaults_and_long_values_on_one_line(tmp_path):
+    from rnnexp.config import explain_config
+
+    long_name = "c" * 120
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"data: {{dataset: amazon-food, columns: [{long_name}, label]}}\ntrain:\n  class_weight: {{b: 2.0, a: 1.0}}\n"
+    )
+    text = explain_config(path)
+    lines = text.splitlines()
+    assert f"  columns: [{long_name}, label]  # {path}:1" in lines  # one line however long
+    at = lines.index("  class_weight:")
+    assert lines[at + 1 : at + 3] == [f"    b: 2.0  # {path}:3", f"    a: 1.0  # {path}:3"]  # as written, not sorted
+    assert "  lr: 0.001  # default" in lines and "  optimizer: adam  # default" in lines
+    assert yaml.safe_load(text)["data"]["columns"] == [long_name, "label"]

@@ -474,3 +474,31 @@ def _write(folder, doc: dict, name: str = "s.yaml"):
     path = folder / name
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+@pytest.mark.parametrize("section", ["data", "model", "train"])
+def test_a_config_given_as_a_sweep_file_says_to_use_grid(tmp_path, section):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"{section}: {{}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert e.value.messages == [
+        f"{path}: a config, not a sweep file (it has no space): give the values to try with --grid KEY=V1,V2,... "
+        "(e.g. --grid model.cell=gru,lstm), or write a sweep file with base: c.yaml and a space"
+    ]
+
+
+def test_a_sweep_file_that_is_no_mapping_or_has_neither_space_nor_sections_is_named(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("- base\n- space\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert e.value.messages == [f"{path}: expected a mapping (base, space, sampler, ...) at the top"]
+    path.write_text("name: x\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert sorted(e.value.messages) == [
+        f"{path}: missing required key base",
+        f"{path}: missing required key space",
+        f"{path}: trials: required with sampler tpe (only a grid has a natural size)",
+    ]
