@@ -1324,3 +1324,21 @@ def test_validate_print_shows_defaults_and_long_values_on_one_line(tmp_path):
     assert lines[at + 1 : at + 3] == [f"    b: 2.0  # {path}:3", f"    a: 1.0  # {path}:3"]  # as written, not sorted
     assert "  lr: 0.001  # default" in lines and "  optimizer: adam  # default" in lines
     assert yaml.safe_load(text)["data"]["columns"] == [long_name, "label"]
+
+
+def test_every_bad_set_is_named_and_a_value_may_hold_an_equals_sign():
+    assert errors_of(MINIMAL, ["train..lr=1", "data.dataset.x=1", "=2"]) == [
+        "--set 'train..lr=1': expected KEY.PATH=VALUE, e.g. --set train.lr=0.01",
+        "--set 'data.dataset.x=1': data.dataset is a value, not a section",
+        "--set '=2': expected KEY.PATH=VALUE, e.g. --set train.lr=0.01",
+    ]
+    cfg = parse_config(MINIMAL, overrides=["data.text_column=a=b", "name=x"])
+    assert cfg.data.text_column == "a=b" and cfg.name == "x"
+
+
+def test_a_value_set_from_code_is_written_as_json_yaml_reads_back():
+    from rnnexp.config import override
+
+    assert override("name", "{cell}-x") == 'name="{cell}-x"'
+    assert parse_config(MINIMAL, overrides=[override("name", "{cell}-x"), override("train.lr", 0.5)]).run_name == "gru-x"
+    assert override("model.mask", None) == "model.mask=null" and override("train.device", "cuda:1") == 'train.device="cuda:1"'
