@@ -1342,3 +1342,12 @@ def test_a_value_set_from_code_is_written_as_json_yaml_reads_back():
     assert override("name", "{cell}-x") == 'name="{cell}-x"'
     assert parse_config(MINIMAL, overrides=[override("name", "{cell}-x"), override("train.lr", 0.5)]).run_name == "gru-x"
     assert override("model.mask", None) == "model.mask=null" and override("train.device", "cuda:1") == 'train.device="cuda:1"'
+
+
+@pytest.mark.parametrize("length, shown", [(120, None), (121, "... (121 characters)"), (100, None)])
+def test_an_unknown_key_is_shown_whole_up_to_120_characters(length, shown):
+    key = "x" * (length - len("train."))
+    (message,) = errors_of(MINIMAL + f"train:\n  {key}: 1\n")
+    dotted = f"train.{key}"
+    expected = dotted if shown is None else dotted[:120] + shown
+    assert message.startswith(f"c.yaml:4: unknown key {expected} (known keys here: epochs, "), message
