@@ -121,6 +121,35 @@ def test_lock_is_exclusive_and_goes_with_release(tmp_path):
     run.lock().release()
 
 
+
+def test_the_lock_file_is_readable_by_all_and_writable_by_its_owner_only(tmp_path):
+    import os
+
+    run = RunDir.create(tmp_path, "locked")
+    old = os.umask(0)  # the mode rnnexp asks for, whatever the user's umask takes off it
+    try:
+        run.lock().release()
+    finally:
+        os.umask(old)
+    assert (run.path / ".lock").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_lock_that_cannot_be_created_names_its_path(tmp_path):
+    from rnnexp.rundir import RunLock
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(RunDirError) as e:
+        RunLock(tmp_path / "file" / ".lock")
+    assert str(e.value) == f"{tmp_path / 'file' / '.lock'}: cannot create (Not a directory)"
+
+
+def test_metrics_csv_lines_end_in_a_newline_alone(tmp_path):
+    run = RunDir.create(tmp_path, "m")
+    run.write_metrics([{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.25}], [])
+    data = run.metrics.read_bytes()
+    assert b"\r" not in data and data.count(b"\n") == 3 and data.endswith(b"\n")
+
+
 WHOLE = {"status": "completed", "epochs_run": 3}
 
 
