@@ -94,6 +94,13 @@ EQUIVALENT: dict[str, str] = {
         "is python mode: every Config field is a str, number, bool, list, dict or None, which both modes dump alike"
         for n in (3, 6, 7, 10, 11, 12)
     },
+    **{
+        f"rnnexp.rundir.xǁRunDirǁ{method}__mutmut_{n}": 'read_text(encoding=None or "UTF-8"): the same codec, '
+        "None by way of the locale, which Python reads as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+        for method in ("read_summary", "read_json")
+        for n in (2, 4)
+    },
+    **{f"rnnexp.rundir.x_write_json__mutmut_{n}": "json.dumps(sort_keys=None or omitted): False is its default" for n in (8, 11)},
     "rnnexp.training.policies.x__cosine__mutmut_7": "max(2, span): span is 1 only when one epoch follows the warmup, "
     "whose lr (at e = 0, cos 0) is the base rate for any span",
 }
