@@ -101,6 +101,47 @@ EQUIVALENT: dict[str, str] = {
         for n in (2, 4)
     },
     **{f"rnnexp.rundir.x_write_json__mutmut_{n}": "json.dumps(sort_keys=None or omitted): False is its default" for n in (8, 11)},
+    **{
+        name: 'read_text(encoding=None or "UTF-8"): the same codec, None by way of the locale, which Python reads '
+        "as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+        for name in (
+            "rnnexp.config.yamlio.x_read_file__mutmut_1",
+            "rnnexp.config.yamlio.x_read_file__mutmut_3",
+            "rnnexp.config.loading.x_is_sweep_file__mutmut_6",
+            "rnnexp.config.loading.x_is_sweep_file__mutmut_9",
+        )
+    },
+    **{
+        name: "get_close_matches' n (omitted: 3) or its cutoff omitted where it is the default 0.6: only the best "
+        "match, [0], is shown"
+        for name in (
+            "rnnexp.config.grid.x_parse_grid__mutmut_41",
+            "rnnexp.config.grid.x_parse_grid__mutmut_42",
+            "rnnexp.config.grid.x_parse_grid__mutmut_43",
+            "rnnexp.config.loading.x__describe__mutmut_150",
+            "rnnexp.config.loading.x__describe__mutmut_152",
+            "rnnexp.config.loading.x__key_hint__mutmut_15",
+            "rnnexp.config.loading.x__key_hint__mutmut_16",
+            "rnnexp.config.loading.x__key_hint__mutmut_19",
+        )
+    },
+    **{
+        name: 'a Config\'s model_dump(mode=None or another word than "json") is python mode: every Config field is a '
+        "str, number, bool, list, dict or None, which both modes dump alike"
+        for name in (
+            *(f"rnnexp.config.inherit.x_annotated_yaml__mutmut_{n}" for n in (42, 43, 44)),
+            *(f"rnnexp.config.loading.x_check_sweep__mutmut_{n}" for n in (4, 5, 6, 37, 38, 39)),
+            *(f"rnnexp.config.loading.x_explain_sweep__mutmut_{n}" for n in (18, 19, 20)),
+            *(f"rnnexp.config.loading.x_dump_config__mutmut_{n}" for n in (5, 6, 7)),
+            *(f"rnnexp.config.sweep.x_sweep_document__mutmut_{n}" for n in (16, 20, 21)),  # a spec: its kind and floats
+        )
+    },
+    "rnnexp.config.loading.x_dump_config__mutmut_2": "yaml.safe_dump(sort_keys=None): falsy, as False",
+    **{
+        f"rnnexp.config.inherit.x_annotated_yaml__mutmut_{n}": "sort_keys of a one-key mapping whose value is no "
+        "mapping (a non-empty one is walked into): there is nothing to sort"
+        for n in (18, 22)
+    },
     "rnnexp.training.policies.x__cosine__mutmut_7": "max(2, span): span is 1 only when one epoch follows the warmup, "
     "whose lr (at e = 0, cos 0) is the base rate for any span",
 }
