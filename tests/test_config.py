@@ -859,6 +859,18 @@ DESCRIBED = [  # (config text, --set items, the one message)
         [],
         "c.yaml:2: train.early_stopping.mode: Input should be 'auto', 'min' or 'max', got 'mx' (did you mean 'max'?)",
     ),
+    (
+        "data: {dataset: amazon-fod}\n",
+        [],
+        "c.yaml:1: data.dataset: Input should be 'amazon-food', 'uci-sentiment', 'vic-elec', 'seattle-weather', 'us-births' "
+        "or 'digits', got 'amazon-fod' (did you mean 'amazon-food'?)",
+    ),
+    (
+        "data: {dataset: amazon-food}\nmodel: {recurrent_init: orthogonl}\n",
+        [],
+        "c.yaml:2: model.recurrent_init: Input should be 'orthogonal', 'xavier_uniform', 'xavier_normal' or 'torch', got "
+        "'orthogonl' (did you mean 'orthogonal'?)",
+    ),
     ("model: {cell: gru}\n", [], "c.yaml: missing required key data"),
     ("data: {dataset: amazon-food}\ndata2: 3\n", [], "c.yaml:2: unknown key data2 (did you mean data?)"),
     ("data: {dataset: amazon-food}\n", ["data2=3"], "--set data2=3: unknown key data2 (did you mean data?)"),
@@ -1351,3 +1363,24 @@ def test_an_unknown_key_is_shown_whole_up_to_120_characters(length, shown):
     dotted = f"train.{key}"
     expected = dotted if shown is None else dotted[:120] + shown
     assert message.startswith(f"c.yaml:4: unknown key {expected} (known keys here: epochs, "), message
+
+
+def test_a_config_s_text_is_named_config_unless_told_and_its_paths_are_relative_to_base_dir(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        parse_config("model: {}\n")
+    assert e.value.messages == ["<config>: missing required key data"]
+    (tmp_path / "b.yaml").write_text("model: {cell: lstm}\n")
+    cfg = parse_config("base: b.yaml\ndata: {train_file: t.csv}\n", base_dir=tmp_path)
+    assert cfg.model.cell == "lstm" and cfg.data.train_file == str(tmp_path / "t.csv")
+    assert parse_config("data: {train_file: t.csv}\n").data.train_file == "t.csv"  # no base_dir: as written
+
+
+def test_a_union_with_a_section_is_walked_into():
+    from typing import Optional
+
+    from rnnexp.config import EmbeddingConfig
+    from rnnexp.config.loading import _unwrap_model
+
+    assert _unwrap_model(Optional[EmbeddingConfig]) is EmbeddingConfig  # noqa: UP045  (typing.Union's spelling)
+    assert _unwrap_model(EmbeddingConfig | None) is EmbeddingConfig and _unwrap_model(None | EmbeddingConfig) is EmbeddingConfig
+    assert _unwrap_model(int | None) is None and _unwrap_model(list[EmbeddingConfig]) is None

@@ -121,7 +121,6 @@ def test_lock_is_exclusive_and_goes_with_release(tmp_path):
     run.lock().release()
 
 
-
 def test_the_lock_file_is_readable_by_all_and_writable_by_its_owner_only(tmp_path):
     import os
 

@@ -434,9 +434,11 @@ def test_every_bad_grid_item_is_named_at_once(items, messages):
 
 def test_a_grid_sweep_over_a_config_is_a_grid_with_set_from_the_overrides(write_config):
     config = write_config()
-    sweep, raw, base = grid_sweep(config, ["model.cell=gru,lstm"], ["train.epochs=2", "model.num_neurons=8"])
+    sweep, raw, base = grid_sweep(
+        config, ["model.cell=gru,lstm"], ["train.epochs=2", "model.num_neurons=8", "data.val_file=v.csv"]
+    )
     assert sweep.sampler.kind == "grid" and sweep.base == str(config.resolve()) and sweep.name == base.run_name
-    assert sweep.set == {"train.epochs": 2, "model.num_neurons": 8}
+    assert sweep.set == {"train.epochs": 2, "model.num_neurons": 8, "data.val_file": str(config.parent / "v.csv")}
     assert base.train.epochs == 2 and raw["model"]["num_neurons"] == 8 and raw == base.model_dump(mode="json")
     plain, _, _ = grid_sweep(config, ["model.cell=gru,lstm"])
     assert plain.set == {} and plain.total_trials == 2
@@ -502,3 +504,57 @@ def test_a_sweep_file_that_is_no_mapping_or_has_neither_space_nor_sections_is_na
         f"{path}: missing required key space",
         f"{path}: trials: required with sampler tpe (only a grid has a natural size)",
     ]
+
+
+def test_set_entries_fine_alone_but_not_together_are_named_as_the_set(tmp_path):
+    (tmp_path / "b.yaml").write_text("data: {dataset: amazon-food}\ntrain: {early_stopping: {monitor: train_loss}}\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "base: b.yaml\ntrials: 1\nset:\n  train.early_stopping.monitor: val_loss\n  data.val_split: 0.0\n"
+        "space:\n  train.lr: [0.1]\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert e.value.messages == [
+        f"{path}: set: train.early_stopping.monitor is 'val_loss' but there is no validation data; set data.val_split > 0, "
+        "data.val_file, or monitor train_loss"
+    ]
+
+
+def test_a_key_yaml_reads_as_a_value_in_a_sweep_section_lists_that_section_s_keys(tmp_path, write_config):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"base: {write_config()}\ntrials: 1\npruner:\n  ~: 1\nspace:\n  train.lr: [0.1]\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert e.value.messages == [
+        f"{path}:4: a key in pruner is read by YAML as null (~, null or an empty key), not as a name: write one of kind, "
+        "warmup_epochs, startup_trials, min_epochs, reduction_factor (quote a name that looks like a value)"
+    ]
+
+
+def test_a_missing_sweep_file_is_named_as_one(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_sweep(tmp_path / "nope.yaml")
+    assert e.value.messages == [f"{tmp_path / 'nope.yaml'}: sweep file not found"]
+
+
+def test_explain_sweep_credits_each_key_of_a_mapping_set_entry_to_its_line(tmp_path, write_config):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"base: {write_config()}\ntrials: 1\nset:\n  train.early_stopping:\n    patience: 7\n    min_delta: 0.5\n"
+        "space:\n  train.lr: [0.1]\n"
+    )
+    lines = explain_sweep(path).splitlines()
+    start = lines.index("  early_stopping:")
+    section = lines[start + 1 : start + 7]
+    assert f"    patience: 7  # {path}:5" in section and f"    min_delta: 0.5  # {path}:6" in section
+
+
+def test_an_unknown_key_without_a_base_is_shown_whole_up_to_120_characters(tmp_path):
+    path = tmp_path / "s.yaml"
+    key = "train." + "x" * 115  # 121 characters
+    path.write_text(f"trials: 1\nspace:\n  {key}: [1]\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    (message,) = [m for m in e.value.messages if "unknown key" in m]
+    assert message.startswith(f"{path}:3: space {key}=1: unknown key {key[:120]}... (121 characters) (known keys here: ")

@@ -140,7 +140,43 @@ EQUIVALENT: dict[str, str] = {
     **{
         f"rnnexp.config.inherit.x_annotated_yaml__mutmut_{n}": "sort_keys of a one-key mapping whose value is no "
         "mapping (a non-empty one is walked into): there is nothing to sort"
-        for n in (18, 22)
+        for n in (18, 22, 27)
+    },
+    **{
+        f"rnnexp.config.inherit.x_annotated_yaml__mutmut_{n}": "width 3**31 or 2**32 for 2**31: each as wide as no "
+        "value's line comes near"
+        for n in (25, 26)
+    },
+    **{
+        f"rnnexp.config.loading.x_is_sweep_file__mutmut_{n}": "the source names the file only in a ConfigError that "
+        "is_sweep_file catches (it answers False)"
+        for n in (3, 10)
+    },
+    **{
+        f"rnnexp.config.loading.x__describe__mutmut_{n}": "strip(\"'\") of str() of a Literal's value: a str or int "
+        "prints without quotes, so there is nothing to strip"
+        for n in (136, 138)
+    },
+    **{
+        f"rnnexp.config.forecasting.x_check_window_keys__mutmut_{n}": "with multi_output, step 1 is among the steps and "
+        "needs a whole season, the most any step needs: adding step 0 or horizon + 1 changes no maximum"
+        for n in (14, 18)
+    },
+    "rnnexp.config.grid.x_grid_sweep__mutmut_39": "set: {} or no set: a SweepConfig's set defaults to {}",
+    **{
+        f"rnnexp.config.grid.x_grid_sweep__mutmut_{n}": "never printed: check_sweep names a --set only where its "
+        "entries fail, and load_config has already checked every --set, alone and together"
+        for n in (56, 57)
+    },
+    **{
+        f"rnnexp.config.grid.x_grid_sweep__mutmut_{n}": "never printed: a --grid sweep's objective is the config's own "
+        "monitor, which the config's validation already found to apply to its task"
+        for n in (66, 73)
+    },
+    **{
+        f"rnnexp.config.inherit.x_layer_of__mutmut_{n}": "deepest starts at -1, +1 or -2: every depth is >= 0 and found "
+        "starts as the last layer, the one a scan of all-zero depths ends on too"
+        for n in (4, 5)
     },
     "rnnexp.training.policies.x__cosine__mutmut_7": "max(2, span): span is 1 only when one epoch follows the warmup, "
     "whose lr (at e = 0, cos 0) is the base rate for any span",
