@@ -1176,6 +1176,7 @@ def test_a_name_template_error_is_the_whole_sentence(template, message):
         ("{text_column}", {"data": {"dataset": "amazon-food", "text_column": "A b/c"}}, "A-b-c"),
         ("x{text_column}", {"data": {"dataset": "amazon-food", "text_column": "--"}}, "x-"),
         ("x{label_column}", {"data": {"dataset": "amazon-food", "label_column": "-Lab-"}}, "xLab"),
+        ("x{label_column}", {"data": {"dataset": "amazon-food", "label_column": "-LabX-"}}, "xLabX"),
     ],
 )
 def test_a_name_template_value_keeps_its_case_and_loses_what_a_folder_cannot_hold(template, sections, expected):
@@ -1202,6 +1203,7 @@ def test_a_name_template_value_keeps_its_case_and_loses_what_a_folder_cannot_hol
         ("a: &x [1, *x]\n", "c.yaml:1: invalid YAML: an alias refers to its own anchor"),
         ("\n\nb: &y {c: [*y]}\n", "c.yaml:3: invalid YAML: an alias refers to its own anchor"),
         ("[" * 3000 + "]" * 3000, "c.yaml: invalid YAML: nested too deeply"),
+        ("a: \x07\n", "c.yaml: invalid YAML: unacceptable character #x0007: special characters are not allowed"),  # no line
     ],
 )
 def test_text_that_is_not_a_yaml_document_is_one_line_at_its_line(text, message):
@@ -1249,6 +1251,7 @@ def test_aliases_count_every_value_they_expand_to(monkeypatch):
         ("a: [1, 2, 3]\nb: 1\nc: 2\nd: 3\n", 1),
         ("a: &x [1, 2]\nb: [*x, *x]\n", 1),
         ("\na: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", 2),
+        ("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", 1),
     ]:
         with pytest.raises(ConfigError) as e:
             yamlio.read_yaml(text, "c.yaml")
@@ -1384,3 +1387,11 @@ def test_a_union_with_a_section_is_walked_into():
     assert _unwrap_model(Optional[EmbeddingConfig]) is EmbeddingConfig  # noqa: UP045  (typing.Union's spelling)
     assert _unwrap_model(EmbeddingConfig | None) is EmbeddingConfig and _unwrap_model(None | EmbeddingConfig) is EmbeddingConfig
     assert _unwrap_model(int | None) is None and _unwrap_model(list[EmbeddingConfig]) is None
+
+
+def test_a_mapping_repeated_by_an_alias_is_reported_once():
+    from rnnexp.config.yamlio import read_yaml
+
+    with pytest.raises(ConfigError) as e:
+        read_yaml("a: &x {k: 1, k: 2}\nb: *x\nc: *x\n", "c.yaml")
+    assert e.value.messages == ["c.yaml:1: duplicate key a.k (first at line 1); YAML keeps only one: merge the two into one"]

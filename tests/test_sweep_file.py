@@ -296,6 +296,8 @@ def test_a_sweep_file_is_one_with_a_space_and_anything_else_is_not(tmp_path):
         ({"kind": "uniform", "low": 0.1, "high": 0.5, "step": 0.2}, [0.1, 0.3, 0.5], 0.5, [0.1, 0.5]),
         ({"kind": "uniform", "low": 0.0, "high": 0.5, "step": 0.2}, [0.0, 0.2, 0.4], 0.5, [0.0, 0.5]),
         ({"kind": "uniform", "low": 0.0, "high": 0.3, "step": 0.1}, [0.0, 0.1, 0.2, 0.3], 0.3, [0.0, 0.3]),
+        ({"kind": "uniform", "low": 0.0, "high": 0.7, "step": 0.2}, [0.0, 0.2, 0.4, 0.6], 0.7, [0.0, 0.7]),  # 3.5 steps
+        ({"kind": "uniform", "low": -0.5, "high": 0.5, "step": 0.25}, [-0.5, -0.25, 0.0, 0.25, 0.5], 0.5, [-0.5, 0.5]),
         ({"kind": "uniform", "low": 0.1, "high": 0.5}, None, 0.5, [0.1, 0.5]),
         ({"kind": "loguniform", "low": 1e-4, "high": 1e-2}, None, 1e-2, [1e-4, 1e-2]),
     ],
@@ -558,3 +560,31 @@ def test_an_unknown_key_without_a_base_is_shown_whole_up_to_120_characters(tmp_p
         load_sweep(path)
     (message,) = [m for m in e.value.messages if "unknown key" in m]
     assert message.startswith(f"{path}:3: space {key}=1: unknown key {key[:120]}... (121 characters) (known keys here: ")
+
+
+def test_a_data_path_a_sweep_sets_is_relative_to_the_sweep_file(tmp_path, write_config):
+    (tmp_path / "sweeps").mkdir()
+    path = _write(
+        tmp_path / "sweeps",
+        {"base": str(write_config()), "trials": 1, "set": {"data.val_file": "v.csv"}, "space": {"train.lr": [0.1]}},
+    )
+    _, raw, base = load_sweep(path)
+    assert base.data.val_file == raw["data"]["val_file"] == str(tmp_path / "sweeps" / "v.csv")
+
+
+def test_an_objective_that_does_not_apply_is_named_at_its_line_or_its_set(tmp_path, write_config):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"base: {write_config()}\ntrials: 1\nspace:\n  train.lr: [0.1]\nobjective:\n  metric: val_mae\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert e.value.messages == [f"{path}:6: objective.metric val_mae does not apply to text_classification"]
+    path.write_text(f"base: {write_config()}\ntrials: 1\nspace:\n  train.lr: [0.1]\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path, ["objective.metric=val_rmse"])
+    assert e.value.messages == [f"{path}: objective.metric val_rmse does not apply to text_classification"]
+    forecast = tmp_path / "f.yaml"
+    forecast.write_text("data: {task: forecasting, dataset: vic-elec}\n")
+    path.write_text(f"base: {forecast}\ntrials: 1\nspace:\n  train.lr: [0.1]\nobjective: {{metric: val_accuracy}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert e.value.messages == [f"{path}:5: objective.metric val_accuracy does not apply to forecasting"]

@@ -174,6 +174,27 @@ EQUIVALENT: dict[str, str] = {
         for n in (66, 73)
     },
     **{
+        f"rnnexp.config.yamlio.x__check_tree__mutmut_{n}": "a node left in `active`: it is in `sizes` by then, which "
+        "is looked up first, so no later visit reaches the check of `active`"
+        for n in (66, 67)
+    },
+    **{
+        f"rnnexp.config.yamlio.x_depth_of__mutmut_{n}": "depths from 1, or counted by 2: layer_of, their one reader, "
+        "only compares them, and both keep their order"
+        for n in (2, 9)
+    },
+    **{
+        f"rnnexp.config.run.x_expand_name__mutmut_{n}": "rsplit('.'), rsplit('.', 2) and rsplit('.', 1)[1] are a "
+        "flattened key's last part too: every key there has a dot"
+        for n in (15, 18, 19)
+    },
+    "rnnexp.config.loading.x_load_sweep__mutmut_29": "sweep_parts of a valid sweep file: its set, space and objective, "
+    "the ones the sweep holds",
+    "rnnexp.config.sweep.xǁParamSpecǁgrid__mutmut_32": "one more step in the count: its value is past high, which the "
+    "filter drops (the count is round((high - low) / step) + 1)",
+    "rnnexp.config.sweep.xǁParamSpecǁgrid__mutmut_43": "< for <= against high + 1e-12: a point that sum of floats "
+    "lands on exactly, which the 1e-12 of slack is there to avoid",
+    **{
         f"rnnexp.config.inherit.x_layer_of__mutmut_{n}": "deepest starts at -1, +1 or -2: every depth is >= 0 and found "
         "starts as the last layer, the one a scan of all-zero depths ends on too"
         for n in (4, 5)
