@@ -337,3 +337,25 @@ def test_discarding_a_staged_folder_that_is_already_gone_is_quiet(tmp_path):
     staged.discard()
     staged.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_folder_that_cannot_be_put_in_place_names_the_place(tmp_path):
+    import shutil
+
+    staged = RunDir.stage(tmp_path, "a")
+    shutil.rmtree(staged.run.path)  # the folder built aside is gone: the rename fails, and not because the name is taken
+    with pytest.raises(RunDirError) as e:
+        staged.publish(now=0)
+    assert str(e.value) == f"{tmp_path / '19700101-000000_a'}: cannot create the run folder (No such file or directory)"
+
+
+def test_a_name_taken_at_every_suffix_is_refused_naming_the_runs_folder(tmp_path, monkeypatch):
+    import rnnexp.rundir as rundir
+
+    taken = tmp_path / "taken"
+    (taken / "x").mkdir(parents=True)  # not empty: a rename onto it fails
+    monkeypatch.setattr(rundir, "_candidates", lambda *args: iter([taken, taken]))
+    staged = RunDir.stage(tmp_path, "a")
+    with pytest.raises(RunDirError) as e:
+        staged.publish()
+    assert str(e.value) == f"{tmp_path}: too many runs named 'a' in one second"

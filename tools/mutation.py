@@ -100,6 +100,11 @@ EQUIVALENT: dict[str, str] = {
         for method in ("read_summary", "read_json")
         for n in (2, 4)
     },
+    **{
+        f"rnnexp.rundir.x_write_text__mutmut_{n}": 'write_text(encoding=None, omitted or "UTF-8"): the same codec, '
+        "None by way of the locale, which Python reads as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+        for n in (3, 5, 7)
+    },
     **{f"rnnexp.rundir.x_write_json__mutmut_{n}": "json.dumps(sort_keys=None or omitted): False is its default" for n in (8, 11)},
     **{
         name: 'read_text(encoding=None or "UTF-8"): the same codec, None by way of the locale, which Python reads '
