@@ -57,6 +57,9 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "sweep": (["rnnexp/sweep/ledger.py", "rnnexp/sweep/pruning.py"], ["tests/test_sweep.py", "tests/test_bench_replay.py"]),
 }
 
+# the reason shared by every encoding spelled another way (None and omitted reach the same codec by the locale)
+_SAME_CODEC = "the same codec, None by way of the locale, which Python reads as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+
 # mutant name (as `mutmut results` prints it): why no test can tell it from the original
 EQUIVALENT: dict[str, str] = {
     "rnnexp.data.padding.x_cut__mutmut_1": "len(seq) < width: a sequence exactly width long is then cut to width, all of it",
@@ -90,25 +93,17 @@ EQUIVALENT: dict[str, str] = {
     "rnnexp.training.progress.x__set_rng_state__mutmut_15": "keys.astype(None) is float64: every key is below 2**32, "
     "exact in float64, and np.random.set_state casts them to uint32 itself",
     **{
-        f"rnnexp.training.checks.x_check_same_config__mutmut_{n}": 'model_dump(mode=None or another word than "json") '
-        "is python mode: every Config field is a str, number, bool, list, dict or None, which both modes dump alike"
-        for n in (3, 6, 7, 10, 11, 12)
-    },
-    **{
-        f"rnnexp.rundir.xǁRunDirǁ{method}__mutmut_{n}": 'read_text(encoding=None or "UTF-8"): the same codec, '
-        "None by way of the locale, which Python reads as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+        f"rnnexp.rundir.xǁRunDirǁ{method}__mutmut_{n}": f'read_text(encoding=None or "UTF-8"): {_SAME_CODEC}'
         for method in ("read_summary", "read_json")
         for n in (2, 4)
     },
     **{
-        f"rnnexp.rundir.x_write_text__mutmut_{n}": 'write_text(encoding=None, omitted or "UTF-8"): the same codec, '
-        "None by way of the locale, which Python reads as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+        f"rnnexp.rundir.x_write_text__mutmut_{n}": f'write_text(encoding=None, omitted or "UTF-8"): {_SAME_CODEC}'
         for n in (3, 5, 7)
     },
     **{f"rnnexp.rundir.x_write_json__mutmut_{n}": "json.dumps(sort_keys=None or omitted): False is its default" for n in (8, 11)},
     **{
-        name: 'read_text(encoding=None or "UTF-8"): the same codec, None by way of the locale, which Python reads '
-        "as UTF-8 under a UTF-8 or C locale (PEP 538, 540)"
+        name: f'read_text(encoding=None or "UTF-8"): {_SAME_CODEC}'
         for name in (
             "rnnexp.config.yamlio.x_read_file__mutmut_1",
             "rnnexp.config.yamlio.x_read_file__mutmut_3",
@@ -134,6 +129,7 @@ EQUIVALENT: dict[str, str] = {
         name: 'a Config\'s model_dump(mode=None or another word than "json") is python mode: every Config field is a '
         "str, number, bool, list, dict or None, which both modes dump alike"
         for name in (
+            *(f"rnnexp.training.checks.x_check_same_config__mutmut_{n}" for n in (3, 6, 7, 10, 11, 12)),
             *(f"rnnexp.config.inherit.x_annotated_yaml__mutmut_{n}" for n in (42, 43, 44)),
             *(f"rnnexp.config.loading.x_check_sweep__mutmut_{n}" for n in (4, 5, 6, 37, 38, 39)),
             *(f"rnnexp.config.loading.x_explain_sweep__mutmut_{n}" for n in (18, 19, 20)),
