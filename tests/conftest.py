@@ -137,6 +137,64 @@ def write_sweep(tmp_path, write_config):
     return write
 
 
+def every_kind_of_trial(write_sweep, folder: Path, runs: dict[str, list], direction: str = "maximize"):
+    """A sweep whose study holds a trial of every kind a row can show, over run folders written by hand
+    (metrics.csv only, from ``runs``: A..E, each a list of val_accuracy values): a complete one, a
+    paused one promoted and paused again and promoted to the end, a dead one retried (running), one
+    failed on its own, repeats, a pruned one, a waiting one. Returns the sweep and, for each trial,
+    the (value, epochs) its row must show."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from rnnexp import sweep as sweeps
+    from rnnexp.config import load_sweep
+
+    lrs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    sweep, base_raw, base = load_sweep(
+        write_sweep(
+            space={"train.lr": lrs}, sampler={"kind": "grid"}, objective={"metric": "val_accuracy", "direction": direction}
+        )
+    )
+    sw = sweeps.Sweep(sweep, base_raw, base, optuna.create_study(direction=direction), None, None)
+    for name, values in runs.items():
+        (folder / name).mkdir()
+        lines = [f"{epoch},{value}" for epoch, value in enumerate(values, 1)]
+        (folder / name / "metrics.csv").write_text("epoch,val_accuracy\n" + "\n".join(lines) + "\n")
+    upto = lambda run, n: dict(enumerate(runs[run][:n], 1))
+    best = lambda run, n: (max if direction == "maximize" else min)(v for v in runs[run][:n] if v != "nan")
+    # (state, run, reported values, value, user attrs, system attrs) -> the row's (value, epochs)
+    trials = [
+        (("COMPLETE", "A", upto("A", 3), best("A", 3), {}, {}), (best("A", 3), 3)),
+        (("PRUNED", "B", upto("B", 1), None, {}, {}), (best("B", 1), 1)),  # paused, promoted as 3
+        (("FAIL", "C", upto("C", 2), None, {}, {}), (best("C", 2), 2)),  # its worker died; retried as 7
+        (("PRUNED", "B", upto("B", 3), None, {"promotes": 1}, {}), (best("B", 3), 3)),  # paused again, promoted as 5
+        (("FAIL", "D", upto("D", 1), None, {"error": "diverged"}, {}), (best("D", 2), 2)),  # failed on its own
+        (("COMPLETE", "B", upto("B", 4), best("B", 4), {"promotes": 3}, {}), (best("B", 4), 4)),
+        (("COMPLETE", None, {}, best("A", 3), {"same_as": 0}, {}), (best("A", 3), 0)),  # a repeat of a complete one
+        (("RUNNING", "C", upto("C", 3), None, {}, {"retry_history": [2], "failed_trial": 2}), (best("C", 3), 3)),
+        (("PRUNED", "E", upto("E", 2), None, {}, {}), (best("E", 2), 2)),
+        (("PRUNED", None, upto("E", 1), None, {"same_as": 8}, {}), (best("E", 1), 0)),  # pruned again after epoch 1
+        (("WAITING", None, {}, None, {}, {}), (None, 0)),
+    ]
+    for i, ((state, run, reported, value, attrs, system), _) in enumerate(trials):
+        attrs = {**attrs, "run_dir": str(folder / run)} if run else attrs
+        sw.study.add_trial(
+            optuna.trial.create_trial(
+                state=getattr(optuna.trial.TrialState, state),
+                value=value,
+                params={"train.lr": lrs[i % len(lrs)]},
+                distributions={"train.lr": CategoricalDistribution(lrs)},
+                intermediate_values=reported,
+                user_attrs=attrs,
+                system_attrs=system,
+            )
+        )
+    return sw, [shown for _, shown in trials]
+
+
+ROW_RUNS = {"A": [0.5, 0.7, 0.6], "B": [0.4, 0.5, 0.8, 0.9], "C": [0.3, 0.35, 0.45], "D": [0.2, "nan"], "E": [0.1, 0.15]}
+
+
 def run_cli(
     *args, env: dict | None = None, cwd: Path | None = None, timeout: int = 300, fresh: bool = False
 ) -> subprocess.CompletedProcess:

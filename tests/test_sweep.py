@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import assert_same_run, fill_disk, run_cli, tiny_config_dict, tmpfs
+from conftest import ROW_RUNS, assert_same_run, every_kind_of_trial, fill_disk, run_cli, tiny_config_dict, tmpfs
 from rnnexp import sweep as sweeps
 from rnnexp.config import grid_sweep, load_config, load_sweep, trial_config
 from rnnexp.errors import ConfigError
@@ -72,25 +72,6 @@ def test_grid_points_and_spec_kinds(write_sweep):
     assert len(points) == sweep.total_trials == 4
     assert {(p["model.cell"], p["model.num_neurons"]) for p in points} == {("gru", 8), ("gru", 16), ("lstm", 8), ("lstm", 16)}
     assert base_raw["data"]["maxlen"] == base.data.maxlen
-
-
-def test_trials_start_from_the_base_with_set_applied_and_hyperband_gets_their_epochs(write_sweep):
-    # The pruner's full resource must be the epochs trials train, not the base file's (a bench
-    # sweep that set train.epochs once ran hyperband with the base file's 12).
-    sweep, base_raw, base = load_sweep(
-        write_sweep(
-            set={"train.epochs": 6, "train.early_stopping.monitor": "val_accuracy"},
-            space={"train.lr": [0.01]},
-            objective={},
-            trials=1,
-        )
-    )
-    assert base.train.epochs == base_raw["train"]["epochs"] == 6 and sweeps.max_epochs(sweep, base) == 6
-    assert sweeps.objective_of(sweep, base) == ("val_accuracy", "maximize")  # the monitor `set` chose
-    sweep, _, base = load_sweep(write_sweep(set={"train.epochs": 6}, space={"train.epochs": [2, 9, 4]}, trials=2))
-    assert sweeps.max_epochs(sweep, base) == 9
-    sweep, _, base = load_sweep(write_sweep(space={"train.epochs": {"kind": "int", "low": 2, "high": 7}}, trials=2))
-    assert sweeps.max_epochs(sweep, base) == 7
 
 
 def test_sqlite_is_refused_for_several_workers(write_sweep, tmp_path):
@@ -435,194 +416,10 @@ def test_a_pruned_configuration_the_pruner_now_lets_through_trains_again():
     assert trial.reported == [(1, 0.5), (2, 0.6)] and trial.attrs == {} and entry == {}  # not a repeat: it trains
 
 
-def _study_with(values_at_rung: list[float], direction: str = "maximize", pruner=None):
-    """An in-memory study whose trials (configuration x=i) were each paused at epoch 1 with these values."""
-    import optuna
-
-    pruner = pruner or sweeps.Halving(1, 6, 3, brackets=False)
-    study = optuna.create_study(direction=direction, pruner=pruner)
-    for i, value in enumerate(values_at_rung):
-        study.add_trial(_frozen_trial(i, {1: value}))
-    return study, pruner
-
-
-def _frozen_trial(x: int, values: dict[int, float], state: str = "PRUNED", **attrs):
-    import optuna
-    from optuna.distributions import IntDistribution
-
-    return optuna.trial.create_trial(
-        state=getattr(optuna.trial.TrialState, state),
-        params={"x": x},
-        distributions={"x": IntDistribution(0, 1000)},
-        intermediate_values=values,
-        user_attrs={sweeps.BRACKET_ATTR: 0, **attrs},
-    )
-
-
-def test_halving_goes_on_among_the_best_third_and_pauses_until_it_can_tell():
-    study, pruner = _study_with([])
-    # Alone or with one other at the rung, nothing can be told yet: paused (Optuna's pruner would let
-    # the first through and then only a trial that beats all before it).
-    assert pruner.prune(study, _frozen_trial(0, {1: 0.5}, "RUNNING")) is True
-    study, pruner = _study_with([0.5])
-    assert pruner.prune(study, _frozen_trial(1, {1: 0.9}, "RUNNING")) is True
-    study, pruner = _study_with([0.5, 0.6])
-    assert pruner.prune(study, _frozen_trial(2, {1: 0.7}, "RUNNING")) is False  # best of 3: goes on
-    assert pruner.prune(study, _frozen_trial(2, {1: 0.55}, "RUNNING")) is True
-    assert pruner.prune(study, _frozen_trial(2, {1: 0.55, 2: 0.1}, "RUNNING")) is False  # epoch 2 is no rung
-    # The same configuration counts once (a repeat, a promotion): x=0 again makes no third.
-    assert pruner.prune(study, _frozen_trial(0, {1: 0.7}, "RUNNING")) is True
-    # Lower is better when minimizing.
-    study, pruner = _study_with([0.5, 0.6], direction="minimize")
-    assert pruner.prune(study, _frozen_trial(2, {1: 0.4}, "RUNNING")) is False
-    assert pruner.prune(study, _frozen_trial(2, {1: 0.55}, "RUNNING")) is True
-
-
-@pytest.mark.parametrize("direction", ["maximize", "minimize"])
-def test_a_trial_whose_curve_has_not_moved_is_first_judged_at_its_next_rung(direction):
-    import optuna
-
-    from rnnexp.sweep.pruning import not_moved
-
-    worst = 0.1 if direction == "maximize" else 0.9  # the worst value at every rung below
-    others = [0.5, 0.6, 0.7] if direction == "maximize" else [0.5, 0.4, 0.3]
-    pruner = sweeps.Halving(2, 18, 3)  # rungs: bracket 0 at 2 and 6, bracket 1 at 6, bracket 2 none
-    study = optuna.create_study(direction=direction, pruner=pruner)
-    for x, value in enumerate(others):  # three configurations at every rung of brackets 0 and 1, all better
-        for bracket in (0, 1):
-            study.add_trial(_frozen_trial(10 * bracket + x, dict.fromkeys(range(1, 7), value), **{sweeps.BRACKET_ATTR: bracket}))
-
-    def pruned(curve: list[float], bracket: int = 0) -> bool:
-        trial = _frozen_trial(99, dict(enumerate(curve, 1)), "RUNNING", **{sweeps.BRACKET_ATTR: bracket})
-        return pruner.prune(study, trial)
-
-    # The same value since its first epoch, at its bracket's first rung: not ranked yet, it goes on.
-    assert not pruned([worst, worst]) and not pruned([worst] * 6, bracket=1)
-    # Moved, by however little, or judged at a later rung: the worst is paused.
-    nudged = worst + (1e-9 if direction == "maximize" else -1e-9)
-    assert pruned([nudged, worst]) and pruned([worst, nudged]) and pruned([worst] * 5 + [nudged], bracket=1)
-    assert pruned([worst] * 6)  # bracket 0's second rung: still flat, judged now
-    # One epoch shows no curve: a first rung at epoch 1 judges as before.
-    one = sweeps.Halving(1, 9, 3)
-    study1 = optuna.create_study(direction=direction, pruner=one)
-    for x, value in enumerate(others):
-        study1.add_trial(_frozen_trial(x, {1: value}))
-    assert one.prune(study1, _frozen_trial(99, {1: worst}, "RUNNING"))
-    # Only the epochs up to the rung count.
-    assert not_moved({1: 0.5, 2: 0.5, 3: 0.7}, 2) and not not_moved({1: 0.5, 2: 0.5, 3: 0.7}, 3)
-    assert not not_moved({2: 0.5}, 2) and not not_moved({}, 2)
-
-
-def test_halving_promotes_a_paused_trial_once_later_ones_rank_it_among_the_best():
-    study, pruner = _study_with([0.5, 0.6, 0.7])
-    assert pruner.promotion(study).number == 2  # 0.7 is the best of 3
-    study, pruner = _study_with([0.6, 0.5])
-    assert pruner.promotion(study) is None  # two at the rung: too few
-    study.add_trial(_frozen_trial(2, {1: 0.7, 2: 0.7, 3: 0.8}))  # went on, paused at epoch 3
-    for x, value in enumerate([0.1, 0.2, 0.3], start=3):
-        study.add_trial(_frozen_trial(x, {1: value}))
-    # Six at epoch 1 now: the best two go on; 0.7's trial already did, so 0.6's is promoted.
-    assert pruner.promotion(study).number == 0
-    study.add_trial(_frozen_trial(0, {1: 0.6}, "RUNNING", **{sweeps.PROMOTES_ATTR: 0}))
-    assert pruner.promotion(study) is None  # taken up already
-    assert pruner.promotion(_study_with([0.5, 0.6, 0.7])[0], eligible=lambda t: t.number != 2) is None
-    # Once no configuration will come to fill a rung, its best goes on (the sweep would end with none complete).
-    study, pruner = _study_with([0.6, 0.5])
-    assert pruner.promotion(study) is None and pruner.promotion(study, final=True).number == 0
-    # Budget-stopped and repeated trials are not paused by the pruner: never promoted.
-    study, pruner = _study_with([0.5, 0.6])
-    study.add_trial(_frozen_trial(2, {1: 0.7}, **{sweeps.BUDGET_ATTR: True}))
-    study.add_trial(_frozen_trial(3, {1: 0.8}, **{sweeps.SAME_ATTR: 0}))
-    assert pruner.promotion(study) is None
-
-
-def test_hyperband_brackets_and_their_shares():
-    # The rungs are below the last epoch; bracket b starts at the b-th; the last bracket trains in full
-    # (Li's), whether or not max_epochs is min_epochs * eta**k.
-    assert sweeps.Halving(1, 6, 3).brackets == [[1, 3], [3], []]
-    assert sweeps.Halving(1, 9, 3).brackets == [[1, 3], [3], []]
-    assert sweeps.Halving(1, 12, 3).brackets == [[1, 3, 9], [3, 9], [9], []]
-    assert sweeps.Halving(2, 20, 3).brackets == [[2, 6, 18], [6, 18], [18], []]
-    assert sweeps.Halving(1, 12, 3, brackets=False).brackets == [[1, 3, 9]]
-    assert sweeps.Halving(2, 2, 3).brackets == sweeps.Halving(3, 2, 3, brackets=False).brackets == [[]]  # no rung: in full
-    # Li's n per bracket: ceil((s_max + 1) / (s + 1) * eta**s), the most exploratory first.
-    assert sweeps.Halving(1, 9, 3).shares == [9, 5, 3]
-    assert sweeps.Halving(1, 12, 3).shares == [27, 12, 6, 4]
-    assert sweeps.Halving(1, 12, 2).shares == [16, 10, 7, 5, 5]
-    import optuna
-
-    pruner = sweeps.Halving(1, 9, 3)
-    study = optuna.create_study(pruner=pruner)
-    for x in range(20):  # new configurations fill the brackets in Li's order, each its share, then over again
-        study.add_trial(_frozen_trial(x, {}, **{sweeps.BRACKET_ATTR: pruner.new_bracket(study)}))
-        if x == 4:  # a configuration seen before (a repeat, a promotion) does not move the order on
-            assert pruner.new_bracket(study) == pruner.new_bracket(study, [*study.trials, _frozen_trial(0, {})]) == 0
-    brackets = [t.user_attrs[sweeps.BRACKET_ATTR] for t in study.trials]
-    assert brackets == [0] * 9 + [1] * 5 + [2] * 3 + [0] * 3
-    # A trial of bracket 1 is first judged at epoch 3, among bracket 1's trials only.
-    study, pruner = _study_with([0.9, 0.8, 0.7], pruner=sweeps.Halving(1, 6, 3))
-    assert pruner.prune(study, _frozen_trial(9, {1: 0.1}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})) is False
-
-
-def _every_kind_of_trial(write_sweep, folder: Path, runs: dict[str, list], direction: str = "maximize"):
-    """A sweep whose study holds a trial of every kind a row can show, over run folders written by hand
-    (metrics.csv only, from ``runs``: A..E, each a list of val_accuracy values): a complete one, a
-    paused one promoted and paused again and promoted to the end, a dead one retried (running), one
-    failed on its own, repeats, a pruned one, a waiting one. Returns the sweep and, for each trial,
-    the (value, epochs) its row must show."""
-    import optuna
-    from optuna.distributions import CategoricalDistribution
-
-    lrs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
-    sweep, base_raw, base = load_sweep(
-        write_sweep(
-            space={"train.lr": lrs}, sampler={"kind": "grid"}, objective={"metric": "val_accuracy", "direction": direction}
-        )
-    )
-    sw = sweeps.Sweep(sweep, base_raw, base, optuna.create_study(direction=direction), None, None)
-    for name, values in runs.items():
-        (folder / name).mkdir()
-        lines = [f"{epoch},{value}" for epoch, value in enumerate(values, 1)]
-        (folder / name / "metrics.csv").write_text("epoch,val_accuracy\n" + "\n".join(lines) + "\n")
-    upto = lambda run, n: dict(enumerate(runs[run][:n], 1))
-    best = lambda run, n: (max if direction == "maximize" else min)(v for v in runs[run][:n] if v != "nan")
-    # (state, run, reported values, value, user attrs, system attrs) -> the row's (value, epochs)
-    trials = [
-        (("COMPLETE", "A", upto("A", 3), best("A", 3), {}, {}), (best("A", 3), 3)),
-        (("PRUNED", "B", upto("B", 1), None, {}, {}), (best("B", 1), 1)),  # paused, promoted as 3
-        (("FAIL", "C", upto("C", 2), None, {}, {}), (best("C", 2), 2)),  # its worker died; retried as 7
-        (("PRUNED", "B", upto("B", 3), None, {"promotes": 1}, {}), (best("B", 3), 3)),  # paused again, promoted as 5
-        (("FAIL", "D", upto("D", 1), None, {"error": "diverged"}, {}), (best("D", 2), 2)),  # failed on its own
-        (("COMPLETE", "B", upto("B", 4), best("B", 4), {"promotes": 3}, {}), (best("B", 4), 4)),
-        (("COMPLETE", None, {}, best("A", 3), {"same_as": 0}, {}), (best("A", 3), 0)),  # a repeat of a complete one
-        (("RUNNING", "C", upto("C", 3), None, {}, {"retry_history": [2], "failed_trial": 2}), (best("C", 3), 3)),
-        (("PRUNED", "E", upto("E", 2), None, {}, {}), (best("E", 2), 2)),
-        (("PRUNED", None, upto("E", 1), None, {"same_as": 8}, {}), (best("E", 1), 0)),  # pruned again after epoch 1
-        (("WAITING", None, {}, None, {}, {}), (None, 0)),
-    ]
-    for i, ((state, run, reported, value, attrs, system), _) in enumerate(trials):
-        attrs = {**attrs, "run_dir": str(folder / run)} if run else attrs
-        sw.study.add_trial(
-            optuna.trial.create_trial(
-                state=getattr(optuna.trial.TrialState, state),
-                value=value,
-                params={"train.lr": lrs[i % len(lrs)]},
-                distributions={"train.lr": CategoricalDistribution(lrs)},
-                intermediate_values=reported,
-                user_attrs=attrs,
-                system_attrs=system,
-            )
-        )
-    return sw, [shown for _, shown in trials]
-
-
-ROW_RUNS = {"A": [0.5, 0.7, 0.6], "B": [0.4, 0.5, 0.8, 0.9], "C": [0.3, 0.35, 0.45], "D": [0.2, "nan"], "E": [0.1, 0.15]}
-
-
 def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_path):
     """Every state a trial's row can show: its value (the best val_accuracy) and epochs as of its end,
     never those of a later trial that went on with its run."""
-    sw, shown = _every_kind_of_trial(write_sweep, tmp_path, ROW_RUNS)
+    sw, shown = every_kind_of_trial(write_sweep, tmp_path, ROW_RUNS)
     rows = sweeps.compute_results(sw)["trials"]
     assert [(r["value"], r["epochs"]) for r in rows] == shown
     assert [r["note"] for r in rows][1:4] == [
@@ -630,32 +427,6 @@ def test_each_kind_of_row_shows_its_run_as_the_trial_left_it(write_sweep, tmp_pa
         "stopped; retried as #7",
         "paused after epoch 3; promoted as #5",
     ]
-
-
-@pytest.mark.parametrize(
-    "direction, changed, best",
-    [
-        ("maximize", {}, (5, 0.9)),  # the promoted chain's last trial, complete
-        ("maximize", {"A": [0.5, 0.95, 0.6]}, (0, 0.95)),  # a complete one whose best epoch was not its last
-        ("maximize", {"E": [0.1, 0.97]}, (8, 0.97)),  # pruned after its best epoch: its run holds it
-        ("maximize", {"E": [0.99, 0.1]}, (8, 0.99)),  # ... and its repeat (trial 9) never stands for it
-        ("maximize", {"B": [0.99, 0.5, 0.8, 0.9]}, (5, 0.99)),  # a paused epoch is its promotion's
-        ("maximize", {"B": [0.4, 0.5, 0.98, 0.9]}, (5, 0.98)),  # ... even when paused again after it
-        ("maximize", {"D": [0.99, "nan"]}, (5, 0.9)),  # failed on its own: no value
-        ("maximize", {"C": [0.3, 0.99, 0.45]}, (5, 0.9)),  # dead, and its retry is still training
-        ("minimize", {}, (8, 0.1)),
-        ("minimize", {"A": [0.05, 0.7, 0.6]}, (0, 0.05)),
-        ("minimize", {"B": [0.01, 0.5, 0.8, 0.9]}, (5, 0.01)),
-        ("minimize", {"D": [0.01, "nan"], "C": [0.02, 0.3, 0.45]}, (8, 0.1)),
-    ],
-)
-def test_the_best_trial_is_the_best_epoch_any_configuration_reached(write_sweep, tmp_path, direction, changed, best):
-    """The sweep's best (results, best_config.yaml, the live lines) is the trial whose run reached the
-    best objective at any epoch, complete or stopped early, one trial per configuration."""
-    sw, _ = _every_kind_of_trial(write_sweep, tmp_path, {**ROW_RUNS, **changed}, direction)
-    assert sweeps.TrialLedger(sw).best() == best
-    res = sweeps.compute_results(sw)
-    assert (res["best"]["number"], res["best"]["value"]) == best
 
 
 def test_paused_trial_is_promoted_and_its_run_resumes_bit_identically(write_sweep, tmp_path):

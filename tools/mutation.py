@@ -54,7 +54,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
         ["rnnexp/training/policies.py", "rnnexp/training/progress.py", "rnnexp/training/checks.py"],
         ["tests/test_train.py", "tests/test_train_knobs.py", "tests/test_progress.py", "tests/test_checks.py"],
     ),
-    "sweep": (["rnnexp/sweep/ledger.py", "rnnexp/sweep/pruning.py"], ["tests/test_sweep.py", "tests/test_bench_replay.py"]),
+    "sweep": (["rnnexp/sweep/ledger.py", "rnnexp/sweep/pruning.py"], ["tests/test_ledger.py", "tests/test_pruning.py"]),
 }
 
 # the reason shared by every encoding spelled another way (None and omitted reach the same codec by the locale)
