@@ -46,7 +46,13 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "metrics": (["rnnexp/metrics.py"], ["tests/test_metrics.py", "tests/test_evaluate.py"]),
     "baselines": (
         ["rnnexp/baselines/__init__.py", "rnnexp/baselines/statistical.py"],
-        ["tests/test_evaluate.py", "tests/test_tasks.py", "tests/test_series.py", "tests/test_statistical.py"],
+        [
+            "tests/test_baselines.py",
+            "tests/test_statistical.py",
+            "tests/test_evaluate.py",
+            "tests/test_tasks.py",
+            "tests/test_series.py",
+        ],
     ),
     "checkpoint": (["rnnexp/checkpoint.py"], ["tests/test_checkpoint.py"]),
     "rundir": (["rnnexp/rundir.py"], ["tests/test_rundir.py", "tests/test_report.py"]),
