@@ -199,7 +199,7 @@ class Staged:
 
 
 def _runs_folder(runs_dir: str | Path, name: str) -> Path:
-    if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+    if "/" in name or "\\" in name or name.startswith("."):  # a path, or hidden (".", ".." among them)
         raise RunDirError(f"run name {clip(name)!r} must be a plain folder name (letters, digits, . _ -)")
     return output_folder(Path(runs_dir).absolute(), "--runs-dir")  # scripts get a path that works from any directory
 

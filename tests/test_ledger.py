@@ -47,12 +47,14 @@ def make_sweep(write_sweep):
 
 def add(sw: sweeps.Sweep, state: str = "COMPLETE", x: int = 0, curve: list[float] = (), system=None, **attrs):
     """A trial of configuration x (train.lr = LRS[x]) in this state, its curve its reported epochs (a
-    complete one's value: the curve's best); user attributes by their Attr name (``same=0``)."""
+    complete one's value: the curve's best, a pruned one's its last, as Optuna sets them); user
+    attributes by their Attr name (``same=0``)."""
     pick = max if sw.direction == "maximize" else min
     sw.study.add_trial(
         optuna.trial.create_trial(
             state=getattr(optuna.trial.TrialState, state),
-            value=pick(curve) if state == "COMPLETE" else None,
+            # Optuna's own: a complete trial's value is what it returned (here its best); a pruned one's, its last report
+            value=pick(curve) if state == "COMPLETE" else curve[-1] if state == "PRUNED" and curve else None,
             params={"train.lr": LRS[x]} if state != "WAITING" else {},
             distributions={"train.lr": CategoricalDistribution(LRS)} if state != "WAITING" else {},
             intermediate_values=dict(enumerate(curve, 1)),
@@ -88,6 +90,10 @@ def test_which_trials_count_toward_the_total_and_which_stand_for_their_configura
     assert ledger.counted() == 4  # 0, 1, 5, 8
     assert [ledger.counted(below=n) for n in (0, 1, 2, 5, 6, 9)] == [0, 1, 2, 2, 3, 4]
     assert ledger.done() == 2  # 0 complete, 1 pruned; 5 runs, 8 waits
+    add(sw, "COMPLETE", 5, [0.5])
+    add(sw, "PRUNED", 4, [0.5])
+    add(sw, "RUNNING", 3)
+    assert TrialLedger(sw).done() == 4 and TrialLedger(sw).counted() == 7
     assert [t.number for t in ledger.trials if ledger.represents(t)] == [0, 4, 5, 8]
     assert [t.number for t in ledger.in_state(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)] == [0, 1, 3, 6]
     assert ledger[4].number == 4 and ledger[4].user_attrs[Attr.PROMOTES] == 1
@@ -198,6 +204,10 @@ def test_a_paused_trial_of_this_machine_is_promotable_while_the_budget_lasts(mak
         add(sw, "PRUNED", x, [value], run_dir=_run(tmp_path, f"two{x}"), host=here, bracket=0)
     # two at the rung: too few to tell, unless no configuration will come
     assert TrialLedger(sw).promotable(final=False) is None and TrialLedger(sw).promotable(final=True).number == 1
+    # the ledger's one read of the trials decides: a trial another worker adds meanwhile waits for the next decision
+    ledger = TrialLedger(sw)
+    add(sw, "PRUNED", 2, [0.1], run_dir=_run(tmp_path, "two2"), host=here, bracket=0)
+    assert ledger.promotable(final=False) is None and TrialLedger(sw).promotable(final=False).number == 1
     sw = make_sweep(pruner={"kind": "median"})  # only Halving pauses trials
     add(sw, "PRUNED", 0, [0.9], run_dir=_run(tmp_path, "median"), host=here)
     assert TrialLedger(sw).promotable(final=True) is None
@@ -257,6 +267,16 @@ def test_on_a_tie_the_best_is_the_earlier_trial(make_sweep, direction):
     add(sw, "COMPLETE", 3, [0.6])
     add(sw, "COMPLETE", 4, [0.6])
     assert TrialLedger(sw).best() == ((2, 0.6) if direction == "maximize" else (2, 0.5))
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_a_paused_trial_counts_with_its_best_epoch_not_the_last_value_optuna_gives_it(make_sweep, direction):
+    sw = make_sweep(direction=direction)
+    best, last = (0.9, 0.4) if direction == "maximize" else (0.1, 0.6)
+    paused = add(sw, "PRUNED", 0, [0.5, best, last])
+    assert paused.value == last  # Optuna's value of a pruned trial: its last report
+    add(sw, "COMPLETE", 1, [0.5])
+    assert TrialLedger(sw).best() == (0, best)
 
 
 @pytest.mark.parametrize(

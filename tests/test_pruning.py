@@ -107,7 +107,7 @@ def test_halving_promotes_a_paused_trial_once_later_ones_rank_it_among_the_best(
     assert pruner.promotion(study) is None and pruner.promotion(study, final=True).number == 0
     # Budget-stopped and repeated trials are not paused by the pruner: never promoted.
     study, pruner = _study_with([0.5, 0.6])
-    study.add_trial(_frozen_trial(2, {1: 0.7}, **{sweeps.BUDGET_ATTR: True}))
+    study.add_trial(_frozen_trial(2, {1: 0.9}, **{sweeps.BUDGET_ATTR: True}))  # the best at its rung
     study.add_trial(_frozen_trial(3, {1: 0.8}, **{sweeps.SAME_ATTR: 0}))
     assert pruner.promotion(study) is None
 
@@ -133,6 +133,24 @@ def test_hyperband_brackets_and_their_shares():
             assert pruner.new_bracket(study) == pruner.new_bracket(study, [*study.trials, _frozen_trial(0, {})]) == 0
     brackets = [t.user_attrs[sweeps.BRACKET_ATTR] for t in study.trials]
     assert brackets == [0] * 9 + [1] * 5 + [2] * 3 + [0] * 3
+    # only the trials given are read when they are given
+    assert pruner.new_bracket(study, trials=[]) == 0 and pruner.new_bracket(study, trials=study.trials[:9]) == 1
+    # surplus trials (never trained) and trials without a bracket (not new configurations) do not move the order on
+    # (6 or 7 more would make the 21st configuration the 27th or 28th, in bracket 1; 13 more, the 34th, in bracket 2)
+    for x in range(100, 106):
+        study.add_trial(_frozen_trial(x, {}, **{sweeps.BRACKET_ATTR: 0, "surplus": True}))
+    for x in range(200, 207):
+        study.add_trial(_bracketless(x, {}))
+    assert pruner.new_bracket(study) == 0  # the 21st configuration, as before: 20 % 17 = 3 is in bracket 0
+    # two brackets (one rung below the last epoch): shares of 3 and 2
+    two = sweeps.Halving(1, 3, 3)
+    assert two.brackets == [[1], []] and two.shares == [3, 2]
+    study = optuna.create_study(pruner=two)
+    for x in range(6):
+        study.add_trial(_frozen_trial(x, {}, **{sweeps.BRACKET_ATTR: two.new_bracket(study)}))
+    assert [t.user_attrs[sweeps.BRACKET_ATTR] for t in study.trials] == [0, 0, 0, 1, 1, 0]
+    # successive halving alone: every configuration in bracket 0
+    assert sweeps.Halving(1, 9, 3, brackets=False).new_bracket(study) == 0
     # A trial of bracket 1 is first judged at epoch 3, among bracket 1's trials only.
     study, pruner = _study_with([0.9, 0.8, 0.7], pruner=sweeps.Halving(1, 6, 3))
     assert pruner.prune(study, _frozen_trial(9, {1: 0.1}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})) is False
@@ -169,6 +187,7 @@ def test_each_worker_draws_from_the_seed_plus_its_number(kind):
     # worker i of seed s draws what Optuna's random sampler of seed s + i draws: its own stream, reproducible
     assert _draws(sampler(5, 2)) == _draws(sampler(7, 0)) == _draws(optuna.samplers.RandomSampler(seed=7))
     assert _draws(sampler(5, 0)) != _draws(sampler(5, 1))
+    assert _draws(make_sampler(types.SimpleNamespace(sampler=SamplerConfig(kind=kind, seed=5)))) == _draws(sampler(5, 0))
     # past the largest seed numpy takes, the worker's seed wraps around to 0 (no error at a high seed)
     assert _draws(sampler(SEED_MAX, 1)) == _draws(sampler(0, 0))
     # a worker without a number draws from a stream of its own each time
@@ -227,10 +246,41 @@ def test_a_bracket_past_the_last_has_the_last_ones_rungs_and_a_trial_yet_to_repo
     assert sweeps.Halving(1, 9, 3, brackets=False).shares == [1]
     study, pruner = _study_with([0.9, 0.8, 0.7])
     assert pruner.prune(study, _frozen_trial(9, {}, "RUNNING")) is False  # no epoch reported yet
-    # a trial without a bracket (a study from before brackets) is in bracket 0
-    trial = _frozen_trial(9, {1: 0.1}, "RUNNING")
+
+
+def _bracketless(x: int, values: dict[int, float], state: str = "PRUNED"):
+    trial = _frozen_trial(x, values, state)
     del trial.user_attrs[sweeps.BRACKET_ATTR]
-    assert pruner.prune(study, trial) is True
+    return trial
+
+
+def test_a_trial_without_a_bracket_is_one_of_bracket_0():
+    """A study from before brackets (successive halving alone) holds trials without one: bracket 0's."""
+    pruner = sweeps.Halving(1, 9, 3)  # bracket 0's rungs: 1 and 3; bracket 1's: 3
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    study.add_trial(_bracketless(0, {1: 0.5}))
+    study.add_trial(_bracketless(1, {1: 0.6}))
+    assert pruner.prune(study, _bracketless(2, {1: 0.7}, "RUNNING")) is False  # best of three at bracket 0's first rung
+    assert pruner.prune(study, _bracketless(2, {1: 0.55}, "RUNNING")) is True
+    assert pruner.promotion(study) is None
+    study.add_trial(_bracketless(2, {1: 0.4}))
+    assert pruner.promotion(study).params == {"x": 1}  # paused at a rung of bracket 0, now the best of three
+
+
+def test_a_trial_is_judged_among_its_own_brackets_trials_at_its_own_rungs():
+    pruner = sweeps.Halving(1, 9, 3)  # bracket 0's rungs: 1 and 3; bracket 1's: 3
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for x, value in enumerate([0.9, 0.8, 0.7]):  # bracket 0: better at epoch 3
+        study.add_trial(_frozen_trial(x, {1: value, 2: value, 3: value}, "COMPLETE"))
+    for x, value in enumerate([0.2, 0.3], start=10):  # bracket 1: worse
+        study.add_trial(_frozen_trial(x, {1: value, 2: value, 3: value}, **{sweeps.BRACKET_ATTR: 1}))
+    one = lambda value: _frozen_trial(20, {1: 0.0, 2: 0.0, 3: value}, "RUNNING", **{sweeps.BRACKET_ATTR: 1})
+    assert pruner.prune(study, one(0.4)) is False and pruner.prune(study, one(0.25)) is True
+    # promoted from a rung of its own bracket only: epoch 1 is bracket 0's, not bracket 1's
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for x, value in enumerate([0.5, 0.6, 0.7]):
+        study.add_trial(_frozen_trial(x, {1: value}, **{sweeps.BRACKET_ATTR: 1}))
+    assert pruner.promotion(study) is None
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
@@ -277,6 +327,29 @@ def test_the_paused_trial_promoted_first_is_at_the_highest_rung_then_the_best_th
     # a trial paused at an epoch that is no rung (the sweep's budget, a wall-clock stop) is not promoted
     add(9, [0.95, 0.95])
     assert pruner.promotion(study).params == {"x": 6}
+    # a trial paused at an epoch that is no rung is not promoted, however far it went
+    add(10, [0.1] * 9, "COMPLETE")
+    add(11, [0.1] * 9, "COMPLETE")
+    add(12, [0.95, 0.95, 0.95, 0.99])  # paused at epoch 4: the best of three there
+    assert pruner.promotion(study).params == {"x": 6}
     # only the trials given are read when they are given
     assert pruner.promotion(study, trials=study.trials[:5]).params == {"x": 3}
+    assert pruner.promotion(study, trials=study.trials[:3]).params == {"x": 2}  # the best of those three
     assert pruner.promotion(study, trials=study.trials[:2]) is None
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_among_paused_trials_at_one_rung_the_best_is_promoted_first_and_on_a_tie_the_earliest(direction):
+    better = (lambda v: v) if direction == "maximize" else (lambda v: 1 - v)
+    for values, first in [
+        ([0.1, 0.2, 0.3, 0.4, 0.7, 0.6], 4),
+        ([0.1, 0.2, 0.3, 0.4, 0.6, 0.7], 5),
+        ([0.1, 0.2, 0.3, 0.4, 0.6, 0.6], 4),
+    ]:
+        study, pruner = _study_with([better(v) for v in values], direction)  # six at epoch 1: two go on
+        assert pruner.promotion(study).number == first
+    # once no configuration will come, a rung that cannot fill lets its best one go on, not two
+    study, pruner = _study_with([better(0.6), better(0.5)], direction)
+    assert pruner.promotion(study, final=True).number == 0
+    study.add_trial(_frozen_trial(0, {}, "RUNNING", **{sweeps.PROMOTES_ATTR: 0}))
+    assert pruner.promotion(study, final=True) is None

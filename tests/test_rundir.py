@@ -4,13 +4,17 @@ import csv
 import errno
 import json
 import multiprocessing
+import os
 import re
+import shutil
+import time
+import types
 from pathlib import Path
 
 import pytest
 
-from rnnexp.errors import RunDirError, StorageError
-from rnnexp.rundir import RunDir, write_text
+from rnnexp.errors import OutputPathError, RunDirError, StorageError
+from rnnexp.rundir import STAGE_PREFIX, RunDir, write_text
 
 
 def test_name_format_and_same_second_uniqueness(tmp_path):
@@ -359,3 +363,157 @@ def test_a_name_taken_at_every_suffix_is_refused_naming_the_runs_folder(tmp_path
     with pytest.raises(RunDirError) as e:
         staged.publish()
     assert str(e.value) == f"{tmp_path}: too many runs named 'a' in one second"
+
+
+def test_a_run_name_has_9999_candidates_the_first_without_a_number():
+    from rnnexp.rundir import _candidates
+
+    names = [p.name for p in _candidates(Path("/runs"), "lstm", 0.0, "")]
+    assert names[:3] == ["19700101-000000_lstm", "19700101-000000_lstm-2", "19700101-000000_lstm-3"]
+    assert len(names) == 9_999 and names[-1] == "19700101-000000_lstm-9999"
+    assert next(_candidates(Path("/runs"), "t", 86_400 + 3_661.5, "trial_")) == Path("/runs/trial_19700102-010101_t")
+
+
+@pytest.mark.parametrize("name", ["a/b", "a\\b", "/abs", ".", "..", ".hidden", "../up"])
+def test_a_run_name_that_is_no_plain_folder_name_is_refused_before_any_folder_is_made(tmp_path, name):
+    with pytest.raises(RunDirError) as e:
+        RunDir.stage(tmp_path / "runs", name)
+    assert str(e.value) == f"run name {name!r} must be a plain folder name (letters, digits, . _ -)"
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("name", ["a.b", "x..y", "lstm-2_b", "trailing."])
+def test_a_run_name_with_dots_inside_is_a_plain_folder_name(tmp_path, name):
+    assert RunDir.create(tmp_path, name, now=0.0).path.name == f"19700101-000000_{name}"
+
+
+def test_a_runs_folder_that_is_a_file_or_cannot_be_made_names_the_runs_dir_option(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputPathError) as e:
+        RunDir.stage(tmp_path / "file", "a")
+    assert str(e.value) == f"--runs-dir {tmp_path / 'file'}: is a file, not a folder; give a folder (it is created when missing)"
+    with pytest.raises(OutputPathError) as e:
+        RunDir.stage(tmp_path / "file" / "runs", "a")
+    assert str(e.value).startswith(f"--runs-dir {tmp_path / 'file' / 'runs'}: {tmp_path / 'file'} is a file, not a folder")
+    # a relative runs folder is made absolute: the path a script is given works from any directory
+    monkeypatch.chdir(tmp_path)
+    assert RunDir.create("runs", "a", now=0.0).path == tmp_path / "runs" / "19700101-000000_a"
+
+
+def test_a_full_disk_when_the_runs_folder_is_made_is_a_storage_error_naming_the_folder(tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "mkdir", full)
+    with pytest.raises(StorageError) as e:
+        RunDir.stage(tmp_path / "runs", "a")
+    assert str(e.value) == (
+        f"{tmp_path / 'runs'}: cannot create the folder (No space left on device). Free disk space, then run the command again"
+    )
+
+
+def _stage(runs: Path, name: str, seconds_old: float, now: float) -> Path:
+    path = runs / f"{STAGE_PREFIX}{name}"
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text("x")
+    os.utime(path, (now - seconds_old, now - seconds_old))
+    return path
+
+
+def test_stale_staged_folders_are_cleared_from_ten_minutes_old_when_no_process_holds_them(tmp_path, monkeypatch):
+    import rnnexp.rundir as rundir
+
+    now = 1_800_000_000.0
+    monkeypatch.setattr(rundir, "time", types.SimpleNamespace(time=lambda: now))
+    young, exactly, old = (
+        _stage(tmp_path, "young", 599.5, now),
+        _stage(tmp_path, "ten", 600, now),
+        _stage(tmp_path, "old", 601, now),
+    )
+    held = _stage(tmp_path, "held", 3600, now)
+    monkeypatch.setattr(rundir, "lock_held", lambda folder: folder == held)
+    run = tmp_path / "19700101-000000_a"
+    run.mkdir()
+    os.utime(run, (now - 3600, now - 3600))  # a published run, however old, is no stage
+    rundir._clear_stale_stages(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([young.name, held.name, run.name])
+    assert not exactly.exists() and not old.exists()
+    shutil.rmtree(young)
+    recent = _stage(tmp_path, "recent", 150, now)
+    rundir._clear_stale_stages(tmp_path, age=200)
+    assert recent.exists()
+    rundir._clear_stale_stages(tmp_path, age=150)
+    assert not recent.exists()
+
+
+def test_clearing_stages_goes_on_past_one_that_vanished_or_that_another_process_removed_first(tmp_path, monkeypatch):
+    import rnnexp.rundir as rundir
+
+    now = time.time()
+    gone = tmp_path / f"{STAGE_PREFIX}gone"  # listed, then removed before it was looked at
+    first, second = _stage(tmp_path, "first", 3600, now), _stage(tmp_path, "second", 3600, now)
+    listing = types.SimpleNamespace(iterdir=lambda: [gone, first, second])
+
+    def removed_meanwhile(folder: Path) -> bool:  # another process starting a run cleared it between the two looks
+        shutil.rmtree(folder)
+        return False
+
+    monkeypatch.setattr(rundir, "lock_held", lambda folder: folder == first and removed_meanwhile(folder))
+    rundir._clear_stale_stages(listing)  # no error: each is gone
+    assert not first.exists() and not second.exists()
+    rundir._clear_stale_stages(tmp_path / "missing")  # a runs folder that is not there: nothing to clear
+
+
+def test_a_runs_folder_that_cannot_be_created_says_why_and_what_to_do(tmp_path, monkeypatch):
+    def refused(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(OutputPathError) as e:
+        RunDir.stage(tmp_path / "runs", "a")
+    assert str(e.value) == (
+        f"--runs-dir {tmp_path / 'runs'}: cannot create the folder {tmp_path / 'runs'} (Permission denied); "
+        "give a folder you can write to"
+    )
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_a_folder_no_file_can_be_created_in_is_refused_naming_the_option_and_a_full_one_is_a_storage_error(
+    tmp_path, monkeypatch, kind
+):
+    import rnnexp.rundir as rundir
+
+    real_open, probes, fail = os.open, [], {}
+
+    def probing(path, flags, mode=0o777, *args, **kwargs):
+        if ".rnnexp-probe-" in str(path):
+            probes.append((Path(path), flags, mode))
+            if fail:
+                raise OSError(fail["errno"], fail["text"])
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(rundir.os, "open", probing)
+    folder = tmp_path / "out"
+    check = (
+        (lambda: rundir.output_folder(folder, "--runs-dir"))
+        if kind == "folder"
+        else (lambda: rundir.output_file(folder / "p.csv", "--predictions", "p.csv"))
+    )
+    given = folder if kind == "folder" else folder / "p.csv"
+    assert check() == given
+    # the probe: a hidden file of this process, only its owner's, created anew, then gone
+    [(probe, flags, mode)] = probes
+    assert probe.parent == folder and re.fullmatch(rf"\.rnnexp-probe-{os.getpid()}-[0-9a-f]{{8}}", probe.name)
+    assert flags & os.O_CREAT and flags & os.O_EXCL and mode == 0o600 and not probe.exists()
+    assert list(folder.iterdir()) == []
+    fail.update(errno=errno.EROFS, text="Read-only file system")
+    with pytest.raises(OutputPathError) as e:
+        check()
+    option, todo = ("--runs-dir", "give a folder you can write to") if kind == "folder" else (
+        "--predictions", "give a path in a folder you can write to"
+    )  # fmt: skip
+    assert str(e.value) == f"{option} {given}: cannot write in {folder} (Read-only file system); {todo}"
+    fail.update(errno=errno.ENOSPC, text="No space left on device")
+    with pytest.raises(StorageError) as e:
+        check()
+    assert str(e.value) == f"{given}: cannot write (No space left on device). Free disk space, then run the command again"

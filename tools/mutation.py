@@ -89,7 +89,14 @@ EQUIVALENT: dict[str, str] = {
     "rnnexp.checkpoint.x_load__mutmut_47": 'actual = "": like None, it never equals a stored checksum (crc32:...)',
     "rnnexp.checkpoint.x_write_bytes__mutmut_37": "unlink inside suppress(OSError): a missing file's error is suppressed anyway",
     "rnnexp.checkpoint.x_write_bytes__mutmut_38": "unlink inside suppress(OSError): a missing file's error is suppressed anyway",
-    "rnnexp.checkpoint.x_write_bytes__mutmut_49": "str(None) only where strerror is empty: the OS gives every ENOSPC its text",
+    **{
+        name: "str(None) only where strerror is empty: the OS gives every ENOSPC its text"
+        for name in (
+            "rnnexp.checkpoint.x_write_bytes__mutmut_49",
+            "rnnexp.rundir.x__writable_folder__mutmut_17",
+            "rnnexp.rundir.x__writable_folder__mutmut_65",
+        )
+    },
     **{
         f"rnnexp.checkpoint.xǁBackgroundWriterǁsubmit__mutmut_{n}": "the writer thread's name: seen only in thread dumps"
         for n in (6, 8, 10, 11)
@@ -208,6 +215,27 @@ EQUIVALENT: dict[str, str] = {
     },
     "rnnexp.training.policies.x__cosine__mutmut_7": "max(2, span): span is 1 only when one epoch follows the warmup, "
     "whose lr (at e = 0, cos 0) is the base rate for any span",
+    **{
+        name: "get_trials(deepcopy=True or None): a copy of the trials reads the same; False only saves copying them"
+        for name in (
+            *(f"rnnexp.sweep.ledger.xǁTrialLedgerǁ__init____mutmut_{n}" for n in (3, 5)),
+            *(f"rnnexp.sweep.pruning.xǁHalvingǁ_goes_on__mutmut_{n}" for n in (13, 15)),
+            *(f"rnnexp.sweep.pruning.xǁHalvingǁnew_bracket__mutmut_{n}" for n in (9, 11)),
+            *(f"rnnexp.sweep.pruning.xǁHalvingǁpromotion__mutmut_{n}" for n in (6, 8)),
+        )
+    },
+    "rnnexp.sweep.pruning.x_make_pruner__mutmut_35": "Halving(brackets=None): falsy, one bracket as with False",
+    "rnnexp.sweep.pruning.x_make_sampler__mutmut_11": 'int.from_bytes without "big": its default byteorder since '
+    "Python 3.11, the oldest rnnexp runs on",
+    "rnnexp.sweep.pruning.x_make_sampler__mutmut_13": "a worker without a number: 4 random bytes for 3, a random "
+    "stream either way",
+    "rnnexp.sweep.pruning.x_not_moved__mutmut_8": "every value equal to seen[1] for seen[0]: with two or more, "
+    "the same condition",
+    **{
+        f"rnnexp.sweep.pruning.xǁHalvingǁnew_bracket__mutmut_{n}": "the message of an assertion no input reaches: "
+        "place is taken modulo sum(shares), so it falls in some bracket's share"
+        for n in (25, 26, 27)
+    },
 }
 
 KILLED = {"killed", "timeout", "segfault"}
