@@ -257,3 +257,47 @@ def test_no_baselines_leaves_the_statistical_ones_out_too(tmp_path):
     run = forecasting_run(tmp_path, series("trend_season", n=200), lookback=5, season=7)
     report = json.loads(run_cli("evaluate", run, "--no-baselines", "--json").stdout)
     assert set(report["baselines"]) == {"persistence", "seasonal_naive"}
+
+
+def test_a_long_series_gets_its_sarima_fitted_on_its_last_training_rows_too():
+    y = series("wandering", n=7_000)
+    origins, steps = np.arange(6_000, 6_990, 7), np.array([1, 3])
+    made = statistical.sarima(y, 6_000, origins, steps, None)
+    assert made.spec["fit_rows"] == [6_000 - statistical.FIT_ROWS, 6_000]
+    context = quiet()
+    try:
+        for row in (0, len(origins) - 1):
+            expected, _ = statsmodels_sarima(y, 6_000, origins[row], 3, made.spec)
+            np.testing.assert_allclose(made.values[row], expected[steps - 1], rtol=1e-9)
+    finally:
+        context.__exit__(None, None, None)
+
+
+def test_sarima_needs_min_rows_past_its_lag_and_has_a_seasonal_ma_up_to_a_season_of_12():
+    y = series("trend_season")
+    one = np.array([1])
+    assert statistical.sarima(y, statistical.MIN_ROWS, np.array([30]), one, None) is None  # 20 rows, 19 differences
+    assert statistical.sarima(y, statistical.MIN_ROWS + 1, np.array([30]), one, None) is not None
+    assert statistical.sarima(y, 240, np.array([250]), one, 12).spec["seasonal_order"] == [0, 1, 1, 12]
+    assert statistical.sarima(y, 240, np.array([250]), one, 13).spec["seasonal_order"] == [0, 1, 0, 13]
+
+
+def test_fitting_the_statistical_baselines_prints_nothing(capfd):
+    y = series("trend_season")
+    statistical.sarima(y, 240, ORIGINS, STEPS, 7)
+    statistical.ets(y, 240, ORIGINS, STEPS, 7)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_sarima_forecasts_from_the_first_differenced_row_on_and_refuses_an_origin_before_it():
+    y = series("wandering")
+    made = statistical.sarima(y, 240, np.array([1, 2]), np.array([1, 2]), None)  # lag 1: row 1 is the first difference
+    context = quiet()
+    try:
+        for row, origin in enumerate((1, 2)):
+            expected, _ = statsmodels_sarima(y, 240, origin, 2, made.spec)
+            np.testing.assert_allclose(made.values[row], expected, rtol=1e-9)
+    finally:
+        context.__exit__(None, None, None)
+    with pytest.raises(ValueError, match="^an origin before the first differenced row$"):
+        statistical.sarima(y, 240, np.array([0, 5]), np.array([1]), None)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-SEED = 0  # the baselines are deterministic; the seed fixes solver tie-breaking and the sample below
+SEED = 0  # the baselines are deterministic: the seed fixes the sample below (lbfgs, their solver, draws nothing)
 # The classification baselines are fitted on at most this many training examples: TF-IDF with word
 # pairs + logistic regression on all of 1,000,000 texts would take minutes, and the sample costs a
 # little accuracy (bench/baselines.py measures both; docs/explanation/baselines.md).
@@ -80,7 +80,7 @@ def tfidf_logreg(train_texts: list[str], train_y: np.ndarray, texts: list[str], 
             continue
     else:  # no word in any training text: the bag of words knows only the class frequencies
         return np.tile(np.bincount(train_y, minlength=classes) / len(train_y), (len(texts), 1))
-    model = LogisticRegression(C=10.0, max_iter=1000, random_state=SEED)
+    model = LogisticRegression(C=10.0, max_iter=1000)
     model.fit(train_x, train_y)
     return class_probabilities(model, vectorizer.transform(texts), classes)
 
@@ -98,7 +98,7 @@ def summary_logreg(train_sequences: list[np.ndarray], train_y: np.ndarray, seque
     from sklearn.preprocessing import StandardScaler
 
     rows = fit_sample(len(train_sequences))
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=SEED))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     model.fit(summary_features([train_sequences[i] for i in rows]), train_y[rows])
     return class_probabilities(model, summary_features(sequences), int(train_y.max()) + 1)
 

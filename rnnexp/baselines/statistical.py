@@ -134,13 +134,14 @@ def sarima(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray
     if len(part) < lag + MIN_ROWS:
         return None
     seasonal_ma = int(by_season and season <= SEASONAL_MA_MAX)
-    form = {"order": (0, 0 if by_season else 1, 0), "seasonal_order": (0, 1, seasonal_ma, season) if by_season else (0, 0, 0, 0)}
+    differences = 0 if by_season else 1  # the seasonal order differences by a season instead
+    seasonal_order = (0, 1, seasonal_ma, season) if by_season else (0, 0, 0, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fits = []
         for p, q in ARMA_ORDERS:
-            order = (p, form["order"][1], q)
-            model = SARIMAX(part, order=order, seasonal_order=form["seasonal_order"], trend="c", simple_differencing=True)
+            order = (p, differences, q)
+            model = SARIMAX(part, order=order, seasonal_order=seasonal_order, trend="c", simple_differencing=True)
             res = model.fit(disp=False)
             if np.isfinite(res.aic):
                 fits.append((float(res.aic), order, res))
@@ -149,7 +150,7 @@ def sarima(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray
         aic, order, res = min(fits, key=lambda f: f[0])
         run = res.apply(y[start:])
     values = sarima_forecasts(run, y[start:], origins - start, steps, lag)
-    spec = {"order": list(order), "seasonal_order": list(form["seasonal_order"]), "aic": aic, "fit_rows": [start, end]}
+    spec = {"order": list(order), "seasonal_order": list(seasonal_order), "aic": aic, "fit_rows": [start, end]}
     return Forecasts(values, spec)
 
 
