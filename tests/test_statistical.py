@@ -301,3 +301,48 @@ def test_sarima_forecasts_from_the_first_differenced_row_on_and_refuses_an_origi
         context.__exit__(None, None, None)
     with pytest.raises(ValueError, match="^an origin before the first differenced row$"):
         statistical.sarima(y, 240, np.array([0, 5]), np.array([1]), None)
+
+
+def test_a_season_is_modelled_from_two_of_it_and_min_rows_more():
+    twice = 2 * 7 + statistical.MIN_ROWS
+    assert statistical.seasonal(7, twice) and not statistical.seasonal(7, twice - 1)
+    assert statistical.seasonal(2, 2 * 2 + statistical.MIN_ROWS)  # the shortest season
+    assert not any(statistical.seasonal(season, 10_000) for season in (None, 0, 1))
+    assert statistical.ets(series("wandering"), statistical.MIN_ROWS, np.array([30]), np.array([1]), None) is not None
+
+
+def _ets_aic(part: np.ndarray, trend, kind, season) -> float:
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    return ExponentialSmoothing(
+        part, trend=trend, damped_trend=trend is not None, seasonal=kind, seasonal_periods=season if kind else None,
+        initialization_method="estimated",
+    ).fit().aic  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kind, shift, kinds",
+    [
+        ("trend_season", 0.0, [None, "add", "mul"]),  # positive: a multiplicative season is a candidate
+        ("wandering", 0.0, [None, "add", "mul"]),  # no season in it: a form without one can win
+        ("trend_season", -50.0, [None, "add"]),  # not all positive: no multiplicative season
+    ],
+)
+def test_ets_is_the_form_of_lowest_aic_among_every_candidate(kind, shift, kinds):
+    y = series(kind) + shift
+    if shift:
+        y = y - y[:240].min()  # its lowest training value exactly 0
+    made = statistical.ets(y, 240, ORIGINS, STEPS, 7)
+    context = quiet()
+    try:
+        aics = {(trend, k): _ets_aic(y[:240], trend, k, 7) for trend in (None, "add") for k in kinds}
+    finally:
+        context.__exit__(None, None, None)
+    (trend, season), aic = min(aics.items(), key=lambda item: item[1])
+    assert made.spec == {
+        "trend": "damped" if trend else None,
+        "season": season,
+        "period": 7 if season else None,
+        "aic": pytest.approx(aic),
+        "fit_rows": [0, 240],
+    }

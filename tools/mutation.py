@@ -281,8 +281,10 @@ def _results(folder: Path, mutmut: Path) -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
-    """rnnexp.data.padding.x_cut__mutmut_3 -> rnnexp/data/padding.py"""
-    return mutant.rsplit(".", 1)[0].replace(".", "/") + ".py"
+    """rnnexp.data.padding.x_cut__mutmut_3 -> rnnexp/data/padding.py; a package's own functions
+    (rnnexp.baselines.x_majority__mutmut_1) -> its __init__.py"""
+    path = mutant.rsplit(".", 1)[0].replace(".", "/")
+    return f"{path}/__init__.py" if (ROOT / path).is_dir() else f"{path}.py"
 
 
 def run_target(name: str, mutmut: Path) -> dict:

@@ -49,7 +49,7 @@ def class_probabilities(model, x, classes: int) -> np.ndarray:
     """[N, classes] from a fitted classifier's predict_proba, a column for every class of the
     training split (one the fitting sample lacked gets 0)."""
     probs = np.zeros((x.shape[0], classes))
-    probs[:, np.asarray(model.classes_, dtype=np.int64)] = model.predict_proba(x)
+    probs[:, model.classes_] = model.predict_proba(x)  # classes_: the integer class indices it saw
     return probs
 
 

@@ -43,10 +43,10 @@ def fit_window(train_end: int) -> tuple[int, int]:
     return max(0, train_end - FIT_ROWS), train_end
 
 
-def seasonal(season: int | None, rows: int, cycles: int = 2) -> bool:
-    """Whether a model of ``rows`` training rows models a season: one is given and the rows hold
-    ``cycles`` of it (statsmodels' initial seasonal states need two)."""
-    return bool(season and season >= 2 and rows >= cycles * season + MIN_ROWS)
+def seasonal(season: int | None, rows: int) -> bool:
+    """Whether a model of ``rows`` training rows models a season: one is given, and the rows hold two
+    of it (statsmodels' initial seasonal states need two) and MIN_ROWS more."""
+    return bool(season and season >= 2 and rows >= 2 * season + MIN_ROWS)
 
 
 def ets(y: np.ndarray, train_end: int, origins: np.ndarray, steps: np.ndarray, season: int | None) -> Forecasts | None:
@@ -104,19 +104,19 @@ def ets_filter(y, trend, kind, season, params):
 def ets_forecasts(run, origins: np.ndarray, steps: np.ndarray, kind: str | None, season: int | None) -> np.ndarray:
     """h-step forecasts from the states at every origin (rows of the filtered series): level plus
     the damped sum of the trend, with the season's last value for the target's phase."""
-    level = np.asarray(run.level, dtype=np.float64)
+    level = np.asarray(run.level)
     out = np.repeat(level[origins][:, None], len(steps), axis=1)
     params = run.params
     if run.model.trend:
         phi = float(params["damping_trend"])
         damped = np.array([sum(phi**j for j in range(1, int(h) + 1)) for h in steps])
-        out = out + np.asarray(run.trend, dtype=np.float64)[origins][:, None] * damped
+        out = out + np.asarray(run.trend)[origins][:, None] * damped
     if kind:
         # The season's state for the target's phase, as statsmodels' forecast() takes it: at a
         # whole number of seasons ahead, the one a season before the last update (its own rule;
         # the textbook takes the last). Kept, so that these are the library's forecasts exactly.
         back = np.array([season * (int(h) // season + 1) for h in steps])
-        phase = np.asarray(run.season, dtype=np.float64)[origins[:, None] + steps - back]
+        phase = np.asarray(run.season)[origins[:, None] + steps - back]
         out = out * phase if kind == "mul" else out + phase
     return out
 
