@@ -110,6 +110,9 @@ def test_halving_promotes_a_paused_trial_once_later_ones_rank_it_among_the_best(
     study.add_trial(_frozen_trial(2, {1: 0.9}, **{sweeps.BUDGET_ATTR: True}))  # the best at its rung
     study.add_trial(_frozen_trial(3, {1: 0.8}, **{sweeps.SAME_ATTR: 0}))
     assert pruner.promotion(study) is None
+    study, pruner = _study_with([0.5, 0.6])
+    study.add_trial(_frozen_trial(3, {1: 0.9}, **{sweeps.SAME_ATTR: 0}))  # a repeat, the best at its rung
+    assert pruner.promotion(study) is None
 
 
 def test_hyperband_brackets_and_their_shares():

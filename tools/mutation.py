@@ -232,6 +232,11 @@ EQUIVALENT: dict[str, str] = {
     "rnnexp.sweep.pruning.x_not_moved__mutmut_8": "every value equal to seen[1] for seen[0]: with two or more, "
     "the same condition",
     **{
+        f"rnnexp.sweep.pruning.xǁHalvingǁpromotion__mutmut_{n}": "a sign of 2 or -2 for 1 or -1: the value "
+        "scaled by a positive number ranks the same"
+        for n in (50, 55)
+    },
+    **{
         f"rnnexp.sweep.pruning.xǁHalvingǁnew_bracket__mutmut_{n}": "the message of an assertion no input reaches: "
         "place is taken modulo sum(shares), so it falls in some bracket's share"
         for n in (25, 26, 27)
