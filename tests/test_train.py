@@ -15,7 +15,6 @@ from conftest import StopAt, tiny_config_dict
 from rnnexp import training
 from rnnexp.config import Config
 from rnnexp.errors import DivergedError, RunDirError
-from rnnexp.training import EarlyStopping
 
 
 def make_cfg(tiny_data, **sections) -> Config:
@@ -164,30 +163,6 @@ def test_early_stopping_stops_and_extension_gets_fresh_patience(tiny_data, tmp_p
     assert "patience 1" in result.stop_reason
     extended = training.resume(result.run_dir, epochs=8)
     assert extended.status == "early_stopped" and extended.epochs_run == 3
-
-
-def test_early_stopping_object():
-    es = EarlyStopping("val_accuracy", "max", patience=2, min_delta=0.01, enabled=True)
-    assert es.state_dict() == {"best": None, "best_epoch": None, "wait": 0}  # what a run's first last.pt holds
-    assert es.step(0.5, 1) and not es.step(0.505, 2) and not es.should_stop
-    assert not es.step(0.4, 3) and es.should_stop
-    copy = EarlyStopping("val_accuracy", "max", 2, 0.01, True)
-    copy.load_state_dict(es.state_dict())
-    assert copy.state_dict() == {"best": 0.5, "best_epoch": 1, "wait": 2}
-    zero = EarlyStopping("val_loss", "min", patience=0, min_delta=0.0, enabled=True)
-    assert zero.step(1.0, 1) and not zero.should_stop
-    assert not zero.step(1.0, 2) and zero.should_stop
-    off = EarlyStopping("val_loss", "min", 0, 0.0, enabled=False)
-    off.step(1.0, 1)
-    off.step(2.0, 2)
-    assert not off.should_stop
-    # Lower is better when minimizing, by more than min_delta; an equal value is no improvement.
-    lower = EarlyStopping("val_loss", "min", patience=2, min_delta=0.1, enabled=True)
-    assert lower.step(1.0, 1) and lower.step(0.85, 2) and not lower.step(0.8, 3) and not lower.step(2.0, 4)
-    assert lower.state_dict() == {"best": 0.85, "best_epoch": 2, "wait": 2} and lower.should_stop
-    for mode, values in (("max", (0.5, 0.5)), ("min", (0.5, 0.5))):
-        same = EarlyStopping("m", mode, patience=1, min_delta=0.0, enabled=True)
-        assert same.step(values[0], 1) and not same.step(values[1], 2)
 
 
 def test_each_epochs_train_loss_is_the_mean_of_its_own_batches(tiny_data, tmp_path):

@@ -58,7 +58,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "rundir": (["rnnexp/rundir.py"], ["tests/test_rundir.py", "tests/test_report.py"]),
     "training": (
         ["rnnexp/training/policies.py", "rnnexp/training/progress.py", "rnnexp/training/checks.py"],
-        ["tests/test_train.py", "tests/test_train_knobs.py", "tests/test_progress.py", "tests/test_checks.py"],
+        ["tests/test_policies.py", "tests/test_progress.py", "tests/test_checks.py"],
     ),
     "sweep": (["rnnexp/sweep/ledger.py", "rnnexp/sweep/pruning.py"], ["tests/test_ledger.py", "tests/test_pruning.py"]),
 }
