@@ -517,3 +517,39 @@ def test_a_folder_no_file_can_be_created_in_is_refused_naming_the_option_and_a_f
     with pytest.raises(StorageError) as e:
         check()
     assert str(e.value) == f"{given}: cannot write (No space left on device). Free disk space, then run the command again"
+
+
+def test_a_staged_folder_is_hidden_named_by_its_process_and_holds_checkpoints_unless_told(tmp_path):
+    staged = RunDir.stage(tmp_path, "a")
+    assert re.fullmatch(rf"{re.escape(STAGE_PREFIX)}{os.getpid()}-[0-9a-f]{{12}}", staged.run.path.name)
+    assert [p.name for p in staged.run.path.iterdir()] == ["checkpoints"]
+    assert list(RunDir.stage(tmp_path, "b", checkpoints=False).run.path.iterdir()) == []
+
+
+@pytest.mark.parametrize("refused", ["checkpoints", STAGE_PREFIX])
+def test_a_staged_folder_that_cannot_be_built_is_removed_and_named(tmp_path, monkeypatch, refused):
+    mkdir = Path.mkdir
+
+    def refusing(self, *args, **kwargs):  # the staged folder itself, or its checkpoints folder inside
+        if self.name.startswith(refused):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refusing)
+    with pytest.raises(RunDirError) as e:
+        RunDir.stage(tmp_path, "a")
+    assert re.fullmatch(
+        rf"{re.escape(str(tmp_path))}/\.staging-\d+-[0-9a-f]{{12}}: cannot create the run folder \(Permission denied\)",
+        str(e.value),
+    )
+    assert list(tmp_path.iterdir()) == []  # the half-built folder is gone
+
+
+def test_metrics_read_back_as_floats_with_none_for_an_empty_or_missing_value(tmp_path):
+    run = RunDir.create(tmp_path, "a", now=0.0)
+    assert run.read_metrics() == []
+    run.metrics.write_text("epoch,train_loss,val_loss\n1,0.5,\n2,0.25\n", encoding="utf-8")
+    assert run.read_metrics() == [
+        {"epoch": 1.0, "train_loss": 0.5, "val_loss": None},
+        {"epoch": 2.0, "train_loss": 0.25, "val_loss": None},
+    ]

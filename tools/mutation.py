@@ -111,6 +111,12 @@ EQUIVALENT: dict[str, str] = {
         for n in (2, 4)
     },
     **{
+        f"rnnexp.rundir.xǁRunDirǁread_metrics__mutmut_{n}": f'open(encoding=None, omitted or "UTF-8"): {_SAME_CODEC}'
+        for n in (4, 7, 10)
+    },
+    "rnnexp.rundir.xǁRunDirǁread_metrics__mutmut_3": 'open(newline=None) for "": metrics.csv holds numbers, never a '
+    "quoted line break, and its lines end in \\n alone (write_metrics): universal newlines read it the same",
+    **{
         f"rnnexp.rundir.x_write_text__mutmut_{n}": f'write_text(encoding=None, omitted or "UTF-8"): {_SAME_CODEC}'
         for n in (3, 5, 7)
     },
