@@ -157,3 +157,25 @@ def test_a_long_value_is_clipped_and_a_setting_removed_since_is_named(tmp_path):
     del old["data"]["val_file"]  # and one it lacks (as if added since), whose value now is None
     said = _refusal(tmp_path, old, _cfg())
     assert "data.val_file ((absent) -> None), train.gone_key (1 -> (absent)), train.gone_none (None -> (absent));" in said
+
+
+@pytest.mark.parametrize(
+    "meta, shown",
+    [
+        ({}, "its sources: not in meta.json"),  # a meta.json from before fingerprints: matches nothing
+        ({"data": {"sources": "train.csv"}}, "train.csv"),
+        ({"data": {"sources": "train.csv", "fingerprints": {"train": "abc"}}}, "train.csv"),
+    ],
+)
+def test_a_resume_on_other_training_data_is_refused_naming_the_recorded_sources(tmp_path, meta, shown):
+    from types import SimpleNamespace
+
+    from rnnexp.training.checks import check_same_data
+
+    with pytest.raises(RunDirError) as e:
+        check_same_data(RunDir(tmp_path), meta, SimpleNamespace(train_fingerprint="abd"))
+    assert str(e.value) == (
+        f"{tmp_path}: the training data differs from when this run started ({shown}); an exact resume needs the same data"
+    )
+    same = {"data": {"sources": "train.csv", "fingerprints": {"train": "abd"}}}
+    assert check_same_data(RunDir(tmp_path), same, SimpleNamespace(train_fingerprint="abd")) is None

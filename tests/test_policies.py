@@ -21,6 +21,7 @@ def test_early_stopping_object():
     copy = EarlyStopping("val_accuracy", "max", 2, 0.01, True)
     copy.load_state_dict(es.state_dict())
     assert copy.state_dict() == {"best": 0.5, "best_epoch": 1, "wait": 2}
+    assert es.step(0.52, 4) and es.state_dict() == {"best": 0.52, "best_epoch": 4, "wait": 0}  # by more than min_delta
     zero = EarlyStopping("val_loss", "min", patience=0, min_delta=0.0, enabled=True)
     assert zero.step(1.0, 1) and not zero.should_stop
     assert not zero.step(1.0, 2) and zero.should_stop

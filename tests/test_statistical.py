@@ -321,17 +321,20 @@ def _ets_aic(part: np.ndarray, trend, kind, season) -> float:
 
 
 @pytest.mark.parametrize(
-    "kind, shift, kinds",
+    "kind, floor, kinds",
     [
-        ("trend_season", 0.0, [None, "add", "mul"]),  # positive: a multiplicative season is a candidate
-        ("wandering", 0.0, [None, "add", "mul"]),  # no season in it: a form without one can win
-        ("trend_season", -50.0, [None, "add"]),  # not all positive: no multiplicative season
+        ("trend_season", None, [None, "add", "mul"]),  # positive: a multiplicative season is a candidate
+        ("wandering", None, [None, "add", "mul"]),  # no season in it: a form without one can win
+        ("trend_season", 0.0, [None, "add"]),  # its lowest training value 0: no multiplicative season
+        ("growing_swing", "below 1", [None, "add", "mul"]),  # positive below 1: a multiplicative season wins
     ],
 )
-def test_ets_is_the_form_of_lowest_aic_among_every_candidate(kind, shift, kinds):
-    y = series(kind) + shift
-    if shift:
-        y = y - y[:240].min()  # its lowest training value exactly 0
+def test_ets_is_the_form_of_lowest_aic_among_every_candidate(kind, floor, kinds):
+    y = series(kind)
+    if floor == "below 1":
+        y = y / y[:240].max() * 0.9
+    elif floor is not None:
+        y = y - y[:240].min() + floor
     made = statistical.ets(y, 240, ORIGINS, STEPS, 7)
     context = quiet()
     try:
