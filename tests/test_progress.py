@@ -124,3 +124,13 @@ def test_a_finished_epoch_joins_the_history_and_its_sums_start_again():
     p.epoch_done({"epoch": 2, "train_loss": 0.5})
     assert (p.epoch, p.batch, p.loss_sum, p.seen, p.seconds) == (2, 0, 0.0, 0, 0.0)
     assert p.history == [{"epoch": 1}, {"epoch": 2, "train_loss": 0.5}]
+
+
+@pytest.mark.parametrize("end", [None, ("completed", "4 epochs"), ("early_stopped", "no improvement in 2 epochs")])
+def test_the_end_a_checkpoint_records_is_read_back_as_it_was(end):
+    from rnnexp.rundir import Status
+
+    ended = None if end is None else (Status(end[0]), end[1])
+    state = Progress(epoch=4, end=ended).state_dict(_parts(None))
+    assert state["end"] == (None if end is None else {"status": end[0], "reason": end[1]})
+    assert progress.end_of(state) == ended and progress.end_of(None) is None
