@@ -179,3 +179,12 @@ def test_a_resume_on_other_training_data_is_refused_naming_the_recorded_sources(
     )
     same = {"data": {"sources": "train.csv", "fingerprints": {"train": "abd"}}}
     assert check_same_data(RunDir(tmp_path), same, SimpleNamespace(train_fingerprint="abd")) is None
+
+
+def test_a_key_added_since_the_run_started_takes_its_default_and_is_no_change(tmp_path):
+    recorded = _cfg().model_dump(mode="json")
+    del recorded["train"]["optimizer"], recorded["model"]["init"]  # keys a run from before them does not hold
+    assert check_same_config(RunDir(tmp_path), _cfg(), recorded) is None
+    recorded["train"]["lr"] = 0.01
+    with pytest.raises(RunDirError, match=r"changed since the run started: train\.lr \(0\.01 -> 0\.005\);"):
+        check_same_config(RunDir(tmp_path), _cfg(), recorded)
