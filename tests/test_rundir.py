@@ -400,16 +400,25 @@ def test_a_runs_folder_that_is_a_file_or_cannot_be_made_names_the_runs_dir_optio
     assert RunDir.create("runs", "a", now=0.0).path == tmp_path / "runs" / "19700101-000000_a"
 
 
-def test_a_full_disk_when_the_runs_folder_is_made_is_a_storage_error_naming_the_folder(tmp_path, monkeypatch):
-    def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+@pytest.mark.parametrize(
+    "error, raised, message",
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), StorageError,
+         "{runs}: cannot create the folder (No space left on device). Free disk space, then run the command again"),
+        (PermissionError(errno.EACCES, "Permission denied"), OutputPathError,
+         "--runs-dir {runs}: cannot create the folder {runs} (Permission denied); give a folder you can write to"),
+    ],
+)  # fmt: skip
+def test_a_runs_folder_that_cannot_be_created_says_why_and_what_to_do(tmp_path, monkeypatch, error, raised, message):
+    """A full disk is a storage error (free space, run again); any other refusal is a bad --runs-dir."""
 
-    monkeypatch.setattr(Path, "mkdir", full)
-    with pytest.raises(StorageError) as e:
+    def refused(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(raised) as e:
         RunDir.stage(tmp_path / "runs", "a")
-    assert str(e.value) == (
-        f"{tmp_path / 'runs'}: cannot create the folder (No space left on device). Free disk space, then run the command again"
-    )
+    assert str(e.value) == message.format(runs=tmp_path / "runs")
 
 
 def _stage(runs: Path, name: str, seconds_old: float, now: float) -> Path:
@@ -462,19 +471,6 @@ def test_clearing_stages_goes_on_past_one_that_vanished_or_that_another_process_
     rundir._clear_stale_stages(listing)  # no error: each is gone
     assert not first.exists() and not second.exists()
     rundir._clear_stale_stages(tmp_path / "missing")  # a runs folder that is not there: nothing to clear
-
-
-def test_a_runs_folder_that_cannot_be_created_says_why_and_what_to_do(tmp_path, monkeypatch):
-    def refused(self, *args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied")
-
-    monkeypatch.setattr(Path, "mkdir", refused)
-    with pytest.raises(OutputPathError) as e:
-        RunDir.stage(tmp_path / "runs", "a")
-    assert str(e.value) == (
-        f"--runs-dir {tmp_path / 'runs'}: cannot create the folder {tmp_path / 'runs'} (Permission denied); "
-        "give a folder you can write to"
-    )
 
 
 @pytest.mark.parametrize("kind", ["folder", "file"])
