@@ -298,6 +298,10 @@ def test_a_sweep_file_is_one_with_a_space_and_anything_else_is_not(tmp_path):
         ({"kind": "uniform", "low": 0.0, "high": 0.3, "step": 0.1}, [0.0, 0.1, 0.2, 0.3], 0.3, [0.0, 0.3]),
         ({"kind": "uniform", "low": 0.0, "high": 0.7, "step": 0.2}, [0.0, 0.2, 0.4, 0.6], 0.7, [0.0, 0.7]),  # 3.5 steps
         ({"kind": "uniform", "low": -0.5, "high": 0.5, "step": 0.25}, [-0.5, -0.25, 0.0, 0.25, 0.5], 0.5, [-0.5, 0.5]),
+        # 2.86 steps round up to 3: the third step (1.05) lies past high and is left out
+        ({"kind": "uniform", "low": 0.0, "high": 1.0, "step": 0.35}, [0.0, 0.35, 0.7], 1.0, [0.0, 1.0]),
+        # the values are the step's decimals, not the float error of low + k * step (1000.3000000000001)
+        ({"kind": "uniform", "low": 1000.1, "high": 1000.5, "step": 0.1}, [1000.1, 1000.2, 1000.3, 1000.4, 1000.5], 1000.5, [1000.1, 1000.5]),
         ({"kind": "uniform", "low": 0.1, "high": 0.5}, None, 0.5, [0.1, 0.5]),
         ({"kind": "loguniform", "low": 1e-4, "high": 1e-2}, None, 1e-2, [1e-4, 1e-2]),
     ],
@@ -490,6 +494,18 @@ def test_a_config_given_as_a_sweep_file_says_to_use_grid(tmp_path, section):
         f"{path}: a config, not a sweep file (it has no space): give the values to try with --grid KEY=V1,V2,... "
         "(e.g. --grid model.cell=gru,lstm), or write a sweep file with base: c.yaml and a space"
     ]
+
+
+@pytest.mark.parametrize("section", ["data", "model", "train"])
+def test_a_sweep_file_with_a_space_and_a_config_section_is_told_of_that_key_alone(tmp_path, section):
+    """A space makes it a sweep file: a config section beside it is an unknown key at its line, not a config."""
+    path = tmp_path / "s.yaml"
+    base = ROOT / "configs" / "quickstart.yaml"
+    path.write_text(f"name: s\nbase: {base}\ntrials: 2\n{section}: {{}}\nspace:\n  train.lr: [0.001, 0.01]\n")
+    with pytest.raises(ConfigError) as e:
+        load_sweep(path)
+    assert len(e.value.messages) == 1
+    assert e.value.messages[0].startswith(f"{path}:4: unknown key {section} (known keys here: name, base, set, space,")
 
 
 def test_a_sweep_file_that_is_no_mapping_or_has_neither_space_nor_sections_is_named(tmp_path):

@@ -153,7 +153,9 @@ EQUIVALENT: dict[str, str] = {
             *(f"rnnexp.config.loading.x_check_sweep__mutmut_{n}" for n in (4, 5, 6, 37, 38, 39)),
             *(f"rnnexp.config.loading.x_explain_sweep__mutmut_{n}" for n in (18, 19, 20)),
             *(f"rnnexp.config.loading.x_dump_config__mutmut_{n}" for n in (5, 6, 7)),
-            *(f"rnnexp.config.sweep.x_sweep_document__mutmut_{n}" for n in (16, 20, 21)),  # a spec: its kind and floats
+            *(f"rnnexp.config.sweep.x_sweep_document__mutmut_{n}" for n in (16, 18, 20, 21)),  # a spec: its kind and floats
+            # the sweep: names, numbers, sections, and a set whose values each validated as a Config's
+            *(f"rnnexp.config.sweep.x_sweep_document__mutmut_{n}" for n in (2, 3, 4)),
         )
     },
     "rnnexp.config.loading.x_dump_config__mutmut_2": "yaml.safe_dump(sort_keys=None): falsy, as False",
