@@ -301,7 +301,12 @@ def test_a_sweep_file_is_one_with_a_space_and_anything_else_is_not(tmp_path):
         # 2.86 steps round up to 3: the third step (1.05) lies past high and is left out
         ({"kind": "uniform", "low": 0.0, "high": 1.0, "step": 0.35}, [0.0, 0.35, 0.7], 1.0, [0.0, 1.0]),
         # the values are the step's decimals, not the float error of low + k * step (1000.3000000000001)
-        ({"kind": "uniform", "low": 1000.1, "high": 1000.5, "step": 0.1}, [1000.1, 1000.2, 1000.3, 1000.4, 1000.5], 1000.5, [1000.1, 1000.5]),
+        (
+            {"kind": "uniform", "low": 1000.1, "high": 1000.5, "step": 0.1},
+            [1000.1, 1000.2, 1000.3, 1000.4, 1000.5],
+            1000.5,
+            [1000.1, 1000.5],
+        ),
         ({"kind": "uniform", "low": 0.1, "high": 0.5}, None, 0.5, [0.1, 0.5]),
         ({"kind": "loguniform", "low": 1e-4, "high": 1e-2}, None, 1e-2, [1e-4, 1e-2]),
     ],
