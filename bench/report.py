@@ -42,6 +42,27 @@ def _row(bench: str, measure: str, value: Any, goal: str, met: bool | None) -> d
     return {"benchmark": bench, "measure": measure, "value": value, "goal": goal, "met": met}
 
 
+def _verdict_rows(name: str, grids: dict) -> list[dict[str, Any]]:
+    """bench/sweep.py's verdicts on one set of replays: each grid and budget, the default's mean regret
+    and its lag behind the best other method, each with its standard error (the lag's paired)."""
+    rows = []
+    for v in grids["verdicts"]:
+        first, last = next(r["seeds"] for r in grids["replays"] if r["grid"] == v["grid"])
+        goal = f"<= {v['best_other_regret'] + 0.05:.3f} (best other + 0.05)"
+        goal += "; <= 0.5" if v["goal_met"] is not None else ""
+        rows.append(
+            _row(
+                name,
+                f"{v['grid']} at {v['budget']:.0%} of its epochs, seeds {first}-{last}: default's mean regret ± s.e.; "
+                f"its lag behind the best other ({v['best_other']}, {v['best_other_regret']:.3f}) ± paired s.e.",
+                f"{v['default']:.3f} ± {v['default_se']:.3f}; {v['lag']:+.3f} ± {v['lag_se']:.3f}",
+                goal,
+                v["within_lag"] and v["goal_met"] is not False,
+            )
+        )
+    return rows
+
+
 def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for x in r["rows"]:
@@ -193,20 +214,8 @@ def rows_for(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
                     rp["goal_met"] == rp["searches"],
                 )
             )
-        grids = r.get("grids")
-        for v in grids["verdicts"] if grids else []:
-            goal = f"<= {v['best_other_regret'] + 0.05:.3f} (best other + 0.05)"
-            goal += "; <= 0.5" if v["goal_met"] is not None else ""
-            out.append(
-                _row(
-                    name,
-                    f"{v['grid']} at {v['budget']:.0%} of its epochs, {grids['replays_per_method']} replays: default's mean "
-                    f"regret ± s.e. (best other: {v['best_other']}, {v['best_other_regret']:.3f})",
-                    f"{v['default']:.3f} ± {v['default_se']:.3f}",
-                    goal,
-                    v["within_lag"] and v["goal_met"] is not False,
-                )
-            )
+        for grids in (r.get("grids"), r.get("grids_held_out")):
+            out += _verdict_rows(name, grids) if grids else []
         return out
     if name == "startup":
         return [

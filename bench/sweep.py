@@ -22,20 +22,22 @@ budget, the pick; see `replay`), for sampler seeds 0-29, and reports how often t
 real search is replayed too, and must come out the same. Then every method (see `methods`) is
 replayed --replays times at each budget (BUDGETS: shares of a grid's epochs) on every grid recorded
 in bench/grids/ (bench/grids.py), and each (grid, budget) is judged: the default's mean regret at 30%
-(<= 0.5) and its lag behind the best other method (<= MAX_LAG). Prints the tables and writes
+(<= 0.5) and its lag behind the best other method (<= MAX_LAG), with the lag's paired standard
+error. The same is done again on --held-out fresh seeds (HELD_OUT). Prints the tables and writes
 bench/results/sweep.json.
 
-    python bench/sweep.py [--seeds 0 1 2] [--epochs 6] [--val-split 0.3] [--replays 30] [--quick]
+    python bench/sweep.py [--seeds 0 1 2] [--epochs 6] [--val-split 0.3] [--replays 30] [--held-out 120] [--quick]
 
 With --replay-only it trains nothing: only the replays on the recorded grids, written as JSON to --out.
 
-    python bench/sweep.py --replay-only [--replays 30] --out FILE
+    python bench/sweep.py --replay-only [--replays 30] [--first-seed 0] [--jobs N] --out FILE
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -91,6 +93,10 @@ MAX_REGRET_POINTS, MAX_EPOCH_SHARE = 0.5, 0.30
 DEFAULT_SAMPLER, DEFAULT_PRUNER = {}, {}
 # The default may be no worse than any other method by more than this (mean regret, at any budget).
 MAX_LAG = 0.05
+# The full run also replays every method on seeds no choice of the default was tried on: (first, how many).
+# At 15% of a grid's epochs a verdict on 30 seeds has a standard error near MAX_LAG (digits: 0.04),
+# so a lag that 30 seeds show may be luck; fresh seeds tell.
+HELD_OUT = (1000, 120)
 
 
 def recorded(grid: dict, epochs: int) -> dict:
@@ -156,38 +162,68 @@ def methods(grid: dict) -> dict[str, tuple[bool, object]]:
     }
 
 
-def replays_of_every_method(replays: int) -> list[dict]:
-    """Every method at every budget, ``replays`` seeds each, on every grid recorded in bench/grids/:
-    a row each, with the mean regret, its standard error, and the share of searches within 0.5."""
+def _replayed_cell(task: tuple[str, str, float, list[int]]) -> list[float]:
+    """One method at one budget on one grid: the regret of each seed's search (a worker's task)."""
     from replay import grid_epochs, regret
 
-    rows = []
+    path, name, share, seeds = task
+    grid = json.loads(Path(path).read_text())
+    method = methods(grid)[name][1]
+    budget = int(share * grid_epochs(grid))
+    return [regret(grid, method(budget, seed)[0]) for seed in seeds]
+
+
+def replays_of_every_method(replays: int, first_seed: int = 0, jobs: int | None = None) -> list[dict]:
+    """Every method at every budget, ``replays`` seeds each (first_seed and on), on every grid recorded
+    in bench/grids/: a row each, with the mean regret, its standard error, the share of searches
+    within 0.5, and each seed's regret (for verdicts' paired lag). A search is seeded and
+    deterministic, so ``jobs`` processes give the same rows as one."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    seeds = list(range(first_seed, first_seed + replays))
+    cells = []
     for path in sorted(GRIDS.glob("*.json")):
         grid = json.loads(path.read_text())
-        for name, (default, method) in methods(grid).items():
-            for share in BUDGETS:
-                budget = int(share * grid_epochs(grid))
-                regrets = [regret(grid, method(budget, seed)[0]) for seed in range(replays)]
-                mean = sum(regrets) / len(regrets)
-                spread = (sum((r - mean) ** 2 for r in regrets) / max(len(regrets) - 1, 1)) ** 0.5
-                rows.append(
-                    {
-                        "grid": grid["grid"],
-                        "method": name,
-                        "default": default,
-                        "budget": share,
-                        "mean_regret": round(mean, 3),
-                        "regret_se": round(spread / len(regrets) ** 0.5, 3),
-                        "goal_met_share": round(sum(r <= MAX_REGRET_POINTS for r in regrets) / len(regrets), 3),
-                    }
-                )
+        for name, (default, _) in methods(grid).items():
+            cells += [(grid["grid"], name, default, (str(path), name, share, seeds)) for share in BUDGETS]
+    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count()) as pool:
+        regrets_of = list(pool.map(_replayed_cell, [task for *_, task in cells]))
+    rows = []
+    for (grid, name, default, (_, _, share, _)), regrets in zip(cells, regrets_of):
+        mean = sum(regrets) / len(regrets)
+        rows.append(
+            {
+                "grid": grid,
+                "method": name,
+                "default": default,
+                "budget": share,
+                "mean_regret": round(mean, 3),
+                "regret_se": round(_se(regrets), 3),
+                "goal_met_share": round(sum(r <= MAX_REGRET_POINTS for r in regrets) / len(regrets), 3),
+                "seeds": [seeds[0], seeds[-1]],
+                "regrets": [round(r, 3) for r in regrets],
+            }
+        )
     return rows
+
+
+def _summaries(rows: list[dict]) -> list[dict]:
+    """Replayed rows without each seed's regret: what bench/results keeps (the verdicts hold the pairing)."""
+    return [{k: v for k, v in r.items() if k != "regrets"} for r in rows]
+
+
+def _se(values: list[float]) -> float:
+    """The standard error of the mean of ``values`` (0 for a single one)."""
+    mean = sum(values) / len(values)
+    return (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5 / len(values) ** 0.5
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
     """For each grid and budget: the default's mean regret, the best other method's, and whether the
     default meets the goals (mean regret <= 0.5 at 30% of the epochs; never worse than another
-    method by more than MAX_LAG)."""
+    method by more than MAX_LAG). The lag's standard error is paired, seed by seed: the spread of the
+    difference between the default's search and the other method's with the same seed (random search
+    draws what TPE's start-up draws, so that pair differs only where the samplers do)."""
     out = []
     for grid in dict.fromkeys(r["grid"] for r in rows):
         for share in BUDGETS:
@@ -203,6 +239,7 @@ def verdicts(rows: list[dict]) -> list[dict]:
                     "best_other": rival["method"],
                     "best_other_regret": rival["mean_regret"],
                     "lag": round(mine["mean_regret"] - rival["mean_regret"], 3),
+                    "lag_se": round(_se([a - b for a, b in zip(mine["regrets"], rival["regrets"])]), 3),
                     "within_lag": mine["mean_regret"] <= rival["mean_regret"] + MAX_LAG,
                     "goal_met": mine["mean_regret"] <= MAX_REGRET_POINTS if share == MAX_EPOCH_SHARE else None,
                 }
@@ -210,10 +247,12 @@ def verdicts(rows: list[dict]) -> list[dict]:
     return out
 
 
-def print_replays(rows: list[dict], judged: list[dict], replays: int) -> None:
+def print_replays(rows: list[dict], judged: list[dict]) -> None:
+    first, last = rows[0]["seeds"]
     print_table(
-        f"Searches replayed on the recorded grids ({replays} seeds each; regret: accuracy points, or percent of the best MAE)",
-        list(rows[0]),
+        f"Searches replayed on the recorded grids (sampler seeds {first}-{last}; "
+        "regret: accuracy points, or percent of the best MAE)",
+        [c for c in rows[0] if c != "regrets"],
         rows,
     )
     print_table("rnnexp's default against the best other method", list(judged[0]), judged)
@@ -225,11 +264,11 @@ def print_replays(rows: list[dict], judged: list[dict], replays: int) -> None:
     )
 
 
-def replay_only(out: Path, replays: int) -> None:
+def replay_only(out: Path, replays: int, first_seed: int, jobs: int | None) -> None:
     started = time.perf_counter()
-    rows = replays_of_every_method(replays)
+    rows = replays_of_every_method(replays, first_seed, jobs)
     judged = verdicts(rows)
-    print_replays(rows, judged, replays)
+    print_replays(rows, judged)
     print(f"{time.perf_counter() - started:.0f} s")
     out.write_text(json.dumps({"replays": rows, "verdicts": judged}, indent=1) + "\n")
     print(f"written: {out}")
@@ -241,15 +280,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6, help="epochs per full trial")
     parser.add_argument("--val-split", type=float, default=0.3, help="validation share of amazon-food's 4000 training reviews")
     parser.add_argument("--replays", type=int, default=30, help="sampler seeds replayed on the recorded curves")
+    parser.add_argument("--first-seed", type=int, default=0, help="the replays' first sampler seed (then the next ones)")
+    parser.add_argument(
+        "--held-out", type=int, default=HELD_OUT[1], help=f"the full run: replays on fresh seeds, from {HELD_OUT[0]} (0: none)"
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="processes replaying (default: one per CPU); same figures")
     parser.add_argument("--quick", action="store_true", help="2 epochs, 1 seed, 2 replays (smoke test; figures meaningless)")
     parser.add_argument("--replay-only", action="store_true", help="replay every method on the grids in bench/grids/")
     parser.add_argument("--out", type=Path, default=None, help="--replay-only: where the JSON goes")
     args = parser.parse_args()
     if args.replay_only:
-        replay_only(args.out or Path(tempfile.gettempdir()) / "replays.json", args.replays)
+        replay_only(args.out or Path(tempfile.gettempdir()) / "replays.json", args.replays, args.first_seed, args.jobs)
         return
     if args.quick:
-        args.epochs, args.seeds, args.replays = 2, [0], 2
+        args.epochs, args.seeds, args.replays, args.held_out = 2, [0], 2, 2
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -356,13 +400,19 @@ def main() -> None:
         f"(regret <= 0.5 in {replay_summary['regret_ok']}, share <= 30% in {replay_summary['share_ok']}); "
         f"mean regret {replay_summary['mean_regret_points']:.2f} points, mean share {replay_summary['mean_epoch_share']:.0%}"
     )
-    rows = replays_of_every_method(args.replays)
+    rows = replays_of_every_method(args.replays, args.first_seed, args.jobs)
     judged = verdicts(rows)
-    print_replays(rows, judged, args.replays)
+    print_replays(rows, judged)
+    held_out = None
+    if args.held_out:
+        held_rows = replays_of_every_method(args.held_out, HELD_OUT[0], args.jobs)
+        held_out = {"replays_per_method": args.held_out, "replays": _summaries(held_rows), "verdicts": verdicts(held_rows)}
+        print_replays(held_rows, held_out["verdicts"])
     write_result(
         "sweep",
         {
-            "grids": {"replays_per_method": args.replays, "replays": rows, "verdicts": judged},
+            "grids": {"replays_per_method": args.replays, "replays": _summaries(rows), "verdicts": judged},
+            "grids_held_out": held_out,
             "epochs_per_trial": args.epochs,
             "val_split": args.val_split,
             "epoch_budget": budget,

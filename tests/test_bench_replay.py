@@ -96,3 +96,51 @@ def test_regret_and_the_other_searches_on_a_grid(recorded):
     pick, trained = li_hyperband(grid, everything, seed=0)
     assert pick in values and trained <= everything
     assert li_hyperband(grid, 3, seed=0)[1] == 3  # a budget is never overspent
+
+
+def test_every_method_is_replayed_on_its_seeds_alike_in_one_process_or_several(recorded, tmp_path, monkeypatch):
+    """bench/sweep.py --replay-only: a row per grid, method and budget holds each seed's regret, from
+    --first-seed on, the same whether one process replays them or two (a search is seeded)."""
+    import json
+
+    import sweep as bench_sweep
+
+    _, _, grid = recorded
+    (tmp_path / "tiny.json").write_text(json.dumps(grid))
+    monkeypatch.setattr(bench_sweep, "GRIDS", tmp_path)
+    one = bench_sweep.replays_of_every_method(3, first_seed=5, jobs=1)
+    assert bench_sweep.replays_of_every_method(3, first_seed=5, jobs=2) == one
+    assert len(one) == len(bench_sweep.methods(grid)) * len(bench_sweep.BUDGETS)
+    everything = sum(len(c["curve"]) for c in grid["configurations"])
+    default = next(r for r in one if r["default"] and r["budget"] == 0.3)
+    assert default["seeds"] == [5, 7]
+    expected = [regret(grid, search(grid, {"seed": seed}, {}, int(0.3 * everything))[0]) for seed in (5, 6, 7)]
+    assert default["regrets"] == [round(r, 3) for r in expected]
+    assert default["mean_regret"] == round(sum(expected) / 3, 3)
+
+
+def test_a_verdict_pairs_the_default_with_the_best_other_method_seed_by_seed():
+    import statistics
+
+    import sweep as bench_sweep
+
+    def row(method, budget, regrets, default=False):
+        mean = round(sum(regrets) / len(regrets), 3)
+        return {"grid": "g", "method": method, "default": default, "budget": budget, "mean_regret": mean, "regrets": regrets}
+
+    mine, near, far = [0.0, 0.28, 0.84, 0.28], [0.28, 0.0, 0.28, 0.28], [1.0, 1.0, 1.0, 1.0]
+    rows = [
+        row(m, b, r, default=m == "default")
+        for b in bench_sweep.BUDGETS
+        for m, r in (("default", mine), ("near", near), ("far", far))
+    ]
+    for r in rows:
+        r["regret_se"] = 0.0
+    judged = bench_sweep.verdicts(rows)
+    assert [v["budget"] for v in judged] == list(bench_sweep.BUDGETS)
+    v = judged[0]
+    assert v["best_other"] == "near" and v["best_other_regret"] == 0.21
+    assert v["lag"] == round(0.35 - 0.21, 3) and v["within_lag"] is False  # 0.14 > MAX_LAG
+    differences = [a - b for a, b in zip(mine, near)]
+    assert v["lag_se"] == round(statistics.stdev(differences) / 2, 3)  # paired: the spread of the differences
+    assert [x["goal_met"] for x in judged] == [None if b != 0.3 else True for b in bench_sweep.BUDGETS]
