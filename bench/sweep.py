@@ -274,17 +274,35 @@ def replay_only(out: Path, replays: int, first_seed: int, jobs: int | None) -> N
     print(f"written: {out}")
 
 
+def at_least(low: int):
+    """An argparse type: a whole number >= low (a count of replays or processes, a sampler seed)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
+        return value
+
+    return parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="TPE sampler seeds")
     parser.add_argument("--epochs", type=int, default=6, help="epochs per full trial")
     parser.add_argument("--val-split", type=float, default=0.3, help="validation share of amazon-food's 4000 training reviews")
-    parser.add_argument("--replays", type=int, default=30, help="sampler seeds replayed on the recorded curves")
-    parser.add_argument("--first-seed", type=int, default=0, help="the replays' first sampler seed (then the next ones)")
+    parser.add_argument("--replays", type=at_least(1), default=30, help="sampler seeds replayed on the recorded curves")
+    parser.add_argument("--first-seed", type=at_least(0), default=0, help="the replays' first sampler seed (then the next ones)")
     parser.add_argument(
-        "--held-out", type=int, default=HELD_OUT[1], help=f"the full run: replays on fresh seeds, from {HELD_OUT[0]} (0: none)"
+        "--held-out",
+        type=at_least(0),
+        default=HELD_OUT[1],
+        help=f"the full run: replays on fresh seeds, from {HELD_OUT[0]} (0: none)",
     )
-    parser.add_argument("--jobs", type=int, default=None, help="processes replaying (default: one per CPU); same figures")
+    parser.add_argument("--jobs", type=at_least(1), default=None, help="processes replaying (default: one per CPU); same figures")
     parser.add_argument("--quick", action="store_true", help="2 epochs, 1 seed, 2 replays (smoke test; figures meaningless)")
     parser.add_argument("--replay-only", action="store_true", help="replay every method on the grids in bench/grids/")
     parser.add_argument("--out", type=Path, default=None, help="--replay-only: where the JSON goes")

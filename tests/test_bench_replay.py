@@ -144,3 +144,18 @@ def test_a_verdict_pairs_the_default_with_the_best_other_method_seed_by_seed():
     differences = [a - b for a, b in zip(mine, near)]
     assert v["lag_se"] == round(statistics.stdev(differences) / 2, 3)  # paired: the spread of the differences
     assert [x["goal_met"] for x in judged] == [None if b != 0.3 else True for b in bench_sweep.BUDGETS]
+
+
+@pytest.mark.parametrize(
+    "low, text, expected", [(1, "3", 3), (0, "0", 0), (1, "0", None), (0, "-1", None), (1, "x", None), (1, "2.5", None)]
+)
+def test_bench_sweeps_counts_and_seeds_are_whole_numbers_from_their_least(low, text, expected):
+    import argparse
+
+    import sweep as bench_sweep
+
+    if expected is None:
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(text) if not text.lstrip("-").isdigit() else f">= {low}"):
+            bench_sweep.at_least(low)(text)
+    else:
+        assert bench_sweep.at_least(low)(text) == expected
