@@ -228,6 +228,18 @@ def test_the_pruner_is_the_one_the_sweep_file_names(write_sweep, pruner, sampler
         assert type(made) is sweeps.Halving and (made.brackets, made.eta) == expected
 
 
+def test_the_default_sampler_is_tpe_modelling_parameters_jointly_with_workers_kept_apart(write_sweep):
+    """docs/explanation/sweeps.md: TPE's constant liar keeps workers from starting the same configuration,
+    and the default search bench/sweep.py measures models the parameters jointly: Optuna 5's TPE
+    defaults (pyproject requires optuna>=5.0; 4.x had both off)."""
+    sweep, _, _ = load_sweep(write_sweep(space={"train.lr": [0.01, 0.1]}, trials=2))
+    sampler = make_sampler(sweep)
+    study = optuna.create_study(sampler=sampler)
+    assert type(sampler) is optuna.samplers.TPESampler
+    assert sampler._constant_liar is True and sampler._is_multivariate(study) is True
+    assert sampler._n_startup_trials == 10  # the schema's startup_trials
+
+
 def test_a_paused_trial_is_promoted_as_the_latest_trial_that_took_it_up():
     trials = [
         _frozen_trial(0, {1: 0.5}),  # paused
