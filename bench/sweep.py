@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -190,7 +191,7 @@ def replays_of_every_method(replays: int, first_seed: int = 0, jobs: int | None 
         regrets_of = list(pool.map(_replayed_cell, [task for *_, task in cells]))
     rows = []
     for (grid, name, default, (_, _, share, _)), regrets in zip(cells, regrets_of):
-        mean = sum(regrets) / len(regrets)
+        mean = statistics.mean(regrets)
         rows.append(
             {
                 "grid": grid,
@@ -214,8 +215,7 @@ def _summaries(rows: list[dict]) -> list[dict]:
 
 def _se(values: list[float]) -> float:
     """The standard error of the mean of ``values`` (0 for a single one)."""
-    mean = sum(values) / len(values)
-    return (sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5 / len(values) ** 0.5
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
