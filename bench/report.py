@@ -103,6 +103,14 @@ def _scale_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _over_seeds(x: dict[str, Any]) -> str:
+    """How a forecast row's model MAE was had: nothing for one seed, else the seeds and their spread."""
+    if x.get("seeds", 1) == 1:
+        return ""
+    low, high = x["model_range"]
+    return f", mean of {x['seeds']} seeds, from {low} to {high}"
+
+
 def _forecast_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     names = {"linear_ar": "ridge", "ets": "exponential smoothing", "sarima": "seasonal ARIMA", "seasonal_naive": "seasonal naive"}
@@ -110,7 +118,8 @@ def _forecast_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
         others = ", ".join(
             f"{names.get(b, b)} {x[b]}" for b in ("persistence", "seasonal_naive", "linear_ar", "ets", "sarima") if b in x
         )
-        what = f"{x['series']}, {x['steps_ahead']} step(s) ahead: test MAE, model / best baseline (model {x['model']}; {others})"
+        model = f"model {x['model']}{_over_seeds(x)}"
+        what = f"{x['series']}, {x['steps_ahead']} step(s) ahead: test MAE, model / best baseline ({model}; {others})"
         out.append(_row(name, what, x["model_over_best"], "< 1 (beats every baseline)", x["model_over_best"] < 1))
     for f in r["fitting"]:
         fits = f"exponential smoothing {f.get('ets_fit_seconds')} s, seasonal ARIMA {f.get('sarima_fit_seconds')} s"
@@ -124,7 +133,8 @@ def _forecast_rows(name: str, r: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     for t in r.get("techniques") or []:
-        out.append(_row(name, f"{t['series']}, {t['variant']}: test MAE 1 step ahead", t["mae_step_1"], "", None))
+        seeds = f" (mean of {t['seeds']} seeds)" if t.get("seeds", 1) > 1 else ""
+        out.append(_row(name, f"{t['series']}, {t['variant']}: test MAE 1 step ahead{seeds}", t["mae_step_1"], "", None))
     g = r["goal"]
     rest = g["within_5_percent_on_the_rest"]
     what = f"series where the model beats every baseline at its first step (of {g['series']}; the rest within 5%: {rest})"
