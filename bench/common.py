@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import time
@@ -60,3 +61,18 @@ def write_result(name: str, result: dict[str, Any], out: Path | None = None) -> 
     out.write_text(json.dumps({**meta, **result}, indent=2) + "\n")
     print(f"written: {out}")
     return out
+
+
+def at_least(low: int):
+    """An argparse type: a whole number >= low (a count of replays, seeds or processes; a first seed)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
+        return value
+
+    return parse

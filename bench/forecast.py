@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import print_table, write_result  # noqa: E402
+from common import at_least, print_table, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = {"electricity": "configs/electricity.yaml", "weather": "configs/weather.yaml", "births": "configs/births.yaml"}
@@ -133,13 +133,22 @@ def techniques(name: str, config: str, runs: Path, seeds: int, shipped: float) -
     return out
 
 
+def series_list(text: str) -> list[str]:
+    """An argparse type: comma-separated names of SERIES, each known."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SERIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected some of {', '.join(SERIES)}, got {text!r}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", default=",".join(SERIES), help="which of " + ", ".join(SERIES))
+    parser.add_argument("--series", type=series_list, default=list(SERIES), help="comma-separated, of " + ", ".join(SERIES))
     parser.add_argument("--no-techniques", action="store_true", help="skip training each technique alone (the slow part)")
-    parser.add_argument("--seeds", type=int, help="training seeds per run, every series (default: SEEDS; the MAE is their mean)")
+    parser.add_argument("--seeds", type=at_least(1), help="training seeds per run, every series (default: SEEDS)")
     args = parser.parse_args()
-    names = args.series.split(",")
+    names = args.series
     rows, facts, variants = [], [], []
     with tempfile.TemporaryDirectory(prefix="rnnexp-forecast-") as tmp:
         for name in names:

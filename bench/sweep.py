@@ -48,7 +48,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import print_table, write_result  # noqa: E402
+from common import at_least, print_table, write_result  # noqa: E402
 from grids import AMAZON_FOOD_MODEL, AMAZON_FOOD_SPACE, GRIDS, configurations_of  # noqa: E402
 from replay import search  # noqa: E402
 
@@ -272,21 +272,6 @@ def replay_only(out: Path, replays: int, first_seed: int, jobs: int | None) -> N
     print(f"{time.perf_counter() - started:.0f} s")
     out.write_text(json.dumps({"replays": rows, "verdicts": judged}, indent=1) + "\n")
     print(f"written: {out}")
-
-
-def at_least(low: int):
-    """An argparse type: a whole number >= low (a count of replays or processes, a sampler seed)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {value}")
-        return value
-
-    return parse
 
 
 def main() -> None:

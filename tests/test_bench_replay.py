@@ -149,13 +149,13 @@ def test_a_verdict_pairs_the_default_with_the_best_other_method_seed_by_seed():
 @pytest.mark.parametrize(
     "low, text, expected", [(1, "3", 3), (0, "0", 0), (1, "0", None), (0, "-1", None), (1, "x", None), (1, "2.5", None)]
 )
-def test_bench_sweeps_counts_and_seeds_are_whole_numbers_from_their_least(low, text, expected):
+def test_bench_counts_and_seeds_are_whole_numbers_from_their_least(low, text, expected):
     import argparse
 
-    import sweep as bench_sweep
+    from common import at_least
 
     if expected is None:
         with pytest.raises(argparse.ArgumentTypeError, match=repr(text) if not text.lstrip("-").isdigit() else f">= {low}"):
-            bench_sweep.at_least(low)(text)
+            at_least(low)(text)
     else:
-        assert bench_sweep.at_least(low)(text) == expected
+        assert at_least(low)(text) == expected
