@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,10 +67,6 @@ def trained(config: str, runs: Path, sets: list[str], seed: int, baselines: bool
     return json.loads(rnnexp("evaluate", run, "--json", "--baselines" if baselines else "--no-baselines")), seconds
 
 
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 def series_rows(name: str, config: str, runs: Path, seeds: int) -> tuple[list[dict], dict]:
     """Per step ahead: the model's test MAE (mean over seeds, and the lowest and highest seed's) and
     each baseline's; and the facts."""
@@ -81,7 +78,7 @@ def series_rows(name: str, config: str, runs: Path, seeds: int) -> tuple[list[di
         row = {
             "series": name,
             "steps_ahead": step["steps_ahead"],
-            "model": round(mean(maes), 3),
+            "model": round(statistics.mean(maes), 3),
             "seeds": seeds,
             "model_range": [round(min(maes), 3), round(max(maes), 3)],
         }
@@ -95,7 +92,7 @@ def series_rows(name: str, config: str, runs: Path, seeds: int) -> tuple[list[di
         "series": name,
         "config": config,
         "windows": first["windows"],
-        "train_seconds": round(mean(list(seconds)), 1),
+        "train_seconds": round(statistics.mean(seconds), 1),
         **{f"{b}_fit_seconds": first["baselines"][b].get("fit_seconds") for b in ("ets", "sarima") if b in first["baselines"]},
         **{f"{b}_form": first["baselines"][b].get("model") for b in ("ets", "sarima") if b in first["baselines"]},
     }
@@ -129,7 +126,7 @@ def techniques(name: str, config: str, runs: Path, seeds: int, shipped: float) -
     variants[f"data.calendar [{', '.join(cycles)}]"] = [f"data.calendar=[{','.join(cycles)}]"]
     for label, sets in variants.items():
         maes = [trained(config, runs, sets, seed)[0]["per_step"][0]["mae"] for seed in range(seeds)]
-        out.append({"series": name, "variant": label, "mae_step_1": round(mean(maes), 3), "seeds": seeds})
+        out.append({"series": name, "variant": label, "mae_step_1": round(statistics.mean(maes), 3), "seeds": seeds})
     return out
 
 
@@ -148,10 +145,9 @@ def main() -> None:
     parser.add_argument("--no-techniques", action="store_true", help="skip training each technique alone (the slow part)")
     parser.add_argument("--seeds", type=at_least(1), help="training seeds per run, every series (default: SEEDS)")
     args = parser.parse_args()
-    names = args.series
     rows, facts, variants = [], [], []
     with tempfile.TemporaryDirectory(prefix="rnnexp-forecast-") as tmp:
-        for name in names:
+        for name in args.series:
             seeds = args.seeds or SEEDS[name]
             found, about = series_rows(name, SERIES[name], Path(tmp) / name, seeds)
             rows += found

@@ -208,9 +208,11 @@ def replays_of_every_method(replays: int, first_seed: int = 0, jobs: int | None 
     return rows
 
 
-def _summaries(rows: list[dict]) -> list[dict]:
-    """Replayed rows without each seed's regret: what bench/results keeps (the verdicts hold the pairing)."""
-    return [{k: v for k, v in r.items() if k != "regrets"} for r in rows]
+def _kept(rows: list[dict], judged: list[dict]) -> dict:
+    """One set of replays as bench/results keeps it: the rows without each seed's regret (the verdicts
+    hold the pairing), and the verdicts."""
+    summaries = [{k: v for k, v in r.items() if k != "regrets"} for r in rows]
+    return {"replays_per_method": len(rows[0]["regrets"]), "replays": summaries, "verdicts": judged}
 
 
 def _se(values: list[float]) -> float:
@@ -409,12 +411,12 @@ def main() -> None:
     held_out = None
     if args.held_out:
         held_rows = replays_of_every_method(args.held_out, HELD_OUT[0], args.jobs)
-        held_out = {"replays_per_method": args.held_out, "replays": _summaries(held_rows), "verdicts": verdicts(held_rows)}
+        held_out = _kept(held_rows, verdicts(held_rows))
         print_replays(held_rows, held_out["verdicts"])
     write_result(
         "sweep",
         {
-            "grids": {"replays_per_method": args.replays, "replays": _summaries(rows), "verdicts": judged},
+            "grids": _kept(rows, judged),
             "grids_held_out": held_out,
             "epochs_per_trial": args.epochs,
             "val_split": args.val_split,
